@@ -147,6 +147,11 @@ impl TagFilter {
         match &self.extract {
             None => self.pattern.is_match(tag).then_some(tag),
             Some((_, segments)) => {
+                // The plain match test runs on the fastest engine; most tags of a busy
+                // repository fail it, and only matches pay for capture positions.
+                if !self.pattern.is_match(tag) {
+                    return None;
+                }
                 self.pattern.captures_read(locs, tag)?;
                 out.clear();
                 for segment in segments {

@@ -311,7 +311,7 @@ impl Policy {
         if !is_valid_tag(tag) {
             return Err(SkipReason::InvalidTag);
         }
-        if self.exclude.iter().any(|re| re.is_match(tag)) {
+        if self.exclude.iter().any(|re| excludes(re, tag)) {
             return Err(SkipReason::Excluded);
         }
         let value = match (&self.filter, &mut scratch.locs) {
@@ -454,6 +454,17 @@ impl Policy {
         let ka = self.key(a, &mut sa).ok()?;
         let kb = self.key(b, &mut sb).ok()?;
         Some(self.cmp_keys(ka.view(), a, kb.view(), b))
+    }
+}
+
+/// True when exclusion pattern `re` matches `tag`. The default `^.*\.sig$` is answered
+/// with `ends_with(".sig")`, which is equivalent for valid tags (they hold no newline, the
+/// only character `.` does not match) and several times faster over 100,000 tags.
+fn excludes(re: &Regex, tag: &str) -> bool {
+    if re.as_str() == DEFAULT_EXCLUDE {
+        tag.ends_with(".sig")
+    } else {
+        re.is_match(tag)
     }
 }
 
