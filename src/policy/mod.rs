@@ -18,7 +18,8 @@
 //!   `desc` the smallest; equal values (possible with `extract`) fall back to the
 //!   byte-wise greater original tag;
 //! - numerical: the value parsed as `f64` (Go `strconv.ParseFloat`; NaN counts as not
-//!   numeric); `asc` picks the largest, `desc` the smallest; ties as for alphabetical.
+//!   numeric; Go's hexadecimal floats such as `0x1p4` are not accepted); `asc` picks the
+//!   largest, `desc` the smallest; ties as for alphabetical.
 //!   Where Flux fails the whole policy on one non-numeric tag, Baton skips and counts it.
 
 mod filter;

@@ -490,6 +490,14 @@ proptest! {
         prop_assert_eq!(policy.rank(&shuffled), ranked);
     }
 
+    /// The `ends_with(".sig")` shortcut for the default exclusion agrees with the regex.
+    #[test]
+    fn default_exclusion_shortcut(tag in "[A-Za-z0-9_][A-Za-z0-9._-]{0,12}(\\.sig|sig|\\.sigx)?") {
+        let re = &default_exclude()[0];
+        prop_assert!(crate::reference::is_valid_tag(&tag));
+        prop_assert_eq!(excludes(re, &tag), re.is_match(&tag));
+    }
+
     /// Parsing never panics on arbitrary text, and a parsed range never panics matching.
     #[test]
     fn range_parser_total(text in "[ 0-9xX*.,|<>=!~^v+a-z-]{0,24}", ma in 0u64..5, mi in 0u64..5) {
