@@ -3,5 +3,8 @@
 //! The library holds every part named in DESIGN.md so that the binary, the
 //! integration tests and the benchmarks share one implementation.
 
+pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod policy;
 pub mod reference;

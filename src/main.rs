@@ -1,3 +1,5 @@
-fn main() {
-    println!("baton {}", env!("CARGO_PKG_VERSION"));
+//! The `baton` binary: everything lives in the library's `cli` module.
+
+fn main() -> std::process::ExitCode {
+    baton::cli::main()
 }

@@ -1,0 +1,116 @@
+//! The command line: parses arguments with clap and runs one subcommand.
+//!
+//! Each subcommand is a thin edge over the library; errors get context here with anyhow.
+
+mod check;
+mod logging;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::DEFAULT_CONFIG_PATH;
+
+/// Git-native image automation: polls registries, edits marked image
+/// references in a Git repository, commits and pushes.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format (overrides `daemon.log_format`).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// Configuration file [default: $BATON_CONFIG, else /etc/baton/baton.toml].
+    #[arg(long, short = 'c', value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The path given with `--config`, else `BATON_CONFIG`, else the default.
+    pub fn path(&self) -> PathBuf {
+        resolve_config_path(self.config.clone(), std::env::var_os("BATON_CONFIG"))
+    }
+}
+
+/// Picks the configuration path by precedence: flag, environment, default.
+pub fn resolve_config_path(flag: Option<PathBuf>, env: Option<OsString>) -> PathBuf {
+    flag.or_else(|| env.filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+/// Baton's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and print a summary; exit 1 with every error when invalid.
+    Check(ConfigArg),
+}
+
+/// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format.unwrap_or(LogFormatArg::Text));
+    let outcome = match cli.command {
+        Command::Check(args) => check::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_path_precedence() {
+        let flag = Some(PathBuf::from("/a.toml"));
+        let env = Some(OsString::from("/b.toml"));
+        assert_eq!(
+            resolve_config_path(flag.clone(), env.clone()),
+            PathBuf::from("/a.toml")
+        );
+        assert_eq!(resolve_config_path(None, env), PathBuf::from("/b.toml"));
+        assert_eq!(
+            resolve_config_path(None, Some(OsString::new())),
+            PathBuf::from(DEFAULT_CONFIG_PATH)
+        );
+        assert_eq!(
+            resolve_config_path(None, None),
+            PathBuf::from(DEFAULT_CONFIG_PATH)
+        );
+    }
+
+    #[test]
+    fn arguments_parse() {
+        Cli::command_for_test();
+    }
+
+    impl Cli {
+        fn command_for_test() {
+            use clap::CommandFactory;
+            Cli::command().debug_assert();
+        }
+    }
+}

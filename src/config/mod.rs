@@ -1,0 +1,306 @@
+//! Baton's configuration: a TOML file plus `BATON_SECTION__KEY` environment overrides,
+//! validated in full up front so that every problem is reported at once with its place.
+
+mod reader;
+mod source;
+mod window;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+
+use crate::policy::Policy;
+use crate::reference::ImageName;
+
+pub use source::{ConfigError, ConfigErrors, KeyPath, Location, display_path};
+pub use window::{DaySet, Freeze, TimeWindow};
+
+/// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/baton/baton.toml";
+
+/// Environment variables with this prefix and a `__` section separator override the file.
+pub const ENV_PREFIX: &str = "BATON_";
+
+/// The shortest scan interval Baton accepts: registries are shared services.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A fully validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from.
+    pub source: PathBuf,
+    /// Process-wide settings.
+    pub daemon: DaemonConfig,
+    /// The repository Baton edits.
+    pub git: GitConfig,
+    /// Which files are searched for markers.
+    pub markers: MarkersConfig,
+    /// Per-registry access settings, keyed by registry host as written in image names.
+    pub registries: BTreeMap<String, RegistryConfig>,
+    /// Images to watch, keyed by the name policies refer to.
+    pub images: BTreeMap<String, ImageConfig>,
+    /// Version-selection policies, keyed by the name markers refer to.
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// Environments: which paths move, and how.
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+}
+
+/// Output format of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per event, for log shippers.
+    Json,
+}
+
+/// The `[daemon]` section.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Clone and caches; safe to delete.
+    pub state_dir: PathBuf,
+    /// Address of the health, metrics, status and webhook listener.
+    pub listen: SocketAddr,
+    /// Log format unless `--log-format` says otherwise.
+    pub log_format: LogFormat,
+    /// Registry requests in flight at once, across all registries.
+    pub concurrency: usize,
+}
+
+/// How commits are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningFormat {
+    /// `gpg.format = ssh` with an SSH key.
+    Ssh,
+    /// OpenPGP with a GnuPG key id.
+    Gpg,
+}
+
+/// Where the token for an HTTPS remote comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A file holding the token (e.g. a systemd credential).
+    File(PathBuf),
+    /// An environment variable holding the token.
+    Env(String),
+}
+
+/// The `[git]` section.
+#[derive(Debug, Clone)]
+pub struct GitConfig {
+    /// Remote URL: ssh, https, file:// or a plain path.
+    pub url: String,
+    /// Branch that is cloned and, in push mode, pushed to.
+    pub branch: String,
+    /// Branch to push to instead of `branch`, when set.
+    pub push_branch: Option<String>,
+    /// Private key for ssh remotes.
+    pub ssh_key_file: Option<PathBuf>,
+    /// known_hosts file for ssh remotes; host keys are checked strictly when set.
+    pub known_hosts_file: Option<PathBuf>,
+    /// Token for https remotes.
+    pub token: Option<TokenSource>,
+    /// User name sent with the token over https.
+    pub username: String,
+    /// Commit author name.
+    pub author_name: String,
+    /// Commit author e-mail.
+    pub author_email: String,
+    /// Key used to sign commits, when set.
+    pub signing_key: Option<PathBuf>,
+    /// Signature format of `signing_key`.
+    pub signing_format: SigningFormat,
+    /// Commit message template replacing the default.
+    pub commit_template: Option<String>,
+    /// How often the remote is fetched and reconciled even when no scan changed.
+    pub interval: Duration,
+    /// How many times a rejected push is re-applied and retried.
+    pub push_retries: u32,
+}
+
+/// The `[markers]` section: which files are searched.
+#[derive(Debug, Clone)]
+pub struct MarkersConfig {
+    /// Extra glob patterns searched besides `*.yaml`, `*.yml` and `Kustomization`.
+    pub include: Vec<String>,
+    /// Files larger than this are skipped and counted.
+    pub max_file_size: u64,
+}
+
+/// One `[registries."HOST"]` section.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryConfig {
+    /// A docker `config.json` with `auths`, `credsStore` or `credHelpers`.
+    pub docker_config: Option<PathBuf>,
+    /// User name for Basic or token auth; goes with `password_file`.
+    pub username: Option<String>,
+    /// File holding the password for `username`.
+    pub password_file: Option<PathBuf>,
+    /// File holding a bearer token.
+    pub token_file: Option<PathBuf>,
+    /// Speak plain HTTP: only for registries on a trusted network.
+    pub insecure: bool,
+    /// Extra CA certificate (PEM) to trust for this registry.
+    pub ca_file: Option<PathBuf>,
+    /// Request budget per minute, shared by every image on this registry.
+    pub requests_per_minute: Option<u32>,
+    /// Tags asked for per page (`n=`).
+    pub page_size: Option<u32>,
+    /// Most tags accepted from one repository before the scan fails.
+    pub max_tags: Option<u32>,
+    /// Total timeout of one request.
+    pub timeout: Option<Duration>,
+}
+
+/// One `[images.NAME]` section.
+#[derive(Debug, Clone)]
+pub struct ImageConfig {
+    /// The image's repository, as parsed.
+    pub repository: ImageName,
+    /// The repository as written in the config (what full-reference markers write).
+    pub repository_text: String,
+    /// How often its tags are listed.
+    pub interval: Duration,
+    /// Tags matching any of these are never candidates.
+    pub exclude: Vec<regex::Regex>,
+    /// Deadline for one scan of this image.
+    pub timeout: Duration,
+}
+
+/// When the digest of the chosen tag is written next to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestPinning {
+    /// Write tags only.
+    Never,
+    /// Resolve and write the digest when a new tag is written; keep it while the tag stays.
+    IfNotPresent,
+    /// Resolve the digest every pass, so a re-pushed tag moves the digest too.
+    Always,
+}
+
+/// One `[policies.NAME]` section.
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    /// The image section this policy chooses tags for.
+    pub image: String,
+    /// The rule, filter and exclusions, ready to evaluate.
+    pub policy: Policy,
+    /// Whether digests are written.
+    pub pin_digest: DigestPinning,
+}
+
+/// How an environment's moves reach the branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Commit straight to the branch.
+    Push,
+    /// Push to a branch Baton owns and open a pull request.
+    Review,
+}
+
+/// One `[environments.NAME]` section.
+#[derive(Debug, Clone)]
+pub struct EnvironmentConfig {
+    /// Directories (relative to the repository root) this environment owns.
+    pub paths: Vec<PathBuf>,
+    /// How moves are delivered.
+    pub mode: Mode,
+    /// Review branch name; `{env}` and `{image}` are replaced.
+    pub review_branch: String,
+    /// Environment whose current versions are this one's candidates.
+    pub promote_from: Option<String>,
+    /// How long a version must have been in `promote_from` first.
+    pub soak: Option<Duration>,
+    /// Times when moves are allowed; empty means always.
+    pub windows: Vec<TimeWindow>,
+    /// Dates when nothing moves.
+    pub freeze: Vec<Freeze>,
+}
+
+impl Config {
+    /// Loads and validates `path` with environment overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigErrors {
+            path: path.to_path_buf(),
+            errors: vec![ConfigError {
+                location: Location::Whole(path.to_path_buf()),
+                key: String::new(),
+                message: format!("cannot read the configuration: {err}"),
+            }],
+        })?;
+        Self::from_text(path, &text, Env::prefixed(ENV_PREFIX))
+    }
+
+    /// Validates configuration text as if read from `path`, with `env` as the override source.
+    pub fn from_text(path: &Path, text: &str, env: Env) -> Result<Config, ConfigErrors> {
+        let fail = |errors| ConfigErrors {
+            path: path.to_path_buf(),
+            errors,
+        };
+        let document = match toml_edit::Document::parse(text.to_string()) {
+            Ok(document) => document,
+            Err(err) => {
+                let index = source::SpanIndex::unparsed(path, text);
+                let location = match err.span() {
+                    Some(span) => index.at_offset(span.start),
+                    None => Location::Whole(path.to_path_buf()),
+                };
+                let message = err.message().trim().to_string();
+                return Err(fail(vec![ConfigError {
+                    location,
+                    key: String::new(),
+                    message: format!("invalid TOML: {message}"),
+                }]));
+            }
+        };
+        let index = source::SpanIndex::new(path, text, &document);
+        // Only `BATON_SECTION__KEY` variables are overrides; `BATON_CONFIG` and
+        // the like are not configuration keys.
+        let env = env.filter(|key| key.as_str().contains("__")).split("__");
+        let figment = Figment::new().merge(Toml::string(text)).merge(env);
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        reader::build(path, &base_dir, &figment, &index).map_err(fail)
+    }
+
+    /// The policies that choose tags for the image named `image`.
+    pub fn policies_for_image<'a>(
+        &'a self,
+        image: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a PolicyConfig)> + 'a {
+        self.policies.iter().filter(move |(_, p)| p.image == image)
+    }
+
+    /// The settings for the registry that serves `image`, if any were given.
+    pub fn registry_for(&self, image: &ImageName) -> Option<&RegistryConfig> {
+        self.registries
+            .get(&image.registry)
+            .or_else(|| self.registries.get(image.api_host()))
+    }
+}
+
+/// Formats a duration the way the configuration writes it (`30s`, `5m`, `24h`, `1h30m`).
+pub fn format_duration(duration: Duration) -> String {
+    let mut secs = duration.as_secs();
+    // Sub-second remainders are dropped: configuration durations are whole seconds.
+    if secs == 0 {
+        return format!("{}ms", duration.as_millis());
+    }
+    let mut out = String::new();
+    for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,409 @@
+use std::path::Path;
+use std::time::Duration;
+
+use figment::providers::Env;
+
+use super::*;
+
+const BASE: &str = r#"
+[git]
+url = "file:///srv/fleet.git"
+
+[images.app]
+repository = "ghcr.io/example/app"
+
+[policies.app]
+image = "app"
+semver = "1.x"
+
+[environments.staging]
+paths = ["clusters/staging"]
+"#;
+
+/// An environment source that no variable in the test process matches.
+fn no_env() -> Env {
+    Env::prefixed("BATON_UNIT_TEST_NOTHING_")
+}
+
+fn load(text: &str) -> Result<Config, ConfigErrors> {
+    Config::from_text(Path::new("/etc/baton/baton.toml"), text, no_env())
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match load(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn one_error(text: &str) -> String {
+    let errs = errors(text);
+    assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
+    errs.into_iter().next().unwrap()
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let config = load(BASE).unwrap();
+    assert_eq!(config.git.branch, "main");
+    assert_eq!(config.git.interval, Duration::from_secs(60));
+    assert_eq!(config.daemon.listen.to_string(), "127.0.0.1:9476");
+    assert_eq!(config.daemon.state_dir, Path::new("/var/lib/baton"));
+    assert_eq!(config.daemon.concurrency, 4);
+    assert_eq!(config.daemon.log_format, LogFormat::Text);
+    let image = &config.images["app"];
+    assert_eq!(image.interval, Duration::from_secs(300));
+    assert_eq!(image.repository.registry, "ghcr.io");
+    assert_eq!(image.exclude.len(), 1, "flux's default exclusion applies");
+    assert!(image.exclude[0].is_match("sha256-abc.sig"));
+    let policy = &config.policies["app"];
+    assert_eq!(policy.image, "app");
+    assert_eq!(policy.pin_digest, DigestPinning::Never);
+    let env = &config.environments["staging"];
+    assert_eq!(env.mode, Mode::Push);
+    assert_eq!(env.paths, vec![PathBuf::from("clusters/staging")]);
+    assert!(env.windows.is_empty());
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_directory() {
+    let text = BASE.replace(
+        "[git]\n",
+        "[daemon]\nstate_dir = \"state\"\n[git]\nssh_key_file = \"/abs/key\"\n",
+    );
+    let config = load(&text).unwrap();
+    assert_eq!(config.daemon.state_dir, Path::new("/etc/baton/state"));
+    assert_eq!(
+        config.git.ssh_key_file.as_deref(),
+        Some(Path::new("/abs/key"))
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_close_one() {
+    let text = BASE.replace(
+        "repository = \"ghcr.io/example/app\"",
+        "repository = \"ghcr.io/example/app\"\nintervall = \"1m\"",
+    );
+    let e = one_error(&text);
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:7:1: images.app.intervall: unknown key \"intervall\": did you mean \"interval\"?"
+    );
+}
+
+#[test]
+fn unknown_section_is_reported() {
+    let e = one_error(&format!("{BASE}\n[deamon]\nlisten = \"x\"\n"));
+    assert!(
+        e.contains("unknown key \"deamon\": did you mean \"daemon\"?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    let e = one_error(&format!("[daemon]\nconcurrency = \"four\"\n{BASE}"));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:2:1: daemon.concurrency: expected an integer, found the string \"four\""
+    );
+    let e = one_error(&BASE.replace(
+        "paths = [\"clusters/staging\"]",
+        "paths = \"clusters/staging\"",
+    ));
+    assert!(
+        e.contains("environments.staging.paths: expected an array of strings"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "[registries.\"localhost:5000\"]\ninsecure = \"yes\"\n{BASE}"
+    ));
+    assert!(
+        e.contains("registries.\"localhost:5000\".insecure: expected true or false, found the string \"yes\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_required_keys() {
+    let e = one_error(&BASE.replace("repository = \"ghcr.io/example/app\"", ""));
+    assert!(
+        e.starts_with("/etc/baton/baton.toml:5:9: images.app.repository: required key is missing"),
+        "{e}"
+    );
+    let e = one_error(&BASE.replace("[git]\nurl = \"file:///srv/fleet.git\"\n", ""));
+    assert!(e.contains("git: required key is missing"), "{e}");
+    let e = one_error(&BASE.replace("url = \"file:///srv/fleet.git\"", ""));
+    assert!(e.contains("git.url: required key is missing"), "{e}");
+    let e = one_error(&BASE.replace("semver = \"1.x\"", ""));
+    assert!(e.contains("exactly one of semver"), "{e}");
+}
+
+#[test]
+fn policy_naming_an_unknown_image() {
+    let e = one_error(&BASE.replace("image = \"app\"", "image = \"ap\""));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:9:1: policies.app.image: policy names unknown image \"ap\": did you mean \"app\"?"
+    );
+}
+
+#[test]
+fn environment_paths_must_stay_inside_the_repository() {
+    let e = one_error(&BASE.replace("\"clusters/staging\"", "\"/etc/passwd\""));
+    assert!(
+        e.contains("environments.staging.paths.0: \"/etc/passwd\" is absolute"),
+        "{e}"
+    );
+    let e = one_error(&BASE.replace("\"clusters/staging\"", "\"clusters/../../x\""));
+    assert!(e.contains("escapes the repository"), "{e}");
+    let e = one_error(&BASE.replace("\"clusters/staging\"", "\"a/../b\""));
+    assert!(e.contains("contains '..'"), "{e}");
+    let e = one_error(&BASE.replace("[\"clusters/staging\"]", "[]"));
+    assert!(e.contains("list at least one directory"), "{e}");
+    let config = load(&BASE.replace("\"clusters/staging\"", "\"./clusters//staging/\"")).unwrap();
+    assert_eq!(
+        config.environments["staging"].paths,
+        vec![PathBuf::from("clusters/staging")]
+    );
+}
+
+#[test]
+fn regexes_and_ranges_must_parse() {
+    let e = one_error(&BASE.replace(
+        "repository = \"ghcr.io/example/app\"",
+        "repository = \"ghcr.io/example/app\"\nexclude = [\"^ok$\", \"(unclosed\"]",
+    ));
+    assert!(
+        e.contains("images.app.exclude.1: \"(unclosed\" is not a valid regular expression"),
+        "{e}"
+    );
+    assert!(e.starts_with("/etc/baton/baton.toml:7:"), "{e}");
+    let e = one_error(&BASE.replace(
+        "semver = \"1.x\"",
+        "semver = \"1.x\"\nfilter = { pattern = \"[z-a]\" }",
+    ));
+    assert!(e.contains("policies.app.filter.pattern"), "{e}");
+    let e = one_error(&BASE.replace("semver = \"1.x\"", "semver = \">= bad\""));
+    assert!(e.contains("policies.app.semver"), "{e}");
+}
+
+#[test]
+fn one_rule_per_policy() {
+    let e = one_error(&BASE.replace(
+        "semver = \"1.x\"",
+        "semver = \"1.x\"\nalphabetical = \"asc\"",
+    ));
+    assert!(
+        e.contains(
+            "exactly one of semver, alphabetical, numerical; this one sets semver and alphabetical"
+        ),
+        "{e}"
+    );
+    let e = one_error(&BASE.replace("semver = \"1.x\"", "numerical = \"up\""));
+    assert!(
+        e.contains("policies.app.numerical: \"up\" is not an order"),
+        "{e}"
+    );
+}
+
+#[test]
+fn intervals_have_a_floor() {
+    let e = one_error(&BASE.replace(
+        "repository = \"ghcr.io/example/app\"",
+        "repository = \"ghcr.io/example/app\"\ninterval = \"5s\"",
+    ));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:7:1: images.app.interval: \"5s\" is under the minimum of 10s: use 10s or more"
+    );
+    let e = one_error(&BASE.replace(
+        "repository = \"ghcr.io/example/app\"",
+        "repository = \"ghcr.io/example/app\"\ninterval = \"soon\"",
+    ));
+    assert!(e.contains("is not a duration"), "{e}");
+}
+
+#[test]
+fn inline_secrets_are_refused() {
+    let e = one_error(&BASE.replace(
+        "url = \"file:///srv/fleet.git\"",
+        "url = \"file:///srv/fleet.git\"\ntoken = \"ghp_abc\"",
+    ));
+    assert!(
+        e.contains("git.token: a secret must not be written inline"),
+        "{e}"
+    );
+    assert!(e.contains("token_file"), "{e}");
+    assert!(
+        !e.contains("ghp_abc"),
+        "the secret itself is never echoed: {e}"
+    );
+    let e = one_error(&format!(
+        "[registries.\"ghcr.io\"]\npassword = \"hunter2\"\n{BASE}"
+    ));
+    assert!(
+        e.contains("registries.\"ghcr.io\".password: a secret must not be written inline"),
+        "{e}"
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+    let e = one_error(&BASE.replace(
+        "file:///srv/fleet.git",
+        "https://bot:s3cret@git.example.com/fleet.git",
+    ));
+    assert!(
+        e.contains("git.url: the URL carries a password or token"),
+        "{e}"
+    );
+    assert!(!e.contains("s3cret"), "{e}");
+}
+
+#[test]
+fn five_mistakes_give_five_located_errors() {
+    let text = r#"[daemon]
+listen = "localhost"
+
+[git]
+url = "file:///srv/fleet.git"
+brnach = "main"
+
+[images.app]
+repository = "ghcr.io/example/app"
+interval = "1s"
+
+[policies.app]
+image = "missing"
+semver = "1.x"
+
+[environments.staging]
+paths = ["../outside"]
+"#;
+    let errs = errors(text);
+    assert_eq!(errs.len(), 5, "{errs:#?}");
+    let lines: Vec<&str> = errs.iter().map(|e| e.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        lines,
+        [
+            "/etc/baton/baton.toml:2:1",
+            "/etc/baton/baton.toml:6:1",
+            "/etc/baton/baton.toml:10:1",
+            "/etc/baton/baton.toml:13:1",
+            "/etc/baton/baton.toml:17:10",
+        ]
+    );
+}
+
+#[test]
+fn toml_syntax_errors_are_located() {
+    let e = one_error("[git]\nurl = \"unterminated\n");
+    assert!(e.starts_with("/etc/baton/baton.toml:2:"), "{e}");
+    assert!(e.contains("invalid TOML"), "{e}");
+}
+
+#[test]
+fn promotion_references_are_checked() {
+    let base = format!("{BASE}\n[environments.production]\npaths = [\"clusters/production\"]\n");
+    let e = one_error(&format!("{base}promote_from = \"stagin\"\n"));
+    assert!(e.contains("names unknown environment \"stagin\""), "{e}");
+    let e = one_error(&format!("{base}promote_from = \"production\"\n"));
+    assert!(e.contains("cannot promote from itself"), "{e}");
+    let e = one_error(&format!("{base}soak = \"24h\"\n"));
+    assert!(e.contains("set promote_from too"), "{e}");
+    let cyclic = base.replace(
+        "paths = [\"clusters/staging\"]",
+        "paths = [\"clusters/staging\"]\npromote_from = \"production\"",
+    ) + "promote_from = \"staging\"\n";
+    let errs = errors(&cyclic);
+    assert!(
+        errs.iter().all(|e| e.contains("forms a cycle")),
+        "{errs:#?}"
+    );
+    let ok = load(&format!(
+        "{base}promote_from = \"staging\"\nsoak = \"24h\"\nmode = \"review\"\n"
+    ))
+    .unwrap();
+    let production = &ok.environments["production"];
+    assert_eq!(production.soak, Some(Duration::from_secs(86400)));
+    assert_eq!(production.mode, Mode::Review);
+    assert_eq!(production.review_branch, "baton/{env}/{image}");
+}
+
+#[test]
+fn windows_and_freezes() {
+    let ok = load(&format!(
+        "{BASE}window = {{ days = \"mon-fri\", hours = \"09:00-16:00\", timezone = \"Europe/Berlin\" }}\nfreeze = [\"2026-12-20..2027-01-05\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(ok.environments["staging"].windows.len(), 1);
+    assert_eq!(ok.environments["staging"].freeze.len(), 1);
+    let ok = load(&format!(
+        "{BASE}\n[[environments.staging.window]]\ndays = \"mon\"\nhours = \"09:00-12:00\"\n[[environments.staging.window]]\ndays = \"tue\"\n"
+    ))
+    .unwrap();
+    assert_eq!(ok.environments["staging"].windows.len(), 2);
+    let e = one_error(&format!(
+        "{BASE}window = {{ days = \"mon-fri\", hours = \"09:00-16:00\", timezone = \"Europe/Berlinn\" }}\n"
+    ));
+    assert!(
+        e.contains(
+            "environments.staging.window.timezone: \"Europe/Berlinn\" is not a known time zone"
+        ),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{BASE}window = {{ days = \"mon\", hour = \"09:00-16:00\" }}\n"
+    ));
+    assert!(e.contains("did you mean \"hours\"?"), "{e}");
+    let e = one_error(&format!("{BASE}freeze = [\"xmas\"]\n"));
+    assert!(
+        e.contains("environments.staging.freeze.0: \"xmas\" is not a date"),
+        "{e}"
+    );
+}
+
+#[test]
+fn registry_settings() {
+    let config = load(&format!(
+        "[registries.\"localhost:5000\"]\ninsecure = true\nrequests_per_minute = 60\nusername = \"bot\"\npassword_file = \"/run/credentials/baton/registry\"\n{BASE}"
+    ))
+    .unwrap();
+    let registry = &config.registries["localhost:5000"];
+    assert!(registry.insecure);
+    assert_eq!(registry.requests_per_minute, Some(60));
+    let e = one_error(&format!(
+        "[registries.\"ghcr.io\"]\nusername = \"bot\"\n{BASE}"
+    ));
+    assert!(e.contains("username needs password_file"), "{e}");
+    let e = one_error(&format!("[registries.\"ghcr.io\"]\npage_size = 0\n{BASE}"));
+    assert!(e.contains("0 is out of range: use 1 to 10000"), "{e}");
+}
+
+#[test]
+fn image_names_are_checked() {
+    let e = one_error(&BASE.replace("ghcr.io/example/app", "ghcr.io/example/app:1.0"));
+    assert!(
+        e.contains("images.app.repository: image name \"ghcr.io/example/app:1.0\" carries a tag"),
+        "{e}"
+    );
+    let e = one_error(&BASE.replace("ghcr.io/example/app", "ghcr.io/Example/App"));
+    assert!(e.contains("is not a valid repository"), "{e}");
+}
+
+#[test]
+fn errors_render_with_a_header() {
+    let err = load("[git]\nurl = 1\n").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("/etc/baton/baton.toml has 1 error\n  /etc/baton/baton.toml:2:1: git.url"),
+        "{text}"
+    );
+}
+
+#[test]
+fn durations_format_as_written() {
+    assert_eq!(format_duration(Duration::from_secs(86400)), "24h");
+    assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+    assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+    assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+}
