@@ -260,8 +260,16 @@ pub async fn run_helper(
         })?;
     let run = async {
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(server.as_bytes()).await?;
-            stdin.shutdown().await?;
+            // A helper that exits without reading its input closes the pipe:
+            // its exit status tells what happened, so a broken pipe is no error.
+            let written = async {
+                stdin.write_all(server.as_bytes()).await?;
+                stdin.shutdown().await
+            };
+            match written.await {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e),
+                _ => {}
+            }
         }
         let mut stdout = Vec::new();
         if let Some(out) = child.stdout.take() {
