@@ -41,11 +41,17 @@ async fn follows_relative_link_pages() {
         ..Default::default()
     })
     .await;
-    let list = client(&fake, settings()).list_tags("team/app").await.unwrap();
+    let list = client(&fake, settings())
+        .list_tags("team/app")
+        .await
+        .unwrap();
     assert_eq!(list.tags, tags);
     assert_eq!(list.requests, 3);
     assert_eq!(fake.api_requests(), 3);
-    assert_eq!(*fake.state.page_sizes.lock().unwrap(), ["1000", "1000", "1000"]);
+    assert_eq!(
+        *fake.state.page_sizes.lock().unwrap(),
+        ["1000", "1000", "1000"]
+    );
 }
 
 #[tokio::test]
@@ -58,7 +64,10 @@ async fn follows_absolute_link_pages_with_a_server_page_cap() {
         ..Default::default()
     })
     .await;
-    let list = client(&fake, settings()).list_tags("team/app").await.unwrap();
+    let list = client(&fake, settings())
+        .list_tags("team/app")
+        .await
+        .unwrap();
     assert_eq!(list.tags, tags);
     assert_eq!(list.requests, 25);
 }
@@ -125,9 +134,15 @@ async fn caps_tags_across_pages() {
         },
     );
     let err = c.list_tags("team/app").await.unwrap_err();
-    assert!(matches!(err, RegistryError::TooManyTags { limit: 2000, .. }));
+    assert!(matches!(
+        err,
+        RegistryError::TooManyTags { limit: 2000, .. }
+    ));
     assert_eq!(err.kind(), ErrorKind::TooLarge);
-    assert!(err.to_string().contains("more than 2000 tags for team/app"), "{err}");
+    assert!(
+        err.to_string().contains("more than 2000 tags for team/app"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +157,11 @@ async fn waits_for_retry_after_on_429() {
     let c = client(&fake, settings());
     let start = Instant::now();
     let list = c.list_tags("a").await.unwrap();
-    assert!(start.elapsed() >= Duration::from_millis(950), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(list.tags, ["1.0"]);
     assert_eq!(list.requests, 2);
 
@@ -171,7 +190,10 @@ async fn gives_up_on_a_retry_after_beyond_the_bound() {
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     let text = err.to_string();
-    assert!(text.contains("retry after 3600s") && text.contains("library/nginx"), "{text}");
+    assert!(
+        text.contains("retry after 3600s") && text.contains("library/nginx"),
+        "{text}"
+    );
 
     // Throttled on every attempt: the retries run out.
     fake.configure(|b| {
@@ -200,7 +222,10 @@ async fn retries_500s_then_succeeds_or_gives_up() {
     let err = c.list_tags("a").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server);
     let text = err.to_string();
-    assert!(text.contains("answered 500 for a after 4 attempts"), "{text}");
+    assert!(
+        text.contains("answered 500 for a after 4 attempts"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -223,7 +248,10 @@ async fn a_stall_past_the_timeout_is_a_timeout() {
     let err = c.list_tags("slow/app").await.unwrap_err();
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert!(err.to_string().contains("raise the registry timeout"), "{err}");
+    assert!(
+        err.to_string().contains("raise the registry timeout"),
+        "{err}"
+    );
     assert_eq!(fake.api_requests(), 2);
 }
 
@@ -261,12 +289,18 @@ async fn oversized_bodies_are_refused() {
     );
     // With a Content-Length.
     let err = c.list_tags("a").await.unwrap_err();
-    assert!(matches!(err, RegistryError::TooLarge { limit: 1048576, .. }), "{err}");
+    assert!(
+        matches!(err, RegistryError::TooLarge { limit: 1048576, .. }),
+        "{err}"
+    );
     // Streamed in chunks without one: aborted mid-body.
     fake.configure(|b| b.chunked = true);
     let err = c.list_tags("a").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TooLarge);
-    assert!(err.to_string().contains("raise max_response_bytes"), "{err}");
+    assert!(
+        err.to_string().contains("raise max_response_bytes"),
+        "{err}"
+    );
     // Under a larger cap the same body is fine.
     let roomy = client(&fake, settings());
     assert_eq!(roomy.list_tags("a").await.unwrap().tags.len(), 60_001);
@@ -354,7 +388,10 @@ async fn bearer_token_with_credentials() {
     let anonymous = client(&fake, settings());
     let err = anonymous.list_tags("private/app").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
-    assert!(err.to_string().contains("no credentials are configured"), "{err}");
+    assert!(
+        err.to_string().contains("no credentials are configured"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -391,7 +428,10 @@ async fn identity_token_from_docker_config_uses_the_oauth2_refresh_flow() {
     assert_eq!(log.len(), 1);
     assert!(log[0].starts_with("POST /token"), "{log:?}");
     assert!(log[0].contains("grant_type=refresh_token"), "{log:?}");
-    assert!(log[0].contains("scope=repository%3Aprivate%2Fapp%3Apull"), "{log:?}");
+    assert!(
+        log[0].contains("scope=repository%3Aprivate%2Fapp%3Apull"),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
@@ -436,8 +476,11 @@ async fn credential_helper_supplies_credentials_on_stdin() {
     assert_eq!(std::fs::read_to_string(&seen).unwrap(), fake.host());
 
     // A helper that fails: the error names the helper and how to debug it.
-    std::fs::write(&config, r#"{"credHelpers": {"HOST": "broken"}}"#.replace("HOST", &fake.host()))
-        .unwrap();
+    std::fs::write(
+        &config,
+        r#"{"credHelpers": {"HOST": "broken"}}"#.replace("HOST", &fake.host()),
+    )
+    .unwrap();
     let broken = dir.path().join("docker-credential-broken");
     std::fs::write(&broken, "#!/bin/sh\necho 'internal failure' >&2\nexit 3\n").unwrap();
     make_executable(&broken);
@@ -453,7 +496,13 @@ async fn credential_helper_supplies_credentials_on_stdin() {
     assert_eq!(err.kind(), ErrorKind::Auth);
     let text = err.to_string();
     assert!(text.contains("docker-credential-broken exited"), "{text}");
-    assert!(text.contains(&format!("echo {} | docker-credential-broken get", fake.host())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "echo {} | docker-credential-broken get",
+            fake.host()
+        )),
+        "{text}"
+    );
 }
 
 /// Marks a freshly written script executable and waits until it can run:
@@ -582,7 +631,10 @@ async fn missing_repository_and_unreachable_registry() {
         ..Default::default()
     })
     .await;
-    let err = client(&fake, settings()).list_tags("gone/app").await.unwrap_err();
+    let err = client(&fake, settings())
+        .list_tags("gone/app")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 
     // A port nobody listens on.
@@ -601,7 +653,11 @@ async fn missing_repository_and_unreachable_registry() {
     .unwrap();
     let err = c.list_tags("a").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
-    assert!(err.to_string().contains(&format!("cannot reach 127.0.0.1:{port} for a")), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("cannot reach 127.0.0.1:{port} for a")),
+        "{err}"
+    );
 }
 
 #[tokio::test]

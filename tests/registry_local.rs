@@ -74,7 +74,10 @@ async fn many_tags_are_listed_and_capped() {
     )
     .unwrap();
     let err = capped.list_tags("bulk").await.unwrap_err();
-    assert!(matches!(err, RegistryError::TooManyTags { limit: 100, .. }), "{err}");
+    assert!(
+        matches!(err, RegistryError::TooManyTags { limit: 100, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("raise max_tags"));
 }
 

@@ -69,8 +69,7 @@ fn split_challenges(value: &str) -> Vec<(String, HashMap<String, String>)> {
         }
         // Read a token (scheme or parameter name).
         let start = i;
-        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' && chars[i] != ','
-        {
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' && chars[i] != ',' {
             i += 1;
         }
         let word: String = chars[start..i].iter().collect();
@@ -209,19 +208,21 @@ mod tests {
         assert_eq!(parse_challenges(["Bearer service=x"]), None);
         assert_eq!(parse_challenges(["Negotiate"]), None);
         assert_eq!(parse_challenges([""]), None);
-        assert_eq!(parse_challenges(["Bearer realm=\"unterminated"]), Some(Challenge::Bearer {
-            realm: "unterminated".into(),
-            service: None,
-            scope: None
-        }));
+        assert_eq!(
+            parse_challenges(["Bearer realm=\"unterminated"]),
+            Some(Challenge::Bearer {
+                realm: "unterminated".into(),
+                service: None,
+                scope: None
+            })
+        );
     }
 
     #[test]
     fn token_reply_fields() {
         let r: TokenReply = serde_json::from_str(r#"{"access_token":"abc"}"#).unwrap();
         assert_eq!(r.token().unwrap().expose(), "abc");
-        let r: TokenReply =
-            serde_json::from_str(r#"{"token":"t1","access_token":"t2"}"#).unwrap();
+        let r: TokenReply = serde_json::from_str(r#"{"token":"t1","access_token":"t2"}"#).unwrap();
         assert_eq!(r.token().unwrap().expose(), "t1");
         let r: TokenReply = serde_json::from_str(r#"{"token":""}"#).unwrap();
         assert!(r.token().is_none());
@@ -232,7 +233,10 @@ mod tests {
     fn token_lifetimes() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let reply = |json: &str| serde_json::from_str::<TokenReply>(json).unwrap();
-        assert_eq!(reply(r#"{"token":"x"}"#).lifetime(now), Duration::from_secs(55));
+        assert_eq!(
+            reply(r#"{"token":"x"}"#).lifetime(now),
+            Duration::from_secs(55)
+        );
         assert_eq!(
             reply(r#"{"token":"x","expires_in":300}"#).lifetime(now),
             Duration::from_secs(295)

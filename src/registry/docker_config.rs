@@ -158,7 +158,12 @@ pub fn lookup(config: &DockerConfigFile, host: &str) -> Result<Lookup, String> {
 fn best_match<'a, V>(map: &'a HashMap<String, V>, host: &str) -> Option<(&'a String, &'a V)> {
     map.iter()
         .filter(|(k, _)| key_matches(k, host))
-        .min_by_key(|(k, _)| (!(k.as_str() == host || k.as_str() == DOCKER_HUB_CONFIG_KEY), k.as_str()))
+        .min_by_key(|(k, _)| {
+            (
+                !(k.as_str() == host || k.as_str() == DOCKER_HUB_CONFIG_KEY),
+                k.as_str(),
+            )
+        })
 }
 
 fn decode_entry(key: &str, entry: &AuthEntry) -> Result<Option<ResolvedCredential>, String> {
@@ -166,7 +171,9 @@ fn decode_entry(key: &str, entry: &AuthEntry) -> Result<Option<ResolvedCredentia
     let (mut username, mut password) = (nonempty(&entry.username), nonempty(&entry.password));
     if let Some(auth) = nonempty(&entry.auth) {
         let bad = || {
-            format!("auths entry {key:?} has an auth value that is not base64 of user:password: run docker login again")
+            format!(
+                "auths entry {key:?} has an auth value that is not base64 of user:password: run docker login again"
+            )
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
@@ -314,9 +321,11 @@ pub async fn resolve(
                     path.display()
                 )
             })?;
-            let config =
-                parse_config(&text).map_err(|e| format!("docker config {}: {e}", path.display()))?;
-            match lookup(&config, host).map_err(|e| format!("docker config {}: {e}", path.display()))? {
+            let config = parse_config(&text)
+                .map_err(|e| format!("docker config {}: {e}", path.display()))?;
+            match lookup(&config, host)
+                .map_err(|e| format!("docker config {}: {e}", path.display()))?
+            {
                 Lookup::NotFound => Ok(None),
                 Lookup::Found(c) => Ok(Some(c)),
                 Lookup::Helper {
@@ -357,7 +366,10 @@ mod tests {
                 password: Secret::new(p),
             })
         };
-        assert_eq!(lookup(&c, "registry-1.docker.io").unwrap(), basic("alice", "p:w"));
+        assert_eq!(
+            lookup(&c, "registry-1.docker.io").unwrap(),
+            basic("alice", "p:w")
+        );
         assert_eq!(lookup(&c, "docker.io").unwrap(), basic("alice", "p:w"));
         assert_eq!(lookup(&c, "ghcr.io").unwrap(), basic("bob", "pw"));
         assert_eq!(
@@ -382,8 +394,11 @@ mod tests {
         let e = lookup(&c, "x.io").unwrap_err();
         assert!(e.contains("x.io") && e.contains("docker login"));
         assert!(!e.contains("!!!"));
-        let c = parse_config(&format!(r#"{{"auths":{{"x.io":{{"auth":"{}"}}}}}}"#, b64("nocolon")))
-            .unwrap();
+        let c = parse_config(&format!(
+            r#"{{"auths":{{"x.io":{{"auth":"{}"}}}}}}"#,
+            b64("nocolon")
+        ))
+        .unwrap();
         assert!(lookup(&c, "x.io").is_err());
         let e = parse_config(r#"{"auths": {"x": {"password": 12345}}}"#).unwrap_err();
         assert!(e.contains("line 1") && !e.contains("12345"));
@@ -439,8 +454,15 @@ mod tests {
                 token: Secret::new("rt")
             })
         );
-        assert_eq!(parse_helper_reply(br#"{"Username":"u","Secret":""}"#).unwrap(), None);
-        assert!(parse_helper_reply(b"oops secret-ish").unwrap_err().contains("line 1"));
+        assert_eq!(
+            parse_helper_reply(br#"{"Username":"u","Secret":""}"#).unwrap(),
+            None
+        );
+        assert!(
+            parse_helper_reply(b"oops secret-ish")
+                .unwrap_err()
+                .contains("line 1")
+        );
     }
 
     #[tokio::test]
@@ -449,10 +471,16 @@ mod tests {
             let e = run_helper(bad, "ghcr.io", None).await.unwrap_err();
             assert!(e.contains("not a plain name"), "{bad}: {e}");
         }
-        let e = run_helper("baton-test-does-not-exist", "ghcr.io", Some(Path::new("/nonexistent")))
-            .await
-            .unwrap_err();
-        assert!(e.contains("cannot run credential helper docker-credential-baton-test-does-not-exist"));
+        let e = run_helper(
+            "baton-test-does-not-exist",
+            "ghcr.io",
+            Some(Path::new("/nonexistent")),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.contains("cannot run credential helper docker-credential-baton-test-does-not-exist")
+        );
     }
 
     #[test]

@@ -76,7 +76,9 @@ pub enum RegistryError {
         detail: String,
     },
     /// The repository or tag is unknown to the registry.
-    #[error("{what} not found on {registry}: check the image name and tag, and that the credentials may read {repository}")]
+    #[error(
+        "{what} not found on {registry}: check the image name and tag, and that the credentials may read {repository}"
+    )]
     NotFound {
         /// Registry host.
         registry: String,
@@ -106,7 +108,9 @@ pub enum RegistryError {
         timeout: Duration,
     },
     /// A response body over `max_response_bytes`.
-    #[error("reply from {registry} for {repository} exceeds {limit} bytes: raise max_response_bytes if this registry is trusted")]
+    #[error(
+        "reply from {registry} for {repository} exceeds {limit} bytes: raise max_response_bytes if this registry is trusted"
+    )]
     TooLarge {
         /// Registry host.
         registry: String,
@@ -116,7 +120,9 @@ pub enum RegistryError {
         limit: u64,
     },
     /// More tags than `max_tags`.
-    #[error("{registry} lists more than {limit} tags for {repository}: raise max_tags for this registry or clean up old tags")]
+    #[error(
+        "{registry} lists more than {limit} tags for {repository}: raise max_tags for this registry or clean up old tags"
+    )]
     TooManyTags {
         /// Registry host.
         registry: String,
@@ -126,7 +132,9 @@ pub enum RegistryError {
         limit: usize,
     },
     /// A reply that breaks the distribution API.
-    #[error("malformed reply from {registry} for {repository}: {detail}: the registry may not speak the OCI distribution API; report it to its operator")]
+    #[error(
+        "malformed reply from {registry} for {repository}: {detail}: the registry may not speak the OCI distribution API; report it to its operator"
+    )]
     Malformed {
         /// Registry host.
         registry: String,
@@ -136,7 +144,9 @@ pub enum RegistryError {
         detail: String,
     },
     /// Connection, DNS or TLS failure after retries.
-    #[error("cannot reach {registry} for {repository}: {detail}: check the address, the network, and the insecure / ca_file settings")]
+    #[error(
+        "cannot reach {registry} for {repository}: {detail}: check the address, the network, and the insecure / ca_file settings"
+    )]
     Network {
         /// Registry host.
         registry: String,
@@ -256,7 +266,10 @@ mod tests {
             attempts: 4,
             hint: "try later".into(),
         };
-        assert_eq!(e.to_string(), "r answered 503 for a after 4 attempts: try later");
+        assert_eq!(
+            e.to_string(),
+            "r answered 503 for a after 4 attempts: try later"
+        );
     }
 
     #[test]

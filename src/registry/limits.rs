@@ -151,7 +151,10 @@ impl RequestBudget {
                     Err(wait) => wait,
                 }
             };
-            tracing::debug!(wait_ms = wait.as_millis() as u64, "request budget exhausted, waiting");
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                "request budget exhausted, waiting"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -175,7 +178,10 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
         // Wed, 21 Oct 2015 07:28:00 GMT == 1445412480
         assert_eq!(
@@ -245,7 +251,10 @@ mod tests {
             br#"{"errors":[{"message":"invalid value for n"}]}"#
         ));
         assert!(refuses_page_size(400, b"n=1000 exceeds the maximum"));
-        assert!(!refuses_page_size(400, br#"{"errors":[{"code":"NAME_INVALID"}]}"#));
+        assert!(!refuses_page_size(
+            400,
+            br#"{"errors":[{"code":"NAME_INVALID"}]}"#
+        ));
         assert!(!refuses_page_size(404, b"n is wrong"));
     }
 

@@ -230,10 +230,9 @@ impl RegistryClient {
         let mut received = 0usize;
         loop {
             if !visited.insert(url.as_str().to_string()) {
-                return Err(self.malformed(
-                    &call,
-                    format!("the next link loops back to {}", url.path()),
-                ));
+                return Err(
+                    self.malformed(&call, format!("the next link loops back to {}", url.path()))
+                );
             }
             let resp = self
                 .execute(&mut call, Method::GET, &url, Some("application/json"))
@@ -391,7 +390,12 @@ impl RegistryClient {
         }
     }
 
-    fn checked_digest(&self, call: &Call<'_>, digest: &str, tag: &str) -> Result<String, RegistryError> {
+    fn checked_digest(
+        &self,
+        call: &Call<'_>,
+        digest: &str,
+        tag: &str,
+    ) -> Result<String, RegistryError> {
         if is_valid_digest(digest) {
             Ok(digest.to_string())
         } else {
@@ -461,10 +465,7 @@ impl RegistryClient {
             401 | 403 => self.unauthorized(
                 call,
                 status.as_u16(),
-                format!(
-                    "access refused; {}",
-                    self.settings.credentials.describe()
-                ),
+                format!("access refused; {}", self.settings.credentials.describe()),
             ),
             404 => RegistryError::NotFound {
                 registry: self.host.clone(),
@@ -539,7 +540,9 @@ impl RegistryClient {
     }
 
     fn note_rate_limit(&self, headers: &HeaderMap) {
-        if let Some(n) = header_str(headers, "ratelimit-remaining").and_then(parse_rate_limit_remaining) {
+        if let Some(n) =
+            header_str(headers, "ratelimit-remaining").and_then(parse_rate_limit_remaining)
+        {
             self.rate_limit_remaining
                 .store(n.min(u64::MAX - 1), Ordering::Relaxed);
             tracing::debug!(registry = %self.host, remaining = n, "rate limit remaining");
@@ -596,11 +599,7 @@ impl RegistryClient {
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED {
                 if auth_retried || matches!(self.settings.credentials, Credentials::Token(_)) {
-                    return Err(self.unauthorized(
-                        call,
-                        401,
-                        self.settings.credentials.describe(),
-                    ));
+                    return Err(self.unauthorized(call, 401, self.settings.credentials.describe()));
                 }
                 auth_retried = true;
                 self.handle_challenge(call, resp.headers()).await?;
@@ -704,7 +703,9 @@ impl RegistryClient {
                 Some(ResolvedCredential::IdentityToken { username, token }) => {
                     Ok(Some(basic_value(&username, &token)))
                 }
-                Some(ResolvedCredential::Bearer(token)) => Ok(Some(self.bearer_value(call, &token)?)),
+                Some(ResolvedCredential::Bearer(token)) => {
+                    Ok(Some(self.bearer_value(call, &token)?))
+                }
                 None => Ok(None),
             },
             Some(Challenge::Bearer { realm, service, .. }) => {
@@ -715,13 +716,14 @@ impl RegistryClient {
     }
 
     fn bearer_value(&self, call: &Call<'_>, token: &Secret) -> Result<HeaderValue, RegistryError> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-            self.unauthorized(
-                call,
-                401,
-                "the token holds characters not allowed in a header; check the token".into(),
-            )
-        })?;
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                self.unauthorized(
+                    call,
+                    401,
+                    "the token holds characters not allowed in a header; check the token".into(),
+                )
+            })?;
         value.set_sensitive(true);
         Ok(value)
     }
@@ -850,9 +852,9 @@ impl RegistryClient {
                 ),
             )
         })?;
-        let token = reply
-            .token()
-            .ok_or_else(|| self.malformed(call, "the token server's reply holds no token".into()))?;
+        let token = reply.token().ok_or_else(|| {
+            self.malformed(call, "the token server's reply holds no token".into())
+        })?;
         let lifetime = reply.lifetime(SystemTime::now());
         let mut state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
         state
@@ -1056,10 +1058,15 @@ mod tests {
     #[test]
     fn registry_messages() {
         assert_eq!(
-            registry_message(br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#),
+            registry_message(
+                br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#
+            ),
             Some("NAME_UNKNOWN: repository name not known".into())
         );
-        assert_eq!(registry_message(br#"{"errors":[{"code":"X"}]}"#), Some("X".into()));
+        assert_eq!(
+            registry_message(br#"{"errors":[{"code":"X"}]}"#),
+            Some("X".into())
+        );
         assert_eq!(registry_message(b"<html>"), None);
     }
 

@@ -210,7 +210,11 @@ async fn handle(
     } else if let Some((name, reference)) = rest.rsplit_once("/manifests/") {
         (name.to_string(), "manifests", reference.to_string())
     } else {
-        (rest.trim_end_matches('/').to_string(), "base", String::new())
+        (
+            rest.trim_end_matches('/').to_string(),
+            "base",
+            String::new(),
+        )
     };
 
     if let Some(bearer) = &behaviour.bearer {
@@ -396,7 +400,9 @@ fn token(
         String::from_utf8_lossy(body)
     ));
     if form.get("service").map(String::as_str) != Some("fake-registry")
-        || !form.get("scope").is_some_and(|s| s.starts_with("repository:"))
+        || !form
+            .get("scope")
+            .is_some_and(|s| s.starts_with("repository:"))
     {
         return reply(StatusCode::BAD_REQUEST, &[], "bad service or scope");
     }
@@ -408,14 +414,18 @@ fn token(
         match &bearer.credentials {
             None => true,
             Some((user, password)) => {
-                let expected = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{user}:{password}"));
+                let expected =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 authorization == format!("Basic {expected}")
             }
         }
     };
     if !allowed {
-        return reply(StatusCode::UNAUTHORIZED, &[], "{\"details\":\"incorrect username or password\"}");
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            &[],
+            "{\"details\":\"incorrect username or password\"}",
+        );
     }
     let n = state.token_requests.load(Ordering::SeqCst);
     let token = format!("token-{n}");
