@@ -681,3 +681,58 @@ async fn https_client_against_plain_http_points_at_insecure() {
     assert_eq!(err.kind(), ErrorKind::Network);
     assert!(err.to_string().contains("insecure"), "{err}");
 }
+
+#[tokio::test]
+async fn request_budget_paces_a_long_listing() {
+    // 123 one-tag pages against a budget of 120 a minute: the burst covers
+    // 120, the last three wait half a second each.
+    let tags = numbered_tags(123);
+    let fake = FakeRegistry::start(Behaviour {
+        tags: tags.clone(),
+        server_page_cap: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let c = client(
+        &fake,
+        RegistrySettings {
+            request_budget_per_minute: Some(120),
+            ..settings()
+        },
+    );
+    let start = Instant::now();
+    let list = c.list_tags("a").await.unwrap();
+    assert_eq!(list.tags, tags);
+    assert_eq!(list.requests, 123);
+    assert!(
+        start.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(c.budget().unwrap().available().await, 0);
+}
+
+#[tokio::test]
+async fn pool_shares_one_client_and_its_tokens() {
+    let fake = FakeRegistry::start(Behaviour {
+        tags: vec!["1.0".into()],
+        bearer: Some(BearerAuth {
+            expires_in: 300,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let mut per_host = std::collections::HashMap::new();
+    per_host.insert(fake.host(), settings());
+    let pool = baton::registry::Registries::new(RegistrySettings::default(), per_host);
+    let image = baton::reference::ImageName::parse(&format!("{}/team/app", fake.host())).unwrap();
+    let first = pool.for_image(&image).unwrap();
+    first.list_tags(&image.repository).await.unwrap();
+    let second = pool.client(&fake.host()).unwrap();
+    assert_eq!(
+        second.list_tags(&image.repository).await.unwrap().requests,
+        1
+    );
+    assert_eq!(fake.token_requests(), 1);
+}
