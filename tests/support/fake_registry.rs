@@ -217,7 +217,7 @@ async fn handle(
         )
     };
 
-    if let Some(bearer) = &behaviour.bearer {
+    if behaviour.bearer.is_some() {
         let presented = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -225,7 +225,6 @@ async fn handle(
             .map(str::to_string);
         let valid = presented.is_some_and(|t| state.issued.lock().unwrap().contains(&t));
         if !valid {
-            let _ = bearer;
             let mut headers = common.clone();
             headers.push((
                 "www-authenticate",
