@@ -8,3 +8,4 @@ pub mod config;
 pub mod daemon;
 pub mod policy;
 pub mod reference;
+pub mod registry;

@@ -114,13 +114,28 @@ mod tests {
     #[test]
     fn readiness_needs_a_load_and_a_recent_sync() {
         let shared = Shared::new(Status::default(), Duration::from_secs(60));
-        assert!(shared.readiness().unwrap_err().contains("first configuration load"));
+        assert!(
+            shared
+                .readiness()
+                .unwrap_err()
+                .contains("first configuration load")
+        );
         shared.ready.store(true, Ordering::SeqCst);
-        assert!(shared.readiness().unwrap_err().contains("no successful git sync"));
+        assert!(
+            shared
+                .readiness()
+                .unwrap_err()
+                .contains("no successful git sync")
+        );
         shared.synced();
         assert_eq!(shared.readiness(), Ok(()));
         *shared.sync_deadline.lock().unwrap() = Duration::ZERO;
         std::thread::sleep(Duration::from_millis(5));
-        assert!(shared.readiness().unwrap_err().contains("last successful git sync"));
+        assert!(
+            shared
+                .readiness()
+                .unwrap_err()
+                .contains("last successful git sync")
+        );
     }
 }

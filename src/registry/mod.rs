@@ -1,0 +1,1155 @@
+//! OCI distribution API client: lists tags (with `Link` pagination) and resolves
+//! digests, with token/Basic auth, retries, size caps and a request budget.
+//!
+//! Nothing a registry says reaches the caller unchecked: tags that break the
+//! OCI grammar are dropped and counted, digests must be `sha256:` + 64 hex.
+
+mod auth;
+mod docker_config;
+mod error;
+mod limits;
+mod settings;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LINK};
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::reference::{
+    DOCKER_HUB, DOCKER_HUB_API, ImageName, is_valid_digest, is_valid_repository_path, is_valid_tag,
+};
+
+pub use auth::{Challenge, parse_challenges};
+pub use docker_config::{DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub};
+pub use error::{ErrorKind, RegistryError};
+pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining, parse_retry_after};
+pub use settings::{
+    Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,
+    FALLBACK_PAGE_SIZE, RegistrySettings, Secret, SecretFileError,
+};
+
+use auth::{TokenReply, pull_scope};
+use error::sanitize;
+
+/// Media types asked for when resolving a digest: OCI index and manifest,
+/// Docker manifest list and manifest v2.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// How long credentials read from a docker config or helper are reused.
+const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
+
+/// Installs rustls' `ring` provider as the process default (once); reqwest
+/// is built without a provider of its own. Safe to call many times.
+pub fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // An error only means another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The tags of one repository, after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagList {
+    /// Valid, distinct tags in the registry's order.
+    pub tags: Vec<String>,
+    /// Entries dropped because they are not valid OCI tags.
+    pub dropped_invalid: usize,
+    /// HTTP requests made, token fetches included.
+    pub requests: u32,
+}
+
+/// Bookkeeping for one public call.
+struct Call<'a> {
+    repository: &'a str,
+    requests: u32,
+}
+
+#[derive(Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    tokens: HashMap<String, (Secret, Instant)>,
+}
+
+#[derive(Deserialize)]
+struct TagsPage {
+    tags: Option<Vec<serde_json::Value>>,
+}
+
+/// A client for one registry host. Cheap to share (`Arc`); it caches tokens,
+/// credentials, the page size the registry accepts and the last
+/// `RateLimit-Remaining`.
+pub struct RegistryClient {
+    host: String,
+    base: Url,
+    docker_hub: bool,
+    http: reqwest::Client,
+    settings: RegistrySettings,
+    auth: Mutex<AuthState>,
+    token_lock: tokio::sync::Mutex<()>,
+    creds: tokio::sync::Mutex<Option<(Instant, Option<ResolvedCredential>)>>,
+    budget: Option<RequestBudget>,
+    rate_limit_remaining: AtomicU64,
+    page_size: AtomicU32,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("host", &self.host)
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryClient {
+    /// A client for `host` (`ghcr.io`, `localhost:5000`; `docker.io` talks to
+    /// `registry-1.docker.io`). Fails on a bad host or CA file.
+    pub fn new(host: &str, settings: RegistrySettings) -> Result<Self, RegistryError> {
+        let host = host.trim().to_ascii_lowercase();
+        let config_error = |detail: String| RegistryError::Config {
+            registry: host.clone(),
+            repository: "-".to_string(),
+            detail,
+        };
+        if host.is_empty()
+            || host.contains('/')
+            || host.contains('@')
+            || host.chars().any(|c| c.is_whitespace())
+        {
+            return Err(config_error(format!(
+                "{host:?} is not a registry host: write host or host:port, without scheme or path"
+            )));
+        }
+        let docker_hub = is_docker_hub(&host);
+        let (display, api_host) = if docker_hub {
+            (DOCKER_HUB.to_string(), DOCKER_HUB_API.to_string())
+        } else {
+            (host.clone(), host.clone())
+        };
+        let scheme = if settings.insecure { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{api_host}/"))
+            .map_err(|e| config_error(format!("{host:?} is not a valid host ({e})")))?;
+
+        install_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(5));
+        if let Some(ca_file) = &settings.ca_file {
+            let pem = std::fs::read(ca_file).map_err(|e| {
+                config_error(format!(
+                    "cannot read ca_file {}: {e}: check the path",
+                    ca_file.display()
+                ))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                config_error(format!(
+                    "ca_file {} holds no usable PEM certificate ({e}): give a PEM bundle",
+                    ca_file.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(config_error(format!(
+                    "ca_file {} holds no PEM certificate: give a PEM bundle",
+                    ca_file.display()
+                )));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
+        let budget = settings.request_budget_per_minute.map(RequestBudget::new);
+        let page_size = settings.page_size.max(1);
+        Ok(RegistryClient {
+            host: display,
+            base,
+            docker_hub,
+            http,
+            budget,
+            auth: Mutex::new(AuthState::default()),
+            token_lock: tokio::sync::Mutex::new(()),
+            creds: tokio::sync::Mutex::new(None),
+            rate_limit_remaining: AtomicU64::new(u64::MAX),
+            page_size: AtomicU32::new(page_size),
+            settings,
+        })
+    }
+
+    /// The registry as named in messages (`docker.io`, `ghcr.io`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &RegistrySettings {
+        &self.settings
+    }
+
+    /// The request budget, for a scheduler that wants to pace itself.
+    pub fn budget(&self) -> Option<&RequestBudget> {
+        self.budget.as_ref()
+    }
+
+    /// The last `RateLimit-Remaining` this registry sent (Docker Hub), if any.
+    pub fn rate_limit_remaining(&self) -> Option<u64> {
+        match self.rate_limit_remaining.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            n => Some(n),
+        }
+    }
+
+    /// Lists every tag of `repository` (`example/app`; `nginx` on Docker Hub
+    /// means `library/nginx`), following `Link` pages, dropping and counting
+    /// invalid tags, failing past `max_tags`.
+    pub async fn list_tags(&self, repository: &str) -> Result<TagList, RegistryError> {
+        let repo = self.repo_path(repository)?;
+        let mut call = Call {
+            repository: &repo,
+            requests: 0,
+        };
+        let mut page_size = self.page_size.load(Ordering::Relaxed);
+        let mut url = self.url(&call, &format!("v2/{repo}/tags/list"))?;
+        url.query_pairs_mut()
+            .append_pair("n", &page_size.to_string());
+        let mut visited: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut tags = Vec::new();
+        let mut dropped = 0usize;
+        let mut received = 0usize;
+        loop {
+            if !visited.insert(url.as_str().to_string()) {
+                return Err(
+                    self.malformed(&call, format!("the next link loops back to {}", url.path()))
+                );
+            }
+            let resp = self
+                .execute(&mut call, Method::GET, &url, Some("application/json"))
+                .await?;
+            let status = resp.status();
+            let link = header_str(resp.headers(), LINK).map(str::to_string);
+            let body = self.read_body(&call, resp).await?;
+            if status.is_client_error()
+                && page_size > FALLBACK_PAGE_SIZE
+                && limits::refuses_page_size(status.as_u16(), &body)
+            {
+                tracing::info!(
+                    registry = %self.host,
+                    repository = %repo,
+                    refused = page_size,
+                    page_size = FALLBACK_PAGE_SIZE,
+                    "registry refused the page size, falling back"
+                );
+                page_size = FALLBACK_PAGE_SIZE;
+                self.page_size.store(page_size, Ordering::Relaxed);
+                url = with_page_size(&url, page_size);
+                continue;
+            }
+            if !status.is_success() {
+                return Err(self.status_error(&call, status, &body, format!("repository {repo}")));
+            }
+            let page: TagsPage = serde_json::from_slice(&body).map_err(|e| {
+                self.malformed(
+                    &call,
+                    format!(
+                        "the tag list is not the expected JSON (line {} column {})",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            })?;
+            let raw = page.tags.unwrap_or_default();
+            let page_len = raw.len();
+            received += page_len;
+            if received > self.settings.max_tags {
+                return Err(RegistryError::TooManyTags {
+                    registry: self.host.clone(),
+                    repository: repo.clone(),
+                    limit: self.settings.max_tags,
+                });
+            }
+            for value in raw {
+                match value {
+                    serde_json::Value::String(tag) if is_valid_tag(&tag) => {
+                        if seen.insert(tag.clone()) {
+                            tags.push(tag);
+                        }
+                    }
+                    other => {
+                        dropped += 1;
+                        tracing::debug!(
+                            registry = %self.host,
+                            repository = %repo,
+                            tag = %sanitize(&other.to_string(), 80),
+                            "dropped a tag that is not a valid OCI tag"
+                        );
+                    }
+                }
+            }
+            let Some(next) = link.as_deref().and_then(next_link) else {
+                break;
+            };
+            if page_len == 0 {
+                return Err(self.malformed(&call, "an empty page links to a next page".into()));
+            }
+            let next_url = url.join(next).map_err(|_| {
+                self.malformed(
+                    &call,
+                    format!("the next link {:?} is not a URL", sanitize(next, 200)),
+                )
+            })?;
+            if next_url.origin() != self.base.origin() {
+                return Err(self.malformed(
+                    &call,
+                    format!(
+                        "the next link points to another host ({}), which Baton does not follow",
+                        sanitize(&next_url.origin().ascii_serialization(), 200)
+                    ),
+                ));
+            }
+            url = next_url;
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                registry = %self.host,
+                repository = %repo,
+                dropped,
+                "dropped tags that are not valid OCI tags"
+            );
+        }
+        tracing::debug!(
+            registry = %self.host,
+            repository = %repo,
+            tags = tags.len(),
+            requests = call.requests,
+            "listed tags"
+        );
+        Ok(TagList {
+            tags,
+            dropped_invalid: dropped,
+            requests: call.requests,
+        })
+    }
+
+    /// Resolves `tag` to its manifest digest with a HEAD (falling back to GET
+    /// when HEAD is refused or carries no digest); the digest is checked to be
+    /// `sha256:` + 64 hex.
+    pub async fn digest(&self, repository: &str, tag: &str) -> Result<String, RegistryError> {
+        let repo = self.repo_path(repository)?;
+        let mut call = Call {
+            repository: &repo,
+            requests: 0,
+        };
+        if !is_valid_tag(tag) {
+            return Err(RegistryError::Config {
+                registry: self.host.clone(),
+                repository: repo.clone(),
+                detail: format!(
+                    "tag {:?} is not a valid OCI tag: use [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}",
+                    sanitize(tag, 200)
+                ),
+            });
+        }
+        let what = format!("tag {repo}:{tag}");
+        let url = self.url(&call, &format!("v2/{repo}/manifests/{tag}"))?;
+        let resp = self
+            .execute(&mut call, Method::HEAD, &url, Some(MANIFEST_ACCEPT))
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            if let Some(digest) = header_str(resp.headers(), "docker-content-digest") {
+                return self.checked_digest(&call, digest.trim(), tag);
+            }
+        } else if !matches!(status.as_u16(), 404 | 405 | 501) {
+            return Err(self.status_error(&call, status, &[], what));
+        }
+        tracing::debug!(registry = %self.host, repository = %repo, tag, status = status.as_u16(), "HEAD gave no digest, trying GET");
+        let resp = self
+            .execute(&mut call, Method::GET, &url, Some(MANIFEST_ACCEPT))
+            .await?;
+        let status = resp.status();
+        let header = header_str(resp.headers(), "docker-content-digest").map(str::to_string);
+        let body = self.read_body(&call, resp).await?;
+        if !status.is_success() {
+            return Err(self.status_error(&call, status, &body, what));
+        }
+        match header {
+            Some(digest) => self.checked_digest(&call, digest.trim(), tag),
+            None => Ok(sha256_digest(&body)),
+        }
+    }
+
+    fn checked_digest(
+        &self,
+        call: &Call<'_>,
+        digest: &str,
+        tag: &str,
+    ) -> Result<String, RegistryError> {
+        if is_valid_digest(digest) {
+            Ok(digest.to_string())
+        } else {
+            Err(self.malformed(
+                call,
+                format!(
+                    "the digest {:?} for tag {tag} is not sha256 + 64 hex",
+                    sanitize(digest, 100)
+                ),
+            ))
+        }
+    }
+
+    /// Normalises and checks a repository path.
+    fn repo_path(&self, repository: &str) -> Result<String, RegistryError> {
+        let repository = repository.trim().trim_matches('/');
+        let repo = if self.docker_hub && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository.to_string()
+        };
+        if is_valid_repository_path(&repo) {
+            Ok(repo)
+        } else {
+            Err(RegistryError::Config {
+                registry: self.host.clone(),
+                repository: sanitize(repository, 200),
+                detail: "not a valid repository path: use lower-case letters, digits and . _ - separated by /".into(),
+            })
+        }
+    }
+
+    fn url(&self, call: &Call<'_>, path: &str) -> Result<Url, RegistryError> {
+        self.base.join(path).map_err(|e| RegistryError::Config {
+            registry: self.host.clone(),
+            repository: call.repository.to_string(),
+            detail: format!("cannot build a URL for {path:?} ({e})"),
+        })
+    }
+
+    fn malformed(&self, call: &Call<'_>, detail: String) -> RegistryError {
+        RegistryError::Malformed {
+            registry: self.host.clone(),
+            repository: call.repository.to_string(),
+            detail,
+        }
+    }
+
+    fn unauthorized(&self, call: &Call<'_>, status: u16, hint: String) -> RegistryError {
+        RegistryError::Unauthorized {
+            registry: self.host.clone(),
+            repository: call.repository.to_string(),
+            status,
+            hint,
+        }
+    }
+
+    /// Maps a final non-success status to an error.
+    fn status_error(
+        &self,
+        call: &Call<'_>,
+        status: StatusCode,
+        body: &[u8],
+        what: String,
+    ) -> RegistryError {
+        match status.as_u16() {
+            401 | 403 => self.unauthorized(
+                call,
+                status.as_u16(),
+                format!("access refused; {}", self.settings.credentials.describe()),
+            ),
+            404 => RegistryError::NotFound {
+                registry: self.host.clone(),
+                repository: call.repository.to_string(),
+                what,
+            },
+            code => RegistryError::Server {
+                registry: self.host.clone(),
+                repository: call.repository.to_string(),
+                status: code,
+                attempts: 1,
+                hint: match registry_message(body) {
+                    Some(msg) => format!(
+                        "the registry said {:?}: check the image name and registry settings",
+                        sanitize(&msg, 200)
+                    ),
+                    None => "unexpected reply: check the image name and registry settings".into(),
+                },
+            },
+        }
+    }
+
+    fn transport_error(&self, call: &Call<'_>, error: &reqwest::Error) -> RegistryError {
+        if error.is_timeout() {
+            return RegistryError::Timeout {
+                registry: self.host.clone(),
+                repository: call.repository.to_string(),
+                timeout: self.settings.timeout,
+            };
+        }
+        let mut detail = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(s) = source {
+            detail.push_str(": ");
+            detail.push_str(&s.to_string());
+            source = s.source();
+        }
+        RegistryError::Network {
+            registry: self.host.clone(),
+            repository: call.repository.to_string(),
+            detail: sanitize(&detail, 400),
+        }
+    }
+
+    /// Reads a body, refusing more than `max_response_bytes`.
+    async fn read_body(
+        &self,
+        call: &Call<'_>,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let limit = self.settings.max_response_bytes;
+        let too_large = || RegistryError::TooLarge {
+            registry: self.host.clone(),
+            repository: call.repository.to_string(),
+            limit,
+        };
+        if resp.content_length().is_some_and(|len| len > limit) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(call, &e))?
+        {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn note_rate_limit(&self, headers: &HeaderMap) {
+        if let Some(n) =
+            header_str(headers, "ratelimit-remaining").and_then(parse_rate_limit_remaining)
+        {
+            self.rate_limit_remaining
+                .store(n.min(u64::MAX - 1), Ordering::Relaxed);
+            tracing::debug!(registry = %self.host, remaining = n, "rate limit remaining");
+        }
+    }
+
+    /// Sends one API request with auth, budget, and retries on 429, 5xx and
+    /// transport errors; returns any other reply for the caller to judge.
+    async fn execute(
+        &self,
+        call: &mut Call<'_>,
+        method: Method,
+        url: &Url,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let max_retries = self.settings.max_retries;
+        let mut retries = 0u32;
+        let mut auth_retried = false;
+        loop {
+            let auth = self.auth_header(call).await?;
+            if let Some(budget) = &self.budget {
+                budget.acquire().await;
+            }
+            let mut request = self.http.request(method.clone(), url.clone());
+            if let Some(accept) = accept {
+                request = request.header(ACCEPT, accept);
+            }
+            if let Some(auth) = auth {
+                request = request.header(AUTHORIZATION, auth);
+            }
+            call.requests += 1;
+            tracing::debug!(
+                registry = %self.host,
+                repository = call.repository,
+                method = %method,
+                path = url.path(),
+                retries,
+                "registry request"
+            );
+            let resp = match request.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    if retries < max_retries {
+                        retries += 1;
+                        let delay = self.backoff(retries);
+                        tracing::warn!(registry = %self.host, repository = call.repository, error = %e, delay_ms = delay.as_millis() as u64, "request failed, retrying");
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(self.transport_error(call, &e));
+                }
+            };
+            self.note_rate_limit(resp.headers());
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED {
+                if auth_retried || matches!(self.settings.credentials, Credentials::Token(_)) {
+                    return Err(self.unauthorized(call, 401, self.settings.credentials.describe()));
+                }
+                auth_retried = true;
+                self.handle_challenge(call, resp.headers()).await?;
+                continue;
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let retry_after = header_str(resp.headers(), "retry-after")
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let fits = retry_after.is_none_or(|d| d <= self.settings.max_retry_after);
+                if retries < max_retries && fits {
+                    retries += 1;
+                    let delay = retry_after.unwrap_or_else(|| self.backoff(retries));
+                    tracing::warn!(registry = %self.host, repository = call.repository, delay_ms = delay.as_millis() as u64, "rate limited (429), waiting");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                return Err(RegistryError::RateLimited {
+                    registry: self.host.clone(),
+                    repository: call.repository.to_string(),
+                    retry_after,
+                });
+            }
+            if status.is_server_error() {
+                if retries < max_retries {
+                    retries += 1;
+                    let delay = self.backoff(retries);
+                    tracing::warn!(registry = %self.host, repository = call.repository, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "server error, retrying");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                return Err(RegistryError::Server {
+                    registry: self.host.clone(),
+                    repository: call.repository.to_string(),
+                    status: status.as_u16(),
+                    attempts: retries + 1,
+                    hint: "the registry is failing: try again later".into(),
+                });
+            }
+            return Ok(resp);
+        }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        limits::backoff_delay(self.settings.retry_base_delay, retry, limits::jitter())
+    }
+
+    /// Learns the auth scheme from a 401 so that the next attempt can answer it.
+    async fn handle_challenge(
+        &self,
+        call: &mut Call<'_>,
+        headers: &HeaderMap,
+    ) -> Result<(), RegistryError> {
+        let values = headers
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let Some(challenge) = parse_challenges(values) else {
+            return Err(self.unauthorized(
+                call,
+                401,
+                format!(
+                    "the registry sent no usable WWW-Authenticate challenge; {}",
+                    self.settings.credentials.describe()
+                ),
+            ));
+        };
+        if challenge == Challenge::Basic && self.credentials(call).await?.is_none() {
+            return Err(self.unauthorized(
+                call,
+                401,
+                format!(
+                    "the registry requires credentials; {}",
+                    self.settings.credentials.describe()
+                ),
+            ));
+        }
+        let mut state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
+        state.tokens.remove(&pull_scope(call.repository));
+        state.challenge = Some(challenge);
+        Ok(())
+    }
+
+    /// The `Authorization` value for the next request, fetching a token when
+    /// the registry speaks Bearer and none is cached.
+    async fn auth_header(&self, call: &mut Call<'_>) -> Result<Option<HeaderValue>, RegistryError> {
+        if let Credentials::Token(token) = &self.settings.credentials {
+            return Ok(Some(self.bearer_value(call, token)?));
+        }
+        let challenge = self
+            .auth
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .challenge
+            .clone();
+        match challenge {
+            None => Ok(None),
+            Some(Challenge::Basic) => match self.credentials(call).await? {
+                Some(ResolvedCredential::Basic { username, password }) => {
+                    Ok(Some(basic_value(&username, &password)))
+                }
+                Some(ResolvedCredential::IdentityToken { username, token }) => {
+                    Ok(Some(basic_value(&username, &token)))
+                }
+                Some(ResolvedCredential::Bearer(token)) => {
+                    Ok(Some(self.bearer_value(call, &token)?))
+                }
+                None => Ok(None),
+            },
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let token = self.token(call, &realm, service.as_deref()).await?;
+                Ok(Some(self.bearer_value(call, &token)?))
+            }
+        }
+    }
+
+    fn bearer_value(&self, call: &Call<'_>, token: &Secret) -> Result<HeaderValue, RegistryError> {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                self.unauthorized(
+                    call,
+                    401,
+                    "the token holds characters not allowed in a header; check the token".into(),
+                )
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    fn cached_token(&self, scope: &str) -> Option<Secret> {
+        let state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .tokens
+            .get(scope)
+            .filter(|(_, expires)| Instant::now() < *expires)
+            .map(|(token, _)| token.clone())
+    }
+
+    /// A token for the repository's pull scope, from the cache or the realm.
+    async fn token(
+        &self,
+        call: &mut Call<'_>,
+        realm: &str,
+        service: Option<&str>,
+    ) -> Result<Secret, RegistryError> {
+        let scope = pull_scope(call.repository);
+        if let Some(token) = self.cached_token(&scope) {
+            return Ok(token);
+        }
+        let _guard = self.token_lock.lock().await;
+        if let Some(token) = self.cached_token(&scope) {
+            return Ok(token);
+        }
+        let realm_url = Url::parse(realm).map_err(|_| {
+            self.malformed(
+                call,
+                format!("the token realm {:?} is not a URL", sanitize(realm, 200)),
+            )
+        })?;
+        match realm_url.scheme() {
+            "https" => {}
+            "http" if self.settings.insecure => {}
+            "http" => {
+                return Err(RegistryError::Config {
+                    registry: self.host.clone(),
+                    repository: call.repository.to_string(),
+                    detail: format!(
+                        "the token realm {} is plain HTTP: set insecure for this registry only if the network is trusted",
+                        sanitize(realm, 200)
+                    ),
+                });
+            }
+            other => {
+                return Err(self.malformed(
+                    call,
+                    format!("the token realm uses scheme {:?}", sanitize(other, 20)),
+                ));
+            }
+        }
+        let credentials = self.credentials(call).await?;
+        let request = match &credentials {
+            Some(ResolvedCredential::IdentityToken { token, .. }) => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token");
+                if let Some(service) = service {
+                    form.append_pair("service", service);
+                }
+                form.append_pair("scope", &scope);
+                form.append_pair("client_id", "baton");
+                form.append_pair("refresh_token", token.expose());
+                self.http
+                    .post(realm_url)
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.finish())
+            }
+            other => {
+                let mut url = realm_url;
+                {
+                    let mut query = url.query_pairs_mut();
+                    if let Some(service) = service {
+                        query.append_pair("service", service);
+                    }
+                    query.append_pair("scope", &scope);
+                }
+                let request = self.http.get(url);
+                match other {
+                    Some(ResolvedCredential::Basic { username, password }) => {
+                        request.header(AUTHORIZATION, basic_value(username, password))
+                    }
+                    _ => request,
+                }
+            }
+        };
+        call.requests += 1;
+        tracing::debug!(registry = %self.host, repository = call.repository, scope, "fetching a registry token");
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(call, &e))?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.unauthorized(
+                call,
+                status.as_u16(),
+                format!(
+                    "the token server refused the credentials; {}",
+                    self.settings.credentials.describe()
+                ),
+            ));
+        }
+        if !status.is_success() {
+            return Err(RegistryError::Server {
+                registry: self.host.clone(),
+                repository: call.repository.to_string(),
+                status: status.as_u16(),
+                attempts: 1,
+                hint: format!(
+                    "the token server {} failed: try again later",
+                    sanitize(&realm_without_query(realm), 200)
+                ),
+            });
+        }
+        let body = self.read_body(call, resp).await?;
+        let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| {
+            self.malformed(
+                call,
+                format!(
+                    "the token server's reply is not JSON (line {} column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        let token = reply.token().ok_or_else(|| {
+            self.malformed(call, "the token server's reply holds no token".into())
+        })?;
+        let lifetime = reply.lifetime(SystemTime::now());
+        let mut state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .tokens
+            .insert(scope, (token.clone(), Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    /// The configured credentials, resolved (config file, helper) at most
+    /// every few minutes.
+    async fn credentials(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<Option<ResolvedCredential>, RegistryError> {
+        let mut cache = self.creds.lock().await;
+        if let Some((at, creds)) = cache.as_ref()
+            && at.elapsed() < CREDENTIALS_TTL
+        {
+            return Ok(creds.clone());
+        }
+        let lookup_host = if self.docker_hub {
+            DOCKER_HUB_API
+        } else {
+            self.base.host_str().unwrap_or(&self.host)
+        };
+        let lookup_host = match self.base.port() {
+            Some(port) if !self.docker_hub => format!("{lookup_host}:{port}"),
+            _ => lookup_host.to_string(),
+        };
+        let creds = docker_config::resolve(
+            &self.settings.credentials,
+            &lookup_host,
+            self.settings.credential_helper_dir.as_deref(),
+        )
+        .await
+        .map_err(|detail| RegistryError::Credentials {
+            registry: self.host.clone(),
+            repository: call.repository.to_string(),
+            detail,
+        })?;
+        *cache = Some((Instant::now(), creds.clone()));
+        Ok(creds)
+    }
+}
+
+/// A shared pool of clients keyed by registry host, each with its own
+/// settings; the daemon holds one and every scan borrows from it.
+#[derive(Debug)]
+pub struct Registries {
+    default: RegistrySettings,
+    per_host: HashMap<String, RegistrySettings>,
+    clients: Mutex<HashMap<String, Arc<RegistryClient>>>,
+}
+
+impl Registries {
+    /// A pool using `per_host` settings where a host is listed (keys as in the
+    /// config: `ghcr.io`, `localhost:5000`, `docker.io`) and `default` elsewhere.
+    pub fn new(default: RegistrySettings, per_host: HashMap<String, RegistrySettings>) -> Self {
+        let per_host = per_host
+            .into_iter()
+            .map(|(host, settings)| (pool_key(&host), settings))
+            .collect();
+        Registries {
+            default,
+            per_host,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `host`, created on first use and shared afterwards.
+    pub fn client(&self, host: &str) -> Result<Arc<RegistryClient>, RegistryError> {
+        let key = pool_key(host);
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let settings = self
+            .per_host
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| self.default.clone());
+        let client = Arc::new(RegistryClient::new(&key, settings)?);
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// The client serving `image`'s registry.
+    pub fn for_image(&self, image: &ImageName) -> Result<Arc<RegistryClient>, RegistryError> {
+        self.client(&image.registry)
+    }
+
+    /// The last `RateLimit-Remaining` per registry host seen so far, for metrics.
+    pub fn rate_limits(&self) -> Vec<(String, u64)> {
+        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, u64)> = clients
+            .iter()
+            .filter_map(|(host, c)| c.rate_limit_remaining().map(|n| (host.clone(), n)))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// Every spelling of Docker Hub shares one pool entry.
+fn pool_key(host: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    if is_docker_hub(&host) {
+        DOCKER_HUB.to_string()
+    } else {
+        host
+    }
+}
+
+fn header_str<K: reqwest::header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn basic_value(username: &str, password: &Secret) -> HeaderValue {
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(format!("{username}:{}", password.expose()));
+    // Base64 output is always a valid header value.
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
+/// `sha256:` + hex of `bytes`.
+fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in hash.iter() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// `url` with its `n` query parameter set to `n`.
+fn with_page_size(url: &Url, n: u32) -> Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "n")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut out = url.clone();
+    {
+        let mut query = out.query_pairs_mut();
+        query.clear();
+        for (k, v) in &pairs {
+            query.append_pair(k, v);
+        }
+        query.append_pair("n", &n.to_string());
+    }
+    out
+}
+
+fn realm_without_query(realm: &str) -> String {
+    realm.split('?').next().unwrap_or(realm).to_string()
+}
+
+/// The first `errors[].message` (or code) of a distribution error body.
+fn registry_message(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorEntry>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorEntry {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let errors: Errors = serde_json::from_slice(body).ok()?;
+    let first = errors.errors.into_iter().next()?;
+    match (first.code, first.message) {
+        (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+        (code, message) => code.or(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_body() {
+        assert_eq!(
+            sha256_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(is_valid_digest(&sha256_digest(b"x")));
+    }
+
+    #[test]
+    fn page_size_rewrite() {
+        let url = Url::parse("https://r/v2/a/tags/list?n=1000&last=x").unwrap();
+        let out = with_page_size(&url, 100);
+        assert_eq!(out.as_str(), "https://r/v2/a/tags/list?last=x&n=100");
+    }
+
+    #[test]
+    fn registry_messages() {
+        assert_eq!(
+            registry_message(
+                br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#
+            ),
+            Some("NAME_UNKNOWN: repository name not known".into())
+        );
+        assert_eq!(
+            registry_message(br#"{"errors":[{"code":"X"}]}"#),
+            Some("X".into())
+        );
+        assert_eq!(registry_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn client_construction() {
+        let c = RegistryClient::new("docker.io", RegistrySettings::default()).unwrap();
+        assert_eq!(c.host(), "docker.io");
+        assert_eq!(c.base.as_str(), "https://registry-1.docker.io/");
+        assert_eq!(c.repo_path("nginx").unwrap(), "library/nginx");
+        assert_eq!(c.repo_path("bitnami/redis").unwrap(), "bitnami/redis");
+        assert!(c.repo_path("Bad/Name").is_err());
+        assert_eq!(c.rate_limit_remaining(), None);
+        let c = RegistryClient::new(
+            "localhost:5000",
+            RegistrySettings {
+                insecure: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.base.as_str(), "http://localhost:5000/");
+        assert_eq!(c.repo_path("app").unwrap(), "app");
+        for bad in ["", "https://ghcr.io", "ghcr.io/x", "a b"] {
+            let e = RegistryClient::new(bad, RegistrySettings::default()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{bad}");
+        }
+        let e = RegistryClient::new(
+            "ghcr.io",
+            RegistrySettings {
+                ca_file: Some("/nonexistent/ca.pem".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"));
+    }
+
+    #[test]
+    fn ca_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let e = RegistryClient::new(
+            "r.example",
+            RegistrySettings {
+                ca_file: Some(path),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn pool_shares_clients_per_host() {
+        let mut per_host = HashMap::new();
+        per_host.insert(
+            "localhost:5000".to_string(),
+            RegistrySettings {
+                insecure: true,
+                page_size: 50,
+                ..Default::default()
+            },
+        );
+        let pool = Registries::new(RegistrySettings::default(), per_host);
+        let a = pool.client("localhost:5000").unwrap();
+        let b = pool
+            .for_image(&ImageName::parse("localhost:5000/app").unwrap())
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(a.settings().insecure);
+        assert_eq!(a.settings().page_size, 50);
+        let hub = pool.client("registry-1.docker.io").unwrap();
+        let hub2 = pool.for_image(&ImageName::parse("nginx").unwrap()).unwrap();
+        assert!(Arc::ptr_eq(&hub, &hub2));
+        assert!(!hub.settings().insecure);
+        assert!(pool.rate_limits().is_empty());
+    }
+
+    #[test]
+    fn basic_header_is_sensitive() {
+        let v = basic_value("u", &Secret::new("p"));
+        assert!(v.is_sensitive());
+        assert_eq!(v.to_str().unwrap(), "Basic dTpw");
+    }
+}

@@ -1,0 +1,218 @@
+//! Per-registry settings the lead builds from Baton's config, and the
+//! `Secret` wrapper that keeps passwords and tokens out of logs and errors.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default number of tags asked for per page (`n=`).
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+/// Page size used after a registry refused the configured one (Quay, GHCR, Docker Hub cap at 100).
+pub const FALLBACK_PAGE_SIZE: u32 = 100;
+/// Default cap on tags per repository.
+pub const DEFAULT_MAX_TAGS: usize = 100_000;
+/// Default cap on one response body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A password or token: Debug and Display print `***` so that it cannot leak
+/// through logs, errors or `{:?}` of a settings struct.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// Reads a secret from a file (systemd credential, mounted secret),
+    /// dropping one trailing newline; an empty file is refused.
+    pub fn from_file(path: &Path) -> Result<Self, SecretFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SecretFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let value = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(&text);
+        if value.is_empty() {
+            return Err(SecretFileError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Secret(value.to_string()))
+    }
+
+    /// The secret itself, for the one place that puts it in a request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why a secret file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    /// The file could not be read.
+    #[error("cannot read secret file {}: {source}: check the path and its permissions", path.display())]
+    Read {
+        /// The file named in the config.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file holds nothing.
+    #[error("secret file {} is empty: write the password or token into it", path.display())]
+    Empty {
+        /// The file named in the config.
+        path: PathBuf,
+    },
+}
+
+/// Where the credentials for one registry come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Credentials {
+    /// Anonymous access (a Bearer challenge still gets an anonymous token).
+    #[default]
+    None,
+    /// A docker `config.json` (`auths`, `credsStore`, `credHelpers`), read
+    /// when credentials are first needed and again every few minutes.
+    DockerConfig(PathBuf),
+    /// A username and password (from Baton's `username` + `password_file`),
+    /// used for Basic auth or in the Bearer token request.
+    UserPassword {
+        /// The account name.
+        username: String,
+        /// The password or personal access token.
+        password: Secret,
+    },
+    /// A registry bearer token (from `token_file`) sent as is on every request.
+    Token(Secret),
+}
+
+impl Credentials {
+    /// Where to look when the registry refuses these credentials, for error hints.
+    pub fn describe(&self) -> String {
+        match self {
+            Credentials::None => {
+                "no credentials are configured: add docker_config or username and password_file for this registry".to_string()
+            }
+            Credentials::DockerConfig(path) => {
+                format!("check credentials in {}", path.display())
+            }
+            Credentials::UserPassword { username, .. } => {
+                format!("check the username {username:?} and password configured for this registry")
+            }
+            Credentials::Token(_) => "check the token configured for this registry".to_string(),
+        }
+    }
+}
+
+/// Settings for one registry host: transport, credentials and limits.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    /// Speak plain HTTP instead of HTTPS (also allows an `http://` token realm).
+    pub insecure: bool,
+    /// Extra PEM CA certificates trusted for this registry, on top of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Where credentials come from.
+    pub credentials: Credentials,
+    /// Directory holding `docker-credential-<name>` helpers; `None` searches `PATH`.
+    pub credential_helper_dir: Option<PathBuf>,
+    /// Requests per minute this registry may receive from Baton (token bucket); `None` is unlimited.
+    pub request_budget_per_minute: Option<u32>,
+    /// Tags asked for per page (`n=`).
+    pub page_size: u32,
+    /// Most tags accepted for one repository before listing fails.
+    pub max_tags: usize,
+    /// Most bytes accepted in one response body.
+    pub max_response_bytes: u64,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole request, body included.
+    pub timeout: Duration,
+    /// Retries after a 429, a 5xx or a network error, per request.
+    pub max_retries: u32,
+    /// First backoff delay; doubles per retry, with jitter.
+    pub retry_base_delay: Duration,
+    /// Longest `Retry-After` honoured; a longer one fails at once as rate limited.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            insecure: false,
+            ca_file: None,
+            credentials: Credentials::None,
+            credential_helper_dir: None,
+            request_budget_per_minute: None,
+            page_size: DEFAULT_PAGE_SIZE,
+            max_tags: DEFAULT_MAX_TAGS,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_retries: 3,
+            retry_base_delay: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(format!("{s:?}"), "***");
+        let c = Credentials::UserPassword {
+            username: "alice".into(),
+            password: s.clone(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let settings = RegistrySettings {
+            credentials: Credentials::Token(s),
+            ..Default::default()
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        assert_eq!(Secret::from_file(&path).unwrap().expose(), "s3cret");
+        std::fs::write(&path, "a b\r\n").unwrap();
+        assert_eq!(Secret::from_file(&path).unwrap().expose(), "a b");
+        std::fs::write(&path, "\n").unwrap();
+        let err = Secret::from_file(&path).unwrap_err();
+        assert!(err.to_string().contains("is empty"));
+        let err = Secret::from_file(&dir.path().join("missing")).unwrap_err();
+        assert!(err.to_string().contains("missing"));
+    }
+
+    #[test]
+    fn defaults() {
+        let s = RegistrySettings::default();
+        assert_eq!(s.page_size, 1000);
+        assert_eq!(s.max_tags, 100_000);
+        assert!(!s.insecure);
+        assert!(s.credentials.describe().contains("no credentials"));
+    }
+}
