@@ -4,6 +4,7 @@
 
 mod check;
 mod logging;
+mod tags;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -61,6 +62,8 @@ pub fn resolve_config_path(flag: Option<PathBuf>, env: Option<OsString>) -> Path
 pub enum Command {
     /// Validate the configuration and print a summary; exit 1 with every error when invalid.
     Check(ConfigArg),
+    /// List an image's tags from its registry and show what each policy would choose and why.
+    Tags(tags::TagsArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
     logging::init(cli.log_format.unwrap_or(LogFormatArg::Text));
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Tags(args) => tags::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -924,6 +924,15 @@ impl Registries {
         }
     }
 
+    /// A pool with the settings of every `[registries]` section of `config`.
+    pub fn from_config(config: &crate::config::Config) -> Result<Registries, SecretFileError> {
+        let mut per_host = HashMap::new();
+        for (host, section) in &config.registries {
+            per_host.insert(host.clone(), RegistrySettings::from_config(Some(section))?);
+        }
+        Ok(Registries::new(RegistrySettings::default(), per_host))
+    }
+
     /// The client for `host`, created on first use and shared afterwards.
     pub fn client(&self, host: &str) -> Result<Arc<RegistryClient>, RegistryError> {
         let key = pool_key(host);

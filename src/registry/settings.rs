@@ -171,6 +171,47 @@ impl Default for RegistrySettings {
     }
 }
 
+impl RegistrySettings {
+    /// Settings for one registry from its `[registries."HOST"]` section (or the
+    /// defaults when there is none), reading password and token files now so that
+    /// a missing or empty secret file is reported before any request.
+    pub fn from_config(
+        section: Option<&crate::config::RegistryConfig>,
+    ) -> Result<RegistrySettings, SecretFileError> {
+        let mut settings = RegistrySettings::default();
+        let Some(section) = section else {
+            return Ok(settings);
+        };
+        settings.insecure = section.insecure;
+        settings.ca_file = section.ca_file.clone();
+        settings.request_budget_per_minute = section.requests_per_minute;
+        if let Some(page_size) = section.page_size {
+            settings.page_size = page_size;
+        }
+        if let Some(max_tags) = section.max_tags {
+            settings.max_tags = max_tags as usize;
+        }
+        if let Some(timeout) = section.timeout {
+            settings.timeout = timeout;
+        }
+        settings.credentials = match (
+            &section.username,
+            &section.password_file,
+            &section.token_file,
+            &section.docker_config,
+        ) {
+            (Some(username), Some(password_file), _, _) => Credentials::UserPassword {
+                username: username.clone(),
+                password: Secret::from_file(password_file)?,
+            },
+            (_, _, Some(token_file), _) => Credentials::Token(Secret::from_file(token_file)?),
+            (_, _, _, Some(docker_config)) => Credentials::DockerConfig(docker_config.clone()),
+            _ => Credentials::None,
+        };
+        Ok(settings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
