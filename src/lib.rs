@@ -4,3 +4,4 @@
 //! integration tests and the benchmarks share one implementation.
 
 pub mod reference;
+pub mod git;
