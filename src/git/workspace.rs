@@ -306,7 +306,15 @@ impl Workspace {
             let sig = signing.sign(&payload).await?;
             commit.extra_headers.push(("gpgsig".into(), sig.into()));
         }
-        let repo = self.open_repo()?;
+        // The reflog entry names the same identity as the commit.
+        let repo = gix::open_opts(
+            &self.checkout,
+            gix::open::Options::isolated().config_overrides([
+                format!("committer.name={}", req.author_name),
+                format!("committer.email={}", req.author_email),
+            ]),
+        )
+        .map_err(|e| GitError::repo(&self.checkout, "opening the clone", e))?;
         let id = repo
             .write_object(&commit)
             .map_err(|e| GitError::repo(&self.checkout, "writing the commit", e))?
@@ -324,12 +332,18 @@ impl Workspace {
             "commit: baton",
         )
         .map_err(|e| GitError::repo(&self.checkout, format!("moving {name} to the new commit"), e))?;
-        // Bring the index in line with the new HEAD; the work tree already has the content.
-        self.env
+        // Bring the index in line with the new HEAD (the work tree already has the content).
+        // The commit stands either way and the next sync rewrites the index, so a failure here
+        // is only logged.
+        if let Err(e) = self
+            .env
             .local("reset", &self.checkout)
             .args(["reset", "--quiet"])
             .run()
-            .await?;
+            .await
+        {
+            tracing::warn!(error = %e, "could not refresh the index after committing");
+        }
         tracing::info!(commit = %id, branch = %name, "committed");
         Ok(Some(id))
     }
