@@ -3,5 +3,5 @@
 //! The library holds every part named in DESIGN.md so that the binary, the
 //! integration tests and the benchmarks share one implementation.
 
-pub mod reference;
 pub mod git;
+pub mod reference;

@@ -242,24 +242,48 @@ mod tests {
     #[test]
     fn names() {
         let n = ImageName::parse("nginx").unwrap();
-        assert_eq!((n.registry.as_str(), n.repository.as_str()), ("docker.io", "library/nginx"));
+        assert_eq!(
+            (n.registry.as_str(), n.repository.as_str()),
+            ("docker.io", "library/nginx")
+        );
         assert_eq!(n.api_host(), "registry-1.docker.io");
         let n = ImageName::parse("docker.io/nginx").unwrap();
         assert_eq!(n.repository, "library/nginx");
         let n = ImageName::parse("bitnami/redis").unwrap();
-        assert_eq!((n.registry.as_str(), n.repository.as_str()), ("docker.io", "bitnami/redis"));
+        assert_eq!(
+            (n.registry.as_str(), n.repository.as_str()),
+            ("docker.io", "bitnami/redis")
+        );
         let n = ImageName::parse("ghcr.io/example/checkout-api").unwrap();
-        assert_eq!((n.registry.as_str(), n.repository.as_str()), ("ghcr.io", "example/checkout-api"));
+        assert_eq!(
+            (n.registry.as_str(), n.repository.as_str()),
+            ("ghcr.io", "example/checkout-api")
+        );
         assert_eq!(n.api_host(), "ghcr.io");
         let n = ImageName::parse("localhost:5000/app").unwrap();
-        assert_eq!((n.registry.as_str(), n.repository.as_str()), ("localhost:5000", "app"));
+        assert_eq!(
+            (n.registry.as_str(), n.repository.as_str()),
+            ("localhost:5000", "app")
+        );
         let n = ImageName::parse("localhost/app").unwrap();
         assert_eq!(n.registry, "localhost");
         assert_eq!(ImageName::parse(""), Err(NameError::Empty));
-        assert!(matches!(ImageName::parse("nginx:1.0"), Err(NameError::HasTagOrDigest(_))));
-        assert!(matches!(ImageName::parse("a/b@sha256:x"), Err(NameError::HasTagOrDigest(_))));
-        assert!(matches!(ImageName::parse("ghcr.io/Example/App"), Err(NameError::InvalidPath(_))));
-        assert!(matches!(ImageName::parse("ghcr.io/a//b"), Err(NameError::InvalidPath(_))));
+        assert!(matches!(
+            ImageName::parse("nginx:1.0"),
+            Err(NameError::HasTagOrDigest(_))
+        ));
+        assert!(matches!(
+            ImageName::parse("a/b@sha256:x"),
+            Err(NameError::HasTagOrDigest(_))
+        ));
+        assert!(matches!(
+            ImageName::parse("ghcr.io/Example/App"),
+            Err(NameError::InvalidPath(_))
+        ));
+        assert!(matches!(
+            ImageName::parse("ghcr.io/a//b"),
+            Err(NameError::InvalidPath(_))
+        ));
         assert!(ImageName::parse("ghcr.io/a__b/c.d-e").is_ok());
         assert!(ImageName::parse("ghcr.io/a___b").is_err());
     }
@@ -267,17 +291,29 @@ mod tests {
     #[test]
     fn split_references() {
         let r = Reference::split("localhost:5000/app:1.0");
-        assert_eq!((r.name, r.tag, r.digest), ("localhost:5000/app", Some("1.0"), None));
+        assert_eq!(
+            (r.name, r.tag, r.digest),
+            ("localhost:5000/app", Some("1.0"), None)
+        );
         let r = Reference::split("localhost:5000/app");
-        assert_eq!((r.name, r.tag, r.digest), ("localhost:5000/app", None, None));
+        assert_eq!(
+            (r.name, r.tag, r.digest),
+            ("localhost:5000/app", None, None)
+        );
         let r = Reference::split("nginx");
         assert_eq!((r.name, r.tag), ("nginx", None));
         let d = format!("sha256:{}", "0".repeat(64));
         let text = format!("ghcr.io/a/b:1.2@{d}");
         let r = Reference::split(&text);
-        assert_eq!((r.name, r.tag, r.digest), ("ghcr.io/a/b", Some("1.2"), Some(d.as_str())));
+        assert_eq!(
+            (r.name, r.tag, r.digest),
+            ("ghcr.io/a/b", Some("1.2"), Some(d.as_str()))
+        );
         let text = format!("ghcr.io/a/b@{d}");
         let r = Reference::split(&text);
-        assert_eq!((r.name, r.tag, r.digest), ("ghcr.io/a/b", None, Some(d.as_str())));
+        assert_eq!(
+            (r.name, r.tag, r.digest),
+            ("ghcr.io/a/b", None, Some(d.as_str()))
+        );
     }
 }

@@ -74,7 +74,10 @@ async fn identical_content_makes_no_commit() {
     assert_eq!(bump(&ws, "1.0.0", "1.0.1").await, None);
     // Naming untouched files changes nothing either.
     let none = ws
-        .commit(&request(&staging_move("a", "b"), &["README.md", "clusters/staging/other.yaml"]))
+        .commit(&request(
+            &staging_move("a", "b"),
+            &["README.md", "clusters/staging/other.yaml"],
+        ))
         .await
         .unwrap();
     assert_eq!(none, None);
@@ -90,7 +93,10 @@ async fn removed_and_new_files_are_committed() {
         .await
         .unwrap();
     std::fs::remove_file(ws.work_tree().join("clusters/staging/other.yaml")).unwrap();
-    write(&ws.work_tree().join("clusters/prod/new.yaml"), "new: true\n");
+    write(
+        &ws.work_tree().join("clusters/prod/new.yaml"),
+        "new: true\n",
+    );
     let id = ws
         .commit(&request(
             &staging_move("a", "b"),
@@ -139,7 +145,10 @@ async fn concurrent_writer_is_rejected_then_both_commits_survive() {
     );
     let chain = repo.parents(BRANCH);
     assert_eq!(chain[0], vec![again.to_string(), theirs.clone()]);
-    assert!(chain.iter().all(|c| c.len() <= 2), "linear history: {chain:?}");
+    assert!(
+        chain.iter().all(|c| c.len() <= 2),
+        "linear history: {chain:?}"
+    );
     let readme = git(&repo.path, &["show", &format!("{BRANCH}:README.md")]);
     assert!(readme.contains("by hand"));
 }
@@ -221,8 +230,15 @@ async fn truncated_objects_are_recloned() {
     let mut truncated = 0;
     for entry in walk(&objects) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
-        if entry.is_file() && !name.starts_with("info") && !name.ends_with(".idx") && name != "packs" {
-            let f = std::fs::OpenOptions::new().write(true).open(&entry).unwrap();
+        if entry.is_file()
+            && !name.starts_with("info")
+            && !name.ends_with(".idx")
+            && name != "packs"
+        {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&entry)
+                .unwrap();
             f.set_len(12).unwrap();
             truncated += 1;
         }
@@ -230,7 +246,10 @@ async fn truncated_objects_are_recloned() {
     assert!(truncated > 0);
     let ws = Workspace::open_or_clone(state.path(), &s).await.unwrap();
     assert!(state.path().join("git/checkout.broken").exists());
-    assert_eq!(Some(ws.sync().await.unwrap().to_string()), repo.head(BRANCH));
+    assert_eq!(
+        Some(ws.sync().await.unwrap().to_string()),
+        repo.head(BRANCH)
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -292,7 +311,10 @@ async fn force_push_only_for_owned_branches() {
     ws.sync().await.unwrap();
     let c3 = bump(&ws, "1.0.0", "1.0.3").await.unwrap();
     let outcome = ws.push(c3, review, false).await.unwrap();
-    assert!(matches!(outcome, PushOutcome::Rejected { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, PushOutcome::Rejected { .. }),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -314,7 +336,10 @@ async fn ssh_signed_commit_verifies() {
     let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
         .await
         .unwrap();
-    write(&ws.work_tree().join(APP_PATH), "image: ghcr.io/example/app:1.0.1\n");
+    write(
+        &ws.work_tree().join(APP_PATH),
+        "image: ghcr.io/example/app:1.0.1\n",
+    );
     let req = CommitRequest {
         signing: Some(Signing {
             key: key.clone(),
@@ -357,7 +382,10 @@ async fn ssh_signed_commit_verifies() {
         }),
         ..request(&staging_move("1.0.1", "1.0.2"), &[APP_PATH])
     };
-    write(&ws.work_tree().join(APP_PATH), "image: ghcr.io/example/app:1.0.2\n");
+    write(
+        &ws.work_tree().join(APP_PATH),
+        "image: ghcr.io/example/app:1.0.2\n",
+    );
     let err = ws.commit(&bad).await.unwrap_err();
     assert!(matches!(err, GitError::Sign { .. }), "{err}");
     assert!(err.to_string().contains("missing"), "{err}");
@@ -403,7 +431,10 @@ async fn history_reads_trailers_newest_first_and_filters_paths() {
     assert_eq!(moves.len(), 1);
     assert_eq!(moves[0].environment, "staging");
     assert_eq!(moves[0].image, "ghcr.io/example/app");
-    assert_eq!((moves[0].from.as_str(), moves[0].to.as_str()), ("1.0.0", "1.0.1"));
+    assert_eq!(
+        (moves[0].from.as_str(), moves[0].to.as_str()),
+        ("1.0.0", "1.0.1")
+    );
     assert_eq!(moves[0].policy, "app");
     assert_eq!(moves[0].rule.as_deref(), Some("semver 1.x"));
     assert!(parse_moves(&all[2]).is_empty());
@@ -441,7 +472,12 @@ async fn history_reads_trailers_newest_first_and_filters_paths() {
     // git itself reads the same trailers back.
     let via_git = git(
         &repo.path,
-        &["log", "-1", "--format=%(trailers:key=Baton-Policy,valueonly)", BRANCH],
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Baton-Policy,valueonly)",
+            BRANCH,
+        ],
     );
     assert_eq!(via_git.trim(), "app (semver 1.x)");
 }

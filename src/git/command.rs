@@ -66,7 +66,9 @@ impl RemoteSettings {
     /// branch name, a username without newlines.
     pub fn validate(&self) -> Result<(), GitError> {
         if self.url.trim().is_empty() {
-            return Err(GitError::Settings("the remote url is empty; set git.url".into()));
+            return Err(GitError::Settings(
+                "the remote url is empty; set git.url".into(),
+            ));
         }
         if url_has_password(&self.url) {
             return Err(GitError::Settings(format!(
@@ -582,15 +584,16 @@ fn kill_group(pid: u32) {
     }
 }
 
-/// The useful part of git's stderr: trimmed, progress lines dropped, at most 40 lines.
+/// The useful part of git's stderr on one line: progress and banner lines dropped, the last
+/// 12 lines joined by `; `.
 fn summarize(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
-        .map(|l| l.rsplit('\r').next().unwrap_or(l).trim_end())
-        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.rsplit('\r').next().unwrap_or(l).trim())
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '@' || c == '*'))
         .collect();
-    let start = lines.len().saturating_sub(40);
-    let text = lines[start..].join("\n");
+    let start = lines.len().saturating_sub(12);
+    let text = lines[start..].join("; ");
     if text.is_empty() {
         "no message from git".to_string()
     } else {
@@ -608,7 +611,10 @@ mod tests {
             redact_url("fatal: https://bob:s3cret@example.com/x.git: nope"),
             "fatal: https://bob:***@example.com/x.git: nope"
         );
-        assert_eq!(redact_url("https://bob@example.com/x"), "https://bob@example.com/x");
+        assert_eq!(
+            redact_url("https://bob@example.com/x"),
+            "https://bob@example.com/x"
+        );
         assert_eq!(redact_url("git@host:org/repo.git"), "git@host:org/repo.git");
         let s = RemoteSettings::new("https://u:s3cr3t@h/x.git", "main");
         let err = s.validate().unwrap_err().to_string();
@@ -621,7 +627,9 @@ mod tests {
         for ok in ["main", "release/1.x", "baton/production-checkout"] {
             assert!(is_valid_branch(ok), "{ok}");
         }
-        for bad in ["", "-x", "a..b", "a b", "x.lock", "a/", "@", "a:b", "a~1", "/a", "a//b"] {
+        for bad in [
+            "", "-x", "a..b", "a b", "x.lock", "a/", "@", "a:b", "a~1", "/a", "a//b",
+        ] {
             assert!(!is_valid_branch(bad), "{bad}");
         }
     }
@@ -658,8 +666,8 @@ mod tests {
     #[test]
     fn stderr_summary_drops_progress() {
         assert_eq!(
-            summarize("Counting 1%\rCounting 100%\nfatal: boom\n\n"),
-            "Counting 100%\nfatal: boom"
+            summarize("Counting 1%\rCounting 100%\n@@@@@@\nfatal: boom\n\n"),
+            "Counting 100%; fatal: boom"
         );
         assert_eq!(summarize(""), "no message from git");
     }

@@ -83,9 +83,7 @@ pub(crate) fn read_history(
             break;
         }
         let info = info.map_err(|e| err("walking history", &e))?;
-        let commit = info
-            .object()
-            .map_err(|e| err("reading a commit", &e))?;
+        let commit = info.object().map_err(|e| err("reading a commit", &e))?;
         if !query.paths.is_empty() {
             let parent = info.parent_ids().next().map(|p| p.detach());
             if !touches(repo, &commit, parent, &query.paths)? {

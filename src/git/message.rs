@@ -141,7 +141,9 @@ fn one_line(s: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The template has a syntax error or uses something undefined.
-    #[error("commit message template, line {line}: {detail}; fix the template (variables: environment, moves, summary, promoted_by)")]
+    #[error(
+        "commit message template, line {line}: {detail}; fix the template (variables: environment, moves, summary, promoted_by)"
+    )]
     Invalid {
         /// 1-based line in the template source (0 when minijinja gives none).
         line: usize,
@@ -149,7 +151,9 @@ pub enum TemplateError {
         detail: String,
     },
     /// The template rendered to nothing but whitespace.
-    #[error("commit message template rendered an empty message; make it print at least a subject line, e.g. {{{{ summary }}}}")]
+    #[error(
+        "commit message template rendered an empty message; make it print at least a subject line, e.g. {{{{ summary }}}}"
+    )]
     Empty,
 }
 
@@ -458,10 +462,7 @@ mod tests {
             parts.subject,
             "chore(staging): staging: checkout-api 1.4.1 -> 1.4.2"
         );
-        assert_eq!(
-            parts.body,
-            "* ghcr.io/example/checkout-api: 1.4.1 => 1.4.2"
-        );
+        assert_eq!(parts.body, "* ghcr.io/example/checkout-api: 1.4.1 => 1.4.2");
         let parsed = parse_moves_from_trailers(&parts.trailers);
         assert_eq!(parsed.len(), 1);
         assert_eq!(parsed[0].to, "1.4.2");
@@ -471,15 +472,24 @@ mod tests {
     fn template_syntax_error_is_located() {
         let err = MessageTemplate::new("ok line\n{{ summary }\n").unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, TemplateError::Invalid { line: 2, .. }), "{text}");
-        assert!(text.starts_with("commit message template, line 2: syntax error"), "{text}");
+        assert!(
+            matches!(err, TemplateError::Invalid { line: 2, .. }),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("commit message template, line 2: syntax error"),
+            "{text}"
+        );
     }
 
     #[test]
     fn template_undefined_variable_is_an_error() {
         let err = MessageTemplate::new("{{ summary }}\n{{ enviroment }}").unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, TemplateError::Invalid { line: 2, .. }), "{text}");
+        assert!(
+            matches!(err, TemplateError::Invalid { line: 2, .. }),
+            "{text}"
+        );
         assert!(text.contains("undefined"), "{text}");
     }
 

@@ -42,7 +42,9 @@ pub enum GitError {
         source: std::io::Error,
     },
     /// A command ran longer than its time limit and was killed.
-    #[error("git {what} for {remote} did not finish within {seconds}s and was stopped; check that the remote answers or raise the git timeout")]
+    #[error(
+        "git {what} for {remote} did not finish within {seconds}s and was stopped; check that the remote answers or raise the git timeout"
+    )]
     Timeout {
         /// The operation, e.g. `fetch`.
         what: String,
@@ -52,7 +54,9 @@ pub enum GitError {
         seconds: u64,
     },
     /// The remote refused the credentials.
-    #[error("authentication to {remote} failed during git {what}: {detail}; check the token (file or environment variable) and the username")]
+    #[error(
+        "authentication to {remote} failed during git {what}: {detail}; check the token (file or environment variable) and the username"
+    )]
     Authentication {
         /// The operation.
         what: String,
@@ -62,7 +66,9 @@ pub enum GitError {
         detail: String,
     },
     /// The ssh host key of the remote is unknown or changed.
-    #[error("ssh host key check for {remote} failed during git {what}: {detail}; add the host's key to the known_hosts file after checking its fingerprint")]
+    #[error(
+        "ssh host key check for {remote} failed during git {what}: {detail}; add the host's key to the known_hosts file after checking its fingerprint"
+    )]
     HostKey {
         /// The operation.
         what: String,
@@ -84,7 +90,9 @@ pub enum GitError {
         detail: String,
     },
     /// The remote refused the push (a hook, a protected branch, a full disk).
-    #[error("{remote} refused the push to branch {branch}: {reason}{hook}; the commit is kept locally")]
+    #[error(
+        "{remote} refused the push to branch {branch}: {reason}{hook}; the commit is kept locally"
+    )]
     PushRefused {
         /// The remote URL without credentials.
         remote: String,
@@ -96,7 +104,9 @@ pub enum GitError {
         hook: String,
     },
     /// A caller asked to force-push the branch Baton tracks, which it never does.
-    #[error("refusing to force-push {branch} on {remote}: it is the target branch; only branches Baton owns may be force-pushed")]
+    #[error(
+        "refusing to force-push {branch} on {remote}: it is the target branch; only branches Baton owns may be force-pushed"
+    )]
     ForceOnTarget {
         /// The target branch.
         branch: String,
@@ -142,7 +152,11 @@ pub enum GitError {
 }
 
 impl GitError {
-    pub(crate) fn repo(dir: &std::path::Path, action: impl Into<String>, err: impl std::fmt::Display) -> Self {
+    pub(crate) fn repo(
+        dir: &std::path::Path,
+        action: impl Into<String>,
+        err: impl std::fmt::Display,
+    ) -> Self {
         GitError::Repository {
             dir: dir.to_path_buf(),
             action: action.into(),

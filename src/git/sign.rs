@@ -72,16 +72,17 @@ impl Signing {
                 let _ = stdin.write_all(&data).await;
             });
         }
-        let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-            .await
-            .map_err(|_| GitError::Sign {
-                program: program.to_string(),
-                detail: "it did not finish within 60s (is it waiting for a passphrase?)".into(),
-            })?
-            .map_err(|source| GitError::Spawn {
-                program: program.to_string(),
-                source,
-            })?;
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .map_err(|_| GitError::Sign {
+                    program: program.to_string(),
+                    detail: "it did not finish within 60s (is it waiting for a passphrase?)".into(),
+                })?
+                .map_err(|source| GitError::Spawn {
+                    program: program.to_string(),
+                    source,
+                })?;
         if !out.status.success() {
             return Err(GitError::Sign {
                 program: program.to_string(),

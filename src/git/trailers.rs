@@ -119,8 +119,8 @@ fn parse_block(lines: &[&str]) -> Option<Vec<(String, String)>> {
             }
         }
     }
-    let is_block = trailer_lines > 0
-        && (other_lines == 0 || (recognized && trailer_lines * 3 >= other_lines));
+    let is_block =
+        trailer_lines > 0 && (other_lines == 0 || (recognized && trailer_lines * 3 >= other_lines));
     is_block.then_some(trailers)
 }
 
@@ -163,7 +163,8 @@ mod tests {
 
     #[test]
     fn last_paragraph_of_trailers_is_parsed() {
-        let msg = "staging: a 1 -> 2\n\nsome body\nmore\n\nBaton-Environment: staging\nBaton-To: 2\n";
+        let msg =
+            "staging: a 1 -> 2\n\nsome body\nmore\n\nBaton-Environment: staging\nBaton-To: 2\n";
         let parts = split_message(msg);
         assert_eq!(parts.subject, "staging: a 1 -> 2");
         assert_eq!(parts.body, "some body\nmore");

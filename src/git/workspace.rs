@@ -189,7 +189,11 @@ impl Workspace {
             source,
         })?;
         if let Err(reason) = self.check_health().await {
-            return Err(GitError::repo(&self.checkout, "checking the new clone", reason));
+            return Err(GitError::repo(
+                &self.checkout,
+                "checking the new clone",
+                reason,
+            ));
         }
         Ok(())
     }
@@ -205,7 +209,8 @@ impl Workspace {
             git.join("packed-refs.lock"),
             git.join("shallow.lock"),
             git.join("refs/heads").join(format!("{branch}.lock")),
-            git.join("refs/remotes/origin").join(format!("{branch}.lock")),
+            git.join("refs/remotes/origin")
+                .join(format!("{branch}.lock")),
         ];
         for lock in candidates {
             if lock.exists() {
@@ -254,7 +259,16 @@ impl Workspace {
         let branch = &self.settings().branch;
         self.env
             .local("checkout", &self.checkout)
-            .args(["checkout", "--quiet", "--force", "--no-track", "-B", branch, rev, "--"])
+            .args([
+                "checkout",
+                "--quiet",
+                "--force",
+                "--no-track",
+                "-B",
+                branch,
+                rev,
+                "--",
+            ])
             .run()
             .await?;
         self.env
@@ -306,32 +320,7 @@ impl Workspace {
             let sig = signing.sign(&payload).await?;
             commit.extra_headers.push(("gpgsig".into(), sig.into()));
         }
-        // The reflog entry names the same identity as the commit.
-        let repo = gix::open_opts(
-            &self.checkout,
-            gix::open::Options::isolated().config_overrides([
-                format!("committer.name={}", req.author_name),
-                format!("committer.email={}", req.author_email),
-            ]),
-        )
-        .map_err(|e| GitError::repo(&self.checkout, "opening the clone", e))?;
-        let id = repo
-            .write_object(&commit)
-            .map_err(|e| GitError::repo(&self.checkout, "writing the commit", e))?
-            .detach();
-        let head_ref = repo
-            .head_name()
-            .map_err(|e| GitError::repo(&self.checkout, "reading HEAD", e))?;
-        let name = head_ref.map(|n| n.as_bstr().to_string()).unwrap_or_else(|| "HEAD".into());
-        repo.reference(
-            name.as_str(),
-            id,
-            gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(
-                parent,
-            )),
-            "commit: baton",
-        )
-        .map_err(|e| GitError::repo(&self.checkout, format!("moving {name} to the new commit"), e))?;
+        let (id, name) = write_commit(&self.checkout, &commit, parent, req)?;
         // Bring the index in line with the new HEAD (the work tree already has the content).
         // The commit stands either way and the next sync rewrites the index, so a failure here
         // is only logged.
@@ -437,6 +426,42 @@ impl Workspace {
         let tip = self.head()?;
         read_history(&repo, tip, query)
     }
+}
+
+/// Writes `commit` and moves the branch HEAD names from `parent` to it; returns the commit id
+/// and the reference moved. The reflog entry names the commit's identity.
+fn write_commit(
+    dir: &Path,
+    commit: &gix::objs::Commit,
+    parent: ObjectId,
+    req: &CommitRequest,
+) -> Result<(ObjectId, String), GitError> {
+    let repo = gix::open_opts(
+        dir,
+        gix::open::Options::isolated().config_overrides([
+            format!("committer.name={}", req.author_name),
+            format!("committer.email={}", req.author_email),
+        ]),
+    )
+    .map_err(|e| GitError::repo(dir, "opening the clone", e))?;
+    let id = repo
+        .write_object(commit)
+        .map_err(|e| GitError::repo(dir, "writing the commit", e))?
+        .detach();
+    let head_ref = repo
+        .head_name()
+        .map_err(|e| GitError::repo(dir, "reading HEAD", e))?;
+    let name = head_ref
+        .map(|n| n.as_bstr().to_string())
+        .unwrap_or_else(|| "HEAD".into());
+    repo.reference(
+        name.as_str(),
+        id,
+        gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(parent)),
+        "commit: baton",
+    )
+    .map_err(|e| GitError::repo(dir, format!("moving {name} to the new commit"), e))?;
+    Ok((id, name))
 }
 
 /// Checks that a clone is usable; the error says why not.
@@ -546,10 +571,7 @@ fn relative_path(work_tree: &Path, p: &Path) -> Result<PathBuf, GitError> {
 
 /// HEAD's tree with `paths` replaced by their work-tree content. `None` when it equals HEAD's
 /// tree; otherwise `(HEAD, new tree)`.
-fn build_tree(
-    dir: &Path,
-    paths: &[PathBuf],
-) -> Result<Option<(ObjectId, ObjectId)>, GitError> {
+fn build_tree(dir: &Path, paths: &[PathBuf]) -> Result<Option<(ObjectId, ObjectId)>, GitError> {
     use gix::object::tree::EntryKind;
     use std::os::unix::fs::PermissionsExt;
 
@@ -718,7 +740,8 @@ mod tests {
 
     #[test]
     fn remote_lines() {
-        let err = "remote: \nremote: frozen: no pushes today        \nTo x\n ! [remote rejected] ...\n";
+        let err =
+            "remote: \nremote: frozen: no pushes today        \nTo x\n ! [remote rejected] ...\n";
         assert_eq!(remote_messages(err), ": frozen: no pushes today");
         assert_eq!(remote_messages("fatal: x"), "");
     }

@@ -65,7 +65,14 @@ impl BareRepo {
         let path = repos.join("fleet.git");
         git(
             &repos,
-            &["init", "--quiet", "--bare", "--initial-branch", BRANCH, "fleet.git"],
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "--initial-branch",
+                BRANCH,
+                "fleet.git",
+            ],
         );
         let repo = BareRepo { dir, path };
         let seed = repo.dir.path().join("seed");
@@ -167,7 +174,10 @@ pub struct Writer {
 impl Writer {
     /// Pulls, writes `content` to `rel`, commits with `message` and pushes; returns the commit.
     pub fn commit_and_push(&self, rel: &str, content: &str, message: &str) -> String {
-        git(&self.work, &["pull", "--quiet", "--ff-only", "origin", BRANCH]);
+        git(
+            &self.work,
+            &["pull", "--quiet", "--ff-only", "origin", BRANCH],
+        );
         write(&self.work.join(rel), content);
         git(&self.work, &["add", "-A"]);
         git(&self.work, &["commit", "--quiet", "-m", message]);
@@ -401,7 +411,11 @@ fn serve(stream: TcpStream, ctx: &CgiContext) -> std::io::Result<()> {
 
     let user = header("authorization")
         .and_then(|v| v.strip_prefix("Basic ").map(str::to_string))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|raw| String::from_utf8(raw).ok())
         .and_then(|pair| {
             let (user, pass) = pair.split_once(':')?;
@@ -463,7 +477,10 @@ fn serve(stream: TcpStream, ctx: &CgiContext) -> std::io::Result<()> {
         .map(|i| (i, 4))
         .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let (head, body) = match split {
-        Some((i, n)) => (String::from_utf8_lossy(&raw[..i]).to_string(), &raw[i + n..]),
+        Some((i, n)) => (
+            String::from_utf8_lossy(&raw[..i]).to_string(),
+            &raw[i + n..],
+        ),
         None => (String::new(), &raw[..]),
     };
     let mut status = "200 OK".to_string();
@@ -648,7 +665,9 @@ pub mod baton_side {
     pub async fn bump(ws: &Workspace, from: &str, to: &str) -> Option<ObjectId> {
         write(
             &ws.work_tree().join(APP_PATH),
-            &format!("image: ghcr.io/example/app:{to} # {{\"$imagepolicy\": \"flux-system:app\"}}\n"),
+            &format!(
+                "image: ghcr.io/example/app:{to} # {{\"$imagepolicy\": \"flux-system:app\"}}\n"
+            ),
         );
         ws.commit(&request(&staging_move(from, to), &[APP_PATH]))
             .await
