@@ -330,3 +330,40 @@ async fn ssh_unknown_host_key_fails_clearly() {
         .unwrap_err();
     assert!(matches!(err, GitError::Authentication { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn unresponsive_remote_times_out_and_git_is_killed() {
+    // A listener that accepts connections and never answers (nothing a real server does on
+    // purpose, hence this stand-in).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        if let Ok((conn, _)) = listener.accept() {
+            held.push(conn);
+            std::thread::sleep(std::time::Duration::from_secs(6));
+        }
+    });
+    let url = format!("git://127.0.0.1:{port}/fleet.git");
+    let mut s = settings(&url);
+    s.timeout = std::time::Duration::from_secs(2);
+    let state = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let err = Workspace::open_or_clone(state.path(), &s)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains(&url), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(!state.path().join("git/checkout.tmp").exists());
+    // No git process for that URL survives.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let needle = format!("127.0.0.1:{port}");
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            assert!(!text.contains(&needle), "still running: {text}");
+        }
+    }
+    holder.join().unwrap();
+}

@@ -481,3 +481,16 @@ async fn history_reads_trailers_newest_first_and_filters_paths() {
     );
     assert_eq!(via_git.trim(), "app (semver 1.x)");
 }
+
+#[tokio::test]
+async fn leftover_partial_clone_is_removed() {
+    let repo = BareRepo::seeded();
+    let state = tempfile::tempdir().unwrap();
+    // A clone killed half-way leaves its temporary directory behind.
+    write(&state.path().join("git/checkout.tmp/.git/HEAD"), "garbage");
+    let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
+        .await
+        .unwrap();
+    assert!(!state.path().join("git/checkout.tmp").exists());
+    assert_eq!(Some(ws.head().unwrap().to_string()), repo.head(BRANCH));
+}
