@@ -21,8 +21,9 @@ pub enum TokenSource {
     Env(String),
 }
 
-/// How to reach the remote and which branch Baton tracks there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to reach the remote and which branch Baton tracks there. Its Debug output shows the
+/// URL with any password replaced.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RemoteSettings {
     /// `ssh://`, `https://`, `http://`, `git://`, `file://`, scp-like `user@host:path`, or a path.
     /// Must not carry a password: use `token` instead.
@@ -47,6 +48,20 @@ pub struct RemoteSettings {
 pub const DEFAULT_USERNAME: &str = "x-access-token";
 /// Time limit used when none is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl fmt::Debug for RemoteSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteSettings")
+            .field("url", &self.display_url())
+            .field("branch", &self.branch)
+            .field("ssh_key_file", &self.ssh_key_file)
+            .field("known_hosts_file", &self.known_hosts_file)
+            .field("token", &self.token)
+            .field("username", &self.username)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
 
 impl RemoteSettings {
     /// Settings for `url` and `branch` with no credentials, the default username and time limit.
@@ -397,8 +412,8 @@ pub struct CommandOutput {
     pub stderr: String,
 }
 
-/// One `git` invocation with the controlled environment of a [`GitEnvironment`].
-#[derive(Debug)]
+/// One `git` invocation with the controlled environment of a [`GitEnvironment`]. Its Debug
+/// output lists environment variable names only.
 pub struct GitCommand {
     what: String,
     remote: String,
@@ -408,6 +423,29 @@ pub struct GitCommand {
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     redactor: Redactor,
+}
+
+impl fmt::Debug for GitCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitCommand")
+            .field("what", &self.what)
+            .field("remote", &self.remote)
+            .field(
+                "args",
+                &self
+                    .args
+                    .iter()
+                    .map(|a| self.redactor.redact(&a.to_string_lossy()))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "env_names",
+                &self.envs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("cwd", &self.cwd)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GitCommand {
@@ -661,6 +699,31 @@ mod tests {
     fn askpass_script_holds_no_secret_material() {
         assert!(ASKPASS_SCRIPT.contains("BATON_GIT_TOKEN_FILE"));
         assert!(!ASKPASS_SCRIPT.contains("cat "));
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "sekrit-token-value\n").unwrap();
+        let mut s = RemoteSettings::new("https://user:pw-in-url@h/x.git", "main");
+        assert!(!format!("{s:?}").contains("pw-in-url"));
+        s.url = "https://h/x.git".into();
+        s.token = Some(TokenSource::File(token_file));
+        let env = GitEnvironment::prepare(dir.path(), &s).unwrap();
+        let mut cmd = env.network("fetch").unwrap();
+        cmd.env("EXTRA", "sekrit-token-value").arg("fetch");
+        let shown = format!("{cmd:?} {env:?}");
+        assert!(!shown.contains("sekrit"), "{shown}");
+        assert!(shown.contains("BATON_GIT_TOKEN_FILE"), "{shown}");
+        let script = std::fs::read_to_string(env.askpass_path()).unwrap();
+        assert_eq!(script, ASKPASS_SCRIPT);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.askpass_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod workspace;
 
 use std::path::PathBuf;
 
-pub use command::{CommandOutput, GitCommand, RemoteSettings, TokenSource};
+pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
 pub use history::{CommitRecord, HistoryQuery, Identity};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
 pub use sign::{Signing, SigningFormat};
