@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod git;
 pub mod policy;
 pub mod reference;
 pub mod registry;

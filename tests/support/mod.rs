@@ -1,6 +1,7 @@
-//! Shared helpers for the integration tests and benchmarks: a real local
-//! registry (Debian's `docker-registry`) and a fault-injection fake.
+//! Shared helpers for the integration tests and benchmarks: a real local registry
+//! (Debian's `docker-registry`), a fault-injection fake registry, and real Git remotes.
 #![allow(dead_code)]
 
 pub mod fake_registry;
+pub mod git_server;
 pub mod registry;

@@ -1,0 +1,166 @@
+//! The Git layer: a clone kept in the state directory, commits built in-process with gix from
+//! edited files, pushes and fetches through the system `git` in a controlled environment.
+//!
+//! Network operations (clone, fetch, push, ls-remote) run the `git` binary so that fetch and push
+//! share one transport and one credential path: ssh with a configured key and known_hosts, or
+//! HTTPS with a token handed over by an askpass helper (never in a URL, argv or log). Everything
+//! local (opening and checking the clone, trees, commits, history) uses gix; resetting the work
+//! tree after a fetch uses `git checkout --force` and `git clean`, which handle every file mode
+//! and attribute the way users expect.
+
+pub mod command;
+pub mod history;
+pub mod message;
+mod sign;
+pub mod trailers;
+pub mod workspace;
+
+use std::path::PathBuf;
+
+pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
+pub use history::{CommitRecord, HistoryQuery, Identity};
+pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
+pub use sign::{Signing, SigningFormat};
+pub use workspace::{CommitRequest, PushOutcome, Workspace};
+
+/// The object id type used throughout (a SHA-1 today).
+pub use gix::ObjectId;
+
+/// What can go wrong in the Git layer. Messages name the remote (without credentials), the
+/// directory or the file involved, and include git's own words with any secret redacted.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The remote settings cannot work as given.
+    #[error("git remote settings: {0}")]
+    Settings(String),
+    /// The `git` (or another) program could not be started.
+    #[error("cannot run {program}: {source}; install it and make sure it is on PATH")]
+    Spawn {
+        /// The program that failed to start.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A command ran longer than its time limit and was killed.
+    #[error(
+        "git {what} for {remote} did not finish within {seconds}s and was stopped; check that the remote answers or raise the git timeout"
+    )]
+    Timeout {
+        /// The operation, e.g. `fetch`.
+        what: String,
+        /// The remote URL without credentials.
+        remote: String,
+        /// The time limit.
+        seconds: u64,
+    },
+    /// The remote refused the credentials.
+    #[error(
+        "authentication to {remote} failed during git {what}: {detail}; check the token (file or environment variable) and the username"
+    )]
+    Authentication {
+        /// The operation.
+        what: String,
+        /// The remote URL without credentials.
+        remote: String,
+        /// git's message, secrets redacted.
+        detail: String,
+    },
+    /// The ssh host key of the remote is unknown or changed.
+    #[error(
+        "ssh host key check for {remote} failed during git {what}: {detail}; add the host's key to the known_hosts file after checking its fingerprint"
+    )]
+    HostKey {
+        /// The operation.
+        what: String,
+        /// The remote URL without credentials.
+        remote: String,
+        /// ssh's message.
+        detail: String,
+    },
+    /// A git command failed.
+    #[error("git {what} for {remote} failed ({status}): {detail}")]
+    Command {
+        /// The operation.
+        what: String,
+        /// The remote URL without credentials, or the local directory.
+        remote: String,
+        /// The exit status in words.
+        status: String,
+        /// git's stderr, secrets redacted.
+        detail: String,
+    },
+    /// The remote refused the push (a hook, a protected branch, a full disk).
+    #[error(
+        "{remote} refused the push to branch {branch}: {reason}{hook}; the commit is kept locally"
+    )]
+    PushRefused {
+        /// The remote URL without credentials.
+        remote: String,
+        /// The branch pushed to.
+        branch: String,
+        /// git's one-line reason, e.g. `pre-receive hook declined`.
+        reason: String,
+        /// The remote's own messages (`remote:` lines), prefixed with `: ` when any.
+        hook: String,
+    },
+    /// A caller asked to force-push the branch Baton tracks, which it never does.
+    #[error(
+        "refusing to force-push {branch} on {remote}: it is the target branch; only branches Baton owns may be force-pushed"
+    )]
+    ForceOnTarget {
+        /// The target branch.
+        branch: String,
+        /// The remote URL without credentials.
+        remote: String,
+    },
+    /// A local repository operation failed.
+    #[error("git repository {dir}: {action} failed: {detail}")]
+    Repository {
+        /// The clone's directory.
+        dir: PathBuf,
+        /// What was being done.
+        action: String,
+        /// The underlying error.
+        detail: String,
+    },
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. `cannot read`.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A path given to `commit` is not a plain relative path inside the work tree.
+    #[error("path {path} cannot be committed: {reason}")]
+    BadPath {
+        /// The path as given.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// Signing the commit failed.
+    #[error("signing the commit with {program} failed: {detail}; check the signing key")]
+    Sign {
+        /// The signing program.
+        program: String,
+        /// Its error output.
+        detail: String,
+    },
+}
+
+impl GitError {
+    pub(crate) fn repo(
+        dir: &std::path::Path,
+        action: impl Into<String>,
+        err: impl std::fmt::Display,
+    ) -> Self {
+        GitError::Repository {
+            dir: dir.to_path_buf(),
+            action: action.into(),
+            detail: err.to_string(),
+        }
+    }
+}

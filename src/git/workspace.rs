@@ -1,0 +1,755 @@
+//! The clone in the state directory: cloned on first use, checked and re-cloned when broken,
+//! reset to the remote branch on every sync, committed to in-process, pushed by `git push`.
+//!
+//! One `Workspace` per state directory and one user at a time: the caller holds a lock on the
+//! state directory (stale git lock files are removed on sync as if left by a crash).
+
+use std::path::{Component, Path, PathBuf};
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+
+use super::GitError;
+use super::command::{GitEnvironment, RemoteSettings, is_valid_branch};
+use super::history::{CommitRecord, HistoryQuery, read_history};
+use super::sign::Signing;
+
+/// What to commit: the message and which work-tree paths changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRequest {
+    /// The full commit message (subject, body, trailers).
+    pub message: String,
+    /// Author and committer name.
+    pub author_name: String,
+    /// Author and committer email.
+    pub author_email: String,
+    /// Paths relative to the work tree (or absolute inside it) whose current content goes into
+    /// the commit; a path that no longer exists is removed from the tree. Content is taken
+    /// byte for byte (no clean filters such as LFS or eol conversion).
+    pub paths_changed: Vec<PathBuf>,
+    /// Sign the commit with this key.
+    pub signing: Option<Signing>,
+}
+
+/// How a push ended when git itself did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The remote branch now points at the commit (or already did).
+    Pushed,
+    /// The remote branch moved since the last sync (non-fast-forward, fetch first, or a stale
+    /// lease for owned branches): sync, re-apply and retry.
+    Rejected {
+        /// git's reason, e.g. `non-fast-forward`.
+        reason: String,
+    },
+}
+
+/// A clone of the remote branch kept under `STATE_DIR/git/checkout`.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    env: GitEnvironment,
+    root: PathBuf,
+    checkout: PathBuf,
+}
+
+/// Whether `url` names a local path rather than a URL or an scp-like `host:path`.
+fn is_plain_path(url: &str) -> bool {
+    if url.contains("://") {
+        return false;
+    }
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+        _ => true,
+    }
+}
+
+impl Workspace {
+    /// Opens the clone under `state_dir`, cloning the remote first when there is none. A clone
+    /// that gix cannot open, whose HEAD, commit or trees are unreadable, or whose remote URL
+    /// differs from `settings.url`, is moved to `checkout.broken` (replacing an older one) and
+    /// cloned again; the reason is logged.
+    pub async fn open_or_clone(
+        state_dir: &Path,
+        settings: &RemoteSettings,
+    ) -> Result<Workspace, GitError> {
+        let mut settings = settings.clone();
+        if is_plain_path(&settings.url) {
+            settings.url = std::path::absolute(&settings.url)
+                .map_err(|source| GitError::Io {
+                    action: "cannot resolve remote path",
+                    path: PathBuf::from(&settings.url),
+                    source,
+                })?
+                .to_string_lossy()
+                .into_owned();
+        }
+        let env = GitEnvironment::prepare(state_dir, &settings)?;
+        let root = std::path::absolute(state_dir.join("git")).map_err(|source| GitError::Io {
+            action: "cannot resolve state directory",
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let ws = Workspace {
+            checkout: root.join("checkout"),
+            root,
+            env,
+        };
+        remove_dir_if_exists(&ws.root.join("checkout.tmp"))?;
+        if ws.checkout.exists() {
+            match ws.check_health().await {
+                Ok(()) => {
+                    tracing::debug!(dir = %ws.checkout.display(), "opened existing clone");
+                    return Ok(ws);
+                }
+                Err(reason) => {
+                    tracing::warn!(dir = %ws.checkout.display(), %reason, "clone unusable, cloning again");
+                    ws.move_aside()?;
+                }
+            }
+        }
+        ws.clone_fresh().await?;
+        Ok(ws)
+    }
+
+    /// The work tree, where edits are made before [`Workspace::commit`].
+    pub fn work_tree(&self) -> &Path {
+        &self.checkout
+    }
+
+    /// The remote settings in use (paths made absolute).
+    pub fn settings(&self) -> &RemoteSettings {
+        self.env.settings()
+    }
+
+    /// The controlled git environment, for callers that need another git command.
+    pub fn environment(&self) -> &GitEnvironment {
+        &self.env
+    }
+
+    fn open_repo(&self) -> Result<gix::Repository, GitError> {
+        gix::open_opts(&self.checkout, gix::open::Options::isolated())
+            .map_err(|e| GitError::repo(&self.checkout, "opening the clone", e))
+    }
+
+    /// The commit HEAD points at.
+    pub fn head(&self) -> Result<ObjectId, GitError> {
+        let repo = self.open_repo()?;
+        repo.head_id()
+            .map(|id| id.detach())
+            .map_err(|e| GitError::repo(&self.checkout, "reading HEAD", e))
+    }
+
+    async fn check_health(&self) -> Result<(), String> {
+        let dir = self.checkout.clone();
+        let url = self.settings().url.clone();
+        let shown = self.settings().display_url();
+        tokio::task::spawn_blocking(move || health(&dir, &url, &shown))
+            .await
+            .map_err(|e| format!("the health check did not finish: {e}"))?
+    }
+
+    fn move_aside(&self) -> Result<(), GitError> {
+        let aside = self.root.join("checkout.broken");
+        remove_dir_if_exists(&aside)?;
+        std::fs::rename(&self.checkout, &aside).map_err(|source| GitError::Io {
+            action: "cannot move broken clone aside",
+            path: self.checkout.clone(),
+            source,
+        })
+    }
+
+    async fn clone_fresh(&self) -> Result<(), GitError> {
+        let tmp = self.root.join("checkout.tmp");
+        let settings = self.settings();
+        tracing::info!(remote = %settings.display_url(), branch = %settings.branch, "cloning");
+        let mut cmd = self.env.network("clone")?;
+        cmd.current_dir(&self.root).args([
+            "clone",
+            "--quiet",
+            "--no-tags",
+            "--single-branch",
+            "-c",
+            "gc.autoDetach=false",
+            "-c",
+            "maintenance.autoDetach=false",
+            "--branch",
+            &settings.branch,
+            "--",
+            &settings.url,
+        ]);
+        cmd.arg(&tmp);
+        if let Err(e) = cmd.run().await {
+            let _ = remove_dir_if_exists(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &self.checkout).map_err(|source| GitError::Io {
+            action: "cannot move new clone into place",
+            path: self.checkout.clone(),
+            source,
+        })?;
+        if let Err(reason) = self.check_health().await {
+            return Err(GitError::repo(
+                &self.checkout,
+                "checking the new clone",
+                reason,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes lock files a crashed git or Baton left behind.
+    fn remove_stale_locks(&self) {
+        let git = self.checkout.join(".git");
+        let branch = &self.settings().branch;
+        let candidates = [
+            git.join("index.lock"),
+            git.join("HEAD.lock"),
+            git.join("config.lock"),
+            git.join("packed-refs.lock"),
+            git.join("shallow.lock"),
+            git.join("refs/heads").join(format!("{branch}.lock")),
+            git.join("refs/remotes/origin")
+                .join(format!("{branch}.lock")),
+        ];
+        for lock in candidates {
+            if lock.exists() {
+                tracing::warn!(file = %lock.display(), "removing stale git lock file");
+                let _ = std::fs::remove_file(&lock);
+            }
+        }
+    }
+
+    fn tracking_ref(&self) -> String {
+        format!("refs/remotes/origin/{}", self.settings().branch)
+    }
+
+    /// Fetches the branch and makes the work tree exactly the remote head: local commits and
+    /// changes are dropped (they stay in the reflog), untracked and ignored files are removed,
+    /// so nothing half-written by a crash is ever committed. A clone whose checkout fails is
+    /// cloned again. Returns the remote head.
+    pub async fn sync(&self) -> Result<ObjectId, GitError> {
+        self.remove_stale_locks();
+        let branch = self.settings().branch.clone();
+        let tracking = self.tracking_ref();
+        let mut fetch = self.env.network("fetch")?;
+        fetch.current_dir(&self.checkout).args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "origin",
+            &format!("+refs/heads/{branch}:{tracking}"),
+        ]);
+        fetch.run().await?;
+        if let Err(e) = self.reset_to(&tracking).await {
+            tracing::warn!(dir = %self.checkout.display(), error = %e, "resetting the clone failed, cloning again");
+            self.move_aside()?;
+            self.clone_fresh().await?;
+        }
+        let repo = self.open_repo()?;
+        let id = repo
+            .find_reference(tracking.as_str())
+            .and_then(|mut r| r.peel_to_id())
+            .map_err(|e| GitError::repo(&self.checkout, format!("reading {tracking}"), e))?;
+        tracing::debug!(head = %id, branch = %branch, "synced with remote");
+        Ok(id.detach())
+    }
+
+    async fn reset_to(&self, rev: &str) -> Result<(), GitError> {
+        let branch = &self.settings().branch;
+        self.env
+            .local("checkout", &self.checkout)
+            .args([
+                "checkout",
+                "--quiet",
+                "--force",
+                "--no-track",
+                "-B",
+                branch,
+                rev,
+                "--",
+            ])
+            .run()
+            .await?;
+        self.env
+            .local("clean", &self.checkout)
+            .args(["clean", "-ffdxq"])
+            .run()
+            .await?;
+        Ok(())
+    }
+
+    /// Commits the current content of `req.paths_changed` on top of HEAD, built in-process:
+    /// HEAD's tree with those paths replaced (or removed when gone). Returns `None`, making no
+    /// commit, when the result equals HEAD's tree. Updates the branch and the index.
+    pub async fn commit(&self, req: &CommitRequest) -> Result<Option<ObjectId>, GitError> {
+        check_identity(&req.author_name, &req.author_email)?;
+        let mut rel_paths = Vec::with_capacity(req.paths_changed.len());
+        for p in &req.paths_changed {
+            rel_paths.push(relative_path(&self.checkout, p)?);
+        }
+        let dir = self.checkout.clone();
+        let built = tokio::task::spawn_blocking(move || build_tree(&dir, &rel_paths))
+            .await
+            .map_err(|e| GitError::repo(&self.checkout, "building the tree", e))??;
+        let Some((parent, tree)) = built else {
+            tracing::debug!("nothing changed, no commit");
+            return Ok(None);
+        };
+        let now = gix::date::Time::now_local_or_utc();
+        let who = gix::actor::Signature {
+            name: req.author_name.as_str().into(),
+            email: req.author_email.as_str().into(),
+            time: now,
+        };
+        let mut message = req.message.trim_end().to_string();
+        message.push('\n');
+        let mut commit = gix::objs::Commit {
+            tree,
+            parents: [parent].into_iter().collect(),
+            author: who.clone(),
+            committer: who,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        if let Some(signing) = &req.signing {
+            let mut payload = Vec::new();
+            gix::objs::WriteTo::write_to(&commit, &mut payload)
+                .map_err(|e| GitError::repo(&self.checkout, "serializing the commit", e))?;
+            let sig = signing.sign(&payload).await?;
+            commit.extra_headers.push(("gpgsig".into(), sig.into()));
+        }
+        let (id, name) = write_commit(&self.checkout, &commit, parent, req)?;
+        // Bring the index in line with the new HEAD (the work tree already has the content).
+        // The commit stands either way and the next sync rewrites the index, so a failure here
+        // is only logged.
+        if let Err(e) = self
+            .env
+            .local("reset", &self.checkout)
+            .args(["reset", "--quiet"])
+            .run()
+            .await
+        {
+            tracing::warn!(error = %e, "could not refresh the index after committing");
+        }
+        tracing::info!(commit = %id, branch = %name, "committed");
+        Ok(Some(id))
+    }
+
+    /// Pushes `commit` to `branch` on the remote. `force` is for branches the caller owns (a
+    /// review branch) and is refused for the target branch; it uses a lease on the value the
+    /// remote branch has just before the push, so a concurrent update is not overwritten.
+    /// Returns [`PushOutcome::Rejected`] when the branch moved; a remote that refuses the push
+    /// (hook, protection) is an error carrying the remote's message.
+    pub async fn push(
+        &self,
+        commit: ObjectId,
+        branch: &str,
+        force: bool,
+    ) -> Result<PushOutcome, GitError> {
+        if !is_valid_branch(branch) {
+            return Err(GitError::Settings(format!(
+                "branch {branch:?} is not a valid git branch name"
+            )));
+        }
+        let remote = self.settings().display_url();
+        if force && branch == self.settings().branch {
+            return Err(GitError::ForceOnTarget {
+                branch: branch.to_string(),
+                remote,
+            });
+        }
+        let dest = format!("refs/heads/{branch}");
+        let mut cmd = self.env.network("push")?;
+        cmd.current_dir(&self.checkout)
+            .args(["push", "--porcelain", "--no-verify"]);
+        if force {
+            let current = self.remote_branch(branch).await?;
+            let lease = current.map(|id| id.to_string()).unwrap_or_default();
+            cmd.arg(format!("--force-with-lease={dest}:{lease}"));
+        }
+        cmd.args(["origin".to_string(), format!("{commit}:{dest}")]);
+        let out = cmd.output().await?;
+        let Some((flag, summary)) = porcelain_status(&out.stdout, &dest) else {
+            return if out.success {
+                Ok(PushOutcome::Pushed)
+            } else {
+                Err(cmd.failure(&out))
+            };
+        };
+        match flag {
+            '!' => {
+                let reason = summary_reason(&summary);
+                if summary.starts_with("[rejected]") {
+                    tracing::info!(%branch, %reason, "push rejected, remote moved");
+                    Ok(PushOutcome::Rejected { reason })
+                } else {
+                    Err(GitError::PushRefused {
+                        remote,
+                        branch: branch.to_string(),
+                        reason,
+                        hook: remote_messages(&out.stderr),
+                    })
+                }
+            }
+            _ if out.success => {
+                tracing::info!(%commit, %branch, "pushed");
+                Ok(PushOutcome::Pushed)
+            }
+            _ => Err(cmd.failure(&out)),
+        }
+    }
+
+    /// The commit `branch` points at on the remote, `None` when it does not exist.
+    pub async fn remote_branch(&self, branch: &str) -> Result<Option<ObjectId>, GitError> {
+        let dest = format!("refs/heads/{branch}");
+        let mut cmd = self.env.network("ls-remote")?;
+        cmd.current_dir(&self.checkout)
+            .args(["ls-remote", "--quiet", "origin", &dest]);
+        let out = cmd.run().await?;
+        for line in out.stdout.lines() {
+            if let Some((id, name)) = line.split_once('\t')
+                && name == dest
+            {
+                return ObjectId::from_hex(id.as_bytes())
+                    .map(Some)
+                    .map_err(|e| GitError::repo(&self.checkout, "reading ls-remote output", e));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Commits reachable from HEAD, newest first, filtered by `query`, read with gix.
+    pub fn history(&self, query: &HistoryQuery) -> Result<Vec<CommitRecord>, GitError> {
+        let repo = self.open_repo()?;
+        let tip = self.head()?;
+        read_history(&repo, tip, query)
+    }
+}
+
+/// Writes `commit` and moves the branch HEAD names from `parent` to it; returns the commit id
+/// and the reference moved. The reflog entry names the commit's identity.
+fn write_commit(
+    dir: &Path,
+    commit: &gix::objs::Commit,
+    parent: ObjectId,
+    req: &CommitRequest,
+) -> Result<(ObjectId, String), GitError> {
+    let repo = gix::open_opts(
+        dir,
+        gix::open::Options::isolated().config_overrides([
+            format!("committer.name={}", req.author_name),
+            format!("committer.email={}", req.author_email),
+        ]),
+    )
+    .map_err(|e| GitError::repo(dir, "opening the clone", e))?;
+    let id = repo
+        .write_object(commit)
+        .map_err(|e| GitError::repo(dir, "writing the commit", e))?
+        .detach();
+    let head_ref = repo
+        .head_name()
+        .map_err(|e| GitError::repo(dir, "reading HEAD", e))?;
+    let name = head_ref
+        .map(|n| n.as_bstr().to_string())
+        .unwrap_or_else(|| "HEAD".into());
+    repo.reference(
+        name.as_str(),
+        id,
+        gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(parent)),
+        "commit: baton",
+    )
+    .map_err(|e| GitError::repo(dir, format!("moving {name} to the new commit"), e))?;
+    Ok((id, name))
+}
+
+/// Checks that a clone is usable; the error says why not.
+fn health(dir: &Path, url: &str, shown_url: &str) -> Result<(), String> {
+    let repo = gix::open_opts(dir, gix::open::Options::isolated())
+        .map_err(|e| format!("gix cannot open it: {e}"))?;
+    if repo.workdir().is_none() {
+        return Err("it has no work tree".into());
+    }
+    let config = repo.config_snapshot();
+    let origin = config
+        .string("remote.origin.url")
+        .map(|u| u.to_str_lossy().into_owned());
+    match origin {
+        Some(o) if o == url => {}
+        Some(o) => {
+            return Err(format!(
+                "its remote url {} differs from the configured {shown_url}",
+                super::command::redact_url(&o)
+            ));
+        }
+        None => return Err("it has no origin remote".into()),
+    }
+    let commit = repo
+        .head_commit()
+        .map_err(|e| format!("HEAD does not name a readable commit: {e}"))?;
+    let tree = commit
+        .tree()
+        .map_err(|e| format!("the tree of HEAD is unreadable: {e}"))?;
+    check_trees(&repo, &tree).map_err(|e| format!("a tree of HEAD is unreadable: {e}"))?;
+    Ok(())
+}
+
+/// Reads every tree below `tree`, so missing or corrupt tree objects are found up front.
+fn check_trees(repo: &gix::Repository, tree: &gix::Tree<'_>) -> Result<(), gix::Error> {
+    let mut stack: Vec<ObjectId> = Vec::new();
+    for entry in tree.iter() {
+        let entry = entry?;
+        if entry.mode().is_tree() {
+            stack.push(entry.object_id());
+        }
+    }
+    while let Some(id) = stack.pop() {
+        let t = repo.find_tree(id)?;
+        for entry in t.iter() {
+            let entry = entry?;
+            if entry.mode().is_tree() {
+                stack.push(entry.object_id());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_dir_if_exists(dir: &Path) -> Result<(), GitError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(GitError::Io {
+            action: "cannot remove",
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn check_identity(name: &str, email: &str) -> Result<(), GitError> {
+    let bad = |s: &str| s.trim().is_empty() || s.contains(['<', '>', '\n', '\r', '\0']);
+    if bad(name) || bad(email) {
+        return Err(GitError::Settings(format!(
+            "author {name:?} <{email:?}> cannot go into a commit; set git.author_name and git.author_email without <, > or line breaks"
+        )));
+    }
+    Ok(())
+}
+
+/// `p` as a clean path relative to `work_tree`, refusing anything outside it or inside `.git`.
+fn relative_path(work_tree: &Path, p: &Path) -> Result<PathBuf, GitError> {
+    let bad = |reason| GitError::BadPath {
+        path: p.to_path_buf(),
+        reason,
+    };
+    let rel = if p.is_absolute() {
+        p.strip_prefix(work_tree)
+            .map_err(|_| bad("it is outside the work tree"))?
+    } else {
+        p
+    };
+    let mut out = PathBuf::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => {
+                if out.as_os_str().is_empty() && n == ".git" {
+                    return Err(bad("it is inside .git"));
+                }
+                out.push(n);
+            }
+            Component::CurDir => {}
+            _ => return Err(bad("it leaves the work tree")),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(bad("it names the work tree itself, not a file"));
+    }
+    Ok(out)
+}
+
+/// HEAD's tree with `paths` replaced by their work-tree content. `None` when it equals HEAD's
+/// tree; otherwise `(HEAD, new tree)`.
+fn build_tree(dir: &Path, paths: &[PathBuf]) -> Result<Option<(ObjectId, ObjectId)>, GitError> {
+    use gix::object::tree::EntryKind;
+    use std::os::unix::fs::PermissionsExt;
+
+    let repo = gix::open_opts(dir, gix::open::Options::isolated())
+        .map_err(|e| GitError::repo(dir, "opening the clone", e))?;
+    let head = repo
+        .head_commit()
+        .map_err(|e| GitError::repo(dir, "reading the HEAD commit", e))?;
+    let head_tree = head
+        .tree_id()
+        .map_err(|e| GitError::repo(dir, "reading the HEAD tree", e))?
+        .detach();
+    let mut editor = repo
+        .edit_tree(head_tree)
+        .map_err(|e| GitError::repo(dir, "editing the HEAD tree", e))?;
+    for rel in paths {
+        let full = dir.join(rel);
+        let io = |source| GitError::Io {
+            action: "cannot read",
+            path: full.clone(),
+            source,
+        };
+        let meta = match std::fs::symlink_metadata(&full) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(e)),
+        };
+        let key: gix::bstr::BString = gix::path::into_bstr(rel.as_path())
+            .map_err(|_| GitError::BadPath {
+                path: rel.clone(),
+                reason: "it is not valid UTF-8",
+            })?
+            .into_owned();
+        let existing = editor.get(&key).map(|e| e.mode().kind());
+        match meta {
+            None => {
+                editor
+                    .remove(&key)
+                    .map_err(|e| GitError::repo(dir, format!("removing {}", rel.display()), e))?;
+            }
+            Some(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&full).map_err(io)?;
+                let blob = repo
+                    .write_blob(target.as_os_str().as_encoded_bytes())
+                    .map_err(|e| GitError::repo(dir, "writing a blob", e))?;
+                editor
+                    .upsert(&key, EntryKind::Link, blob)
+                    .map_err(|e| GitError::repo(dir, format!("adding {}", rel.display()), e))?;
+            }
+            Some(m) if m.is_file() => {
+                let data = std::fs::read(&full).map_err(io)?;
+                let blob = repo
+                    .write_blob(&data)
+                    .map_err(|e| GitError::repo(dir, "writing a blob", e))?;
+                let kind = match existing {
+                    Some(k @ (EntryKind::Blob | EntryKind::BlobExecutable)) => k,
+                    _ if m.permissions().mode() & 0o111 != 0 => EntryKind::BlobExecutable,
+                    _ => EntryKind::Blob,
+                };
+                editor
+                    .upsert(&key, kind, blob)
+                    .map_err(|e| GitError::repo(dir, format!("adding {}", rel.display()), e))?;
+            }
+            Some(_) => {
+                return Err(GitError::BadPath {
+                    path: rel.clone(),
+                    reason: "it is not a regular file or symlink",
+                });
+            }
+        }
+    }
+    let tree = editor
+        .write()
+        .map_err(|e| GitError::repo(dir, "writing the tree", e))?
+        .detach();
+    if tree == head_tree {
+        Ok(None)
+    } else {
+        Ok(Some((head.id, tree)))
+    }
+}
+
+/// The porcelain status line for `dest`: its flag and summary.
+fn porcelain_status(stdout: &str, dest: &str) -> Option<(char, String)> {
+    for line in stdout.lines() {
+        let mut fields = line.splitn(3, '\t');
+        let (Some(flag), Some(refs), Some(summary)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let to = refs.rsplit(':').next().unwrap_or("");
+        if to == dest
+            && let Some(f) = flag.chars().next()
+        {
+            return Some((f, summary.to_string()));
+        }
+    }
+    None
+}
+
+/// `[rejected] (non-fast-forward)` → `non-fast-forward`; other summaries as they are.
+fn summary_reason(summary: &str) -> String {
+    match (summary.find('('), summary.rfind(')')) {
+        (Some(a), Some(b)) if a < b => summary[a + 1..b].to_string(),
+        _ => summary.trim().to_string(),
+    }
+}
+
+/// The remote's own messages (`remote: ...` lines), as `: msg; msg`, or empty.
+fn remote_messages(stderr: &str) -> String {
+    let msgs: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("remote:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(20)
+        .collect();
+    if msgs.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", msgs.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_paths_and_urls() {
+        assert!(is_plain_path("/srv/git/fleet.git"));
+        assert!(is_plain_path("../fleet"));
+        assert!(is_plain_path("./a:b/c"));
+        assert!(!is_plain_path("file:///srv/git/fleet.git"));
+        assert!(!is_plain_path("git@host:org/fleet.git"));
+        assert!(!is_plain_path("host:fleet"));
+    }
+
+    #[test]
+    fn relative_paths_are_checked() {
+        let wt = Path::new("/s/checkout");
+        assert_eq!(
+            relative_path(wt, Path::new("./a/b.yaml")).unwrap(),
+            PathBuf::from("a/b.yaml")
+        );
+        assert_eq!(
+            relative_path(wt, Path::new("/s/checkout/a.yaml")).unwrap(),
+            PathBuf::from("a.yaml")
+        );
+        assert!(relative_path(wt, Path::new("/elsewhere/a")).is_err());
+        assert!(relative_path(wt, Path::new("../a")).is_err());
+        assert!(relative_path(wt, Path::new(".git/config")).is_err());
+        assert!(relative_path(wt, Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn porcelain_parsing() {
+        let out = "To /srv/r.git\n!\tabc:refs/heads/main\t[rejected] (fetch first)\nDone\n";
+        let (flag, summary) = porcelain_status(out, "refs/heads/main").unwrap();
+        assert_eq!(flag, '!');
+        assert_eq!(summary_reason(&summary), "fetch first");
+        assert!(porcelain_status(out, "refs/heads/other").is_none());
+        let ok = "To x\n \tabc:refs/heads/main\t1111..2222\nDone\n";
+        assert_eq!(porcelain_status(ok, "refs/heads/main").unwrap().0, ' ');
+    }
+
+    #[test]
+    fn remote_lines() {
+        let err =
+            "remote: \nremote: frozen: no pushes today        \nTo x\n ! [remote rejected] ...\n";
+        assert_eq!(remote_messages(err), ": frozen: no pushes today");
+        assert_eq!(remote_messages("fatal: x"), "");
+    }
+
+    #[test]
+    fn identities() {
+        assert!(check_identity("baton", "baton@example.com").is_ok());
+        assert!(check_identity("ba<ton", "b@x").is_err());
+        assert!(check_identity("baton", "").is_err());
+    }
+}
