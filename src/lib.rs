@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod git;
+pub mod markers;
+pub mod pass;
 pub mod policy;
 pub mod reference;
 pub mod registry;

@@ -3,7 +3,9 @@
 //! Each subcommand is a thin edge over the library; errors get context here with anyhow.
 
 mod check;
+mod history;
 mod logging;
+mod pass;
 mod tags;
 
 use std::ffi::OsString;
@@ -64,6 +66,12 @@ pub enum Command {
     Check(ConfigArg),
     /// List an image's tags from its registry and show what each policy would choose and why.
     Tags(tags::TagsArgs),
+    /// Run one full pass: scan, choose, edit, commit and push; exit non-zero on any failure.
+    Once(pass::OnceArgs),
+    /// Show what one pass would change, as diffs and commit messages; exit 2 when something would.
+    Plan(pass::PlanArgs),
+    /// Show what moved, when, from what to what, under which policy and by which commit.
+    History(history::HistoryArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
@@ -73,6 +81,9 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Tags(args) => tags::run(&args),
+        Command::Once(args) => pass::once(&args),
+        Command::Plan(args) => pass::plan(&args),
+        Command::History(args) => history::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -71,23 +71,7 @@ pub struct DaemonConfig {
     pub concurrency: usize,
 }
 
-/// How commits are signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningFormat {
-    /// `gpg.format = ssh` with an SSH key.
-    Ssh,
-    /// OpenPGP with a GnuPG key id.
-    Gpg,
-}
-
-/// Where the token for an HTTPS remote comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSource {
-    /// A file holding the token (e.g. a systemd credential).
-    File(PathBuf),
-    /// An environment variable holding the token.
-    Env(String),
-}
+pub use crate::git::{SigningFormat, TokenSource};
 
 /// The `[git]` section.
 #[derive(Debug, Clone)]

@@ -574,7 +574,9 @@ fn read_git(top: &Table) -> Option<GitConfig> {
         }
         (None, None) => None,
     };
-    let username = t.string("username").unwrap_or_else(|| "baton".to_string());
+    let username = t
+        .string("username")
+        .unwrap_or_else(|| crate::git::command::DEFAULT_USERNAME.to_string());
     let author_name = t
         .string("author_name")
         .unwrap_or_else(|| "baton".to_string());
@@ -600,6 +602,11 @@ fn read_git(top: &Table) -> Option<GitConfig> {
         }
     };
     let commit_template = t.string("commit_template");
+    if let Some(text) = &commit_template
+        && let Err(err) = crate::git::MessageTemplate::new(text.clone())
+    {
+        t.error("commit_template", err.to_string());
+    }
     let interval = t
         .duration("interval", Some(MIN_INTERVAL))
         .unwrap_or(Duration::from_secs(60));

@@ -1,0 +1,493 @@
+//! Turning policy choices into verified byte edits, and writing them atomically.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use saphyr_parser::{Event, Parser};
+
+use super::{Change, Field, FileEdit, FileScan, Marker, Plan, Problem, Resolved, Scan};
+use crate::reference::{ImageName, Reference, is_valid_digest, is_valid_tag};
+
+/// Works out every edit for the given choices. `resolve` returns what a marker's policy
+/// chose, or `None` when the policy is unknown. Files run in parallel; each edited file is
+/// checked to still parse as YAML and to differ only at its marked scalars.
+pub fn plan(scan: &Scan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync)) -> Plan {
+    let mut plan = Plan {
+        problems: scan.problems.clone(),
+        ..Plan::default()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = scan.files.len().div_ceil(threads).max(64);
+    let results: Vec<FilePlan> = std::thread::scope(|s| {
+        let handles: Vec<_> = scan
+            .files
+            .chunks(chunk)
+            .map(|files| {
+                s.spawn(move || {
+                    files
+                        .iter()
+                        .map(|f| plan_file(f, resolve))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for file in results {
+        plan.held.extend(file.held);
+        plan.problems.extend(file.problems);
+        plan.edits.extend(file.edit);
+    }
+    plan.problems
+        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    plan
+}
+
+#[derive(Default)]
+struct FilePlan {
+    edit: Option<FileEdit>,
+    held: Vec<Marker>,
+    problems: Vec<Problem>,
+}
+
+fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync)) -> FilePlan {
+    let mut out = FilePlan::default();
+    let mut replacements: Vec<(Range<usize>, String)> = Vec::new();
+    let mut changes = Vec::new();
+    for marker in &file.markers {
+        let problem = |message: String| Problem {
+            path: marker.path.clone(),
+            line: marker.line,
+            message,
+        };
+        if marker.hold.is_some() {
+            out.held.push(marker.clone());
+            continue;
+        }
+        let Some(resolved) = resolve(marker) else {
+            out.problems.push(problem(format!(
+                "marker names policy {:?}, which is not in the configuration: add [policies.{}] or fix the marker",
+                marker.policy, marker.policy
+            )));
+            continue;
+        };
+        match new_value(marker, &resolved) {
+            Ok(Some(value)) => {
+                changes.push(Change {
+                    line: marker.line,
+                    policy: marker.policy.clone(),
+                    field: marker.field,
+                    from: marker.current.clone(),
+                    to: value.clone(),
+                });
+                replacements.push((marker.span.clone(), value));
+            }
+            Ok(None) => {}
+            Err(message) => out.problems.push(problem(message)),
+        }
+    }
+    if replacements.is_empty() {
+        return out;
+    }
+    let after = edit_text(&file.text, &replacements);
+    let expected: BTreeMap<usize, (&str, &str)> = changes
+        .iter()
+        .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
+        .collect();
+    if let Err(message) = verify(&file.path, &file.text, &after, &expected) {
+        out.problems.push(Problem {
+            path: file.path.clone(),
+            line: 0,
+            message: format!("{message}: the file is left unchanged"),
+        });
+        return out;
+    }
+    out.edit = Some(FileEdit {
+        path: file.path.clone(),
+        before: file.text.clone(),
+        after,
+        changes,
+    });
+    out
+}
+
+/// The value a marker should hold, `None` when it already does, or why it cannot be
+/// written. Every part that came from a registry is checked against the OCI grammar.
+fn new_value(marker: &Marker, resolved: &Resolved) -> Result<Option<String>, String> {
+    let invalid = |what: &str, value: &str| {
+        Err(format!(
+            "policy {:?} chose {what} {value:?}, which is not valid: nothing was written",
+            marker.policy
+        ))
+    };
+    let value = match marker.field {
+        Field::Tag => {
+            if !is_valid_tag(&resolved.tag) {
+                return invalid("tag", &resolved.tag);
+            }
+            resolved.tag.clone()
+        }
+        Field::Name => {
+            if ImageName::parse(&resolved.repository).is_err() {
+                return invalid("repository", &resolved.repository);
+            }
+            resolved.repository.clone()
+        }
+        Field::Digest => match &resolved.digest {
+            Some(digest) if is_valid_digest(digest) => digest.clone(),
+            Some(digest) => return invalid("digest", digest),
+            None => return Ok(None),
+        },
+        Field::Full => {
+            let current = Reference::split(&marker.current);
+            // Keep the file's spelling of the name when it means the same image.
+            let name = match (
+                ImageName::parse(current.name),
+                ImageName::parse(&resolved.repository),
+            ) {
+                (Ok(a), Ok(b)) if a == b => current.name.to_string(),
+                (_, Ok(_)) => resolved.repository.clone(),
+                (_, Err(_)) => return invalid("repository", &resolved.repository),
+            };
+            let mut value = name;
+            if !resolved.tag.is_empty() {
+                if !is_valid_tag(&resolved.tag) {
+                    return invalid("tag", &resolved.tag);
+                }
+                value.push(':');
+                value.push_str(&resolved.tag);
+            }
+            if let Some(digest) = &resolved.digest {
+                if !is_valid_digest(digest) {
+                    return invalid("digest", digest);
+                }
+                value.push('@');
+                value.push_str(digest);
+            }
+            if resolved.tag.is_empty() && resolved.digest.is_none() {
+                return Err(format!(
+                    "policy {:?} gave neither tag nor digest for {}: nothing was written",
+                    marker.policy, marker.current
+                ));
+            }
+            value
+        }
+    };
+    Ok((value != marker.current).then_some(value))
+}
+
+/// Replaces the given byte ranges of `text` (which must not overlap) and keeps every other
+/// byte as it was.
+pub fn edit_text(text: &str, replacements: &[(Range<usize>, String)]) -> String {
+    let mut sorted: Vec<&(Range<usize>, String)> = replacements.iter().collect();
+    sorted.sort_by_key(|(range, _)| range.start);
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for (range, value) in sorted {
+        out.push_str(&text[at..range.start]);
+        out.push_str(value);
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+fn is_yaml_name(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"),
+        None => path.file_name().is_some_and(|n| n == "Kustomization"),
+    }
+}
+
+/// Checks that `after` parses as YAML and that its event stream equals `before`'s except
+/// for the scalars that start on the edited lines, which must hold the new values.
+/// A file matched by a non-YAML glob that does not parse before the edit is not checked.
+pub(crate) fn verify(
+    path: &Path,
+    before: &str,
+    after: &str,
+    expected: &BTreeMap<usize, (&str, &str)>,
+) -> Result<(), String> {
+    let mut old = Parser::new_from_str(before);
+    let mut new = Parser::new_from_str(after);
+    let mut seen = 0;
+    loop {
+        let a = old.next();
+        let b = new.next();
+        let (a, b) = match (a, b) {
+            (None, None) => break,
+            (Some(Err(err)), _) => {
+                if is_yaml_name(path) {
+                    return Err(format!(
+                        "does not parse as YAML at line {}: {}",
+                        err.marker().line(),
+                        err.info()
+                    ));
+                }
+                return Ok(());
+            }
+            (Some(Ok(_)), Some(Err(err))) => {
+                return Err(format!(
+                    "the edit would break the YAML at line {}: {}",
+                    err.marker().line(),
+                    err.info()
+                ));
+            }
+            (Some(Ok(a)), Some(Ok(b))) => (a, b),
+            _ => return Err("the edit changed the document's structure".to_string()),
+        };
+        match (&a.0, &b.0) {
+            (Event::Scalar(va, sa, aa, ta), Event::Scalar(vb, sb, ab, tb)) => {
+                if sa != sb || aa != ab || ta != tb {
+                    return Err(format!(
+                        "the edit changed a scalar's style at line {}",
+                        b.1.start.line()
+                    ));
+                }
+                let line = b.1.start.line();
+                if let Some((from, to)) = expected.get(&line)
+                    && va == from
+                    && vb == to
+                {
+                    seen += 1;
+                } else if va != vb {
+                    return Err(format!(
+                        "the edit changed a value other than the marked one at line {line}"
+                    ));
+                }
+            }
+            (ea, eb) if ea == eb => {}
+            _ => {
+                return Err(format!(
+                    "the edit changed the document's structure at line {}",
+                    b.1.start.line()
+                ));
+            }
+        }
+    }
+    if seen != expected.len() {
+        let lines: Vec<String> = expected.keys().map(ToString::to_string).collect();
+        return Err(format!(
+            "the marked values on lines {} are not all plain YAML scalars the parser sees",
+            lines.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Why edits could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The file changed on disk since it was scanned.
+    #[error("{0} changed since it was scanned: nothing was written to it")]
+    Changed(PathBuf),
+    /// The path is not a regular file inside the repository.
+    #[error("{0} is not a regular file inside the repository: nothing was written to it")]
+    NotRegular(PathBuf),
+    /// Reading, writing or renaming failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes every edit of the plan under `root`, each file atomically (temporary file in the
+/// same directory, same permissions, then rename). Returns how many files were written.
+/// Stops at the first failure; files written before it hold complete new contents.
+pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
+    let mut written = 0;
+    for edit in &plan.edits {
+        write_edit(root, edit)?;
+        written += 1;
+        tracing::debug!(path = %edit.path.display(), changes = edit.changes.len(), "edited file");
+    }
+    Ok(written)
+}
+
+fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
+    let path = root.join(&edit.path);
+    let io = |source| ApplyError::Io {
+        path: edit.path.clone(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(&path).map_err(io)?;
+    if !meta.file_type().is_file() {
+        return Err(ApplyError::NotRegular(edit.path.clone()));
+    }
+    let current = std::fs::read(&path).map_err(io)?;
+    if current != edit.before.as_bytes() {
+        return Err(ApplyError::Changed(edit.path.clone()));
+    }
+    let dir = path.parent().unwrap_or(root);
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{file_name}.baton-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(edit.after.as_bytes())?;
+        file.set_permissions(meta.permissions())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &path)
+    })();
+    if let Err(err) = result {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io(err));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::markers::scan::scan_text;
+    use std::sync::Arc;
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn plan_text(text: &str, resolved: Resolved) -> Plan {
+        let (markers, problems) = scan_text(Path::new("f.yaml"), text);
+        let scan = Scan {
+            files: vec![FileScan {
+                path: PathBuf::from("f.yaml"),
+                markers,
+                text: Arc::from(text),
+            }],
+            problems,
+            ..Scan::default()
+        };
+        plan(&scan, &|m: &Marker| {
+            (m.policy != "unknown").then(|| resolved.clone())
+        })
+    }
+
+    fn resolved(tag: &str, digest: Option<&str>) -> Resolved {
+        Resolved {
+            repository: "ghcr.io/acme/app".to_string(),
+            tag: tag.to_string(),
+            digest: digest.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn edits_only_the_marked_scalar() {
+        let text = "\u{feff}kind: X\r\nspec:\r\n  image: \"ghcr.io/acme/app:1.0\" # {\"$baton\": \"app\"}\r\n  other: ghcr.io/acme/app:1.0\r\n  tag: '1.0'   # {\"$imagepolicy\": \"ns:app:tag\"}";
+        let p = plan_text(text, resolved("1.1", None));
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(p.edits.len(), 1);
+        assert_eq!(
+            p.edits[0].after,
+            text.replace("app:1.0\" #", "app:1.1\" #")
+                .replace("'1.0'", "'1.1'")
+        );
+        assert_eq!(p.edits[0].changes.len(), 2);
+    }
+
+    #[test]
+    fn pins_digests_and_keeps_name_spelling() {
+        let text = "image: docker.io/library/nginx:1.0 # {\"$baton\": \"app\"}\ndigest: sha256:aa # {\"$baton\": \"app:digest\"}\n";
+        let (markers, _) = scan_text(Path::new("f.yaml"), text);
+        let r = Resolved {
+            repository: "nginx".to_string(),
+            tag: "1.1".to_string(),
+            digest: Some(DIGEST.to_string()),
+        };
+        assert_eq!(
+            new_value(&markers[0], &r),
+            Ok(Some(format!("docker.io/library/nginx:1.1@{DIGEST}")))
+        );
+        assert_eq!(new_value(&markers[1], &r), Ok(Some(DIGEST.to_string())));
+        let no_digest = Resolved { digest: None, ..r };
+        assert_eq!(new_value(&markers[1], &no_digest), Ok(None));
+    }
+
+    #[test]
+    fn never_writes_invalid_values() {
+        for bad in ["1.0\nevil: x", "", "-x", "a b"] {
+            let p = plan_text(
+                "image: app:1.0 # {\"$baton\": \"app\"}\n",
+                resolved(bad, None),
+            );
+            assert!(p.edits.is_empty(), "{bad:?}");
+            assert!(
+                p.problems[0].message.contains("not valid")
+                    || p.problems[0].message.contains("neither")
+            );
+        }
+        let p = plan_text(
+            "d: x # {\"$baton\": \"app:digest\"}\n",
+            resolved("1", Some("sha256:short")),
+        );
+        assert!(p.edits.is_empty());
+    }
+
+    #[test]
+    fn holds_unknown_policies_and_no_change() {
+        let text = "a: app:1.0 # {\"$baton\": \"app\", \"hold\": \"INC-9\"}\nb: app:1.0 # {\"$baton\": \"unknown\"}\nc: ghcr.io/acme/app:1.1 # {\"$baton\": \"app\"}\n";
+        let p = plan_text(text, resolved("1.1", None));
+        assert!(p.edits.is_empty());
+        assert_eq!(p.held.len(), 1);
+        assert_eq!(p.problems.len(), 1);
+        assert!(
+            p.problems[0]
+                .to_string()
+                .starts_with("f.yaml:2: marker names policy \"unknown\"")
+        );
+    }
+
+    #[test]
+    fn refuses_edits_the_parser_does_not_confirm() {
+        // A marker inside a literal block scalar looks like a mapping line but is text.
+        let text = "script: |\n  image: app:1.0 # {\"$baton\": \"app\"}\n";
+        let p = plan_text(text, resolved("1.1", None));
+        assert!(p.edits.is_empty());
+        assert!(
+            p.problems[0].message.contains("left unchanged"),
+            "{:?}",
+            p.problems
+        );
+        // A file that does not parse is left alone.
+        let p = plan_text(
+            "a: [\nimage: app:1.0 # {\"$baton\": \"app\"}\n",
+            resolved("1.1", None),
+        );
+        assert!(p.edits.is_empty());
+        assert!(
+            p.problems[0].message.contains("does not parse"),
+            "{:?}",
+            p.problems
+        );
+    }
+
+    #[test]
+    fn applies_atomically_and_refuses_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.yaml");
+        let text = "image: app:1.0 # {\"$baton\": \"app\"}\n";
+        std::fs::write(&path, text).unwrap();
+        let p = plan_text(text, resolved("1.1", None));
+        assert_eq!(apply(dir.path(), &p).unwrap(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "image: ghcr.io/acme/app:1.1 # {\"$baton\": \"app\"}\n"
+        );
+        assert!(matches!(apply(dir.path(), &p), Err(ApplyError::Changed(_))));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! Finding marker comments in a repository and rewriting only the scalars they mark.
+//! Scanning and planning return data; `apply` is the one place that writes files.
+
+mod edit;
+mod parse;
+mod scan;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use edit::{ApplyError, apply, edit_text, plan};
+pub use scan::{ScanError, scan};
+
+/// Which part of an image reference a marked scalar holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The whole reference, `repo:tag` or `repo:tag@digest` (no suffix on the marker).
+    Full,
+    /// The tag only (`:tag`).
+    Tag,
+    /// The repository only (`:name`).
+    Name,
+    /// The digest only (`:digest`).
+    Digest,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Full => "reference",
+            Field::Tag => "tag",
+            Field::Name => "name",
+            Field::Digest => "digest",
+        })
+    }
+}
+
+/// One marker found in a file, with the value it currently marks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    /// Path relative to the repository root.
+    pub path: PathBuf,
+    /// Line number, from 1.
+    pub line: usize,
+    /// The policy name the marker refers to.
+    pub policy: String,
+    /// Flux's namespace part, for `$imagepolicy` markers.
+    pub namespace: Option<String>,
+    /// Which part of the reference the scalar holds.
+    pub field: Field,
+    /// The reason a person froze this line, if they did.
+    pub hold: Option<String>,
+    /// The scalar's current value, without quotes.
+    pub current: String,
+    /// Byte range of the value inside the file.
+    pub(crate) span: std::ops::Range<usize>,
+}
+
+/// The version a policy chose, as the edit needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The repository a full-reference or `:name` marker writes.
+    pub repository: String,
+    /// The tag a full-reference or `:tag` marker writes.
+    pub tag: String,
+    /// The digest to pin, when the policy pins digests (required for `:digest` markers).
+    pub digest: Option<String>,
+}
+
+/// Where and how to look for markers.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Glob patterns searched besides `*.yaml`, `*.yml` and `Kustomization`.
+    pub extra_globs: Vec<String>,
+    /// Files larger than this many bytes are skipped and counted.
+    pub max_file_size: u64,
+    /// Walker threads; 0 picks one per core.
+    pub threads: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            extra_globs: Vec::new(),
+            max_file_size: 4 * 1024 * 1024,
+            threads: 0,
+        }
+    }
+}
+
+/// A problem with one file or marker; the rest of the scan goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Path relative to the repository root.
+    pub path: PathBuf,
+    /// Line number from 1, or 0 when the problem is with the whole file.
+    pub line: usize,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+        }
+    }
+}
+
+/// Files the scan did not read, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Larger than the size cap.
+    pub too_large: usize,
+    /// Holding a NUL byte in their first 8 KiB.
+    pub binary: usize,
+    /// Symbolic links (never followed).
+    pub symlinks: usize,
+    /// Holding a marker but not valid UTF-8.
+    pub not_utf8: usize,
+    /// Could not be read.
+    pub unreadable: usize,
+}
+
+impl Skipped {
+    /// Total files skipped.
+    pub fn total(&self) -> usize {
+        self.too_large + self.binary + self.symlinks + self.not_utf8 + self.unreadable
+    }
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = [
+            (self.too_large, "too large"),
+            (self.binary, "binary"),
+            (self.symlinks, "symbolic links"),
+            (self.not_utf8, "not UTF-8"),
+            (self.unreadable, "unreadable"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, why)| format!("{n} {why}"))
+        .collect();
+        if parts.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// One file that holds markers.
+#[derive(Debug, Clone)]
+pub struct FileScan {
+    /// Path relative to the repository root.
+    pub path: PathBuf,
+    /// The markers, in line order.
+    pub markers: Vec<Marker>,
+    /// The file's text as read.
+    pub text: Arc<str>,
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Files holding at least one well-formed marker, sorted by path.
+    pub files: Vec<FileScan>,
+    /// Malformed markers and unreadable files.
+    pub problems: Vec<Problem>,
+    /// Files not read, by reason.
+    pub skipped: Skipped,
+    /// How many files were read.
+    pub files_read: usize,
+}
+
+/// One marked value that changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Line number, from 1.
+    pub line: usize,
+    /// The marker's policy.
+    pub policy: String,
+    /// The part of the reference the value holds.
+    pub field: Field,
+    /// The value before.
+    pub from: String,
+    /// The value after.
+    pub to: String,
+}
+
+/// The new text of one file and why it changed.
+#[derive(Debug, Clone)]
+pub struct FileEdit {
+    /// Path relative to the repository root.
+    pub path: PathBuf,
+    /// The text as scanned; `apply` refuses to write if the file no longer holds it.
+    pub before: Arc<str>,
+    /// The text to write.
+    pub after: String,
+    /// The values that change, in line order.
+    pub changes: Vec<Change>,
+}
+
+/// Every edit a set of policy choices leads to, without anything written yet.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Files to rewrite, sorted by path.
+    pub edits: Vec<FileEdit>,
+    /// Markers left alone because a person holds them.
+    pub held: Vec<Marker>,
+    /// Markers and files that could not be handled, scan problems included.
+    pub problems: Vec<Problem>,
+}

@@ -1,0 +1,332 @@
+//! Walking an environment's paths in parallel and reading the markers in each file.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use ignore::{WalkBuilder, WalkState};
+use memchr::memmem;
+
+use super::parse::{comment_start, locate_value, parse_marker};
+use super::{FileScan, Marker, Problem, Scan, ScanOptions, Skipped};
+
+/// Why a scan could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The repository root does not exist or cannot be read.
+    #[error("cannot read the repository at {path}: {source}")]
+    Root {
+        /// The root given.
+        path: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path leaves the repository (`..`, absolute, or a symbolic link pointing out).
+    #[error(
+        "path {0:?} is outside the repository: environment paths are relative to the repository root"
+    )]
+    Outside(PathBuf),
+    /// A path does not exist in the repository.
+    #[error("path {0:?} does not exist in the repository: check the environment's paths")]
+    Missing(PathBuf),
+    /// A configured glob does not parse.
+    #[error("glob {glob:?} is invalid: {reason}")]
+    Glob {
+        /// The glob.
+        glob: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+}
+
+/// How many leading bytes are checked for NUL to call a file binary.
+const BINARY_PROBE: usize = 8192;
+
+/// Scans `paths` (relative to `root`; the whole repository when empty) for marker files.
+pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Scan, ScanError> {
+    let root = root.canonicalize().map_err(|source| ScanError::Root {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut starts = Vec::new();
+    let wanted: Vec<PathBuf> = if paths.is_empty() {
+        vec![PathBuf::new()]
+    } else {
+        paths.to_vec()
+    };
+    for path in &wanted {
+        if path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(ScanError::Outside(path.clone()));
+        }
+        let joined = root.join(path);
+        let real = joined
+            .canonicalize()
+            .map_err(|_| ScanError::Missing(path.clone()))?;
+        if !real.starts_with(&root) {
+            return Err(ScanError::Outside(path.clone()));
+        }
+        starts.push(joined);
+    }
+    let extra = build_globs(&options.extra_globs)?;
+    let mut builder = WalkBuilder::new(&starts[0]);
+    for start in &starts[1..] {
+        builder.add(start);
+    }
+    builder
+        .hidden(false)
+        .follow_links(false)
+        .require_git(false)
+        .git_global(false)
+        .parents(true)
+        .threads(options.threads)
+        .filter_entry(|entry| entry.file_name() != ".git");
+
+    let state = Mutex::new(Scan::default());
+    let seen = Mutex::new(std::collections::HashSet::new());
+    builder.build_parallel().run(|| {
+        let root = &root;
+        let extra = &extra;
+        let state = &state;
+        let seen = &seen;
+        Box::new(move |entry| {
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            let Some(file_type) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            let relative = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(entry.path())
+                .to_path_buf();
+            if !wanted_file(&relative, extra) {
+                return WalkState::Continue;
+            }
+            if entry.path_is_symlink() || file_type.is_symlink() {
+                lock(state).skipped.symlinks += 1;
+                return WalkState::Continue;
+            }
+            if !file_type.is_file() {
+                return WalkState::Continue;
+            }
+            // Overlapping environment paths must not scan a file twice.
+            if !lock(seen).insert(relative.clone()) {
+                return WalkState::Continue;
+            }
+            let outcome = read_file(entry.path(), &relative, options.max_file_size);
+            let mut state = lock(state);
+            match outcome {
+                FileOutcome::Skipped(apply) => apply(&mut state.skipped),
+                FileOutcome::Read(found) => {
+                    state.files_read += 1;
+                    if let Some((file, problems)) = found {
+                        state.problems.extend(problems);
+                        if !file.markers.is_empty() {
+                            state.files.push(file);
+                        }
+                    }
+                }
+                FileOutcome::Problem(problem) => {
+                    state.skipped.unreadable += 1;
+                    state.problems.push(problem);
+                }
+            }
+            WalkState::Continue
+        })
+    });
+    let mut scan = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    scan.files.sort_by(|a, b| a.path.cmp(&b.path));
+    scan.problems
+        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    tracing::debug!(files_read = scan.files_read, marker_files = scan.files.len(), problems = scan.problems.len(), skipped = %scan.skipped, "marker scan");
+    Ok(scan)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn build_globs(globs: &[String]) -> Result<GlobSet, ScanError> {
+    let mut set = GlobSetBuilder::new();
+    for glob in globs {
+        let parsed = Glob::new(glob).map_err(|e| ScanError::Glob {
+            glob: glob.clone(),
+            reason: e.kind().to_string(),
+        })?;
+        set.add(parsed);
+    }
+    set.build().map_err(|e| ScanError::Glob {
+        glob: globs.join(", "),
+        reason: e.kind().to_string(),
+    })
+}
+
+/// `*.yaml`, `*.yml`, `Kustomization`, or a configured glob (matched on the relative path
+/// and on the file name).
+fn wanted_file(relative: &Path, extra: &GlobSet) -> bool {
+    let name = relative.file_name().unwrap_or_default();
+    let by_default = match Path::new(name).extension().and_then(|e| e.to_str()) {
+        Some(ext) => ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"),
+        None => name == "Kustomization",
+    };
+    by_default || (!extra.is_empty() && (extra.is_match(relative) || extra.is_match(name)))
+}
+
+enum FileOutcome {
+    Skipped(fn(&mut Skipped)),
+    Read(Option<(FileScan, Vec<Problem>)>),
+    Problem(Problem),
+}
+
+fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.len() > max_size => return FileOutcome::Skipped(|s| s.too_large += 1),
+        Ok(_) => {}
+        Err(err) => return FileOutcome::Problem(unreadable(relative, &err)),
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => return FileOutcome::Problem(unreadable(relative, &err)),
+    };
+    if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
+        return FileOutcome::Skipped(|s| s.binary += 1);
+    }
+    if !has_marker_text(&bytes) {
+        return FileOutcome::Read(None);
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => return FileOutcome::Skipped(|s| s.not_utf8 += 1),
+    };
+    let text: Arc<str> = Arc::from(text);
+    let (markers, problems) = scan_text(relative, &text);
+    FileOutcome::Read(Some((
+        FileScan {
+            path: relative.to_path_buf(),
+            markers,
+            text,
+        },
+        problems,
+    )))
+}
+
+fn unreadable(relative: &Path, err: &std::io::Error) -> Problem {
+    Problem {
+        path: relative.to_path_buf(),
+        line: 0,
+        message: format!("cannot read the file: {err}"),
+    }
+}
+
+const FLUX_KEY: &[u8] = b"\"$imagepolicy\"";
+const BATON_KEY: &[u8] = b"\"$baton\"";
+
+fn has_marker_text(bytes: &[u8]) -> bool {
+    memmem::find(bytes, FLUX_KEY).is_some() || memmem::find(bytes, BATON_KEY).is_some()
+}
+
+/// Reads every marker in one file's text; a malformed marker becomes a problem and the
+/// rest of the file is still read.
+pub(crate) fn scan_text(relative: &Path, text: &str) -> (Vec<Marker>, Vec<Problem>) {
+    let bytes = text.as_bytes();
+    let mut starts: Vec<usize> = memmem::find_iter(bytes, FLUX_KEY)
+        .chain(memmem::find_iter(bytes, BATON_KEY))
+        .map(|at| memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |nl| nl + 1))
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let mut markers = Vec::new();
+    let mut problems = Vec::new();
+    let mut line_number = 1;
+    let mut counted_to = 0;
+    for start in starts {
+        line_number += memchr::memchr_iter(b'\n', &bytes[counted_to..start]).count();
+        counted_to = start;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let line = text[start..end]
+            .strip_suffix('\r')
+            .unwrap_or(&text[start..end]);
+        let problem = |message: String| Problem {
+            path: relative.to_path_buf(),
+            line: line_number,
+            message,
+        };
+        let Some(hash) = comment_start(line) else {
+            continue;
+        };
+        let spec = match parse_marker(&line[hash + 1..]) {
+            Ok(Some(spec)) => spec,
+            Ok(None) => continue,
+            Err(message) => {
+                problems.push(problem(message));
+                continue;
+            }
+        };
+        match locate_value(&line[..hash]) {
+            Ok(range) => markers.push(Marker {
+                path: relative.to_path_buf(),
+                line: line_number,
+                current: line[range.clone()].to_string(),
+                span: start + range.start..start + range.end,
+                policy: spec.policy,
+                namespace: spec.namespace,
+                field: spec.field,
+                hold: spec.hold,
+            }),
+            Err(message) => problems.push(problem(format!(
+                "marker for policy {:?}: {message}",
+                spec.policy
+            ))),
+        }
+    }
+    (markers, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::markers::Field;
+
+    #[test]
+    fn reads_markers_with_lines_and_spans() {
+        let text = "a: 1\r\nimage: app:1.0 # {\"$imagepolicy\": \"ns:app\"}\r\n# {\"$baton\": \"x\"}\n  tag: \"2\" # {\"$baton\": \"app:tag\", \"hold\": \"INC-1\"}\nbad: 1 # {\"$baton\": 7}\n";
+        let (markers, problems) = scan_text(Path::new("f.yaml"), text);
+        assert_eq!(markers.len(), 2, "{markers:?}");
+        assert_eq!(
+            (
+                markers[0].line,
+                markers[0].current.as_str(),
+                markers[0].field
+            ),
+            (2, "app:1.0", Field::Full)
+        );
+        assert_eq!(&text[markers[0].span.clone()], "app:1.0");
+        assert_eq!((markers[1].line, markers[1].current.as_str()), (4, "2"));
+        assert_eq!(markers[1].hold.as_deref(), Some("INC-1"));
+        assert_eq!(&text[markers[1].span.clone()], "2");
+        // The comment-only marker line has no value; the bad marker is reported.
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].line, 3);
+        assert!(problems[0].message.contains("no value"));
+        assert_eq!(problems[1].line, 5);
+        assert_eq!(
+            problems[1].to_string(),
+            "f.yaml:5: \"$baton\" must be a string such as \"POLICY\" or \"POLICY:tag\""
+        );
+    }
+
+    #[test]
+    fn default_files_and_globs() {
+        let none = build_globs(&[]).unwrap();
+        assert!(wanted_file(Path::new("a/b.yaml"), &none));
+        assert!(wanted_file(Path::new("a/b.YML"), &none));
+        assert!(wanted_file(Path::new("Kustomization"), &none));
+        assert!(!wanted_file(Path::new("a/b.json"), &none));
+        let extra = build_globs(&["*.env".to_string(), "deploy/**/values".to_string()]).unwrap();
+        assert!(wanted_file(Path::new("x/y/prod.env"), &extra));
+        assert!(wanted_file(Path::new("deploy/a/values"), &extra));
+        assert!(build_globs(&["a[".to_string()]).is_err());
+    }
+}

@@ -1,0 +1,613 @@
+//! One pass over everything: scan registries, choose versions, edit each environment's
+//! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
+
+mod moves;
+mod scan;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
+use crate::git::message::{CommitMessage, MessageTemplate, Move};
+use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
+use crate::markers::{self, Field, Marker, Plan, Resolved, ScanOptions};
+use crate::policy::Decision;
+use crate::reference::Reference;
+use crate::registry::Registries;
+
+pub use moves::moves_from_plan;
+pub use scan::{ImageScan, scan_images};
+
+/// What a pass should do.
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// Compute everything, write and push nothing.
+    pub dry_run: bool,
+    /// Only these environments (all when empty).
+    pub environments: Vec<String>,
+}
+
+/// One policy's choice in this pass.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// The `[policies]` name.
+    pub policy: String,
+    /// The `[images]` name.
+    pub image: String,
+    /// The repository as configured (what full-reference markers write).
+    pub repository: String,
+    /// The policy's rule in words.
+    pub rule: String,
+    /// The policy's decision, when the scan succeeded.
+    pub decision: Option<Decision>,
+    /// Why there is no decision (the scan failed).
+    pub error: Option<String>,
+}
+
+impl Selection {
+    /// The chosen tag, if any.
+    pub fn chosen(&self) -> Option<&str> {
+        self.decision.as_ref().and_then(|d| d.chosen.as_deref())
+    }
+}
+
+/// How an environment's part of the pass ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to move.
+    Unchanged,
+    /// Moves were found; nothing was written (dry run).
+    Planned,
+    /// A commit was made and pushed.
+    Pushed {
+        /// The commit id.
+        commit: String,
+        /// The branch it was pushed to.
+        branch: String,
+        /// How many rejected pushes were retried first.
+        retries: u32,
+    },
+    /// Left alone, with the reason.
+    Skipped(String),
+    /// Failed, with the error; nothing was lost and the next pass starts clean.
+    Failed(String),
+}
+
+/// One environment's part of a pass.
+#[derive(Debug, Clone)]
+pub struct EnvironmentReport {
+    /// The `[environments]` name.
+    pub name: String,
+    /// The moves found.
+    pub moves: Vec<Move>,
+    /// Unified diff of the edits.
+    pub diff: String,
+    /// The commit message that was (or would be) used.
+    pub message: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Marker problems: malformed markers, unknown policies, invalid values.
+    pub problems: Vec<String>,
+    /// Markers left alone because a person holds them.
+    pub held: Vec<String>,
+    /// Files the marker scan skipped, by reason.
+    pub skipped_files: String,
+}
+
+/// Everything a pass did.
+#[derive(Debug, Clone, Default)]
+pub struct PassReport {
+    /// Per `[images]` name.
+    pub scans: BTreeMap<String, ImageScan>,
+    /// Per `[policies]` name.
+    pub selections: BTreeMap<String, Selection>,
+    /// In the order they were processed.
+    pub environments: Vec<EnvironmentReport>,
+}
+
+impl PassReport {
+    /// True when some environment moved (or would move, in a dry run).
+    pub fn changed(&self) -> bool {
+        self.environments
+            .iter()
+            .any(|e| matches!(e.outcome, Outcome::Planned | Outcome::Pushed { .. }))
+    }
+
+    /// Every failure: failed scans and failed environments.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .scans
+            .values()
+            .filter_map(|s| s.error.as_ref().map(|e| format!("image {}: {e}", s.image)))
+            .collect();
+        for env in &self.environments {
+            if let Outcome::Failed(why) = &env.outcome {
+                out.push(format!("environment {}: {why}", env.name));
+            }
+        }
+        out
+    }
+}
+
+/// Errors that stop a whole pass before any environment is processed.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// The workspace could not be brought up to date with the remote.
+    #[error("cannot sync with the git remote: {0}")]
+    Sync(#[source] GitError),
+    /// An environment named on the command line does not exist.
+    #[error("no environment {0:?} in the configuration")]
+    UnknownEnvironment(String),
+    /// The commit message template does not parse.
+    #[error("git.commit_template: {0}")]
+    Template(String),
+}
+
+/// Everything the per-environment steps share.
+struct Context<'a> {
+    config: &'a Config,
+    registries: &'a Registries,
+    workspace: &'a Workspace,
+    selections: &'a BTreeMap<String, Selection>,
+    template: Option<MessageTemplate>,
+    digests: tokio::sync::Mutex<HashMap<(String, String), Result<String, String>>>,
+    dry_run: bool,
+}
+
+/// Runs one pass. Image scans that fail are reported and their policies hold still;
+/// every other image and environment carries on.
+pub async fn run(
+    config: &Config,
+    registries: &Registries,
+    workspace: &Workspace,
+    options: &PassOptions,
+) -> Result<PassReport, PassError> {
+    for name in &options.environments {
+        if !config.environments.contains_key(name) {
+            return Err(PassError::UnknownEnvironment(name.clone()));
+        }
+    }
+    let template = match &config.git.commit_template {
+        Some(text) => Some(
+            MessageTemplate::new(text.clone()).map_err(|e| PassError::Template(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let scans = scan_images(config, registries).await;
+    let selections = select(config, &scans);
+    workspace.sync().await.map_err(PassError::Sync)?;
+    let cx = Context {
+        config,
+        registries,
+        workspace,
+        selections: &selections,
+        template,
+        digests: tokio::sync::Mutex::new(HashMap::new()),
+        dry_run: options.dry_run,
+    };
+    let mut environments = Vec::new();
+    for name in environment_order(config) {
+        if !options.environments.is_empty() && !options.environments.contains(&name) {
+            continue;
+        }
+        let env = &config.environments[&name];
+        let report = environment_pass(&cx, &name, env).await;
+        log_environment(&report);
+        environments.push(report);
+    }
+    Ok(PassReport {
+        scans,
+        selections,
+        environments,
+    })
+}
+
+/// Chooses a tag for every policy whose image scanned successfully.
+pub fn select(config: &Config, scans: &BTreeMap<String, ImageScan>) -> BTreeMap<String, Selection> {
+    let mut out = BTreeMap::new();
+    for (name, policy) in &config.policies {
+        let image = &config.images[&policy.image];
+        let scan = scans.get(&policy.image);
+        let (decision, error) = match scan {
+            Some(ImageScan {
+                tags: Some(tags), ..
+            }) => (Some(policy.policy.choose(tags)), None),
+            Some(ImageScan { error: Some(e), .. }) => (None, Some(format!("scan failed: {e}"))),
+            _ => (None, Some("image was not scanned".to_string())),
+        };
+        if let Some(decision) = &decision {
+            tracing::info!(policy = %name, image = %policy.image, chosen = ?decision.chosen, reason = %decision, "policy choice");
+        }
+        out.insert(
+            name.clone(),
+            Selection {
+                policy: name.clone(),
+                image: policy.image.clone(),
+                repository: image.repository_text.clone(),
+                rule: policy.policy.describe(),
+                decision,
+                error,
+            },
+        );
+    }
+    out
+}
+
+/// Environments in an order where every `promote_from` source comes before its target.
+pub fn environment_order(config: &Config) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    let mut visiting = BTreeSet::new();
+    fn visit(
+        name: &str,
+        config: &Config,
+        order: &mut Vec<String>,
+        visiting: &mut BTreeSet<String>,
+    ) {
+        if order.iter().any(|n| n == name) || !visiting.insert(name.to_string()) {
+            return;
+        }
+        if let Some(from) = config
+            .environments
+            .get(name)
+            .and_then(|e| e.promote_from.as_deref())
+        {
+            visit(from, config, order, visiting);
+        }
+        order.push(name.to_string());
+    }
+    for name in config.environments.keys() {
+        visit(name, config, &mut order, &mut visiting);
+    }
+    order
+}
+
+/// Gates this build does not enforce yet; an environment that asks for them is left alone
+/// rather than moved without them.
+fn unenforced_gates(env: &EnvironmentConfig) -> Vec<&'static str> {
+    let mut gates = Vec::new();
+    if env.mode == Mode::Review {
+        gates.push("mode = \"review\"");
+    }
+    if env.promote_from.is_some() {
+        gates.push("promote_from");
+    }
+    if env.soak.is_some() {
+        gates.push("soak");
+    }
+    if !env.windows.is_empty() {
+        gates.push("window");
+    }
+    if !env.freeze.is_empty() {
+        gates.push("freeze");
+    }
+    gates
+}
+
+async fn environment_pass(
+    cx: &Context<'_>,
+    name: &str,
+    env: &EnvironmentConfig,
+) -> EnvironmentReport {
+    let mut report = EnvironmentReport {
+        name: name.to_string(),
+        moves: Vec::new(),
+        diff: String::new(),
+        message: None,
+        outcome: Outcome::Unchanged,
+        problems: Vec::new(),
+        held: Vec::new(),
+        skipped_files: String::new(),
+    };
+    let gates = unenforced_gates(env);
+    if !gates.is_empty() {
+        report.outcome = Outcome::Skipped(format!(
+            "uses {}, which this version of baton does not enforce yet: left unchanged",
+            gates.join(", ")
+        ));
+        return report;
+    }
+    let target_branch = cx
+        .config
+        .git
+        .push_branch
+        .clone()
+        .unwrap_or_else(|| cx.config.git.branch.clone());
+    let attempts = cx.config.git.push_retries + 1;
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            let delay = backoff(attempt);
+            tracing::info!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "push rejected: syncing and re-applying");
+            tokio::time::sleep(delay).await;
+            if let Err(err) = cx.workspace.sync().await {
+                report.outcome =
+                    Outcome::Failed(format!("cannot sync after a rejected push: {err}"));
+                return report;
+            }
+        }
+        let plan = match plan_environment(cx, env).await {
+            Ok((plan, skipped)) => {
+                report.skipped_files = skipped;
+                plan
+            }
+            Err(why) => {
+                report.outcome = Outcome::Failed(why);
+                return report;
+            }
+        };
+        report.problems = plan.problems.iter().map(ToString::to_string).collect();
+        report.held = plan
+            .held
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}:{}: {} held: {}",
+                    m.path.display(),
+                    m.line,
+                    m.policy,
+                    m.hold.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        report.moves = moves_from_plan(&plan, cx.selections, cx.config);
+        report.diff = moves::unified_diff(&plan);
+        if plan.edits.is_empty() {
+            report.outcome = Outcome::Unchanged;
+            return report;
+        }
+        let message = CommitMessage {
+            environment: name.to_string(),
+            moves: report.moves.clone(),
+            promoted_by: None,
+        };
+        let text = match message.render(cx.template.as_ref()) {
+            Ok(text) => text,
+            Err(err) => {
+                report.outcome =
+                    Outcome::Failed(format!("cannot render the commit message: {err}"));
+                return report;
+            }
+        };
+        report.message = Some(text.clone());
+        if cx.dry_run {
+            report.outcome = Outcome::Planned;
+            return report;
+        }
+        match commit_and_push(cx, name, &plan, text, &target_branch).await {
+            Ok(Some((commit, PushOutcome::Pushed))) => {
+                report.outcome = Outcome::Pushed {
+                    commit,
+                    branch: target_branch,
+                    retries: attempt,
+                };
+                return report;
+            }
+            Ok(Some((_, PushOutcome::Rejected { reason }))) => {
+                tracing::warn!(environment = %name, reason = %reason, "push rejected");
+                continue;
+            }
+            Ok(None) => {
+                report.outcome = Outcome::Unchanged;
+                return report;
+            }
+            Err(why) => {
+                report.outcome = Outcome::Failed(why);
+                return report;
+            }
+        }
+    }
+    report.outcome = Outcome::Failed(format!(
+        "the remote rejected the push {attempts} times because the branch kept moving: the next pass tries again"
+    ));
+    report
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(200) * 2u32.saturating_pow(attempt.min(6));
+    base + Duration::from_millis(rand::random::<u64>() % 200)
+}
+
+/// Scans the environment's markers and plans the edits for the current selections.
+async fn plan_environment(
+    cx: &Context<'_>,
+    env: &EnvironmentConfig,
+) -> Result<(Plan, String), String> {
+    let root = cx.workspace.work_tree().to_path_buf();
+    let paths: Vec<PathBuf> = env.paths.clone();
+    let options = ScanOptions {
+        extra_globs: cx.config.markers.include.clone(),
+        max_file_size: cx.config.markers.max_file_size,
+        ..ScanOptions::default()
+    };
+    let scan = tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
+        .await
+        .map_err(|e| format!("marker scan stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+    let skipped = scan.skipped.to_string();
+    let digests = resolve_digests(cx, &scan).await;
+    let resolve = |marker: &Marker| resolve_marker(cx, &digests, marker);
+    let plan = markers::plan(&scan, &resolve);
+    Ok((plan, skipped))
+}
+
+/// The digest each policy needs in this environment, resolved once per (image, tag).
+async fn resolve_digests(
+    cx: &Context<'_>,
+    scan: &markers::Scan,
+) -> HashMap<String, Result<String, String>> {
+    let mut needed: BTreeSet<String> = BTreeSet::new();
+    for marker in scan.files.iter().flat_map(|f| &f.markers) {
+        let Some(policy) = cx.config.policies.get(&marker.policy) else {
+            continue;
+        };
+        let Some(chosen) = cx
+            .selections
+            .get(&marker.policy)
+            .and_then(Selection::chosen)
+        else {
+            continue;
+        };
+        let wants = match (marker.field, policy.pin_digest) {
+            (Field::Digest, _) => true,
+            (Field::Full, DigestPinning::Always) => true,
+            (Field::Full, DigestPinning::IfNotPresent) => {
+                let current = Reference::split(&marker.current);
+                !(current.tag == Some(chosen) && current.digest.is_some())
+            }
+            _ => false,
+        };
+        if wants && marker.hold.is_none() {
+            needed.insert(marker.policy.clone());
+        }
+    }
+    let mut out = HashMap::new();
+    for policy_name in needed {
+        let selection = &cx.selections[&policy_name];
+        let Some(tag) = selection.chosen() else {
+            continue;
+        };
+        let image = &cx.config.images[&selection.image];
+        let key = (selection.image.clone(), tag.to_string());
+        let mut cache = cx.digests.lock().await;
+        if !cache.contains_key(&key) {
+            let result = match cx.registries.for_image(&image.repository) {
+                Ok(client) => client
+                    .digest(&image.repository.repository, tag)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(why) = &result {
+                tracing::warn!(image = %selection.image, tag, error = %why, "cannot resolve digest");
+            }
+            cache.insert(key.clone(), result);
+        }
+        out.insert(policy_name, cache[&key].clone());
+    }
+    out
+}
+
+/// What a marker should hold now, or `None` when its policy is unknown. A policy with no
+/// choice (failed scan, no candidate) keeps the marker's current value.
+fn resolve_marker(
+    cx: &Context<'_>,
+    digests: &HashMap<String, Result<String, String>>,
+    marker: &Marker,
+) -> Option<Resolved> {
+    let policy = cx.config.policies.get(&marker.policy)?;
+    let selection = cx.selections.get(&marker.policy)?;
+    let current = Reference::split(&marker.current);
+    let Some(tag) = selection.chosen() else {
+        return Some(keep_current(selection, marker));
+    };
+    let digest = match (marker.field, policy.pin_digest) {
+        (Field::Tag | Field::Name, _) | (Field::Full, DigestPinning::Never) => None,
+        (Field::Full, DigestPinning::IfNotPresent)
+            if current.tag == Some(tag) && current.digest.is_some() =>
+        {
+            current.digest.map(str::to_string)
+        }
+        _ => match digests.get(&marker.policy) {
+            Some(Ok(d)) => Some(d.clone()),
+            // Without the digest the marker keeps what it has: never write an unpinned value
+            // where a pinned one was asked for.
+            _ => return Some(keep_current(selection, marker)),
+        },
+    };
+    Some(Resolved {
+        repository: selection.repository.clone(),
+        tag: tag.to_string(),
+        digest,
+    })
+}
+
+/// A resolution that leaves the marker's value exactly as it is.
+fn keep_current(selection: &Selection, marker: &Marker) -> Resolved {
+    let current = Reference::split(&marker.current);
+    match marker.field {
+        Field::Full => Resolved {
+            repository: current.name.to_string(),
+            tag: current.tag.unwrap_or_default().to_string(),
+            digest: current.digest.map(str::to_string),
+        },
+        Field::Tag => Resolved {
+            repository: selection.repository.clone(),
+            tag: marker.current.clone(),
+            digest: None,
+        },
+        Field::Name => Resolved {
+            repository: marker.current.clone(),
+            tag: String::new(),
+            digest: None,
+        },
+        Field::Digest => Resolved {
+            repository: selection.repository.clone(),
+            tag: String::new(),
+            digest: Some(marker.current.clone()),
+        },
+    }
+}
+
+async fn commit_and_push(
+    cx: &Context<'_>,
+    environment: &str,
+    plan: &Plan,
+    message: String,
+    branch: &str,
+) -> Result<Option<(String, PushOutcome)>, String> {
+    let root = cx.workspace.work_tree().to_path_buf();
+    let to_apply = plan.clone();
+    let written = tokio::task::spawn_blocking(move || markers::apply(&root, &to_apply))
+        .await
+        .map_err(|e| format!("edit stopped: {e}"))?
+        .map_err(|e| format!("cannot write the edits: {e}"))?;
+    tracing::info!(environment, files = written, "edited files");
+    let git = &cx.config.git;
+    let request = CommitRequest {
+        message,
+        author_name: git.author_name.clone(),
+        author_email: git.author_email.clone(),
+        paths_changed: plan.edits.iter().map(|e| e.path.clone()).collect(),
+        signing: git.signing_key.as_ref().map(|key| Signing {
+            key: key.clone(),
+            format: git.signing_format,
+        }),
+    };
+    let commit = match cx.workspace.commit(&request).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(format!("cannot commit: {err}")),
+    };
+    tracing::info!(environment, commit = %commit, "committed");
+    match cx.workspace.push(commit, branch, false).await {
+        Ok(outcome) => {
+            if outcome == PushOutcome::Pushed {
+                tracing::info!(environment, commit = %commit, branch, "pushed");
+            }
+            Ok(Some((commit.to_string(), outcome)))
+        }
+        Err(err) => Err(format!(
+            "push failed: {err}; the commit is not lost: the next pass re-applies the same moves"
+        )),
+    }
+}
+
+fn log_environment(report: &EnvironmentReport) {
+    for problem in &report.problems {
+        tracing::warn!(environment = %report.name, problem = %problem, "marker problem");
+    }
+    for held in &report.held {
+        tracing::info!(environment = %report.name, held = %held, "marker held");
+    }
+    match &report.outcome {
+        Outcome::Failed(why) => {
+            tracing::error!(environment = %report.name, error = %why, "environment failed")
+        }
+        Outcome::Skipped(why) => {
+            tracing::warn!(environment = %report.name, reason = %why, "environment skipped")
+        }
+        outcome => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), outcome = ?outcome, "environment done")
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Turning a marker plan into the moves a commit message names, and into a diff for `plan`.
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::git::message::Move;
+use crate::markers::{Field, Plan};
+use crate::reference::Reference;
+
+use super::Selection;
+
+/// One move per policy whose markers changed, with the versions before and after.
+/// Several markers of one policy at different old versions list them all (`1.2, 1.3`).
+pub fn moves_from_plan(
+    plan: &Plan,
+    selections: &BTreeMap<String, Selection>,
+    config: &Config,
+) -> Vec<Move> {
+    /// What the changes of one policy add up to.
+    #[derive(Default)]
+    struct Acc {
+        /// Versions before and after, from full-reference and tag markers.
+        from: Vec<String>,
+        to: Vec<String>,
+        /// Digests before and after, from digest markers.
+        digest_from: Vec<String>,
+        digest_to: Option<String>,
+    }
+    fn push_unique(list: &mut Vec<String>, value: String) {
+        if !value.is_empty() && !list.contains(&value) {
+            list.push(value);
+        }
+    }
+    let mut by_policy: BTreeMap<String, Acc> = BTreeMap::new();
+    for change in plan.edits.iter().flat_map(|e| &e.changes) {
+        let acc = by_policy.entry(change.policy.clone()).or_default();
+        match change.field {
+            Field::Full => {
+                let before = Reference::split(&change.from);
+                let after = Reference::split(&change.to);
+                push_unique(&mut acc.from, version_text(before.tag, before.digest));
+                push_unique(&mut acc.to, version_text(after.tag, after.digest));
+                if let Some(digest) = after.digest {
+                    acc.digest_to = Some(digest.to_string());
+                }
+            }
+            Field::Tag | Field::Name => {
+                push_unique(&mut acc.from, change.from.clone());
+                push_unique(&mut acc.to, change.to.clone());
+            }
+            Field::Digest => {
+                push_unique(&mut acc.digest_from, short(&change.from));
+                acc.digest_to = Some(change.to.clone());
+            }
+        }
+    }
+    by_policy
+        .into_iter()
+        .map(|(policy, acc)| {
+            let selection = selections.get(&policy);
+            let image = selection
+                .map(|s| s.repository.clone())
+                .or_else(|| {
+                    config
+                        .policies
+                        .get(&policy)
+                        .and_then(|p| config.images.get(&p.image))
+                        .map(|i| i.repository_text.clone())
+                })
+                .unwrap_or_default();
+            // A digest-only move (the tag was re-pushed) is told by its digests.
+            let (from, to) = if acc.to.is_empty() {
+                (
+                    acc.digest_from.join(", "),
+                    acc.digest_to.as_deref().map(short).unwrap_or_default(),
+                )
+            } else {
+                (acc.from.join(", "), acc.to.join(", "))
+            };
+            Move {
+                image,
+                rule: selection.map(|s| s.rule.clone()).unwrap_or_default(),
+                policy,
+                from,
+                to,
+                digest: acc.digest_to,
+            }
+        })
+        .collect()
+}
+
+fn version_text(tag: Option<&str>, digest: Option<&str>) -> String {
+    match (tag, digest) {
+        (Some(tag), Some(digest)) => format!("{tag}@{}", short(digest)),
+        (Some(tag), None) => tag.to_string(),
+        (None, Some(digest)) => short(digest),
+        (None, None) => String::new(),
+    }
+}
+
+/// `sha256:0123456789ab` from a full digest, for messages.
+fn short(digest: &str) -> String {
+    digest.chars().take("sha256:".len() + 12).collect()
+}
+
+/// A unified diff of every edit in the plan, paths relative to the repository root.
+pub fn unified_diff(plan: &Plan) -> String {
+    let mut out = String::new();
+    for edit in &plan.edits {
+        let path = edit.path.display().to_string();
+        let diff = similar::TextDiff::from_lines(edit.before.as_ref(), edit.after.as_str());
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(2)
+                .header(&format!("a/{path}"), &format!("b/{path}"))
+                .to_string(),
+        );
+    }
+    out
+}

@@ -1,0 +1,99 @@
+//! Registry scans for a pass: every configured image, a bounded number at a time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::registry::Registries;
+
+/// One image's scan result.
+#[derive(Debug, Clone)]
+pub struct ImageScan {
+    /// The `[images]` name.
+    pub image: String,
+    /// The registry host.
+    pub registry: String,
+    /// Valid tags, when the scan succeeded.
+    pub tags: Option<Vec<String>>,
+    /// Invalid tags or digests dropped from the reply.
+    pub dropped_invalid: usize,
+    /// Requests the scan made.
+    pub requests: u32,
+    /// Why the scan failed.
+    pub error: Option<String>,
+    /// The error's kind, for metrics labels.
+    pub error_kind: Option<&'static str>,
+}
+
+/// Lists the tags of every configured image, at most `daemon.concurrency` at once,
+/// each within its image's `timeout`. A failure is recorded; the others carry on.
+pub async fn scan_images(config: &Config, registries: &Registries) -> BTreeMap<String, ImageScan> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(
+        config.daemon.concurrency.max(1),
+    ));
+    let mut tasks = Vec::new();
+    for (name, image) in &config.images {
+        let client = registries.for_image(&image.repository);
+        let limit = limit.clone();
+        let name = name.clone();
+        let repository = image.repository.clone();
+        let timeout = image.timeout;
+        tasks.push(async move {
+            let mut scan = ImageScan {
+                image: name.clone(),
+                registry: repository.registry.clone(),
+                tags: None,
+                dropped_invalid: 0,
+                requests: 0,
+                error: None,
+                error_kind: None,
+            };
+            let client = match client {
+                Ok(client) => client,
+                Err(err) => {
+                    scan.error_kind = Some(err.kind().as_str());
+                    scan.error = Some(err.to_string());
+                    return scan;
+                }
+            };
+            let _permit = limit.acquire().await;
+            match tokio::time::timeout(timeout, client.list_tags(&repository.repository)).await {
+                Ok(Ok(list)) => {
+                    tracing::info!(image = %name, tags = list.tags.len(), dropped = list.dropped_invalid, requests = list.requests, "scanned");
+                    scan.dropped_invalid = list.dropped_invalid;
+                    scan.requests = list.requests;
+                    scan.tags = Some(list.tags);
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(image = %name, error = %err, "scan failed");
+                    scan.error_kind = Some(err.kind().as_str());
+                    scan.error = Some(err.to_string());
+                }
+                Err(_) => {
+                    let why = format!(
+                        "scan of {repository} took longer than the image's timeout of {}: raise images.{name}.timeout or check the registry",
+                        crate::config::format_duration(timeout)
+                    );
+                    tracing::warn!(image = %name, error = %why, "scan failed");
+                    scan.error_kind = Some("timeout");
+                    scan.error = Some(why);
+                }
+            }
+            scan
+        });
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for task in tasks {
+        set.spawn(task);
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(scan) => {
+                out.insert(scan.image.clone(), scan);
+            }
+            Err(err) => tracing::error!(error = %err, "a scan task stopped unexpectedly"),
+        }
+    }
+    out
+}
