@@ -22,6 +22,13 @@ pub use window::{DaySet, Freeze, TimeWindow};
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/baton/baton.toml";
 
+/// Where the clone and other state live when `daemon.state_dir` is not set.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/baton";
+
+/// Port of the health, metrics and status listener when `daemon.listen` is not set
+/// (on 127.0.0.1).
+pub const DEFAULT_LISTEN_PORT: u16 = 9476;
+
 /// Environment variables with this prefix and a `__` section separator override the file.
 pub const ENV_PREFIX: &str = "BATON_";
 

@@ -222,6 +222,28 @@ impl<'a> Table<'a> {
             self.error(key, "must not be empty: give a file path");
             return None;
         }
+        // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY, which is only
+        // known at run time.
+        for prefix in [
+            "$CREDENTIALS_DIRECTORY/",
+            "${CREDENTIALS_DIRECTORY}/",
+            "%d/",
+        ] {
+            if let Some(name) = text.strip_prefix(prefix) {
+                return match std::env::var_os("CREDENTIALS_DIRECTORY") {
+                    Some(dir) if !dir.is_empty() => Some(Path::new(&dir).join(name)),
+                    _ => {
+                        self.error(
+                            key,
+                            format!(
+                                "{text:?} names a systemd credential but CREDENTIALS_DIRECTORY is not set: run under systemd with LoadCredential=, or give a full path"
+                            ),
+                        );
+                        None
+                    }
+                };
+            }
+        }
         Some(self.cx.resolve(&text))
     }
 
@@ -490,7 +512,7 @@ fn read_daemon(top: &Table) -> Option<DaemonConfig> {
     let t = section(top, "daemon");
     let state_dir = t
         .file_path("state_dir")
-        .unwrap_or_else(|| PathBuf::from("/var/lib/baton"));
+        .unwrap_or_else(|| PathBuf::from(super::DEFAULT_STATE_DIR));
     let listen = match t.string("listen") {
         Some(text) => match text.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
@@ -502,7 +524,10 @@ fn read_daemon(top: &Table) -> Option<DaemonConfig> {
                 None
             }
         },
-        None => Some(SocketAddr::from(([127, 0, 0, 1], 9476))),
+        None => Some(SocketAddr::from((
+            [127, 0, 0, 1],
+            super::DEFAULT_LISTEN_PORT,
+        ))),
     };
     let log_format = match t.string("log_format").as_deref() {
         None | Some("text") => Some(LogFormat::Text),
