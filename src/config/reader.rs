@@ -16,6 +16,8 @@ use super::window::{Freeze, TimeWindow};
 use super::*;
 use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
 
+mod notifications;
+
 /// Keys that would hold a secret inline, and the key that should be used instead.
 const INLINE_SECRETS: &[(&str, &str)] = &[
     ("password", "password_file"),
@@ -460,6 +462,11 @@ pub(super) fn build(
         })
         .collect::<BTreeMap<_, _>>();
     let environments = read_environments(&top);
+    let notifications = top
+        .named_tables("notifications")
+        .into_iter()
+        .filter_map(|(name, table)| notifications::read(table).map(|n| (name, n)))
+        .collect::<BTreeMap<_, _>>();
     if root.is_none_or(|d| !d.contains_key("git")) {
         top.missing("git", "add a [git] section with at least url = \"...\"");
     }
@@ -477,6 +484,7 @@ pub(super) fn build(
             images,
             policies,
             environments,
+            notifications,
         });
     }
     let mut errors = cx.errors.into_inner();
