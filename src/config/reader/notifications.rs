@@ -72,7 +72,8 @@ pub(super) fn read(t: Table) -> Option<NotificationConfig> {
                     None
                 }
             };
-            if token_file.is_none() && !present(&t, "token_file") {
+            // An inline `token` is reported by finish(); one error for one mistake.
+            if token_file.is_none() && !present(&t, "token_file") && !present(&t, "token") {
                 t.missing(
                     "token_file",
                     "give the file holding the bot's access token, e.g. token_file = \"/run/credentials/baton.service/matrix-token\"",
