@@ -370,7 +370,7 @@ async fn matrix_puts_a_notice_with_the_bearer_token_and_retries_with_the_same_tx
         assert_eq!(request.body["msgtype"], "m.notice");
         assert_eq!(
             request.body["body"],
-            "production: push failed: push failed: the remote refused it"
+            "production: push failed: the remote refused it"
         );
     }
     assert_eq!(

@@ -167,6 +167,8 @@ impl Event {
                 }
             }
             Event::PushFailed { error, .. } => {
+                // The pass's own errors often start with the same words.
+                let error = error.strip_prefix("push failed: ").unwrap_or(error);
                 let _ = write!(text, ": {error}");
             }
             Event::ReviewOpened { url, .. } => {

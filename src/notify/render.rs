@@ -504,7 +504,7 @@ mod tests {
         let (c, _) = compose(&single(sample(EventKind::PushFailed)), None, 10, at());
         assert_eq!(
             payload(SinkKind::Matrix, &c),
-            json!({"msgtype": "m.notice", "body": "staging: push failed: push failed: the remote refused it"})
+            json!({"msgtype": "m.notice", "body": "staging: push failed: the remote refused it"})
         );
     }
 
