@@ -149,10 +149,13 @@ async fn wait_until(mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A loopback port nothing listens on: connections are refused.
-fn refused_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A loopback port that refuses connections: bound, so no other test can take it, but
+/// not listening. Keep the socket alive as long as the port is used.
+fn refused_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
 }
 
 /// A server that accepts connections and never answers.
@@ -530,10 +533,11 @@ async fn dead_sinks_never_block_send_nor_the_healthy_sink() {
     let receiver = FakeReceiver::start().await;
     let stalled = stalled_server().await;
     let dir = tempfile::tempdir().unwrap();
+    let (_bound, port) = refused_port();
     let refused = secret_file(
         dir.path(),
         "refused",
-        &format!("http://127.0.0.1:{}/hook", refused_port()),
+        &format!("http://127.0.0.1:{port}/hook"),
     );
     let stalled = secret_file(dir.path(), "stalled", &format!("http://{stalled}/hook"));
     let healthy = secret_file(dir.path(), "healthy", &receiver.url("/hook"));
@@ -643,13 +647,11 @@ async fn secrets_never_reach_the_log() {
         "echoing",
         &receiver.url("/services/T0/B0/SLACKSECRET1"),
     );
+    let (_bound, port) = refused_port();
     let refused = secret_file(
         dir.path(),
         "refused",
-        &format!(
-            "http://127.0.0.1:{}/services/T0/B0/SLACKSECRET2?token=QUERYSECRET",
-            refused_port()
-        ),
+        &format!("http://127.0.0.1:{port}/services/T0/B0/SLACKSECRET2?token=QUERYSECRET"),
     );
     let token_file = secret_file(dir.path(), "token", "syt_MATRIXSECRET");
     let mut matrix = sink(NotificationTarget::Matrix {
