@@ -7,3 +7,4 @@ pub mod http;
 pub mod metrics;
 pub mod status;
 pub mod systemd;
+pub mod webhooks;
