@@ -92,7 +92,28 @@ pub enum ParseError {
 
 /// Reads the push events out of a payload of `kind`. `headers` matter for GitHub, whose
 /// event type travels in `X-GitHub-Event`.
+/// GitHub's default content type, `application/x-www-form-urlencoded`, carries the JSON
+/// in a `payload` field; it is read too.
 pub fn parse(kind: WebhookKind, headers: &HeaderMap, body: &[u8]) -> Result<Parsed, ParseError> {
+    let form_encoded = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let form_payload = if kind == WebhookKind::GitHub && form_encoded {
+        let payload = url::form_urlencoded::parse(body)
+            .find(|(key, _)| key == "payload")
+            .map(|(_, value)| value.into_owned());
+        Some(payload.ok_or(ParseError::Missing {
+            kind,
+            field: "payload form field",
+        })?)
+    } else {
+        None
+    };
+    let body = form_payload.as_ref().map_or(body, |p| p.as_bytes());
     let value: Value =
         serde_json::from_slice(body).map_err(|err| ParseError::Json(json_error(&err)))?;
     if !value.is_object() {
@@ -1062,6 +1083,25 @@ mod tests {
         );
         let err = parse(WebhookKind::GitHub, &h, b"{\"action\": \"published\"}").unwrap_err();
         assert!(err.to_string().contains("has no package"), "{err}");
+    }
+
+    #[test]
+    fn github_form_encoded_payloads() {
+        let json = fixture("github-package.json");
+        let form: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", std::str::from_utf8(&json).unwrap())
+            .finish();
+        let h = headers(&[
+            ("x-github-event", "package"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ]);
+        let events = pushes(WebhookKind::GitHub, &h, form.as_bytes());
+        assert_eq!(
+            events,
+            [push(Some("ghcr.io"), "example/checkout-api", Some("1.4.2"))]
+        );
+        let err = parse(WebhookKind::GitHub, &h, b"other=1").unwrap_err();
+        assert!(err.to_string().contains("no payload form field"), "{err}");
     }
 
     #[test]
