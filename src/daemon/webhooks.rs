@@ -91,9 +91,8 @@ pub enum ParseError {
 }
 
 /// Reads the push events out of a payload of `kind`. `headers` matter for GitHub, whose
-/// event type travels in `X-GitHub-Event`.
-/// GitHub's default content type, `application/x-www-form-urlencoded`, carries the JSON
-/// in a `payload` field; it is read too.
+/// event type travels in `X-GitHub-Event` and whose default content type,
+/// `application/x-www-form-urlencoded`, carries the JSON in a `payload` field.
 pub fn parse(kind: WebhookKind, headers: &HeaderMap, body: &[u8]) -> Result<Parsed, ParseError> {
     let form_encoded = headers
         .get(header::CONTENT_TYPE)
@@ -810,7 +809,7 @@ async fn handle(
 ) -> Response {
     let hooks = state.hooks();
     let Some(hook) = hooks.hooks.get(&name) else {
-        tracing::debug!(hook = %name, "webhook request for an unknown hook");
+        tracing::debug!(hook = ?name, "webhook request for an unknown hook");
         return reply(
             &state,
             UNKNOWN_HOOK_LABEL,
