@@ -513,6 +513,34 @@ async fn reload_puts_new_secrets_in_force_and_keeps_counters() {
 }
 
 #[tokio::test]
+async fn counters_can_live_in_a_family_the_daemon_owns() {
+    let dir = tempfile::tempdir().unwrap();
+    write_secret(dir.path(), "ghcr.secret", GHCR_SECRET);
+    write_secret(dir.path(), "hub.secret", HUB_TOKEN);
+    write_secret(dir.path(), "local.secret", LOCAL_TOKEN);
+    let config = load(dir.path(), &config_text(dir.path(), "127.0.0.1:5000"));
+    let family = prometheus_client::metrics::family::Family::default();
+    let (tx, _rx) = mpsc::channel(1);
+    let state = WebhookState::with_counters(&config, tx, family.clone()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(axum::serve(listener, webhooks::router(state)).into_future());
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/hooks/hub"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let label = webhooks::WebhookLabels {
+        hook: "hub".to_string(),
+        outcome: "unauthorized".to_string(),
+    };
+    assert_eq!(family.get_or_create(&label).get(), 1);
+    task.abort();
+}
+
+#[tokio::test]
 async fn counters_render_as_prometheus_text() {
     let hooks = listen("127.0.0.1:5000", 16).await;
     let body = fixture("github-package.json");

@@ -655,10 +655,20 @@ impl WebhookState {
     /// Reads every hook's secret file and prepares the hooks of `config`. Each `[images]`
     /// name a verified push matches is sent on `triggers`; the daemon scans it.
     pub fn new(config: &Config, triggers: mpsc::Sender<String>) -> Result<Self, WebhookError> {
+        Self::with_counters(config, triggers, Family::default())
+    }
+
+    /// As [`WebhookState::new`], counting into `requests`: a family the daemon's metrics
+    /// already own and export (as `webhook_requests`, with labels [`WebhookLabels`]).
+    pub fn with_counters(
+        config: &Config,
+        triggers: mpsc::Sender<String>,
+        requests: Family<WebhookLabels, Counter>,
+    ) -> Result<Self, WebhookError> {
         Ok(WebhookState {
             inner: Arc::new(Inner {
                 hooks: RwLock::new(Arc::new(Hooks::from_config(config)?)),
-                requests: Family::default(),
+                requests,
                 triggers,
             }),
         })
