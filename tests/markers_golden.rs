@@ -33,7 +33,12 @@ use std::path::{Path, PathBuf};
 
 use baton::markers::{self, Marker, Plan, Resolved, ScanOptions};
 
-const CONTROL_FILES: [&str; 4] = ["policies.toml", "expected.yaml", "problems.txt", "README.md"];
+const CONTROL_FILES: [&str; 4] = [
+    "policies.toml",
+    "expected.yaml",
+    "problems.txt",
+    "README.md",
+];
 
 /// Every form issue 4 names has a case; losing one is a failure, not a silent gap.
 const REQUIRED_CASES: &[&str] = &[
