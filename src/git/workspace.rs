@@ -333,7 +333,7 @@ impl Workspace {
         {
             tracing::warn!(error = %e, "could not refresh the index after committing");
         }
-        tracing::info!(commit = %id, branch = %name, "committed");
+        tracing::debug!(commit = %id, branch = %name, "committed");
         Ok(Some(id))
     }
 
@@ -382,7 +382,7 @@ impl Workspace {
             '!' => {
                 let reason = summary_reason(&summary);
                 if summary.starts_with("[rejected]") {
-                    tracing::info!(%branch, %reason, "push rejected, remote moved");
+                    tracing::debug!(%branch, %reason, "push rejected, remote moved");
                     Ok(PushOutcome::Rejected { reason })
                 } else {
                     Err(GitError::PushRefused {
@@ -394,7 +394,7 @@ impl Workspace {
                 }
             }
             _ if out.success => {
-                tracing::info!(%commit, %branch, "pushed");
+                tracing::debug!(%commit, %branch, "pushed");
                 Ok(PushOutcome::Pushed)
             }
             _ => Err(cmd.failure(&out)),

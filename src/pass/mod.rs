@@ -561,7 +561,7 @@ async fn commit_and_push(
         .await
         .map_err(|e| format!("edit stopped: {e}"))?
         .map_err(|e| format!("cannot write the edits: {e}"))?;
-    tracing::info!(environment, files = written, "edited files");
+    tracing::debug!(environment = %environment, files = written, "edited files");
     let git = &cx.config.git;
     let request = CommitRequest {
         message,
@@ -578,11 +578,11 @@ async fn commit_and_push(
         Ok(None) => return Ok(None),
         Err(err) => return Err(format!("cannot commit: {err}")),
     };
-    tracing::info!(environment, commit = %commit, "committed");
+    tracing::debug!(environment = %environment, commit = %commit, "committed");
     match cx.workspace.push(commit, branch, false).await {
         Ok(outcome) => {
             if outcome == PushOutcome::Pushed {
-                tracing::info!(environment, commit = %commit, branch, "pushed");
+                tracing::debug!(environment = %environment, commit = %commit, branch = %branch, "pushed");
             }
             Ok(Some((commit.to_string(), outcome)))
         }
@@ -606,8 +606,18 @@ fn log_environment(report: &EnvironmentReport) {
         Outcome::Skipped(why) => {
             tracing::warn!(environment = %report.name, reason = %why, "environment skipped")
         }
-        outcome => {
-            tracing::info!(environment = %report.name, moves = report.moves.len(), outcome = ?outcome, "environment done")
+        Outcome::Pushed {
+            commit,
+            branch,
+            retries,
+        } => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), commit = %commit, branch = %branch, retries, "environment moved")
+        }
+        Outcome::Planned => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), "environment would move")
+        }
+        Outcome::Unchanged => {
+            tracing::info!(environment = %report.name, "environment up to date")
         }
     }
 }
