@@ -90,9 +90,7 @@ pub enum GitError {
         detail: String,
     },
     /// The remote refused the push (a hook, a protected branch, a full disk).
-    #[error(
-        "{remote} refused the push to branch {branch}: {reason}{hook}; the commit is kept locally"
-    )]
+    #[error("{remote} refused the push to branch {branch}: {reason}{hook}; nothing was pushed")]
     PushRefused {
         /// The remote URL without credentials.
         remote: String,

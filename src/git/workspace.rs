@@ -384,6 +384,13 @@ impl Workspace {
                 if summary.starts_with("[rejected]") {
                     tracing::debug!(%branch, %reason, "push rejected, remote moved");
                     Ok(PushOutcome::Rejected { reason })
+                } else if self.moved_during_push(commit, branch).await {
+                    // Another writer's push landed after the remote advertised the branch to
+                    // us (the remote then cannot lock or update the ref): a race, not a refusal.
+                    tracing::debug!(%branch, %reason, "push lost a race, remote moved");
+                    Ok(PushOutcome::Rejected {
+                        reason: format!("the branch moved during the push ({reason})"),
+                    })
                 } else {
                     Err(GitError::PushRefused {
                         remote,
@@ -398,6 +405,31 @@ impl Workspace {
                 Ok(PushOutcome::Pushed)
             }
             _ => Err(cmd.failure(&out)),
+        }
+    }
+
+    /// Whether the remote `branch` no longer points at `commit`'s parent, the commit the push
+    /// was built on. Unknown (the remote cannot be asked) counts as not moved, so a refusal is
+    /// reported rather than retried.
+    async fn moved_during_push(&self, commit: ObjectId, branch: &str) -> bool {
+        let parent = match self.open_repo().and_then(|repo| {
+            let found = repo
+                .find_commit(commit)
+                .map_err(|e| GitError::repo(&self.checkout, "reading the pushed commit", e))?;
+            Ok(found.parent_ids().next().map(|id| id.detach()))
+        }) {
+            Ok(parent) => parent,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the pushed commit's parent");
+                return false;
+            }
+        };
+        match self.remote_branch(branch).await {
+            Ok(remote) => remote != parent && remote != Some(commit),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot ask the remote where the branch is");
+                false
+            }
         }
     }
 

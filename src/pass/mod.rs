@@ -95,6 +95,21 @@ pub struct EnvironmentReport {
     pub skipped_files: String,
 }
 
+impl EnvironmentReport {
+    fn new(name: &str, outcome: Outcome) -> Self {
+        EnvironmentReport {
+            name: name.to_string(),
+            moves: Vec::new(),
+            diff: String::new(),
+            message: None,
+            outcome,
+            problems: Vec::new(),
+            held: Vec::new(),
+            skipped_files: String::new(),
+        }
+    }
+}
+
 /// Everything a pass did.
 #[derive(Debug, Clone, Default)]
 pub struct PassReport {
@@ -187,13 +202,25 @@ pub async fn run(
         dry_run: options.dry_run,
     };
     let mut environments = Vec::new();
+    let mut unusable: Option<String> = None;
     for name in environment_order(config) {
         if !options.environments.is_empty() && !options.environments.contains(&name) {
             continue;
         }
         let env = &config.environments[&name];
-        let report = environment_pass(&cx, &name, env).await;
+        let report = match &unusable {
+            Some(why) => EnvironmentReport::new(&name, Outcome::Failed(why.clone())),
+            None => environment_pass(&cx, &name, env).await,
+        };
         log_environment(&report);
+        if unusable.is_none() && matches!(report.outcome, Outcome::Failed(_)) && !options.dry_run {
+            // The next environment must not build on this one's unpushed commit.
+            if let Err(err) = workspace.sync().await {
+                unusable = Some(format!(
+                    "not tried: the clone could not be reset after environment {name} failed: {err}"
+                ));
+            }
+        }
         environments.push(report);
     }
     Ok(PassReport {
@@ -217,7 +244,7 @@ pub fn select(config: &Config, scans: &BTreeMap<String, ImageScan>) -> BTreeMap<
             _ => (None, Some("image was not scanned".to_string())),
         };
         if let Some(decision) = &decision {
-            tracing::info!(policy = %name, image = %policy.image, chosen = ?decision.chosen, reason = %decision, "policy choice");
+            tracing::info!(policy = %name, image = %policy.image, chosen = decision.chosen.as_deref().unwrap_or("none"), reason = %decision, "policy choice");
         }
         out.insert(
             name.clone(),
@@ -289,16 +316,7 @@ async fn environment_pass(
     name: &str,
     env: &EnvironmentConfig,
 ) -> EnvironmentReport {
-    let mut report = EnvironmentReport {
-        name: name.to_string(),
-        moves: Vec::new(),
-        diff: String::new(),
-        message: None,
-        outcome: Outcome::Unchanged,
-        problems: Vec::new(),
-        held: Vec::new(),
-        skipped_files: String::new(),
-    };
+    let mut report = EnvironmentReport::new(name, Outcome::Unchanged);
     let gates = unenforced_gates(env);
     if !gates.is_empty() {
         report.outcome = Outcome::Skipped(format!(
@@ -317,7 +335,7 @@ async fn environment_pass(
     for attempt in 0..attempts {
         if attempt > 0 {
             let delay = backoff(attempt);
-            tracing::info!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "push rejected: syncing and re-applying");
+            tracing::debug!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "syncing and re-applying");
             tokio::time::sleep(delay).await;
             if let Err(err) = cx.workspace.sync().await {
                 report.outcome =
@@ -383,7 +401,7 @@ async fn environment_pass(
                 return report;
             }
             Ok(Some((_, PushOutcome::Rejected { reason }))) => {
-                tracing::warn!(environment = %name, reason = %reason, "push rejected");
+                tracing::info!(environment = %name, reason = %reason, attempt = attempt + 1, "push rejected because the branch moved: syncing and re-applying");
                 continue;
             }
             Ok(None) => {
@@ -586,8 +604,9 @@ async fn commit_and_push(
             }
             Ok(Some((commit.to_string(), outcome)))
         }
+        Err(err @ GitError::PushRefused { .. }) => Err(format!("{err}; the next pass tries again")),
         Err(err) => Err(format!(
-            "push failed: {err}; the commit is not lost: the next pass re-applies the same moves"
+            "push failed: {err}; nothing was pushed, the next pass tries again"
         )),
     }
 }

@@ -492,3 +492,130 @@ impl ArgvWatch {
         }
     }
 }
+
+/// Another writer who pushes a hand edit to `README.md` the first time a hook calls it.
+pub struct Injector {
+    /// The writer's clone.
+    pub writer: Writer,
+    dir: PathBuf,
+}
+
+impl Injector {
+    /// An injector whose flag and log files live in `dir`.
+    pub fn new(fleet: &Fleet) -> Injector {
+        let dir = fleet.dir.path().join("injector");
+        std::fs::create_dir_all(&dir).unwrap();
+        Injector {
+            writer: fleet.writer(),
+            dir,
+        }
+    }
+
+    /// Shell lines that, on their first run only, pull, commit a hand edit and push it straight
+    /// to the bare repository (a nested hook run sees the lock and does nothing). The pushed
+    /// commit id ends up in [`Injector::commit`].
+    pub fn script(&self) -> String {
+        format!(
+            "if mkdir '{lock}' 2>/dev/null; then\n\
+             env -i PATH=\"$PATH\" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null sh -c '\
+             cd \"{work}\" && git pull -q --ff-only origin {BRANCH} && printf \"hand edit\\n\" >> README.md && \
+             git -c user.name=\"Other Writer\" -c user.email=other@example.com commit -qam \"Hand edit during the push\" && \
+             git push -q origin {BRANCH} && git rev-parse HEAD > \"{done}.tmp\" && mv \"{done}.tmp\" \"{done}\"' >>'{log}' 2>&1 || exit 1\n\
+             fi",
+            lock = self.dir.join("lock").display(),
+            work = self.writer.work.display(),
+            done = self.dir.join("commit").display(),
+            log = self.dir.join("log").display(),
+        )
+    }
+
+    /// The commit the injection pushed, once it did.
+    pub fn commit(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.join("commit"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    /// What the injection printed.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// Writes an executable hook file at `path` running the script and exiting 0.
+    pub fn write_hook(&self, path: &Path, first_lines: &str) {
+        write(
+            path,
+            &format!("#!/bin/sh\n{first_lines}\n{}\nexit 0\n", self.script()),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Every descendant of `pid` (children, grandchildren, ...), read from `/proc`.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|v| v.parse().ok()) {
+                parent_of.push((p, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (child, ppid) in &parent_of {
+            if *ppid == parent && !out.contains(child) {
+                out.push(*child);
+                frontier.push(*child);
+            }
+        }
+    }
+    out
+}
+
+/// SIGKILLs `child` and every process below it at once, as a crash of the whole service
+/// (systemd killing its cgroup) would, then reaps it. The tree is frozen with SIGSTOP first so
+/// nothing forks in between.
+pub fn kill_tree(child: &mut Child) {
+    let signal = |pids: &[u32], sig: i32| {
+        for p in pids {
+            if let Ok(p) = i32::try_from(*p) {
+                // SAFETY: kill(2) on processes this test started; no memory effects.
+                unsafe {
+                    libc::kill(p, sig);
+                }
+            }
+        }
+    };
+    let pid = child.id();
+    let mut all = vec![pid];
+    loop {
+        signal(&all, libc::SIGSTOP);
+        let mut found = descendants(pid);
+        found.push(pid);
+        found.sort_unstable();
+        all.sort_unstable();
+        if found == all {
+            break;
+        }
+        all = found;
+    }
+    signal(&all, libc::SIGKILL);
+    let _ = child.wait();
+}
