@@ -224,6 +224,17 @@ fn print_scans(report: &PassReport) {
     for selection in report.selections.values() {
         match (&selection.decision, &selection.error) {
             (Some(decision), _) => println!("policy {}: {decision}", selection.policy),
+            (None, Some(_))
+                if report
+                    .scans
+                    .get(&selection.image)
+                    .is_some_and(|s| s.error.is_some()) =>
+            {
+                println!(
+                    "policy {}: holds still: image {} could not be scanned",
+                    selection.policy, selection.image
+                )
+            }
             (None, Some(err)) => println!("policy {}: holds still: {err}", selection.policy),
             _ => {}
         }

@@ -479,6 +479,11 @@ impl ArgvWatch {
         }
     }
 
+    /// Distinct `git push` processes seen so far.
+    pub fn pushes_seen(&self) -> usize {
+        self.push_seen.load(Ordering::SeqCst)
+    }
+
     /// Stops sampling and reports.
     pub fn finish(mut self) -> ArgvReport {
         self.stop.store(true, Ordering::SeqCst);
