@@ -252,3 +252,48 @@ async fn two_instances_at_once_make_each_move_once() {
     let subjects = fleet.bare.subjects(BRANCH);
     assert_eq!(subjects.len(), 6, "{subjects:?}");
 }
+
+/// Two passes started at once on the same state directory (an overlapping cron job): the second
+/// waits for the first to release the directory, then finds nothing left to do.
+#[tokio::test]
+async fn overlapping_runs_on_one_state_directory_take_turns() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.bare.file_url());
+    let seeded = fleet.head();
+    let (started, release) = fleet.hold_pushes(0);
+    let mut first = fleet.command(&["once"], &[]).spawn().unwrap();
+    assert!(wait_for_file(&started, &mut first));
+    // The first holds the lock while its push waits; the second must wait too.
+    let log_path = fleet.dir.path().join("second.log");
+    let mut second = fleet
+        .command(&["once"], &[])
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let lock = fleet.state_dir().join("lock");
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap().trim(),
+        first.id().to_string()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let waiting = || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("waiting for another baton process")
+    };
+    while !waiting() && std::time::Instant::now() < deadline {
+        assert!(
+            second.try_wait().unwrap().is_none(),
+            "the second run did not wait"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(waiting(), "{}", std::fs::read_to_string(&log_path).unwrap());
+    std::fs::write(&release, "").unwrap();
+    let (a, b) = (finish(first), finish(second));
+    assert_eq!(a.code, 0, "{}", a.both());
+    assert_eq!(b.code, 0, "{}", b.both());
+    assert!(b.stdout.contains("nothing to move"), "{}", b.both());
+    fleet.bare.clear_pre_receive();
+    assert_clean_first_move(&fleet, &seeded);
+}

@@ -103,3 +103,67 @@ semver = "*"
     assert_eq!(plan.code, 1, "{}", plan.both());
     assert!(plan.stderr.contains("image gone"), "{}", plan.both());
 }
+
+/// A fake registry (the real one cannot list a tag whose manifest it cannot serve) lists tags
+/// but answers 500 for every manifest: a policy that pins digests cannot move, says so, and the
+/// pass fails while the other images move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_digest_keeps_pinned_markers_and_is_reported() {
+    use support::fake_registry::{Behaviour, FakeRegistry};
+    let fake = FakeRegistry::start(Behaviour {
+        tags: vec!["5.0.0".into(), "5.1.0".into()],
+        head_status: Some(500),
+        ..Default::default()
+    })
+    .await;
+    let fleet = Fleet::start().await;
+    let extra = format!(
+        r#"
+[registries."{fake}"]
+insecure = true
+
+[images.pinned]
+repository = "{fake}/team/pinned"
+
+[policies.pinned]
+image = "pinned"
+semver = "5.x"
+pin_digest = "always"
+"#,
+        fake = fake.host()
+    );
+    fleet.write_config_with(&fleet.bare.file_url(), "", &extra);
+    let text = format!(
+        "image: {}/team/pinned:5.0.0 # {{\"$baton\": \"pinned\"}}\n",
+        fake.host()
+    );
+    fleet
+        .writer()
+        .commit_and_push("clusters/staging/pinned.yaml", &text, "Add pinned");
+
+    let run = tokio::task::spawn_blocking({
+        let config = fleet.config_path();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+                .args(["once", "--config"])
+                .arg(config)
+                .env_remove("BATON_CONFIG")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert_eq!(run.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("image pinned: cannot read the digest of 5.1.0"),
+        "{stderr}"
+    );
+    let head = fleet.head();
+    assert_eq!(fleet.show(&head, "clusters/staging/pinned.yaml"), text);
+    assert!(fleet.show(&head, STAGING_APP).contains("app:1.1.0@sha256:"));
+}

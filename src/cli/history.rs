@@ -74,7 +74,8 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (config, _, workspace) = super::pass::prepare(&args.config).await?;
+        let prepared = super::pass::prepare(&args.config).await?;
+        let (config, workspace) = (&prepared.config, &prepared.workspace);
         if let Some(env) = &args.environment
             && !config.environments.contains_key(env)
         {
@@ -87,7 +88,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         let repository = args
             .image
             .as_deref()
-            .and_then(|name| repository_for(&config, name));
+            .and_then(|name| repository_for(config, name));
         let records = workspace
             .history(&HistoryQuery {
                 paths: Vec::new(),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::git::{RemoteSettings, Workspace};
+use crate::git::{RemoteSettings, StateLock, Workspace};
 use crate::pass::{self, Outcome, PassOptions, PassReport};
 use crate::registry::Registries;
 
@@ -39,13 +39,29 @@ pub fn remote_settings(config: &Config) -> RemoteSettings {
     settings
 }
 
-/// Loads the configuration and opens (or clones) the workspace.
-pub async fn prepare(args: &ConfigArg) -> anyhow::Result<(Config, Registries, Workspace)> {
+/// How long a command waits for another baton process to release the state directory.
+const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What every pass-like command needs: the configuration, registry clients, and the clone,
+/// with the state directory locked for as long as this lives.
+pub struct Prepared {
+    /// The loaded configuration.
+    pub config: Config,
+    /// Registry clients.
+    pub registries: Registries,
+    /// The clone in the state directory.
+    pub workspace: Workspace,
+    _lock: StateLock,
+}
+
+/// Loads the configuration, locks the state directory and opens (or clones) the workspace.
+pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
     let path = args.path();
     let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     crate::registry::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
+    let lock = StateLock::acquire(&config.daemon.state_dir, STATE_LOCK_WAIT).await?;
     let workspace = Workspace::open_or_clone(&config.daemon.state_dir, &remote_settings(&config))
         .await
         .with_context(|| {
@@ -54,7 +70,12 @@ pub async fn prepare(args: &ConfigArg) -> anyhow::Result<(Config, Registries, Wo
                 config.daemon.state_dir.display()
             )
         })?;
-    Ok((config, registries, workspace))
+    Ok(Prepared {
+        config,
+        registries,
+        workspace,
+        _lock: lock,
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -68,8 +89,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// One pass for real: exit 0 when everything succeeded, 1 with a summary otherwise.
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let (config, registries, workspace) = prepare(&args.config).await?;
-        let report = pass::run(&config, &registries, &workspace, &PassOptions::default()).await?;
+        let p = prepare(&args.config).await?;
+        let report = pass::run(
+            &p.config,
+            &p.registries,
+            &p.workspace,
+            &PassOptions::default(),
+        )
+        .await?;
         print_summary(&report);
         let failures = report.failures();
         let pushed: Vec<&str> = report
@@ -99,12 +126,12 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
 /// 1 on any failure (a registry that could not be scanned, an environment that failed).
 pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let (config, registries, workspace) = prepare(&args.config).await?;
+        let p = prepare(&args.config).await?;
         let options = PassOptions {
             dry_run: true,
             environments: args.environments.clone(),
         };
-        let report = pass::run(&config, &registries, &workspace, &options).await?;
+        let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         print_scans(&report);
         for env in &report.environments {
             println!();

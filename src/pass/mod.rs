@@ -119,6 +119,9 @@ pub struct PassReport {
     pub selections: BTreeMap<String, Selection>,
     /// In the order they were processed.
     pub environments: Vec<EnvironmentReport>,
+    /// Digests that could not be resolved, as `(image, tag, why)`; markers that pin digests
+    /// keep their value until the digest can be read.
+    pub digest_failures: Vec<(String, String, String)>,
 }
 
 impl PassReport {
@@ -136,6 +139,11 @@ impl PassReport {
             .values()
             .filter_map(|s| s.error.as_ref().map(|e| format!("image {}: {e}", s.image)))
             .collect();
+        for (image, tag, why) in &self.digest_failures {
+            out.push(format!(
+                "image {image}: cannot read the digest of {tag}, its pinned markers did not move: {why}"
+            ));
+        }
         for env in &self.environments {
             if let Outcome::Failed(why) = &env.outcome {
                 out.push(format!("environment {}: {why}", env.name));
@@ -223,10 +231,18 @@ pub async fn run(
         }
         environments.push(report);
     }
+    let mut digest_failures: Vec<(String, String, String)> = cx
+        .digests
+        .into_inner()
+        .into_iter()
+        .filter_map(|((image, tag), result)| result.err().map(|why| (image, tag, why)))
+        .collect();
+    digest_failures.sort();
     Ok(PassReport {
         scans,
         selections,
         environments,
+        digest_failures,
     })
 }
 
