@@ -589,30 +589,31 @@ async fn commit_and_push(
     message: String,
     branch: &str,
 ) -> Result<Option<(String, PushOutcome)>, String> {
-    let root = cx.workspace.work_tree().to_path_buf();
-    let to_apply = plan.clone();
-    let written = tokio::task::spawn_blocking(move || markers::apply(&root, &to_apply))
-        .await
-        .map_err(|e| format!("edit stopped: {e}"))?
-        .map_err(|e| format!("cannot write the edits: {e}"))?;
-    tracing::debug!(environment = %environment, files = written, "edited files");
     let git = &cx.config.git;
     let request = CommitRequest {
         message,
         author_name: git.author_name.clone(),
         author_email: git.author_email.clone(),
-        paths_changed: plan.edits.iter().map(|e| e.path.clone()).collect(),
+        paths_changed: Vec::new(),
         signing: git.signing_key.as_ref().map(|key| Signing {
             key: key.clone(),
             format: git.signing_format,
         }),
     };
-    let commit = match cx.workspace.commit(&request).await {
+    // The commit is built from the planned bytes in memory (each edit already checked to
+    // parse and to differ only at its marked scalars); the workspace then writes the files.
+    let contents: Vec<(PathBuf, Vec<u8>)> = plan
+        .edits
+        .iter()
+        .map(|e| (e.path.clone(), e.after.clone().into_bytes()))
+        .collect();
+    let files = contents.len();
+    let commit = match cx.workspace.commit_contents(&request, contents).await {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(None),
         Err(err) => return Err(format!("cannot commit: {err}")),
     };
-    tracing::debug!(environment = %environment, commit = %commit, "committed");
+    tracing::debug!(environment = %environment, commit = %commit, files, "committed");
     match cx.workspace.push(commit, branch, false).await {
         Ok(outcome) => {
             if outcome == PushOutcome::Pushed {
