@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod fake_registry;
+pub mod fleet;
 pub mod git_server;
 pub mod registry;
