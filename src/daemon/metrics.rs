@@ -175,6 +175,15 @@ impl Metrics {
             "Unix time of the last success of an activity",
             metrics.last_success.clone(),
         );
+        // Outcome series exist from the start, so that rates and alerts see a zero.
+        for result in ["ok", "failed"] {
+            let label = ResultLabel {
+                result: result.to_string(),
+            };
+            metrics.pushes.get_or_create(&label);
+            metrics.reloads.get_or_create(&label);
+            metrics.passes.get_or_create(&label);
+        }
         Metrics {
             registry,
             ..metrics
