@@ -95,8 +95,6 @@ impl HttpServer {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn config() -> crate::config::Config {
@@ -128,6 +126,5 @@ mod tests {
         shared.synced(None);
         assert_eq!(shared.readiness(), Ok(()));
         assert!(shared.status().ready);
-        let _ = Duration::ZERO;
     }
 }

@@ -180,9 +180,9 @@ impl Metrics {
             let label = ResultLabel {
                 result: result.to_string(),
             };
-            metrics.pushes.get_or_create(&label);
-            metrics.reloads.get_or_create(&label);
-            metrics.passes.get_or_create(&label);
+            let _ = metrics.pushes.get_or_create(&label);
+            let _ = metrics.reloads.get_or_create(&label);
+            let _ = metrics.passes.get_or_create(&label);
         }
         Metrics {
             registry,
