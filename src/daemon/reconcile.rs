@@ -48,7 +48,7 @@ pub async fn run(
 ) {
     let mut workspace: Option<(WorkspaceKey, Workspace)> = None;
     let mut clone_failures = 0u32;
-    let mut next_pass: Option<Instant> = None;
+    let mut last_pass: Option<Instant> = None;
     // Set when a wake-up arrived while the workspace was being (re)opened.
     let mut pending = false;
     loop {
@@ -91,8 +91,8 @@ pub async fn run(
                 }
             }
         }
-        let interval = loaded.config.git.interval;
-        let deadline = *next_pass.get_or_insert_with(|| Instant::now() + interval);
+        // From the last pass, with the interval in force now (a reload may change it).
+        let deadline = *last_pass.get_or_insert_with(Instant::now) + loaded.config.git.interval;
         let trigger = if pending {
             pending = false;
             "change"
@@ -125,7 +125,7 @@ pub async fn run(
             continue;
         }
         reconcile(&shared, &loaded, ws, trigger).await;
-        next_pass = Some(Instant::now() + loaded.config.git.interval);
+        last_pass = Some(Instant::now());
     }
 }
 

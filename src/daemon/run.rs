@@ -245,20 +245,29 @@ impl Daemon {
         let new = load(&self.path, Some(current), forced)?;
         let old = &current.config;
         let config = new.config.clone();
-        if config.daemon.state_dir != old.daemon.state_dir {
-            let lock = StateLock::acquire(&config.daemon.state_dir)?;
-            self.locks.push(lock);
-        }
-        if config.daemon.listen != old.daemon.listen {
-            let server = HttpServer::start(config.daemon.listen, self.shared.clone())
-                .await
-                .map_err(|source| LoadError::Listen {
-                    addr: config.daemon.listen,
-                    source,
-                })?;
-            if let Some(previous) = self.http.replace(server) {
-                previous.stop().await;
-            }
+        let lock = if config.daemon.state_dir != old.daemon.state_dir {
+            Some(StateLock::acquire(&config.daemon.state_dir)?)
+        } else {
+            None
+        };
+        let server = if config.daemon.listen != old.daemon.listen {
+            Some(
+                HttpServer::start(config.daemon.listen, self.shared.clone())
+                    .await
+                    .map_err(|source| LoadError::Listen {
+                        addr: config.daemon.listen,
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
+        // Valid and prepared: from here on nothing fails.
+        self.locks.extend(lock);
+        if let Some(server) = server
+            && let Some(previous) = self.http.replace(server)
+        {
+            previous.stop().await;
         }
         if config.daemon.log_format != old.daemon.log_format {
             tracing::warn!("daemon.log_format changed: it takes effect at the next start of baton");

@@ -179,7 +179,7 @@ async fn image_task(
         // Record against the configuration in force now, which a reload may have replaced
         // while the scan ran.
         let current = loaded_rx.borrow().clone();
-        shared.record_scan(&current, scan, last_fire.elapsed());
+        shared.record_scan(&current, &image.repository_text, scan, last_fire.elapsed());
         let interval = key.interval;
         next = (last_fire + interval + jitter(interval)).max(Instant::now() + interval / 4);
     }

@@ -139,6 +139,9 @@ impl Shared {
 
     /// `Ok` when ready, else the reason it is not.
     pub fn readiness(&self) -> Result<(), String> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err("not ready: stopping".into());
+        }
         if !self.ready.load(Ordering::SeqCst) {
             return Err(
                 "not ready: the first configuration load and clone have not finished".into(),
@@ -239,10 +242,9 @@ impl Shared {
                 continue;
             };
             let selection = choose(config, policy_name, &cached.tags);
-            if let Some(previous) = state.selections.get(policy_name)
-                && previous.chosen() != selection.chosen()
-            {
-                tracing::info!(policy = %policy_name, image = %policy.image, from = previous.chosen().unwrap_or("none"), to = selection.chosen().unwrap_or("none"), reason = %reason(&selection), "policy choice changed by reload");
+            let previous = state.selections.get(policy_name);
+            if previous.is_none() || previous.and_then(Selection::chosen) != selection.chosen() {
+                tracing::info!(policy = %policy_name, image = %policy.image, from = previous.and_then(Selection::chosen).unwrap_or("none"), to = selection.chosen().unwrap_or("none"), reason = %reason(&selection), "policy choice after reload");
             }
             selections.insert(policy_name.clone(), selection);
         }
@@ -265,13 +267,17 @@ impl Shared {
     /// Records one image's scan: metrics, status, cached tags and the choices of its
     /// policies. Wakes the reconciler when a choice changed (once every image has been
     /// scanned at least once, so that start-up is one reconciliation, not hundreds).
-    /// `config` must be the configuration in force now; a result for an image that it no
-    /// longer has, or that now points at another repository, is dropped.
-    pub fn record_scan(&self, loaded: &Loaded, scan: ImageScan, took: Duration) {
+    /// `loaded` must be the configuration in force now and `repository` the one that was
+    /// listed; a result for an image it no longer has, or that now points at another
+    /// repository, is dropped.
+    pub fn record_scan(&self, loaded: &Loaded, repository: &str, scan: ImageScan, took: Duration) {
         let config = &*loaded.config;
         let Some(image) = config.images.get(&scan.image) else {
             return;
         };
+        if image.repository_text != repository {
+            return;
+        }
         let label = ImageLabel {
             image: scan.image.clone(),
         };
