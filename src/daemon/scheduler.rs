@@ -172,8 +172,11 @@ async fn image_task(
             return;
         };
         let client = loaded.registries.for_image(&image.repository);
+        // Boxed: the HTTP request's state is large and only needed while a scan runs, so a
+        // sleeping task stays small.
+        let scan = Box::pin(scan_image(&name, image, client, &loaded.scan_limit));
         let scan = tokio::select! {
-            scan = scan_image(&name, image, client, &loaded.scan_limit) => scan,
+            scan = scan => scan,
             _ = stop.wait_for(|stopping| *stopping) => return,
         };
         // Record against the configuration in force now, which a reload may have replaced
