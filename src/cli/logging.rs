@@ -1,5 +1,7 @@
 //! Log setup for every subcommand: text or JSON on stderr, filtered by `RUST_LOG`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use super::LogFormatArg;
@@ -22,7 +24,10 @@ pub fn init(format: LogFormatArg) {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormatArg::Text => builder.with_target(false).try_init(),
+        LogFormatArg::Text => builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
     if let Err(err) = result {
         eprintln!("warning: logging was already set up: {err}");

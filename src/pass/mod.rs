@@ -17,7 +17,7 @@ use crate::reference::Reference;
 use crate::registry::Registries;
 
 pub use moves::moves_from_plan;
-pub use scan::{ImageScan, scan_images};
+pub use scan::{ImageScan, scan_image, scan_images};
 
 /// What a pass should do.
 #[derive(Debug, Clone, Default)]
@@ -186,19 +186,44 @@ pub async fn run(
     workspace: &Workspace,
     options: &PassOptions,
 ) -> Result<PassReport, PassError> {
+    check_options(config, options)?;
+    let scans = scan_images(config, registries).await;
+    let selections = select(config, &scans);
+    let mut report =
+        run_with_selections(config, registries, workspace, options, selections).await?;
+    report.scans = scans;
+    Ok(report)
+}
+
+/// Checks the environments named in `options` and parses the commit template.
+fn check_options(
+    config: &Config,
+    options: &PassOptions,
+) -> Result<Option<MessageTemplate>, PassError> {
     for name in &options.environments {
         if !config.environments.contains_key(name) {
             return Err(PassError::UnknownEnvironment(name.clone()));
         }
     }
-    let template = match &config.git.commit_template {
-        Some(text) => Some(
+    match &config.git.commit_template {
+        Some(text) => Ok(Some(
             MessageTemplate::new(text.clone()).map_err(|e| PassError::Template(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let scans = scan_images(config, registries).await;
-    let selections = select(config, &scans);
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Runs the writing half of a pass with choices made beforehand (the daemon scans on its
+/// own schedule and caches them): sync, then edit, commit and push each environment.
+/// The report's `scans` is empty.
+pub async fn run_with_selections(
+    config: &Config,
+    registries: &Registries,
+    workspace: &Workspace,
+    options: &PassOptions,
+    selections: BTreeMap<String, Selection>,
+) -> Result<PassReport, PassError> {
+    let template = check_options(config, options)?;
     workspace.sync().await.map_err(PassError::Sync)?;
     let cx = Context {
         config,
@@ -239,7 +264,7 @@ pub async fn run(
         .collect();
     digest_failures.sort();
     Ok(PassReport {
-        scans,
+        scans: BTreeMap::new(),
         selections,
         environments,
         digest_failures,
