@@ -335,7 +335,7 @@ fn verify(
                     seen += 1;
                 } else if va != vb {
                     return Err(Refusal::Edit(format!(
-                        "the edit changed a value other than the marked one at line {line}"
+                        "the marked text is part of a longer value that starts at line {line} (a block scalar or a multi-line value): mark a value that stands on its own line"
                     )));
                 }
             }
@@ -379,7 +379,7 @@ pub enum ApplyError {
 }
 
 /// Writes every edit of the plan under `root`, each file atomically (temporary file in the
-/// same directory, same permissions, then rename). Returns how many files were written.
+/// same directory, same permissions, then rename; not fsynced, see `write_edit`). Returns how many files were written.
 /// Stops at the first failure; files written before it hold complete new contents.
 pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
     let mut written = 0;
@@ -429,7 +429,8 @@ fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
     let result = (|| {
         file.write_all(edit.after.as_bytes())?;
         file.set_permissions(meta.permissions())?;
-        file.sync_all()?;
+        // No fsync: the rename makes the write atomic for readers, and the work tree is a
+        // disposable clone that the next pass re-applies; what must last is the commit.
         drop(file);
         std::fs::rename(&temp, real_dir.join(&file_name))
     })();
