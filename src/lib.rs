@@ -10,5 +10,6 @@ pub mod git;
 pub mod markers;
 pub mod pass;
 pub mod policy;
+pub mod promotion;
 pub mod reference;
 pub mod registry;
