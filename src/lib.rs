@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod forge;
 pub mod git;
 pub mod markers;
 pub mod pass;
