@@ -178,17 +178,24 @@ pub(super) async fn github_open(
             .iter()
             .filter_map(|t| t.rsplit_once('/').map(|(_, slug)| slug))
             .collect();
-        let action = format!("request reviewers for pull request #{}", pr.number);
-        let request = forge
-            .http
-            .post(format!(
-                "{}/pulls/{}/requested_reviewers",
-                github_repo(forge),
-                pr.number
-            ))
-            .json(&json!({ "reviewers": users, "team_reviewers": teams }));
-        if let Err(e) = forge.send(&action, request).await {
-            tracing::warn!(forge = %forge.kind, number = pr.number, error = %e, "cannot request reviewers");
+        // One request per reviewer, so one unknown name does not lose the others.
+        let asks = users
+            .iter()
+            .map(|u| (u.as_str(), json!({ "reviewers": [u] })))
+            .chain(teams.iter().map(|t| (*t, json!({ "team_reviewers": [t] }))));
+        for (who, body) in asks {
+            let action = format!("ask {who} to review pull request #{}", pr.number);
+            let request = forge
+                .http
+                .post(format!(
+                    "{}/pulls/{}/requested_reviewers",
+                    github_repo(forge),
+                    pr.number
+                ))
+                .json(&body);
+            if let Err(e) = forge.send(&action, request).await {
+                tracing::warn!(forge = %forge.kind, number = pr.number, reviewer = %who, error = %e, "cannot request a reviewer");
+            }
         }
     }
     Ok(pr)
@@ -424,8 +431,9 @@ pub(super) async fn gitea_open(
     {
         tracing::warn!(forge = %forge.kind, number = pr.number, error = %e, "cannot set labels");
     }
-    if !forge.reviewers.is_empty() {
-        let action = format!("request reviewers for pull request #{}", pr.number);
+    // One request per reviewer, so one unknown name does not lose the others.
+    for who in &forge.reviewers {
+        let action = format!("ask {who} to review pull request #{}", pr.number);
         let request = forge
             .http
             .post(format!(
@@ -433,9 +441,9 @@ pub(super) async fn gitea_open(
                 gitea_repo(forge),
                 pr.number
             ))
-            .json(&json!({ "reviewers": forge.reviewers }));
+            .json(&json!({ "reviewers": [who] }));
         if let Err(e) = forge.send(&action, request).await {
-            tracing::warn!(forge = %forge.kind, number = pr.number, error = %e, "cannot request reviewers");
+            tracing::warn!(forge = %forge.kind, number = pr.number, reviewer = %who, error = %e, "cannot request a reviewer");
         }
     }
     Ok(pr)

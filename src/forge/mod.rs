@@ -283,7 +283,7 @@ impl Forge {
             ForgeKind::Gitea => api::gitea_list(self, branch).await?,
         };
         list.retain(|pr| pr.head == branch);
-        list.sort_by(|a, b| b.number.cmp(&a.number));
+        list.sort_by_key(|pr| std::cmp::Reverse(pr.number));
         Ok(list)
     }
 

@@ -2,6 +2,7 @@
 //! (Debian's `docker-registry`), a fault-injection fake registry, and real Git remotes.
 #![allow(dead_code)]
 
+pub mod fake_forge;
 pub mod fake_registry;
 pub mod git_server;
 pub mod registry;
