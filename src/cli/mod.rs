@@ -6,6 +6,7 @@ mod check;
 mod history;
 mod logging;
 mod pass;
+mod promote;
 mod tags;
 
 use std::ffi::OsString;
@@ -72,6 +73,9 @@ pub enum Command {
     Plan(pass::PlanArgs),
     /// Show what moved, when, from what to what, under which policy and by which commit.
     History(history::HistoryArgs),
+    /// Move an image in an environment by hand (a rollback, or ahead of the gates), as a
+    /// commit or review with a Baton-Promoted-By trailer the automatic passes respect.
+    Promote(promote::PromoteArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
@@ -84,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Once(args) => pass::once(&args),
         Command::Plan(args) => pass::plan(&args),
         Command::History(args) => history::run(&args),
+        Command::Promote(args) => promote::run(&args),
     };
     match outcome {
         Ok(code) => code,

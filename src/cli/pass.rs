@@ -65,11 +65,34 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The time gates are judged at: `BATON_NOW` (RFC 3339) when set, else the system clock.
+///
+/// `BATON_NOW` exists for tests and rehearsals ("what would happen on Friday at 17:00?"); it
+/// changes only how soak, windows and freezes are judged, never commit times.
+pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
+    match std::env::var("BATON_NOW") {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<jiff::Timestamp>()
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "BATON_NOW={text:?} is not a time: write RFC 3339, e.g. 2026-11-25T10:00:00Z"
+                )
+            }),
+        _ => Ok(None),
+    }
+}
+
 /// One pass for real: exit 0 when everything succeeded, 1 with a summary otherwise.
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let (config, registries, workspace) = prepare(&args.config).await?;
-        let report = pass::run(&config, &registries, &workspace, &PassOptions::default()).await?;
+        let options = PassOptions {
+            now: now_override()?,
+            ..PassOptions::default()
+        };
+        let report = pass::run(&config, &registries, &workspace, &options).await?;
         print_summary(&report);
         let failures = report.failures();
         if failures.is_empty() {
@@ -96,6 +119,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let options = PassOptions {
             dry_run: true,
             environments: args.environments.clone(),
+            now: now_override()?,
         };
         let report = pass::run(&config, &registries, &workspace, &options).await?;
         for env in &report.environments {
@@ -112,6 +136,15 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             }
             for held in &env.held {
                 println!("  hold: {held}");
+            }
+            for waiting in &env.waiting {
+                println!("  waiting: {waiting}");
+            }
+            for review in &env.reviews {
+                println!(
+                    "  review {} ({} -> {} on {}): {}",
+                    review.image, review.from, review.to, review.branch, review.action
+                );
             }
             for problem in &env.problems {
                 println!("  problem: {problem}");
@@ -149,7 +182,8 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-fn outcome_text(outcome: &Outcome) -> String {
+/// The outcome in words, as `once`, `plan` and `promote` print it.
+pub fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Unchanged => "up to date".to_string(),
         Outcome::Planned => "would move".to_string(),
@@ -168,6 +202,8 @@ fn outcome_text(outcome: &Outcome) -> String {
             }
         }
         Outcome::Skipped(why) => format!("skipped: {why}"),
+        Outcome::Waiting(_) => "waiting".to_string(),
+        Outcome::Reviewed { branches } => format!("review pushed to {}", branches.join(", ")),
         Outcome::Failed(why) => format!("failed: {why}"),
     }
 }
@@ -198,6 +234,15 @@ pub fn print_summary(report: &PassReport) {
         }
         for held in &env.held {
             println!("  hold: {held}");
+        }
+        for waiting in &env.waiting {
+            println!("  waiting: {waiting}");
+        }
+        for review in &env.reviews {
+            println!(
+                "  review {} {} -> {} on {}: {}",
+                review.image, review.from, review.to, review.branch, review.action
+            );
         }
     }
 }

@@ -426,6 +426,87 @@ impl Workspace {
         let tip = self.head()?;
         read_history(&repo, tip, query)
     }
+
+    /// Makes the work tree and the local branch exactly the remote head fetched by the last
+    /// [`Workspace::sync`], without fetching: drops local commits and edits (a review commit
+    /// once it is pushed to its own branch).
+    pub async fn reset_to_remote(&self) -> Result<(), GitError> {
+        let tracking = self.tracking_ref();
+        self.reset_to(&tracking).await
+    }
+
+    /// Fetches `branch` (a branch Baton owns, such as a review branch) and returns its head
+    /// commit, or `None` when the remote has no such branch. It is kept under
+    /// `refs/baton/remote/BRANCH`, apart from the tracked branch.
+    pub async fn fetch_branch_head(&self, branch: &str) -> Result<Option<CommitRecord>, GitError> {
+        if !is_valid_branch(branch) {
+            return Err(GitError::Settings(format!(
+                "branch {branch:?} is not a valid git branch name"
+            )));
+        }
+        let Some(id) = self.remote_branch(branch).await? else {
+            return Ok(None);
+        };
+        let local = format!("refs/baton/remote/{branch}");
+        let mut fetch = self.env.network("fetch")?;
+        fetch.current_dir(&self.checkout).args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "origin",
+            &format!("+refs/heads/{branch}:{local}"),
+        ]);
+        fetch.run().await?;
+        let repo = self.open_repo()?;
+        let tip = repo
+            .find_reference(local.as_str())
+            .and_then(|mut r| r.peel_to_id())
+            .map(|id| id.detach())
+            .unwrap_or(id);
+        let mut records = read_history(
+            &repo,
+            tip,
+            &HistoryQuery {
+                paths: Vec::new(),
+                limit: Some(1),
+            },
+        )?;
+        Ok(records.pop())
+    }
+
+    /// The first parent of `commit`, `None` for a root commit.
+    pub fn first_parent(&self, commit: ObjectId) -> Result<Option<ObjectId>, GitError> {
+        let repo = self.open_repo()?;
+        let found = repo
+            .find_commit(commit)
+            .map_err(|e| GitError::repo(&self.checkout, format!("reading commit {commit}"), e))?;
+        Ok(found.parent_ids().next().map(|id| id.detach()))
+    }
+
+    /// The content of `path` (relative to the repository root) at `commit`, `None` when the
+    /// path is not a file there.
+    pub fn file_at(&self, commit: ObjectId, path: &Path) -> Result<Option<Vec<u8>>, GitError> {
+        let repo = self.open_repo()?;
+        let err =
+            |action: &str, e: &dyn std::fmt::Display| GitError::repo(&self.checkout, action, e);
+        let tree = repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| err("reading a commit's tree", &e))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .map_err(|e| err("looking up a path", &e))?
+        else {
+            return Ok(None);
+        };
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        let blob = repo
+            .find_blob(entry.object_id())
+            .map_err(|e| err("reading a file", &e))?;
+        Ok(Some(blob.data.clone()))
+    }
 }
 
 /// Writes `commit` and moves the branch HEAD names from `parent` to it; returns the commit id

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use edit::{ApplyError, apply, edit_text, plan};
+pub(crate) use scan::scan_text;
 pub use scan::{ScanError, scan};
 
 /// Which part of an image reference a marked scalar holds.
