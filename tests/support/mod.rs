@@ -5,4 +5,5 @@
 pub mod fake_forge;
 pub mod fake_registry;
 pub mod git_server;
+pub mod promotion;
 pub mod registry;
