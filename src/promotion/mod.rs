@@ -80,8 +80,23 @@ pub enum SourceVersion {
 }
 
 /// The version `markers` (the source environment's markers of one image) agree on.
+///
+/// Held markers are lines a person froze (often one workload kept back); when the image has
+/// markers that are not held, only those say what the source runs. When every marker is
+/// held, the held version is what the source runs.
 pub fn source_version<'a>(markers: impl IntoIterator<Item = &'a Marker>) -> SourceVersion {
-    let mut versions: Vec<String> = markers.into_iter().filter_map(held_version).collect();
+    let markers: Vec<&Marker> = markers.into_iter().collect();
+    let free: Vec<&Marker> = markers
+        .iter()
+        .copied()
+        .filter(|m| m.hold.is_none())
+        .collect();
+    let counted = if free.iter().any(|m| held_version(m).is_some()) {
+        free
+    } else {
+        markers
+    };
+    let mut versions: Vec<String> = counted.into_iter().filter_map(held_version).collect();
     versions.sort();
     versions.dedup();
     match versions.len() {
@@ -359,6 +374,14 @@ mod tests {
             SourceVersion::Several(strings(&["1.1.0", "1.2.0"]))
         );
         assert_eq!(source_version([]), SourceVersion::Absent);
+        // A held line does not count while others are free; alone, it does.
+        let mut held = marker(Field::Tag, "1.0.0");
+        held.hold = Some("INC-1".into());
+        assert_eq!(
+            source_version([&a, &held]),
+            SourceVersion::One("1.2.0".into())
+        );
+        assert_eq!(source_version([&held]), SourceVersion::One("1.0.0".into()));
         let several = candidate_from_source("staging", "app", &source_version([&a, &c]));
         assert!(
             matches!(several, Err(Hold::Blocked(ref why)) if why.contains("several versions of app (1.1.0, 1.2.0)"))
