@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod forge;
 pub mod git;
 pub mod markers;
+pub mod notify;
 pub mod pass;
 pub mod policy;
 pub mod promotion;

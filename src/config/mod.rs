@@ -22,6 +22,13 @@ pub use window::{DaySet, Freeze, TimeWindow};
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/baton/baton.toml";
 
+/// Where the clone and other state live when `daemon.state_dir` is not set.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/baton";
+
+/// Port of the health, metrics and status listener when `daemon.listen` is not set
+/// (on 127.0.0.1).
+pub const DEFAULT_LISTEN_PORT: u16 = 9476;
+
 /// Environment variables with this prefix and a `__` section separator override the file.
 pub const ENV_PREFIX: &str = "BATON_";
 
@@ -49,6 +56,8 @@ pub struct Config {
     pub environments: BTreeMap<String, EnvironmentConfig>,
     /// The forge that review-mode environments open pull requests on, when set.
     pub forge: Option<ForgeConfig>,
+    /// Notification sinks, keyed by the `[notifications.NAME]` name.
+    pub notifications: BTreeMap<String, NotificationConfig>,
 }
 
 /// Output format of the log.
@@ -229,6 +238,68 @@ pub struct ForgeConfig {
     pub draft: bool,
     /// Total deadline of one API request.
     pub timeout: Duration,
+}
+
+pub use crate::notify::{EventKind, SinkKind};
+
+/// Where a notification sink's messages go. Secrets stay in files, read when the sinks start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationTarget {
+    /// A generic JSON webhook; the URL is read from `url_file`.
+    Webhook {
+        /// File holding the webhook URL.
+        url_file: PathBuf,
+    },
+    /// A Slack incoming webhook; the URL (which embeds a token) is read from `url_file`.
+    Slack {
+        /// File holding the webhook URL.
+        url_file: PathBuf,
+    },
+    /// A Microsoft Teams incoming webhook or Workflows URL, read from `url_file`.
+    Teams {
+        /// File holding the webhook URL.
+        url_file: PathBuf,
+    },
+    /// A Matrix room on a homeserver, posted to with an access token.
+    Matrix {
+        /// The homeserver's base URL, e.g. `https://matrix.example.org`.
+        homeserver: url::Url,
+        /// The room id, e.g. `!AbCdEf:example.org`.
+        room_id: String,
+        /// File holding the access token.
+        token_file: PathBuf,
+    },
+}
+
+impl NotificationTarget {
+    /// The sink's kind.
+    pub fn kind(&self) -> SinkKind {
+        match self {
+            NotificationTarget::Webhook { .. } => SinkKind::Webhook,
+            NotificationTarget::Slack { .. } => SinkKind::Slack,
+            NotificationTarget::Teams { .. } => SinkKind::Teams,
+            NotificationTarget::Matrix { .. } => SinkKind::Matrix,
+        }
+    }
+}
+
+/// One `[notifications.NAME]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationConfig {
+    /// Where messages go.
+    pub target: NotificationTarget,
+    /// The events this sink hears about, in documented order, without repeats.
+    pub events: Vec<EventKind>,
+    /// A minijinja template for the message text, checked against every event in `events`.
+    pub template: Option<String>,
+    /// At most this many messages in any rolling minute; the excess is sent as one summary.
+    pub max_per_minute: u32,
+    /// A failing image is reported when its scan has failed this many times in a row.
+    pub scan_failing_after: u32,
+    /// Deadline for one request to the sink.
+    pub timeout: Duration,
+    /// Retries after a network error, a 5xx or a 429.
+    pub retries: u32,
 }
 
 impl Config {

@@ -16,6 +16,8 @@ use super::window::{Freeze, TimeWindow};
 use super::*;
 use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
 
+mod notifications;
+
 /// Keys that would hold a secret inline, and the key that should be used instead.
 const INLINE_SECRETS: &[(&str, &str)] = &[
     ("password", "password_file"),
@@ -221,6 +223,28 @@ impl<'a> Table<'a> {
         if text.trim().is_empty() {
             self.error(key, "must not be empty: give a file path");
             return None;
+        }
+        // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY, which is only
+        // known at run time.
+        for prefix in [
+            "$CREDENTIALS_DIRECTORY/",
+            "${CREDENTIALS_DIRECTORY}/",
+            "%d/",
+        ] {
+            if let Some(name) = text.strip_prefix(prefix) {
+                return match std::env::var_os("CREDENTIALS_DIRECTORY") {
+                    Some(dir) if !dir.is_empty() => Some(Path::new(&dir).join(name)),
+                    _ => {
+                        self.error(
+                            key,
+                            format!(
+                                "{text:?} names a systemd credential but CREDENTIALS_DIRECTORY is not set: run under systemd with LoadCredential=, or give a full path"
+                            ),
+                        );
+                        None
+                    }
+                };
+            }
         }
         Some(self.cx.resolve(&text))
     }
@@ -439,6 +463,11 @@ pub(super) fn build(
         .collect::<BTreeMap<_, _>>();
     let environments = read_environments(&top);
     let forge = read_forge(&top);
+    let notifications = top
+        .named_tables("notifications")
+        .into_iter()
+        .filter_map(|(name, table)| notifications::read(table).map(|n| (name, n)))
+        .collect::<BTreeMap<_, _>>();
     if root.is_none_or(|d| !d.contains_key("git")) {
         top.missing("git", "add a [git] section with at least url = \"...\"");
     }
@@ -457,6 +486,7 @@ pub(super) fn build(
             policies,
             environments,
             forge: forge.flatten(),
+            notifications,
         });
     }
     let mut errors = cx.errors.into_inner();
@@ -627,7 +657,7 @@ fn read_daemon(top: &Table) -> Option<DaemonConfig> {
     let t = section(top, "daemon");
     let state_dir = t
         .file_path("state_dir")
-        .unwrap_or_else(|| PathBuf::from("/var/lib/baton"));
+        .unwrap_or_else(|| PathBuf::from(super::DEFAULT_STATE_DIR));
     let listen = match t.string("listen") {
         Some(text) => match text.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
@@ -639,7 +669,10 @@ fn read_daemon(top: &Table) -> Option<DaemonConfig> {
                 None
             }
         },
-        None => Some(SocketAddr::from(([127, 0, 0, 1], 9476))),
+        None => Some(SocketAddr::from((
+            [127, 0, 0, 1],
+            super::DEFAULT_LISTEN_PORT,
+        ))),
     };
     let log_format = match t.string("log_format").as_deref() {
         None | Some("text") => Some(LogFormat::Text),

@@ -122,7 +122,8 @@ pub struct EnvironmentReport {
 }
 
 impl EnvironmentReport {
-    fn new(name: &str) -> EnvironmentReport {
+    /// An empty report for environment `name`: nothing moved, nothing waits.
+    pub fn new(name: &str) -> EnvironmentReport {
         EnvironmentReport {
             name: name.to_string(),
             moves: Vec::new(),
