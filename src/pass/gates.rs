@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::EnvironmentConfig;
-use crate::git::{CommitRecord, HistoryQuery, ObjectId, Workspace};
+use crate::git::{CommitRecord, HistoryQuery, ObjectId, TreeReader, Workspace};
 use crate::markers::{Marker, Scan};
 use crate::promotion::{self, Hold, Soaked};
 
@@ -319,8 +319,9 @@ async fn arrival(
         policies.clone(),
     );
     tokio::task::spawn_blocking(move || {
+        let reader = ws.tree_reader().ok();
         promotion::find_arrival(&records, &source, &repository, &version, |record| {
-            brought_by_edit(&ws, record.id, &files, &policies, &version)
+            brought_by_edit(reader.as_ref()?, record.id, &files, &policies, &version)
         })
     })
     .await
@@ -331,7 +332,7 @@ async fn arrival(
 /// Whether `commit` made `files` hold `version` for one of `policies` (it holds it there and
 /// its first parent did not). `None` when the content cannot be read.
 fn brought_by_edit(
-    ws: &Workspace,
+    reader: &TreeReader,
     commit: ObjectId,
     files: &[PathBuf],
     policies: &BTreeSet<String>,
@@ -340,14 +341,15 @@ fn brought_by_edit(
     if files.is_empty() {
         return None;
     }
-    let holds = |id: ObjectId| -> Option<bool> {
+    let Some((before, after)) = reader.changed_files(commit, files).ok()? else {
+        return Some(false);
+    };
+    let holds = |contents: &[Option<Vec<u8>>]| -> Option<bool> {
         let mut found = false;
-        for file in files {
-            let Some(bytes) = ws.file_at(id, file).ok()? else {
-                continue;
-            };
-            let text = String::from_utf8(bytes).ok()?;
-            let (markers, _) = crate::markers::scan_text(file, &text);
+        for (file, bytes) in files.iter().zip(contents) {
+            let Some(bytes) = bytes else { continue };
+            let text = std::str::from_utf8(bytes).ok()?;
+            let (markers, _) = crate::markers::scan_text(file, text);
             found |= markers.iter().any(|m| {
                 policies.contains(&m.policy)
                     && promotion::held_version(m).as_deref() == Some(version)
@@ -355,12 +357,5 @@ fn brought_by_edit(
         }
         Some(found)
     };
-    let now = holds(commit)?;
-    if !now {
-        return Some(false);
-    }
-    match ws.first_parent(commit).ok()? {
-        Some(parent) => Some(!holds(parent)?),
-        None => Some(true),
-    }
+    Some(holds(&after)? && !holds(&before)?)
 }
