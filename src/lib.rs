@@ -6,10 +6,12 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod forge;
 pub mod git;
 pub mod markers;
 pub mod notify;
 pub mod pass;
 pub mod policy;
+pub mod promotion;
 pub mod reference;
 pub mod registry;

@@ -65,5 +65,15 @@ pub fn summary(config: &Config) -> String {
         }
         out.push_str(&line);
     }
+    if let Some(forge) = &config.forge {
+        out.push_str(&format!(
+            "\n  forge: {} {} at {}",
+            forge.kind, forge.repository, forge.base_url
+        ));
+    } else if config.environments.values().any(|e| e.mode == Mode::Review) {
+        out.push_str(
+            "\n  forge: none: review branches are pushed, pull requests are left to people",
+        );
+    }
     out
 }

@@ -6,6 +6,7 @@ mod check;
 mod history;
 mod logging;
 pub(crate) mod pass;
+mod promote;
 mod run;
 mod status;
 mod tags;
@@ -79,6 +80,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Print the status of a running daemon (exit 2 when it is not ready).
     Status(status::StatusArgs),
+    /// Move an image in an environment by hand (a rollback, or ahead of the gates), as a
+    /// commit or review with a Baton-Promoted-By trailer the automatic passes respect.
+    Promote(promote::PromoteArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
@@ -97,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Promote(args) => promote::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -86,17 +86,34 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The time gates are judged at: `BATON_NOW` (RFC 3339) when set, else the system clock.
+///
+/// `BATON_NOW` exists for tests and rehearsals ("what would happen on Friday at 17:00?"); it
+/// changes only how soak, windows and freezes are judged, never commit times.
+pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
+    match std::env::var("BATON_NOW") {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<jiff::Timestamp>()
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "BATON_NOW={text:?} is not a time: write RFC 3339, e.g. 2026-11-25T10:00:00Z"
+                )
+            }),
+        _ => Ok(None),
+    }
+}
+
 /// One pass for real: exit 0 when everything succeeded, 1 with a summary otherwise.
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let p = prepare(&args.config).await?;
-        let report = pass::run(
-            &p.config,
-            &p.registries,
-            &p.workspace,
-            &PassOptions::default(),
-        )
-        .await?;
+        let options = PassOptions {
+            now: now_override()?,
+            ..PassOptions::default()
+        };
+        let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         print_summary(&report);
         let failures = report.failures();
         let pushed: Vec<&str> = report
@@ -130,6 +147,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let options = PassOptions {
             dry_run: true,
             environments: args.environments.clone(),
+            now: now_override()?,
         };
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         print_scans(&report);
@@ -208,7 +226,8 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-fn outcome_text(outcome: &Outcome, moves: usize) -> String {
+/// The outcome in words, as `once`, `plan` and `promote` print it.
+pub fn outcome_text(outcome: &Outcome, moves: usize) -> String {
     let images = format!("{moves} image{}", plural(moves));
     match outcome {
         Outcome::Unchanged => "up to date".to_string(),
@@ -230,6 +249,8 @@ fn outcome_text(outcome: &Outcome, moves: usize) -> String {
             }
         }
         Outcome::Skipped(why) => format!("skipped: {why}"),
+        Outcome::Waiting(_) => "waiting".to_string(),
+        Outcome::Reviewed { branches } => format!("review pushed to {}", branches.join(", ")),
         Outcome::Failed(why) => format!("failed: {why}"),
     }
 }
@@ -271,6 +292,15 @@ fn print_scans(report: &PassReport) {
 fn print_notes(env: &pass::EnvironmentReport) {
     for held in &env.held {
         println!("  hold: {held}");
+    }
+    for waiting in &env.waiting {
+        println!("  waiting: {waiting}");
+    }
+    for review in &env.reviews {
+        println!(
+            "  review {} ({} -> {} on {}): {}",
+            review.image, review.from, review.to, review.branch, review.action
+        );
     }
     for problem in &env.problems {
         println!("  problem: {problem}");

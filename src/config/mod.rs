@@ -54,6 +54,8 @@ pub struct Config {
     pub policies: BTreeMap<String, PolicyConfig>,
     /// Environments: which paths move, and how.
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// The forge that review-mode environments open pull requests on, when set.
+    pub forge: Option<ForgeConfig>,
     /// Notification sinks, keyed by the `[notifications.NAME]` name.
     pub notifications: BTreeMap<String, NotificationConfig>,
     /// Registry webhooks served at `POST /hooks/NAME`, keyed by NAME.
@@ -214,6 +216,30 @@ pub struct EnvironmentConfig {
     pub windows: Vec<TimeWindow>,
     /// Dates when nothing moves.
     pub freeze: Vec<Freeze>,
+}
+
+pub use crate::forge::ForgeKind;
+
+/// The `[forge]` section: where review-mode environments open pull requests.
+#[derive(Debug, Clone)]
+pub struct ForgeConfig {
+    /// Which API the forge speaks.
+    pub kind: ForgeKind,
+    /// The API's base URL: GitHub's API root (`https://api.github.com`, or
+    /// `https://HOST/api/v3` for Enterprise), the GitLab or Gitea/Forgejo instance URL.
+    pub base_url: url::Url,
+    /// `OWNER/NAME` (GitLab: the project path, groups included).
+    pub repository: String,
+    /// File holding the API token.
+    pub token_file: PathBuf,
+    /// Labels put on every pull request Baton opens.
+    pub labels: Vec<String>,
+    /// User names asked to review every pull request Baton opens.
+    pub reviewers: Vec<String>,
+    /// Open pull requests as drafts.
+    pub draft: bool,
+    /// Total deadline of one API request.
+    pub timeout: Duration,
 }
 
 pub use crate::notify::{EventKind, SinkKind};

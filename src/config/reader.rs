@@ -469,6 +469,7 @@ pub(super) fn build(
         })
         .collect::<BTreeMap<_, _>>();
     let environments = read_environments(&top);
+    let forge = read_forge(&top);
     let notifications = top
         .named_tables("notifications")
         .into_iter()
@@ -496,6 +497,7 @@ pub(super) fn build(
             images,
             policies,
             environments,
+            forge: forge.flatten(),
             notifications,
             webhooks,
         });
@@ -527,6 +529,141 @@ fn empty_table<'a>(top: &Table<'a>, key: &str) -> Table<'a> {
 
 fn section<'a>(top: &Table<'a>, key: &'static str) -> Table<'a> {
     top.table(key).unwrap_or_else(|| empty_table(top, key))
+}
+
+/// `[forge]`: `Some(None)` when absent, `None` when present but invalid.
+fn read_forge(top: &Table) -> Option<Option<ForgeConfig>> {
+    let Some(t) = top.table("forge") else {
+        return Some(None);
+    };
+    let kind = t
+        .required_string(
+            "kind",
+            "set kind = \"github\", \"gitlab\", \"gitea\" or \"forgejo\"",
+        )
+        .and_then(|text| match text.parse::<ForgeKind>() {
+            Ok(kind) => Some(kind),
+            Err(why) => {
+                t.error("kind", why);
+                None
+            }
+        });
+    let base_text = t.string("base_url");
+    let base_url = match (&kind, base_text) {
+        (_, Some(text)) => match check_forge_url(&text) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                t.error("base_url", why);
+                None
+            }
+        },
+        (Some(kind), None) => match kind.default_base_url() {
+            Some(url) => url::Url::parse(url).ok(),
+            None => {
+                t.missing(
+                    "base_url",
+                    "a Gitea or Forgejo forge needs its address, e.g. base_url = \"https://gitea.example.com\"",
+                );
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let repository = t.required_string(
+        "repository",
+        "name the repository on the forge, e.g. repository = \"platform/fleet\"",
+    );
+    if let Some(repo) = &repository {
+        let parts: Vec<&str> = repo.split('/').collect();
+        if parts.len() < 2
+            || parts
+                .iter()
+                .any(|p| p.trim().is_empty() || p.contains(char::is_whitespace))
+        {
+            t.error(
+                "repository",
+                format!(
+                    "{repo:?} is not OWNER/NAME: write it as on the forge, e.g. \"platform/fleet\""
+                ),
+            );
+        } else if kind.is_some_and(|k| k != ForgeKind::GitLab) && parts.len() != 2 {
+            t.error(
+                "repository",
+                format!(
+                    "{repo:?} has more than one '/': only GitLab nests groups; write OWNER/NAME"
+                ),
+            );
+        }
+    }
+    let token_file = if t.dict.is_some_and(|d| d.contains_key("token_file")) {
+        t.file_path("token_file")
+    } else {
+        t.known.borrow_mut().push("token_file");
+        t.missing(
+            "token_file",
+            "put the forge API token in a file readable only by baton and set token_file",
+        );
+        None
+    };
+    let list = |key: &'static str| -> Vec<String> {
+        t.string_list(key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(value, path)| {
+                if value.trim().is_empty() || value.contains(',') {
+                    t.cx.error(
+                        &path,
+                        None,
+                        format!("{value:?} is not a name: give one name per entry, without commas"),
+                    );
+                    None
+                } else {
+                    Some(value.trim().to_string())
+                }
+            })
+            .collect()
+    };
+    let labels = list("labels");
+    let reviewers = list("reviewers");
+    let draft = t.bool("draft").unwrap_or(false);
+    let timeout = t
+        .duration("timeout", Some(Duration::from_secs(1)))
+        .unwrap_or(Duration::from_secs(30));
+    t.finish();
+    Some(Some(ForgeConfig {
+        kind: kind?,
+        base_url: base_url?,
+        repository: repository?.trim().to_string(),
+        token_file: token_file?,
+        labels,
+        reviewers,
+        draft,
+        timeout,
+    }))
+}
+
+/// A forge base URL: http(s), no credentials, plain HTTP only on a loopback address.
+fn check_forge_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| {
+        format!("{text:?} is not a URL ({e}): write e.g. \"https://gitea.example.com\"")
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL carries credentials: remove them and set token_file".to_string());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(format!(
+            "{text:?} uses plain http: the token would cross the network in clear text; use https"
+        )),
+        other => Err(format!("{text:?} has scheme {other:?}: use https")),
+    }
 }
 
 fn read_daemon(top: &Table) -> Option<DaemonConfig> {

@@ -409,6 +409,70 @@ fn durations_format_as_written() {
 }
 
 #[test]
+fn forge_section() {
+    let ok = load(&format!(
+        "{BASE}\n[forge]\nkind = \"gitea\"\nbase_url = \"https://code.example.com\"\nrepository = \"platform/fleet\"\ntoken_file = \"forge-token\"\nlabels = [\"baton\"]\nreviewers = [\"alice\"]\ndraft = true\n"
+    ))
+    .unwrap();
+    let forge = ok.forge.unwrap();
+    assert_eq!(forge.kind, crate::forge::ForgeKind::Gitea);
+    assert_eq!(forge.base_url.as_str(), "https://code.example.com/");
+    assert_eq!(forge.token_file, PathBuf::from("/etc/baton/forge-token"));
+    assert_eq!(forge.labels, vec!["baton"]);
+    assert!(forge.draft);
+    assert_eq!(forge.timeout, Duration::from_secs(30));
+    let github = load(&format!(
+        "{BASE}\n[forge]\nkind = \"github\"\nrepository = \"o/r\"\ntoken_file = \"/t\"\n"
+    ))
+    .unwrap()
+    .forge
+    .unwrap();
+    assert_eq!(github.base_url.as_str(), "https://api.github.com/");
+    assert!(load(BASE).unwrap().forge.is_none());
+
+    let e = one_error(&format!(
+        "{BASE}\n[forge]\nkind = \"bitbucket\"\nrepository = \"o/r\"\ntoken_file = \"/t\"\n"
+    ));
+    assert!(
+        e.contains("forge.kind: \"bitbucket\" is not a forge"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[forge]\nkind = \"gitea\"\nrepository = \"o/r\"\ntoken_file = \"/t\"\n"
+    ));
+    assert!(e.contains("forge.base_url: required key is missing"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}\n[forge]\nkind = \"gitlab\"\nbase_url = \"http://gitlab.example.com\"\nrepository = \"o/r\"\ntoken_file = \"/t\"\n"
+    ));
+    assert!(e.contains("uses plain http"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}\n[forge]\nkind = \"github\"\nrepository = \"o/r\"\ntoken = \"ghp_secret\"\ntoken_file = \"/t\"\n"
+    ));
+    assert!(
+        e.contains("forge.token: a secret must not be written inline"),
+        "{e}"
+    );
+    assert!(!e.contains("ghp_secret"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}\n[forge]\nkind = \"github\"\nrepository = \"o/r\"\n"
+    ));
+    assert!(
+        e.contains("forge.token_file: required key is missing"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[forge]\nkind = \"github\"\nrepository = \"a/b/c\"\ntoken_file = \"/t\"\n"
+    ));
+    assert!(e.contains("only GitLab nests groups"), "{e}");
+    assert!(e.contains(":"), "{e}");
+    let nested = load(&format!(
+        "{BASE}\n[forge]\nkind = \"gitlab\"\nrepository = \"a/b/c\"\ntoken_file = \"/t\"\nbase_url = \"http://127.0.0.1:8080\"\n"
+    ))
+    .unwrap();
+    assert_eq!(nested.forge.unwrap().repository, "a/b/c");
+}
+
+#[test]
 fn notification_sinks_of_each_kind() {
     let config = load(&format!(
         r#"{BASE}

@@ -489,7 +489,7 @@ impl Shared {
             entry.last_pass = Some(now.clone());
             entry.holds = env.held.clone();
             entry.problems = env.problems.clone();
-            entry.waiting.clear();
+            entry.waiting = env.waiting.iter().map(ToString::to_string).collect();
             entry.last_error = None;
             match &env.outcome {
                 Outcome::Unchanged => entry.outcome = Some("up to date".into()),
@@ -521,8 +521,15 @@ impl Shared {
                     self.metrics.succeeded("push");
                 }
                 Outcome::Skipped(why) => {
+                    entry.outcome = Some("skipped".into());
+                    entry.waiting = vec![why.clone()];
+                }
+                Outcome::Waiting(why) => {
                     entry.outcome = Some("waiting".into());
                     entry.waiting = vec![why.clone()];
+                }
+                Outcome::Reviewed { branches } => {
+                    entry.outcome = Some(format!("review updated on {}", branches.join(", ")));
                 }
                 Outcome::Failed(why) => {
                     entry.outcome = Some("failed".into());

@@ -23,7 +23,7 @@ pub use history::{CommitRecord, HistoryQuery, Identity};
 pub use lock::StateLock;
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
 pub use sign::{Signing, SigningFormat};
-pub use workspace::{CommitRequest, PushOutcome, Workspace};
+pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
 
 /// The object id type used throughout (a SHA-1 today).
 pub use gix::ObjectId;

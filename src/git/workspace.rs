@@ -527,6 +527,129 @@ impl Workspace {
         let tip = self.head()?;
         read_history(&repo, tip, query)
     }
+
+    /// Makes the work tree and the local branch exactly the remote head fetched by the last
+    /// [`Workspace::sync`], without fetching: drops local commits and edits (a review commit
+    /// once it is pushed to its own branch).
+    pub async fn reset_to_remote(&self) -> Result<(), GitError> {
+        let tracking = self.tracking_ref();
+        self.reset_to(&tracking).await
+    }
+
+    /// Fetches `branch` (a branch Baton owns, such as a review branch) and returns its head
+    /// commit, or `None` when the remote has no such branch. It is kept under
+    /// `refs/baton/remote/BRANCH`, apart from the tracked branch.
+    pub async fn fetch_branch_head(&self, branch: &str) -> Result<Option<CommitRecord>, GitError> {
+        if !is_valid_branch(branch) {
+            return Err(GitError::Settings(format!(
+                "branch {branch:?} is not a valid git branch name"
+            )));
+        }
+        let Some(id) = self.remote_branch(branch).await? else {
+            return Ok(None);
+        };
+        let local = format!("refs/baton/remote/{branch}");
+        let mut fetch = self.env.network("fetch")?;
+        fetch.current_dir(&self.checkout).args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "origin",
+            &format!("+refs/heads/{branch}:{local}"),
+        ]);
+        fetch.run().await?;
+        let repo = self.open_repo()?;
+        let tip = repo
+            .find_reference(local.as_str())
+            .and_then(|mut r| r.peel_to_id())
+            .map(|id| id.detach())
+            .unwrap_or(id);
+        let mut records = read_history(
+            &repo,
+            tip,
+            &HistoryQuery {
+                paths: Vec::new(),
+                limit: Some(1),
+            },
+        )?;
+        Ok(records.pop())
+    }
+
+    /// A reader for files at past commits that keeps the repository open, for many
+    /// questions in a row (such as the soak's search through history).
+    pub fn tree_reader(&self) -> Result<TreeReader, GitError> {
+        Ok(TreeReader {
+            repo: self.open_repo()?,
+            dir: self.checkout.clone(),
+        })
+    }
+}
+
+/// Files at past commits, read from one open repository (see [`Workspace::tree_reader`]).
+pub struct TreeReader {
+    repo: gix::Repository,
+    dir: PathBuf,
+}
+
+impl TreeReader {
+    /// What `commit` did to `paths` (relative to the repository root): `None` when every one
+    /// of them is the same as in its first parent; otherwise their contents before (in the
+    /// first parent, nothing for a root commit) and after, in the order of `paths` (`None`
+    /// where a path is not a file). One repository open for all of it.
+    #[allow(clippy::type_complexity)]
+    pub fn changed_files(
+        &self,
+        commit: ObjectId,
+        paths: &[PathBuf],
+    ) -> Result<Option<(Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>)>, GitError> {
+        let repo = &self.repo;
+        let err = |action: &str, e: &dyn std::fmt::Display| GitError::repo(&self.dir, action, e);
+        let found = repo
+            .find_commit(commit)
+            .map_err(|e| err(&format!("reading commit {commit}"), &e))?;
+        let tree = found
+            .tree()
+            .map_err(|e| err("reading a commit's tree", &e))?;
+        let parent_tree = match found.parent_ids().next() {
+            Some(p) => Some(
+                repo.find_commit(p.detach())
+                    .and_then(|c| c.tree())
+                    .map_err(|e| err("reading a parent's tree", &e))?,
+            ),
+            None => None,
+        };
+        let blob_id = |tree: &gix::Tree<'_>, path: &Path| -> Result<Option<ObjectId>, GitError> {
+            Ok(tree
+                .lookup_entry_by_path(path)
+                .map_err(|e| err("looking up a path", &e))?
+                .filter(|e| e.mode().is_blob())
+                .map(|e| e.object_id()))
+        };
+        let mut after_ids = Vec::with_capacity(paths.len());
+        let mut before_ids = Vec::with_capacity(paths.len());
+        for path in paths {
+            after_ids.push(blob_id(&tree, path)?);
+            before_ids.push(match &parent_tree {
+                Some(t) => blob_id(t, path)?,
+                None => None,
+            });
+        }
+        if parent_tree.is_some() && after_ids == before_ids {
+            return Ok(None);
+        }
+        let read = |ids: &[Option<ObjectId>]| -> Result<Vec<Option<Vec<u8>>>, GitError> {
+            ids.iter()
+                .map(|id| match id {
+                    Some(id) => repo
+                        .find_blob(*id)
+                        .map(|b| Some(b.data.clone()))
+                        .map_err(|e| err("reading a file", &e)),
+                    None => Ok(None),
+                })
+                .collect()
+        };
+        Ok(Some((read(&before_ids)?, read(&after_ids)?)))
+    }
 }
 
 /// Writes `commit` and moves the branch HEAD names from `parent` to it; returns the commit id

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use edit::{ApplyError, apply, edit_text, plan};
+pub(crate) use scan::scan_text;
 pub use scan::{ScanError, scan};
 
 /// Reads the markers in one file's text, as `scan` does for each file it reads, without

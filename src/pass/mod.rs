@@ -1,22 +1,31 @@
 //! One pass over everything: scan registries, choose versions, edit each environment's
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
+mod gates;
 mod moves;
+mod promote;
+mod review;
 mod scan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use jiff::Timestamp;
+
 use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
+use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
 use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
 use crate::markers::{self, Field, Marker, Plan, Resolved, ScanOptions};
 use crate::policy::Decision;
+use crate::promotion;
 use crate::reference::Reference;
 use crate::registry::Registries;
 
+pub use gates::{HISTORY_LIMIT, Manual};
 pub use moves::moves_from_plan;
+pub use promote::{PromoteError, PromoteRequest, promote};
 pub use scan::{ImageScan, scan_image, scan_images};
 
 /// What a pass should do.
@@ -26,6 +35,9 @@ pub struct PassOptions {
     pub dry_run: bool,
     /// Only these environments (all when empty).
     pub environments: Vec<String>,
+    /// The time the gates (soak, windows, freezes) are judged at; the system clock when
+    /// `None`. Tests and `BATON_NOW` set it; nothing ever sleeps on it.
+    pub now: Option<Timestamp>,
 }
 
 /// One policy's choice in this pass.
@@ -70,6 +82,15 @@ pub enum Outcome {
     },
     /// Left alone, with the reason.
     Skipped(String),
+    /// Something would move but a gate holds it (window, freeze, soak, manual promotion,
+    /// policy): the reasons, joined; [`EnvironmentReport::waiting`] has them one by one.
+    Waiting(String),
+    /// Review mode: review branches were pushed and pull requests opened or updated
+    /// ([`EnvironmentReport::reviews`] says which).
+    Reviewed {
+        /// The review branches that changed.
+        branches: Vec<String>,
+    },
     /// Failed, with the error; nothing was lost and the next pass starts clean.
     Failed(String),
 }
@@ -93,19 +114,123 @@ pub struct EnvironmentReport {
     pub held: Vec<String>,
     /// Files the marker scan skipped, by reason.
     pub skipped_files: String,
+    /// What waits, and why: the whole environment (a window, a freeze) or one image (soak,
+    /// a manual promotion, a candidate the policy refuses).
+    pub waiting: Vec<Waiting>,
+    /// Review mode: one entry per image with a change to review.
+    pub reviews: Vec<Review>,
 }
 
 impl EnvironmentReport {
-    fn new(name: &str, outcome: Outcome) -> Self {
+    /// An empty report for environment `name`: nothing moved, nothing waits.
+    pub fn new(name: &str) -> EnvironmentReport {
         EnvironmentReport {
             name: name.to_string(),
             moves: Vec::new(),
             diff: String::new(),
             message: None,
-            outcome,
+            outcome: Outcome::Unchanged,
             problems: Vec::new(),
             held: Vec::new(),
             skipped_files: String::new(),
+            waiting: Vec::new(),
+            reviews: Vec::new(),
+        }
+    }
+}
+
+/// Something that does not move yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The `[images]` name, or `None` when the whole environment waits.
+    pub image: Option<String>,
+    /// Why, in words (naming when it ends, when known).
+    pub reason: String,
+    /// When the wait ends, when known.
+    pub until: Option<Timestamp>,
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.image {
+            Some(image) => write!(f, "{image}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// One image's review in a review-mode environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The `[images]` name.
+    pub image: String,
+    /// The branch Baton owns for it.
+    pub branch: String,
+    /// The version(s) it moves from.
+    pub from: String,
+    /// The version it moves to.
+    pub to: String,
+    /// What happened.
+    pub action: ReviewAction,
+}
+
+/// What a pass did about one review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewAction {
+    /// Dry run: what would happen, in words.
+    Planned(String),
+    /// A pull request was opened.
+    Opened {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// The open pull request was updated to this version (its branch force-pushed).
+    Updated {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// The open pull request already proposes this version.
+    Current {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// A pull request for this version was closed without merging: not proposed again.
+    Declined {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// No forge is configured: the branch was pushed for a person to open a pull request.
+    BranchPushed,
+    /// No forge is configured and the branch already carries this version.
+    BranchCurrent,
+    /// It failed, with the error.
+    Failed(String),
+}
+
+impl std::fmt::Display for ReviewAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReviewAction::Planned(what) => write!(f, "would {what}"),
+            ReviewAction::Opened { url, .. } => write!(f, "opened {url}"),
+            ReviewAction::Updated { url, .. } => write!(f, "updated {url}"),
+            ReviewAction::Current { url, .. } => write!(f, "open at {url}"),
+            ReviewAction::Declined { number, url } => write!(
+                f,
+                "pull request #{number} for this version was closed without merging ({url}): not proposed again"
+            ),
+            ReviewAction::BranchPushed => {
+                f.write_str("branch pushed; no [forge] configured: open a pull request from it")
+            }
+            ReviewAction::BranchCurrent => f.write_str("branch already carries this version"),
+            ReviewAction::Failed(why) => write!(f, "failed: {why}"),
         }
     }
 }
@@ -127,9 +252,12 @@ pub struct PassReport {
 impl PassReport {
     /// True when some environment moved (or would move, in a dry run).
     pub fn changed(&self) -> bool {
-        self.environments
-            .iter()
-            .any(|e| matches!(e.outcome, Outcome::Planned | Outcome::Pushed { .. }))
+        self.environments.iter().any(|e| {
+            matches!(
+                e.outcome,
+                Outcome::Planned | Outcome::Pushed { .. } | Outcome::Reviewed { .. }
+            )
+        })
     }
 
     /// Every failure: failed scans and failed environments.
@@ -176,6 +304,17 @@ struct Context<'a> {
     template: Option<MessageTemplate>,
     digests: tokio::sync::Mutex<HashMap<(String, String), Result<String, String>>>,
     dry_run: bool,
+    /// The instant gates are judged at.
+    now: Timestamp,
+    /// The forge for review mode: `None` without `[forge]`, an error when its token is unreadable.
+    forge: Option<Result<Forge, String>>,
+}
+
+/// The forge client for review-mode environments, when one is configured and needed.
+fn forge_for(config: &Config) -> Option<Result<Forge, String>> {
+    let needed = config.environments.values().any(|e| e.mode == Mode::Review);
+    let forge = config.forge.as_ref().filter(|_| needed)?;
+    Some(Forge::from_config(forge).map_err(|e| e.to_string()))
 }
 
 /// Runs one pass. Image scans that fail are reported and their policies hold still;
@@ -233,6 +372,8 @@ pub async fn run_with_selections(
         template,
         digests: tokio::sync::Mutex::new(HashMap::new()),
         dry_run: options.dry_run,
+        now: options.now.unwrap_or_else(Timestamp::now),
+        forge: forge_for(config),
     };
     let mut environments = Vec::new();
     let mut unusable: Option<String> = None;
@@ -242,8 +383,12 @@ pub async fn run_with_selections(
         }
         let env = &config.environments[&name];
         let report = match &unusable {
-            Some(why) => EnvironmentReport::new(&name, Outcome::Failed(why.clone())),
-            None => environment_pass(&cx, &name, env).await,
+            Some(why) => {
+                let mut report = EnvironmentReport::new(&name);
+                report.outcome = Outcome::Failed(why.clone());
+                report
+            }
+            None => environment_pass(&cx, &name, env, None).await,
         };
         log_environment(&report);
         if unusable.is_none() && matches!(report.outcome, Outcome::Failed(_)) && !options.dry_run {
@@ -330,41 +475,20 @@ pub fn environment_order(config: &Config) -> Vec<String> {
     order
 }
 
-/// Gates this build does not enforce yet; an environment that asks for them is left alone
-/// rather than moved without them.
-fn unenforced_gates(env: &EnvironmentConfig) -> Vec<&'static str> {
-    let mut gates = Vec::new();
-    if env.mode == Mode::Review {
-        gates.push("mode = \"review\"");
-    }
-    if env.promote_from.is_some() {
-        gates.push("promote_from");
-    }
-    if env.soak.is_some() {
-        gates.push("soak");
-    }
-    if !env.windows.is_empty() {
-        gates.push("window");
-    }
-    if !env.freeze.is_empty() {
-        gates.push("freeze");
-    }
-    gates
-}
-
 async fn environment_pass(
     cx: &Context<'_>,
     name: &str,
     env: &EnvironmentConfig,
+    manual: Option<&Manual>,
 ) -> EnvironmentReport {
-    let mut report = EnvironmentReport::new(name, Outcome::Unchanged);
-    let gates = unenforced_gates(env);
-    if !gates.is_empty() {
-        report.outcome = Outcome::Skipped(format!(
-            "uses {}, which this version of baton does not enforce yet: left unchanged",
-            gates.join(", ")
-        ));
-        return report;
+    let mut report = EnvironmentReport::new(name);
+    // A person's explicit move is not held by windows or freezes.
+    let window = match manual {
+        Some(_) => None,
+        None => promotion::window_gate(&env.windows, &env.freeze, cx.now).err(),
+    };
+    if env.mode == Mode::Review {
+        return review::review_environment(cx, name, env, manual, window, report).await;
     }
     let target_branch = cx
         .config
@@ -384,46 +508,26 @@ async fn environment_pass(
                 return report;
             }
         }
-        let plan = match plan_environment(cx, env).await {
-            Ok((plan, skipped)) => {
-                report.skipped_files = skipped;
-                plan
-            }
+        let prepared = match prepare_environment(cx, name, env, manual).await {
+            Ok(prepared) => prepared,
             Err(why) => {
                 report.outcome = Outcome::Failed(why);
                 return report;
             }
         };
-        report.problems = plan.problems.iter().map(ToString::to_string).collect();
-        report.held = plan
-            .held
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}:{}: {} held: {}",
-                    m.path.display(),
-                    m.line,
-                    m.policy,
-                    m.hold.as_deref().unwrap_or("")
-                )
-            })
-            .collect();
-        report.moves = moves_from_plan(&plan, cx.selections, cx.config);
-        report.diff = moves::unified_diff(&plan);
-        if plan.edits.is_empty() {
-            report.outcome = Outcome::Unchanged;
+        fill_report(cx, &mut report, &prepared);
+        if prepared.plan.edits.is_empty() {
+            report.outcome = idle_outcome(&report);
             return report;
         }
-        let message = CommitMessage {
-            environment: name.to_string(),
-            moves: report.moves.clone(),
-            promoted_by: None,
-        };
-        let text = match message.render(cx.template.as_ref()) {
+        if let Some(wait) = &window {
+            hold_for_window(&mut report, wait);
+            return report;
+        }
+        let text = match commit_text(cx, name, &report.moves, &prepared.targets, manual) {
             Ok(text) => text,
-            Err(err) => {
-                report.outcome =
-                    Outcome::Failed(format!("cannot render the commit message: {err}"));
+            Err(why) => {
+                report.outcome = Outcome::Failed(why);
                 return report;
             }
         };
@@ -432,7 +536,7 @@ async fn environment_pass(
             report.outcome = Outcome::Planned;
             return report;
         }
-        match commit_and_push(cx, name, &plan, text, &target_branch).await {
+        match commit_and_push(cx, name, &prepared.plan, text, &target_branch, false).await {
             Ok(Some((commit, PushOutcome::Pushed))) => {
                 report.outcome = Outcome::Pushed {
                     commit,
@@ -461,49 +565,218 @@ async fn environment_pass(
     report
 }
 
+/// The outcome of an environment with nothing to write: waiting when a gate holds a move.
+fn idle_outcome(report: &EnvironmentReport) -> Outcome {
+    if report.waiting.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Waiting(
+            report
+                .waiting
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+}
+
+/// Holds every move because the environment's window is closed (or the day is frozen).
+fn hold_for_window(report: &mut EnvironmentReport, wait: &promotion::Wait) {
+    report.waiting.insert(
+        0,
+        Waiting {
+            image: None,
+            reason: wait.reason.clone(),
+            until: wait.until,
+        },
+    );
+    report.outcome = Outcome::Waiting(wait.reason.clone());
+}
+
+/// Copies what the preparation found into the report.
+fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prepared) {
+    let plan = &prepared.plan;
+    report.skipped_files = prepared.skipped.clone();
+    report.problems = plan.problems.iter().map(ToString::to_string).collect();
+    report.held = plan
+        .held
+        .iter()
+        .map(|m| {
+            format!(
+                "{}:{}: {} held: {}",
+                m.path.display(),
+                m.line,
+                m.policy,
+                m.hold.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    report.moves = moves_from_plan(plan, cx.selections, cx.config);
+    report.diff = moves::unified_diff(plan);
+    report.waiting = prepared.targets.waiting.clone();
+}
+
+/// The commit message: the rendered template or default, with the promotion evidence as a
+/// body paragraph after the subject and `Baton-Promoted-By` for a person's move.
+fn commit_text(
+    cx: &Context<'_>,
+    name: &str,
+    moves: &[Move],
+    targets: &gates::Targets,
+    manual: Option<&Manual>,
+) -> Result<String, String> {
+    let message = CommitMessage {
+        environment: name.to_string(),
+        moves: moves.to_vec(),
+        promoted_by: manual.map(|m| m.by.clone()),
+    };
+    let text = message
+        .render(cx.template.as_ref())
+        .map_err(|err| format!("cannot render the commit message: {err}"))?;
+    let mut notes = Vec::new();
+    for m in moves {
+        if let Some(target) = targets.by_policy.get(&m.policy) {
+            match (&target.source, &target.soaked) {
+                (_, Some(soaked)) => notes.push(format!(
+                    "{}: promoted from {}; soak {}",
+                    m.policy,
+                    soaked.source,
+                    soaked.describe()
+                )),
+                (Some(source), None) => notes.push(format!("{}: promoted from {source}", m.policy)),
+                _ => {}
+            }
+        }
+    }
+    if let Some(manual) = manual {
+        notes.push(format!(
+            "Promoted by hand by {} with baton promote; automatic moves of {} resume with a newer version.",
+            manual.by, manual.image
+        ));
+    }
+    Ok(insert_body(&text, &notes))
+}
+
+/// Puts `lines` as a paragraph after the message's subject.
+fn insert_body(text: &str, lines: &[String]) -> String {
+    if lines.is_empty() {
+        return text.to_string();
+    }
+    let paragraph = lines.join("\n");
+    match text.split_once("\n\n") {
+        Some((subject, rest)) => format!("{subject}\n\n{paragraph}\n\n{rest}"),
+        None => format!("{}\n\n{paragraph}\n", text.trim_end()),
+    }
+}
+
 fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_millis(200) * 2u32.saturating_pow(attempt.min(6));
     base + Duration::from_millis(rand::random::<u64>() % 200)
 }
 
-/// Scans the environment's markers and plans the edits for the current selections.
-async fn plan_environment(
-    cx: &Context<'_>,
-    env: &EnvironmentConfig,
-) -> Result<(Plan, String), String> {
+/// An environment's markers with the versions they should hold and the resulting edits.
+struct Prepared {
+    /// The environment's markers.
+    scan: markers::Scan,
+    /// Files the scan skipped, in words.
+    skipped: String,
+    /// Target version per policy, and what waits.
+    targets: gates::Targets,
+    /// Digests per policy, for pinned markers.
+    digests: HashMap<String, Result<String, String>>,
+    /// The edits for every target.
+    plan: Plan,
+}
+
+/// Scans `paths` for markers off the async threads.
+async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Scan, String> {
     let root = cx.workspace.work_tree().to_path_buf();
-    let paths: Vec<PathBuf> = env.paths.clone();
     let options = ScanOptions {
         extra_globs: cx.config.markers.include.clone(),
         max_file_size: cx.config.markers.max_file_size,
         ..ScanOptions::default()
     };
-    let scan = tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
+    tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
         .await
         .map_err(|e| format!("marker scan stopped: {e}"))?
-        .map_err(|e| e.to_string())?;
-    let skipped = scan.skipped.to_string();
-    let digests = resolve_digests(cx, &scan).await;
-    let resolve = |marker: &Marker| resolve_marker(cx, &digests, marker);
-    let plan = markers::plan(&scan, &resolve);
-    Ok((plan, skipped))
+        .map_err(|e| e.to_string())
 }
 
-/// The digest each policy needs in this environment, resolved once per (image, tag).
+/// Scans the environment, works out each policy's target through the gates and plans the
+/// edits. History is read only for policies whose markers would change.
+async fn prepare_environment(
+    cx: &Context<'_>,
+    name: &str,
+    env: &EnvironmentConfig,
+    manual: Option<&Manual>,
+) -> Result<Prepared, String> {
+    let scan = scan_paths(cx, env.paths.clone()).await?;
+    let source_scan =
+        match (&env.promote_from, manual) {
+            (Some(source), None) => {
+                let paths = cx.config.environments[source].paths.clone();
+                Some(scan_paths(cx, paths).await.map_err(|e| {
+                    format!("cannot read {source}, which {name} promotes from: {e}")
+                })?)
+            }
+            _ => None,
+        };
+    let mut targets = gates::candidates(cx, name, env, &scan, source_scan.as_ref(), manual);
+    let digests = resolve_digests(cx, &scan, &targets.by_policy).await;
+    let mut plan = plan_with(cx, &scan, &targets.by_policy, &digests, &|_| true);
+    if manual.is_none() {
+        let changed: BTreeSet<String> = plan
+            .edits
+            .iter()
+            .flat_map(|e| &e.changes)
+            .map(|c| c.policy.clone())
+            .collect();
+        let before = targets.by_policy.len();
+        gates::history_gates(cx, name, env, &changed, source_scan.as_ref(), &mut targets).await;
+        if targets.by_policy.len() != before {
+            plan = plan_with(cx, &scan, &targets.by_policy, &digests, &|_| true);
+        }
+    }
+    Ok(Prepared {
+        skipped: scan.skipped.to_string(),
+        scan,
+        targets,
+        digests,
+        plan,
+    })
+}
+
+/// The edits that bring the markers of the policies `include` accepts to their targets;
+/// every other marker keeps its value.
+fn plan_with(
+    cx: &Context<'_>,
+    scan: &markers::Scan,
+    targets: &std::collections::BTreeMap<String, gates::Target>,
+    digests: &HashMap<String, Result<String, String>>,
+    include: &(dyn Fn(&str) -> bool + Sync),
+) -> Plan {
+    let resolve = |marker: &Marker| {
+        let target = targets
+            .get(&marker.policy)
+            .filter(|_| include(&marker.policy));
+        resolve_marker(cx, target, digests, marker)
+    };
+    markers::plan(scan, &resolve)
+}
+
+/// The digest each targeted policy needs in this environment, resolved once per (image, tag).
 async fn resolve_digests(
     cx: &Context<'_>,
     scan: &markers::Scan,
+    targets: &std::collections::BTreeMap<String, gates::Target>,
 ) -> HashMap<String, Result<String, String>> {
     let mut needed: BTreeSet<String> = BTreeSet::new();
     for marker in scan.files.iter().flat_map(|f| &f.markers) {
         let Some(policy) = cx.config.policies.get(&marker.policy) else {
             continue;
         };
-        let Some(chosen) = cx
-            .selections
-            .get(&marker.policy)
-            .and_then(Selection::chosen)
-        else {
+        let Some(target) = targets.get(&marker.policy) else {
             continue;
         };
         let wants = match (marker.field, policy.pin_digest) {
@@ -511,7 +784,7 @@ async fn resolve_digests(
             (Field::Full, DigestPinning::Always) => true,
             (Field::Full, DigestPinning::IfNotPresent) => {
                 let current = Reference::split(&marker.current);
-                !(current.tag == Some(chosen) && current.digest.is_some())
+                !(current.tag == Some(target.tag.as_str()) && current.digest.is_some())
             }
             _ => false,
         };
@@ -521,23 +794,21 @@ async fn resolve_digests(
     }
     let mut out = HashMap::new();
     for policy_name in needed {
-        let selection = &cx.selections[&policy_name];
-        let Some(tag) = selection.chosen() else {
-            continue;
-        };
-        let image = &cx.config.images[&selection.image];
-        let key = (selection.image.clone(), tag.to_string());
+        let tag = targets[&policy_name].tag.clone();
+        let image_name = &cx.config.policies[&policy_name].image;
+        let image = &cx.config.images[image_name];
+        let key = (image_name.clone(), tag.clone());
         let mut cache = cx.digests.lock().await;
         if !cache.contains_key(&key) {
             let result = match cx.registries.for_image(&image.repository) {
                 Ok(client) => client
-                    .digest(&image.repository.repository, tag)
+                    .digest(&image.repository.repository, &tag)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             if let Err(why) = &result {
-                tracing::warn!(image = %selection.image, tag, error = %why, "cannot resolve digest");
+                tracing::warn!(image = %image_name, tag, error = %why, "cannot resolve digest");
             }
             cache.insert(key.clone(), result);
         }
@@ -546,19 +817,21 @@ async fn resolve_digests(
     out
 }
 
-/// What a marker should hold now, or `None` when its policy is unknown. A policy with no
-/// choice (failed scan, no candidate) keeps the marker's current value.
+/// What a marker should hold now, or `None` when its policy is unknown. A policy without a
+/// target (no choice, or a gate holds it) keeps the marker's current value.
 fn resolve_marker(
     cx: &Context<'_>,
+    target: Option<&gates::Target>,
     digests: &HashMap<String, Result<String, String>>,
     marker: &Marker,
 ) -> Option<Resolved> {
     let policy = cx.config.policies.get(&marker.policy)?;
-    let selection = cx.selections.get(&marker.policy)?;
+    let repository = &cx.config.images.get(&policy.image)?.repository_text;
     let current = Reference::split(&marker.current);
-    let Some(tag) = selection.chosen() else {
-        return Some(keep_current(selection, marker));
+    let Some(target) = target else {
+        return Some(keep_current(repository, marker));
     };
+    let tag = target.tag.as_str();
     let digest = match (marker.field, policy.pin_digest) {
         (Field::Tag | Field::Name, _) | (Field::Full, DigestPinning::Never) => None,
         (Field::Full, DigestPinning::IfNotPresent)
@@ -570,18 +843,18 @@ fn resolve_marker(
             Some(Ok(d)) => Some(d.clone()),
             // Without the digest the marker keeps what it has: never write an unpinned value
             // where a pinned one was asked for.
-            _ => return Some(keep_current(selection, marker)),
+            _ => return Some(keep_current(repository, marker)),
         },
     };
     Some(Resolved {
-        repository: selection.repository.clone(),
+        repository: repository.clone(),
         tag: tag.to_string(),
         digest,
     })
 }
 
 /// A resolution that leaves the marker's value exactly as it is.
-fn keep_current(selection: &Selection, marker: &Marker) -> Resolved {
+fn keep_current(repository: &str, marker: &Marker) -> Resolved {
     let current = Reference::split(&marker.current);
     match marker.field {
         Field::Full => Resolved {
@@ -590,7 +863,7 @@ fn keep_current(selection: &Selection, marker: &Marker) -> Resolved {
             digest: current.digest.map(str::to_string),
         },
         Field::Tag => Resolved {
-            repository: selection.repository.clone(),
+            repository: repository.to_string(),
             tag: marker.current.clone(),
             digest: None,
         },
@@ -600,7 +873,7 @@ fn keep_current(selection: &Selection, marker: &Marker) -> Resolved {
             digest: None,
         },
         Field::Digest => Resolved {
-            repository: selection.repository.clone(),
+            repository: repository.to_string(),
             tag: String::new(),
             digest: Some(marker.current.clone()),
         },
@@ -613,6 +886,7 @@ async fn commit_and_push(
     plan: &Plan,
     message: String,
     branch: &str,
+    force: bool,
 ) -> Result<Option<(String, PushOutcome)>, String> {
     let git = &cx.config.git;
     let request = CommitRequest {
@@ -639,7 +913,7 @@ async fn commit_and_push(
         Err(err) => return Err(format!("cannot commit: {err}")),
     };
     tracing::debug!(environment = %environment, commit = %commit, files, "committed");
-    match cx.workspace.push(commit, branch, false).await {
+    match cx.workspace.push(commit, branch, force).await {
         Ok(outcome) => {
             if outcome == PushOutcome::Pushed {
                 tracing::debug!(environment = %environment, commit = %commit, branch = %branch, "pushed");
@@ -660,6 +934,12 @@ fn log_environment(report: &EnvironmentReport) {
     for held in &report.held {
         tracing::info!(environment = %report.name, held = %held, "marker held");
     }
+    for waiting in &report.waiting {
+        tracing::info!(environment = %report.name, image = waiting.image.as_deref().unwrap_or("*"), reason = %waiting.reason, until = ?waiting.until.map(|t| t.to_string()), "waiting");
+    }
+    for review in &report.reviews {
+        tracing::info!(environment = %report.name, image = %review.image, branch = %review.branch, from = %review.from, to = %review.to, action = %review.action, "review");
+    }
     match &report.outcome {
         Outcome::Failed(why) => {
             tracing::error!(environment = %report.name, error = %why, "environment failed")
@@ -679,6 +959,12 @@ fn log_environment(report: &EnvironmentReport) {
         }
         Outcome::Unchanged => {
             tracing::info!(environment = %report.name, "environment up to date")
+        }
+        Outcome::Waiting(why) => {
+            tracing::info!(environment = %report.name, reason = %why, "environment waiting")
+        }
+        Outcome::Reviewed { branches } => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), branches = %branches.join(", "), "environment sent for review")
         }
     }
 }

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod fake_forge;
 pub mod fake_registry;
 pub mod fleet;
 pub mod git_server;
+pub mod promotion;
 pub mod registry;

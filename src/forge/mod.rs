@@ -1,0 +1,567 @@
+//! Forges: opening and updating the pull requests of review-mode environments on GitHub
+//! (including Enterprise), GitLab and Gitea/Forgejo, over their REST APIs.
+//!
+//! One [`Forge`] per configuration. It lists the pull requests of a head branch (every state,
+//! so a request closed without merging is seen), opens one with labels, reviewers and draft
+//! state, and updates title and body. The token is read from a file, sent only in the header
+//! the forge expects, marked sensitive, and never appears in logs or errors.
+
+mod api;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::config::ForgeConfig;
+use crate::registry::Secret;
+
+/// Which REST API a forge speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForgeKind {
+    /// GitHub or GitHub Enterprise Server (`/api/v3`).
+    GitHub,
+    /// GitLab (`/api/v4`), merge requests.
+    GitLab,
+    /// Gitea or Forgejo (`/api/v1`).
+    Gitea,
+}
+
+impl ForgeKind {
+    /// The base URL used when `base_url` is not set; Gitea and Forgejo have none.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ForgeKind::GitHub => Some("https://api.github.com"),
+            ForgeKind::GitLab => Some("https://gitlab.com"),
+            ForgeKind::Gitea => None,
+        }
+    }
+
+    /// The lower-case name used in messages and the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForgeKind::GitHub => "github",
+            ForgeKind::GitLab => "gitlab",
+            ForgeKind::Gitea => "gitea",
+        }
+    }
+}
+
+impl fmt::Display for ForgeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ForgeKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "github" => Ok(ForgeKind::GitHub),
+            "gitlab" => Ok(ForgeKind::GitLab),
+            "gitea" | "forgejo" => Ok(ForgeKind::Gitea),
+            _ => Err(format!(
+                "{s:?} is not a forge: use \"github\", \"gitlab\", \"gitea\" or \"forgejo\""
+            )),
+        }
+    }
+}
+
+/// Where a pull request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullState {
+    /// Open (drafts included).
+    Open,
+    /// Closed without merging.
+    Closed,
+    /// Merged.
+    Merged,
+}
+
+/// A pull request (GitLab: merge request) as Baton needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    /// Its number (GitLab: the project-level `iid`).
+    pub number: u64,
+    /// Its web page.
+    pub url: String,
+    /// Open, closed or merged.
+    pub state: PullState,
+    /// The head (source) branch.
+    pub head: String,
+    /// The base (target) branch.
+    pub base: String,
+    /// The title.
+    pub title: String,
+    /// The body (GitLab: description).
+    pub body: String,
+}
+
+/// What to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPullRequest {
+    /// The branch with the change.
+    pub head: String,
+    /// The branch it goes into.
+    pub base: String,
+    /// One line.
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+}
+
+/// A forge request failed. Messages name the forge, the action and what to do; never the token.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    /// The token file could not be read.
+    #[error("cannot read forge.token_file {path}: {reason}; put the forge API token there")]
+    Token {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The settings cannot work (URL, HTTP client).
+    #[error("forge settings: {0}")]
+    Settings(String),
+    /// The forge could not be reached or did not answer in time.
+    #[error("{forge}: cannot {action}: {detail}; check forge.base_url and the network")]
+    Unreachable {
+        /// The forge kind.
+        forge: ForgeKind,
+        /// What was being done.
+        action: String,
+        /// The transport error.
+        detail: String,
+    },
+    /// The forge's rate limit is used up.
+    #[error(
+        "{forge} rate limit reached while trying to {action}{reset}; the next pass tries again"
+    )]
+    RateLimited {
+        /// The forge kind.
+        forge: ForgeKind,
+        /// What was being done.
+        action: String,
+        /// `: resets at ...` when the forge said, else empty.
+        reset: String,
+    },
+    /// The forge refused the token (401) or its permissions (403).
+    #[error(
+        "{forge} refused the token ({status}{detail}) while trying to {action}: check forge.token_file and that the token may write pull requests in {repository}"
+    )]
+    Denied {
+        /// The forge kind.
+        forge: ForgeKind,
+        /// What was being done.
+        action: String,
+        /// 401 or 403.
+        status: u16,
+        /// `: message` from the forge, or empty.
+        detail: String,
+        /// The configured repository.
+        repository: String,
+    },
+    /// The repository (or pull request) does not exist or the token cannot see it.
+    #[error(
+        "{forge} answered 404 while trying to {action}: repository {repository} does not exist or the token cannot see it; check forge.repository"
+    )]
+    NotFound {
+        /// The forge kind.
+        forge: ForgeKind,
+        /// What was being done.
+        action: String,
+        /// The configured repository.
+        repository: String,
+    },
+    /// Any other error reply.
+    #[error("{forge} answered {status} while trying to {action}{detail}")]
+    Api {
+        /// The forge kind.
+        forge: ForgeKind,
+        /// What was being done.
+        action: String,
+        /// The HTTP status.
+        status: u16,
+        /// `: message` from the forge, or empty.
+        detail: String,
+    },
+    /// A reply could not be read.
+    #[error("{forge}: unexpected reply while trying to {action}: {detail}")]
+    Reply {
+        /// The forge kind.
+        forge: ForgeKind,
+        /// What was being done.
+        action: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+}
+
+/// A client for one forge and repository.
+#[derive(Clone)]
+pub struct Forge {
+    kind: ForgeKind,
+    api: String,
+    web: String,
+    repository: String,
+    token: std::sync::Arc<Secret>,
+    http: reqwest::Client,
+    labels: Vec<String>,
+    reviewers: Vec<String>,
+    draft: bool,
+}
+
+impl fmt::Debug for Forge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Forge")
+            .field("kind", &self.kind)
+            .field("api", &self.api)
+            .field("repository", &self.repository)
+            .field("token", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Largest reply body read from a forge.
+const MAX_REPLY: usize = 8 * 1024 * 1024;
+
+impl Forge {
+    /// A client for the configured forge; reads the token file.
+    pub fn from_config(config: &ForgeConfig) -> Result<Forge, ForgeError> {
+        let token = Secret::from_file(&config.token_file).map_err(|e| ForgeError::Token {
+            path: config.token_file.clone(),
+            reason: e.to_string(),
+        })?;
+        crate::registry::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(config.timeout))
+            .timeout(config.timeout)
+            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ForgeError::Settings(format!("cannot build the HTTP client: {e}")))?;
+        let (api, web) = api_and_web(config.kind, &config.base_url);
+        Ok(Forge {
+            kind: config.kind,
+            api,
+            web,
+            repository: config.repository.clone(),
+            token: std::sync::Arc::new(token),
+            http,
+            labels: config.labels.clone(),
+            reviewers: config.reviewers.clone(),
+            draft: config.draft,
+        })
+    }
+
+    /// Which API this forge speaks.
+    pub fn kind(&self) -> ForgeKind {
+        self.kind
+    }
+
+    /// The API root requests go to, e.g. `https://api.github.com`.
+    pub fn api_root(&self) -> &str {
+        &self.api
+    }
+
+    /// The web page of a commit in the repository.
+    pub fn commit_url(&self, commit: &str) -> String {
+        match self.kind {
+            ForgeKind::GitLab => format!("{}/{}/-/commit/{commit}", self.web, self.repository),
+            _ => format!("{}/{}/commit/{commit}", self.web, self.repository),
+        }
+    }
+
+    /// Every pull request whose head is `branch` in this repository, in any state, newest
+    /// first.
+    pub async fn pull_requests(&self, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        let mut list = match self.kind {
+            ForgeKind::GitHub => api::github_list(self, branch).await?,
+            ForgeKind::GitLab => api::gitlab_list(self, branch).await?,
+            ForgeKind::Gitea => api::gitea_list(self, branch).await?,
+        };
+        list.retain(|pr| pr.head == branch);
+        list.sort_by_key(|pr| std::cmp::Reverse(pr.number));
+        Ok(list)
+    }
+
+    /// Opens a pull request with the configured labels, reviewers and draft state. Labels and
+    /// reviewers that the forge refuses are logged; the pull request stands.
+    pub async fn open(&self, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {
+        let pr = match self.kind {
+            ForgeKind::GitHub => api::github_open(self, new).await?,
+            ForgeKind::GitLab => api::gitlab_open(self, new).await?,
+            ForgeKind::Gitea => api::gitea_open(self, new).await?,
+        };
+        tracing::info!(forge = %self.kind, number = pr.number, url = %pr.url, head = %new.head, "opened pull request");
+        Ok(pr)
+    }
+
+    /// Replaces the title and body of an open pull request. A draft prefix the title carries
+    /// (`Draft: `, `WIP: `) is kept, so a person's "ready for review" is not undone.
+    pub async fn update(
+        &self,
+        pr: &PullRequest,
+        title: &str,
+        body: &str,
+    ) -> Result<PullRequest, ForgeError> {
+        let title = match self.draft_prefix() {
+            Some(prefix) if pr.title.starts_with(prefix) => format!("{prefix}{title}"),
+            _ => title.to_string(),
+        };
+        let updated = match self.kind {
+            ForgeKind::GitHub => api::github_update(self, pr.number, &title, body).await?,
+            ForgeKind::GitLab => api::gitlab_update(self, pr.number, &title, body).await?,
+            ForgeKind::Gitea => api::gitea_update(self, pr.number, &title, body).await?,
+        };
+        tracing::info!(forge = %self.kind, number = updated.number, url = %updated.url, "updated pull request");
+        Ok(updated)
+    }
+
+    /// The title prefix that marks a draft on forges without a draft flag in the API.
+    fn draft_prefix(&self) -> Option<&'static str> {
+        match self.kind {
+            ForgeKind::GitHub => None,
+            ForgeKind::GitLab => Some("Draft: "),
+            ForgeKind::Gitea => Some("WIP: "),
+        }
+    }
+
+    /// Sends a request with the token; returns the JSON reply or a classified error.
+    async fn send(
+        &self,
+        action: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<serde_json::Value, ForgeError> {
+        let mut header = match self.kind {
+            ForgeKind::GitHub => reqwest::header::HeaderValue::from_str(&format!(
+                "Bearer {}",
+                self.token.expose()
+            )),
+            ForgeKind::GitLab => reqwest::header::HeaderValue::from_str(self.token.expose()),
+            ForgeKind::Gitea => reqwest::header::HeaderValue::from_str(&format!(
+                "token {}",
+                self.token.expose()
+            )),
+        }
+        .map_err(|_| {
+            ForgeError::Settings(
+                "the forge token holds characters that cannot go into an HTTP header: check forge.token_file"
+                    .to_string(),
+            )
+        })?;
+        header.set_sensitive(true);
+        let request = match self.kind {
+            ForgeKind::GitLab => request.header("PRIVATE-TOKEN", header),
+            ForgeKind::GitHub => request
+                .header(reqwest::header::AUTHORIZATION, header)
+                .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28"),
+            ForgeKind::Gitea => request
+                .header(reqwest::header::AUTHORIZATION, header)
+                .header(reqwest::header::ACCEPT, "application/json"),
+        };
+        let unreachable = |e: reqwest::Error| ForgeError::Unreachable {
+            forge: self.kind,
+            action: action.to_string(),
+            detail: one_line(&error_chain(&e)),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        if bytes.len() > MAX_REPLY {
+            return Err(ForgeError::Reply {
+                forge: self.kind,
+                action: action.to_string(),
+                detail: format!("the reply is larger than {MAX_REPLY} bytes"),
+            });
+        }
+        let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+        if status.is_success() {
+            return Ok(json.unwrap_or(serde_json::Value::Null));
+        }
+        let message = json.as_ref().map(api::error_message).unwrap_or_default();
+        let detail = if message.is_empty() {
+            String::new()
+        } else {
+            format!(": {message}")
+        };
+        tracing::debug!(forge = %self.kind, action, status = status.as_u16(), %message, "forge error reply");
+        if let Some(reset) = rate_limited(status, &headers, &message) {
+            return Err(ForgeError::RateLimited {
+                forge: self.kind,
+                action: action.to_string(),
+                reset,
+            });
+        }
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ForgeError::Denied {
+                forge: self.kind,
+                action: action.to_string(),
+                status: status.as_u16(),
+                detail,
+                repository: self.repository.clone(),
+            },
+            StatusCode::NOT_FOUND => ForgeError::NotFound {
+                forge: self.kind,
+                action: action.to_string(),
+                repository: self.repository.clone(),
+            },
+            _ => ForgeError::Api {
+                forge: self.kind,
+                action: action.to_string(),
+                status: status.as_u16(),
+                detail,
+            },
+        })
+    }
+
+    fn reply_error(&self, action: &str, detail: impl Into<String>) -> ForgeError {
+        ForgeError::Reply {
+            forge: self.kind,
+            action: action.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The API root and the web root for a configured base URL.
+fn api_and_web(kind: ForgeKind, base: &url::Url) -> (String, String) {
+    let base = base.as_str().trim_end_matches('/').to_string();
+    match kind {
+        ForgeKind::GitHub => {
+            if base == "https://api.github.com" {
+                (base, "https://github.com".to_string())
+            } else if let Some(web) = base.strip_suffix("/api/v3") {
+                (base.clone(), web.to_string())
+            } else {
+                (format!("{base}/api/v3"), base)
+            }
+        }
+        ForgeKind::GitLab => (format!("{base}/api/v4"), base),
+        ForgeKind::Gitea => (format!("{base}/api/v1"), base),
+    }
+}
+
+/// `Some(": resets at ...")` (or `Some("")`) when the reply says the rate limit is used up.
+fn rate_limited(
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    message: &str,
+) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let exhausted =
+        header("x-ratelimit-remaining") == Some("0") || header("ratelimit-remaining") == Some("0");
+    let limited = status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN
+            && (exhausted || message.to_ascii_lowercase().contains("rate limit")));
+    if !limited {
+        return None;
+    }
+    let reset = header("x-ratelimit-reset")
+        .or_else(|| header("ratelimit-reset"))
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|secs| jiff::Timestamp::from_second(secs).ok())
+        .or_else(|| {
+            header("retry-after")
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|secs| {
+                    jiff::Timestamp::now()
+                        .checked_add(jiff::SignedDuration::from_secs(secs))
+                        .ok()
+                })
+        });
+    Some(match reset {
+        Some(t) => format!(": it resets at {}", crate::promotion::utc(t)),
+        None => String::new(),
+    })
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse() {
+        assert_eq!("GitHub".parse::<ForgeKind>(), Ok(ForgeKind::GitHub));
+        assert_eq!("forgejo".parse::<ForgeKind>(), Ok(ForgeKind::Gitea));
+        assert!(
+            "bitbucket"
+                .parse::<ForgeKind>()
+                .unwrap_err()
+                .contains("\"bitbucket\"")
+        );
+    }
+
+    #[test]
+    fn api_roots() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            api_and_web(ForgeKind::GitHub, &u("https://api.github.com")),
+            ("https://api.github.com".into(), "https://github.com".into())
+        );
+        assert_eq!(
+            api_and_web(ForgeKind::GitHub, &u("https://ghe.example.com/api/v3/")),
+            (
+                "https://ghe.example.com/api/v3".into(),
+                "https://ghe.example.com".into()
+            )
+        );
+        assert_eq!(
+            api_and_web(ForgeKind::GitHub, &u("https://ghe.example.com")).0,
+            "https://ghe.example.com/api/v3"
+        );
+        assert_eq!(
+            api_and_web(ForgeKind::GitLab, &u("https://gitlab.example.com/")).0,
+            "https://gitlab.example.com/api/v4"
+        );
+        assert_eq!(
+            api_and_web(ForgeKind::Gitea, &u("https://code.example.com")).0,
+            "https://code.example.com/api/v1"
+        );
+    }
+
+    #[test]
+    fn rate_limit_replies() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(rate_limited(StatusCode::FORBIDDEN, &h, "no"), None);
+        h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        h.insert("x-ratelimit-reset", "1764064800".parse().unwrap());
+        assert_eq!(
+            rate_limited(StatusCode::FORBIDDEN, &h, ""),
+            Some(": it resets at 2025-11-25 10:00 UTC".into())
+        );
+        let empty = reqwest::header::HeaderMap::new();
+        assert_eq!(
+            rate_limited(StatusCode::TOO_MANY_REQUESTS, &empty, ""),
+            Some(String::new())
+        );
+        assert!(rate_limited(StatusCode::FORBIDDEN, &empty, "API rate limit exceeded").is_some());
+    }
+}

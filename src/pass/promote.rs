@@ -1,0 +1,281 @@
+//! `baton promote`: a person's explicit move of one image in one environment, made the way the
+//! environment's mode says (a commit, or a review branch and pull request) and recorded with
+//! `Baton-Promoted-By`. No gate holds it; the next automatic pass does not undo it (see
+//! [`crate::promotion::check_manual`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::git::message::MessageTemplate;
+use crate::git::{GitError, Workspace};
+use crate::promotion::{self, SourceVersion};
+use crate::registry::Registries;
+
+use super::gates::Manual;
+use super::{Context, EnvironmentReport, Selection, environment_pass, forge_for, scan_paths};
+
+/// What a person asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteRequest {
+    /// An `[images]` name, or a policy name standing for its image.
+    pub image: String,
+    /// The environment to move.
+    pub environment: String,
+    /// The version; without it, the version the environment's `promote_from` source holds,
+    /// else the environment's policy choice from the registry.
+    pub version: Option<String>,
+    /// Who asks (`Baton-Promoted-By`).
+    pub by: String,
+    /// Compute everything, write and push nothing.
+    pub dry_run: bool,
+    /// The time recorded as the check time; the system clock when `None`.
+    pub now: Option<Timestamp>,
+}
+
+/// Why a promotion cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    /// No such environment.
+    #[error("no environment {name:?} in the configuration: known environments are {known}")]
+    UnknownEnvironment {
+        /// The name given.
+        name: String,
+        /// The configured names.
+        known: String,
+    },
+    /// No such image or policy.
+    #[error("no image or policy {name:?} in the configuration: known images are {known}")]
+    UnknownImage {
+        /// The name given.
+        name: String,
+        /// The configured image names.
+        known: String,
+    },
+    /// The clone could not be brought up to date.
+    #[error("cannot sync with the git remote: {0}")]
+    Sync(#[source] GitError),
+    /// The environment has no marker for the image.
+    #[error(
+        "environment {environment} has no marker for image {image} in {paths}: nothing to promote"
+    )]
+    NoMarker {
+        /// The environment.
+        environment: String,
+        /// The image.
+        image: String,
+        /// Its paths.
+        paths: String,
+    },
+    /// No version was given and none could be found.
+    #[error("no version to promote {image} to in {environment}: {why}; give one with --version")]
+    NoVersion {
+        /// The environment.
+        environment: String,
+        /// The image.
+        image: String,
+        /// Why the default could not be found.
+        why: String,
+    },
+    /// The version does not satisfy the environment's policy.
+    #[error(
+        "{version} does not satisfy policy {policy} ({rule}) of {environment}: {reason}; choose a version the policy accepts"
+    )]
+    Refused {
+        /// The version asked for.
+        version: String,
+        /// The policy.
+        policy: String,
+        /// Its rule.
+        rule: String,
+        /// The environment.
+        environment: String,
+        /// Why the policy refuses it.
+        reason: String,
+    },
+    /// Scanning the markers failed.
+    #[error("{0}")]
+    Scan(String),
+    /// The commit template does not parse.
+    #[error("git.commit_template: {0}")]
+    Template(String),
+}
+
+/// Makes a person's move: checks the request, then runs the environment's part of a pass
+/// with the version fixed and every gate skipped.
+pub async fn promote(
+    config: &Config,
+    registries: &Registries,
+    workspace: &Workspace,
+    request: &PromoteRequest,
+) -> Result<EnvironmentReport, PromoteError> {
+    let env = config
+        .environments
+        .get(&request.environment)
+        .ok_or_else(|| PromoteError::UnknownEnvironment {
+            name: request.environment.clone(),
+            known: config
+                .environments
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let image = if config.images.contains_key(&request.image) {
+        request.image.clone()
+    } else if let Some(policy) = config.policies.get(&request.image) {
+        policy.image.clone()
+    } else {
+        return Err(PromoteError::UnknownImage {
+            name: request.image.clone(),
+            known: config.images.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    };
+    let template = match &config.git.commit_template {
+        Some(text) => Some(
+            MessageTemplate::new(text.clone())
+                .map_err(|e| PromoteError::Template(e.to_string()))?,
+        ),
+        None => None,
+    };
+    workspace.sync().await.map_err(PromoteError::Sync)?;
+    let policies: BTreeSet<String> = config
+        .policies_for_image(&image)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let selections: BTreeMap<String, Selection> = policies
+        .iter()
+        .map(|p| {
+            let policy = &config.policies[p];
+            (
+                p.clone(),
+                Selection {
+                    policy: p.clone(),
+                    image: image.clone(),
+                    repository: config.images[&image].repository_text.clone(),
+                    rule: policy.policy.describe(),
+                    decision: None,
+                    error: None,
+                },
+            )
+        })
+        .collect();
+    let cx = Context {
+        config,
+        registries,
+        workspace,
+        selections: &selections,
+        template,
+        digests: tokio::sync::Mutex::new(HashMap::new()),
+        dry_run: request.dry_run,
+        now: request.now.unwrap_or_else(Timestamp::now),
+        forge: forge_for(config),
+    };
+    let scan = scan_paths(&cx, env.paths.clone())
+        .await
+        .map_err(PromoteError::Scan)?;
+    let used: BTreeSet<String> = scan
+        .files
+        .iter()
+        .flat_map(|f| &f.markers)
+        .filter(|m| policies.contains(&m.policy))
+        .map(|m| m.policy.clone())
+        .collect();
+    if used.is_empty() {
+        return Err(PromoteError::NoMarker {
+            environment: request.environment.clone(),
+            image,
+            paths: env
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let no_version = |why: String| PromoteError::NoVersion {
+        environment: request.environment.clone(),
+        image: image.clone(),
+        why,
+    };
+    let version = match (&request.version, &env.promote_from) {
+        (Some(version), _) => version.clone(),
+        (None, Some(source)) => {
+            let source_scan = scan_paths(&cx, config.environments[source].paths.clone())
+                .await
+                .map_err(PromoteError::Scan)?;
+            let held = promotion::source_version(
+                source_scan
+                    .files
+                    .iter()
+                    .flat_map(|f| &f.markers)
+                    .filter(|m| policies.contains(&m.policy)),
+            );
+            match held {
+                SourceVersion::One(v) => v,
+                SourceVersion::Absent => {
+                    return Err(no_version(format!("{source} has no marker for it")));
+                }
+                SourceVersion::Several(vs) => {
+                    return Err(no_version(format!(
+                        "{source} holds several versions ({})",
+                        vs.join(", ")
+                    )));
+                }
+            }
+        }
+        (None, None) => registry_choice(config, registries, &image, &used)
+            .await
+            .map_err(no_version)?,
+    };
+    for policy_name in &used {
+        let policy = &config.policies[policy_name].policy;
+        if let Some(reason) = policy.skip_reason(&version) {
+            return Err(PromoteError::Refused {
+                version,
+                policy: policy_name.clone(),
+                rule: policy.describe(),
+                environment: request.environment.clone(),
+                reason: reason.to_string(),
+            });
+        }
+    }
+    let manual = Manual {
+        image,
+        version,
+        by: request.by.clone(),
+    };
+    tracing::info!(environment = %request.environment, image = %manual.image, version = %manual.version, by = %manual.by, "manual promotion");
+    Ok(environment_pass(&cx, &request.environment, env, Some(&manual)).await)
+}
+
+/// What the environment's policies choose from the registry now; they must agree.
+async fn registry_choice(
+    config: &Config,
+    registries: &Registries,
+    image: &str,
+    policies: &BTreeSet<String>,
+) -> Result<String, String> {
+    let repository = &config.images[image].repository;
+    let client = registries
+        .for_image(repository)
+        .map_err(|e| e.to_string())?;
+    let tags = client
+        .list_tags(&repository.repository)
+        .await
+        .map_err(|e| format!("cannot list its tags: {e}"))?
+        .tags;
+    let chosen: BTreeSet<String> = policies
+        .iter()
+        .filter_map(|p| config.policies[p].policy.choose(&tags).chosen)
+        .collect();
+    match chosen.len() {
+        1 => Ok(chosen.into_iter().next().unwrap_or_default()),
+        0 => Err("its policies choose no tag from the registry".to_string()),
+        _ => Err(format!(
+            "its policies choose different tags ({})",
+            chosen.into_iter().collect::<Vec<_>>().join(", ")
+        )),
+    }
+}

@@ -1,0 +1,336 @@
+//! Review mode: each image's move is committed on top of the branch, pushed (forced, with a
+//! lease) to a branch Baton owns (`baton/ENV/IMAGE`), and proposed in one pull request per
+//! environment and image, opened or updated on the forge.
+//!
+//! - The branch is pushed only when it does not already carry the version (read from its
+//!   head commit's trailers), so a quiet pass changes nothing.
+//! - A pull request closed without merging for a version is respected: that version is not
+//!   proposed again (a person's `baton promote` may still ask for it).
+//! - A merged pull request shows up as the environment holding the version on the next fetch;
+//!   nothing more happens.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::EnvironmentConfig;
+use crate::forge::{Forge, NewPullRequest, PullRequest, PullState};
+use crate::git::CommitRecord;
+use crate::promotion::{self, ReviewDetails, history};
+
+use super::gates::Manual;
+use super::{
+    Context, EnvironmentReport, Outcome, Prepared, Review, ReviewAction, Waiting, commit_and_push,
+    commit_text, fill_report, hold_for_window, idle_outcome, moves_from_plan, plan_with,
+    prepare_environment,
+};
+
+/// One review-mode environment's part of a pass.
+pub(super) async fn review_environment(
+    cx: &Context<'_>,
+    name: &str,
+    env: &EnvironmentConfig,
+    manual: Option<&Manual>,
+    window: Option<promotion::Wait>,
+    mut report: EnvironmentReport,
+) -> EnvironmentReport {
+    let prepared = match prepare_environment(cx, name, env, manual).await {
+        Ok(prepared) => prepared,
+        Err(why) => {
+            report.outcome = Outcome::Failed(why);
+            return report;
+        }
+    };
+    fill_report(cx, &mut report, &prepared);
+    if prepared.plan.edits.is_empty() {
+        report.outcome = idle_outcome(&report);
+        return report;
+    }
+    if let Some(wait) = &window {
+        hold_for_window(&mut report, wait);
+        return report;
+    }
+    let mut images: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
+        if let Some(policy) = cx.config.policies.get(&change.policy) {
+            images
+                .entry(policy.image.clone())
+                .or_default()
+                .insert(change.policy.clone());
+        }
+    }
+    let mut messages = Vec::new();
+    for (image, policies) in &images {
+        let (review, message) =
+            review_image(cx, name, env, manual, &prepared, image, policies).await;
+        if let Some(message) = message {
+            messages.push(message);
+        }
+        if let ReviewAction::Declined { number, .. } = &review.action {
+            report.waiting.push(Waiting {
+                image: Some(image.clone()),
+                reason: format!(
+                    "pull request #{number} proposing {} was closed without merging: {} waits for a newer version",
+                    review.to, name
+                ),
+                until: None,
+            });
+        }
+        report.reviews.push(review);
+    }
+    if !cx.dry_run
+        && let Err(err) = cx.workspace.reset_to_remote().await
+    {
+        tracing::warn!(environment = %name, error = %err, "cannot reset the clone after reviews");
+    }
+    if !messages.is_empty() {
+        report.message = Some(messages.join("\n"));
+    }
+    let failures: Vec<String> = report
+        .reviews
+        .iter()
+        .filter_map(|r| match &r.action {
+            ReviewAction::Failed(why) => Some(format!("{}: {why}", r.image)),
+            _ => None,
+        })
+        .collect();
+    let branches: Vec<String> = report
+        .reviews
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.action,
+                ReviewAction::Opened { .. }
+                    | ReviewAction::Updated { .. }
+                    | ReviewAction::BranchPushed
+            )
+        })
+        .map(|r| r.branch.clone())
+        .collect();
+    report.outcome = if !failures.is_empty() {
+        Outcome::Failed(failures.join("; "))
+    } else if !branches.is_empty() {
+        Outcome::Reviewed { branches }
+    } else if report
+        .reviews
+        .iter()
+        .any(|r| matches!(r.action, ReviewAction::Planned(_)))
+    {
+        Outcome::Planned
+    } else {
+        idle_outcome(&report)
+    };
+    report
+}
+
+/// Whether the review branch's head commit moves the image to `to` in `environment`, made
+/// the same way (by the same person for a manual promotion).
+fn carries(
+    head: &CommitRecord,
+    environment: &str,
+    repository: &str,
+    to: &str,
+    manual: Option<&Manual>,
+) -> bool {
+    let moves = history::moves_for(head, environment, repository);
+    !moves.is_empty()
+        && moves
+            .iter()
+            .all(|m| history::version_tags(&m.to) == [to.to_string()])
+        && moves[0].promoted_by.as_deref() == manual.map(|m| m.by.as_str())
+}
+
+/// Whether `pr` was written by Baton for this environment, image and version.
+fn proposes(pr: &PullRequest, environment: &str, image: &str, version: &str) -> bool {
+    promotion::parse_review_marker(&pr.body)
+        .is_some_and(|k| k.environment == environment && k.image == image && k.version == version)
+}
+
+async fn review_image(
+    cx: &Context<'_>,
+    name: &str,
+    env: &EnvironmentConfig,
+    manual: Option<&Manual>,
+    prepared: &Prepared,
+    image: &str,
+    policies: &BTreeSet<String>,
+) -> (Review, Option<String>) {
+    let branch = promotion::review_branch(&env.review_branch, name, image);
+    let plan = plan_with(
+        cx,
+        &prepared.scan,
+        &prepared.targets.by_policy,
+        &prepared.digests,
+        &|p| policies.contains(p),
+    );
+    let moves = moves_from_plan(&plan, cx.selections, cx.config);
+    let target = policies
+        .iter()
+        .find_map(|p| prepared.targets.by_policy.get(p));
+    let to = target.map(|t| t.tag.clone()).unwrap_or_default();
+    let from = moves
+        .iter()
+        .map(|m| m.from.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut review = Review {
+        image: image.to_string(),
+        branch: branch.clone(),
+        from: from.clone(),
+        to: to.clone(),
+        action: ReviewAction::BranchCurrent,
+    };
+    let fail = |mut review: Review, why: String| {
+        review.action = ReviewAction::Failed(why);
+        (review, None)
+    };
+    let message = match commit_text(cx, name, &moves, &prepared.targets, manual) {
+        Ok(text) => text,
+        Err(why) => return fail(review, why),
+    };
+    let repository = cx.config.images[image].repository_text.clone();
+    let forge: Option<&Forge> = match &cx.forge {
+        None => None,
+        Some(Ok(forge)) => Some(forge),
+        Some(Err(why)) => return fail(review, why.clone()),
+    };
+    let pulls = match forge {
+        Some(forge) => match forge.pull_requests(&branch).await {
+            Ok(pulls) => pulls,
+            Err(err) => return fail(review, err.to_string()),
+        },
+        None => Vec::new(),
+    };
+    if manual.is_none()
+        && let Some(declined) = pulls
+            .iter()
+            .find(|p| p.state == PullState::Closed && proposes(p, name, image, &to))
+    {
+        review.action = ReviewAction::Declined {
+            number: declined.number,
+            url: declined.url.clone(),
+        };
+        return (review, None);
+    }
+    let open = pulls.iter().find(|p| p.state == PullState::Open);
+    let head = match cx.workspace.fetch_branch_head(&branch).await {
+        Ok(head) => head,
+        Err(err) => return fail(review, format!("cannot read branch {branch}: {err}")),
+    };
+    let branch_current = head
+        .as_ref()
+        .is_some_and(|h| carries(h, name, &repository, &to, manual));
+    let open_current = open.is_some_and(|p| proposes(p, name, image, &to));
+    if cx.dry_run {
+        review.action = match (branch_current, forge, open) {
+            (true, None, _) => ReviewAction::BranchCurrent,
+            (true, Some(_), Some(pr)) if open_current => ReviewAction::Current {
+                number: pr.number,
+                url: pr.url.clone(),
+            },
+            (_, None, _) => ReviewAction::Planned(format!("push {branch}")),
+            (_, Some(_), Some(pr)) => ReviewAction::Planned(format!(
+                "push {branch} and update pull request #{}",
+                pr.number
+            )),
+            (_, Some(_), None) => {
+                ReviewAction::Planned(format!("push {branch} and open a pull request"))
+            }
+        };
+        return (review, Some(message));
+    }
+    if !branch_current {
+        match commit_and_push(cx, name, &plan, message.clone(), &branch, true).await {
+            Ok(Some((_, crate::git::PushOutcome::Pushed))) => {}
+            Ok(Some((_, crate::git::PushOutcome::Rejected { reason }))) => {
+                let _ = cx.workspace.reset_to_remote().await;
+                return fail(
+                    review,
+                    format!(
+                        "branch {branch} moved while pushing ({reason}): the next pass tries again"
+                    ),
+                );
+            }
+            Ok(None) => {}
+            Err(why) => {
+                let _ = cx.workspace.reset_to_remote().await;
+                return fail(review, why);
+            }
+        }
+        if let Err(err) = cx.workspace.reset_to_remote().await {
+            return fail(
+                review,
+                format!("cannot reset the clone after pushing {branch}: {err}"),
+            );
+        }
+    }
+    let Some(forge) = forge else {
+        review.action = if branch_current {
+            ReviewAction::BranchCurrent
+        } else {
+            ReviewAction::BranchPushed
+        };
+        return (review, Some(message));
+    };
+    let policy_text = policies
+        .iter()
+        .next()
+        .map(|p| {
+            let rule = cx.config.policies[p].policy.describe();
+            format!("{p} ({rule})")
+        })
+        .unwrap_or_default();
+    let soaked = target.and_then(|t| t.soaked.clone());
+    let mut links = Vec::new();
+    if let Some(soaked) = &soaked {
+        links.push((
+            format!("commit that brought {to} to {}", soaked.source),
+            forge.commit_url(&soaked.arrival.commit),
+        ));
+    }
+    let text = promotion::review_text(&ReviewDetails {
+        environment: name.to_string(),
+        image: image.to_string(),
+        repository,
+        from,
+        to: to.clone(),
+        policy: policy_text,
+        source: target.and_then(|t| t.source.clone()),
+        soak: soaked.as_ref().map(promotion::Soaked::describe),
+        promoted_by: manual.map(|m| m.by.clone()),
+        links,
+    });
+    let base = cx
+        .config
+        .git
+        .push_branch
+        .clone()
+        .unwrap_or_else(|| cx.config.git.branch.clone());
+    review.action = match open {
+        Some(pr) if open_current && branch_current => ReviewAction::Current {
+            number: pr.number,
+            url: pr.url.clone(),
+        },
+        Some(pr) => match forge.update(pr, &text.title, &text.body).await {
+            Ok(pr) => ReviewAction::Updated {
+                number: pr.number,
+                url: pr.url,
+            },
+            Err(err) => ReviewAction::Failed(err.to_string()),
+        },
+        None => match forge
+            .open(&NewPullRequest {
+                head: branch.clone(),
+                base,
+                title: text.title,
+                body: text.body,
+            })
+            .await
+        {
+            Ok(pr) => ReviewAction::Opened {
+                number: pr.number,
+                url: pr.url,
+            },
+            Err(err) => ReviewAction::Failed(err.to_string()),
+        },
+    };
+    (review, Some(message))
+}

@@ -1,0 +1,756 @@
+//! A fake forge: the parts of the GitHub, GitLab and Gitea/Forgejo REST APIs that Baton uses
+//! for pull requests, in memory, on a loopback port. No real forge can run in a test, so this
+//! fake stands in for all three. It enforces the token the way each forge expects it, records
+//! every request (never the token), and can be told to answer with rate limits or errors.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// Which API the fake speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeKind {
+    /// GitHub (Enterprise layout: `/api/v3`).
+    GitHub,
+    /// GitLab (`/api/v4`).
+    GitLab,
+    /// Gitea / Forgejo (`/api/v1`).
+    Gitea,
+}
+
+impl FakeKind {
+    /// The `kind` value in Baton's `[forge]` section.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            FakeKind::GitHub => "github",
+            FakeKind::GitLab => "gitlab",
+            FakeKind::Gitea => "gitea",
+        }
+    }
+}
+
+/// One pull request held by the fake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakePull {
+    /// Number (GitLab iid).
+    pub number: u64,
+    /// Head branch.
+    pub head: String,
+    /// Base branch.
+    pub base: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Open (false once closed or merged).
+    pub open: bool,
+    /// Merged.
+    pub merged: bool,
+    /// Draft flag (GitHub).
+    pub draft: bool,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Reviewer names (GitHub teams as `team:SLUG`).
+    pub reviewers: Vec<String>,
+    /// How many times title or body were updated.
+    pub updates: u32,
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The method.
+    pub method: String,
+    /// The path, undecoded.
+    pub path: String,
+    /// The query string.
+    pub query: String,
+    /// The JSON body, `Null` when none.
+    pub body: Value,
+    /// Whether it carried the right token in the right header.
+    pub authorized: bool,
+}
+
+/// How the next requests are answered.
+#[derive(Debug, Clone, Default)]
+pub struct FakeBehaviour {
+    /// Answer this many requests with the forge's rate-limit reply.
+    pub rate_limited: u32,
+    /// Answer the next request with this status and JSON body.
+    pub fail_next: Option<(u16, Value)>,
+}
+
+#[derive(Debug)]
+struct ForgeState {
+    kind: FakeKind,
+    token: String,
+    repository: String,
+    pulls: Vec<FakePull>,
+    labels: Vec<(u64, String)>,
+    users: Vec<(u64, String)>,
+    requests: Vec<Recorded>,
+    behaviour: FakeBehaviour,
+    addr: Option<SocketAddr>,
+}
+
+/// A running fake forge; stops when dropped.
+pub struct FakeForge {
+    addr: SocketAddr,
+    state: Arc<Mutex<ForgeState>>,
+    task: tokio::task::JoinHandle<()>,
+    /// The kind it speaks.
+    pub kind: FakeKind,
+}
+
+impl FakeForge {
+    /// Starts a fake `kind` forge for `repository` (`OWNER/NAME`) that accepts only `token`.
+    pub async fn start(kind: FakeKind, repository: &str, token: &str) -> FakeForge {
+        let state = Arc::new(Mutex::new(ForgeState {
+            kind,
+            token: token.to_string(),
+            repository: repository.to_string(),
+            pulls: Vec::new(),
+            labels: vec![(1, "baton".into()), (2, "promotion".into())],
+            users: vec![(11, "alice".into()), (12, "bob".into())],
+            requests: Vec::new(),
+            behaviour: FakeBehaviour::default(),
+            addr: None,
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        state.lock().unwrap().addr = Some(addr);
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeForge {
+            addr,
+            state,
+            task,
+            kind,
+        }
+    }
+
+    /// The `base_url` to configure: the server's root (GitHub: Enterprise layout).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A `[forge]` section for this fake, with the token in `token_file`.
+    pub fn config_section(&self, token_file: &std::path::Path) -> String {
+        let repository = self.state.lock().unwrap().repository.clone();
+        format!(
+            "[forge]\nkind = \"{}\"\nbase_url = \"{}\"\nrepository = \"{repository}\"\ntoken_file = \"{}\"\n",
+            self.kind.config_name(),
+            self.base_url(),
+            token_file.display()
+        )
+    }
+
+    /// Every pull request, by number.
+    pub fn pulls(&self) -> Vec<FakePull> {
+        self.state.lock().unwrap().pulls.clone()
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Requests that change something (not GET).
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
+    }
+
+    /// Changes how the next requests are answered.
+    pub fn configure(&self, change: impl FnOnce(&mut FakeBehaviour)) {
+        change(&mut self.state.lock().unwrap().behaviour);
+    }
+
+    /// Closes pull request `number` without merging, as a person would.
+    pub fn close(&self, number: u64) {
+        let mut state = self.state.lock().unwrap();
+        let pr = state.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pr.open = false;
+    }
+
+    /// Marks pull request `number` merged (the test merges the branch in the remote itself).
+    pub fn mark_merged(&self, number: u64) {
+        let mut state = self.state.lock().unwrap();
+        let pr = state.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pr.open = false;
+        pr.merged = true;
+    }
+}
+
+impl Drop for FakeForge {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn reply(status: StatusCode, headers: &[(&str, String)], body: Value) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    for (name, value) in headers {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    response
+}
+
+fn query_map(uri: &Uri) -> HashMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn authorized(state: &ForgeState, headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match state.kind {
+        FakeKind::GitHub => header("authorization") == Some(&format!("Bearer {}", state.token)),
+        FakeKind::GitLab => header("private-token") == Some(state.token.as_str()),
+        FakeKind::Gitea => header("authorization") == Some(&format!("token {}", state.token)),
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<ForgeState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let ok = authorized(&state, &headers);
+    state.requests.push(Recorded {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        body: json.clone(),
+        authorized: ok,
+    });
+    if state.behaviour.rate_limited > 0 {
+        state.behaviour.rate_limited -= 1;
+        return rate_limit_reply(state.kind);
+    }
+    if let Some((status, body)) = state.behaviour.fail_next.take() {
+        return reply(StatusCode::from_u16(status).unwrap(), &[], body);
+    }
+    if !ok {
+        let message = match state.kind {
+            FakeKind::GitHub => {
+                json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+            }
+            FakeKind::GitLab => json!({"message": "401 Unauthorized"}),
+            FakeKind::Gitea => json!({"message": "token is required"}),
+        };
+        return reply(StatusCode::UNAUTHORIZED, &[], message);
+    }
+    let query = query_map(&uri);
+    let segments: Vec<String> = uri
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .map(|s| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match state.kind {
+        FakeKind::GitHub => github(&mut state, &method, &segs, &query, &json),
+        FakeKind::GitLab => gitlab(&mut state, &method, &segs, &query, &json),
+        FakeKind::Gitea => gitea(&mut state, &method, &segs, &query, &json),
+    }
+}
+
+fn rate_limit_reply(kind: FakeKind) -> Response {
+    match kind {
+        FakeKind::GitHub => reply(
+            StatusCode::FORBIDDEN,
+            &[
+                ("x-ratelimit-limit", "5000".into()),
+                ("x-ratelimit-remaining", "0".into()),
+                ("x-ratelimit-reset", "1764064800".into()),
+            ],
+            json!({"message": "API rate limit exceeded for user ID 1."}),
+        ),
+        FakeKind::GitLab => reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            &[
+                ("ratelimit-remaining", "0".into()),
+                ("ratelimit-reset", "1764064800".into()),
+                ("retry-after", "60".into()),
+            ],
+            json!({"message": "Retry later"}),
+        ),
+        FakeKind::Gitea => reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            &[],
+            json!({"message": "rate limited"}),
+        ),
+    }
+}
+
+fn not_found() -> Response {
+    reply(StatusCode::NOT_FOUND, &[], json!({"message": "Not Found"}))
+}
+
+fn next_number(state: &ForgeState) -> u64 {
+    state.pulls.iter().map(|p| p.number).max().unwrap_or(0) + 1
+}
+
+fn web(state: &ForgeState, kind_path: &str, number: u64) -> String {
+    format!(
+        "http://{}/{}/{kind_path}/{number}",
+        state.addr.unwrap(),
+        state.repository
+    )
+}
+
+fn str_of(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+// ---- GitHub -----------------------------------------------------------------------------
+
+fn github_json(state: &ForgeState, p: &FakePull) -> Value {
+    json!({
+        "number": p.number,
+        "html_url": web(state, "pull", p.number),
+        "state": if p.open { "open" } else { "closed" },
+        "merged_at": if p.merged { json!("2026-11-25T10:00:00Z") } else { Value::Null },
+        "title": p.title,
+        "body": p.body,
+        "draft": p.draft,
+        "head": {"ref": p.head, "label": format!("{}:{}", state.repository.split('/').next().unwrap(), p.head)},
+        "base": {"ref": p.base},
+        "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+    })
+}
+
+fn github(
+    state: &mut ForgeState,
+    method: &Method,
+    segs: &[&str],
+    query: &HashMap<String, String>,
+    body: &Value,
+) -> Response {
+    let repo = state.repository.clone();
+    let (owner, name) = repo.split_once('/').unwrap();
+    let ["api", "v3", "repos", o, r, rest @ ..] = segs else {
+        return not_found();
+    };
+    if *o != owner || *r != name {
+        return not_found();
+    }
+    match (method.as_str(), rest) {
+        ("GET", ["pulls"]) => {
+            let head = query.get("head").cloned().unwrap_or_default();
+            let want_all = query.get("state").map(String::as_str) == Some("all");
+            let list: Vec<Value> = state
+                .pulls
+                .iter()
+                .filter(|p| head.is_empty() || head == format!("{owner}:{}", p.head))
+                .filter(|p| want_all || p.open)
+                .map(|p| github_json(state, p))
+                .collect();
+            reply(StatusCode::OK, &[], Value::Array(list))
+        }
+        ("POST", ["pulls"]) => {
+            let head = str_of(body, "head");
+            if state.pulls.iter().any(|p| p.open && p.head == head) {
+                return reply(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &[],
+                    json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}]}),
+                );
+            }
+            let pr = FakePull {
+                number: next_number(state),
+                head,
+                base: str_of(body, "base"),
+                title: str_of(body, "title"),
+                body: str_of(body, "body"),
+                open: true,
+                merged: false,
+                draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
+                labels: Vec::new(),
+                reviewers: Vec::new(),
+                updates: 0,
+            };
+            let out = github_json(state, &pr);
+            state.pulls.push(pr);
+            reply(StatusCode::CREATED, &[], out)
+        }
+        ("PATCH", ["pulls", n]) => {
+            let Some(p) = n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
+            else {
+                return not_found();
+            };
+            if let Some(t) = body.get("title").and_then(Value::as_str) {
+                p.title = t.to_string();
+            }
+            if let Some(b) = body.get("body").and_then(Value::as_str) {
+                p.body = b.to_string();
+            }
+            p.updates += 1;
+            let p = p.clone();
+            reply(StatusCode::OK, &[], github_json(state, &p))
+        }
+        ("POST", ["issues", n, "labels"]) => {
+            let Some(p) = n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
+            else {
+                return not_found();
+            };
+            for l in body
+                .get("labels")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                p.labels.push(l.as_str().unwrap_or_default().to_string());
+            }
+            reply(StatusCode::OK, &[], json!([]))
+        }
+        ("POST", ["pulls", n, "requested_reviewers"]) => {
+            let users = state.users.clone();
+            let Some(p) = n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
+            else {
+                return not_found();
+            };
+            for r in body
+                .get("reviewers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let name = r.as_str().unwrap_or_default().to_string();
+                if !users.iter().any(|(_, u)| *u == name) {
+                    return reply(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &[],
+                        json!({"message": "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the platform/fleet repository."}),
+                    );
+                }
+                p.reviewers.push(name);
+            }
+            for t in body
+                .get("team_reviewers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                p.reviewers
+                    .push(format!("team:{}", t.as_str().unwrap_or_default()));
+            }
+            let p = p.clone();
+            reply(StatusCode::CREATED, &[], github_json(state, &p))
+        }
+        _ => not_found(),
+    }
+}
+
+// ---- GitLab -----------------------------------------------------------------------------
+
+fn gitlab_json(state: &ForgeState, p: &FakePull) -> Value {
+    json!({
+        "iid": p.number,
+        "id": 1000 + p.number,
+        "web_url": web(state, "-/merge_requests", p.number),
+        "state": if p.merged { "merged" } else if p.open { "opened" } else { "closed" },
+        "title": p.title,
+        "description": p.body,
+        "source_branch": p.head,
+        "target_branch": p.base,
+        "draft": p.title.starts_with("Draft: "),
+        "labels": p.labels,
+        "reviewers": p.reviewers.iter().map(|r| json!({"username": r})).collect::<Vec<_>>(),
+    })
+}
+
+fn gitlab(
+    state: &mut ForgeState,
+    method: &Method,
+    segs: &[&str],
+    query: &HashMap<String, String>,
+    body: &Value,
+) -> Response {
+    if let ("GET", ["api", "v4", "users"]) = (method.as_str(), segs) {
+        let name = query.get("username").cloned().unwrap_or_default();
+        let found: Vec<Value> = state
+            .users
+            .iter()
+            .filter(|(_, u)| *u == name)
+            .map(|(id, u)| json!({"id": id, "username": u}))
+            .collect();
+        return reply(StatusCode::OK, &[], Value::Array(found));
+    }
+    let ["api", "v4", "projects", project, rest @ ..] = segs else {
+        return not_found();
+    };
+    if *project != state.repository {
+        return not_found();
+    }
+    match (method.as_str(), rest) {
+        ("GET", ["merge_requests"]) => {
+            let branch = query.get("source_branch").cloned().unwrap_or_default();
+            let want_all = query.get("state").map(String::as_str) == Some("all");
+            let list: Vec<Value> = state
+                .pulls
+                .iter()
+                .filter(|p| branch.is_empty() || p.head == branch)
+                .filter(|p| want_all || p.open)
+                .map(|p| gitlab_json(state, p))
+                .collect();
+            reply(StatusCode::OK, &[], Value::Array(list))
+        }
+        ("POST", ["merge_requests"]) => {
+            let head = str_of(body, "source_branch");
+            if let Some(open) = state.pulls.iter().find(|p| p.open && p.head == head) {
+                return reply(
+                    StatusCode::CONFLICT,
+                    &[],
+                    json!({"message": [format!("Another open merge request already exists for this source branch: !{}", open.number)]}),
+                );
+            }
+            let users = state.users.clone();
+            let pr = FakePull {
+                number: next_number(state),
+                head,
+                base: str_of(body, "target_branch"),
+                title: str_of(body, "title"),
+                body: str_of(body, "description"),
+                open: true,
+                merged: false,
+                draft: false,
+                labels: str_of(body, "labels")
+                    .split(',')
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+                reviewers: body
+                    .get("reviewer_ids")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| {
+                        users
+                            .iter()
+                            .find(|(u, _)| Some(*u) == id.as_u64())
+                            .map(|(_, n)| n.clone())
+                    })
+                    .collect(),
+                updates: 0,
+            };
+            let out = gitlab_json(state, &pr);
+            state.pulls.push(pr);
+            reply(StatusCode::CREATED, &[], out)
+        }
+        ("PUT", ["merge_requests", n]) => {
+            let Some(p) = n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
+            else {
+                return not_found();
+            };
+            if let Some(t) = body.get("title").and_then(Value::as_str) {
+                p.title = t.to_string();
+            }
+            if let Some(b) = body.get("description").and_then(Value::as_str) {
+                p.body = b.to_string();
+            }
+            p.updates += 1;
+            let p = p.clone();
+            reply(StatusCode::OK, &[], gitlab_json(state, &p))
+        }
+        _ => not_found(),
+    }
+}
+
+// ---- Gitea ------------------------------------------------------------------------------
+
+fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
+    json!({
+        "number": p.number,
+        "html_url": web(state, "pulls", p.number),
+        "state": if p.open { "open" } else { "closed" },
+        "merged": p.merged,
+        "title": p.title,
+        "body": p.body,
+        "head": {"ref": p.head},
+        "base": {"ref": p.base},
+        "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+    })
+}
+
+fn gitea(
+    state: &mut ForgeState,
+    method: &Method,
+    segs: &[&str],
+    query: &HashMap<String, String>,
+    body: &Value,
+) -> Response {
+    let repo = state.repository.clone();
+    let (owner, name) = repo.split_once('/').unwrap();
+    let ["api", "v1", "repos", o, r, rest @ ..] = segs else {
+        return not_found();
+    };
+    if *o != owner || *r != name {
+        return not_found();
+    }
+    match (method.as_str(), rest) {
+        ("GET", ["pulls"]) => {
+            let limit: usize = query
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(30);
+            let page: usize = query.get("page").and_then(|l| l.parse().ok()).unwrap_or(1);
+            let want_all = query.get("state").map(String::as_str) == Some("all");
+            let mut all: Vec<&FakePull> =
+                state.pulls.iter().filter(|p| want_all || p.open).collect();
+            all.reverse();
+            let list: Vec<Value> = all
+                .into_iter()
+                .skip((page - 1) * limit)
+                .take(limit)
+                .map(|p| gitea_json(state, p))
+                .collect();
+            reply(StatusCode::OK, &[], Value::Array(list))
+        }
+        ("POST", ["pulls"]) => {
+            let head = str_of(body, "head");
+            if state.pulls.iter().any(|p| p.open && p.head == head) {
+                return reply(
+                    StatusCode::CONFLICT,
+                    &[],
+                    json!({"message": "pull request already exists for these targets"}),
+                );
+            }
+            let pr = FakePull {
+                number: next_number(state),
+                head,
+                base: str_of(body, "base"),
+                title: str_of(body, "title"),
+                body: str_of(body, "body"),
+                open: true,
+                merged: false,
+                draft: false,
+                labels: Vec::new(),
+                reviewers: Vec::new(),
+                updates: 0,
+            };
+            let out = gitea_json(state, &pr);
+            state.pulls.push(pr);
+            reply(StatusCode::CREATED, &[], out)
+        }
+        ("PATCH", ["pulls", n]) => {
+            let Some(p) = n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
+            else {
+                return not_found();
+            };
+            if let Some(t) = body.get("title").and_then(Value::as_str) {
+                p.title = t.to_string();
+            }
+            if let Some(b) = body.get("body").and_then(Value::as_str) {
+                p.body = b.to_string();
+            }
+            p.updates += 1;
+            let p = p.clone();
+            reply(StatusCode::CREATED, &[], gitea_json(state, &p))
+        }
+        ("GET", ["labels"]) => {
+            let list: Vec<Value> = state
+                .labels
+                .iter()
+                .map(|(id, n)| json!({"id": id, "name": n}))
+                .collect();
+            reply(StatusCode::OK, &[], Value::Array(list))
+        }
+        ("POST", ["issues", n, "labels"]) => {
+            let labels = state.labels.clone();
+            let Some(p) = n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
+            else {
+                return not_found();
+            };
+            for id in body
+                .get("labels")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some((_, name)) = labels.iter().find(|(l, _)| Some(*l) == id.as_u64()) {
+                    p.labels.push(name.clone());
+                }
+            }
+            reply(StatusCode::OK, &[], json!([]))
+        }
+        ("POST", ["pulls", n, "requested_reviewers"]) => {
+            let users = state.users.clone();
+            let Some(p) = n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
+            else {
+                return not_found();
+            };
+            for r in body
+                .get("reviewers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let name = r.as_str().unwrap_or_default().to_string();
+                if !users.iter().any(|(_, u)| *u == name) {
+                    return reply(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &[],
+                        json!({"message": format!("user does not exist [uid: 0, name: {name}]")}),
+                    );
+                }
+                p.reviewers.push(name);
+            }
+            reply(StatusCode::CREATED, &[], json!([]))
+        }
+        _ => not_found(),
+    }
+}

@@ -1,0 +1,241 @@
+//! A two-environment world for the promotion tests: a real registry (`docker-registry`), a
+//! real bare Git remote with staging and production manifests, an optional fake forge, and
+//! Baton's configuration for them. Time is passed to each pass; nothing sleeps.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use baton::config::Config;
+use baton::git::{RemoteSettings, Workspace};
+use baton::pass::{self, EnvironmentReport, PassOptions, PassReport};
+use baton::registry::Registries;
+use jiff::{SignedDuration, Timestamp};
+
+use super::fake_forge::{FakeForge, FakeKind};
+use super::git_server::{BareRepo, Writer, git};
+use super::registry::LocalRegistry;
+
+/// The forge token the fake accepts.
+pub const FORGE_TOKEN: &str = "fake-forge-token-7f3a";
+
+/// Staging's manifest.
+pub const STAGING: &str = "clusters/staging/app.yaml";
+/// Production's manifest.
+pub const PRODUCTION: &str = "clusters/production/app.yaml";
+
+/// Everything one scenario needs.
+pub struct World {
+    /// The registry holding `app`.
+    pub registry: LocalRegistry,
+    /// The remote.
+    pub remote: BareRepo,
+    /// A person's clone of the remote.
+    pub writer: Writer,
+    /// The fake forge, when review mode is used.
+    pub forge: Option<FakeForge>,
+    /// Config, state and token files.
+    pub dir: tempfile::TempDir,
+    /// The configuration file.
+    pub config_path: PathBuf,
+    workspace: Option<Workspace>,
+}
+
+/// `now` moved by `hours` (negative for the past).
+pub fn hours_from_now(hours: i64) -> Timestamp {
+    Timestamp::now()
+        .checked_add(SignedDuration::from_hours(hours))
+        .unwrap()
+}
+
+/// A manifest line for `app` at `tag`, with an optional hold.
+pub fn manifest(host: &str, tag: &str, hold: Option<&str>) -> String {
+    match hold {
+        Some(reason) => {
+            format!("image: {host}/app:{tag} # {{\"$baton\": \"app\", \"hold\": \"{reason}\"}}\n")
+        }
+        None => format!("image: {host}/app:{tag} # {{\"$baton\": \"app\"}}\n"),
+    }
+}
+
+impl World {
+    /// A world where both environments hold `app:1.0.0` and the registry has that tag.
+    /// `production` is the TOML of `[environments.production]` (its keys only);
+    /// `forge` starts a fake forge of that kind and configures it.
+    pub async fn new(production: &str, forge: Option<FakeKind>) -> World {
+        let registry = LocalRegistry::start();
+        registry.push_image("app", "1.0.0").await;
+        let remote = BareRepo::seeded();
+        let writer = remote.writer();
+        let host = registry.host();
+        git(&writer.work, &["rm", "--quiet", "-r", "clusters"]);
+        git(&writer.work, &["commit", "--quiet", "-m", "Start over"]);
+        git(&writer.work, &["push", "--quiet", "origin", "main"]);
+        writer.commit_and_push(STAGING, &manifest(&host, "1.0.0", None), "Add staging");
+        writer.commit_and_push(
+            PRODUCTION,
+            &manifest(&host, "1.0.0", None),
+            "Add production",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let forge = match forge {
+            Some(kind) => Some(FakeForge::start(kind, "platform/fleet", FORGE_TOKEN).await),
+            None => None,
+        };
+        let token_file = dir.path().join("forge-token");
+        std::fs::write(&token_file, format!("{FORGE_TOKEN}\n")).unwrap();
+        let config_path = dir.path().join("baton.toml");
+        let world = World {
+            registry,
+            remote,
+            writer,
+            forge,
+            dir,
+            config_path,
+            workspace: None,
+        };
+        world.write_config(production);
+        world
+    }
+
+    /// Rewrites the configuration with `production` as production's keys.
+    pub fn write_config(&self, production: &str) {
+        let host = self.registry.host();
+        let forge = match &self.forge {
+            Some(f) => f.config_section(&self.dir.path().join("forge-token")),
+            None => String::new(),
+        };
+        let text = format!(
+            r#"[daemon]
+state_dir = "{state}"
+
+[git]
+url = "{url}"
+branch = "main"
+author_name = "baton"
+author_email = "baton@example.com"
+push_retries = 2
+
+[registries."{host}"]
+insecure = true
+
+[images.app]
+repository = "{host}/app"
+interval = "1m"
+
+[policies.app]
+image = "app"
+semver = "1.x"
+
+[environments.staging]
+paths = ["clusters/staging"]
+
+[environments.production]
+paths = ["clusters/production"]
+{production}
+{forge}"#,
+            state = self.dir.path().join("state").display(),
+            url = self.remote.path_url(),
+        );
+        std::fs::write(&self.config_path, text).unwrap();
+    }
+
+    /// The configuration as Baton loads it.
+    pub fn config(&self) -> Config {
+        Config::load(&self.config_path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Registry clients for the configuration.
+    pub fn registries(&self) -> Registries {
+        baton::registry::install_crypto_provider();
+        Registries::from_config(&self.config()).unwrap()
+    }
+
+    /// The clone in the state directory (opened once).
+    pub async fn workspace(&mut self) -> Workspace {
+        if self.workspace.is_none() {
+            let config = self.config();
+            let settings = RemoteSettings::new(config.git.url.clone(), config.git.branch.clone());
+            self.workspace = Some(
+                Workspace::open_or_clone(&config.daemon.state_dir, &settings)
+                    .await
+                    .unwrap(),
+            );
+        }
+        self.workspace.clone().unwrap()
+    }
+
+    /// Runs one pass judged at `now`.
+    pub async fn pass_at(&mut self, now: Timestamp) -> PassReport {
+        let config = self.config();
+        let registries = self.registries();
+        let workspace = self.workspace().await;
+        let options = PassOptions {
+            now: Some(now),
+            ..PassOptions::default()
+        };
+        pass::run(&config, &registries, &workspace, &options)
+            .await
+            .unwrap()
+    }
+
+    /// Pushes a new tag of `app`.
+    pub async fn push_tag(&self, tag: &str) {
+        self.registry.push_image("app", tag).await;
+    }
+
+    /// `path` as the remote's `branch` has it.
+    pub fn file(&self, branch: &str, path: &str) -> String {
+        git(&self.remote.path, &["show", &format!("{branch}:{path}")])
+    }
+
+    /// The full message of `branch`'s head on the remote.
+    pub fn head_message(&self, branch: &str) -> String {
+        git(&self.remote.path, &["log", "-1", "--format=%B", branch])
+    }
+
+    /// Merges `branch` into main on the remote, as a forge's merge button would.
+    pub fn merge_in_remote(&self, branch: &str, message: &str) {
+        let work = &self.writer.work;
+        git(work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+        git(
+            work,
+            &[
+                "fetch",
+                "--quiet",
+                "origin",
+                &format!("+refs/heads/{branch}:refs/remotes/origin/{branch}"),
+            ],
+        );
+        git(
+            work,
+            &[
+                "merge",
+                "--quiet",
+                "--no-ff",
+                "-m",
+                message,
+                &format!("origin/{branch}"),
+            ],
+        );
+        git(work, &["push", "--quiet", "origin", "main"]);
+    }
+
+    /// The registry host.
+    pub fn host(&self) -> String {
+        self.registry.host()
+    }
+
+    /// The directory of the configuration.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The named environment's report.
+pub fn env<'a>(report: &'a PassReport, name: &str) -> &'a EnvironmentReport {
+    report
+        .environments
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no report for {name}: {report:#?}"))
+}
