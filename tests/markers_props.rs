@@ -180,8 +180,11 @@ struct Placed {
     marker: MarkerGen,
 }
 
+/// A marker on a rendered line: the value's range within the line, the value, the marker.
+type LineMarker = (Range<usize>, String, MarkerGen);
+
 struct Renderer {
-    lines: Vec<(String, Option<(Range<usize>, String, MarkerGen)>)>,
+    lines: Vec<(String, Option<LineMarker>)>,
 }
 
 impl Renderer {
