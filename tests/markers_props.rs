@@ -180,11 +180,11 @@ struct Placed {
     marker: MarkerGen,
 }
 
-/// A marked scalar on a rendered line: its span in the line, its value, its marker.
-type MarkedSpan = (Range<usize>, String, MarkerGen);
+/// A marker on a rendered line: the value's range within the line, the value, the marker.
+type LineMarker = (Range<usize>, String, MarkerGen);
 
 struct Renderer {
-    lines: Vec<(String, Option<MarkedSpan>)>,
+    lines: Vec<(String, Option<LineMarker>)>,
 }
 
 impl Renderer {

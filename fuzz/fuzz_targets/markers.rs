@@ -11,12 +11,20 @@ use std::path::Path;
 use baton::markers::{self, Field, Marker, Resolved};
 use baton::reference::{ImageName, is_valid_digest, is_valid_tag};
 use libfuzzer_sys::fuzz_target;
-use saphyr_parser::Parser;
+use saphyr_parser::{Event, Parser};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn parses(text: &str) -> bool {
     Parser::new_from_str(text).all(|event| event.is_ok())
+}
+
+/// The events of a text that parses, with the line each starts on.
+fn events(text: &str) -> Vec<(Event<'_>, usize)> {
+    Parser::new_from_str(text)
+        .map_while(Result::ok)
+        .map(|(event, span)| (event, span.start.line()))
+        .collect()
 }
 
 fn resolve(marker: &Marker) -> Option<Resolved> {
@@ -82,4 +90,26 @@ fuzz_target!(|data: &[u8]| {
     }
     rebuilt.push_str(&text[at..]);
     assert!(rebuilt == edit.after, "bytes outside the marked values changed");
+
+    // The parsed documents differ only in the changed scalars, on the changed lines.
+    let (old, new) = (events(text), events(&edit.after));
+    assert!(old.len() == new.len(), "the edit changed the number of events");
+    let mut differing = 0;
+    for ((a, line_a), (b, _)) in old.iter().zip(&new) {
+        if a == b {
+            continue;
+        }
+        differing += 1;
+        let (Event::Scalar(va, sa, aa, ta), Event::Scalar(vb, sb, ab, tb)) = (a, b) else {
+            panic!("the edit changed a non-scalar event");
+        };
+        assert!(sa == sb && aa == ab && ta == tb, "the edit changed a scalar's style");
+        let change = edit
+            .changes
+            .iter()
+            .find(|c| c.line == *line_a)
+            .expect("a changed scalar is on a changed line");
+        assert!(*va == change.from && *vb == change.to, "a scalar changed to another value");
+    }
+    assert!(differing == edit.changes.len(), "not every change is a changed scalar");
 });

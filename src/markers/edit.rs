@@ -473,16 +473,23 @@ pub enum ApplyError {
 /// same directory, same permissions, then rename; not fsynced, see `write_edit`). Returns how many files were written.
 /// Stops at the first failure; files written before it hold complete new contents.
 pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
+    if plan.edits.is_empty() {
+        return Ok(0);
+    }
+    let real_root = root.canonicalize().map_err(|source| ApplyError::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let mut written = 0;
     for edit in &plan.edits {
-        write_edit(root, edit)?;
+        write_edit(root, &real_root, edit)?;
         written += 1;
         tracing::debug!(path = %edit.path.display(), changes = edit.changes.len(), "edited file");
     }
     Ok(written)
 }
 
-fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
+fn write_edit(root: &Path, real_root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
     let not_regular = || ApplyError::NotRegular(edit.path.clone());
     if edit.path.is_absolute()
         || edit
@@ -503,9 +510,8 @@ fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
     }
     // The directory must be inside the repository once symbolic links are resolved.
     let dir = path.parent().unwrap_or(root);
-    let real_root = root.canonicalize().map_err(io)?;
     let real_dir = dir.canonicalize().map_err(io)?;
-    if !real_dir.starts_with(&real_root) {
+    if !real_dir.starts_with(real_root) {
         return Err(not_regular());
     }
     let current = std::fs::read(&path).map_err(io)?;
