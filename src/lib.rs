@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod git;
 pub mod markers;
+pub mod notify;
 pub mod pass;
 pub mod policy;
 pub mod reference;

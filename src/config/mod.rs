@@ -22,6 +22,13 @@ pub use window::{DaySet, Freeze, TimeWindow};
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/baton/baton.toml";
 
+/// Where the clone and other state live when `daemon.state_dir` is not set.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/baton";
+
+/// Port of the health, metrics and status listener when `daemon.listen` is not set
+/// (on 127.0.0.1).
+pub const DEFAULT_LISTEN_PORT: u16 = 9476;
+
 /// Environment variables with this prefix and a `__` section separator override the file.
 pub const ENV_PREFIX: &str = "BATON_";
 
@@ -47,6 +54,10 @@ pub struct Config {
     pub policies: BTreeMap<String, PolicyConfig>,
     /// Environments: which paths move, and how.
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// Notification sinks, keyed by the `[notifications.NAME]` name.
+    pub notifications: BTreeMap<String, NotificationConfig>,
+    /// Registry webhooks served at `POST /hooks/NAME`, keyed by NAME.
+    pub webhooks: BTreeMap<String, WebhookConfig>,
 }
 
 /// Output format of the log.
@@ -203,6 +214,137 @@ pub struct EnvironmentConfig {
     pub windows: Vec<TimeWindow>,
     /// Dates when nothing moves.
     pub freeze: Vec<Freeze>,
+}
+
+pub use crate::notify::{EventKind, SinkKind};
+
+/// Where a notification sink's messages go. Secrets stay in files, read when the sinks start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationTarget {
+    /// A generic JSON webhook; the URL is read from `url_file`.
+    Webhook {
+        /// File holding the webhook URL.
+        url_file: PathBuf,
+    },
+    /// A Slack incoming webhook; the URL (which embeds a token) is read from `url_file`.
+    Slack {
+        /// File holding the webhook URL.
+        url_file: PathBuf,
+    },
+    /// A Microsoft Teams incoming webhook or Workflows URL, read from `url_file`.
+    Teams {
+        /// File holding the webhook URL.
+        url_file: PathBuf,
+    },
+    /// A Matrix room on a homeserver, posted to with an access token.
+    Matrix {
+        /// The homeserver's base URL, e.g. `https://matrix.example.org`.
+        homeserver: url::Url,
+        /// The room id, e.g. `!AbCdEf:example.org`.
+        room_id: String,
+        /// File holding the access token.
+        token_file: PathBuf,
+    },
+}
+
+impl NotificationTarget {
+    /// The sink's kind.
+    pub fn kind(&self) -> SinkKind {
+        match self {
+            NotificationTarget::Webhook { .. } => SinkKind::Webhook,
+            NotificationTarget::Slack { .. } => SinkKind::Slack,
+            NotificationTarget::Teams { .. } => SinkKind::Teams,
+            NotificationTarget::Matrix { .. } => SinkKind::Matrix,
+        }
+    }
+}
+
+/// One `[notifications.NAME]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationConfig {
+    /// Where messages go.
+    pub target: NotificationTarget,
+    /// The events this sink hears about, in documented order, without repeats.
+    pub events: Vec<EventKind>,
+    /// A minijinja template for the message text, checked against every event in `events`.
+    pub template: Option<String>,
+    /// At most this many messages in any rolling minute; the excess is sent as one summary.
+    pub max_per_minute: u32,
+    /// A failing image is reported when its scan has failed this many times in a row.
+    pub scan_failing_after: u32,
+    /// Deadline for one request to the sink.
+    pub timeout: Duration,
+    /// Retries after a network error, a 5xx or a 429.
+    pub retries: u32,
+}
+
+/// Which registry's webhook format a hook accepts, and so how it is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WebhookKind {
+    /// Docker Hub repository webhooks (`push_data`, `repository.repo_name`).
+    DockerHub,
+    /// GitHub `package` and `registry_package` events for GHCR, signed with HMAC-SHA256.
+    GitHub,
+    /// Harbor `PUSH_ARTIFACT` events, default or CloudEvents format.
+    Harbor,
+    /// Quay "Repository Push" notifications.
+    Quay,
+    /// GitLab's container registry notifications (the distribution envelope).
+    GitLab,
+    /// The distribution registry's own notifications (`docker-registry`, `registry:2`).
+    Distribution,
+    /// Baton's own minimal format: `{"repository": "...", "tag": "..."}`.
+    Generic,
+}
+
+impl WebhookKind {
+    /// Every kind, in the order the documentation lists them.
+    pub const ALL: [WebhookKind; 7] = [
+        WebhookKind::DockerHub,
+        WebhookKind::GitHub,
+        WebhookKind::Harbor,
+        WebhookKind::Quay,
+        WebhookKind::GitLab,
+        WebhookKind::Distribution,
+        WebhookKind::Generic,
+    ];
+
+    /// The name written in the configuration (`dockerhub`, `github`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookKind::DockerHub => "dockerhub",
+            WebhookKind::GitHub => "github",
+            WebhookKind::Harbor => "harbor",
+            WebhookKind::Quay => "quay",
+            WebhookKind::GitLab => "gitlab",
+            WebhookKind::Distribution => "distribution",
+            WebhookKind::Generic => "generic",
+        }
+    }
+
+    /// The kind named `text`, if any.
+    pub fn from_name(text: &str) -> Option<WebhookKind> {
+        WebhookKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for WebhookKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `[webhooks.NAME]` section: a registry webhook served at `POST /hooks/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// The payload format and verification scheme.
+    pub kind: WebhookKind,
+    /// File holding the shared secret (HMAC key or token).
+    pub secret_file: PathBuf,
+    /// `[images]` names this hook may trigger; `None` means every image.
+    pub images: Option<Vec<String>>,
+    /// Registry host that replaces the one named in payloads (a proxy or alias).
+    pub registry: Option<String>,
 }
 
 impl Config {

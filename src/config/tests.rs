@@ -407,3 +407,307 @@ fn durations_format_as_written() {
     assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
     assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
 }
+
+#[test]
+fn notification_sinks_of_each_kind() {
+    let config = load(&format!(
+        r#"{BASE}
+[notifications.hook]
+kind = "webhook"
+url_file = "secrets/hook-url"
+
+[notifications.team]
+kind = "slack"
+url_file = "/run/credentials/baton.service/slack"
+events = ["push_failed", "commit", "commit"]
+template = "{{{{ text }}}}"
+max_per_minute = 5
+scan_failing_after = 2
+timeout = "5s"
+retries = 1
+
+[notifications.ops]
+kind = "teams"
+url_file = "/etc/baton/teams-url"
+events = ["review_opened"]
+
+[notifications.room]
+kind = "matrix"
+homeserver = "https://matrix.example.org"
+room_id = "!AbCdEf:example.org"
+token_file = "/etc/baton/matrix-token"
+"#
+    ))
+    .unwrap();
+    let n = &config.notifications;
+    assert_eq!(n.len(), 4);
+    assert_eq!(
+        n["hook"].target,
+        NotificationTarget::Webhook {
+            url_file: PathBuf::from("/etc/baton/secrets/hook-url")
+        }
+    );
+    assert_eq!(n["hook"].events, EventKind::ALL.to_vec());
+    assert_eq!(n["hook"].max_per_minute, 10);
+    assert_eq!(n["hook"].scan_failing_after, 3);
+    assert_eq!(n["hook"].timeout, Duration::from_secs(10));
+    assert_eq!(n["hook"].retries, 3);
+    let team = &n["team"];
+    assert_eq!(team.target.kind(), SinkKind::Slack);
+    assert_eq!(team.events, [EventKind::Commit, EventKind::PushFailed]);
+    assert_eq!(team.template.as_deref(), Some("{{ text }}"));
+    assert_eq!(
+        (team.max_per_minute, team.scan_failing_after, team.retries),
+        (5, 2, 1)
+    );
+    assert_eq!(team.timeout, Duration::from_secs(5));
+    assert_eq!(n["ops"].target.kind(), SinkKind::Teams);
+    match &n["room"].target {
+        NotificationTarget::Matrix {
+            homeserver,
+            room_id,
+            token_file,
+        } => {
+            assert_eq!(homeserver.as_str(), "https://matrix.example.org/");
+            assert_eq!(room_id, "!AbCdEf:example.org");
+            assert_eq!(token_file, Path::new("/etc/baton/matrix-token"));
+        }
+        other => panic!("expected matrix, got {other:?}"),
+    }
+}
+
+#[test]
+fn notification_secrets_are_never_inline() {
+    let e = one_error(&format!(
+        "{BASE}\n[notifications.team]\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/s3cr3t\"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "/etc/baton/baton.toml:17:1: notifications.team.url: a webhook URL is a secret"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("set url_file"), "{e}");
+    assert!(!e.contains("s3cr3t"), "the URL is never echoed: {e}");
+    let e = one_error(&format!(
+        "{BASE}\n[notifications.room]\nkind = \"matrix\"\nhomeserver = \"https://m.example.org\"\nroom_id = \"!a:b\"\ntoken = \"syt_s3cr3t\"\n"
+    ));
+    assert!(
+        e.contains("notifications.room.token: a secret must not be written inline"),
+        "{e}"
+    );
+    assert!(e.contains("token_file"), "{e}");
+    assert!(!e.contains("syt_s3cr3t"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}\n[notifications.room]\nkind = \"matrix\"\nhomeserver = \"https://bot:pw@m.example.org\"\nroom_id = \"!a:b\"\ntoken_file = \"t\"\n"
+    ));
+    assert!(
+        e.contains("notifications.room.homeserver: the homeserver URL carries credentials"),
+        "{e}"
+    );
+    assert!(!e.contains("pw@"), "{e}");
+}
+
+#[test]
+fn notification_keys_follow_the_kind() {
+    let e = one_error(&format!("{BASE}\n[notifications.x]\nkind = \"slak\"\n"));
+    assert!(
+        e.contains("notifications.x.kind: \"slak\" is not a sink kind: did you mean \"slack\"?"),
+        "{e}"
+    );
+    let e = one_error(&format!("{BASE}\n[notifications.x]\nkind = \"teams\"\n"));
+    assert!(
+        e.contains("notifications.x.url_file: required key is missing"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[notifications.x]\nkind = \"webhook\"\nurl_file = \"u\"\nroom_id = \"!a:b\"\n"
+    ));
+    assert!(
+        e.contains("notifications.x.room_id: room_id is for kind = \"matrix\"; a webhook sink takes url_file"),
+        "{e}"
+    );
+    let errs = errors(&format!(
+        "{BASE}\n[notifications.x]\nkind = \"matrix\"\nurl_file = \"u\"\n"
+    ));
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert!(
+        errs[3].contains(
+            "notifications.x.url_file: a matrix sink takes homeserver, room_id and token_file"
+        ),
+        "{errs:#?}"
+    );
+    for key in ["homeserver", "room_id", "token_file"] {
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(&format!("notifications.x.{key}: required key is missing"))),
+            "{key}: {errs:#?}"
+        );
+    }
+    let e = one_error(&format!(
+        "{BASE}\n[notifications.x]\nkind = \"matrix\"\nhomeserver = \"https://m.example.org\"\nroom_id = \"#ops:example.org\"\ntoken_file = \"t\"\n"
+    ));
+    assert!(
+        e.contains("\"#ops:example.org\" is a room alias: give the room id"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[notifications.x]\nkind = \"matrix\"\nhomeserver = \"matrix.example.org\"\nroom_id = \"!a:b\"\ntoken_file = \"t\"\n"
+    ));
+    assert!(
+        e.contains("notifications.x.homeserver: \"matrix.example.org\" is not a URL"),
+        "{e}"
+    );
+}
+
+#[test]
+fn notification_events_templates_and_limits_are_checked() {
+    let sink = format!("{BASE}\n[notifications.x]\nkind = \"webhook\"\nurl_file = \"u\"\n");
+    let e = one_error(&format!("{sink}events = [\"commit\", \"push_fialed\"]\n"));
+    assert!(
+        e.starts_with("/etc/baton/baton.toml:18:21:"),
+        "located at the item: {e}"
+    );
+    assert!(
+        e.contains("notifications.x.events.1: \"push_fialed\" is not an event: did you mean \"push_failed\"?"),
+        "{e}"
+    );
+    let e = one_error(&format!("{sink}events = []\n"));
+    assert!(e.contains("list at least one of"), "{e}");
+    let e = one_error(&format!("{sink}template = \"{{{{ commit }}}}\"\n"));
+    assert!(
+        e.contains("notifications.x.template: notification template fails for push_failed events"),
+        "{e}"
+    );
+    load(&format!(
+        "{sink}events = [\"commit\"]\ntemplate = \"{{{{ commit }}}}\"\n"
+    ))
+    .unwrap();
+    let e = one_error(&format!("{sink}template = \"{{% if %}}\"\n"));
+    assert!(
+        e.contains("notifications.x.template: notification template, line 1: syntax error"),
+        "{e}"
+    );
+    let e = one_error(&format!("{sink}max_per_minute = 0\n"));
+    assert!(
+        e.contains("notifications.x.max_per_minute: 0 is out of range: use 1 to 600"),
+        "{e}"
+    );
+    let e = one_error(&format!("{sink}timeout = \"10ms\"\n"));
+    assert!(
+        e.contains("notifications.x.timeout: \"10ms\" is under the minimum"),
+        "{e}"
+    );
+    let e = one_error(&format!("{sink}evnets = [\"commit\"]\n"));
+    assert!(
+        e.contains("unknown key \"evnets\": did you mean \"events\"?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn webhooks_are_read_with_defaults() {
+    let config = load(&format!(
+        "{BASE}\n[webhooks.ghcr]\nkind = \"github\"\nsecret_file = \"hooks/ghcr.secret\"\n\n[webhooks.local]\nkind = \"distribution\"\nsecret_file = \"/run/credentials/baton.service/hook\"\nimages = [\"app\"]\nregistry = \"registry.internal:5000\"\n"
+    ))
+    .unwrap();
+    assert!(load(BASE).unwrap().webhooks.is_empty());
+    let ghcr = &config.webhooks["ghcr"];
+    assert_eq!(ghcr.kind, WebhookKind::GitHub);
+    assert_eq!(ghcr.secret_file, Path::new("/etc/baton/hooks/ghcr.secret"));
+    assert_eq!(ghcr.images, None, "no list means every image");
+    assert_eq!(ghcr.registry, None);
+    let local = &config.webhooks["local"];
+    assert_eq!(local.kind, WebhookKind::Distribution);
+    assert_eq!(local.images.as_deref(), Some(&["app".to_string()][..]));
+    assert_eq!(local.registry.as_deref(), Some("registry.internal:5000"));
+    for kind in WebhookKind::ALL {
+        assert_eq!(WebhookKind::from_name(kind.as_str()), Some(kind));
+    }
+}
+
+#[test]
+fn webhook_kind_and_secret_file_are_required() {
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"dockerhb\"\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:16:1: webhooks.hub.kind: \"dockerhb\" is not a webhook kind: did you mean \"dockerhub\"?"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"nexus\"\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert!(
+        e.contains("\"nexus\" is not a webhook kind: use one of dockerhub, github, harbor, quay, gitlab, distribution, generic"),
+        "{e}"
+    );
+    let e = one_error(&format!("{BASE}\n[webhooks.hub]\nkind = \"dockerhub\"\n"));
+    assert!(
+        e.starts_with("/etc/baton/baton.toml:15:11: webhooks.hub.secret_file: required key is missing: put the shared secret in a file"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert!(
+        e.contains("webhooks.hub.kind: required key is missing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn webhook_secrets_are_never_inline() {
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"dockerhub\"\nsecret_file = \"/etc/baton/hub\"\nsecret = \"s3cr3t-value\"\n"
+    ));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:18:1: webhooks.hub.secret: a secret must not be written inline: put it in a file readable only by baton and set secret_file"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"quay\"\nsecret_file = \"/etc/baton/hub\"\ntoken = \"s3cr3t-value\"\n"
+    ));
+    assert!(
+        e.contains("webhooks.hub.token: a secret must not be written inline"),
+        "{e}"
+    );
+    assert!(!e.contains("s3cr3t-value"), "{e}");
+}
+
+#[test]
+fn webhook_images_names_and_registry_are_checked() {
+    let hook = |extra: &str| {
+        format!(
+            "{BASE}\n[webhooks.hub]\nkind = \"generic\"\nsecret_file = \"/etc/baton/hub\"\n{extra}"
+        )
+    };
+    let e = one_error(&hook("images = [\"ap\"]\n"));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:18:11: webhooks.hub.images.0: webhook names unknown image \"ap\": did you mean \"app\"?"
+    );
+    let e = one_error(&hook("images = []\n"));
+    assert!(e.contains("list at least one [images] name"), "{e}");
+    let e = one_error(&hook("registry = \"https://registry.example.com\"\n"));
+    assert!(
+        e.contains(
+            "webhooks.hub.registry: \"https://registry.example.com\" is not a registry host"
+        ),
+        "{e}"
+    );
+    let e = one_error(&hook("secret_fil = \"x\"\n"));
+    assert!(e.contains("did you mean \"secret_file\"?"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.\"a/b\"]\nkind = \"generic\"\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert!(
+        e.contains("webhook name \"a/b\" is not usable in a URL"),
+        "{e}"
+    );
+    let ok = load(&hook("registry = \"localhost:5000\"\n")).unwrap();
+    assert_eq!(
+        ok.webhooks["hub"].registry.as_deref(),
+        Some("localhost:5000")
+    );
+}

@@ -16,5 +16,6 @@ pub mod scheduler;
 pub mod state;
 pub mod status;
 pub mod systemd;
+pub mod webhooks;
 
 pub use run::{DaemonOptions, run};

@@ -140,11 +140,15 @@ async fn image_task(
         return;
     };
     let mut key = ScanKey::of(image);
+    let trigger = shared.scan_trigger(&name);
     let mut last_fire = Instant::now();
     let mut next = last_fire + random_below(FIRST_SCAN_SPREAD);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
+            _ = trigger.notified() => {
+                tracing::debug!(image = %name, "scanning now: requested by a webhook");
+            }
             changed = loaded_rx.changed() => {
                 if changed.is_err() {
                     return;

@@ -96,19 +96,56 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     if replacements.is_empty() {
         return out;
     }
-    let after = edit_text(&file.text, &replacements);
-    let expected: BTreeMap<usize, (&str, &str)> = changes
-        .iter()
-        .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
-        .collect();
-    if let Err(message) = verify(&file.path, &file.text, &after, &expected) {
-        out.problems.push(Problem {
-            path: file.path.clone(),
-            line: 0,
-            message: format!("{message}: the file is left unchanged"),
-        });
-        return out;
-    }
+    let (after, changes) = match verified_edit(file, &replacements, &changes) {
+        Ok(after) => (after, changes),
+        Err(Refusal::File(message)) => {
+            out.problems.push(Problem {
+                path: file.path.clone(),
+                line: 0,
+                message: format!("{message}: the file is left unchanged"),
+            });
+            return out;
+        }
+        Err(Refusal::Edit(message)) if replacements.len() == 1 => {
+            out.problems
+                .push(refused(&changes[0], &file.path, &message));
+            return out;
+        }
+        Err(Refusal::Edit(_)) => {
+            // Find the values the parser does not confirm, and keep the others.
+            let mut kept_replacements = Vec::new();
+            let mut kept_changes = Vec::new();
+            for (replacement, change) in replacements.iter().zip(&changes) {
+                match verified_edit(
+                    file,
+                    std::slice::from_ref(replacement),
+                    std::slice::from_ref(change),
+                ) {
+                    Ok(_) => {
+                        kept_replacements.push(replacement.clone());
+                        kept_changes.push(change.clone());
+                    }
+                    Err(Refusal::Edit(message) | Refusal::File(message)) => {
+                        out.problems.push(refused(change, &file.path, &message));
+                    }
+                }
+            }
+            if kept_replacements.is_empty() {
+                return out;
+            }
+            match verified_edit(file, &kept_replacements, &kept_changes) {
+                Ok(after) => (after, kept_changes),
+                Err(Refusal::Edit(message) | Refusal::File(message)) => {
+                    out.problems.push(Problem {
+                        path: file.path.clone(),
+                        line: 0,
+                        message: format!("{message}: the file is left unchanged"),
+                    });
+                    return out;
+                }
+            }
+        }
+    };
     out.edit = Some(FileEdit {
         path: file.path.clone(),
         before: file.text.clone(),
@@ -116,6 +153,44 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
         changes,
     });
     out
+}
+
+/// The problem for one marked value whose edit the parser does not confirm.
+fn refused(change: &Change, path: &Path, message: &str) -> Problem {
+    Problem {
+        path: path.to_path_buf(),
+        line: change.line,
+        message: format!(
+            "marker for policy {:?}: {message}: this value is left unchanged",
+            change.policy
+        ),
+    }
+}
+
+/// Why an edit was not confirmed: the file as a whole, or the edit itself.
+enum Refusal {
+    /// The file does not parse even before the edit.
+    File(String),
+    /// The edit breaks the file or changes more than the marked values.
+    Edit(String),
+}
+
+/// Applies `replacements` to the file's text and checks the result with the YAML parser.
+fn verified_edit(
+    file: &FileScan,
+    replacements: &[(Range<usize>, String)],
+    changes: &[Change],
+) -> Result<String, Refusal> {
+    let after = edit_text(&file.text, replacements);
+    if quick_verify(&file.text, &after, replacements, changes) {
+        return Ok(after);
+    }
+    let expected: BTreeMap<usize, (&str, &str)> = changes
+        .iter()
+        .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
+        .collect();
+    verify(&file.path, &file.text, &after, &expected)?;
+    Ok(after)
 }
 
 /// The value a marker should hold, `None` when it already does, or why it cannot be
@@ -199,6 +274,94 @@ pub fn edit_text(text: &str, replacements: &[(Range<usize>, String)]) -> String 
     out
 }
 
+/// True when the old value at `span` is one `quick_verify` can reason about: inside quotes
+/// (no escapes or quotes, as `locate_value` ensures), or a plain scalar made only of the
+/// characters a reference uses and starting with a letter, digit or `_`, so that it cannot
+/// hold an indicator, a flow separator, a `: ` or a ` #`.
+fn simple_value(text: &str, span: &Range<usize>) -> Option<bool> {
+    let bytes = text.as_bytes();
+    let old = bytes.get(span.clone())?;
+    let quote = span.start.checked_sub(1).map(|i| bytes[i]);
+    if matches!(quote, Some(b'"' | b'\'')) && bytes.get(span.end) == quote.as_ref() {
+        return Some(true);
+    }
+    let first_ok = old
+        .first()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let all_ok = old.iter().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/' | b'@' | b'+')
+    });
+    (first_ok && all_ok).then_some(false)
+}
+
+/// The fast check used for nearly every edit, with one parse instead of two.
+///
+/// `after` differs from `before` only inside the replaced ranges. When each old value is a
+/// simple one (see `simple_value`) and each new value is a valid reference part (same
+/// alphabet), the scanner reaches each range in the same state in both texts (the bytes
+/// before it are the same) and reads the old and the new value as one scalar token that ends
+/// where the range ends (a comment follows it on the line). Both texts then tokenize alike
+/// except for those scalars' values, so checking that `after` parses and holds, at each
+/// range, a scalar starting there with exactly the new value proves what the full
+/// comparison in `verify` proves. Anything else goes to `verify`.
+fn quick_verify(
+    before: &str,
+    after: &str,
+    replacements: &[(Range<usize>, String)],
+    changes: &[Change],
+) -> bool {
+    let mut sorted: Vec<(&(Range<usize>, String), &Change)> =
+        replacements.iter().zip(changes).collect();
+    sorted.sort_by_key(|((range, _), _)| range.start);
+    // Where each new value starts in `after`, as a character index (what the parser counts),
+    // with its line and value.
+    let ascii = after.is_ascii();
+    let mut wanted: Vec<(usize, usize, &str)> = Vec::with_capacity(sorted.len());
+    let mut shift: isize = 0;
+    for ((range, value), change) in &sorted {
+        let Some(quoted) = simple_value(before, range) else {
+            return false;
+        };
+        if value.is_empty()
+            || !value.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/' | b'@')
+            })
+        {
+            return false;
+        }
+        let Some(start) = range.start.checked_add_signed(shift) else {
+            return false;
+        };
+        let token_start = start - usize::from(quoted);
+        let index = if ascii {
+            token_start
+        } else {
+            match after.get(..token_start) {
+                Some(prefix) => prefix.chars().count(),
+                None => return false,
+            }
+        };
+        wanted.push((index, change.line, value.as_str()));
+        shift += value.len() as isize - range.len() as isize;
+    }
+    let mut found = 0;
+    for event in Parser::new_from_str(after) {
+        let Ok((event, span)) = event else {
+            return false;
+        };
+        if let Event::Scalar(value, ..) = &event
+            && let Ok(at) = wanted.binary_search_by_key(&span.start.index(), |w| w.0)
+        {
+            let (_, line, new) = wanted[at];
+            if value != new || span.start.line() != line {
+                return false;
+            }
+            found += 1;
+        }
+    }
+    found == wanted.len()
+}
+
 fn is_yaml_name(path: &Path) -> bool {
     match path.extension().and_then(|e| e.to_str()) {
         Some(ext) => ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"),
@@ -209,12 +372,12 @@ fn is_yaml_name(path: &Path) -> bool {
 /// Checks that `after` parses as YAML and that its event stream equals `before`'s except
 /// for the scalars that start on the edited lines, which must hold the new values.
 /// A file matched by a non-YAML glob that does not parse before the edit is not checked.
-pub(crate) fn verify(
+fn verify(
     path: &Path,
     before: &str,
     after: &str,
     expected: &BTreeMap<usize, (&str, &str)>,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let mut old = Parser::new_from_str(before);
     let mut new = Parser::new_from_str(after);
     let mut seen = 0;
@@ -225,31 +388,35 @@ pub(crate) fn verify(
             (None, None) => break,
             (Some(Err(err)), _) => {
                 if is_yaml_name(path) {
-                    return Err(format!(
+                    return Err(Refusal::File(format!(
                         "does not parse as YAML at line {}: {}",
                         err.marker().line(),
                         err.info()
-                    ));
+                    )));
                 }
                 return Ok(());
             }
             (Some(Ok(_)), Some(Err(err))) => {
-                return Err(format!(
+                return Err(Refusal::Edit(format!(
                     "the edit would break the YAML at line {}: {}",
                     err.marker().line(),
                     err.info()
-                ));
+                )));
             }
             (Some(Ok(a)), Some(Ok(b))) => (a, b),
-            _ => return Err("the edit changed the document's structure".to_string()),
+            _ => {
+                return Err(Refusal::Edit(
+                    "the edit changed the document's structure".to_string(),
+                ));
+            }
         };
         match (&a.0, &b.0) {
             (Event::Scalar(va, sa, aa, ta), Event::Scalar(vb, sb, ab, tb)) => {
                 if sa != sb || aa != ab || ta != tb {
-                    return Err(format!(
+                    return Err(Refusal::Edit(format!(
                         "the edit changed a scalar's style at line {}",
                         b.1.start.line()
-                    ));
+                    )));
                 }
                 let line = b.1.start.line();
                 if let Some((from, to)) = expected.get(&line)
@@ -258,26 +425,26 @@ pub(crate) fn verify(
                 {
                     seen += 1;
                 } else if va != vb {
-                    return Err(format!(
-                        "the edit changed a value other than the marked one at line {line}"
-                    ));
+                    return Err(Refusal::Edit(format!(
+                        "the marked text is part of a longer value that starts at line {line} (a block scalar or a multi-line value): mark a value that stands on its own line"
+                    )));
                 }
             }
             (ea, eb) if ea == eb => {}
             _ => {
-                return Err(format!(
+                return Err(Refusal::Edit(format!(
                     "the edit changed the document's structure at line {}",
                     b.1.start.line()
-                ));
+                )));
             }
         }
     }
     if seen != expected.len() {
         let lines: Vec<String> = expected.keys().map(ToString::to_string).collect();
-        return Err(format!(
+        return Err(Refusal::Edit(format!(
             "the marked values on lines {} are not all plain YAML scalars the parser sees",
             lines.join(", ")
-        ));
+        )));
     }
     Ok(())
 }
@@ -303,7 +470,7 @@ pub enum ApplyError {
 }
 
 /// Writes every edit of the plan under `root`, each file atomically (temporary file in the
-/// same directory, same permissions, then rename). Returns how many files were written.
+/// same directory, same permissions, then rename; not fsynced, see `write_edit`). Returns how many files were written.
 /// Stops at the first failure; files written before it hold complete new contents.
 pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
     let mut written = 0;
@@ -316,6 +483,15 @@ pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
 }
 
 fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
+    let not_regular = || ApplyError::NotRegular(edit.path.clone());
+    if edit.path.is_absolute()
+        || edit
+            .path
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(not_regular());
+    }
     let path = root.join(&edit.path);
     let io = |source| ApplyError::Io {
         path: edit.path.clone(),
@@ -323,30 +499,60 @@ fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
     };
     let meta = std::fs::symlink_metadata(&path).map_err(io)?;
     if !meta.file_type().is_file() {
-        return Err(ApplyError::NotRegular(edit.path.clone()));
+        return Err(not_regular());
+    }
+    // The directory must be inside the repository once symbolic links are resolved.
+    let dir = path.parent().unwrap_or(root);
+    let real_root = root.canonicalize().map_err(io)?;
+    let real_dir = dir.canonicalize().map_err(io)?;
+    if !real_dir.starts_with(&real_root) {
+        return Err(not_regular());
     }
     let current = std::fs::read(&path).map_err(io)?;
     if current != edit.before.as_bytes() {
         return Err(ApplyError::Changed(edit.path.clone()));
     }
-    let dir = path.parent().unwrap_or(root);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.baton-{}.tmp", std::process::id()));
+    let (temp, mut file) = create_temp(&real_dir, &file_name).map_err(io)?;
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
         file.write_all(edit.after.as_bytes())?;
         file.set_permissions(meta.permissions())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &path)
+        // No fsync: the rename makes the write atomic for readers, and the work tree is a
+        // disposable clone that the next pass re-applies; what must last is the commit.
+        drop(file);
+        std::fs::rename(&temp, real_dir.join(&file_name))
     })();
     if let Err(err) = result {
         let _ = std::fs::remove_file(&temp);
         return Err(io(err));
     }
     Ok(())
+}
+
+/// Creates a new temporary file next to the target. `create_new` refuses an existing path,
+/// symbolic links included, so nothing planted in the repository is written through.
+fn create_temp(dir: &Path, file_name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let temp = dir.join(format!(
+            ".{file_name}.baton-{}-{:016x}.tmp",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(file) => return Ok((temp, file)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
 }
 
 #[cfg(test)]
@@ -469,6 +675,48 @@ mod tests {
             "{:?}",
             p.problems
         );
+    }
+
+    /// The one-parse check accepts the usual forms and hands everything else to `verify`.
+    #[test]
+    fn quick_check_takes_simple_values_only() {
+        let quick = |text: &str| {
+            let (markers, _) = scan_text(Path::new("f.yaml"), text);
+            let r = resolved("1.1", None);
+            let replacements: Vec<(Range<usize>, String)> = markers
+                .iter()
+                .map(|m| (m.span.clone(), new_value(m, &r).unwrap().unwrap()))
+                .collect();
+            let changes: Vec<Change> = markers
+                .iter()
+                .zip(&replacements)
+                .map(|(m, (_, to))| Change {
+                    line: m.line,
+                    policy: m.policy.clone(),
+                    field: m.field,
+                    from: m.current.clone(),
+                    to: to.clone(),
+                })
+                .collect();
+            let after = edit_text(text, &replacements);
+            quick_verify(text, &after, &replacements, &changes)
+        };
+        let m = "# {\"$baton\": \"app\"}";
+        assert!(quick(&format!("image: app:1.0 {m}\n")));
+        assert!(quick(&format!(
+            "a:\n  - \"app:1.0\" {m}\n  - 'app:1.0' {m}\n"
+        )));
+        assert!(quick(&format!(
+            "\u{feff}é: x\nimage: app:1.0 {m}\r\ntag: x\n"
+        )));
+        assert!(quick(&format!("k: [\n  app:1.0 {m}\n  ]\n")));
+        // Inside a block scalar or a longer plain value: not one scalar of its own.
+        assert!(!quick(&format!("script: |\n  image: app:1.0 {m}\n")));
+        assert!(!quick(&format!("a: first\n  app:1.0 {m}\n")));
+        // Old values outside the simple alphabet go to the full comparison.
+        assert!(!quick(&format!("k: [\n  a, app:1.0 {m}\n  ]\n")));
+        assert!(!quick(&format!("- ? app:1.0 {m}\n")));
+        assert!(!quick(&format!("image: hello world {m}\n")));
     }
 
     #[test]

@@ -95,6 +95,21 @@ pub struct EnvironmentReport {
     pub skipped_files: String,
 }
 
+impl EnvironmentReport {
+    fn new(name: &str, outcome: Outcome) -> Self {
+        EnvironmentReport {
+            name: name.to_string(),
+            moves: Vec::new(),
+            diff: String::new(),
+            message: None,
+            outcome,
+            problems: Vec::new(),
+            held: Vec::new(),
+            skipped_files: String::new(),
+        }
+    }
+}
+
 /// Everything a pass did.
 #[derive(Debug, Clone, Default)]
 pub struct PassReport {
@@ -104,6 +119,9 @@ pub struct PassReport {
     pub selections: BTreeMap<String, Selection>,
     /// In the order they were processed.
     pub environments: Vec<EnvironmentReport>,
+    /// Digests that could not be resolved, as `(image, tag, why)`; markers that pin digests
+    /// keep their value until the digest can be read.
+    pub digest_failures: Vec<(String, String, String)>,
 }
 
 impl PassReport {
@@ -121,6 +139,11 @@ impl PassReport {
             .values()
             .filter_map(|s| s.error.as_ref().map(|e| format!("image {}: {e}", s.image)))
             .collect();
+        for (image, tag, why) in &self.digest_failures {
+            out.push(format!(
+                "image {image}: cannot read the digest of {tag}, its pinned markers did not move: {why}"
+            ));
+        }
         for env in &self.environments {
             if let Outcome::Failed(why) = &env.outcome {
                 out.push(format!("environment {}: {why}", env.name));
@@ -212,19 +235,39 @@ pub async fn run_with_selections(
         dry_run: options.dry_run,
     };
     let mut environments = Vec::new();
+    let mut unusable: Option<String> = None;
     for name in environment_order(config) {
         if !options.environments.is_empty() && !options.environments.contains(&name) {
             continue;
         }
         let env = &config.environments[&name];
-        let report = environment_pass(&cx, &name, env).await;
+        let report = match &unusable {
+            Some(why) => EnvironmentReport::new(&name, Outcome::Failed(why.clone())),
+            None => environment_pass(&cx, &name, env).await,
+        };
         log_environment(&report);
+        if unusable.is_none() && matches!(report.outcome, Outcome::Failed(_)) && !options.dry_run {
+            // The next environment must not build on this one's unpushed commit.
+            if let Err(err) = workspace.sync().await {
+                unusable = Some(format!(
+                    "not tried: the clone could not be reset after environment {name} failed: {err}"
+                ));
+            }
+        }
         environments.push(report);
     }
+    let mut digest_failures: Vec<(String, String, String)> = cx
+        .digests
+        .into_inner()
+        .into_iter()
+        .filter_map(|((image, tag), result)| result.err().map(|why| (image, tag, why)))
+        .collect();
+    digest_failures.sort();
     Ok(PassReport {
         scans: BTreeMap::new(),
         selections,
         environments,
+        digest_failures,
     })
 }
 
@@ -242,7 +285,7 @@ pub fn select(config: &Config, scans: &BTreeMap<String, ImageScan>) -> BTreeMap<
             _ => (None, Some("image was not scanned".to_string())),
         };
         if let Some(decision) = &decision {
-            tracing::info!(policy = %name, image = %policy.image, chosen = ?decision.chosen, reason = %decision, "policy choice");
+            tracing::info!(policy = %name, image = %policy.image, chosen = decision.chosen.as_deref().unwrap_or("none"), reason = %decision, "policy choice");
         }
         out.insert(
             name.clone(),
@@ -314,16 +357,7 @@ async fn environment_pass(
     name: &str,
     env: &EnvironmentConfig,
 ) -> EnvironmentReport {
-    let mut report = EnvironmentReport {
-        name: name.to_string(),
-        moves: Vec::new(),
-        diff: String::new(),
-        message: None,
-        outcome: Outcome::Unchanged,
-        problems: Vec::new(),
-        held: Vec::new(),
-        skipped_files: String::new(),
-    };
+    let mut report = EnvironmentReport::new(name, Outcome::Unchanged);
     let gates = unenforced_gates(env);
     if !gates.is_empty() {
         report.outcome = Outcome::Skipped(format!(
@@ -342,7 +376,7 @@ async fn environment_pass(
     for attempt in 0..attempts {
         if attempt > 0 {
             let delay = backoff(attempt);
-            tracing::info!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "push rejected: syncing and re-applying");
+            tracing::debug!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "syncing and re-applying");
             tokio::time::sleep(delay).await;
             if let Err(err) = cx.workspace.sync().await {
                 report.outcome =
@@ -408,7 +442,7 @@ async fn environment_pass(
                 return report;
             }
             Ok(Some((_, PushOutcome::Rejected { reason }))) => {
-                tracing::warn!(environment = %name, reason = %reason, "push rejected");
+                tracing::info!(environment = %name, reason = %reason, attempt = attempt + 1, "push rejected because the branch moved: syncing and re-applying");
                 continue;
             }
             Ok(None) => {
@@ -580,39 +614,41 @@ async fn commit_and_push(
     message: String,
     branch: &str,
 ) -> Result<Option<(String, PushOutcome)>, String> {
-    let root = cx.workspace.work_tree().to_path_buf();
-    let to_apply = plan.clone();
-    let written = tokio::task::spawn_blocking(move || markers::apply(&root, &to_apply))
-        .await
-        .map_err(|e| format!("edit stopped: {e}"))?
-        .map_err(|e| format!("cannot write the edits: {e}"))?;
-    tracing::info!(environment, files = written, "edited files");
     let git = &cx.config.git;
     let request = CommitRequest {
         message,
         author_name: git.author_name.clone(),
         author_email: git.author_email.clone(),
-        paths_changed: plan.edits.iter().map(|e| e.path.clone()).collect(),
+        paths_changed: Vec::new(),
         signing: git.signing_key.as_ref().map(|key| Signing {
             key: key.clone(),
             format: git.signing_format,
         }),
     };
-    let commit = match cx.workspace.commit(&request).await {
+    // The commit is built from the planned bytes in memory (each edit already checked to
+    // parse and to differ only at its marked scalars); the workspace then writes the files.
+    let contents: Vec<(PathBuf, Vec<u8>)> = plan
+        .edits
+        .iter()
+        .map(|e| (e.path.clone(), e.after.clone().into_bytes()))
+        .collect();
+    let files = contents.len();
+    let commit = match cx.workspace.commit_contents(&request, contents).await {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(None),
         Err(err) => return Err(format!("cannot commit: {err}")),
     };
-    tracing::info!(environment, commit = %commit, "committed");
+    tracing::debug!(environment = %environment, commit = %commit, files, "committed");
     match cx.workspace.push(commit, branch, false).await {
         Ok(outcome) => {
             if outcome == PushOutcome::Pushed {
-                tracing::info!(environment, commit = %commit, branch, "pushed");
+                tracing::debug!(environment = %environment, commit = %commit, branch = %branch, "pushed");
             }
             Ok(Some((commit.to_string(), outcome)))
         }
+        Err(err @ GitError::PushRefused { .. }) => Err(format!("{err}; the next pass tries again")),
         Err(err) => Err(format!(
-            "push failed: {err}; the commit is not lost: the next pass re-applies the same moves"
+            "push failed: {err}; nothing was pushed, the next pass tries again"
         )),
     }
 }
@@ -631,8 +667,18 @@ fn log_environment(report: &EnvironmentReport) {
         Outcome::Skipped(why) => {
             tracing::warn!(environment = %report.name, reason = %why, "environment skipped")
         }
-        outcome => {
-            tracing::info!(environment = %report.name, moves = report.moves.len(), outcome = ?outcome, "environment done")
+        Outcome::Pushed {
+            commit,
+            branch,
+            retries,
+        } => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), commit = %commit, branch = %branch, retries, "environment moved")
+        }
+        Outcome::Planned => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), "environment would move")
+        }
+        Outcome::Unchanged => {
+            tracing::info!(environment = %report.name, "environment up to date")
         }
     }
 }

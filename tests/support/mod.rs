@@ -4,5 +4,6 @@
 
 pub mod daemon;
 pub mod fake_registry;
+pub mod fleet;
 pub mod git_server;
 pub mod registry;
