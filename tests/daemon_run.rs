@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::daemon::{Fleet, wait_until};
+use support::daemon::{Fleet, PATIENCE, wait_until};
 
 fn baton(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_baton"))
@@ -130,6 +130,20 @@ async fn commits_a_new_tag_and_reports_it() {
     assert_eq!(get(r#"baton_pushes_total{result="failed"}"#), 0.0);
     assert_eq!(get(r#"baton_reloads_total{result="ok"}"#), 0.0);
     assert_eq!(get(r#"baton_reloads_total{result="failed"}"#), 0.0);
+
+    // A failure that repeats is logged once, not every interval.
+    wait_until(PATIENCE, "a second scan of the missing image", || {
+        let scans = daemon.metrics();
+        (scans.get(r#"baton_scans_total{image="missing"}"#).copied() >= Some(2.0)).then_some(())
+    });
+    let failures = daemon
+        .events()
+        .into_iter()
+        .filter(|e| e["message"] == "scan failed: keeping the last choice")
+        .collect::<Vec<_>>();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["image"], "missing");
+    assert_eq!(failures[0]["kind"], "not_found");
 
     // `baton status`, by URL and by configuration.
     let url = format!("http://127.0.0.1:{}", daemon.port);

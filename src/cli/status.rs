@@ -53,11 +53,12 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let body = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .no_proxy()
             .build()
             .context("cannot build the HTTP client")?;
         let response = client.get(&url).send().await.with_context(|| {
             format!(
-                "cannot reach the daemon at {url}: is `baton run` running with this configuration?"
+                "cannot reach the daemon at {url} (is `baton run` running with this configuration?)"
             )
         })?;
         let status = response.status();

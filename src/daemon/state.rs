@@ -348,7 +348,7 @@ impl Shared {
                 self.metrics.succeeded("scan");
                 tracing::debug!(image = %scan.image, tags = tags.len(), dropped = scan.dropped_invalid, requests = scan.requests, took_ms = took.as_millis() as u64, "scanned");
             }
-            (None, error) => {
+            (None, _) => {
                 let kind = scan.error_kind.unwrap_or("other");
                 self.metrics
                     .scan_errors
@@ -357,7 +357,6 @@ impl Shared {
                         kind: kind.to_string(),
                     })
                     .inc();
-                tracing::warn!(image = %scan.image, registry = %scan.registry, kind, error = error.as_deref().unwrap_or("unknown"), "scan failed: keeping the last choice");
             }
         }
         let mut changed = false;
@@ -372,6 +371,20 @@ impl Shared {
                 return;
             }
             entry.last_scan = Some(status::now());
+            // A failure is logged when it starts or changes, and the recovery once; the same
+            // failure every interval would bury everything else in the log.
+            match (&entry.last_error, &scan.error) {
+                (previous, Some(error)) if previous.as_ref() != Some(error) => {
+                    tracing::warn!(image = %scan.image, registry = %scan.registry, kind = scan.error_kind.unwrap_or("other"), error = %error, "scan failed: keeping the last choice");
+                }
+                (_, Some(error)) => {
+                    tracing::debug!(image = %scan.image, error = %error, "scan failed again");
+                }
+                (Some(previous), None) => {
+                    tracing::info!(image = %scan.image, previous_error = %previous, "scan succeeded again");
+                }
+                (None, None) => {}
+            }
             entry.last_error = scan.error.clone();
             if let Some(tags) = scan.tags {
                 entry.tag_count = tags.len();
