@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::git::{HistoryQuery, parse_moves};
+use crate::config::Config;
+use crate::git::{HistoryQuery, ParsedMove, parse_moves};
 
 use super::ConfigArg;
 
@@ -24,6 +25,48 @@ pub struct HistoryArgs {
     pub config: ConfigArg,
 }
 
+/// One printed row.
+struct Row {
+    when: String,
+    environment: String,
+    image: String,
+    change: String,
+    policy: String,
+    commit: String,
+}
+
+/// Whether `m` passes the `--env` and `--image` filters.
+fn wanted(m: &ParsedMove, args: &HistoryArgs, repository: Option<&str>) -> bool {
+    if args
+        .environment
+        .as_ref()
+        .is_some_and(|e| *e != m.environment)
+    {
+        return false;
+    }
+    match &args.image {
+        None => true,
+        Some(filter) => {
+            m.image == *filter || m.policy == *filter || repository.is_some_and(|r| m.image == r)
+        }
+    }
+}
+
+/// The repository an `--image` filter names: an `[images]` name, a policy's image, or itself.
+fn repository_for(config: &Config, name: &str) -> Option<String> {
+    config
+        .images
+        .get(name)
+        .map(|i| i.repository_text.clone())
+        .or_else(|| {
+            config
+                .policies
+                .get(name)
+                .and_then(|p| config.images.get(&p.image))
+                .map(|i| i.repository_text.clone())
+        })
+}
+
 /// Fetches the branch and prints the moves recorded in its commit trailers, newest first.
 pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -31,77 +74,102 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (config, _, workspace) = super::pass::prepare(&args.config).await?;
-        workspace.sync().await.context("cannot fetch the branch")?;
-        let image_repository = args.image.as_ref().map(|name| {
-            config
-                .images
-                .get(name)
-                .map(|i| i.repository_text.clone())
-                .or_else(|| {
-                    config
-                        .policies
-                        .get(name)
-                        .and_then(|p| config.images.get(&p.image))
-                        .map(|i| i.repository_text.clone())
-                })
-                .unwrap_or_else(|| name.clone())
-        });
+        let prepared = super::pass::prepare(&args.config).await?;
+        let (config, workspace) = (&prepared.config, &prepared.workspace);
+        if let Some(env) = &args.environment
+            && !config.environments.contains_key(env)
+        {
+            tracing::warn!(environment = %env, "no such environment in the configuration: showing moves recorded under that name");
+        }
+        workspace
+            .sync()
+            .await
+            .context("cannot fetch the branch to read its history")?;
+        let repository = args
+            .image
+            .as_deref()
+            .and_then(|name| repository_for(config, name));
         let records = workspace
             .history(&HistoryQuery {
                 paths: Vec::new(),
                 limit: Some(args.limit),
             })
             .context("cannot read the history")?;
-        let mut shown = 0;
-        println!(
-            "{:<20}  {:<12}  {:<24}  {:<28}  {:<30}  commit",
-            "when (UTC)", "environment", "image", "move", "policy"
-        );
+        let mut rows = Vec::new();
         for record in &records {
             for m in parse_moves(record) {
-                if args
-                    .environment
-                    .as_ref()
-                    .is_some_and(|e| *e != m.environment)
-                {
-                    continue;
-                }
-                if let (Some(filter), Some(repo)) = (&args.image, &image_repository)
-                    && m.image != *repo
-                    && m.image != *filter
-                    && m.policy != *filter
-                {
+                if !wanted(&m, args, repository.as_deref()) {
                     continue;
                 }
                 let when = jiff::Timestamp::from_second(record.time)
-                    .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_default();
                 let id = record.id.to_string();
-                println!(
-                    "{when:<20}  {:<12}  {:<24}  {:<28}  {:<30}  {} {}",
-                    m.environment,
-                    m.image,
-                    format!("{} -> {}", m.from, m.to),
-                    match &m.rule {
+                rows.push(Row {
+                    when,
+                    environment: m.environment.clone(),
+                    image: m.image.clone(),
+                    change: format!("{} -> {}", m.from, m.to),
+                    policy: match &m.rule {
                         Some(rule) => format!("{} ({rule})", m.policy),
                         None => m.policy.clone(),
                     },
-                    &id[..12.min(id.len())],
-                    record.author.name,
-                );
-                shown += 1;
+                    commit: id[..12.min(id.len())].to_string(),
+                });
             }
         }
-        if shown == 0 {
+        if rows.is_empty() {
+            let filtered = args.environment.is_some() || args.image.is_some();
             println!(
-                "no moves recorded{}",
-                match (&args.environment, &args.image) {
-                    (None, None) => String::new(),
-                    _ => " for that filter".to_string(),
-                }
+                "no moves recorded{} in the last {} commits of {}",
+                if filtered { " for that filter" } else { "" },
+                records.len(),
+                config.git.branch
             );
+            return Ok(ExitCode::SUCCESS);
         }
+        print_table(&rows);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn print_table(rows: &[Row]) {
+    let header = Row {
+        when: "WHEN (UTC)".into(),
+        environment: "ENVIRONMENT".into(),
+        image: "IMAGE".into(),
+        change: "FROM -> TO".into(),
+        policy: "POLICY".into(),
+        commit: "COMMIT".into(),
+    };
+    let width = |f: fn(&Row) -> &str| {
+        rows.iter()
+            .chain(std::iter::once(&header))
+            .map(|r| f(r).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let w = [
+        width(|r| &r.when),
+        width(|r| &r.environment),
+        width(|r| &r.image),
+        width(|r| &r.change),
+        width(|r| &r.policy),
+    ];
+    for row in std::iter::once(&header).chain(rows) {
+        println!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {}",
+            row.when,
+            row.environment,
+            row.image,
+            row.change,
+            row.policy,
+            row.commit,
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+        );
+    }
 }

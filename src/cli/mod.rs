@@ -5,8 +5,10 @@
 mod check;
 mod history;
 mod logging;
-mod pass;
+pub(crate) mod pass;
 mod promote;
+mod run;
+mod status;
 mod tags;
 
 use std::ffi::OsString;
@@ -76,12 +78,21 @@ pub enum Command {
     /// Move an image in an environment by hand (a rollback, or ahead of the gates), as a
     /// commit or review with a Baton-Promoted-By trailer the automatic passes respect.
     Promote(promote::PromoteArgs),
+    /// Run the daemon: scan each image on its interval, commit and push moves, serve health,
+    /// metrics and status; reload on SIGHUP or a change of the file; stop on SIGTERM/SIGINT.
+    Run(run::RunArgs),
+    /// Print the status of a running daemon (exit 2 when it is not ready).
+    Status(status::StatusArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format.unwrap_or(LogFormatArg::Text));
+    let format = cli.log_format.unwrap_or_else(|| match &cli.command {
+        Command::Run(args) => run::configured_log_format(args).unwrap_or(LogFormatArg::Text),
+        _ => LogFormatArg::Text,
+    });
+    logging::init(format);
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Tags(args) => tags::run(&args),
@@ -89,6 +100,8 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => pass::plan(&args),
         Command::History(args) => history::run(&args),
         Command::Promote(args) => promote::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Status(args) => status::run(&args),
     };
     match outcome {
         Ok(code) => code,

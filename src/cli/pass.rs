@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::git::{RemoteSettings, Workspace};
+use crate::git::{RemoteSettings, StateLock, Workspace};
 use crate::pass::{self, Outcome, PassOptions, PassReport};
 use crate::registry::Registries;
 
@@ -39,13 +39,29 @@ pub fn remote_settings(config: &Config) -> RemoteSettings {
     settings
 }
 
-/// Loads the configuration and opens (or clones) the workspace.
-pub async fn prepare(args: &ConfigArg) -> anyhow::Result<(Config, Registries, Workspace)> {
+/// How long a command waits for another baton process to release the state directory.
+const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What every pass-like command needs: the configuration, registry clients, and the clone,
+/// with the state directory locked for as long as this lives.
+pub struct Prepared {
+    /// The loaded configuration.
+    pub config: Config,
+    /// Registry clients.
+    pub registries: Registries,
+    /// The clone in the state directory.
+    pub workspace: Workspace,
+    _lock: StateLock,
+}
+
+/// Loads the configuration, locks the state directory and opens (or clones) the workspace.
+pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
     let path = args.path();
     let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     crate::registry::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
+    let lock = StateLock::acquire(&config.daemon.state_dir, STATE_LOCK_WAIT).await?;
     let workspace = Workspace::open_or_clone(&config.daemon.state_dir, &remote_settings(&config))
         .await
         .with_context(|| {
@@ -54,7 +70,12 @@ pub async fn prepare(args: &ConfigArg) -> anyhow::Result<(Config, Registries, Wo
                 config.daemon.state_dir.display()
             )
         })?;
-    Ok((config, registries, workspace))
+    Ok(Prepared {
+        config,
+        registries,
+        workspace,
+        _lock: lock,
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -87,85 +108,111 @@ pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
 /// One pass for real: exit 0 when everything succeeded, 1 with a summary otherwise.
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let (config, registries, workspace) = prepare(&args.config).await?;
+        let p = prepare(&args.config).await?;
         let options = PassOptions {
             now: now_override()?,
             ..PassOptions::default()
         };
-        let report = pass::run(&config, &registries, &workspace, &options).await?;
+        let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         print_summary(&report);
         let failures = report.failures();
-        if failures.is_empty() {
-            Ok(ExitCode::SUCCESS)
-        } else {
-            eprintln!(
-                "\n{} problem{}:",
-                failures.len(),
-                if failures.len() == 1 { "" } else { "s" }
-            );
-            for failure in &failures {
-                eprintln!("  {failure}");
+        let pushed: Vec<&str> = report
+            .environments
+            .iter()
+            .filter_map(|e| match &e.outcome {
+                Outcome::Pushed { branch, .. } => Some(branch.as_str()),
+                _ => None,
+            })
+            .collect();
+        let reviewed: Vec<&str> = report
+            .environments
+            .iter()
+            .flat_map(|e| match &e.outcome {
+                Outcome::Reviewed { branches } => branches.iter().map(String::as_str).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let waiting = report
+            .environments
+            .iter()
+            .filter(|e| matches!(e.outcome, Outcome::Waiting(_)))
+            .count();
+        println!();
+        match pushed.as_slice() {
+            [] if failures.is_empty() && reviewed.is_empty() && waiting == 0 => {
+                println!("nothing to move: every marker is up to date")
             }
-            Ok(ExitCode::FAILURE)
+            [] => println!("nothing was pushed to the branch"),
+            [branch] => println!("1 commit pushed to {branch}"),
+            [branch, ..] => println!("{} commits pushed to {branch}", pushed.len()),
         }
+        if !reviewed.is_empty() {
+            println!("review branches pushed: {}", reviewed.join(", "));
+        }
+        if waiting > 0 {
+            println!(
+                "{waiting} environment{} waiting (see above)",
+                plural(waiting)
+            );
+        }
+        if failures.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        print_failures("baton once", &failures);
+        Ok(ExitCode::FAILURE)
     })
 }
 
 /// One pass as a dry run: exit 0 when nothing would change, 2 when something would,
-/// 1 on failure.
+/// 1 on any failure (a registry that could not be scanned, an environment that failed).
 pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let (config, registries, workspace) = prepare(&args.config).await?;
+        let p = prepare(&args.config).await?;
         let options = PassOptions {
             dry_run: true,
             environments: args.environments.clone(),
             now: now_override()?,
         };
-        let report = pass::run(&config, &registries, &workspace, &options).await?;
+        let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
+        print_scans(&report);
         for env in &report.environments {
+            println!();
             println!(
                 "== environment {}: {}",
                 env.name,
-                outcome_text(&env.outcome)
+                outcome_text(&env.outcome, env.moves.len())
             );
             for m in &env.moves {
                 println!(
-                    "  {} {} -> {} ({} {})",
+                    "  {} {} -> {}   ({}, {})",
                     m.policy, m.from, m.to, m.image, m.rule
                 );
             }
-            for held in &env.held {
-                println!("  hold: {held}");
-            }
-            for waiting in &env.waiting {
-                println!("  waiting: {waiting}");
-            }
-            for review in &env.reviews {
-                println!(
-                    "  review {} ({} -> {} on {}): {}",
-                    review.image, review.from, review.to, review.branch, review.action
-                );
-            }
-            for problem in &env.problems {
-                println!("  problem: {problem}");
-            }
+            print_notes(env);
             if !env.diff.is_empty() {
                 println!("\n{}", env.diff.trim_end());
             }
             if let Some(message) = &env.message {
                 println!("\ncommit message:\n{}", indent(message));
             }
-            println!();
         }
-        let failures = report.failures();
-        for failure in &failures {
-            eprintln!("problem: {failure}");
-        }
-        if report
+        let moving = report
             .environments
             .iter()
-            .any(|e| matches!(e.outcome, Outcome::Failed(_)))
-        {
+            .filter(|e| matches!(e.outcome, Outcome::Planned | Outcome::Reviewed { .. }))
+            .count();
+        let failures = report.failures();
+        println!();
+        if moving == 0 {
+            println!("nothing would move; nothing was written");
+        } else {
+            println!(
+                "{moving} environment{} would move; nothing was written",
+                plural(moving)
+            );
+        }
+        if !failures.is_empty() {
+            print_failures("baton plan", &failures);
             Ok(ExitCode::FAILURE)
         } else if report.changed() {
             Ok(ExitCode::from(2))
@@ -175,44 +222,75 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn print_failures(command: &str, failures: &[String]) {
+    eprintln!(
+        "{command}: {} problem{}:",
+        failures.len(),
+        plural(failures.len())
+    );
+    for failure in failures {
+        eprintln!("  {failure}");
+    }
+}
+
 fn indent(text: &str) -> String {
     text.lines()
-        .map(|l| format!("  {l}"))
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("  {l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 /// The outcome in words, as `once`, `plan` and `promote` print it.
-pub fn outcome_text(outcome: &Outcome) -> String {
+pub fn outcome_text(outcome: &Outcome, moves: usize) -> String {
+    let images = format!("{moves} image{}", plural(moves));
     match outcome {
         Outcome::Unchanged => "up to date".to_string(),
-        Outcome::Planned => "would move".to_string(),
+        Outcome::Planned => format!("would move {images}"),
         Outcome::Pushed {
             commit,
             branch,
             retries,
         } => {
             let short: String = commit.chars().take(12).collect();
-            if *retries > 0 {
-                format!(
-                    "committed {short} and pushed to {branch} after {retries} rejected push(es)"
-                )
-            } else {
-                format!("committed {short} and pushed to {branch}")
+            match retries {
+                0 => format!("moved {images}, pushed {short} to {branch}"),
+                1 => format!(
+                    "moved {images}, pushed {short} to {branch} after 1 rejected push (another writer pushed first)"
+                ),
+                n => format!(
+                    "moved {images}, pushed {short} to {branch} after {n} rejected pushes (other writers pushed first)"
+                ),
             }
         }
         Outcome::Skipped(why) => format!("skipped: {why}"),
         Outcome::Waiting(_) => "waiting".to_string(),
-        Outcome::Reviewed { branches } => format!("review pushed to {}", branches.join(", ")),
+        Outcome::Reviewed { branches } => {
+            format!("review of {images} pushed to {}", branches.join(", "))
+        }
         Outcome::Failed(why) => format!("failed: {why}"),
     }
 }
 
-/// Prints one line per image and per environment.
-pub fn print_summary(report: &PassReport) {
+/// Prints each image's scan and each policy's choice.
+fn print_scans(report: &PassReport) {
     for scan in report.scans.values() {
         match (&scan.tags, &scan.error) {
-            (Some(tags), _) => println!("image {}: {} tags", scan.image, tags.len()),
+            (Some(tags), _) => println!(
+                "image {}: {} tag{}",
+                scan.image,
+                tags.len(),
+                plural(tags.len())
+            ),
             (None, Some(err)) => println!("image {}: scan failed: {err}", scan.image),
             _ => {}
         }
@@ -220,29 +298,61 @@ pub fn print_summary(report: &PassReport) {
     for selection in report.selections.values() {
         match (&selection.decision, &selection.error) {
             (Some(decision), _) => println!("policy {}: {decision}", selection.policy),
-            (None, Some(err)) => println!("policy {}: {err}", selection.policy),
+            (None, Some(_))
+                if report
+                    .scans
+                    .get(&selection.image)
+                    .is_some_and(|s| s.error.is_some()) =>
+            {
+                println!(
+                    "policy {}: holds still: image {} could not be scanned",
+                    selection.policy, selection.image
+                )
+            }
+            (None, Some(err)) => println!("policy {}: holds still: {err}", selection.policy),
             _ => {}
         }
     }
+}
+
+/// Holds, waits, reviews and marker problems of one environment.
+pub fn print_notes(env: &pass::EnvironmentReport) {
+    for held in &env.held {
+        println!("  hold: {held}");
+    }
+    for waiting in &env.waiting {
+        println!("  waiting: {waiting}");
+    }
+    for review in &env.reviews {
+        println!(
+            "  review {} {} -> {} on {}: {}",
+            review.image, review.from, review.to, review.branch, review.action
+        );
+    }
+    for problem in &env.problems {
+        println!("  problem: {problem}");
+    }
+}
+
+/// Prints what was scanned and chosen, then one block per environment.
+pub fn print_summary(report: &PassReport) {
+    print_scans(report);
+    println!();
     for env in &report.environments {
-        println!("environment {}: {}", env.name, outcome_text(&env.outcome));
-        for m in &env.moves {
-            println!("  {} {} -> {}", m.policy, m.from, m.to);
+        println!(
+            "environment {}: {}",
+            env.name,
+            outcome_text(&env.outcome, env.moves.len())
+        );
+        let note = match env.outcome {
+            Outcome::Failed(_) => " (not pushed)",
+            _ => "",
+        };
+        if !matches!(env.outcome, Outcome::Unchanged | Outcome::Skipped(_)) {
+            for m in &env.moves {
+                println!("  {} {} -> {}{note}", m.policy, m.from, m.to);
+            }
         }
-        for problem in &env.problems {
-            println!("  problem: {problem}");
-        }
-        for held in &env.held {
-            println!("  hold: {held}");
-        }
-        for waiting in &env.waiting {
-            println!("  waiting: {waiting}");
-        }
-        for review in &env.reviews {
-            println!(
-                "  review {} {} -> {} on {}: {}",
-                review.image, review.from, review.to, review.branch, review.action
-            );
-        }
+        print_notes(env);
     }
 }

@@ -62,7 +62,7 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (config, registries, workspace) = super::pass::prepare(&args.config).await?;
+        let prepared = super::pass::prepare(&args.config).await?;
         let request = PromoteRequest {
             image: args.image.clone(),
             environment: args.environment.clone(),
@@ -71,30 +71,25 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
             dry_run: args.dry_run,
             now: super::pass::now_override()?,
         };
-        let report = pass::promote(&config, &registries, &workspace, &request).await?;
+        let report = pass::promote(
+            &prepared.config,
+            &prepared.registries,
+            &prepared.workspace,
+            &request,
+        )
+        .await?;
         println!(
             "environment {}: {}",
             report.name,
-            super::pass::outcome_text(&report.outcome)
+            super::pass::outcome_text(&report.outcome, report.moves.len())
         );
         for m in &report.moves {
             println!(
-                "  {} {} -> {} ({} {})",
+                "  {} {} -> {}   ({}, {})",
                 m.policy, m.from, m.to, m.image, m.rule
             );
         }
-        for held in &report.held {
-            println!("  hold: {held}");
-        }
-        for review in &report.reviews {
-            println!(
-                "  review {} {} -> {} on {}: {}",
-                review.image, review.from, review.to, review.branch, review.action
-            );
-        }
-        for problem in &report.problems {
-            println!("  problem: {problem}");
-        }
+        super::pass::print_notes(&report);
         if args.dry_run && !report.diff.is_empty() {
             println!("\n{}", report.diff.trim_end());
         }

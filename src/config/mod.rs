@@ -58,6 +58,8 @@ pub struct Config {
     pub forge: Option<ForgeConfig>,
     /// Notification sinks, keyed by the `[notifications.NAME]` name.
     pub notifications: BTreeMap<String, NotificationConfig>,
+    /// Registry webhooks served at `POST /hooks/NAME`, keyed by NAME.
+    pub webhooks: BTreeMap<String, WebhookConfig>,
 }
 
 /// Output format of the log.
@@ -300,6 +302,75 @@ pub struct NotificationConfig {
     pub timeout: Duration,
     /// Retries after a network error, a 5xx or a 429.
     pub retries: u32,
+}
+
+/// Which registry's webhook format a hook accepts, and so how it is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WebhookKind {
+    /// Docker Hub repository webhooks (`push_data`, `repository.repo_name`).
+    DockerHub,
+    /// GitHub `package` and `registry_package` events for GHCR, signed with HMAC-SHA256.
+    GitHub,
+    /// Harbor `PUSH_ARTIFACT` events, default or CloudEvents format.
+    Harbor,
+    /// Quay "Repository Push" notifications.
+    Quay,
+    /// GitLab's container registry notifications (the distribution envelope).
+    GitLab,
+    /// The distribution registry's own notifications (`docker-registry`, `registry:2`).
+    Distribution,
+    /// Baton's own minimal format: `{"repository": "...", "tag": "..."}`.
+    Generic,
+}
+
+impl WebhookKind {
+    /// Every kind, in the order the documentation lists them.
+    pub const ALL: [WebhookKind; 7] = [
+        WebhookKind::DockerHub,
+        WebhookKind::GitHub,
+        WebhookKind::Harbor,
+        WebhookKind::Quay,
+        WebhookKind::GitLab,
+        WebhookKind::Distribution,
+        WebhookKind::Generic,
+    ];
+
+    /// The name written in the configuration (`dockerhub`, `github`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookKind::DockerHub => "dockerhub",
+            WebhookKind::GitHub => "github",
+            WebhookKind::Harbor => "harbor",
+            WebhookKind::Quay => "quay",
+            WebhookKind::GitLab => "gitlab",
+            WebhookKind::Distribution => "distribution",
+            WebhookKind::Generic => "generic",
+        }
+    }
+
+    /// The kind named `text`, if any.
+    pub fn from_name(text: &str) -> Option<WebhookKind> {
+        WebhookKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for WebhookKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `[webhooks.NAME]` section: a registry webhook served at `POST /hooks/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// The payload format and verification scheme.
+    pub kind: WebhookKind,
+    /// File holding the shared secret (HMAC key or token).
+    pub secret_file: PathBuf,
+    /// `[images]` names this hook may trigger; `None` means every image.
+    pub images: Option<Vec<String>>,
+    /// Registry host that replaces the one named in payloads (a proxy or alias).
+    pub registry: Option<String>,
 }
 
 impl Config {

@@ -349,6 +349,13 @@ impl<'a> Table<'a> {
                 p
             };
             if let Some((_, instead)) = INLINE_SECRETS.iter().find(|(k, _)| k == key) {
+                // Where this table has a `KEY_file` key, name it rather than the generic hint.
+                let file_key = format!("{key}_file");
+                let instead = if known.contains(&file_key.as_str()) {
+                    file_key.as_str()
+                } else {
+                    instead
+                };
                 self.cx.error(
                     &path,
                     Some(value.tag()),
@@ -468,6 +475,11 @@ pub(super) fn build(
         .into_iter()
         .filter_map(|(name, table)| notifications::read(table).map(|n| (name, n)))
         .collect::<BTreeMap<_, _>>();
+    let webhooks = top
+        .named_tables("webhooks")
+        .into_iter()
+        .filter_map(|(name, table)| read_webhook(&name, table, &image_names).map(|w| (name, w)))
+        .collect::<BTreeMap<_, _>>();
     if root.is_none_or(|d| !d.contains_key("git")) {
         top.missing("git", "add a [git] section with at least url = \"...\"");
     }
@@ -487,6 +499,7 @@ pub(super) fn build(
             environments,
             forge: forge.flatten(),
             notifications,
+            webhooks,
         });
     }
     let mut errors = cx.errors.into_inner();
@@ -1265,6 +1278,114 @@ fn read_windows(t: &Table) -> Option<Vec<TimeWindow>> {
         w.finish();
     }
     ok.then_some(out)
+}
+
+fn read_webhook(name: &str, t: Table, image_names: &BTreeSet<String>) -> Option<WebhookConfig> {
+    // The name is a URL path segment (`/hooks/NAME`) and a metrics label.
+    let name_ok = name.len() <= 64
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !name_ok {
+        t.cx.error(
+            &t.path,
+            None,
+            format!(
+                "webhook name {name:?} is not usable in a URL: use up to 64 letters, digits, '-' and '_', starting with a letter or digit"
+            ),
+        );
+    }
+    let kinds = WebhookKind::ALL.map(WebhookKind::as_str);
+    let kind = t
+        .required_string(
+            "kind",
+            &format!("say which registry sends this hook: {}", kinds.join(", ")),
+        )
+        .and_then(|text| match WebhookKind::from_name(text.trim()) {
+            Some(kind) => Some(kind),
+            None => {
+                let hint = match suggest(text.trim(), &kinds) {
+                    Some(close) => format!("did you mean {close:?}?"),
+                    None => format!("use one of {}", kinds.join(", ")),
+                };
+                t.error("kind", format!("{text:?} is not a webhook kind: {hint}"));
+                None
+            }
+        });
+    let present = t.dict.is_some_and(|d| d.contains_key("secret_file"));
+    let secret_file = if present {
+        t.file_path("secret_file")
+    } else {
+        t.known.borrow_mut().push("secret_file");
+        t.missing(
+            "secret_file",
+            "put the shared secret in a file readable only by baton and set secret_file",
+        );
+        None
+    };
+    let images = match t.string_list("images") {
+        Some(items) if items.is_empty() => {
+            t.error(
+                "images",
+                "list at least one [images] name, or remove images to let this hook trigger every image",
+            );
+            None
+        }
+        Some(items) => {
+            let known: Vec<&str> = image_names.iter().map(String::as_str).collect();
+            let mut ok = true;
+            for (image, path) in &items {
+                if !image_names.contains(image) {
+                    ok = false;
+                    let hint = match suggest(image, &known) {
+                        Some(close) => format!("did you mean {close:?}?"),
+                        None if known.is_empty() => "add an [images.NAME] section".to_string(),
+                        None => format!("known images are {}", known.join(", ")),
+                    };
+                    t.cx.error(
+                        path,
+                        None,
+                        format!("webhook names unknown image {image:?}: {hint}"),
+                    );
+                }
+            }
+            ok.then(|| Some(items.into_iter().map(|(s, _)| s).collect()))
+        }
+        None => Some(None),
+    };
+    let registry = t.string("registry");
+    let registry_ok = match &registry {
+        Some(host) => {
+            let valid = !host.is_empty()
+                && !host.contains('/')
+                && ImageName::parse(&format!("{host}/x"))
+                    .is_ok_and(|name| name.registry == *host || host == "docker.io");
+            if !valid {
+                t.error(
+                    "registry",
+                    format!(
+                        "{host:?} is not a registry host: write it as in image names, e.g. \"registry.example.com:5000\""
+                    ),
+                );
+            }
+            valid
+        }
+        None => true,
+    };
+    t.finish();
+    if !name_ok || !registry_ok {
+        return None;
+    }
+    Some(WebhookConfig {
+        kind: kind?,
+        secret_file: secret_file?,
+        images: images?,
+        registry,
+    })
 }
 
 /// Checks that an environment path stays inside the repository.

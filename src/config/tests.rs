@@ -668,3 +668,110 @@ fn notification_events_templates_and_limits_are_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn webhooks_are_read_with_defaults() {
+    let config = load(&format!(
+        "{BASE}\n[webhooks.ghcr]\nkind = \"github\"\nsecret_file = \"hooks/ghcr.secret\"\n\n[webhooks.local]\nkind = \"distribution\"\nsecret_file = \"/run/credentials/baton.service/hook\"\nimages = [\"app\"]\nregistry = \"registry.internal:5000\"\n"
+    ))
+    .unwrap();
+    assert!(load(BASE).unwrap().webhooks.is_empty());
+    let ghcr = &config.webhooks["ghcr"];
+    assert_eq!(ghcr.kind, WebhookKind::GitHub);
+    assert_eq!(ghcr.secret_file, Path::new("/etc/baton/hooks/ghcr.secret"));
+    assert_eq!(ghcr.images, None, "no list means every image");
+    assert_eq!(ghcr.registry, None);
+    let local = &config.webhooks["local"];
+    assert_eq!(local.kind, WebhookKind::Distribution);
+    assert_eq!(local.images.as_deref(), Some(&["app".to_string()][..]));
+    assert_eq!(local.registry.as_deref(), Some("registry.internal:5000"));
+    for kind in WebhookKind::ALL {
+        assert_eq!(WebhookKind::from_name(kind.as_str()), Some(kind));
+    }
+}
+
+#[test]
+fn webhook_kind_and_secret_file_are_required() {
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"dockerhb\"\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:16:1: webhooks.hub.kind: \"dockerhb\" is not a webhook kind: did you mean \"dockerhub\"?"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"nexus\"\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert!(
+        e.contains("\"nexus\" is not a webhook kind: use one of dockerhub, github, harbor, quay, gitlab, distribution, generic"),
+        "{e}"
+    );
+    let e = one_error(&format!("{BASE}\n[webhooks.hub]\nkind = \"dockerhub\"\n"));
+    assert!(
+        e.starts_with("/etc/baton/baton.toml:15:11: webhooks.hub.secret_file: required key is missing: put the shared secret in a file"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert!(
+        e.contains("webhooks.hub.kind: required key is missing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn webhook_secrets_are_never_inline() {
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"dockerhub\"\nsecret_file = \"/etc/baton/hub\"\nsecret = \"s3cr3t-value\"\n"
+    ));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:18:1: webhooks.hub.secret: a secret must not be written inline: put it in a file readable only by baton and set secret_file"
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.hub]\nkind = \"quay\"\nsecret_file = \"/etc/baton/hub\"\ntoken = \"s3cr3t-value\"\n"
+    ));
+    assert!(
+        e.contains("webhooks.hub.token: a secret must not be written inline"),
+        "{e}"
+    );
+    assert!(!e.contains("s3cr3t-value"), "{e}");
+}
+
+#[test]
+fn webhook_images_names_and_registry_are_checked() {
+    let hook = |extra: &str| {
+        format!(
+            "{BASE}\n[webhooks.hub]\nkind = \"generic\"\nsecret_file = \"/etc/baton/hub\"\n{extra}"
+        )
+    };
+    let e = one_error(&hook("images = [\"ap\"]\n"));
+    assert_eq!(
+        e,
+        "/etc/baton/baton.toml:18:11: webhooks.hub.images.0: webhook names unknown image \"ap\": did you mean \"app\"?"
+    );
+    let e = one_error(&hook("images = []\n"));
+    assert!(e.contains("list at least one [images] name"), "{e}");
+    let e = one_error(&hook("registry = \"https://registry.example.com\"\n"));
+    assert!(
+        e.contains(
+            "webhooks.hub.registry: \"https://registry.example.com\" is not a registry host"
+        ),
+        "{e}"
+    );
+    let e = one_error(&hook("secret_fil = \"x\"\n"));
+    assert!(e.contains("did you mean \"secret_file\"?"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}\n[webhooks.\"a/b\"]\nkind = \"generic\"\nsecret_file = \"/etc/baton/hub\"\n"
+    ));
+    assert!(
+        e.contains("webhook name \"a/b\" is not usable in a URL"),
+        "{e}"
+    );
+    let ok = load(&hook("registry = \"localhost:5000\"\n")).unwrap();
+    assert_eq!(
+        ok.webhooks["hub"].registry.as_deref(),
+        Some("localhost:5000")
+    );
+}

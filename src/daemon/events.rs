@@ -2,6 +2,7 @@
 //!
 //! Signals come through signal-hook on a thread; file changes through notify on the config's directory.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use notify::{RecursiveMode, Watcher};
@@ -49,16 +50,35 @@ pub fn watch_signals(events: UnboundedSender<Event>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Watches the configuration file's directory, so that editors that replace the
-/// file by rename and Kubernetes config maps (a `..data` symlink swap) are seen.
-/// The returned watcher must be kept alive.
-pub fn watch_config(path: &Path, events: UnboundedSender<Event>) -> notify::Result<impl Watcher> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = path.file_name().map(|n| n.to_os_string());
+/// Watches the configuration file's directory, so that editors that replace the file by
+/// rename and Kubernetes config maps (a `..data` symlink swap) are seen; when the file is a
+/// symlink into another directory, that directory is watched too. The returned watcher must
+/// be kept alive. Events are not debounced here: an editor's save is several of them.
+pub fn watch_config(
+    path: &Path,
+    events: UnboundedSender<Event>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    fn parent(path: &Path) -> PathBuf {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+    let mut dirs = vec![parent(path)];
+    let mut names: Vec<OsString> = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .into_iter()
+        .collect();
+    if let Ok(real) = std::fs::canonicalize(path) {
+        let real_dir = parent(&real);
+        if std::fs::canonicalize(&dirs[0]).ok().as_ref() != Some(&real_dir) {
+            dirs.push(real_dir);
+        }
+        if let Some(name) = real.file_name() {
+            names.push(name.to_os_string());
+        }
+    }
     let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
         let Ok(event) = result else { return };
         if matches!(event.kind, notify::EventKind::Access(_)) {
@@ -66,14 +86,16 @@ pub fn watch_config(path: &Path, events: UnboundedSender<Event>) -> notify::Resu
         }
         // Any change to the file itself, or to a `..data`-style entry it resolves through.
         let relevant = event.paths.iter().any(|p| {
-            p.file_name().map(|n| n.to_os_string()) == name
-                || p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(".."))
+            p.file_name().is_some_and(|n| {
+                names.iter().any(|name| name == n) || n.to_string_lossy().starts_with("..")
+            })
         });
         if relevant {
             let _ = events.send(Event::Reload("file change"));
         }
     })?;
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    for dir in &dirs {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
     Ok(watcher)
 }

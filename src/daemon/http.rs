@@ -2,79 +2,20 @@
 //!
 //! Bound to `daemon.listen` (loopback by default); handlers only read shared state.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::sync::RwLock;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-use super::metrics::Metrics;
-use super::status::Status;
+use super::state::Shared;
 
-/// State shared by the daemon's tasks and the HTTP handlers.
-pub struct Shared {
-    /// Every metric.
-    pub metrics: Metrics,
-    /// What `/api/v1/status` returns.
-    pub status: RwLock<Status>,
-    /// Set once the first configuration load and clone succeeded.
-    pub ready: AtomicBool,
-    /// When the remote was last fetched successfully.
-    pub last_sync: std::sync::Mutex<Option<Instant>>,
-    /// How old the last sync may be before `/readyz` fails.
-    pub sync_deadline: std::sync::Mutex<Duration>,
-}
-
-impl Shared {
-    /// Fresh state for a daemon that has not synced yet.
-    pub fn new(status: Status, sync_deadline: Duration) -> Self {
-        Shared {
-            metrics: Metrics::new(),
-            status: RwLock::new(status),
-            ready: AtomicBool::new(false),
-            last_sync: std::sync::Mutex::new(None),
-            sync_deadline: std::sync::Mutex::new(sync_deadline),
-        }
-    }
-
-    /// Records a successful sync with the remote.
-    pub fn synced(&self) {
-        if let Ok(mut last) = self.last_sync.lock() {
-            *last = Some(Instant::now());
-        }
-    }
-
-    /// `Ok` when ready, else the reason it is not.
-    pub fn readiness(&self) -> Result<(), String> {
-        if !self.ready.load(Ordering::SeqCst) {
-            return Err(
-                "not ready: the first configuration load and clone have not finished".into(),
-            );
-        }
-        let deadline = self
-            .sync_deadline
-            .lock()
-            .map(|d| *d)
-            .unwrap_or(Duration::MAX);
-        let last = self.last_sync.lock().ok().and_then(|l| *l);
-        match last {
-            Some(at) if at.elapsed() <= deadline => Ok(()),
-            Some(at) => Err(format!(
-                "not ready: the last successful git sync was {}s ago (limit {}s)",
-                at.elapsed().as_secs(),
-                deadline.as_secs()
-            )),
-            None => Err("not ready: no successful git sync yet".into()),
-        }
-    }
-}
-
-/// The router for `daemon.listen`; `extra` adds routes (webhooks).
+/// The router for `daemon.listen`.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -103,39 +44,87 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
-    let status = shared.status.read().await.clone();
-    axum::Json(status).into_response()
+    axum::Json(shared.status()).into_response()
+}
+
+/// A running listener; [`HttpServer::stop`] lets requests in progress finish.
+pub struct HttpServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Binds `addr` and starts serving; fails when the address cannot be bound.
+    pub async fn start(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Result<HttpServer> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(shared);
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::error!(error = %err, "the HTTP listener stopped");
+            }
+        });
+        tracing::info!(listen = %addr, "serving /healthz, /readyz, /metrics and /api/v1/status");
+        Ok(HttpServer {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The bound address (the real port when the configuration asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections and waits for requests in progress.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn config() -> crate::config::Config {
+        let text = "[git]\nurl = \"/nonexistent/fleet.git\"\ninterval = \"10s\"\n";
+        crate::config::Config::from_text(
+            std::path::Path::new("/tmp/baton.toml"),
+            text,
+            figment::providers::Env::prefixed("BATON_TEST_NOTHING_"),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn readiness_needs_a_load_and_a_recent_sync() {
-        let shared = Shared::new(Status::default(), Duration::from_secs(60));
+        let shared = Shared::new(&config());
         assert!(
             shared
                 .readiness()
                 .unwrap_err()
                 .contains("first configuration load")
         );
-        shared.ready.store(true, Ordering::SeqCst);
+        shared.set_ready();
         assert!(
             shared
                 .readiness()
                 .unwrap_err()
                 .contains("no successful git sync")
         );
-        shared.synced();
+        shared.synced(None);
         assert_eq!(shared.readiness(), Ok(()));
-        *shared.sync_deadline.lock().unwrap() = Duration::ZERO;
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(
-            shared
-                .readiness()
-                .unwrap_err()
-                .contains("last successful git sync")
-        );
+        assert!(shared.status().ready);
     }
 }

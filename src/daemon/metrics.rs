@@ -57,14 +57,14 @@ pub struct RegistryLabel {
 /// Labels naming what last succeeded.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActivityLabel {
-    /// `scan`, `sync`, `push` or `reload`.
+    /// `scan`, `sync`, `push`, `reload` or `config_load`.
     pub activity: String,
 }
 
 /// Every metric Baton exports.
 pub struct Metrics {
     registry: Registry,
-    /// Completed registry scans, per image.
+    /// Registry scans, failed ones included, per image.
     pub scans: Family<ImageLabel, Counter>,
     /// Failed registry scans, per registry and kind of failure.
     pub scan_errors: Family<ScanErrorLabels, Counter>,
@@ -82,6 +82,10 @@ pub struct Metrics {
     pub push_retries: Counter,
     /// Configuration reloads, by outcome.
     pub reloads: Family<ResultLabel, Counter>,
+    /// Reconciliation passes, by outcome (`failed` when any environment failed).
+    pub passes: Family<ResultLabel, Counter>,
+    /// Images in the configuration in force.
+    pub images: Gauge,
     /// Last `RateLimit-Remaining` a registry reported.
     pub rate_limit_remaining: Family<RegistryLabel, Gauge>,
     /// Unix time of the last success of each activity.
@@ -108,11 +112,17 @@ impl Metrics {
             pushes: Family::default(),
             push_retries: Counter::default(),
             reloads: Family::default(),
+            passes: Family::default(),
+            images: Gauge::default(),
             rate_limit_remaining: Family::default(),
             last_success: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("scans", "Completed registry scans", metrics.scans.clone());
+        registry.register(
+            "scans",
+            "Registry scans, failed ones included",
+            metrics.scans.clone(),
+        );
         registry.register(
             "scan_errors",
             "Failed registry scans",
@@ -146,6 +156,16 @@ impl Metrics {
             metrics.reloads.clone(),
         );
         registry.register(
+            "passes",
+            "Reconciliation passes by outcome",
+            metrics.passes.clone(),
+        );
+        registry.register(
+            "images",
+            "Images in the configuration in force",
+            metrics.images.clone(),
+        );
+        registry.register(
             "registry_rate_limit_remaining",
             "Last RateLimit-Remaining reported by a registry",
             metrics.rate_limit_remaining.clone(),
@@ -155,6 +175,15 @@ impl Metrics {
             "Unix time of the last success of an activity",
             metrics.last_success.clone(),
         );
+        // Outcome series exist from the start, so that rates and alerts see a zero.
+        for result in ["ok", "failed"] {
+            let label = ResultLabel {
+                result: result.to_string(),
+            };
+            let _ = metrics.pushes.get_or_create(&label);
+            let _ = metrics.reloads.get_or_create(&label);
+            let _ = metrics.passes.get_or_create(&label);
+        }
         Metrics {
             registry,
             ..metrics

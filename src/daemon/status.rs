@@ -1,8 +1,9 @@
 //! The daemon's live state as operators see it: `/api/v1/status` and `baton status`.
 //!
-//! Plain data, updated by the scheduler and the pass, serialised as JSON.
+//! Plain data, updated by the scan tasks and the reconciler, serialised as JSON.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,12 @@ pub struct Status {
     pub version: String,
     /// When the daemon started (RFC 3339).
     pub started_at: String,
+    /// Whether `/readyz` would answer 200 right now.
+    #[serde(default)]
+    pub ready: bool,
+    /// Whether shutdown has begun.
+    #[serde(default)]
+    pub stopping: bool,
     /// The configuration in force.
     pub config: ConfigStatus,
     /// The Git workspace.
@@ -30,7 +37,7 @@ pub struct ConfigStatus {
     pub path: String,
     /// When the configuration in force was loaded.
     pub loaded_at: String,
-    /// Why the last reload was refused, if it was.
+    /// Why the last reload was refused, if it was (cleared by the next successful one).
     pub last_reload_error: Option<String>,
 }
 
@@ -39,9 +46,9 @@ pub struct ConfigStatus {
 pub struct GitStatus {
     /// When the remote was last fetched successfully.
     pub last_sync: Option<String>,
-    /// The remote head after that fetch.
+    /// The commit the clone was at after the last reconciliation.
     pub head: Option<String>,
-    /// The last Git error, cleared by the next success.
+    /// The last clone or fetch error, cleared by the next success.
     pub last_error: Option<String>,
 }
 
@@ -50,32 +57,205 @@ pub struct GitStatus {
 pub struct ImageStatus {
     /// The repository scanned.
     pub repository: String,
-    /// When the last scan finished (RFC 3339).
+    /// When the last scan finished (RFC 3339), successful or not.
     pub last_scan: Option<String>,
-    /// Valid tags seen in that scan.
+    /// Valid tags seen in the last successful scan.
     pub tag_count: usize,
-    /// Chosen tag per policy, with the reason.
-    pub chosen: BTreeMap<String, String>,
+    /// Per policy of this image: the rule, the chosen tag and why.
+    pub policies: BTreeMap<String, PolicyStatus>,
     /// The last scan error, cleared by the next success.
     pub last_error: Option<String>,
 }
 
-/// One environment's last move and what it waits for.
+/// One policy's current choice.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PolicyStatus {
+    /// The rule in words.
+    pub rule: String,
+    /// The chosen tag, when there is one.
+    pub chosen: Option<String>,
+    /// The decision in words (how many tags were considered and skipped).
+    pub reason: String,
+}
+
+/// One environment's last reconciliation and what it waits for.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct EnvironmentStatus {
-    /// The last commit Baton made for it.
+    /// When it was last reconciled.
+    pub last_pass: Option<String>,
+    /// How that ended: `up to date`, `pushed to BRANCH`, `waiting`, `failed`.
+    pub outcome: Option<String>,
+    /// The last commit Baton pushed for it.
     pub last_commit: Option<String>,
-    /// When it was made.
+    /// When it was pushed.
     pub last_commit_at: Option<String>,
+    /// The moves of that commit (`policy from -> to`).
+    #[serde(default)]
+    pub last_moves: Vec<String>,
     /// Review branches with changes waiting for a person.
     pub pending_reviews: Vec<String>,
-    /// Why moves are waiting (window closed, soaking, hold).
+    /// Why moves are waiting (gate not met, window closed, soaking).
     pub waiting: Vec<String>,
     /// Marker lines held by a person, with the reason.
     pub holds: Vec<String>,
+    /// Marker problems found in its files.
+    #[serde(default)]
+    pub problems: Vec<String>,
+    /// The last failure, cleared by the next success.
+    pub last_error: Option<String>,
 }
 
 /// The current time as RFC 3339, for status fields.
 pub fn now() -> String {
     jiff::Timestamp::now().to_string()
+}
+
+impl Status {
+    /// The status as text for `baton status`: one block for the daemon, one line per image
+    /// and policy, one block per environment.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let state = if self.stopping {
+            "stopping"
+        } else if self.ready {
+            "ready"
+        } else {
+            "not ready"
+        };
+        let _ = writeln!(
+            out,
+            "baton {} ({state}), running since {}",
+            self.version, self.started_at
+        );
+        let _ = writeln!(
+            out,
+            "config: {} (loaded {})",
+            self.config.path, self.config.loaded_at
+        );
+        if let Some(error) = &self.config.last_reload_error {
+            let _ = writeln!(
+                out,
+                "  last reload refused: {}",
+                error.replace('\n', "\n  ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "git: last sync {}, head {}",
+            self.git.last_sync.as_deref().unwrap_or("never"),
+            self.git.head.as_deref().map(short).unwrap_or("-")
+        );
+        if let Some(error) = &self.git.last_error {
+            let _ = writeln!(out, "  error: {error}");
+        }
+        let _ = writeln!(out, "\nimages:");
+        for (name, image) in &self.images {
+            let _ = writeln!(
+                out,
+                "  {name} ({}): {} tags, last scan {}",
+                image.repository,
+                image.tag_count,
+                image.last_scan.as_deref().unwrap_or("never")
+            );
+            if let Some(error) = &image.last_error {
+                let _ = writeln!(out, "    error: {error}");
+            }
+            for (policy, choice) in &image.policies {
+                let _ = writeln!(
+                    out,
+                    "    {policy}: {} ({})",
+                    choice.chosen.as_deref().unwrap_or("no choice"),
+                    choice.reason
+                );
+            }
+        }
+        let _ = writeln!(out, "\nenvironments:");
+        for (name, env) in &self.environments {
+            let _ = writeln!(
+                out,
+                "  {name}: {}, last pass {}",
+                env.outcome.as_deref().unwrap_or("not reconciled yet"),
+                env.last_pass.as_deref().unwrap_or("never")
+            );
+            if let Some(commit) = &env.last_commit {
+                let _ = writeln!(
+                    out,
+                    "    last commit {} at {}: {}",
+                    short(commit),
+                    env.last_commit_at.as_deref().unwrap_or("?"),
+                    env.last_moves.join(", ")
+                );
+            }
+            for line in &env.waiting {
+                let _ = writeln!(out, "    waiting: {line}");
+            }
+            for line in &env.pending_reviews {
+                let _ = writeln!(out, "    review: {line}");
+            }
+            for line in &env.holds {
+                let _ = writeln!(out, "    hold: {line}");
+            }
+            for line in &env.problems {
+                let _ = writeln!(out, "    problem: {line}");
+            }
+            if let Some(error) = &env.last_error {
+                let _ = writeln!(out, "    error: {error}");
+            }
+        }
+        out
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_names_images_policies_and_environments() {
+        let mut status = Status {
+            version: "0.1.0".into(),
+            ready: true,
+            ..Status::default()
+        };
+        status.images.insert(
+            "app".into(),
+            ImageStatus {
+                repository: "ghcr.io/example/app".into(),
+                tag_count: 3,
+                policies: [(
+                    "app".to_string(),
+                    PolicyStatus {
+                        rule: "semver 1.x".into(),
+                        chosen: Some("1.2.0".into()),
+                        reason: "chose 1.2.0 of 3 tags by semver 1.x".into(),
+                    },
+                )]
+                .into(),
+                ..ImageStatus::default()
+            },
+        );
+        status.environments.insert(
+            "staging".into(),
+            EnvironmentStatus {
+                outcome: Some("pushed to main".into()),
+                last_commit: Some("0123456789abcdef".into()),
+                last_moves: vec!["app 1.1.0 -> 1.2.0".into()],
+                holds: vec!["clusters/staging/app.yaml:3: app held: INC-1".into()],
+                ..EnvironmentStatus::default()
+            },
+        );
+        let text = status.to_text();
+        assert!(text.contains("baton 0.1.0 (ready)"), "{text}");
+        assert!(text.contains("app: 1.2.0 (chose 1.2.0"), "{text}");
+        assert!(text.contains("last commit 0123456789ab"), "{text}");
+        assert!(text.contains("app 1.1.0 -> 1.2.0"), "{text}");
+        assert!(text.contains("hold: clusters/staging/app.yaml:3"), "{text}");
+        let json = serde_json::to_string(&status).unwrap();
+        let back: Status = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, status);
+    }
 }

@@ -10,6 +10,7 @@
 
 pub mod command;
 pub mod history;
+pub mod lock;
 pub mod message;
 mod sign;
 pub mod trailers;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
 pub use history::{CommitRecord, HistoryQuery, Identity};
+pub use lock::StateLock;
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
 pub use sign::{Signing, SigningFormat};
 pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
@@ -90,9 +92,7 @@ pub enum GitError {
         detail: String,
     },
     /// The remote refused the push (a hook, a protected branch, a full disk).
-    #[error(
-        "{remote} refused the push to branch {branch}: {reason}{hook}; the commit is kept locally"
-    )]
+    #[error("{remote} refused the push to branch {branch}: {reason}{hook}; nothing was pushed")]
     PushRefused {
         /// The remote URL without credentials.
         remote: String,

@@ -44,6 +44,15 @@ pub enum PushOutcome {
     },
 }
 
+/// How a push that the remote could not apply raced with another writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Race {
+    /// The branch now holds exactly the pushed commit (identical work pushed by another Baton).
+    SameCommit,
+    /// The branch moved elsewhere.
+    Moved,
+}
+
 /// A clone of the remote branch kept under `STATE_DIR/git/checkout`.
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -283,16 +292,48 @@ impl Workspace {
     /// HEAD's tree with those paths replaced (or removed when gone). Returns `None`, making no
     /// commit, when the result equals HEAD's tree. Updates the branch and the index.
     pub async fn commit(&self, req: &CommitRequest) -> Result<Option<ObjectId>, GitError> {
+        self.commit_inner(req, Vec::new()).await
+    }
+
+    /// Commits `contents` (paths relative to the work tree, with their new bytes) on top of
+    /// HEAD, plus the work-tree content of `req.paths_changed` as [`Workspace::commit`] does.
+    /// The blobs come straight from memory, so the commit holds exactly these bytes; the files
+    /// are then written to the work tree (plainly: a crash before the next sync is undone by
+    /// its reset) and the index is updated for them. Existing entries keep their mode; a path
+    /// that is a symbolic link or leaves the work tree is refused. Returns `None`, making no
+    /// commit and writing nothing, when the result equals HEAD's tree.
+    pub async fn commit_contents(
+        &self,
+        req: &CommitRequest,
+        contents: Vec<(PathBuf, Vec<u8>)>,
+    ) -> Result<Option<ObjectId>, GitError> {
+        let mut checked = Vec::with_capacity(contents.len());
+        for (p, data) in contents {
+            let rel = relative_path(&self.checkout, &p)?;
+            check_plain_file(&self.checkout, &rel)?;
+            checked.push((rel, data));
+        }
+        self.commit_inner(req, checked).await
+    }
+
+    async fn commit_inner(
+        &self,
+        req: &CommitRequest,
+        contents: Vec<(PathBuf, Vec<u8>)>,
+    ) -> Result<Option<ObjectId>, GitError> {
         check_identity(&req.author_name, &req.author_email)?;
         let mut rel_paths = Vec::with_capacity(req.paths_changed.len());
         for p in &req.paths_changed {
             rel_paths.push(relative_path(&self.checkout, p)?);
         }
         let dir = self.checkout.clone();
-        let built = tokio::task::spawn_blocking(move || build_tree(&dir, &rel_paths))
-            .await
-            .map_err(|e| GitError::repo(&self.checkout, "building the tree", e))??;
-        let Some((parent, tree)) = built else {
+        let (built, contents) = tokio::task::spawn_blocking(move || {
+            let built = build_tree(&dir, &rel_paths, &contents);
+            (built, contents)
+        })
+        .await
+        .map_err(|e| GitError::repo(&self.checkout, "building the tree", e))?;
+        let Some((parent, tree)) = built? else {
             tracing::debug!("nothing changed, no commit");
             return Ok(None);
         };
@@ -320,20 +361,41 @@ impl Workspace {
             let sig = signing.sign(&payload).await?;
             commit.extra_headers.push(("gpgsig".into(), sig.into()));
         }
+        // The work tree first: should writing fail, the branch has not moved and the caller's
+        // next sync puts every file back.
+        let written: Vec<PathBuf> = contents.iter().map(|(p, _)| p.clone()).collect();
+        if !contents.is_empty() {
+            let dir = self.checkout.clone();
+            tokio::task::spawn_blocking(move || write_work_tree(&dir, &contents))
+                .await
+                .map_err(|e| GitError::repo(&self.checkout, "writing the work tree", e))??;
+        }
         let (id, name) = write_commit(&self.checkout, &commit, parent, req)?;
         // Bring the index in line with the new HEAD (the work tree already has the content).
         // The commit stands either way and the next sync rewrites the index, so a failure here
         // is only logged.
-        if let Err(e) = self
-            .env
-            .local("reset", &self.checkout)
-            .args(["reset", "--quiet"])
-            .run()
-            .await
-        {
+        let refreshed = if req.paths_changed.is_empty() {
+            // Only the written files differ from the index: re-read just those.
+            let mut input = Vec::new();
+            for p in &written {
+                input.extend_from_slice(p.as_os_str().as_encoded_bytes());
+                input.push(0);
+            }
+            let mut cmd = self.env.local("update-index", &self.checkout);
+            cmd.args(["update-index", "--add", "-z", "--stdin"])
+                .stdin(input);
+            cmd.run().await
+        } else {
+            self.env
+                .local("reset", &self.checkout)
+                .args(["reset", "--quiet"])
+                .run()
+                .await
+        };
+        if let Err(e) = refreshed {
             tracing::warn!(error = %e, "could not refresh the index after committing");
         }
-        tracing::info!(commit = %id, branch = %name, "committed");
+        tracing::debug!(commit = %id, branch = %name, files = written.len(), "committed");
         Ok(Some(id))
     }
 
@@ -382,8 +444,18 @@ impl Workspace {
             '!' => {
                 let reason = summary_reason(&summary);
                 if summary.starts_with("[rejected]") {
-                    tracing::info!(%branch, %reason, "push rejected, remote moved");
+                    tracing::debug!(%branch, %reason, "push rejected, remote moved");
                     Ok(PushOutcome::Rejected { reason })
+                } else if let Some(race) = self.race_during_push(commit, branch).await {
+                    // Another writer's push landed after the remote advertised the branch to
+                    // us (the remote then cannot lock or update the ref): a race, not a refusal.
+                    tracing::debug!(%branch, %reason, ?race, "push raced with another writer");
+                    match race {
+                        Race::SameCommit => Ok(PushOutcome::Pushed),
+                        Race::Moved => Ok(PushOutcome::Rejected {
+                            reason: format!("the branch moved during the push ({reason})"),
+                        }),
+                    }
                 } else {
                     Err(GitError::PushRefused {
                         remote,
@@ -394,10 +466,39 @@ impl Workspace {
                 }
             }
             _ if out.success => {
-                tracing::info!(%commit, %branch, "pushed");
+                tracing::debug!(%commit, %branch, "pushed");
                 Ok(PushOutcome::Pushed)
             }
             _ => Err(cmd.failure(&out)),
+        }
+    }
+
+    /// After the remote refused to update `branch`: whether that was a race with another
+    /// writer, i.e. the branch no longer points at `commit`'s parent (the commit the push was
+    /// built on). [`Race::SameCommit`] when it now points at `commit` itself (another Baton
+    /// pushed the identical commit). `None` when the branch has not moved or the remote cannot
+    /// be asked, so a real refusal is reported rather than retried.
+    async fn race_during_push(&self, commit: ObjectId, branch: &str) -> Option<Race> {
+        let parent = match self.open_repo().and_then(|repo| {
+            let found = repo
+                .find_commit(commit)
+                .map_err(|e| GitError::repo(&self.checkout, "reading the pushed commit", e))?;
+            Ok(found.parent_ids().next().map(|id| id.detach()))
+        }) {
+            Ok(parent) => parent,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the pushed commit's parent");
+                return None;
+            }
+        };
+        match self.remote_branch(branch).await {
+            Ok(remote) if remote == Some(commit) => Some(Race::SameCommit),
+            Ok(remote) if remote != parent => Some(Race::Moved),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot ask the remote where the branch is");
+                None
+            }
         }
     }
 
@@ -692,9 +793,75 @@ fn relative_path(work_tree: &Path, p: &Path) -> Result<PathBuf, GitError> {
     Ok(out)
 }
 
-/// HEAD's tree with `paths` replaced by their work-tree content. `None` when it equals HEAD's
-/// tree; otherwise `(HEAD, new tree)`.
-fn build_tree(dir: &Path, paths: &[PathBuf]) -> Result<Option<(ObjectId, ObjectId)>, GitError> {
+/// Checks that `rel` is a regular file in the work tree at `dir`, or does not exist yet, and
+/// that no directory on the way is a symbolic link.
+fn check_plain_file(dir: &Path, rel: &Path) -> Result<(), GitError> {
+    let bad = |reason| GitError::BadPath {
+        path: rel.to_path_buf(),
+        reason,
+    };
+    let mut at = dir.to_path_buf();
+    let count = rel.components().count();
+    for (i, part) in rel.components().enumerate() {
+        at.push(part);
+        let meta = match std::fs::symlink_metadata(&at) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(GitError::Io {
+                    action: "cannot read",
+                    path: at,
+                    source,
+                });
+            }
+        };
+        let last = i + 1 == count;
+        if meta.file_type().is_symlink() {
+            return Err(bad(if last {
+                "it is a symbolic link"
+            } else {
+                "a directory on its way is a symbolic link"
+            }));
+        }
+        if last && !meta.is_file() {
+            return Err(bad("it is not a regular file"));
+        }
+        if !last && !meta.is_dir() {
+            return Err(bad("a part of it is not a directory"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `contents` into the work tree at `dir` (paths checked by [`check_plain_file`]).
+/// Existing files keep their permissions.
+fn write_work_tree(dir: &Path, contents: &[(PathBuf, Vec<u8>)]) -> Result<(), GitError> {
+    for (rel, data) in contents {
+        check_plain_file(dir, rel)?;
+        let full = dir.join(rel);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
+                action: "cannot create the directory of",
+                path: full.clone(),
+                source,
+            })?;
+        }
+        std::fs::write(&full, data).map_err(|source| GitError::Io {
+            action: "cannot write",
+            path: full.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// HEAD's tree with `contents` written from memory and `paths` replaced by their work-tree
+/// content. `None` when it equals HEAD's tree; otherwise `(HEAD, new tree)`.
+fn build_tree(
+    dir: &Path,
+    paths: &[PathBuf],
+    contents: &[(PathBuf, Vec<u8>)],
+) -> Result<Option<(ObjectId, ObjectId)>, GitError> {
     use gix::object::tree::EntryKind;
     use std::os::unix::fs::PermissionsExt;
 
@@ -710,6 +877,31 @@ fn build_tree(dir: &Path, paths: &[PathBuf]) -> Result<Option<(ObjectId, ObjectI
     let mut editor = repo
         .edit_tree(head_tree)
         .map_err(|e| GitError::repo(dir, "editing the HEAD tree", e))?;
+    let head_tree_object = head
+        .tree()
+        .map_err(|e| GitError::repo(dir, "reading the HEAD tree", e))?;
+    for (rel, data) in contents {
+        let key = tree_key(rel)?;
+        let existing = head_tree_object
+            .lookup_entry_by_path(rel)
+            .map_err(|e| GitError::repo(dir, format!("looking up {}", rel.display()), e))?;
+        let kind = match existing.map(|e| e.mode().kind()) {
+            Some(k @ (EntryKind::Blob | EntryKind::BlobExecutable)) => k,
+            Some(_) => {
+                return Err(GitError::BadPath {
+                    path: rel.clone(),
+                    reason: "it is not a regular file in HEAD",
+                });
+            }
+            None => EntryKind::Blob,
+        };
+        let blob = repo
+            .write_blob(data)
+            .map_err(|e| GitError::repo(dir, "writing a blob", e))?;
+        editor
+            .upsert(&key, kind, blob)
+            .map_err(|e| GitError::repo(dir, format!("adding {}", rel.display()), e))?;
+    }
     for rel in paths {
         let full = dir.join(rel);
         let io = |source| GitError::Io {
@@ -722,12 +914,7 @@ fn build_tree(dir: &Path, paths: &[PathBuf]) -> Result<Option<(ObjectId, ObjectI
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io(e)),
         };
-        let key: gix::bstr::BString = gix::path::into_bstr(rel.as_path())
-            .map_err(|_| GitError::BadPath {
-                path: rel.clone(),
-                reason: "it is not valid UTF-8",
-            })?
-            .into_owned();
+        let key = tree_key(rel)?;
         let existing = editor.get(&key).map(|e| e.mode().kind());
         match meta {
             None => {
@@ -775,6 +962,16 @@ fn build_tree(dir: &Path, paths: &[PathBuf]) -> Result<Option<(ObjectId, ObjectI
     } else {
         Ok(Some((head.id, tree)))
     }
+}
+
+/// A relative path as a tree editor key.
+fn tree_key(rel: &Path) -> Result<gix::bstr::BString, GitError> {
+    Ok(gix::path::into_bstr(rel)
+        .map_err(|_| GitError::BadPath {
+            path: rel.to_path_buf(),
+            reason: "it is not valid UTF-8",
+        })?
+        .into_owned())
 }
 
 /// The porcelain status line for `dest`: its flag and summary.

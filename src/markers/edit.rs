@@ -96,19 +96,56 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     if replacements.is_empty() {
         return out;
     }
-    let after = edit_text(&file.text, &replacements);
-    let expected: BTreeMap<usize, (&str, &str)> = changes
-        .iter()
-        .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
-        .collect();
-    if let Err(message) = verify(&file.path, &file.text, &after, &expected) {
-        out.problems.push(Problem {
-            path: file.path.clone(),
-            line: 0,
-            message: format!("{message}: the file is left unchanged"),
-        });
-        return out;
-    }
+    let (after, changes) = match verified_edit(file, &replacements, &changes) {
+        Ok(after) => (after, changes),
+        Err(Refusal::File(message)) => {
+            out.problems.push(Problem {
+                path: file.path.clone(),
+                line: 0,
+                message: format!("{message}: the file is left unchanged"),
+            });
+            return out;
+        }
+        Err(Refusal::Edit(message)) if replacements.len() == 1 => {
+            out.problems
+                .push(refused(&changes[0], &file.path, &message));
+            return out;
+        }
+        Err(Refusal::Edit(_)) => {
+            // Find the values the parser does not confirm, and keep the others.
+            let mut kept_replacements = Vec::new();
+            let mut kept_changes = Vec::new();
+            for (replacement, change) in replacements.iter().zip(&changes) {
+                match verified_edit(
+                    file,
+                    std::slice::from_ref(replacement),
+                    std::slice::from_ref(change),
+                ) {
+                    Ok(_) => {
+                        kept_replacements.push(replacement.clone());
+                        kept_changes.push(change.clone());
+                    }
+                    Err(Refusal::Edit(message) | Refusal::File(message)) => {
+                        out.problems.push(refused(change, &file.path, &message));
+                    }
+                }
+            }
+            if kept_replacements.is_empty() {
+                return out;
+            }
+            match verified_edit(file, &kept_replacements, &kept_changes) {
+                Ok(after) => (after, kept_changes),
+                Err(Refusal::Edit(message) | Refusal::File(message)) => {
+                    out.problems.push(Problem {
+                        path: file.path.clone(),
+                        line: 0,
+                        message: format!("{message}: the file is left unchanged"),
+                    });
+                    return out;
+                }
+            }
+        }
+    };
     out.edit = Some(FileEdit {
         path: file.path.clone(),
         before: file.text.clone(),
@@ -116,6 +153,41 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
         changes,
     });
     out
+}
+
+/// The problem for one marked value whose edit the parser does not confirm.
+fn refused(change: &Change, path: &Path, message: &str) -> Problem {
+    Problem {
+        path: path.to_path_buf(),
+        line: change.line,
+        message: format!(
+            "marker for policy {:?}: {message}: this value is left unchanged",
+            change.policy
+        ),
+    }
+}
+
+/// Why an edit was not confirmed: the file as a whole, or the edit itself.
+enum Refusal {
+    /// The file does not parse even before the edit.
+    File(String),
+    /// The edit breaks the file or changes more than the marked values.
+    Edit(String),
+}
+
+/// Applies `replacements` to the file's text and checks the result with the YAML parser.
+fn verified_edit(
+    file: &FileScan,
+    replacements: &[(Range<usize>, String)],
+    changes: &[Change],
+) -> Result<String, Refusal> {
+    let after = edit_text(&file.text, replacements);
+    let expected: BTreeMap<usize, (&str, &str)> = changes
+        .iter()
+        .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
+        .collect();
+    verify(&file.path, &file.text, &after, &expected)?;
+    Ok(after)
 }
 
 /// The value a marker should hold, `None` when it already does, or why it cannot be
@@ -209,12 +281,12 @@ fn is_yaml_name(path: &Path) -> bool {
 /// Checks that `after` parses as YAML and that its event stream equals `before`'s except
 /// for the scalars that start on the edited lines, which must hold the new values.
 /// A file matched by a non-YAML glob that does not parse before the edit is not checked.
-pub(crate) fn verify(
+fn verify(
     path: &Path,
     before: &str,
     after: &str,
     expected: &BTreeMap<usize, (&str, &str)>,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let mut old = Parser::new_from_str(before);
     let mut new = Parser::new_from_str(after);
     let mut seen = 0;
@@ -225,31 +297,35 @@ pub(crate) fn verify(
             (None, None) => break,
             (Some(Err(err)), _) => {
                 if is_yaml_name(path) {
-                    return Err(format!(
+                    return Err(Refusal::File(format!(
                         "does not parse as YAML at line {}: {}",
                         err.marker().line(),
                         err.info()
-                    ));
+                    )));
                 }
                 return Ok(());
             }
             (Some(Ok(_)), Some(Err(err))) => {
-                return Err(format!(
+                return Err(Refusal::Edit(format!(
                     "the edit would break the YAML at line {}: {}",
                     err.marker().line(),
                     err.info()
-                ));
+                )));
             }
             (Some(Ok(a)), Some(Ok(b))) => (a, b),
-            _ => return Err("the edit changed the document's structure".to_string()),
+            _ => {
+                return Err(Refusal::Edit(
+                    "the edit changed the document's structure".to_string(),
+                ));
+            }
         };
         match (&a.0, &b.0) {
             (Event::Scalar(va, sa, aa, ta), Event::Scalar(vb, sb, ab, tb)) => {
                 if sa != sb || aa != ab || ta != tb {
-                    return Err(format!(
+                    return Err(Refusal::Edit(format!(
                         "the edit changed a scalar's style at line {}",
                         b.1.start.line()
-                    ));
+                    )));
                 }
                 let line = b.1.start.line();
                 if let Some((from, to)) = expected.get(&line)
@@ -258,26 +334,26 @@ pub(crate) fn verify(
                 {
                     seen += 1;
                 } else if va != vb {
-                    return Err(format!(
+                    return Err(Refusal::Edit(format!(
                         "the edit changed a value other than the marked one at line {line}"
-                    ));
+                    )));
                 }
             }
             (ea, eb) if ea == eb => {}
             _ => {
-                return Err(format!(
+                return Err(Refusal::Edit(format!(
                     "the edit changed the document's structure at line {}",
                     b.1.start.line()
-                ));
+                )));
             }
         }
     }
     if seen != expected.len() {
         let lines: Vec<String> = expected.keys().map(ToString::to_string).collect();
-        return Err(format!(
+        return Err(Refusal::Edit(format!(
             "the marked values on lines {} are not all plain YAML scalars the parser sees",
             lines.join(", ")
-        ));
+        )));
     }
     Ok(())
 }
@@ -316,6 +392,15 @@ pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
 }
 
 fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
+    let not_regular = || ApplyError::NotRegular(edit.path.clone());
+    if edit.path.is_absolute()
+        || edit
+            .path
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(not_regular());
+    }
     let path = root.join(&edit.path);
     let io = |source| ApplyError::Io {
         path: edit.path.clone(),
@@ -323,30 +408,59 @@ fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
     };
     let meta = std::fs::symlink_metadata(&path).map_err(io)?;
     if !meta.file_type().is_file() {
-        return Err(ApplyError::NotRegular(edit.path.clone()));
+        return Err(not_regular());
+    }
+    // The directory must be inside the repository once symbolic links are resolved.
+    let dir = path.parent().unwrap_or(root);
+    let real_root = root.canonicalize().map_err(io)?;
+    let real_dir = dir.canonicalize().map_err(io)?;
+    if !real_dir.starts_with(&real_root) {
+        return Err(not_regular());
     }
     let current = std::fs::read(&path).map_err(io)?;
     if current != edit.before.as_bytes() {
         return Err(ApplyError::Changed(edit.path.clone()));
     }
-    let dir = path.parent().unwrap_or(root);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.baton-{}.tmp", std::process::id()));
+    let (temp, mut file) = create_temp(&real_dir, &file_name).map_err(io)?;
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
         file.write_all(edit.after.as_bytes())?;
         file.set_permissions(meta.permissions())?;
         file.sync_all()?;
-        std::fs::rename(&temp, &path)
+        drop(file);
+        std::fs::rename(&temp, real_dir.join(&file_name))
     })();
     if let Err(err) = result {
         let _ = std::fs::remove_file(&temp);
         return Err(io(err));
     }
     Ok(())
+}
+
+/// Creates a new temporary file next to the target. `create_new` refuses an existing path,
+/// symbolic links included, so nothing planted in the repository is written through.
+fn create_temp(dir: &Path, file_name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let temp = dir.join(format!(
+            ".{file_name}.baton-{}-{:016x}.tmp",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(file) => return Ok((temp, file)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
 }
 
 #[cfg(test)]

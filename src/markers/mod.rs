@@ -13,6 +13,27 @@ pub use edit::{ApplyError, apply, edit_text, plan};
 pub(crate) use scan::scan_text;
 pub use scan::{ScanError, scan};
 
+/// Reads the markers in one file's text, as `scan` does for each file it reads, without
+/// touching the disk. `path` is the name used in markers and problems.
+pub fn scan_str(path: &std::path::Path, text: &str) -> Scan {
+    let (markers, problems) = scan::scan_text(path, text);
+    let files = if markers.is_empty() {
+        Vec::new()
+    } else {
+        vec![FileScan {
+            path: path.to_path_buf(),
+            markers,
+            text: Arc::from(text),
+        }]
+    };
+    Scan {
+        files,
+        problems,
+        skipped: Skipped::default(),
+        files_read: 1,
+    }
+}
+
 /// Which part of an image reference a marked scalar holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -56,6 +77,13 @@ pub struct Marker {
     pub current: String,
     /// Byte range of the value inside the file.
     pub(crate) span: std::ops::Range<usize>,
+}
+
+impl Marker {
+    /// Byte range of the marked value (inside its quotes) in the file's text.
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.span.clone()
+    }
 }
 
 /// The version a policy chose, as the edit needs it.

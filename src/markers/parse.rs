@@ -150,11 +150,15 @@ pub(crate) fn parse_marker(comment: &str) -> Result<Option<MarkerSpec>, String> 
 /// comment). Handles `key: value`, `- value`, `- key: value`, quoted keys and values.
 pub(crate) fn locate_value(content: &str) -> Result<Range<usize>, String> {
     let bytes = content.as_bytes();
-    let end = content.trim_end().len();
+    let end = content.trim_end_matches([' ', '\t']).len();
     let mut i = 0;
     // A BOM on the first line belongs to no scalar.
     if content.starts_with('\u{feff}') {
         i = '\u{feff}'.len_utf8();
+    }
+    // A document start marker on the same line (`--- value`).
+    if bytes[i..].starts_with(b"---") && matches!(bytes.get(i + 3), Some(b' ' | b'\t')) {
+        i += 3;
     }
     i = skip_blanks(bytes, i, end);
     // Sequence entries, possibly nested (`- - value`).
@@ -164,6 +168,11 @@ pub(crate) fn locate_value(content: &str) -> Result<Range<usize>, String> {
     if i >= end {
         return Err(
             "the marked line has no value: put the marker after the image reference".to_string(),
+        );
+    }
+    if matches!(bytes[i], b'{' | b'[') {
+        return Err(
+            "the marked line is a flow collection: write the image reference as a block mapping value or list item".to_string(),
         );
     }
     // A key, quoted or plain, followed by `:` and a blank.

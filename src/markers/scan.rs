@@ -1,5 +1,6 @@
 //! Walking an environment's paths in parallel and reading the markers in each file.
 
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -44,51 +45,71 @@ pub enum ScanError {
 const BINARY_PROBE: usize = 8192;
 
 /// Scans `paths` (relative to `root`; the whole repository when empty) for marker files.
+///
+/// The walk starts at the repository root so that `.gitignore` files on the way down apply
+/// and none above the root does; it only enters the given paths. Each path is resolved to
+/// its real location first: a path that leaves the repository, directly or through a
+/// symbolic link, is refused. Symbolic links met during the walk are counted, never followed.
 pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Scan, ScanError> {
     let root = root.canonicalize().map_err(|source| ScanError::Root {
         path: root.to_path_buf(),
         source,
     })?;
-    let mut starts = Vec::new();
-    let wanted: Vec<PathBuf> = if paths.is_empty() {
-        vec![PathBuf::new()]
-    } else {
-        paths.to_vec()
-    };
-    for path in &wanted {
+    let mut starts: Vec<PathBuf> = Vec::new();
+    for path in paths {
         if path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
             return Err(ScanError::Outside(path.clone()));
         }
-        let joined = root.join(path);
-        let real = joined
+        let real = root
+            .join(path)
             .canonicalize()
             .map_err(|_| ScanError::Missing(path.clone()))?;
-        if !real.starts_with(&root) {
+        let Ok(relative) = real.strip_prefix(&root) else {
             return Err(ScanError::Outside(path.clone()));
-        }
-        starts.push(joined);
+        };
+        starts.push(relative.to_path_buf());
+    }
+    // The whole repository when no path, or one path, is the root itself.
+    if starts.iter().any(|s| s.as_os_str().is_empty()) {
+        starts.clear();
     }
     let extra = build_globs(&options.extra_globs)?;
-    let mut builder = WalkBuilder::new(&starts[0]);
-    for start in &starts[1..] {
-        builder.add(start);
-    }
+    let mut builder = WalkBuilder::new(&root);
+    let filter_root = root.clone();
+    let filter_starts = starts.clone();
     builder
         .hidden(false)
+        .ignore(false)
+        .parents(false)
         .follow_links(false)
         .require_git(false)
         .git_global(false)
-        .parents(true)
         .threads(options.threads)
-        .filter_entry(|entry| entry.file_name() != ".git");
+        .filter_entry(move |entry| {
+            if entry.file_name() == ".git" {
+                return false;
+            }
+            if filter_starts.is_empty() {
+                return true;
+            }
+            let relative = entry
+                .path()
+                .strip_prefix(&filter_root)
+                .unwrap_or(entry.path());
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            filter_starts
+                .iter()
+                .any(|s| relative.starts_with(s) || (is_dir && s.starts_with(relative)))
+        });
+    let in_scope =
+        |relative: &Path| starts.is_empty() || starts.iter().any(|s| relative.starts_with(s));
 
     let state = Mutex::new(Scan::default());
-    let seen = Mutex::new(std::collections::HashSet::new());
     builder.build_parallel().run(|| {
         let root = &root;
         let extra = &extra;
         let state = &state;
-        let seen = &seen;
+        let in_scope = &in_scope;
         Box::new(move |entry| {
             let Ok(entry) = entry else {
                 return WalkState::Continue;
@@ -96,12 +117,10 @@ pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Sca
             let Some(file_type) = entry.file_type() else {
                 return WalkState::Continue;
             };
-            let relative = entry
-                .path()
-                .strip_prefix(root)
-                .unwrap_or(entry.path())
-                .to_path_buf();
-            if !wanted_file(&relative, extra) {
+            let Ok(relative) = entry.path().strip_prefix(root) else {
+                return WalkState::Continue;
+            };
+            if file_type.is_dir() || !in_scope(relative) || !wanted_file(relative, extra) {
                 return WalkState::Continue;
             }
             if entry.path_is_symlink() || file_type.is_symlink() {
@@ -111,11 +130,7 @@ pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Sca
             if !file_type.is_file() {
                 return WalkState::Continue;
             }
-            // Overlapping environment paths must not scan a file twice.
-            if !lock(seen).insert(relative.clone()) {
-                return WalkState::Continue;
-            }
-            let outcome = read_file(entry.path(), &relative, options.max_file_size);
+            let outcome = read_file(entry.path(), relative, options.max_file_size);
             let mut state = lock(state);
             match outcome {
                 FileOutcome::Skipped(apply) => apply(&mut state.skipped),
@@ -181,15 +196,28 @@ enum FileOutcome {
 }
 
 fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
-    match std::fs::symlink_metadata(path) {
+    let mut file = match open_no_follow(path) {
+        Ok(file) => file,
+        // The entry was swapped for a symbolic link after the walk saw it.
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+            return FileOutcome::Skipped(|s| s.symlinks += 1);
+        }
+        Err(err) => return FileOutcome::Problem(unreadable(relative, &err)),
+    };
+    match file.metadata() {
+        Ok(meta) if !meta.is_file() => return FileOutcome::Read(None),
         Ok(meta) if meta.len() > max_size => return FileOutcome::Skipped(|s| s.too_large += 1),
         Ok(_) => {}
         Err(err) => return FileOutcome::Problem(unreadable(relative, &err)),
     }
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) => return FileOutcome::Problem(unreadable(relative, &err)),
-    };
+    // Read at most one byte past the cap, in case the file grew since its size was taken.
+    let mut bytes = Vec::new();
+    if let Err(err) = (&mut file).take(max_size + 1).read_to_end(&mut bytes) {
+        return FileOutcome::Problem(unreadable(relative, &err));
+    }
+    if bytes.len() as u64 > max_size {
+        return FileOutcome::Skipped(|s| s.too_large += 1);
+    }
     if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
         return FileOutcome::Skipped(|s| s.binary += 1);
     }
@@ -212,6 +240,15 @@ fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
     )))
 }
 
+/// Opens a file for reading without following a symbolic link in its last component.
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
 fn unreadable(relative: &Path, err: &std::io::Error) -> Problem {
     Problem {
         path: relative.to_path_buf(),
@@ -223,19 +260,25 @@ fn unreadable(relative: &Path, err: &std::io::Error) -> Problem {
 const FLUX_KEY: &[u8] = b"\"$imagepolicy\"";
 const BATON_KEY: &[u8] = b"\"$baton\"";
 
+/// Offsets of every `"$imagepolicy"` and `"$baton"` in `bytes`, in order, found in one pass.
+fn marker_keys(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memmem::find_iter(bytes, b"\"$").filter(move |&at| {
+        let rest = &bytes[at..];
+        rest.starts_with(FLUX_KEY) || rest.starts_with(BATON_KEY)
+    })
+}
+
 fn has_marker_text(bytes: &[u8]) -> bool {
-    memmem::find(bytes, FLUX_KEY).is_some() || memmem::find(bytes, BATON_KEY).is_some()
+    marker_keys(bytes).next().is_some()
 }
 
 /// Reads every marker in one file's text; a malformed marker becomes a problem and the
 /// rest of the file is still read.
 pub(crate) fn scan_text(relative: &Path, text: &str) -> (Vec<Marker>, Vec<Problem>) {
     let bytes = text.as_bytes();
-    let mut starts: Vec<usize> = memmem::find_iter(bytes, FLUX_KEY)
-        .chain(memmem::find_iter(bytes, BATON_KEY))
+    let mut starts: Vec<usize> = marker_keys(bytes)
         .map(|at| memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |nl| nl + 1))
         .collect();
-    starts.sort_unstable();
     starts.dedup();
     let mut markers = Vec::new();
     let mut problems = Vec::new();

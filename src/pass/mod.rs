@@ -26,7 +26,7 @@ use crate::registry::Registries;
 pub use gates::{HISTORY_LIMIT, Manual};
 pub use moves::moves_from_plan;
 pub use promote::{PromoteError, PromoteRequest, promote};
-pub use scan::{ImageScan, scan_images};
+pub use scan::{ImageScan, scan_image, scan_images};
 
 /// What a pass should do.
 #[derive(Debug, Clone, Default)]
@@ -122,14 +122,14 @@ pub struct EnvironmentReport {
 }
 
 impl EnvironmentReport {
-    /// An empty report for environment `name`: nothing moved, nothing waits.
-    pub fn new(name: &str) -> EnvironmentReport {
+    /// An empty report for environment `name` with `outcome`: nothing moved, nothing waits.
+    pub fn new(name: &str, outcome: Outcome) -> EnvironmentReport {
         EnvironmentReport {
             name: name.to_string(),
             moves: Vec::new(),
             diff: String::new(),
             message: None,
-            outcome: Outcome::Unchanged,
+            outcome,
             problems: Vec::new(),
             held: Vec::new(),
             skipped_files: String::new(),
@@ -244,6 +244,9 @@ pub struct PassReport {
     pub selections: BTreeMap<String, Selection>,
     /// In the order they were processed.
     pub environments: Vec<EnvironmentReport>,
+    /// Digests that could not be resolved, as `(image, tag, why)`; markers that pin digests
+    /// keep their value until the digest can be read.
+    pub digest_failures: Vec<(String, String, String)>,
 }
 
 impl PassReport {
@@ -264,6 +267,11 @@ impl PassReport {
             .values()
             .filter_map(|s| s.error.as_ref().map(|e| format!("image {}: {e}", s.image)))
             .collect();
+        for (image, tag, why) in &self.digest_failures {
+            out.push(format!(
+                "image {image}: cannot read the digest of {tag}, its pinned markers did not move: {why}"
+            ));
+        }
         for env in &self.environments {
             if let Outcome::Failed(why) = &env.outcome {
                 out.push(format!("environment {}: {why}", env.name));
@@ -317,19 +325,44 @@ pub async fn run(
     workspace: &Workspace,
     options: &PassOptions,
 ) -> Result<PassReport, PassError> {
+    check_options(config, options)?;
+    let scans = scan_images(config, registries).await;
+    let selections = select(config, &scans);
+    let mut report =
+        run_with_selections(config, registries, workspace, options, selections).await?;
+    report.scans = scans;
+    Ok(report)
+}
+
+/// Checks the environments named in `options` and parses the commit template.
+fn check_options(
+    config: &Config,
+    options: &PassOptions,
+) -> Result<Option<MessageTemplate>, PassError> {
     for name in &options.environments {
         if !config.environments.contains_key(name) {
             return Err(PassError::UnknownEnvironment(name.clone()));
         }
     }
-    let template = match &config.git.commit_template {
-        Some(text) => Some(
+    match &config.git.commit_template {
+        Some(text) => Ok(Some(
             MessageTemplate::new(text.clone()).map_err(|e| PassError::Template(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let scans = scan_images(config, registries).await;
-    let selections = select(config, &scans);
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Runs the writing half of a pass with choices made beforehand (the daemon scans on its
+/// own schedule and caches them): sync, then edit, commit and push each environment.
+/// The report's `scans` is empty.
+pub async fn run_with_selections(
+    config: &Config,
+    registries: &Registries,
+    workspace: &Workspace,
+    options: &PassOptions,
+    selections: BTreeMap<String, Selection>,
+) -> Result<PassReport, PassError> {
+    let template = check_options(config, options)?;
     workspace.sync().await.map_err(PassError::Sync)?;
     let cx = Context {
         config,
@@ -343,19 +376,39 @@ pub async fn run(
         forge: forge_for(config),
     };
     let mut environments = Vec::new();
+    let mut unusable: Option<String> = None;
     for name in environment_order(config) {
         if !options.environments.is_empty() && !options.environments.contains(&name) {
             continue;
         }
         let env = &config.environments[&name];
-        let report = environment_pass(&cx, &name, env, None).await;
+        let report = match &unusable {
+            Some(why) => EnvironmentReport::new(&name, Outcome::Failed(why.clone())),
+            None => environment_pass(&cx, &name, env, None).await,
+        };
         log_environment(&report);
+        if unusable.is_none() && matches!(report.outcome, Outcome::Failed(_)) && !options.dry_run {
+            // The next environment must not build on this one's unpushed commit.
+            if let Err(err) = workspace.sync().await {
+                unusable = Some(format!(
+                    "not tried: the clone could not be reset after environment {name} failed: {err}"
+                ));
+            }
+        }
         environments.push(report);
     }
+    let mut digest_failures: Vec<(String, String, String)> = cx
+        .digests
+        .into_inner()
+        .into_iter()
+        .filter_map(|((image, tag), result)| result.err().map(|why| (image, tag, why)))
+        .collect();
+    digest_failures.sort();
     Ok(PassReport {
-        scans,
+        scans: BTreeMap::new(),
         selections,
         environments,
+        digest_failures,
     })
 }
 
@@ -373,7 +426,7 @@ pub fn select(config: &Config, scans: &BTreeMap<String, ImageScan>) -> BTreeMap<
             _ => (None, Some("image was not scanned".to_string())),
         };
         if let Some(decision) = &decision {
-            tracing::info!(policy = %name, image = %policy.image, chosen = ?decision.chosen, reason = %decision, "policy choice");
+            tracing::info!(policy = %name, image = %policy.image, chosen = decision.chosen.as_deref().unwrap_or("none"), reason = %decision, "policy choice");
         }
         out.insert(
             name.clone(),
@@ -424,7 +477,7 @@ async fn environment_pass(
     env: &EnvironmentConfig,
     manual: Option<&Manual>,
 ) -> EnvironmentReport {
-    let mut report = EnvironmentReport::new(name);
+    let mut report = EnvironmentReport::new(name, Outcome::Unchanged);
     // A person's explicit move is not held by windows or freezes.
     let window = match manual {
         Some(_) => None,
@@ -443,7 +496,7 @@ async fn environment_pass(
     for attempt in 0..attempts {
         if attempt > 0 {
             let delay = backoff(attempt);
-            tracing::info!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "push rejected: syncing and re-applying");
+            tracing::debug!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "syncing and re-applying");
             tokio::time::sleep(delay).await;
             if let Err(err) = cx.workspace.sync().await {
                 report.outcome =
@@ -489,7 +542,7 @@ async fn environment_pass(
                 return report;
             }
             Ok(Some((_, PushOutcome::Rejected { reason }))) => {
-                tracing::warn!(environment = %name, reason = %reason, "push rejected");
+                tracing::info!(environment = %name, reason = %reason, attempt = attempt + 1, "push rejected because the branch moved: syncing and re-applying");
                 continue;
             }
             Ok(None) => {
@@ -831,39 +884,41 @@ async fn commit_and_push(
     branch: &str,
     force: bool,
 ) -> Result<Option<(String, PushOutcome)>, String> {
-    let root = cx.workspace.work_tree().to_path_buf();
-    let to_apply = plan.clone();
-    let written = tokio::task::spawn_blocking(move || markers::apply(&root, &to_apply))
-        .await
-        .map_err(|e| format!("edit stopped: {e}"))?
-        .map_err(|e| format!("cannot write the edits: {e}"))?;
-    tracing::info!(environment, files = written, "edited files");
     let git = &cx.config.git;
     let request = CommitRequest {
         message,
         author_name: git.author_name.clone(),
         author_email: git.author_email.clone(),
-        paths_changed: plan.edits.iter().map(|e| e.path.clone()).collect(),
+        paths_changed: Vec::new(),
         signing: git.signing_key.as_ref().map(|key| Signing {
             key: key.clone(),
             format: git.signing_format,
         }),
     };
-    let commit = match cx.workspace.commit(&request).await {
+    // The commit is built from the planned bytes in memory (each edit already checked to
+    // parse and to differ only at its marked scalars); the workspace then writes the files.
+    let contents: Vec<(PathBuf, Vec<u8>)> = plan
+        .edits
+        .iter()
+        .map(|e| (e.path.clone(), e.after.clone().into_bytes()))
+        .collect();
+    let files = contents.len();
+    let commit = match cx.workspace.commit_contents(&request, contents).await {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(None),
         Err(err) => return Err(format!("cannot commit: {err}")),
     };
-    tracing::info!(environment, commit = %commit, "committed");
+    tracing::debug!(environment = %environment, commit = %commit, files, "committed");
     match cx.workspace.push(commit, branch, force).await {
         Ok(outcome) => {
             if outcome == PushOutcome::Pushed {
-                tracing::info!(environment, commit = %commit, branch, "pushed");
+                tracing::debug!(environment = %environment, commit = %commit, branch = %branch, "pushed");
             }
             Ok(Some((commit.to_string(), outcome)))
         }
+        Err(err @ GitError::PushRefused { .. }) => Err(format!("{err}; the next pass tries again")),
         Err(err) => Err(format!(
-            "push failed: {err}; the commit is not lost: the next pass re-applies the same moves"
+            "push failed: {err}; nothing was pushed, the next pass tries again"
         )),
     }
 }
@@ -891,8 +946,21 @@ fn log_environment(report: &EnvironmentReport) {
         Outcome::Waiting(why) => {
             tracing::info!(environment = %report.name, reason = %why, "environment waiting")
         }
-        outcome => {
-            tracing::info!(environment = %report.name, moves = report.moves.len(), outcome = ?outcome, "environment done")
+        Outcome::Reviewed { branches } => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), branches = %branches.join(", "), "environment review pushed")
+        }
+        Outcome::Pushed {
+            commit,
+            branch,
+            retries,
+        } => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), commit = %commit, branch = %branch, retries, "environment moved")
+        }
+        Outcome::Planned => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), "environment would move")
+        }
+        Outcome::Unchanged => {
+            tracing::info!(environment = %report.name, "environment up to date")
         }
     }
 }

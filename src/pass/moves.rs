@@ -19,9 +19,13 @@ pub fn moves_from_plan(
     /// What the changes of one policy add up to.
     #[derive(Default)]
     struct Acc {
-        /// Versions before and after, from full-reference and tag markers.
+        /// Tags before and after, from full-reference and tag markers.
         from: Vec<String>,
         to: Vec<String>,
+        /// `tag@digest` before and after, from full-reference markers, for a move where only
+        /// the digest changed (the tag was pushed again).
+        pinned_from: Vec<String>,
+        pinned_to: Vec<String>,
         /// Digests before and after, from digest markers.
         digest_from: Vec<String>,
         digest_to: Option<String>,
@@ -38,8 +42,13 @@ pub fn moves_from_plan(
             Field::Full => {
                 let before = Reference::split(&change.from);
                 let after = Reference::split(&change.to);
-                push_unique(&mut acc.from, version_text(before.tag, before.digest));
-                push_unique(&mut acc.to, version_text(after.tag, after.digest));
+                push_unique(&mut acc.from, version_text(before.tag, None));
+                push_unique(&mut acc.to, version_text(after.tag, None));
+                push_unique(
+                    &mut acc.pinned_from,
+                    version_text(before.tag, before.digest),
+                );
+                push_unique(&mut acc.pinned_to, version_text(after.tag, after.digest));
                 if let Some(digest) = after.digest {
                     acc.digest_to = Some(digest.to_string());
                 }
@@ -68,12 +77,15 @@ pub fn moves_from_plan(
                         .map(|i| i.repository_text.clone())
                 })
                 .unwrap_or_default();
-            // A digest-only move (the tag was re-pushed) is told by its digests.
+            // From and To name tags, the digest has its own trailer. A move where only the
+            // digest changed (the tag was pushed again) is told by its digests.
             let (from, to) = if acc.to.is_empty() {
                 (
                     acc.digest_from.join(", "),
                     acc.digest_to.as_deref().map(short).unwrap_or_default(),
                 )
+            } else if acc.from == acc.to {
+                (acc.pinned_from.join(", "), acc.pinned_to.join(", "))
             } else {
                 (acc.from.join(", "), acc.to.join(", "))
             };

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::registry::Registries;
+use crate::config::{Config, ImageConfig};
+use crate::registry::{Registries, RegistryClient, RegistryError};
 
 /// One image's scan result.
 #[derive(Debug, Clone)]
@@ -31,60 +31,23 @@ pub async fn scan_images(config: &Config, registries: &Registries) -> BTreeMap<S
     let limit = Arc::new(tokio::sync::Semaphore::new(
         config.daemon.concurrency.max(1),
     ));
-    let mut tasks = Vec::new();
+    let mut set = tokio::task::JoinSet::new();
     for (name, image) in &config.images {
         let client = registries.for_image(&image.repository);
         let limit = limit.clone();
         let name = name.clone();
-        let repository = image.repository.clone();
-        let timeout = image.timeout;
-        tasks.push(async move {
-            let mut scan = ImageScan {
-                image: name.clone(),
-                registry: repository.registry.clone(),
-                tags: None,
-                dropped_invalid: 0,
-                requests: 0,
-                error: None,
-                error_kind: None,
-            };
-            let client = match client {
-                Ok(client) => client,
-                Err(err) => {
-                    scan.error_kind = Some(err.kind().as_str());
-                    scan.error = Some(err.to_string());
-                    return scan;
+        let image = image.clone();
+        set.spawn(async move {
+            let scan = scan_image(&name, &image, client, &limit).await;
+            match (&scan.tags, &scan.error) {
+                (Some(tags), _) => {
+                    tracing::info!(image = %name, tags = tags.len(), dropped = scan.dropped_invalid, requests = scan.requests, "scanned")
                 }
-            };
-            let _permit = limit.acquire().await;
-            match tokio::time::timeout(timeout, client.list_tags(&repository.repository)).await {
-                Ok(Ok(list)) => {
-                    tracing::info!(image = %name, tags = list.tags.len(), dropped = list.dropped_invalid, requests = list.requests, "scanned");
-                    scan.dropped_invalid = list.dropped_invalid;
-                    scan.requests = list.requests;
-                    scan.tags = Some(list.tags);
-                }
-                Ok(Err(err)) => {
-                    tracing::warn!(image = %name, error = %err, "scan failed");
-                    scan.error_kind = Some(err.kind().as_str());
-                    scan.error = Some(err.to_string());
-                }
-                Err(_) => {
-                    let why = format!(
-                        "scan of {repository} took longer than the image's timeout of {}: raise images.{name}.timeout or check the registry",
-                        crate::config::format_duration(timeout)
-                    );
-                    tracing::warn!(image = %name, error = %why, "scan failed");
-                    scan.error_kind = Some("timeout");
-                    scan.error = Some(why);
-                }
+                (None, Some(error)) => tracing::warn!(image = %name, error = %error, "scan failed"),
+                _ => {}
             }
             scan
         });
-    }
-    let mut set = tokio::task::JoinSet::new();
-    for task in tasks {
-        set.spawn(task);
     }
     let mut out = BTreeMap::new();
     while let Some(joined) = set.join_next().await {
@@ -96,4 +59,52 @@ pub async fn scan_images(config: &Config, registries: &Registries) -> BTreeMap<S
         }
     }
     out
+}
+
+/// Lists one image's tags with `client`, holding a permit of `limit` during the request and
+/// giving up after the image's `timeout`. Logs nothing: callers decide what is worth a line.
+pub async fn scan_image(
+    name: &str,
+    image: &ImageConfig,
+    client: Result<Arc<RegistryClient>, RegistryError>,
+    limit: &tokio::sync::Semaphore,
+) -> ImageScan {
+    let repository = &image.repository;
+    let mut scan = ImageScan {
+        image: name.to_string(),
+        registry: repository.registry.clone(),
+        tags: None,
+        dropped_invalid: 0,
+        requests: 0,
+        error: None,
+        error_kind: None,
+    };
+    let client = match client {
+        Ok(client) => client,
+        Err(err) => {
+            scan.error_kind = Some(err.kind().as_str());
+            scan.error = Some(err.to_string());
+            return scan;
+        }
+    };
+    let _permit = limit.acquire().await;
+    match tokio::time::timeout(image.timeout, client.list_tags(&repository.repository)).await {
+        Ok(Ok(list)) => {
+            scan.dropped_invalid = list.dropped_invalid;
+            scan.requests = list.requests;
+            scan.tags = Some(list.tags);
+        }
+        Ok(Err(err)) => {
+            scan.error_kind = Some(err.kind().as_str());
+            scan.error = Some(err.to_string());
+        }
+        Err(_) => {
+            scan.error_kind = Some("timeout");
+            scan.error = Some(format!(
+                "scan of {repository} took longer than the image's timeout of {}: raise images.{name}.timeout or check the registry",
+                crate::config::format_duration(image.timeout)
+            ));
+        }
+    }
+    scan
 }

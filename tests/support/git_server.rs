@@ -244,11 +244,25 @@ pub struct GitDaemon {
 impl GitDaemon {
     /// Starts the daemon for `repo`.
     pub fn start(repo: &BareRepo) -> GitDaemon {
+        Self::launch(repo, None)
+    }
+
+    /// Starts the daemon for `repo` with `--access-hook=HOOK`: the hook runs before every
+    /// service with the service name (`upload-pack`, `receive-pack`) as its first argument.
+    pub fn start_with_access_hook(repo: &BareRepo, hook: &Path) -> GitDaemon {
+        Self::launch(repo, Some(hook))
+    }
+
+    fn launch(repo: &BareRepo, hook: Option<&Path>) -> GitDaemon {
         use std::os::unix::process::CommandExt;
         let port = free_port();
         let root = repo.root();
-        let mut child = Command::new("git")
-            .arg("daemon")
+        let mut cmd = Command::new("git");
+        cmd.arg("daemon");
+        if let Some(hook) = hook {
+            cmd.arg(format!("--access-hook={}", hook.display()));
+        }
+        let mut child = cmd
             .arg("--reuseaddr")
             .arg("--export-all")
             .arg("--enable=receive-pack")

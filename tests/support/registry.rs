@@ -67,15 +67,22 @@ fn answers(port: u16) -> bool {
 impl LocalRegistry {
     /// Starts a registry without authentication.
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, None)
     }
 
     /// Starts a registry that requires htpasswd Basic auth for `user`.
     pub fn start_with_auth(user: &str, password: &str) -> Self {
-        Self::launch(Some((user.to_string(), password.to_string())))
+        Self::launch(Some((user.to_string(), password.to_string())), None)
     }
 
-    fn launch(auth: Option<(String, String)>) -> Self {
+    /// Starts a registry without authentication that sends its event envelopes
+    /// (`notifications: endpoints:`) to `url` with `Authorization: <authorization>`.
+    /// Failed deliveries are retried every 100ms until they succeed.
+    pub fn start_with_notifications(url: &str, authorization: &str) -> Self {
+        Self::launch(None, Some((url.to_string(), authorization.to_string())))
+    }
+
+    fn launch(auth: Option<(String, String)>, notify: Option<(String, String)>) -> Self {
         assert!(
             std::path::Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: apt-get install docker-registry"
@@ -109,6 +116,14 @@ impl LocalRegistry {
             }
             None => String::new(),
         };
+        let notify_block = match &notify {
+            Some((url, authorization)) => format!(
+                "notifications:\n  endpoints:\n    - name: baton\n      url: {}\n      headers:\n        Authorization: [{}]\n      timeout: 5s\n      threshold: 1\n      backoff: 100ms\n",
+                serde_json::Value::from(url.as_str()),
+                serde_json::Value::from(authorization.as_str()),
+            ),
+            None => String::new(),
+        };
         for _ in 0..5 {
             let port = free_port();
             let config = dir.path().join("config.yml");
@@ -119,7 +134,7 @@ impl LocalRegistry {
                      log:\n  level: error\n  accesslog:\n    disabled: true\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n  cache:\n    blobdescriptor: inmemory\n\
                      http:\n  addr: 127.0.0.1:{port}\n  secret: baton-test-secret\n\
-                     {auth_block}",
+                     {auth_block}{notify_block}",
                     dir.path().join("data").display()
                 ),
             )

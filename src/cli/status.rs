@@ -1,0 +1,104 @@
+//! `baton status`: asks a running daemon for its status and prints it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::ConfigArg;
+use crate::config::Config;
+use crate::daemon::status::Status;
+
+/// Arguments of `baton status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The daemon's address, e.g. http://127.0.0.1:9476 [default: daemon.listen of the configuration].
+    #[arg(long, value_name = "URL", conflicts_with = "config")]
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print the JSON the daemon returns instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The base URL for a listen address; a wildcard address is reached through loopback.
+pub fn url_for(listen: SocketAddr) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, listen.port()))
+}
+
+/// Prints the status: exit 0 when the daemon is ready, 2 when it answers but is not ready,
+/// 1 when it cannot be reached.
+pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let base = match &args.url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let path = args.config.path();
+            let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+            url_for(config.daemon.listen)
+        }
+    };
+    let url = format!("{base}/api/v1/status");
+    crate::registry::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let body = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("cannot build the HTTP client")?;
+        let response = client.get(&url).send().await.with_context(|| {
+            format!(
+                "cannot reach the daemon at {url}: is `baton run` running with this configuration?"
+            )
+        })?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .with_context(|| format!("cannot read the reply of {url}"))?;
+        if !status.is_success() {
+            anyhow::bail!("{url} answered {status}: {}", body.trim());
+        }
+        Ok(body)
+    })?;
+    let status: Status = serde_json::from_str(&body).with_context(|| {
+        format!("{url} did not return a baton status: is this baton's address?")
+    })?;
+    if args.json {
+        println!("{}", body.trim_end());
+    } else {
+        print!("{}", status.to_text());
+    }
+    Ok(if status.ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_listen_addresses_are_reached_through_loopback() {
+        assert_eq!(
+            url_for("0.0.0.0:9476".parse().unwrap()),
+            "http://127.0.0.1:9476"
+        );
+        assert_eq!(url_for("[::]:9476".parse().unwrap()), "http://[::1]:9476");
+        assert_eq!(
+            url_for("127.0.0.1:1234".parse().unwrap()),
+            "http://127.0.0.1:1234"
+        );
+    }
+}

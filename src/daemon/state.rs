@@ -1,0 +1,560 @@
+//! The daemon's shared state: the configuration in force, the last scan of every image, the
+//! choices made from it, the operator-facing status and the metrics.
+//!
+//! Scan tasks write results here, the reconciler reads choices from here, and the HTTP
+//! handlers read status and metrics. One mutex guards the scan cache and the status together,
+//! so a result that arrives for an image a reload has just removed is dropped, never shown.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore};
+
+use super::metrics::{
+    EnvironmentLabel, ImageLabel, Metrics, PolicyLabel, RegistryLabel, ResultLabel, ScanErrorLabels,
+};
+use super::status::{self, ImageStatus, PolicyStatus, Status};
+use crate::config::Config;
+use crate::pass::{ImageScan, Outcome, PassError, PassReport, ReviewAction, Selection};
+use crate::registry::Registries;
+
+/// A validated configuration together with what was built from it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Registry clients for it (kept across reloads that leave `[registries]` alone, so
+    /// tokens and request budgets carry over).
+    pub registries: Arc<Registries>,
+    /// Registry requests in flight at once (`daemon.concurrency`).
+    pub scan_limit: Arc<Semaphore>,
+    /// The file's bytes when it was loaded, to skip reloads that change nothing.
+    pub text: Vec<u8>,
+}
+
+/// The last successful listing of one image.
+#[derive(Debug, Clone)]
+struct CachedTags {
+    /// The repository it was listed from (a reload may point the image elsewhere).
+    repository: String,
+    /// Valid tags.
+    tags: Arc<Vec<String>>,
+}
+
+/// What the mutex guards.
+#[derive(Debug, Default)]
+struct State {
+    status: Status,
+    tags: BTreeMap<String, CachedTags>,
+    selections: BTreeMap<String, Selection>,
+    /// Images whose first scan has not finished; the first reconciliation waits for them.
+    first_scans_pending: BTreeSet<String>,
+    first_scans_done: bool,
+}
+
+/// State shared by the daemon's tasks and the HTTP handlers.
+pub struct Shared {
+    /// Every metric.
+    pub metrics: Metrics,
+    state: Mutex<State>,
+    ready: AtomicBool,
+    stopping: AtomicBool,
+    last_sync: Mutex<Option<Instant>>,
+    sync_deadline: Mutex<Duration>,
+    /// Wakes the reconciler: a choice changed or the configuration was reloaded.
+    pub reconcile: Notify,
+}
+
+/// How long the last successful sync may be ago before `/readyz` fails: three git intervals.
+pub fn sync_deadline(config: &Config) -> Duration {
+    config.git.interval * 3
+}
+
+impl Shared {
+    /// Fresh state for a daemon that has loaded `config` and done nothing else yet.
+    pub fn new(config: &Config) -> Self {
+        let shared = Shared {
+            metrics: Metrics::new(),
+            state: Mutex::new(State {
+                status: Status {
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    started_at: status::now(),
+                    ..Status::default()
+                },
+                ..State::default()
+            }),
+            ready: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            last_sync: Mutex::new(None),
+            sync_deadline: Mutex::new(sync_deadline(config)),
+            reconcile: Notify::new(),
+        };
+        shared.apply_config(config);
+        shared
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind: keep serving it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The status as `/api/v1/status` returns it.
+    pub fn status(&self) -> Status {
+        let mut status = self.lock().status.clone();
+        status.ready = self.readiness().is_ok();
+        status.stopping = self.stopping.load(Ordering::SeqCst);
+        status
+    }
+
+    /// Marks the daemon ready: the first configuration load and clone succeeded.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Marks the daemon as stopping (shown in the status).
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Records a successful sync with the remote and the head it found.
+    pub fn synced(&self, head: Option<String>) {
+        if let Ok(mut last) = self.last_sync.lock() {
+            *last = Some(Instant::now());
+        }
+        self.metrics.succeeded("sync");
+        let mut state = self.lock();
+        state.status.git.last_sync = Some(status::now());
+        if head.is_some() {
+            state.status.git.head = head;
+        }
+        state.status.git.last_error = None;
+    }
+
+    /// Records a failed sync or clone.
+    pub fn sync_failed(&self, error: &str) {
+        self.lock().status.git.last_error = Some(error.to_string());
+    }
+
+    /// `Ok` when ready, else the reason it is not.
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err("not ready: stopping".into());
+        }
+        if !self.ready.load(Ordering::SeqCst) {
+            return Err(
+                "not ready: the first configuration load and clone have not finished".into(),
+            );
+        }
+        let deadline = self
+            .sync_deadline
+            .lock()
+            .map(|d| *d)
+            .unwrap_or(Duration::MAX);
+        let last = self.last_sync.lock().ok().and_then(|l| *l);
+        match last {
+            Some(at) if at.elapsed() <= deadline => Ok(()),
+            Some(at) => Err(format!(
+                "not ready: the last successful git sync was {}s ago (limit {}s)",
+                at.elapsed().as_secs(),
+                deadline.as_secs()
+            )),
+            None => Err("not ready: no successful git sync yet".into()),
+        }
+    }
+
+    /// Brings the state in line with a newly loaded configuration: drops images, policies
+    /// and environments that are gone (with their metric series), forgets tags of images
+    /// whose repository changed, and recomputes every choice from the cached tags.
+    pub fn apply_config(&self, config: &Config) {
+        if let Ok(mut deadline) = self.sync_deadline.lock() {
+            *deadline = sync_deadline(config);
+        }
+        let mut state = self.lock();
+        let state = &mut *state;
+        state.status.config.path = config.source.display().to_string();
+        state.status.config.loaded_at = status::now();
+        state.status.config.last_reload_error = None;
+        let gone: Vec<String> = state
+            .status
+            .images
+            .keys()
+            .filter(|name| !config.images.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            state.status.images.remove(&name);
+            state.tags.remove(&name);
+            state.first_scans_pending.remove(&name);
+            let label = ImageLabel {
+                image: name.clone(),
+            };
+            self.metrics.scans.remove(&label);
+            self.metrics.tags_seen.remove(&label);
+            self.metrics.tags_dropped.remove(&label);
+        }
+        for (name, image) in &config.images {
+            if state
+                .tags
+                .get(name)
+                .is_some_and(|cached| cached.repository != image.repository_text)
+            {
+                state.tags.remove(name);
+            }
+            let entry = state.status.images.entry(name.clone()).or_default();
+            if entry.repository != image.repository_text {
+                *entry = ImageStatus {
+                    repository: image.repository_text.clone(),
+                    ..ImageStatus::default()
+                };
+                if !state.first_scans_done {
+                    state.first_scans_pending.insert(name.clone());
+                }
+            }
+        }
+        for name in state.status.environments.keys() {
+            if !config.environments.contains_key(name) {
+                self.metrics.commits.remove(&EnvironmentLabel {
+                    environment: name.clone(),
+                });
+            }
+        }
+        state
+            .status
+            .environments
+            .retain(|name, _| config.environments.contains_key(name));
+        for name in config.environments.keys() {
+            state.status.environments.entry(name.clone()).or_default();
+        }
+        self.metrics.images.set(config.images.len() as i64);
+        // Every choice again: policies and exclusions may have changed.
+        let mut selections = BTreeMap::new();
+        for name in state.selections.keys() {
+            if !config.policies.contains_key(name) {
+                self.metrics.policy_choices.remove(&PolicyLabel {
+                    policy: name.clone(),
+                });
+            }
+        }
+        for (policy_name, policy) in &config.policies {
+            let Some(cached) = state.tags.get(&policy.image) else {
+                continue;
+            };
+            let selection = choose(config, policy_name, &cached.tags);
+            let previous = state.selections.get(policy_name);
+            if previous.is_none() || previous.and_then(Selection::chosen) != selection.chosen() {
+                tracing::info!(policy = %policy_name, image = %policy.image, from = previous.and_then(Selection::chosen).unwrap_or("none"), to = selection.chosen().unwrap_or("none"), reason = %reason(&selection), "policy choice after reload");
+            }
+            selections.insert(policy_name.clone(), selection);
+        }
+        state.selections = selections;
+        for (name, entry) in state.status.images.iter_mut() {
+            entry.policies = policy_statuses(config, name, &state.selections);
+        }
+        if state.first_scans_pending.is_empty() && !state.first_scans_done {
+            // No images at all, or a reload removed the last ones still waiting.
+            state.first_scans_done = true;
+            self.reconcile.notify_one();
+        }
+    }
+
+    /// Records why a reload was refused (shown until the next successful one).
+    pub fn reload_refused(&self, error: String) {
+        self.lock().status.config.last_reload_error = Some(error);
+    }
+
+    /// Records one image's scan: metrics, status, cached tags and the choices of its
+    /// policies. Wakes the reconciler when a choice changed (once every image has been
+    /// scanned at least once, so that start-up is one reconciliation, not hundreds).
+    /// `loaded` must be the configuration in force now and `repository` the one that was
+    /// listed; a result for an image it no longer has, or that now points at another
+    /// repository, is dropped.
+    pub fn record_scan(&self, loaded: &Loaded, repository: &str, scan: ImageScan, took: Duration) {
+        let config = &*loaded.config;
+        let Some(image) = config.images.get(&scan.image) else {
+            return;
+        };
+        if image.repository_text != repository {
+            return;
+        }
+        let label = ImageLabel {
+            image: scan.image.clone(),
+        };
+        self.metrics.scans.get_or_create(&label).inc();
+        match (&scan.tags, &scan.error) {
+            (Some(tags), _) => {
+                self.metrics
+                    .tags_seen
+                    .get_or_create(&label)
+                    .set(tags.len() as i64);
+                if scan.dropped_invalid > 0 {
+                    self.metrics
+                        .tags_dropped
+                        .get_or_create(&label)
+                        .inc_by(scan.dropped_invalid as u64);
+                }
+                self.metrics.succeeded("scan");
+                tracing::debug!(image = %scan.image, tags = tags.len(), dropped = scan.dropped_invalid, requests = scan.requests, took_ms = took.as_millis() as u64, "scanned");
+            }
+            (None, error) => {
+                let kind = scan.error_kind.unwrap_or("other");
+                self.metrics
+                    .scan_errors
+                    .get_or_create(&ScanErrorLabels {
+                        registry: scan.registry.clone(),
+                        kind: kind.to_string(),
+                    })
+                    .inc();
+                tracing::warn!(image = %scan.image, registry = %scan.registry, kind, error = error.as_deref().unwrap_or("unknown"), "scan failed: keeping the last choice");
+            }
+        }
+        let mut changed = false;
+        let wake;
+        {
+            let mut state = self.lock();
+            let state = &mut *state;
+            let Some(entry) = state.status.images.get_mut(&scan.image) else {
+                return;
+            };
+            if entry.repository != image.repository_text {
+                return;
+            }
+            entry.last_scan = Some(status::now());
+            entry.last_error = scan.error.clone();
+            if let Some(tags) = scan.tags {
+                entry.tag_count = tags.len();
+                let tags = Arc::new(tags);
+                state.tags.insert(
+                    scan.image.clone(),
+                    CachedTags {
+                        repository: image.repository_text.clone(),
+                        tags: tags.clone(),
+                    },
+                );
+                for (policy_name, _) in config.policies_for_image(&scan.image) {
+                    let selection = choose(config, policy_name, &tags);
+                    if selection.chosen().is_some() {
+                        self.metrics
+                            .policy_choices
+                            .get_or_create(&PolicyLabel {
+                                policy: policy_name.clone(),
+                            })
+                            .inc();
+                    }
+                    let previous = state.selections.get(policy_name);
+                    let previous_chosen = previous.and_then(Selection::chosen);
+                    if previous.is_none() || previous_chosen != selection.chosen() {
+                        changed = true;
+                        tracing::info!(policy = %policy_name, image = %scan.image, from = previous_chosen.unwrap_or("none"), to = selection.chosen().unwrap_or("none"), reason = %reason(&selection), "policy choice");
+                    } else {
+                        tracing::debug!(policy = %policy_name, image = %scan.image, chosen = selection.chosen().unwrap_or("none"), "policy choice unchanged");
+                    }
+                    state.selections.insert(policy_name.clone(), selection);
+                }
+                entry.policies = policy_statuses(config, &scan.image, &state.selections);
+            }
+            let was_pending = state.first_scans_pending.remove(&scan.image);
+            if was_pending && state.first_scans_pending.is_empty() && !state.first_scans_done {
+                state.first_scans_done = true;
+                tracing::info!(images = config.images.len(), "every image scanned once");
+                wake = true;
+            } else {
+                wake = changed && state.first_scans_done;
+            }
+        }
+        for (host, remaining) in loaded.registries.rate_limits() {
+            self.metrics
+                .rate_limit_remaining
+                .get_or_create(&RegistryLabel { registry: host })
+                .set(remaining as i64);
+        }
+        if wake {
+            self.reconcile.notify_one();
+        }
+    }
+
+    /// The choice of every policy of `config`, for a reconciliation. Policies whose image
+    /// has not been listed yet get no decision, so their markers stay as they are.
+    pub fn selections(&self, config: &Config) -> BTreeMap<String, Selection> {
+        let state = self.lock();
+        config
+            .policies
+            .iter()
+            .map(|(name, policy)| {
+                let selection = state.selections.get(name).cloned().unwrap_or_else(|| {
+                    let image = &config.images[&policy.image];
+                    Selection {
+                        policy: name.clone(),
+                        image: policy.image.clone(),
+                        repository: image.repository_text.clone(),
+                        rule: policy.policy.describe(),
+                        decision: None,
+                        error: Some("the image has not been listed yet".to_string()),
+                    }
+                });
+                (name.clone(), selection)
+            })
+            .collect()
+    }
+
+    /// Records a reconciliation: per-environment status, commits, pushes and retries.
+    pub fn record_pass(&self, result: &Result<PassReport, PassError>, head: Option<String>) {
+        let report = match result {
+            Ok(report) => report,
+            Err(err) => {
+                self.metrics
+                    .passes
+                    .get_or_create(&ResultLabel {
+                        result: "failed".into(),
+                    })
+                    .inc();
+                if let PassError::Sync(_) = err {
+                    self.sync_failed(&err.to_string());
+                }
+                return;
+            }
+        };
+        self.synced(head);
+        let failed = report
+            .environments
+            .iter()
+            .any(|e| matches!(e.outcome, Outcome::Failed(_)));
+        self.metrics
+            .passes
+            .get_or_create(&ResultLabel {
+                result: if failed { "failed" } else { "ok" }.into(),
+            })
+            .inc();
+        let now = status::now();
+        let mut state = self.lock();
+        for env in &report.environments {
+            let entry = state
+                .status
+                .environments
+                .entry(env.name.clone())
+                .or_default();
+            entry.last_pass = Some(now.clone());
+            entry.holds = env.held.clone();
+            entry.problems = env.problems.clone();
+            entry.waiting = env.waiting.iter().map(ToString::to_string).collect();
+            entry.pending_reviews = env
+                .reviews
+                .iter()
+                .filter(|r| {
+                    !matches!(
+                        r.action,
+                        ReviewAction::Declined { .. } | ReviewAction::Failed(_)
+                    )
+                })
+                .map(|r| {
+                    format!(
+                        "{} {} -> {} on {}: {}",
+                        r.image, r.from, r.to, r.branch, r.action
+                    )
+                })
+                .collect();
+            entry.last_error = None;
+            match &env.outcome {
+                Outcome::Unchanged => entry.outcome = Some("up to date".into()),
+                Outcome::Planned => entry.outcome = Some("planned".into()),
+                Outcome::Pushed {
+                    commit,
+                    branch,
+                    retries,
+                } => {
+                    entry.outcome = Some(format!("pushed to {branch}"));
+                    entry.last_commit = Some(commit.clone());
+                    entry.last_commit_at = Some(now.clone());
+                    entry.last_moves = env
+                        .moves
+                        .iter()
+                        .map(|m| format!("{} {} -> {}", m.policy, m.from, m.to))
+                        .collect();
+                    let label = EnvironmentLabel {
+                        environment: env.name.clone(),
+                    };
+                    self.metrics.commits.get_or_create(&label).inc();
+                    self.metrics
+                        .pushes
+                        .get_or_create(&ResultLabel {
+                            result: "ok".into(),
+                        })
+                        .inc();
+                    self.metrics.push_retries.inc_by(u64::from(*retries));
+                    self.metrics.succeeded("push");
+                }
+                Outcome::Skipped(why) => {
+                    entry.outcome = Some("waiting".into());
+                    entry.waiting = vec![why.clone()];
+                }
+                Outcome::Waiting(_) => entry.outcome = Some("waiting".into()),
+                Outcome::Reviewed { branches } => {
+                    entry.outcome = Some(format!("review pushed to {}", branches.join(", ")));
+                    self.metrics
+                        .pushes
+                        .get_or_create(&ResultLabel {
+                            result: "ok".into(),
+                        })
+                        .inc();
+                    self.metrics.succeeded("push");
+                }
+                Outcome::Failed(why) => {
+                    entry.outcome = Some("failed".into());
+                    entry.last_error = Some(why.clone());
+                    if !env.moves.is_empty() {
+                        self.metrics
+                            .pushes
+                            .get_or_create(&ResultLabel {
+                                result: "failed".into(),
+                            })
+                            .inc();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One policy's choice over `tags`.
+fn choose(config: &Config, policy_name: &str, tags: &[String]) -> Selection {
+    let policy = &config.policies[policy_name];
+    let image = &config.images[&policy.image];
+    Selection {
+        policy: policy_name.to_string(),
+        image: policy.image.clone(),
+        repository: image.repository_text.clone(),
+        rule: policy.policy.describe(),
+        decision: Some(policy.policy.choose(tags)),
+        error: None,
+    }
+}
+
+fn reason(selection: &Selection) -> String {
+    match (&selection.decision, &selection.error) {
+        (Some(decision), _) => decision.to_string(),
+        (None, Some(error)) => error.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+fn policy_statuses(
+    config: &Config,
+    image: &str,
+    selections: &BTreeMap<String, Selection>,
+) -> BTreeMap<String, PolicyStatus> {
+    config
+        .policies_for_image(image)
+        .map(|(name, policy)| {
+            let selection = selections.get(name);
+            (
+                name.clone(),
+                PolicyStatus {
+                    rule: policy.policy.describe(),
+                    chosen: selection.and_then(Selection::chosen).map(str::to_string),
+                    reason: selection.map(reason).unwrap_or_default(),
+                },
+            )
+        })
+        .collect()
+}
