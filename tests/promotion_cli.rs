@@ -163,7 +163,10 @@ async fn promote_rolls_back_and_the_next_pass_keeps_it() {
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(text.contains("environment production: moved 1 image, pushed "), "{text}");
+    assert!(
+        text.contains("environment production: moved 1 image, pushed "),
+        "{text}"
+    );
     assert!(text.contains("  app 1.1.0 -> 1.0.0"), "{text}");
     assert_eq!(
         w.file("main", PRODUCTION),

@@ -142,6 +142,7 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
             [] if failures.is_empty() && reviewed.is_empty() && waiting == 0 => {
                 println!("nothing to move: every marker is up to date")
             }
+            [] if !reviewed.is_empty() => {}
             [] => println!("nothing was pushed to the branch"),
             [branch] => println!("1 commit pushed to {branch}"),
             [branch, ..] => println!("{} commits pushed to {branch}", pushed.len()),
