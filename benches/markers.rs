@@ -174,12 +174,14 @@ fn generate(dir: &Path) -> (usize, usize, usize) {
         let name = match kind {
             Kind::Kustomize => "kustomization.yaml".to_string(),
             Kind::Helm => "values.yaml".to_string(),
-            _ => format!("{}.yaml", rng.word()),
+            _ => format!("{}-{index}.yaml", rng.word()),
         };
+        // Five files per application directory, 2,000 directories in all.
+        let app = index / 5;
         let path = dir
-            .join(format!("clusters/env-{}", index % 4))
-            .join(format!("team-{:02}", index / 4 % 25))
-            .join(format!("app-{index:05}"))
+            .join(format!("clusters/env-{}", app % 4))
+            .join(format!("team-{:02}", app / 4 % 25))
+            .join(format!("app-{app:04}"))
             .join(name);
         if let Some(parent) = path.parent()
             && let Err(err) = std::fs::create_dir_all(parent)

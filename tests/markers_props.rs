@@ -180,8 +180,11 @@ struct Placed {
     marker: MarkerGen,
 }
 
+/// A marked scalar on a rendered line: its span in the line, its value, its marker.
+type MarkedSpan = (Range<usize>, String, MarkerGen);
+
 struct Renderer {
-    lines: Vec<(String, Option<(Range<usize>, String, MarkerGen)>)>,
+    lines: Vec<(String, Option<MarkedSpan>)>,
 }
 
 impl Renderer {

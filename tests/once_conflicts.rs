@@ -270,7 +270,7 @@ async fn overlapping_runs_on_one_state_directory_take_turns() {
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
-    let lock = fleet.state_dir().join("lock");
+    let lock = fleet.state_dir().join("baton.lock");
     assert_eq!(
         std::fs::read_to_string(&lock).unwrap().trim(),
         first.id().to_string()

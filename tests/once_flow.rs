@@ -169,7 +169,7 @@ async fn plan_prints_moves_diff_and_message_writes_nothing_and_exits_2() {
         format!("+++ b/{STAGING_APP}"),
         format!("-          image: \"{app}:1.0.0\""),
         format!("+          image: \"{app}:1.1.0@{digest}\""),
-        format!("-  tag: '3.0.0'"),
+        "-  tag: '3.0.0'".to_string(),
         "staging: app 1.0.0 -> 1.1.0".to_string(),
         "Baton-Environment: staging".to_string(),
         format!("Baton-Digest: {digest}"),

@@ -89,7 +89,7 @@ async fn plan_shows_waiting_reasons_holds_and_reviews() {
     );
     assert!(
         text.contains(
-            "  review app 1.0.0 -> 1.1.0 on baton/production/app: would push baton/production/app and open a pull request"
+            "  review app (1.0.0 -> 1.1.0 on baton/production/app): would push baton/production/app and open a pull request"
         ),
         "{text}"
     );
@@ -164,7 +164,7 @@ async fn promote_rolls_back_and_the_next_pass_keeps_it() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(
-        text.contains("environment production: moved 1 image, pushed "),
+        text.contains("environment production: moved 1 image, pushed"),
         "{text}"
     );
     assert!(text.contains("  app 1.1.0 -> 1.0.0"), "{text}");

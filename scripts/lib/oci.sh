@@ -55,14 +55,10 @@ YAML
 }
 
 # oci_upload_blob HOST REPO FILE: uploads FILE as a blob of REPO (monolithic
-# POST + PUT) unless it is there already; prints its digest.
+# POST + PUT); prints its digest.
 oci_upload_blob() {
   local host=$1 repo=$2 file=$3 digest location sep
   digest="sha256:$(sha256sum "$file" | cut -d' ' -f1)"
-  if curl -fsS -o /dev/null -I "http://$host/v2/$repo/blobs/$digest" 2>/dev/null; then
-    echo "$digest"
-    return 0
-  fi
   location=$(curl -fsS -o /dev/null -D - -X POST "http://$host/v2/$repo/blobs/uploads/" |
     tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
   case $location in

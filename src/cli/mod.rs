@@ -75,14 +75,14 @@ pub enum Command {
     Plan(pass::PlanArgs),
     /// Show what moved, when, from what to what, under which policy and by which commit.
     History(history::HistoryArgs),
-    /// Move an image in an environment by hand (a rollback, or ahead of the gates), as a
-    /// commit or review with a Baton-Promoted-By trailer the automatic passes respect.
-    Promote(promote::PromoteArgs),
     /// Run the daemon: scan each image on its interval, commit and push moves, serve health,
     /// metrics and status; reload on SIGHUP or a change of the file; stop on SIGTERM/SIGINT.
     Run(run::RunArgs),
     /// Print the status of a running daemon (exit 2 when it is not ready).
     Status(status::StatusArgs),
+    /// Move an image in an environment by hand (a rollback, or ahead of the gates), as a
+    /// commit or review with a Baton-Promoted-By trailer the automatic passes respect.
+    Promote(promote::PromoteArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
@@ -99,9 +99,9 @@ pub fn main() -> ExitCode {
         Command::Once(args) => pass::once(&args),
         Command::Plan(args) => pass::plan(&args),
         Command::History(args) => history::run(&args),
-        Command::Promote(args) => promote::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Promote(args) => promote::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -124,37 +124,12 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
                 _ => None,
             })
             .collect();
-        let reviewed: Vec<&str> = report
-            .environments
-            .iter()
-            .flat_map(|e| match &e.outcome {
-                Outcome::Reviewed { branches } => branches.iter().map(String::as_str).collect(),
-                _ => Vec::new(),
-            })
-            .collect();
-        let waiting = report
-            .environments
-            .iter()
-            .filter(|e| matches!(e.outcome, Outcome::Waiting(_)))
-            .count();
         println!();
         match pushed.as_slice() {
-            [] if failures.is_empty() && reviewed.is_empty() && waiting == 0 => {
-                println!("nothing to move: every marker is up to date")
-            }
-            [] if !reviewed.is_empty() => {}
-            [] => println!("nothing was pushed to the branch"),
+            [] if failures.is_empty() => println!("nothing to move: every marker is up to date"),
+            [] => println!("nothing was pushed"),
             [branch] => println!("1 commit pushed to {branch}"),
             [branch, ..] => println!("{} commits pushed to {branch}", pushed.len()),
-        }
-        if !reviewed.is_empty() {
-            println!("review branches pushed: {}", reviewed.join(", "));
-        }
-        if waiting > 0 {
-            println!(
-                "{waiting} environment{} waiting (see above)",
-                plural(waiting)
-            );
         }
         if failures.is_empty() {
             return Ok(ExitCode::SUCCESS);
@@ -200,7 +175,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let moving = report
             .environments
             .iter()
-            .filter(|e| matches!(e.outcome, Outcome::Planned | Outcome::Reviewed { .. }))
+            .filter(|e| e.outcome == Outcome::Planned)
             .count();
         let failures = report.failures();
         println!();
@@ -275,9 +250,7 @@ pub fn outcome_text(outcome: &Outcome, moves: usize) -> String {
         }
         Outcome::Skipped(why) => format!("skipped: {why}"),
         Outcome::Waiting(_) => "waiting".to_string(),
-        Outcome::Reviewed { branches } => {
-            format!("review of {images} pushed to {}", branches.join(", "))
-        }
+        Outcome::Reviewed { branches } => format!("review pushed to {}", branches.join(", ")),
         Outcome::Failed(why) => format!("failed: {why}"),
     }
 }
@@ -316,8 +289,7 @@ fn print_scans(report: &PassReport) {
     }
 }
 
-/// Holds, waits, reviews and marker problems of one environment.
-pub fn print_notes(env: &pass::EnvironmentReport) {
+fn print_notes(env: &pass::EnvironmentReport) {
     for held in &env.held {
         println!("  hold: {held}");
     }
@@ -326,7 +298,7 @@ pub fn print_notes(env: &pass::EnvironmentReport) {
     }
     for review in &env.reviews {
         println!(
-            "  review {} {} -> {} on {}: {}",
+            "  review {} ({} -> {} on {}): {}",
             review.image, review.from, review.to, review.branch, review.action
         );
     }

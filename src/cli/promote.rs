@@ -63,6 +63,8 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let prepared = super::pass::prepare(&args.config).await?;
+        let (config, registries, workspace) =
+            (&prepared.config, &prepared.registries, &prepared.workspace);
         let request = PromoteRequest {
             image: args.image.clone(),
             environment: args.environment.clone(),
@@ -71,13 +73,7 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
             dry_run: args.dry_run,
             now: super::pass::now_override()?,
         };
-        let report = pass::promote(
-            &prepared.config,
-            &prepared.registries,
-            &prepared.workspace,
-            &request,
-        )
-        .await?;
+        let report = pass::promote(config, registries, workspace, &request).await?;
         println!(
             "environment {}: {}",
             report.name,
@@ -85,11 +81,22 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         );
         for m in &report.moves {
             println!(
-                "  {} {} -> {}   ({}, {})",
+                "  {} {} -> {} ({} {})",
                 m.policy, m.from, m.to, m.image, m.rule
             );
         }
-        super::pass::print_notes(&report);
+        for held in &report.held {
+            println!("  hold: {held}");
+        }
+        for review in &report.reviews {
+            println!(
+                "  review {} {} -> {} on {}: {}",
+                review.image, review.from, review.to, review.branch, review.action
+            );
+        }
+        for problem in &report.problems {
+            println!("  problem: {problem}");
+        }
         if args.dry_run && !report.diff.is_empty() {
             println!("\n{}", report.diff.trim_end());
         }

@@ -56,11 +56,19 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `addr` and starts serving; fails when the address cannot be bound.
-    pub async fn start(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Result<HttpServer> {
+    /// `hooks` serves `POST /hooks/NAME` beside the daemon's own endpoints.
+    pub async fn start(
+        addr: SocketAddr,
+        shared: Arc<Shared>,
+        hooks: Option<super::webhooks::WebhookState>,
+    ) -> std::io::Result<HttpServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(shared);
+        let app = match hooks {
+            Some(hooks) => router(shared).merge(super::webhooks::router(hooks)),
+            None => router(shared),
+        };
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {

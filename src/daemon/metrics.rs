@@ -90,6 +90,8 @@ pub struct Metrics {
     pub rate_limit_remaining: Family<RegistryLabel, Gauge>,
     /// Unix time of the last success of each activity.
     pub last_success: Family<ActivityLabel, Gauge<f64, AtomicU64>>,
+    /// Webhook requests by hook and outcome.
+    pub webhook_requests: Family<super::webhooks::WebhookLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -116,8 +118,14 @@ impl Metrics {
             images: Gauge::default(),
             rate_limit_remaining: Family::default(),
             last_success: Family::default(),
+            webhook_requests: Family::default(),
             registry: Registry::default(),
         };
+        registry.register(
+            "webhook_requests",
+            "Webhook requests by hook and outcome; only verified ones trigger scans",
+            metrics.webhook_requests.clone(),
+        );
         registry.register(
             "scans",
             "Registry scans, failed ones included",

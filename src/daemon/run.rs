@@ -4,6 +4,8 @@
 //! reconciler through a watch channel; it never does registry or Git work itself, so it
 //! answers signals at once.
 
+use super::webhooks::WebhookState;
+use crate::notify::{Notifier, NotifierOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,9 @@ pub enum LoadError {
     /// The state directory is locked by another process or cannot be created.
     #[error("{0}")]
     Lock(#[from] super::lock::LockError),
+    /// A `[webhooks]` secret file cannot be read.
+    #[error("{0}")]
+    Webhooks(#[from] super::webhooks::WebhookError),
     /// The new `daemon.listen` cannot be bound.
     #[error("cannot listen on {addr} (daemon.listen): {source}: pick a free address")]
     Listen {
@@ -116,11 +121,23 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<bool> {
     crate::registry::install_crypto_provider();
     let path = options.config_path.clone();
     let loaded = load(&path, None, true)?;
+    release_free_memory();
     let config = loaded.config.clone();
     let lock = StateLock::acquire(&config.daemon.state_dir)?;
     let shared = Arc::new(Shared::new(&config));
     shared.metrics.succeeded("config_load");
-    let http = HttpServer::start(config.daemon.listen, shared.clone())
+    let (scan_tx, mut scan_rx) = mpsc::channel::<String>(64);
+    let hooks =
+        WebhookState::with_counters(&config, scan_tx, shared.metrics.webhook_requests.clone())
+            .map_err(LoadError::from)?;
+    let forward = shared.clone();
+    tokio::spawn(async move {
+        while let Some(image) = scan_rx.recv().await {
+            forward.request_scan(&image);
+        }
+    });
+    shared.replace_notifier(Some(start_notifier(&config)));
+    let http = HttpServer::start(config.daemon.listen, shared.clone(), Some(hooks.clone()))
         .await
         .map_err(|source| LoadError::Listen {
             addr: config.daemon.listen,
@@ -145,6 +162,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<bool> {
         loaded_tx,
         scheduler,
         http: Some(http),
+        hooks,
         locks: vec![lock],
         _watcher: watcher,
     };
@@ -152,6 +170,30 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<bool> {
     Ok(daemon
         .shutdown(stop_tx, reconciler, options.stop_timeout)
         .await)
+}
+
+/// Hands memory freed after parsing a configuration back to the system. Parsing a large file
+/// needs several times the memory of the result; glibc keeps freed memory for reuse, which
+/// would leave it counted in the daemon's resident size for good.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it touches no memory we own.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// How long notifications still queued at shutdown may take to go out.
+const NOTIFY_FLUSH: Duration = Duration::from_secs(5);
+
+/// Starts the configured notification sinks; a sink whose secret file is unusable is
+/// logged and left out, the others run.
+fn start_notifier(config: &Config) -> Notifier {
+    let (notifier, problems) = Notifier::start(&config.notifications, NotifierOptions::default());
+    for problem in &problems {
+        tracing::error!(error = %problem, "notification sink disabled");
+    }
+    notifier
 }
 
 fn reconcile_remote(config: &Config) -> String {
@@ -164,6 +206,8 @@ struct Daemon {
     loaded_tx: watch::Sender<Arc<Loaded>>,
     scheduler: Scheduler,
     http: Option<HttpServer>,
+    /// The webhook configuration the listener serves.
+    hooks: WebhookState,
     /// The state directory lock, plus the previous directories' after a reload moved it.
     locks: Vec<StateLock>,
     _watcher: Option<notify::RecommendedWatcher>,
@@ -252,18 +296,26 @@ impl Daemon {
         };
         let server = if config.daemon.listen != old.daemon.listen {
             Some(
-                HttpServer::start(config.daemon.listen, self.shared.clone())
-                    .await
-                    .map_err(|source| LoadError::Listen {
-                        addr: config.daemon.listen,
-                        source,
-                    })?,
+                HttpServer::start(
+                    config.daemon.listen,
+                    self.shared.clone(),
+                    Some(self.hooks.clone()),
+                )
+                .await
+                .map_err(|source| LoadError::Listen {
+                    addr: config.daemon.listen,
+                    source,
+                })?,
             )
         } else {
             None
         };
+        // The last step that can fail: the hooks read their secret files again.
+        self.hooks.reload(&config)?;
         // Valid and prepared: from here on nothing fails.
         self.locks.extend(lock);
+        // The old notifier flushes what it holds in the background and ends.
+        drop(self.shared.replace_notifier(Some(start_notifier(&config))));
         if let Some(server) = server
             && let Some(previous) = self.http.replace(server)
         {
@@ -272,6 +324,7 @@ impl Daemon {
         if config.daemon.log_format != old.daemon.log_format {
             tracing::warn!("daemon.log_format changed: it takes effect at the next start of baton");
         }
+        release_free_memory();
         let summary = describe_changes(old, &config);
         self.loaded_tx.send_replace(Arc::new(new));
         self.scheduler.sync(&config);
@@ -308,6 +361,9 @@ impl Daemon {
         }
         if let Some(http) = self.http.take() {
             http.stop().await;
+        }
+        if let Some(notifier) = self.shared.replace_notifier(None) {
+            notifier.shutdown(NOTIFY_FLUSH).await;
         }
         drop(self.locks);
         tracing::info!("stopped");

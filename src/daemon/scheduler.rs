@@ -140,11 +140,15 @@ async fn image_task(
         return;
     };
     let mut key = ScanKey::of(image);
+    let trigger = shared.scan_trigger(&name);
     let mut last_fire = Instant::now();
     let mut next = last_fire + random_below(FIRST_SCAN_SPREAD);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
+            _ = trigger.notified() => {
+                tracing::debug!(image = %name, "scanning now: requested by a webhook");
+            }
             changed = loaded_rx.changed() => {
                 if changed.is_err() {
                     return;
@@ -172,8 +176,11 @@ async fn image_task(
             return;
         };
         let client = loaded.registries.for_image(&image.repository);
+        // Boxed: the HTTP request's state is large and only needed while a scan runs, so a
+        // sleeping task stays small.
+        let scan = Box::pin(scan_image(&name, image, client, &loaded.scan_limit));
         let scan = tokio::select! {
-            scan = scan_image(&name, image, client, &loaded.scan_limit) => scan,
+            scan = scan => scan,
             _ = stop.wait_for(|stopping| *stopping) => return,
         };
         // Record against the configuration in force now, which a reload may have replaced

@@ -17,7 +17,8 @@ use super::metrics::{
 };
 use super::status::{self, ImageStatus, PolicyStatus, Status};
 use crate::config::Config;
-use crate::pass::{ImageScan, Outcome, PassError, PassReport, ReviewAction, Selection};
+use crate::notify::{Event as NotifyEvent, Notifier, ScanFailures, events_from_report};
+use crate::pass::{ImageScan, Outcome, PassError, PassReport, Selection};
 use crate::registry::Registries;
 
 /// A validated configuration together with what was built from it.
@@ -65,6 +66,12 @@ pub struct Shared {
     sync_deadline: Mutex<Duration>,
     /// Wakes the reconciler: a choice changed or the configuration was reloaded.
     pub reconcile: Notify,
+    /// Per image: wakes its scan task at once (a verified registry webhook).
+    scan_triggers: Mutex<BTreeMap<String, Arc<Notify>>>,
+    /// Where commits, failures and failing scans are announced.
+    notifier: Mutex<Option<Notifier>>,
+    /// Scan failures in a row, per image, for `scan_failing` notifications.
+    scan_failures: Mutex<ScanFailures>,
 }
 
 /// How long the last successful sync may be ago before `/readyz` fails: three git intervals.
@@ -90,9 +97,52 @@ impl Shared {
             last_sync: Mutex::new(None),
             sync_deadline: Mutex::new(sync_deadline(config)),
             reconcile: Notify::new(),
+            scan_triggers: Mutex::new(BTreeMap::new()),
+            notifier: Mutex::new(None),
+            scan_failures: Mutex::new(ScanFailures::new()),
         };
         shared.apply_config(config);
         shared
+    }
+
+    /// The handle an image's scan task waits on besides its timer.
+    pub fn scan_trigger(&self, image: &str) -> Arc<Notify> {
+        let mut triggers = self.scan_triggers.lock().unwrap_or_else(|e| e.into_inner());
+        triggers.entry(image.to_string()).or_default().clone()
+    }
+
+    /// Asks for an immediate scan of `image`; requests that arrive during a scan are
+    /// merged into one more scan.
+    pub fn request_scan(&self, image: &str) {
+        tracing::info!(image, "scan requested by a webhook");
+        self.scan_trigger(image).notify_one();
+    }
+
+    /// Puts a notifier in force and returns the one it replaces.
+    pub fn replace_notifier(&self, notifier: Option<Notifier>) -> Option<Notifier> {
+        let mut slot = self.notifier.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *slot, notifier)
+    }
+
+    /// Hands events to the notifier, if any; never blocks.
+    pub fn notify(&self, events: Vec<NotifyEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let slot = self.notifier.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(notifier) = slot.as_ref() {
+            notifier.send_all(events);
+        }
+    }
+
+    /// Counts a scan's success or failure and announces a run of failures.
+    fn observe_scan(&self, image: &str, error: Option<&str>) {
+        let event = self
+            .scan_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(image, error);
+        self.notify(event.into_iter().collect());
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -282,6 +332,7 @@ impl Shared {
             image: scan.image.clone(),
         };
         self.metrics.scans.get_or_create(&label).inc();
+        self.observe_scan(&scan.image, scan.error.as_deref());
         match (&scan.tags, &scan.error) {
             (Some(tags), _) => {
                 self.metrics
@@ -416,6 +467,7 @@ impl Shared {
             }
         };
         self.synced(head);
+        self.notify(events_from_report(report));
         let failed = report
             .environments
             .iter()
@@ -438,22 +490,6 @@ impl Shared {
             entry.holds = env.held.clone();
             entry.problems = env.problems.clone();
             entry.waiting = env.waiting.iter().map(ToString::to_string).collect();
-            entry.pending_reviews = env
-                .reviews
-                .iter()
-                .filter(|r| {
-                    !matches!(
-                        r.action,
-                        ReviewAction::Declined { .. } | ReviewAction::Failed(_)
-                    )
-                })
-                .map(|r| {
-                    format!(
-                        "{} {} -> {} on {}: {}",
-                        r.image, r.from, r.to, r.branch, r.action
-                    )
-                })
-                .collect();
             entry.last_error = None;
             match &env.outcome {
                 Outcome::Unchanged => entry.outcome = Some("up to date".into()),
@@ -485,19 +521,15 @@ impl Shared {
                     self.metrics.succeeded("push");
                 }
                 Outcome::Skipped(why) => {
+                    entry.outcome = Some("skipped".into());
+                    entry.waiting = vec![why.clone()];
+                }
+                Outcome::Waiting(why) => {
                     entry.outcome = Some("waiting".into());
                     entry.waiting = vec![why.clone()];
                 }
-                Outcome::Waiting(_) => entry.outcome = Some("waiting".into()),
                 Outcome::Reviewed { branches } => {
-                    entry.outcome = Some(format!("review pushed to {}", branches.join(", ")));
-                    self.metrics
-                        .pushes
-                        .get_or_create(&ResultLabel {
-                            result: "ok".into(),
-                        })
-                        .inc();
-                    self.metrics.succeeded("push");
+                    entry.outcome = Some(format!("review updated on {}", branches.join(", ")));
                 }
                 Outcome::Failed(why) => {
                     entry.outcome = Some("failed".into());

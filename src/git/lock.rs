@@ -1,5 +1,7 @@
-//! One Baton at a time per state directory: an advisory `flock` on `STATE_DIR/lock`, released
-//! when the holder exits or crashes (the kernel drops it with the file descriptor).
+//! One Baton at a time per state directory: an advisory `flock` on `STATE_DIR/baton.lock`,
+//! released when the holder exits or crashes (the kernel drops it with the file descriptor).
+//! It is the same file `baton run` locks for its lifetime, so a one-shot command never touches
+//! the clone of a running daemon.
 
 use std::fs::File;
 use std::io::Write;
@@ -8,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::GitError;
+
+/// The lock file inside the state directory (shared with the daemon's lock).
+pub const LOCK_FILE: &str = "baton.lock";
 
 /// An exclusive lock on a state directory, held until dropped.
 #[derive(Debug)]
@@ -26,7 +31,7 @@ impl StateLock {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let path = state_dir.join("lock");
+        let path = state_dir.join(LOCK_FILE);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -58,7 +63,7 @@ impl StateLock {
             let holder = holder.trim();
             if started.elapsed() >= wait {
                 return Err(GitError::Settings(format!(
-                    "state directory {} is in use by another baton process{}; wait for it to finish or give this one its own daemon.state_dir",
+                    "state directory {} is in use by another baton process{}; wait for it to finish, or give this command its own state directory, e.g. BATON_DAEMON__STATE_DIR=/var/tmp/baton-cli",
                     state_dir.display(),
                     if holder.is_empty() {
                         String::new()
@@ -108,5 +113,22 @@ mod tests {
         StateLock::acquire(dir.path(), Duration::ZERO)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_running_daemon_excludes_one_shot_commands_and_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = crate::daemon::lock::StateLock::acquire(dir.path()).unwrap();
+        assert!(
+            StateLock::acquire(dir.path(), Duration::ZERO)
+                .await
+                .is_err()
+        );
+        drop(daemon);
+        let once = StateLock::acquire(dir.path(), Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(crate::daemon::lock::StateLock::acquire(dir.path()).is_err());
+        drop(once);
     }
 }

@@ -182,6 +182,9 @@ fn verified_edit(
     changes: &[Change],
 ) -> Result<String, Refusal> {
     let after = edit_text(&file.text, replacements);
+    if quick_verify(&file.text, &after, replacements, changes) {
+        return Ok(after);
+    }
     let expected: BTreeMap<usize, (&str, &str)> = changes
         .iter()
         .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
@@ -271,6 +274,94 @@ pub fn edit_text(text: &str, replacements: &[(Range<usize>, String)]) -> String 
     out
 }
 
+/// True when the old value at `span` is one `quick_verify` can reason about: inside quotes
+/// (no escapes or quotes, as `locate_value` ensures), or a plain scalar made only of the
+/// characters a reference uses and starting with a letter, digit or `_`, so that it cannot
+/// hold an indicator, a flow separator, a `: ` or a ` #`.
+fn simple_value(text: &str, span: &Range<usize>) -> Option<bool> {
+    let bytes = text.as_bytes();
+    let old = bytes.get(span.clone())?;
+    let quote = span.start.checked_sub(1).map(|i| bytes[i]);
+    if matches!(quote, Some(b'"' | b'\'')) && bytes.get(span.end) == quote.as_ref() {
+        return Some(true);
+    }
+    let first_ok = old
+        .first()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let all_ok = old.iter().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/' | b'@' | b'+')
+    });
+    (first_ok && all_ok).then_some(false)
+}
+
+/// The fast check used for nearly every edit, with one parse instead of two.
+///
+/// `after` differs from `before` only inside the replaced ranges. When each old value is a
+/// simple one (see `simple_value`) and each new value is a valid reference part (same
+/// alphabet), the scanner reaches each range in the same state in both texts (the bytes
+/// before it are the same) and reads the old and the new value as one scalar token that ends
+/// where the range ends (a comment follows it on the line). Both texts then tokenize alike
+/// except for those scalars' values, so checking that `after` parses and holds, at each
+/// range, a scalar starting there with exactly the new value proves what the full
+/// comparison in `verify` proves. Anything else goes to `verify`.
+fn quick_verify(
+    before: &str,
+    after: &str,
+    replacements: &[(Range<usize>, String)],
+    changes: &[Change],
+) -> bool {
+    let mut sorted: Vec<(&(Range<usize>, String), &Change)> =
+        replacements.iter().zip(changes).collect();
+    sorted.sort_by_key(|((range, _), _)| range.start);
+    // Where each new value starts in `after`, as a character index (what the parser counts),
+    // with its line and value.
+    let ascii = after.is_ascii();
+    let mut wanted: Vec<(usize, usize, &str)> = Vec::with_capacity(sorted.len());
+    let mut shift: isize = 0;
+    for ((range, value), change) in &sorted {
+        let Some(quoted) = simple_value(before, range) else {
+            return false;
+        };
+        if value.is_empty()
+            || !value.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/' | b'@')
+            })
+        {
+            return false;
+        }
+        let Some(start) = range.start.checked_add_signed(shift) else {
+            return false;
+        };
+        let token_start = start - usize::from(quoted);
+        let index = if ascii {
+            token_start
+        } else {
+            match after.get(..token_start) {
+                Some(prefix) => prefix.chars().count(),
+                None => return false,
+            }
+        };
+        wanted.push((index, change.line, value.as_str()));
+        shift += value.len() as isize - range.len() as isize;
+    }
+    let mut found = 0;
+    for event in Parser::new_from_str(after) {
+        let Ok((event, span)) = event else {
+            return false;
+        };
+        if let Event::Scalar(value, ..) = &event
+            && let Ok(at) = wanted.binary_search_by_key(&span.start.index(), |w| w.0)
+        {
+            let (_, line, new) = wanted[at];
+            if value != new || span.start.line() != line {
+                return false;
+            }
+            found += 1;
+        }
+    }
+    found == wanted.len()
+}
+
 fn is_yaml_name(path: &Path) -> bool {
     match path.extension().and_then(|e| e.to_str()) {
         Some(ext) => ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"),
@@ -335,7 +426,7 @@ fn verify(
                     seen += 1;
                 } else if va != vb {
                     return Err(Refusal::Edit(format!(
-                        "the edit changed a value other than the marked one at line {line}"
+                        "the marked text is part of a longer value that starts at line {line} (a block scalar or a multi-line value): mark a value that stands on its own line"
                     )));
                 }
             }
@@ -379,7 +470,7 @@ pub enum ApplyError {
 }
 
 /// Writes every edit of the plan under `root`, each file atomically (temporary file in the
-/// same directory, same permissions, then rename). Returns how many files were written.
+/// same directory, same permissions, then rename; not fsynced, see `write_edit`). Returns how many files were written.
 /// Stops at the first failure; files written before it hold complete new contents.
 pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
     let mut written = 0;
@@ -429,7 +520,8 @@ fn write_edit(root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
     let result = (|| {
         file.write_all(edit.after.as_bytes())?;
         file.set_permissions(meta.permissions())?;
-        file.sync_all()?;
+        // No fsync: the rename makes the write atomic for readers, and the work tree is a
+        // disposable clone that the next pass re-applies; what must last is the commit.
         drop(file);
         std::fs::rename(&temp, real_dir.join(&file_name))
     })();
@@ -583,6 +675,48 @@ mod tests {
             "{:?}",
             p.problems
         );
+    }
+
+    /// The one-parse check accepts the usual forms and hands everything else to `verify`.
+    #[test]
+    fn quick_check_takes_simple_values_only() {
+        let quick = |text: &str| {
+            let (markers, _) = scan_text(Path::new("f.yaml"), text);
+            let r = resolved("1.1", None);
+            let replacements: Vec<(Range<usize>, String)> = markers
+                .iter()
+                .map(|m| (m.span.clone(), new_value(m, &r).unwrap().unwrap()))
+                .collect();
+            let changes: Vec<Change> = markers
+                .iter()
+                .zip(&replacements)
+                .map(|(m, (_, to))| Change {
+                    line: m.line,
+                    policy: m.policy.clone(),
+                    field: m.field,
+                    from: m.current.clone(),
+                    to: to.clone(),
+                })
+                .collect();
+            let after = edit_text(text, &replacements);
+            quick_verify(text, &after, &replacements, &changes)
+        };
+        let m = "# {\"$baton\": \"app\"}";
+        assert!(quick(&format!("image: app:1.0 {m}\n")));
+        assert!(quick(&format!(
+            "a:\n  - \"app:1.0\" {m}\n  - 'app:1.0' {m}\n"
+        )));
+        assert!(quick(&format!(
+            "\u{feff}é: x\nimage: app:1.0 {m}\r\ntag: x\n"
+        )));
+        assert!(quick(&format!("k: [\n  app:1.0 {m}\n  ]\n")));
+        // Inside a block scalar or a longer plain value: not one scalar of its own.
+        assert!(!quick(&format!("script: |\n  image: app:1.0 {m}\n")));
+        assert!(!quick(&format!("a: first\n  app:1.0 {m}\n")));
+        // Old values outside the simple alphabet go to the full comparison.
+        assert!(!quick(&format!("k: [\n  a, app:1.0 {m}\n  ]\n")));
+        assert!(!quick(&format!("- ? app:1.0 {m}\n")));
+        assert!(!quick(&format!("image: hello world {m}\n")));
     }
 
     #[test]

@@ -204,14 +204,14 @@ fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
         }
         Err(err) => return FileOutcome::Problem(unreadable(relative, &err)),
     };
-    match file.metadata() {
+    let size = match file.metadata() {
         Ok(meta) if !meta.is_file() => return FileOutcome::Read(None),
         Ok(meta) if meta.len() > max_size => return FileOutcome::Skipped(|s| s.too_large += 1),
-        Ok(_) => {}
+        Ok(meta) => meta.len(),
         Err(err) => return FileOutcome::Problem(unreadable(relative, &err)),
-    }
+    };
     // Read at most one byte past the cap, in case the file grew since its size was taken.
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     if let Err(err) = (&mut file).take(max_size + 1).read_to_end(&mut bytes) {
         return FileOutcome::Problem(unreadable(relative, &err));
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::git::message::{CommitMessage, Move};
-use crate::pass::{Outcome, PassReport};
+use crate::pass::{Outcome, PassReport, ReviewAction};
 
 /// The kinds of event, as named in `notifications.NAME.events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -208,6 +208,15 @@ pub fn events_from_report(report: &PassReport) -> Vec<Event> {
             | Outcome::Skipped(_)
             | Outcome::Waiting(_)
             | Outcome::Reviewed { .. } => {}
+        }
+        for review in &env.reviews {
+            if let ReviewAction::Opened { url, .. } = &review.action {
+                events.push(Event::ReviewOpened {
+                    environment: env.name.clone(),
+                    image: review.image.clone(),
+                    url: url.clone(),
+                });
+            }
         }
     }
     events

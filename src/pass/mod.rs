@@ -122,14 +122,14 @@ pub struct EnvironmentReport {
 }
 
 impl EnvironmentReport {
-    /// An empty report for environment `name` with `outcome`: nothing moved, nothing waits.
-    pub fn new(name: &str, outcome: Outcome) -> EnvironmentReport {
+    /// An empty report for environment `name`: nothing moved, nothing waits.
+    pub fn new(name: &str) -> EnvironmentReport {
         EnvironmentReport {
             name: name.to_string(),
             moves: Vec::new(),
             diff: String::new(),
             message: None,
-            outcome,
+            outcome: Outcome::Unchanged,
             problems: Vec::new(),
             held: Vec::new(),
             skipped_files: String::new(),
@@ -383,7 +383,11 @@ pub async fn run_with_selections(
         }
         let env = &config.environments[&name];
         let report = match &unusable {
-            Some(why) => EnvironmentReport::new(&name, Outcome::Failed(why.clone())),
+            Some(why) => {
+                let mut report = EnvironmentReport::new(&name);
+                report.outcome = Outcome::Failed(why.clone());
+                report
+            }
             None => environment_pass(&cx, &name, env, None).await,
         };
         log_environment(&report);
@@ -477,7 +481,7 @@ async fn environment_pass(
     env: &EnvironmentConfig,
     manual: Option<&Manual>,
 ) -> EnvironmentReport {
-    let mut report = EnvironmentReport::new(name, Outcome::Unchanged);
+    let mut report = EnvironmentReport::new(name);
     // A person's explicit move is not held by windows or freezes.
     let window = match manual {
         Some(_) => None,
@@ -943,12 +947,6 @@ fn log_environment(report: &EnvironmentReport) {
         Outcome::Skipped(why) => {
             tracing::warn!(environment = %report.name, reason = %why, "environment skipped")
         }
-        Outcome::Waiting(why) => {
-            tracing::info!(environment = %report.name, reason = %why, "environment waiting")
-        }
-        Outcome::Reviewed { branches } => {
-            tracing::info!(environment = %report.name, moves = report.moves.len(), branches = %branches.join(", "), "environment review pushed")
-        }
         Outcome::Pushed {
             commit,
             branch,
@@ -961,6 +959,12 @@ fn log_environment(report: &EnvironmentReport) {
         }
         Outcome::Unchanged => {
             tracing::info!(environment = %report.name, "environment up to date")
+        }
+        Outcome::Waiting(why) => {
+            tracing::info!(environment = %report.name, reason = %why, "environment waiting")
+        }
+        Outcome::Reviewed { branches } => {
+            tracing::info!(environment = %report.name, moves = report.moves.len(), branches = %branches.join(", "), "environment sent for review")
         }
     }
 }
