@@ -166,13 +166,13 @@ pub fn latest_manual_promotion(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::git::trailers::split_message;
     use crate::git::{CommitMessage, Identity, Move, ObjectId};
 
     /// A commit record with `message`, at `time` seconds, with an id made from `n`.
-    pub(crate) fn record(n: u8, time: i64, message: &str) -> CommitRecord {
+    fn record(n: u8, time: i64, message: &str) -> CommitRecord {
         let parts = split_message(message);
         let who = Identity {
             name: "baton".into(),
@@ -192,7 +192,7 @@ pub(crate) mod tests {
     }
 
     /// The message Baton writes for moving `app` in `env`.
-    pub(crate) fn moved(env: &str, from: &str, to: &str, by: Option<&str>) -> String {
+    fn moved(env: &str, from: &str, to: &str, by: Option<&str>) -> String {
         CommitMessage {
             environment: env.into(),
             moves: vec![Move {

@@ -1,7 +1,7 @@
 //! Time windows and freeze dates: whether an environment may move at an instant, and when it
 //! next may. Pure functions of the configuration and a timestamp.
 
-use jiff::civil::{Date, Time};
+use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
@@ -127,11 +127,6 @@ pub fn local_time(t: Timestamp, zone: &TimeZone) -> String {
     let local = zone.to_datetime(t);
     let name = zone.iana_name().unwrap_or("UTC");
     format!("{} {name}", local.strftime("%Y-%m-%d %H:%M"))
-}
-
-/// The civil date of `t` in UTC, for messages that name a day.
-pub fn utc_date(t: Timestamp) -> Date {
-    TimeZone::UTC.to_datetime(t).date()
 }
 
 #[cfg(test)]
