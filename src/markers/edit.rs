@@ -274,8 +274,8 @@ pub fn edit_text(text: &str, replacements: &[(Range<usize>, String)]) -> String 
     out
 }
 
-/// True when the old value at `span` is one `quick_verify` can reason about: inside quotes
-/// (no escapes or quotes, as `locate_value` ensures), or a plain scalar made only of the
+/// `Some(quoted)` when the old value at `span` is one `quick_verify` can reason about: inside
+/// quotes and made of printable ASCII without quotes or backslashes, or a plain scalar made only of the
 /// characters a reference uses and starting with a letter, digit or `_`, so that it cannot
 /// hold an indicator, a flow separator, a `: ` or a ` #`.
 fn simple_value(text: &str, span: &Range<usize>) -> Option<bool> {
@@ -283,7 +283,12 @@ fn simple_value(text: &str, span: &Range<usize>) -> Option<bool> {
     let old = bytes.get(span.clone())?;
     let quote = span.start.checked_sub(1).map(|i| bytes[i]);
     if matches!(quote, Some(b'"' | b'\'')) && bytes.get(span.end) == quote.as_ref() {
-        return Some(true);
+        // Printable ASCII only: a control character is not YAML, and the old text must be
+        // read exactly as the new one is.
+        let printable = old
+            .iter()
+            .all(|b| (b.is_ascii_graphic() || *b == b' ') && !matches!(b, b'"' | b'\'' | b'\\'));
+        return printable.then_some(true);
     }
     let first_ok = old
         .first()
@@ -723,6 +728,23 @@ mod tests {
         assert!(!quick(&format!("k: [\n  a, app:1.0 {m}\n  ]\n")));
         assert!(!quick(&format!("- ? app:1.0 {m}\n")));
         assert!(!quick(&format!("image: hello world {m}\n")));
+        // Found by the fuzzer: a control character makes the old text unparseable.
+        assert!(!quick(&format!("image: \"app\u{0}:1.0\" {m}\n")));
+        assert!(!quick(&format!("image: 'app\u{1}:1.0' {m}\n")));
+    }
+
+    /// Found by the fuzzer: a control character inside a marked quoted value made the file
+    /// unparseable, and the one-parse check, which only saw the edited text, let it through.
+    #[test]
+    fn never_edits_a_file_that_does_not_parse() {
+        let text = "a: ghcr.io/acme/app:1.0 # {\"$baton\": \"app\"}\nb: \"ghcr.io\u{0}/acme/app:1.0\" # {\"$baton\": \"app\"}\n";
+        let p = plan_text(text, resolved("1.1", None));
+        assert!(p.edits.is_empty(), "{:?}", p.edits);
+        assert!(
+            p.problems[0].message.contains("does not parse"),
+            "{:?}",
+            p.problems
+        );
     }
 
     #[test]
