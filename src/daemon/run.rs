@@ -327,8 +327,9 @@ impl Daemon {
         release_free_memory();
         let summary = describe_changes(old, &config);
         self.loaded_tx.send_replace(Arc::new(new));
-        self.scheduler.sync(&config);
+        // The state first, so that the first scan of a new image finds its entry.
         self.shared.apply_config(&config);
+        self.scheduler.sync(&config);
         self.shared.reconcile.notify_one();
         Ok(summary)
     }
