@@ -314,7 +314,8 @@ fn print_scans(report: &PassReport) {
     }
 }
 
-fn print_notes(env: &pass::EnvironmentReport) {
+/// Holds, waits, reviews and marker problems of one environment.
+pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
     for held in &env.held {
         println!("  hold: {held}");
     }
