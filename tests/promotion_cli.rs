@@ -222,7 +222,7 @@ async fn promote_in_review_mode_opens_a_pull_request_at_once() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(
-        text.contains("review app 1.0.0 -> 1.1.0 on baton/production/app: opened"),
+        text.contains("review app (1.0.0 -> 1.1.0 on baton/production/app): opened"),
         "{text}"
     );
     let forge = w.forge.as_ref().unwrap();

@@ -124,12 +124,37 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
                 _ => None,
             })
             .collect();
+        let reviewed: Vec<&str> = report
+            .environments
+            .iter()
+            .flat_map(|e| match &e.outcome {
+                Outcome::Reviewed { branches } => branches.iter().map(String::as_str).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let waiting = report
+            .environments
+            .iter()
+            .filter(|e| matches!(e.outcome, Outcome::Waiting(_)))
+            .count();
         println!();
         match pushed.as_slice() {
-            [] if failures.is_empty() => println!("nothing to move: every marker is up to date"),
+            [] if failures.is_empty() && reviewed.is_empty() && waiting == 0 => {
+                println!("nothing to move: every marker is up to date")
+            }
+            [] if !reviewed.is_empty() => {}
             [] => println!("nothing was pushed"),
             [branch] => println!("1 commit pushed to {branch}"),
             [branch, ..] => println!("{} commits pushed to {branch}", pushed.len()),
+        }
+        if !reviewed.is_empty() {
+            println!("review branches pushed: {}", reviewed.join(", "));
+        }
+        if waiting > 0 {
+            println!(
+                "{waiting} environment{} waiting (see above)",
+                plural(waiting)
+            );
         }
         if failures.is_empty() {
             return Ok(ExitCode::SUCCESS);
@@ -289,7 +314,8 @@ fn print_scans(report: &PassReport) {
     }
 }
 
-fn print_notes(env: &pass::EnvironmentReport) {
+/// Holds, waits, reviews and marker problems of one environment.
+pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
     for held in &env.held {
         println!("  hold: {held}");
     }

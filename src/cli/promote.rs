@@ -81,22 +81,11 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         );
         for m in &report.moves {
             println!(
-                "  {} {} -> {} ({} {})",
+                "  {} {} -> {}   ({}, {})",
                 m.policy, m.from, m.to, m.image, m.rule
             );
         }
-        for held in &report.held {
-            println!("  hold: {held}");
-        }
-        for review in &report.reviews {
-            println!(
-                "  review {} {} -> {} on {}: {}",
-                review.image, review.from, review.to, review.branch, review.action
-            );
-        }
-        for problem in &report.problems {
-            println!("  problem: {problem}");
-        }
+        super::pass::print_notes(&report);
         if args.dry_run && !report.diff.is_empty() {
             println!("\n{}", report.diff.trim_end());
         }

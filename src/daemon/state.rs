@@ -18,7 +18,7 @@ use super::metrics::{
 use super::status::{self, ImageStatus, PolicyStatus, Status};
 use crate::config::Config;
 use crate::notify::{Event as NotifyEvent, Notifier, ScanFailures, events_from_report};
-use crate::pass::{ImageScan, Outcome, PassError, PassReport, Selection};
+use crate::pass::{ImageScan, Outcome, PassError, PassReport, ReviewAction, Selection};
 use crate::registry::Registries;
 
 /// A validated configuration together with what was built from it.
@@ -503,6 +503,22 @@ impl Shared {
             entry.holds = env.held.clone();
             entry.problems = env.problems.clone();
             entry.waiting = env.waiting.iter().map(ToString::to_string).collect();
+            entry.pending_reviews = env
+                .reviews
+                .iter()
+                .filter(|r| {
+                    !matches!(
+                        r.action,
+                        ReviewAction::Declined { .. } | ReviewAction::Failed(_)
+                    )
+                })
+                .map(|r| {
+                    format!(
+                        "{} ({} -> {} on {}): {}",
+                        r.image, r.from, r.to, r.branch, r.action
+                    )
+                })
+                .collect();
             entry.last_error = None;
             match &env.outcome {
                 Outcome::Unchanged => entry.outcome = Some("up to date".into()),
@@ -537,10 +553,8 @@ impl Shared {
                     entry.outcome = Some("skipped".into());
                     entry.waiting = vec![why.clone()];
                 }
-                Outcome::Waiting(why) => {
-                    entry.outcome = Some("waiting".into());
-                    entry.waiting = vec![why.clone()];
-                }
+                // `waiting` already lists each wait on its own line.
+                Outcome::Waiting(_) => entry.outcome = Some("waiting".into()),
                 Outcome::Reviewed { branches } => {
                     entry.outcome = Some(format!("review updated on {}", branches.join(", ")));
                 }
@@ -602,4 +616,84 @@ fn policy_statuses(
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pass::{EnvironmentReport, Review, Waiting};
+
+    fn config() -> Config {
+        Config::from_text(
+            std::path::Path::new("/etc/baton/baton.toml"),
+            "[git]\nurl = \"/srv/fleet.git\"\n[environments.production]\npaths = [\"p\"]\n",
+            figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn status_lists_waits_and_pending_reviews() {
+        let shared = Shared::new(&config());
+        let mut env = EnvironmentReport::new("production");
+        env.outcome = Outcome::Waiting("app: soaking".into());
+        env.waiting = vec![
+            Waiting {
+                image: None,
+                reason: "outside its windows".into(),
+                until: None,
+            },
+            Waiting {
+                image: Some("app".into()),
+                reason: "app 1.2.0 soaking in staging".into(),
+                until: None,
+            },
+        ];
+        env.reviews = vec![
+            Review {
+                image: "web".into(),
+                branch: "baton/production/web".into(),
+                from: "1.0.0".into(),
+                to: "1.1.0".into(),
+                action: ReviewAction::Current {
+                    number: 3,
+                    url: "https://forge.example.com/pr/3".into(),
+                },
+            },
+            Review {
+                image: "db".into(),
+                branch: "baton/production/db".into(),
+                from: "1".into(),
+                to: "2".into(),
+                action: ReviewAction::Declined {
+                    number: 2,
+                    url: "https://forge.example.com/pr/2".into(),
+                },
+            },
+        ];
+        env.held = vec!["p/app.yaml:1: app held: INC-1".into()];
+        let report = PassReport {
+            environments: vec![env],
+            ..PassReport::default()
+        };
+        shared.record_pass(&Ok(report), None);
+        let status = shared.status();
+        let production = &status.environments["production"];
+        assert_eq!(production.outcome.as_deref(), Some("waiting"));
+        assert_eq!(
+            production.waiting,
+            vec![
+                "outside its windows".to_string(),
+                "app: app 1.2.0 soaking in staging".to_string()
+            ]
+        );
+        assert_eq!(
+            production.pending_reviews,
+            vec![
+                "web (1.0.0 -> 1.1.0 on baton/production/web): open at https://forge.example.com/pr/3"
+                    .to_string()
+            ]
+        );
+        assert_eq!(production.holds, vec!["p/app.yaml:1: app held: INC-1"]);
+    }
 }
