@@ -514,6 +514,7 @@ async fn reload_puts_new_secrets_in_force_and_keeps_counters() {
 
 #[tokio::test]
 async fn counters_can_live_in_a_family_the_daemon_owns() {
+    baton::registry::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     write_secret(dir.path(), "ghcr.secret", GHCR_SECRET);
     write_secret(dir.path(), "hub.secret", HUB_TOKEN);
