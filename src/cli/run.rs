@@ -14,8 +14,9 @@ use crate::daemon::{self, DaemonOptions};
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// How long SIGTERM or SIGINT waits for work in flight (a push) before exiting anyway.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    /// How long SIGTERM or SIGINT waits for work in flight (a push) before exiting anyway;
+    /// keep it under the service manager's stop timeout (the shipped unit allows 60s).
+    #[arg(long, value_name = "DURATION", default_value = "45s", value_parser = parse_duration)]
     pub stop_timeout: Duration,
 }
 
