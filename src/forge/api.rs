@@ -91,6 +91,8 @@ fn kind_of(v: &Value) -> &'static str {
 
 // ---- GitHub -------------------------------------------------------------------------------
 
+/// A pull request as GitHub and Gitea/Forgejo both describe it (Gitea says `merged`,
+/// GitHub `merged_at`; either means merged).
 fn github_pr(forge: &Forge, action: &str, v: &Value) -> Result<PullRequest, ForgeError> {
     let number = v
         .get("number")
@@ -120,6 +122,7 @@ fn github_pr(forge: &Forge, action: &str, v: &Value) -> Result<PullRequest, Forg
     })
 }
 
+/// The repository's API root, the same path on GitHub and Gitea/Forgejo.
 fn github_repo(forge: &Forge) -> String {
     let (owner, name) = owner_name(forge);
     format!("{}/repos/{owner}/{name}", forge.api)
@@ -341,39 +344,6 @@ pub(super) async fn gitlab_update(
 const GITEA_PAGES: usize = 20;
 const GITEA_PAGE_SIZE: usize = 50;
 
-fn gitea_pr(forge: &Forge, action: &str, v: &Value) -> Result<PullRequest, ForgeError> {
-    let number = v
-        .get("number")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| forge.reply_error(action, "a pull request without a number"))?;
-    let merged = v.get("merged").and_then(Value::as_bool) == Some(true);
-    let state = match (str_field(v, "state").as_str(), merged) {
-        (_, true) => PullState::Merged,
-        ("open", _) => PullState::Open,
-        _ => PullState::Closed,
-    };
-    Ok(PullRequest {
-        number,
-        url: str_field(v, "html_url"),
-        state,
-        head: v
-            .get("head")
-            .map(|h| str_field(h, "ref"))
-            .unwrap_or_default(),
-        base: v
-            .get("base")
-            .map(|h| str_field(h, "ref"))
-            .unwrap_or_default(),
-        title: str_field(v, "title"),
-        body: str_field(v, "body"),
-    })
-}
-
-fn gitea_repo(forge: &Forge) -> String {
-    let (owner, name) = owner_name(forge);
-    format!("{}/repos/{owner}/{name}", forge.api)
-}
-
 pub(super) async fn gitea_list(
     forge: &Forge,
     branch: &str,
@@ -383,7 +353,7 @@ pub(super) async fn gitea_list(
     for page in 1..=GITEA_PAGES {
         let (limit, page) = (GITEA_PAGE_SIZE.to_string(), page.to_string());
         let request = forge.http.get(with_query(
-            format!("{}/pulls", gitea_repo(forge)),
+            format!("{}/pulls", github_repo(forge)),
             &[
                 ("state", "all"),
                 ("sort", "recentupdate"),
@@ -394,7 +364,7 @@ pub(super) async fn gitea_list(
         let items = array(forge, &action, forge.send(&action, request).await?)?;
         let count = items.len();
         for v in &items {
-            let pr = gitea_pr(forge, &action, v)?;
+            let pr = github_pr(forge, &action, v)?;
             if pr.head == branch {
                 out.push(pr);
             }
@@ -418,14 +388,14 @@ pub(super) async fn gitea_open(
     };
     let request = forge
         .http
-        .post(format!("{}/pulls", gitea_repo(forge)))
+        .post(format!("{}/pulls", github_repo(forge)))
         .json(&json!({
             "head": new.head,
             "base": new.base,
             "title": title,
             "body": new.body,
         }));
-    let pr = gitea_pr(forge, &action, &forge.send(&action, request).await?)?;
+    let pr = github_pr(forge, &action, &forge.send(&action, request).await?)?;
     if !forge.labels.is_empty()
         && let Err(e) = gitea_label(forge, pr.number).await
     {
@@ -438,7 +408,7 @@ pub(super) async fn gitea_open(
             .http
             .post(format!(
                 "{}/pulls/{}/requested_reviewers",
-                gitea_repo(forge),
+                github_repo(forge),
                 pr.number
             ))
             .json(&json!({ "reviewers": [who] }));
@@ -453,7 +423,7 @@ pub(super) async fn gitea_open(
 async fn gitea_label(forge: &Forge, number: u64) -> Result<(), ForgeError> {
     let action = "list the repository's labels";
     let request = forge.http.get(with_query(
-        format!("{}/labels", gitea_repo(forge)),
+        format!("{}/labels", github_repo(forge)),
         &[("limit", "200")],
     ));
     let known = array(forge, action, forge.send(action, request).await?)?;
@@ -477,7 +447,7 @@ async fn gitea_label(forge: &Forge, number: u64) -> Result<(), ForgeError> {
     let action = format!("label pull request #{number}");
     let request = forge
         .http
-        .post(format!("{}/issues/{number}/labels", gitea_repo(forge)))
+        .post(format!("{}/issues/{number}/labels", github_repo(forge)))
         .json(&json!({ "labels": ids }));
     forge.send(&action, request).await.map(|_| ())
 }
@@ -491,9 +461,9 @@ pub(super) async fn gitea_update(
     let action = format!("update pull request #{number}");
     let request = forge
         .http
-        .patch(format!("{}/pulls/{number}", gitea_repo(forge)))
+        .patch(format!("{}/pulls/{number}", github_repo(forge)))
         .json(&json!({ "title": title, "body": body }));
-    gitea_pr(forge, &action, &forge.send(&action, request).await?)
+    github_pr(forge, &action, &forge.send(&action, request).await?)
 }
 
 #[cfg(test)]
