@@ -508,22 +508,11 @@ async fn environment_pass(
                 return report;
             }
         }
-        let prepared = match prepare_environment(cx, name, env, manual).await {
-            Ok(prepared) => prepared,
-            Err(why) => {
-                report.outcome = Outcome::Failed(why);
-                return report;
-            }
+        let Some(prepared) =
+            prepare_or_finish(cx, name, env, manual, window.as_ref(), &mut report).await
+        else {
+            return report;
         };
-        fill_report(cx, &mut report, &prepared);
-        if prepared.plan.edits.is_empty() {
-            report.outcome = idle_outcome(&report);
-            return report;
-        }
-        if let Some(wait) = &window {
-            hold_for_window(&mut report, wait);
-            return report;
-        }
         let text = match commit_text(cx, name, &report.moves, &prepared.targets, manual) {
             Ok(text) => text,
             Err(why) => {
@@ -701,6 +690,35 @@ async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Sc
         .await
         .map_err(|e| format!("marker scan stopped: {e}"))?
         .map_err(|e| e.to_string())
+}
+
+/// Prepares the environment and fills the report; `None` when the report is already
+/// final: the preparation failed, nothing moves, or a closed window holds every move.
+async fn prepare_or_finish(
+    cx: &Context<'_>,
+    name: &str,
+    env: &EnvironmentConfig,
+    manual: Option<&Manual>,
+    window: Option<&promotion::Wait>,
+    report: &mut EnvironmentReport,
+) -> Option<Prepared> {
+    let prepared = match prepare_environment(cx, name, env, manual).await {
+        Ok(prepared) => prepared,
+        Err(why) => {
+            report.outcome = Outcome::Failed(why);
+            return None;
+        }
+    };
+    fill_report(cx, report, &prepared);
+    if prepared.plan.edits.is_empty() {
+        report.outcome = idle_outcome(report);
+        return None;
+    }
+    if let Some(wait) = window {
+        hold_for_window(report, wait);
+        return None;
+    }
+    Some(prepared)
 }
 
 /// Scans the environment, works out each policy's target through the gates and plans the

@@ -19,8 +19,7 @@ use crate::promotion::{self, ReviewDetails, history};
 use super::gates::Manual;
 use super::{
     Context, EnvironmentReport, Outcome, Prepared, Review, ReviewAction, Waiting, commit_and_push,
-    commit_text, fill_report, hold_for_window, idle_outcome, moves_from_plan, plan_with,
-    prepare_environment,
+    commit_text, idle_outcome, moves_from_plan, plan_with, prepare_or_finish,
 };
 
 /// One review-mode environment's part of a pass.
@@ -32,22 +31,11 @@ pub(super) async fn review_environment(
     window: Option<promotion::Wait>,
     mut report: EnvironmentReport,
 ) -> EnvironmentReport {
-    let prepared = match prepare_environment(cx, name, env, manual).await {
-        Ok(prepared) => prepared,
-        Err(why) => {
-            report.outcome = Outcome::Failed(why);
-            return report;
-        }
+    let Some(prepared) =
+        prepare_or_finish(cx, name, env, manual, window.as_ref(), &mut report).await
+    else {
+        return report;
     };
-    fill_report(cx, &mut report, &prepared);
-    if prepared.plan.edits.is_empty() {
-        report.outcome = idle_outcome(&report);
-        return report;
-    }
-    if let Some(wait) = &window {
-        hold_for_window(&mut report, wait);
-        return report;
-    }
     let mut images: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
         if let Some(policy) = cx.config.policies.get(&change.policy) {
