@@ -7,7 +7,7 @@ mod support;
 use support::fleet::{
     AUTHOR_EMAIL, AUTHOR_NAME, Fleet, PRODUCTION_APP, STAGING_APP, STAGING_KUSTOMIZATION,
 };
-use support::git_server::BRANCH;
+use support::git_server::{BRANCH, git};
 
 fn trailers(message: &str) -> Vec<(String, String)> {
     message
@@ -308,4 +308,74 @@ async fn history_lists_moves_with_filters() {
         "{}",
         both.both()
     );
+}
+
+/// `git.push_branch`: commits go to a branch of their own, which each pass builds on while it
+/// exists (moves fast-forward it, an unchanged pass adds nothing); `branch` is never written.
+/// Once the push branch is merged and deleted, the next move starts it again from `branch`.
+#[tokio::test]
+async fn push_branch_builds_on_itself_and_leaves_the_branch_alone() {
+    const PUSH: &str = "baton/updates";
+    let fleet = Fleet::start().await;
+    fleet.write_config_with(
+        &fleet.bare.file_url(),
+        &format!("push_branch = \"{PUSH}\"\n"),
+        "",
+    );
+    let seeded = fleet.head();
+
+    let first = fleet.baton(&["once"]);
+    assert_eq!(first.code, 0, "{}", first.both());
+    assert_eq!(fleet.bare.head(BRANCH).as_deref(), Some(seeded.as_str()));
+    let chain = fleet.bare.parents(PUSH);
+    assert_eq!(chain[2][0], seeded, "two commits on the seed: {chain:?}");
+    let first_head = chain[0][0].clone();
+    assert!(first.stdout.contains(PUSH), "{}", first.both());
+
+    // A pass with nothing new does not repeat the moves already on the push branch.
+    let idle = fleet.baton(&["once"]);
+    assert_eq!(idle.code, 0, "{}", idle.both());
+    assert_eq!(fleet.bare.head(PUSH), Some(first_head.clone()));
+    assert!(idle.stdout.contains("nothing to move"), "{}", idle.both());
+
+    // A new tag moves staging again, on top of the push branch (a fast-forward).
+    fleet.push("team/app", "1.3.0").await;
+    let second = fleet.baton(&["once"]);
+    assert_eq!(second.code, 0, "{}", second.both());
+    let chain = fleet.bare.parents(PUSH);
+    assert_eq!(chain[0][1], first_head, "{chain:?}");
+    assert_eq!(
+        fleet.bare.subjects(PUSH)[0],
+        "staging: app 1.1.0 -> 1.3.0",
+        "{}",
+        second.both()
+    );
+    assert_eq!(fleet.bare.head(BRANCH).as_deref(), Some(seeded.as_str()));
+
+    // A person merges the push branch and deletes it; the branch also gets a commit of theirs.
+    let merged = fleet.bare.head(PUSH).unwrap();
+    git(
+        &fleet.bare.path,
+        &["update-ref", &format!("refs/heads/{BRANCH}"), &merged],
+    );
+    git(
+        &fleet.bare.path,
+        &["update-ref", "-d", &format!("refs/heads/{PUSH}")],
+    );
+    let theirs = fleet.bare.writer().commit_and_push(
+        "README.md",
+        "merged by hand\n",
+        "docs: note the merge",
+    );
+    fleet.push("team/app", "1.4.0").await;
+    let third = fleet.baton(&["once"]);
+    assert_eq!(third.code, 0, "{}", third.both());
+    let chain = fleet.bare.parents(PUSH);
+    assert_eq!(
+        chain.len(),
+        fleet.bare.parents(BRANCH).len() + 1,
+        "{chain:?}"
+    );
+    assert_eq!(chain[0][1], theirs, "restarted from the branch: {chain:?}");
+    assert_eq!(fleet.bare.head(BRANCH), Some(theirs));
 }

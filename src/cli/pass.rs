@@ -32,6 +32,7 @@ pub struct PlanArgs {
 pub fn remote_settings(config: &Config) -> RemoteSettings {
     let git = &config.git;
     let mut settings = RemoteSettings::new(git.url.clone(), git.branch.clone());
+    settings.push_branch = git.push_branch.clone();
     settings.ssh_key_file = git.ssh_key_file.clone();
     settings.known_hosts_file = git.known_hosts_file.clone();
     settings.token = git.token.clone();

@@ -30,6 +30,10 @@ pub struct RemoteSettings {
     pub url: String,
     /// The branch Baton syncs with and commits to (never force-pushed).
     pub branch: String,
+    /// A branch Baton pushes its commits to instead of `branch` (never force-pushed). While
+    /// it exists on the remote, passes build on it; once it is gone (merged and deleted),
+    /// they start again from `branch`.
+    pub push_branch: Option<String>,
     /// Private key for ssh remotes; when unset ssh uses its default identities.
     pub ssh_key_file: Option<PathBuf>,
     /// known_hosts file for ssh remotes. Host keys are always checked strictly
@@ -54,6 +58,7 @@ impl fmt::Debug for RemoteSettings {
         f.debug_struct("RemoteSettings")
             .field("url", &self.display_url())
             .field("branch", &self.branch)
+            .field("push_branch", &self.push_branch)
             .field("ssh_key_file", &self.ssh_key_file)
             .field("known_hosts_file", &self.known_hosts_file)
             .field("token", &self.token)
@@ -69,6 +74,7 @@ impl RemoteSettings {
         RemoteSettings {
             url: url.into(),
             branch: branch.into(),
+            push_branch: None,
             ssh_key_file: None,
             known_hosts_file: None,
             token: None,
@@ -97,6 +103,13 @@ impl RemoteSettings {
                 self.branch
             )));
         }
+        if let Some(push) = &self.push_branch
+            && !is_valid_branch(push)
+        {
+            return Err(GitError::Settings(format!(
+                "branch {push:?} is not a valid git branch name; set git.push_branch to a name like baton/updates"
+            )));
+        }
         if self.username.contains(['\n', '\r']) {
             return Err(GitError::Settings(
                 "the git username contains a line break; set a single-line username".into(),
@@ -110,6 +123,16 @@ impl RemoteSettings {
             )));
         }
         Ok(())
+    }
+
+    /// The branch commits are pushed to: `push_branch` when set, else `branch`.
+    pub fn target_branch(&self) -> &str {
+        self.push_branch.as_deref().unwrap_or(&self.branch)
+    }
+
+    /// `push_branch`, when it is set and differs from `branch`.
+    pub fn separate_push_branch(&self) -> Option<&str> {
+        self.push_branch.as_deref().filter(|p| *p != self.branch)
     }
 
     /// The URL with any userinfo password replaced by `***`, for logs and errors.

@@ -221,7 +221,11 @@ impl Workspace {
             git.join("refs/remotes/origin")
                 .join(format!("{branch}.lock")),
         ];
-        for lock in candidates {
+        let push = self
+            .settings()
+            .separate_push_branch()
+            .map(|push| git.join("refs/remotes/origin").join(format!("{push}.lock")));
+        for lock in candidates.into_iter().chain(push) {
             if lock.exists() {
                 tracing::warn!(file = %lock.display(), "removing stale git lock file");
                 let _ = std::fs::remove_file(&lock);
@@ -233,34 +237,82 @@ impl Workspace {
         format!("refs/remotes/origin/{}", self.settings().branch)
     }
 
-    /// Fetches the branch and makes the work tree exactly the remote head: local commits and
-    /// changes are dropped (they stay in the reflog), untracked and ignored files are removed,
-    /// so nothing half-written by a crash is ever committed. A clone whose checkout fails is
-    /// cloned again. Returns the remote head.
+    /// Where the separate push branch is kept after a fetch, when one is configured.
+    fn push_tracking_ref(&self) -> Option<String> {
+        self.settings()
+            .separate_push_branch()
+            .map(|push| format!("refs/remotes/origin/{push}"))
+    }
+
+    /// The ref passes build on: the push branch as last fetched while it exists on the
+    /// remote, else the tracked branch.
+    fn base_ref(&self) -> Result<String, GitError> {
+        if let Some(push) = self.push_tracking_ref() {
+            let repo = self.open_repo()?;
+            if repo
+                .try_find_reference(push.as_str())
+                .map_err(|e| GitError::repo(&self.checkout, format!("reading {push}"), e))?
+                .is_some()
+            {
+                return Ok(push);
+            }
+        }
+        Ok(self.tracking_ref())
+    }
+
+    /// Fetches the branch (and the push branch, when one is configured and exists) and makes
+    /// the work tree exactly the remote head passes build on: the push branch while it
+    /// exists, else the branch. Local commits and changes are dropped (they stay in the
+    /// reflog), untracked and ignored files are removed, so nothing half-written by a crash is
+    /// ever committed. A clone whose checkout fails is cloned again. Returns that remote head.
     pub async fn sync(&self) -> Result<ObjectId, GitError> {
         self.remove_stale_locks();
         let branch = self.settings().branch.clone();
         let tracking = self.tracking_ref();
+        let mut refspecs = vec![format!("+refs/heads/{branch}:{tracking}")];
+        if let (Some(push), Some(push_tracking)) = (
+            self.settings().separate_push_branch().map(str::to_string),
+            self.push_tracking_ref(),
+        ) {
+            if self.remote_branch(&push).await?.is_some() {
+                refspecs.push(format!("+refs/heads/{push}:{push_tracking}"));
+            } else {
+                // Merged and deleted (or never pushed): the next commit starts from the branch.
+                self.env
+                    .local("update-ref", &self.checkout)
+                    .args(["update-ref", "-d", &push_tracking])
+                    .run()
+                    .await?;
+            }
+        }
         let mut fetch = self.env.network("fetch")?;
-        fetch.current_dir(&self.checkout).args([
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "origin",
-            &format!("+refs/heads/{branch}:{tracking}"),
-        ]);
+        fetch
+            .current_dir(&self.checkout)
+            .args(["fetch", "--quiet", "--no-tags", "origin"])
+            .args(&refspecs);
         fetch.run().await?;
-        if let Err(e) = self.reset_to(&tracking).await {
+        let base = self.base_ref()?;
+        if let Err(e) = self.reset_to(&base).await {
             tracing::warn!(dir = %self.checkout.display(), error = %e, "resetting the clone failed, cloning again");
             self.move_aside()?;
             self.clone_fresh().await?;
+            if base != tracking {
+                // The fresh clone has only the branch: fetch the push branch again.
+                let mut fetch = self.env.network("fetch")?;
+                fetch
+                    .current_dir(&self.checkout)
+                    .args(["fetch", "--quiet", "--no-tags", "origin"])
+                    .args(&refspecs);
+                fetch.run().await?;
+                self.reset_to(&base).await?;
+            }
         }
         let repo = self.open_repo()?;
         let id = repo
-            .find_reference(tracking.as_str())
+            .find_reference(base.as_str())
             .and_then(|mut r| r.peel_to_id())
-            .map_err(|e| GitError::repo(&self.checkout, format!("reading {tracking}"), e))?;
-        tracing::debug!(head = %id, branch = %branch, "synced with remote");
+            .map_err(|e| GitError::repo(&self.checkout, format!("reading {base}"), e))?;
+        tracing::debug!(head = %id, base = %base, "synced with remote");
         Ok(id.detach())
     }
 
@@ -416,7 +468,10 @@ impl Workspace {
             )));
         }
         let remote = self.settings().display_url();
-        if force && branch == self.settings().branch {
+        if force
+            && (branch == self.settings().branch
+                || Some(branch) == self.settings().push_branch.as_deref())
+        {
             return Err(GitError::ForceOnTarget {
                 branch: branch.to_string(),
                 remote,
@@ -532,8 +587,8 @@ impl Workspace {
     /// [`Workspace::sync`], without fetching: drops local commits and edits (a review commit
     /// once it is pushed to its own branch).
     pub async fn reset_to_remote(&self) -> Result<(), GitError> {
-        let tracking = self.tracking_ref();
-        self.reset_to(&tracking).await
+        let base = self.base_ref()?;
+        self.reset_to(&base).await
     }
 
     /// Fetches `branch` (a branch Baton owns, such as a review branch) and returns its head
