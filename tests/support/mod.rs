@@ -9,3 +9,4 @@ pub mod fleet;
 pub mod git_server;
 pub mod promotion;
 pub mod registry;
+pub mod reliability;
