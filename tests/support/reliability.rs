@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use super::fleet::Run;
 use super::git_server::{BRANCH, BareRepo, git, git_command, write};
-use super::registry::LocalRegistry;
+use super::registry::{LocalRegistry, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST};
 
 /// The version every manifest starts at.
 pub const FIRST: &str = "1.0.0";
@@ -175,6 +175,8 @@ pub struct Many {
     pub seeded: String,
     /// Tags pushed after the first, by image, in order.
     pub pushed: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Each image's manifest: a new tag is one more name for it (one request).
+    manifests: BTreeMap<String, Vec<u8>>,
 }
 
 impl Many {
@@ -182,8 +184,31 @@ impl Many {
     pub async fn start(count: usize, environments: &[&str]) -> Many {
         let registry = LocalRegistry::start();
         let images: Vec<String> = (0..count).map(|i| format!("img{i:02}")).collect();
+        let mut manifests = BTreeMap::new();
         for image in &images {
-            registry.push_image(&format!("team/{image}"), FIRST).await;
+            let repo = format!("team/{image}");
+            let layer = format!("layer of {image}").into_bytes();
+            let layer_digest = registry.upload_blob(&repo, &layer).await;
+            let config = serde_json::json!({
+                "architecture": "amd64",
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+            })
+            .to_string()
+            .into_bytes();
+            let config_digest = registry.upload_blob(&repo, &config).await;
+            let manifest = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
+                "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest, "size": layer.len()}],
+            })
+            .to_string()
+            .into_bytes();
+            registry
+                .put_manifest(&repo, FIRST, OCI_MANIFEST, &manifest)
+                .await;
+            manifests.insert(image.clone(), manifest);
         }
         let bare = BareRepo::seeded();
         let mut many = Many {
@@ -194,6 +219,7 @@ impl Many {
             environments: environments.iter().map(|e| e.to_string()).collect(),
             seeded: String::new(),
             pushed: Mutex::new(BTreeMap::new()),
+            manifests,
         };
         let writer = many.bare.writer();
         for env in &many.environments {
@@ -256,10 +282,15 @@ impl Many {
         tag
     }
 
-    /// Pushes `team/IMAGE:TAG` and remembers it.
+    /// Tags `team/IMAGE` with `TAG` (the image's one manifest) and remembers it.
     pub async fn push(&self, image: &str, tag: &str) {
         self.registry
-            .push_image(&format!("team/{image}"), tag)
+            .put_manifest(
+                &format!("team/{image}"),
+                tag,
+                OCI_MANIFEST,
+                &self.manifests[image],
+            )
             .await;
         self.pushed
             .lock()
