@@ -70,11 +70,7 @@ async fn killed_at_random_points_then_a_pass_converges() {
     );
     let again = many.once("a");
     assert_eq!(again.code, 0, "{}", again.both());
-    assert!(
-        again.stdout.contains("nothing to move"),
-        "{}",
-        again.both()
-    );
+    assert!(again.stdout.contains("nothing to move"), "{}", again.both());
     many.assert_sound(false);
 
     // The clone in the state directory is the remote head, with nothing else in it.

@@ -48,8 +48,16 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
         std::thread::sleep(Duration::from_millis(rng.random_range(0..40)));
         let two = many.command(second, &["once"]).spawn().unwrap();
         for (name, run) in [(first, finish(one)), (second, finish(two))] {
-            assert_eq!(run.code, 0, "round {round}, instance {name}: {}", run.both());
-            retried += run.stderr.matches("push rejected because the branch moved").count();
+            assert_eq!(
+                run.code,
+                0,
+                "round {round}, instance {name}: {}",
+                run.both()
+            );
+            retried += run
+                .stderr
+                .matches("push rejected because the branch moved")
+                .count();
         }
     }
 

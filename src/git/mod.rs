@@ -141,6 +141,18 @@ pub enum GitError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// The file system holding the clone is full: nothing was committed or pushed.
+    #[error(
+        "no space left on the file system holding {dir} while {action}: free space there or point daemon.state_dir at a larger file system; the clone is kept, nothing was pushed, and the next pass tries again ({detail})"
+    )]
+    NoSpace {
+        /// The directory that could not be written (the clone's parent in the state directory).
+        dir: PathBuf,
+        /// What was being done, e.g. `fetching`.
+        action: String,
+        /// The underlying error.
+        detail: String,
+    },
     /// Signing the commit failed.
     #[error("signing the commit with {program} failed: {detail}; check the signing key")]
     Sign {
@@ -152,6 +164,28 @@ pub enum GitError {
 }
 
 impl GitError {
+    /// True when the error comes from a full file system (or an exhausted disk quota) on this
+    /// machine: an I/O error of that kind, or git's own words for it.
+    pub fn is_no_space(&self) -> bool {
+        const SIGNS: [&str; 3] = [
+            "no space left on device",
+            "out of diskspace",
+            "disk quota exceeded",
+        ];
+        match self {
+            GitError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            GitError::Command { detail, .. } | GitError::Repository { detail, .. } => {
+                let lower = detail.to_ascii_lowercase();
+                SIGNS.iter().any(|sign| lower.contains(sign))
+            }
+            GitError::NoSpace { .. } => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn repo(
         dir: &std::path::Path,
         action: impl Into<String>,

@@ -190,7 +190,7 @@ impl Workspace {
         cmd.arg(&tmp);
         if let Err(e) = cmd.run().await {
             let _ = remove_dir_if_exists(&tmp);
-            return Err(e);
+            return Err(self.no_space(e, "cloning"));
         }
         std::fs::rename(&tmp, &self.checkout).map_err(|source| GitError::Io {
             action: "cannot move new clone into place",
@@ -290,9 +290,16 @@ impl Workspace {
             .current_dir(&self.checkout)
             .args(["fetch", "--quiet", "--no-tags", "origin"])
             .args(&refspecs);
-        fetch.run().await?;
+        fetch
+            .run()
+            .await
+            .map_err(|e| self.no_space(e, "fetching"))?;
         let base = self.base_ref()?;
         if let Err(e) = self.reset_to(&base).await {
+            // A full disk is no reason to throw the clone away: a new one would not fit either.
+            if e.is_no_space() {
+                return Err(self.no_space(e, "checking out the remote head"));
+            }
             tracing::warn!(dir = %self.checkout.display(), error = %e, "resetting the clone failed, cloning again");
             self.move_aside()?;
             self.clone_fresh().await?;
@@ -344,7 +351,21 @@ impl Workspace {
     /// HEAD's tree with those paths replaced (or removed when gone). Returns `None`, making no
     /// commit, when the result equals HEAD's tree. Updates the branch and the index.
     pub async fn commit(&self, req: &CommitRequest) -> Result<Option<ObjectId>, GitError> {
-        self.commit_inner(req, Vec::new()).await
+        self.commit_inner(req, Vec::new())
+            .await
+            .map_err(|e| self.no_space(e, "committing"))
+    }
+
+    /// `err` as [`GitError::NoSpace`] when a full file system caused it, unchanged otherwise.
+    fn no_space(&self, err: GitError, action: &str) -> GitError {
+        if !err.is_no_space() || matches!(err, GitError::NoSpace { .. }) {
+            return err;
+        }
+        GitError::NoSpace {
+            dir: self.root.clone(),
+            action: action.to_string(),
+            detail: err.to_string(),
+        }
     }
 
     /// Commits `contents` (paths relative to the work tree, with their new bytes) on top of
@@ -365,7 +386,9 @@ impl Workspace {
             check_plain_file(&self.checkout, &rel)?;
             checked.push((rel, data));
         }
-        self.commit_inner(req, checked).await
+        self.commit_inner(req, checked)
+            .await
+            .map_err(|e| self.no_space(e, "committing"))
     }
 
     async fn commit_inner(

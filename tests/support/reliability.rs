@@ -231,7 +231,10 @@ impl Many {
             }
         }
         git(&writer.work, &["add", "-A"]);
-        git(&writer.work, &["commit", "--quiet", "-m", "Seed many images"]);
+        git(
+            &writer.work,
+            &["commit", "--quiet", "-m", "Seed many images"],
+        );
         git(&writer.work, &["push", "--quiet", "origin", BRANCH]);
         many.seeded = many.head();
         many
@@ -412,10 +415,16 @@ impl Many {
                         .cloned()
                         .unwrap_or_default();
                     let tos: Vec<String> = mine.iter().map(|m| m.to.clone()).collect();
-                    assert_eq!(tos, pushed, "{image} in {env}: the moves are not the pushes");
+                    assert_eq!(
+                        tos, pushed,
+                        "{image} in {env}: the moves are not the pushes"
+                    );
                 }
                 let newest = self.newest(image);
-                assert_eq!(at, newest, "{image} in {env}: the last move is not the newest tag");
+                assert_eq!(
+                    at, newest,
+                    "{image} in {env}: the last move is not the newest tag"
+                );
                 let out = git_command(
                     &self.bare.path,
                     &[
