@@ -946,6 +946,9 @@ async fn commit_and_push(
 }
 
 fn log_environment(report: &EnvironmentReport) {
+    if !report.skipped_files.is_empty() && report.skipped_files != "none" {
+        tracing::info!(environment = %report.name, skipped = %report.skipped_files, "files the marker scan did not read (symbolic links are never followed)");
+    }
     for problem in &report.problems {
         tracing::warn!(environment = %report.name, problem = %problem, "marker problem");
     }

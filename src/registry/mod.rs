@@ -227,6 +227,8 @@ impl RegistryClient {
         let mut seen: HashSet<String> = HashSet::new();
         let mut tags = Vec::new();
         let mut dropped = 0usize;
+        // The first few dropped tags, escaped and shortened, for the warning.
+        let mut examples: Vec<String> = Vec::new();
         let mut received = 0usize;
         loop {
             if !visited.insert(url.as_str().to_string()) {
@@ -288,12 +290,16 @@ impl RegistryClient {
                     }
                     other => {
                         dropped += 1;
+                        let shown = sanitize(&other.to_string(), 80);
                         tracing::debug!(
                             registry = %self.host,
                             repository = %repo,
-                            tag = %sanitize(&other.to_string(), 80),
+                            tag = %shown,
                             "dropped a tag that is not a valid OCI tag"
                         );
+                        if examples.len() < 3 {
+                            examples.push(shown);
+                        }
                     }
                 }
             }
@@ -325,6 +331,7 @@ impl RegistryClient {
                 registry = %self.host,
                 repository = %repo,
                 dropped,
+                examples = %examples.join(" "),
                 "dropped tags that are not valid OCI tags"
             );
         }

@@ -88,6 +88,9 @@ pub struct Behaviour {
     pub manifests: HashMap<String, FakeManifest>,
     /// Status for HEAD on manifests (e.g. 405), instead of the normal answer.
     pub head_status: Option<u16>,
+    /// Answer tags/list with a chunked body this many bytes long (no Content-Length), made
+    /// as it is sent: valid JSON that never ends before the byte count runs out.
+    pub huge_tags_body: Option<u64>,
 }
 
 /// Counters and log kept by the fake.
@@ -103,6 +106,8 @@ pub struct FakeState {
     pub page_sizes: Mutex<Vec<String>>,
     /// Authorization headers seen on token requests, and POST bodies.
     pub token_request_log: Mutex<Vec<String>>,
+    /// Bytes of `huge_tags_body` handed to the connection so far.
+    pub huge_bytes_sent: std::sync::atomic::AtomicU64,
     issued: Mutex<HashSet<String>>,
 }
 
@@ -144,6 +149,11 @@ impl FakeRegistry {
     /// API requests so far.
     pub fn api_requests(&self) -> u32 {
         self.state.api_requests.load(Ordering::SeqCst)
+    }
+
+    /// Bytes of `huge_tags_body` sent so far.
+    pub fn huge_bytes_sent(&self) -> u64 {
+        self.state.huge_bytes_sent.load(Ordering::SeqCst)
     }
 
     /// Token requests so far.
@@ -273,7 +283,7 @@ async fn handle(
 }
 
 fn tags(
-    state: &FakeState,
+    state: &Arc<FakeState>,
     behaviour: &Behaviour,
     addr: SocketAddr,
     name: &str,
@@ -286,6 +296,15 @@ fn tags(
         .lock()
         .unwrap()
         .push(query.get("n").cloned().unwrap_or_default());
+    if let Some(total) = behaviour.huge_tags_body {
+        headers.push(("content-type", "application/json".into()));
+        let stream = HugeStream {
+            state: state.clone(),
+            left: total,
+            started: false,
+        };
+        return reply(StatusCode::OK, &headers, Body::from_stream(stream));
+    }
     if let Some(raw) = &behaviour.raw_tags_body {
         headers.push(("content-type", "application/json".into()));
         if behaviour.chunked {
@@ -440,6 +459,42 @@ fn token(
         &[("content-type", "application/json".into())],
         body,
     )
+}
+
+/// A tags/list body made while it is sent: `{"tags":["` then `"x...",` entries, 64 KiB per
+/// chunk, until `left` bytes have gone out.
+struct HugeStream {
+    state: Arc<FakeState>,
+    left: u64,
+    started: bool,
+}
+
+impl futures_core::Stream for HugeStream {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let mut chunk = Vec::with_capacity(64 * 1024);
+        if !self.started {
+            self.started = true;
+            chunk.extend_from_slice(br#"{"name":"huge","tags":["#);
+        }
+        while chunk.len() < 64 * 1024 - 64 {
+            chunk.extend_from_slice(
+                b"\"1.0.0-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",",
+            );
+        }
+        let n = (chunk.len() as u64).min(self.left);
+        chunk.truncate(n as usize);
+        self.left -= n;
+        self.state.huge_bytes_sent.fetch_add(n, Ordering::SeqCst);
+        std::task::Poll::Ready(Some(Ok(Bytes::from(chunk))))
+    }
 }
 
 /// A minimal `Stream` over ready chunks, so that a body goes out chunked
