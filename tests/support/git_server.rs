@@ -253,9 +253,17 @@ impl GitDaemon {
         Self::launch(repo, Some(hook))
     }
 
+    /// Starts the daemon for `repo` on `port` (say, again after a simulated outage).
+    pub fn start_on_port(repo: &BareRepo, port: u16) -> GitDaemon {
+        Self::launch_on(repo, None, port)
+    }
+
     fn launch(repo: &BareRepo, hook: Option<&Path>) -> GitDaemon {
+        Self::launch_on(repo, hook, free_port())
+    }
+
+    fn launch_on(repo: &BareRepo, hook: Option<&Path>, port: u16) -> GitDaemon {
         use std::os::unix::process::CommandExt;
-        let port = free_port();
         let root = repo.root();
         let mut cmd = Command::new("git");
         cmd.arg("daemon");
