@@ -486,6 +486,8 @@ pub fn run_measured(mut cmd: Command, dir: &Path) -> (Run, u64) {
     let err_path = dir.join("measured.stderr");
     cmd.stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap());
+    // Reaped by wait4 below, which std's Child cannot do while reporting rusage.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap();
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
