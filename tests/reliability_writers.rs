@@ -73,3 +73,48 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
         assert!(moves.len() >= 200, "only {} moves", moves.len());
     }
 }
+
+/// One instance lists the tags, commits and pushes; its push waits in the remote's hook while
+/// a newer version is published and the other instance moves the image to it. When the first
+/// push fails (the branch moved) and is re-applied, the older choice must not move the image
+/// back over the newer one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_an_older_tag_list_never_moves_an_image_back() {
+    let many = Many::start(1, &["staging"]).await;
+    let url = many.bare.file_url();
+    many.write_config("a", &url, "", "");
+    many.write_config("b", &url, "", "");
+    many.push("img00", "1.1.0").await;
+    // The first push to arrive waits for a release file; later ones pass.
+    let dir = many.dir.path();
+    let (started, release, lock) = (dir.join("started"), dir.join("release"), dir.join("lock"));
+    many.bare.set_pre_receive(&format!(
+        "if mkdir '{l}' 2>/dev/null; then touch '{s}'; while [ ! -e '{r}' ]; do sleep 0.05; done; fi\nexit 0",
+        l = lock.display(),
+        s = started.display(),
+        r = release.display()
+    ));
+    let mut a = many.command("a", &["once"]).spawn().unwrap();
+    assert!(
+        support::fleet::wait_for_file(&started, &mut a),
+        "a never pushed"
+    );
+    many.push("img00", "1.2.0").await;
+    let b = many.once("b");
+    assert_eq!(b.code, 0, "{}", b.both());
+    assert!(many.moves().iter().any(|m| m.to == "1.2.0"));
+    std::fs::write(&release, "").unwrap();
+    let a = finish(a);
+    assert_eq!(a.code, 0, "{}", a.both());
+    assert!(
+        a.stderr
+            .contains("another writer pushed a newer version: keeping it"),
+        "{}",
+        a.both()
+    );
+    many.bare.clear_pre_receive();
+    let moves = many.moves();
+    let tos: Vec<&str> = moves.iter().map(|m| m.to.as_str()).collect();
+    assert_eq!(tos, ["1.2.0"], "{}", a.both());
+    many.assert_sound(false);
+}

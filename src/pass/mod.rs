@@ -508,11 +508,16 @@ async fn environment_pass(
                 return report;
             }
         }
-        let Some(prepared) =
+        let Some(mut prepared) =
             prepare_or_finish(cx, name, env, manual, window.as_ref(), &mut report).await
         else {
             return report;
         };
+        // Re-applying after another writer pushed: its tag list may be newer than ours, so
+        // a marker it moved further than our choice keeps its value.
+        if attempt > 0 && manual.is_none() && !keep_newer(cx, name, &mut prepared, &mut report) {
+            return report;
+        }
         let text = match commit_text(cx, name, &report.moves, &prepared.targets, manual) {
             Ok(text) => text,
             Err(why) => {
@@ -552,6 +557,56 @@ async fn environment_pass(
         "the remote rejected the push {attempts} times because the branch kept moving: the next pass tries again"
     ));
     report
+}
+
+/// Drops from the plan every policy whose markers would move back to a version the policy
+/// ranks below the one they hold (another writer knew a newer tag). Returns false, with the
+/// report final, when nothing is left to write.
+fn keep_newer(
+    cx: &Context<'_>,
+    name: &str,
+    prepared: &mut Prepared,
+    report: &mut EnvironmentReport,
+) -> bool {
+    let tag_of = |field: Field, value: &str| -> Option<String> {
+        match field {
+            Field::Full => Reference::split(value).tag.map(str::to_string),
+            Field::Tag => Some(value.to_string()),
+            Field::Name | Field::Digest => None,
+        }
+    };
+    let mut newer: BTreeSet<String> = BTreeSet::new();
+    for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
+        let Some(policy) = cx.config.policies.get(&change.policy) else {
+            continue;
+        };
+        let (Some(from), Some(to)) = (
+            tag_of(change.field, &change.from),
+            tag_of(change.field, &change.to),
+        ) else {
+            continue;
+        };
+        if policy.policy.compare(&to, &from) == Some(std::cmp::Ordering::Less) {
+            tracing::info!(environment = %name, policy = %change.policy, kept = %from, instead_of = %to, "another writer pushed a newer version: keeping it");
+            newer.insert(change.policy.clone());
+        }
+    }
+    if newer.is_empty() {
+        return true;
+    }
+    prepared.plan = plan_with(
+        cx,
+        &prepared.scan,
+        &prepared.targets.by_policy,
+        &prepared.digests,
+        &|policy| !newer.contains(policy),
+    );
+    fill_report(cx, report, prepared);
+    if prepared.plan.edits.is_empty() {
+        report.outcome = idle_outcome(report);
+        return false;
+    }
+    true
 }
 
 /// The outcome of an environment with nothing to write: waiting when a gate holds a move.
