@@ -286,7 +286,7 @@ impl PassReport {
 pub enum PassError {
     /// The workspace could not be brought up to date with the remote.
     #[error("cannot sync with the git remote: {0}")]
-    Sync(GitError),
+    Sync(#[source] GitError),
     /// An environment named on the command line does not exist.
     #[error("no environment {0:?} in the configuration")]
     UnknownEnvironment(String),
