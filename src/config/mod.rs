@@ -149,6 +149,8 @@ pub struct RegistryConfig {
     pub page_size: Option<u32>,
     /// Most tags accepted from one repository before the scan fails.
     pub max_tags: Option<u32>,
+    /// Largest reply body read from this registry, in bytes.
+    pub max_response_bytes: Option<u64>,
     /// Total timeout of one request.
     pub timeout: Option<Duration>,
 }

@@ -868,6 +868,7 @@ fn read_registry(t: Table) -> RegistryConfig {
             .map(|n| n as u32),
         page_size: t.integer("page_size", 1, 10_000).map(|n| n as u32),
         max_tags: t.integer("max_tags", 1, 10_000_000).map(|n| n as u32),
+        max_response_bytes: t.integer("max_response_bytes", 64 * 1024, 1 << 30),
         timeout: t.duration("timeout", Some(Duration::from_secs(1))),
     };
     match (&config.username, &config.password_file) {

@@ -377,6 +377,18 @@ fn registry_settings() {
     assert!(e.contains("username needs password_file"), "{e}");
     let e = one_error(&format!("[registries.\"ghcr.io\"]\npage_size = 0\n{BASE}"));
     assert!(e.contains("0 is out of range: use 1 to 10000"), "{e}");
+    let config = load(&format!(
+        "[registries.\"ghcr.io\"]\nmax_response_bytes = 1048576\n{BASE}"
+    ))
+    .unwrap();
+    let section = &config.registries["ghcr.io"];
+    assert_eq!(section.max_response_bytes, Some(1 << 20));
+    let settings = crate::registry::RegistrySettings::from_config(Some(section)).unwrap();
+    assert_eq!(settings.max_response_bytes, 1 << 20);
+    let e = one_error(&format!(
+        "[registries.\"ghcr.io\"]\nmax_response_bytes = 10\n{BASE}"
+    ));
+    assert!(e.contains("max_response_bytes"), "{e}");
 }
 
 #[test]

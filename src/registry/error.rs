@@ -88,7 +88,7 @@ pub enum RegistryError {
         what: String,
     },
     /// 429 beyond the retries or the longest `Retry-After` we wait for.
-    #[error("rate limited by {registry} for {repository}{}: lower the polling rate or request_budget_per_minute, or add credentials", retry_text(*retry_after))]
+    #[error("rate limited by {registry} for {repository}{}: poll less often (images.NAME.interval), set requests_per_minute under [registries.\"{registry}\"], or add credentials", retry_text(*retry_after))]
     RateLimited {
         /// Registry host.
         registry: String,
@@ -109,7 +109,7 @@ pub enum RegistryError {
     },
     /// A response body over `max_response_bytes`.
     #[error(
-        "reply from {registry} for {repository} exceeds {limit} bytes: raise max_response_bytes if this registry is trusted"
+        "reply from {registry} for {repository} exceeds {limit} bytes: raise max_response_bytes under [registries.\"{registry}\"] if this registry is trusted"
     )]
     TooLarge {
         /// Registry host.

@@ -191,6 +191,9 @@ impl RegistrySettings {
         if let Some(max_tags) = section.max_tags {
             settings.max_tags = max_tags as usize;
         }
+        if let Some(limit) = section.max_response_bytes {
+            settings.max_response_bytes = limit;
+        }
         if let Some(timeout) = section.timeout {
             settings.timeout = timeout;
         }
