@@ -34,7 +34,7 @@ fn tag_count() -> usize {
 
 /// Requests and milliseconds of each round.
 struct Rounds {
-    requests: Vec<usize>,
+    requests: Vec<u32>,
     millis: Vec<f64>,
 }
 
