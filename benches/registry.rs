@@ -7,7 +7,10 @@
 //! (`n=1000`, `Link`) behind a Bearer token server, to count pages and token
 //! fetches.
 //!
-//! Run with `cargo bench --bench registry`.
+//! Run with `cargo bench --bench registry`. With `BATON_BENCH_RESULTS=FILE` the
+//! figures (requests of the first and of later listings, median time) are also appended
+//! to FILE as `key=value` lines for `scripts/bench`; `BATON_BENCH_TAGS=N` lists N tags
+//! instead of 10,000 (its quick mode).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -18,23 +21,74 @@ use baton::registry::{RegistryClient, RegistrySettings};
 use support::fake_registry::{BearerAuth, Behaviour, FakeRegistry};
 use support::registry::LocalRegistry;
 
-const TAGS: usize = 10_000;
+const DEFAULT_TAGS: usize = 10_000;
 const ROUNDS: usize = 5;
 
-async fn measure(label: &str, registry: &LocalRegistry) {
-    let tags: Vec<String> = (0..TAGS)
+/// How many tags to list: `BATON_BENCH_TAGS`, or 10,000.
+fn tag_count() -> usize {
+    std::env::var("BATON_BENCH_TAGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_TAGS)
+}
+
+/// Requests and milliseconds of each round.
+struct Rounds {
+    requests: Vec<u32>,
+    millis: Vec<f64>,
+}
+
+impl Rounds {
+    /// Appends `KEY_tags`, `KEY_first_requests`, `KEY_requests` (the later rounds') and
+    /// `KEY_median_ms` to `BATON_BENCH_RESULTS`, when it is set.
+    fn record(&self, key: &str, tags: usize) {
+        let Some(path) = std::env::var_os("BATON_BENCH_RESULTS") else {
+            return;
+        };
+        let mut millis = self.millis.clone();
+        millis.sort_by(f64::total_cmp);
+        let median = millis[millis.len() / 2];
+        let later = self.requests.last().copied().unwrap_or_default();
+        let lines = format!(
+            "{key}_tags={tags}\n{key}_first_requests={}\n{key}_requests={later}\n{key}_median_ms={median:.1}\n",
+            self.requests[0]
+        );
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        file.write_all(lines.as_bytes()).unwrap();
+    }
+}
+
+fn tags() -> Vec<String> {
+    (0..tag_count())
         .map(|i| format!("1.{}.{}", i / 100, i % 100))
-        .collect();
+        .collect()
+}
+
+async fn measure(label: &str, registry: &LocalRegistry) -> Rounds {
+    let tags = tags();
     let start = Instant::now();
     registry.push_tags("bench/app", &tags).await;
-    eprintln!("{label}: pushed {TAGS} tags in {:.2?}", start.elapsed());
+    eprintln!(
+        "{label}: pushed {} tags in {:.2?}",
+        tags.len(),
+        start.elapsed()
+    );
 
     let client = RegistryClient::new(&registry.host(), registry.settings()).unwrap();
+    let mut rounds = Rounds {
+        requests: Vec::new(),
+        millis: Vec::new(),
+    };
     for round in 1..=ROUNDS {
         let start = Instant::now();
         let list = client.list_tags("bench/app").await.unwrap();
         let elapsed = start.elapsed();
-        assert_eq!(list.tags.len(), TAGS);
+        assert_eq!(list.tags.len(), tags.len());
         assert_eq!(list.dropped_invalid, 0);
         println!(
             "{label}: round {round}: {} tags, {} requests, {:.1} ms",
@@ -42,13 +96,15 @@ async fn measure(label: &str, registry: &LocalRegistry) {
             list.requests,
             elapsed.as_secs_f64() * 1000.0
         );
+        rounds.requests.push(list.requests);
+        rounds.millis.push(elapsed.as_secs_f64() * 1000.0);
     }
+    rounds
 }
 
-async fn measure_paginated() {
-    let tags: Vec<String> = (0..TAGS)
-        .map(|i| format!("1.{}.{}", i / 100, i % 100))
-        .collect();
+async fn measure_paginated() -> Rounds {
+    let tags = tags();
+    let count = tags.len();
     let fake = FakeRegistry::start(Behaviour {
         tags,
         bearer: Some(BearerAuth {
@@ -63,12 +119,16 @@ async fn measure_paginated() {
         ..Default::default()
     };
     let client = RegistryClient::new(&fake.host(), settings).unwrap();
+    let mut rounds = Rounds {
+        requests: Vec::new(),
+        millis: Vec::new(),
+    };
     for round in 1..=ROUNDS {
         let tokens_before = fake.token_requests();
         let start = Instant::now();
         let list = client.list_tags("bench/app").await.unwrap();
         let elapsed = start.elapsed();
-        assert_eq!(list.tags.len(), TAGS);
+        assert_eq!(list.tags.len(), count);
         println!(
             "fake, n=1000, bearer: round {round}: {} tags, {} requests ({} token fetches), {:.1} ms",
             list.tags.len(),
@@ -76,7 +136,10 @@ async fn measure_paginated() {
             fake.token_requests() - tokens_before,
             elapsed.as_secs_f64() * 1000.0
         );
+        rounds.requests.push(list.requests);
+        rounds.millis.push(elapsed.as_secs_f64() * 1000.0);
     }
+    rounds
 }
 
 fn main() {
@@ -90,10 +153,15 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        let count = tag_count();
         let open = LocalRegistry::start();
-        measure("no auth", &open).await;
+        measure("no auth", &open)
+            .await
+            .record("registry_open", count);
         let locked = LocalRegistry::start_with_auth("bench", "bench-password");
-        measure("basic auth", &locked).await;
-        measure_paginated().await;
+        measure("basic auth", &locked)
+            .await
+            .record("registry_basic", count);
+        measure_paginated().await.record("registry_paged", count);
     });
 }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/demo and scripts/bench-daemon: a throwaway Debian
+# Helpers shared by scripts/demo, scripts/bench-daemon and scripts/soak: a throwaway Debian
 # docker-registry on a free loopback port, and pushing a tiny single-layer image
 # through the registry API with curl (blob uploads, then a manifest PUT).
 
@@ -19,11 +19,30 @@ oci_free_port() {
 
 # oci_start_registry DIR: starts docker-registry with its storage under DIR on a
 # free 127.0.0.1 port; sets OCI_REGISTRY_PID and OCI_REGISTRY_HOST (127.0.0.1:PORT).
+# Optional, from the environment:
+#   OCI_REGISTRY_PORT=PORT   listen on PORT (e.g. to restart on the same storage and
+#                            address) instead of a free port;
+#   OCI_NOTIFY_URL=URL       send the registry's notifications (`notifications:
+#                            endpoints:`, pushes only) to URL, with the header
+#                            `Authorization: $OCI_NOTIFY_AUTHORIZATION`.
 oci_start_registry() {
-  local dir=$1 port
+  local dir=$1 port notify=""
   mkdir -p "$dir"
+  if [ -n "${OCI_NOTIFY_URL:-}" ]; then
+    notify="notifications:
+  endpoints:
+    - name: baton
+      url: $OCI_NOTIFY_URL
+      headers:
+        Authorization: [\"${OCI_NOTIFY_AUTHORIZATION:-}\"]
+      timeout: 5s
+      threshold: 5
+      backoff: 200ms
+      ignore:
+        actions: [pull]"
+  fi
   for _ in 1 2 3 4 5; do
-    port=$(oci_free_port)
+    port=${OCI_REGISTRY_PORT:-$(oci_free_port)}
     cat >"$dir/config.yml" <<YAML
 version: 0.1
 log:
@@ -35,12 +54,14 @@ storage:
     rootdirectory: $dir/data
 http:
   addr: 127.0.0.1:$port
+$notify
 YAML
+    chmod 600 "$dir/config.yml"
     /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
     OCI_REGISTRY_PID=$!
     for _ in $(seq 1 100); do
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null; then
-        OCI_REGISTRY_HOST="127.0.0.1:$port"
+        export OCI_REGISTRY_HOST="127.0.0.1:$port"
         return 0
       fi
       kill -0 "$OCI_REGISTRY_PID" 2>/dev/null || break
@@ -48,10 +69,20 @@ YAML
     done
     kill "$OCI_REGISTRY_PID" 2>/dev/null || true
     wait "$OCI_REGISTRY_PID" 2>/dev/null || true
+    [ -z "${OCI_REGISTRY_PORT:-}" ] || break
   done
   echo "docker-registry would not start; its log:" >&2
   cat "$dir/registry.log" >&2
   return 1
+}
+
+# oci_stop_registry: stops the registry oci_start_registry started (if any).
+oci_stop_registry() {
+  if [ -n "${OCI_REGISTRY_PID:-}" ]; then
+    kill "$OCI_REGISTRY_PID" 2>/dev/null || true
+    wait "$OCI_REGISTRY_PID" 2>/dev/null || true
+    OCI_REGISTRY_PID=""
+  fi
 }
 
 # oci_upload_blob HOST REPO FILE: uploads FILE as a blob of REPO (monolithic
