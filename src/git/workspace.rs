@@ -285,15 +285,7 @@ impl Workspace {
                     .await?;
             }
         }
-        let mut fetch = self.env.network("fetch")?;
-        fetch
-            .current_dir(&self.checkout)
-            .args(["fetch", "--quiet", "--no-tags", "origin"])
-            .args(&refspecs);
-        fetch
-            .run()
-            .await
-            .map_err(|e| self.no_space(e, "fetching"))?;
+        self.fetch(&refspecs).await?;
         let base = self.base_ref()?;
         if let Err(e) = self.reset_to(&base).await {
             // A full disk is no reason to throw the clone away: a new one would not fit either.
@@ -305,12 +297,7 @@ impl Workspace {
             self.clone_fresh().await?;
             if base != tracking {
                 // The fresh clone has only the branch: fetch the push branch again.
-                let mut fetch = self.env.network("fetch")?;
-                fetch
-                    .current_dir(&self.checkout)
-                    .args(["fetch", "--quiet", "--no-tags", "origin"])
-                    .args(&refspecs);
-                fetch.run().await?;
+                self.fetch(&refspecs).await?;
                 self.reset_to(&base).await?;
             }
         }
@@ -321,6 +308,20 @@ impl Workspace {
             .map_err(|e| GitError::repo(&self.checkout, format!("reading {base}"), e))?;
         tracing::debug!(head = %id, base = %base, "synced with remote");
         Ok(id.detach())
+    }
+
+    /// Fetches `refspecs` from the remote, without tags.
+    async fn fetch(&self, refspecs: &[String]) -> Result<(), GitError> {
+        let mut fetch = self.env.network("fetch")?;
+        fetch
+            .current_dir(&self.checkout)
+            .args(["fetch", "--quiet", "--no-tags", "origin"])
+            .args(refspecs);
+        fetch
+            .run()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.no_space(e, "fetching"))
     }
 
     async fn reset_to(&self, rev: &str) -> Result<(), GitError> {
@@ -627,15 +628,8 @@ impl Workspace {
             return Ok(None);
         };
         let local = format!("refs/baton/remote/{branch}");
-        let mut fetch = self.env.network("fetch")?;
-        fetch.current_dir(&self.checkout).args([
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "origin",
-            &format!("+refs/heads/{branch}:{local}"),
-        ]);
-        fetch.run().await?;
+        self.fetch(&[format!("+refs/heads/{branch}:{local}")])
+            .await?;
         let repo = self.open_repo()?;
         let tip = repo
             .find_reference(local.as_str())
