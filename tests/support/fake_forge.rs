@@ -3,9 +3,26 @@
 //! fake stands in for all three. It enforces the token the way each forge expects it, records
 //! every request (never the token), and can be told to answer with rate limits or errors.
 //!
-//! GitHub's replies are built from the examples in GitHub's own REST description
-//! (@octokit/openapi 23.0.2, tests/fixtures/github) and checked against its schemas by
-//! tests/forge_github_prism.rs (prism proxy).
+//! Which documentation each dialect follows (every field Baton sends or reads was checked):
+//! - GitHub: GitHub's own REST description (@octokit/openapi 23.0.2, cut down in
+//!   tests/fixtures/github). Replies are built from its examples and checked against its
+//!   schemas by tests/forge_github_prism.rs (prism proxy).
+//! - Gitea/Forgejo: Gitea's swagger file, templates/swagger/v1_json.tmpl at go-gitea/gitea
+//!   commit 67ce9ca1 (main, 2025): list `state` open|closed|all, `sort=recentupdate`, `page`,
+//!   `limit`; create (`head`, `base`, `title`, `body`) answers 201, an existing one 409;
+//!   edit (PATCH) answers 201; PullRequest `number`, `html_url`, `state`, `merged`,
+//!   `merged_at`, `title`, `body`, `head.ref`, `base.ref`, `labels`; labels by id;
+//!   `requested_reviewers` takes `reviewers` and answers 201 with a list, 422 for an
+//!   unknown user.
+//! - GitLab: GitLab's REST documentation, doc/api/merge_requests.md (gitlabhq/gitlabhq,
+//!   the GitLab 13 page) and the create attributes as GitLab's current documentation
+//!   lists them: list by `source_branch`, `state=all`, `per_page`; create takes
+//!   `source_branch`, `target_branch`, `title`, `description`, `labels` (comma-separated)
+//!   and `reviewer_ids`; update is PUT `merge_requests/:merge_request_iid`; replies carry
+//!   `iid`, `web_url`, `state` (opened|closed|locked|merged), `title`, `description`,
+//!   `source_branch`, `target_branch`, `labels`. Not from the documentation: the 409 with
+//!   a `message` list for a second open request, and `GET /users?username=` (a list of
+//!   users with `id`), as GitLab answers them.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -691,10 +708,12 @@ fn gitlab(
 
 fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
     json!({
+        "id": 2000 + p.number,
         "number": p.number,
         "html_url": web(state, "pulls", p.number),
         "state": if p.open { "open" } else { "closed" },
         "merged": p.merged,
+        "merged_at": if p.merged { json!("2026-11-25T10:00:00Z") } else { Value::Null },
         "title": p.title,
         "body": p.body,
         "head": {"ref": p.head},
@@ -808,7 +827,14 @@ fn gitea(
                     p.labels.push(name.clone());
                 }
             }
-            reply(StatusCode::OK, &[], json!([]))
+            // The labels now (LabelList).
+            let now: Vec<Value> = p
+                .labels
+                .iter()
+                .filter_map(|name| labels.iter().find(|(_, l)| l == name))
+                .map(|(id, name)| json!({"id": id, "name": name}))
+                .collect();
+            reply(StatusCode::OK, &[], Value::Array(now))
         }
         ("POST", ["pulls", n, "requested_reviewers"]) => {
             let users = state.users.clone();
