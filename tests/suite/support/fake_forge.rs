@@ -6,7 +6,7 @@
 //! Which documentation each dialect follows (every field Baton sends or reads was checked):
 //! - GitHub: GitHub's own REST description (@octokit/openapi 23.0.2, cut down in
 //!   tests/fixtures/github). Replies are built from its examples and checked against its
-//!   schemas by tests/forge_github_prism.rs (prism proxy).
+//!   schemas by tests/suite/forge/github_prism.rs (prism proxy).
 //! - Gitea/Forgejo: Gitea's swagger file, templates/swagger/v1_json.tmpl at go-gitea/gitea
 //!   commit 67ce9ca1 (main, 2025): list `state` open|closed|all, `sort=recentupdate`, `page`,
 //!   `limit`; create (`head`, `base`, `title`, `body`) answers 201, an existing one 409;
@@ -364,9 +364,10 @@ fn str_of(v: &Value, key: &str) -> String {
 fn github_examples() -> &'static Value {
     static EXAMPLES: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     EXAMPLES.get_or_init(|| {
-        let description: Value =
-            serde_json::from_str(include_str!("../fixtures/github/api.github.com.baton.json"))
-                .unwrap();
+        let description: Value = serde_json::from_str(include_str!(
+            "../../fixtures/github/api.github.com.baton.json"
+        ))
+        .unwrap();
         description["components"]["examples"].clone()
     })
 }

@@ -4,16 +4,14 @@
 //! request it could not validate; as a proxy in front of the fake forge it also checks the
 //! fake's replies. scripts/test installs prism into target/prism (scripts/prism/package.json).
 
-mod support;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::fake_forge::{FakeForge, FakeKind};
 use baton::config::ForgeConfig;
 use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
-use support::fake_forge::{FakeForge, FakeKind};
 
 const TOKEN: &str = "forge-secret-token-123";
 
