@@ -211,6 +211,9 @@ fn debian_package_builds_and_installs_into_a_scratch_root() {
         "./etc/baton/baton.toml",
         "baton.service",
         "./usr/share/doc/baton/README.Debian",
+        "./usr/share/doc/baton/README.md",
+        "./usr/share/doc/baton/docs/configuration.md",
+        "./usr/share/doc/baton/docs/ARCHITECTURE.md",
         "./usr/share/doc/baton/examples/baton.toml",
     ] {
         assert!(contents.contains(path), "package lacks {path}:\n{contents}");
