@@ -78,7 +78,13 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     let config = super::pass::load(&args.config)?;
     pass::check_request(&config, &request)?;
     runtime.block_on(async {
-        let prepared = super::pass::open(config, super::pass::Access::Write).await?;
+        // A dry run writes nothing: it reads with its own clone and never waits.
+        let access = if args.dry_run {
+            super::pass::Access::Read
+        } else {
+            super::pass::Access::Write
+        };
+        let prepared = super::pass::open(config, access).await?;
         let (config, registries, workspace) =
             (&prepared.config, &prepared.registries, &prepared.workspace);
         let report = pass::promote(config, registries, workspace, &request).await?;

@@ -451,6 +451,25 @@ async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for(
     assert!(finished && out.status.code() == Some(1), "{}", text(&out));
     assert!(!text(&out).contains("waiting for"), "{}", text(&out));
 
+    // A dry run only reads: it does not wait either.
+    let (out, finished) = output_within_a_minute(command(
+        &w,
+        &[
+            "promote",
+            "app",
+            "--to",
+            "production",
+            "--version",
+            "1.0.0",
+            "--by",
+            "alice",
+            "--dry-run",
+        ],
+        &[],
+    ));
+    assert!(finished && out.status.code() == Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("waiting for"), "{}", text(&out));
+
     // promote must wait for the daemon's clone: it says at once for whom.
     let mut child = command(
         &w,
