@@ -23,7 +23,6 @@
 //!   `source_branch`, `target_branch`, `labels`. Not from the documentation: the 409 with
 //!   a `message` list for a second open request, and `GET /users?username=` (a list of
 //!   users with `id`), as GitLab answers them.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
