@@ -6,9 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use baton::registry::{
-    Credentials, ErrorKind, RegistryClient, RegistryError, RegistrySettings, Secret,
-};
+use baton::common::secret::Secret;
+use baton::registry::{Credentials, ErrorKind, RegistryClient, RegistryError, RegistrySettings};
 use support::fake_registry::{BearerAuth, Behaviour, FakeManifest, FakeRegistry, LinkStyle};
 
 fn settings() -> RegistrySettings {

@@ -4,7 +4,8 @@
 mod support;
 
 use base64::Engine;
-use baton::registry::{Credentials, ErrorKind, RegistryClient, RegistryError, Secret};
+use baton::common::secret::Secret;
+use baton::registry::{Credentials, ErrorKind, RegistryClient, RegistryError};
 use support::registry::LocalRegistry;
 
 fn client(registry: &LocalRegistry) -> RegistryClient {
