@@ -59,7 +59,7 @@ pub struct Prepared {
 pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
     let path = args.path();
     let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    crate::registry::install_crypto_provider();
+    crate::common::http::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
     let lock = StateLock::acquire(&config.daemon.state_dir, STATE_LOCK_WAIT).await?;

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
 pub use history::{CommitRecord, HistoryQuery, Identity};
 pub use lock::StateLock;
-pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
+pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, parse_moves};
 pub use sign::{Signing, SigningFormat};
 pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
 
