@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod http;
 pub mod secret;
+pub mod state_lock;
 pub mod template;
 pub mod text;
 pub mod time;

@@ -183,7 +183,10 @@ async fn refuses_to_start_on_an_invalid_config_or_a_locked_state_dir() {
     first.wait_ready();
     let (code, _, err) = baton(&["run", "--config", &config]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("another baton process"), "{err}");
+    assert!(
+        err.contains(&format!("is in use by baton process pid {} (", first.pid())),
+        "{err}"
+    );
     first.signal(libc::SIGINT);
     assert_eq!(first.wait_exit().code(), Some(0), "{}", first.log());
 }

@@ -277,7 +277,7 @@ async fn overlapping_runs_on_one_state_directory_take_turns() {
     let waiting = || {
         std::fs::read_to_string(&log_path)
             .unwrap_or_default()
-            .contains("waiting for another baton process")
+            .contains(&format!("waiting for baton process pid {} (", first.id()))
     };
     while !waiting() && std::time::Instant::now() < deadline {
         assert!(

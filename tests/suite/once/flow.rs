@@ -179,8 +179,13 @@ async fn plan_prints_moves_diff_and_message_writes_nothing_and_exits_2() {
             plan.both()
         );
     }
-    // The work tree in the state directory is left as the remote has it.
-    let status = crate::support::git_server::git(&fleet.checkout(), &["status", "--porcelain"]);
+    // plan reads with its own clone beside the state directory's, and leaves its work tree
+    // as the remote has it.
+    assert!(!fleet.checkout().exists());
+    let status = crate::support::git_server::git(
+        &fleet.state_dir().join("read-only/git/checkout"),
+        &["status", "--porcelain"],
+    );
     assert_eq!(status, "");
 
     // Only one environment.

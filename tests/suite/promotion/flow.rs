@@ -415,6 +415,7 @@ async fn a_manual_rollback_is_not_overwritten_until_a_newer_version() {
         version: Some("1.0.0".into()),
         by: "Alice <alice@example.com>".into(),
         dry_run: false,
+        force: false,
         now: None,
     };
     let report = baton::pass::promote(&config, &registries, &workspace, &request)
