@@ -5,7 +5,8 @@
 //! A case written as TOML becomes a one-policy configuration; `invalid` means
 //! `Config::from_text` (what `baton check` runs) rejects it naming the key. Documented
 //! deviations (docs/flux-compatibility.md) are listed in deviations.tsv with Baton's own
-//! answer, which is asserted instead of Flux's.
+//! answer, which is asserted instead of Flux's. Run with
+//! `cargo nextest run -E 'test(/^flux_conformance::/)'`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
