@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,14 +181,14 @@ impl LocalRegistry {
         panic!("docker-registry would not start:\n{log}");
     }
 
+    /// The registry's data and config directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
     /// `127.0.0.1:<port>`.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The registry's data and config directory.
-    pub fn dir(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
     }
 
     /// Client settings for this registry: plain HTTP, and its credentials
