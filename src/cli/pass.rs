@@ -28,24 +28,13 @@ pub struct PlanArgs {
     pub config: ConfigArg,
 }
 
-/// The remote settings for the configured repository.
-pub fn remote_settings(config: &Config) -> RemoteSettings {
-    let git = &config.git;
-    let mut settings = RemoteSettings::new(git.url.clone(), git.branch.clone());
-    settings.push_branch = git.push_branch.clone();
-    settings.ssh_key_file = git.ssh_key_file.clone();
-    settings.known_hosts_file = git.known_hosts_file.clone();
-    settings.token = git.token.clone();
-    settings.username = git.username.clone();
-    settings
-}
 
 /// How long a command waits for another baton process to release the state directory.
 const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// What every pass-like command needs: the configuration, registry clients, and the clone,
 /// with the state directory locked for as long as this lives.
-pub struct Prepared {
+pub struct Session {
     /// The loaded configuration.
     pub config: Config,
     /// Registry clients.
@@ -56,14 +45,14 @@ pub struct Prepared {
 }
 
 /// Loads the configuration, locks the state directory and opens (or clones) the workspace.
-pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
+pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Session> {
     let path = args.path();
     let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     crate::common::http::install_crypto_provider();
     let registries =
-        Registries::from_config(&config).context("cannot read registry credentials")?;
+        Registries::from_config(&config.registries).context("cannot read registry credentials")?;
     let lock = StateLock::acquire(&config.daemon.state_dir, STATE_LOCK_WAIT).await?;
-    let workspace = Workspace::open_or_clone(&config.daemon.state_dir, &remote_settings(&config))
+    let workspace = Workspace::open_or_clone(&config.daemon.state_dir, &config.git.remote)
         .await
         .with_context(|| {
             format!(
@@ -71,7 +60,7 @@ pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
                 config.daemon.state_dir.display()
             )
         })?;
-    Ok(Prepared {
+    Ok(Session {
         config,
         registries,
         workspace,

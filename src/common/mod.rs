@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod http;
+pub mod kind;
 pub mod secret;
 pub mod template;
 pub mod text;

@@ -5,7 +5,7 @@
 //! answers signals at once.
 
 use super::webhooks::WebhookState;
-use crate::notify::{Notifier, NotifierOptions};
+use crate::notifications::{Notifier, NotifierOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::events::{self, Event};
+use super::events::{self, Wake};
 use super::http::HttpServer;
 use super::lock::StateLock;
 use super::metrics::ResultLabel;
@@ -96,7 +96,7 @@ pub fn load(
         {
             p.registries.clone()
         }
-        _ => Arc::new(Registries::from_config(&config)?),
+        _ => Arc::new(Registries::from_config(&config.registries)?),
     };
     let scan_limit = match previous {
         Some(p) if p.config.daemon.concurrency == config.daemon.concurrency => p.scan_limit.clone(),
@@ -198,7 +198,7 @@ fn start_notifier(config: &Config) -> Notifier {
 }
 
 fn reconcile_remote(config: &Config) -> String {
-    crate::cli::pass::remote_settings(config).display_url()
+    config.git.remote.display_url()
 }
 
 struct Daemon {
@@ -215,7 +215,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    async fn main_loop(&mut self, mut events_rx: mpsc::UnboundedReceiver<Event>) {
+    async fn main_loop(&mut self, mut events_rx: mpsc::UnboundedReceiver<Wake>) {
         let mut watchdog = systemd::watchdog_interval().map(|every| {
             tracing::info!(
                 every_ms = every.as_millis() as u64,
@@ -229,15 +229,15 @@ impl Daemon {
         loop {
             tokio::select! {
                 event = events_rx.recv() => match event {
-                    Some(Event::Reload(trigger @ "SIGHUP")) => {
+                    Some(Wake::Reload(trigger @ "SIGHUP")) => {
                         reload_at = None;
                         self.reload(trigger, true).await;
                     }
-                    Some(Event::Reload(_)) => {
+                    Some(Wake::Reload(_)) => {
                         reload_at = Some(Instant::now() + RELOAD_DEBOUNCE);
                     }
-                    Some(Event::Shutdown) | None => return,
-                    Some(Event::ShutdownNow) => std::process::exit(130),
+                    Some(Wake::Shutdown) | None => return,
+                    Some(Wake::ShutdownNow) => std::process::exit(130),
                 },
                 _ = sleep_until_some(reload_at) => {
                     reload_at = None;

@@ -1,6 +1,7 @@
 //! One pass over everything: scan registries, choose versions, edit each environment's
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
+mod events;
 mod gates;
 mod moves;
 mod promote;
@@ -24,6 +25,7 @@ use crate::promotion;
 use crate::reference::Reference;
 use crate::registry::Registries;
 
+pub use events::{events_from_report, scan_failures};
 pub use gates::{HISTORY_LIMIT, Manual};
 pub use moves::moves_from_plan;
 pub use promote::{PromoteError, PromoteRequest, promote};
@@ -496,7 +498,7 @@ async fn environment_pass(
         .git
         .push_branch
         .clone()
-        .unwrap_or_else(|| cx.config.git.branch.clone());
+        .unwrap_or_else(|| cx.config.git.remote.branch.clone());
     let attempts = cx.config.git.push_retries + 1;
     for attempt in 0..attempts {
         if attempt > 0 {
