@@ -3,7 +3,6 @@
 
 mod reader;
 mod source;
-mod window;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,12 +16,12 @@ use crate::forge::ForgeConfig;
 use crate::git::{RemoteSettings, SigningFormat};
 use crate::notifications::NotificationConfig;
 use crate::policy::Policy;
+use crate::promotion::window::{Freeze, TimeWindow};
 use crate::reference::ImageName;
 use crate::registry::RegistryConfig;
 use crate::webhooks::WebhookConfig;
 
 pub use source::{ConfigError, ConfigErrors, KeyPath, Location, display_path};
-pub use window::{DaySet, Freeze, TimeWindow};
 
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/baton/baton.toml";

@@ -12,11 +12,11 @@ use figment::value::{Dict, Num, Tag, Value};
 use figment::{Figment, Profile, Provider};
 
 use super::source::{ConfigError, KeyPath, Location, SpanIndex, display_path};
-use super::window::{Freeze, TimeWindow};
 use super::*;
 use crate::common::text::suggest;
 use crate::forge::ForgeKind;
 use crate::git::TokenSource;
+use crate::promotion::window::{Freeze, TimeWindow};
 use crate::webhooks::WebhookKind;
 use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
 
