@@ -76,7 +76,7 @@ pub enum LogFormat {
 }
 
 /// The `[daemon]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
     /// Clone and caches; safe to delete.
     pub state_dir: PathBuf,
@@ -89,7 +89,7 @@ pub struct DaemonConfig {
 }
 
 /// The `[git]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GitConfig {
     /// The remote: URL, branches and credentials, as the Git layer takes them.
     pub remote: RemoteSettings,
@@ -110,7 +110,7 @@ pub struct GitConfig {
 }
 
 /// The `[markers]` section: which files are searched.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MarkersConfig {
     /// Extra glob patterns searched besides `*.yaml`, `*.yml` and `Kustomization`.
     pub include: Vec<String>,
@@ -133,6 +133,21 @@ pub struct ImageConfig {
     pub timeout: Duration,
 }
 
+impl PartialEq for ImageConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.repository == other.repository
+            && self.repository_text == other.repository_text
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && self.exclude.len() == other.exclude.len()
+            && self
+                .exclude
+                .iter()
+                .zip(&other.exclude)
+                .all(|(a, b)| a.as_str() == b.as_str())
+    }
+}
+
 /// When the digest of the chosen tag is written next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DigestPinning {
@@ -145,7 +160,7 @@ pub enum DigestPinning {
 }
 
 /// One `[policies.NAME]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicyConfig {
     /// The image section this policy chooses tags for.
     pub image: String,
@@ -165,7 +180,7 @@ pub enum Mode {
 }
 
 /// One `[environments.NAME]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentConfig {
     /// Directories (relative to the repository root) this environment owns.
     pub paths: Vec<PathBuf>,

@@ -92,7 +92,7 @@ pub fn load(
     let registries = match previous {
         Some(p)
             if !fresh_registries
-                && format!("{:?}", p.config.registries) == format!("{:?}", config.registries) =>
+                && p.config.registries == config.registries =>
         {
             p.registries.clone()
         }
@@ -391,10 +391,9 @@ async fn tick_some(ticks: &mut Option<tokio::time::Interval>) {
 
 /// What a reload changes, in words: `images +a -b ~c; environments +prod`.
 pub fn describe_changes(old: &Config, new: &Config) -> String {
-    fn keys<V>(
+    fn keys<V: PartialEq>(
         old: &std::collections::BTreeMap<String, V>,
         new: &std::collections::BTreeMap<String, V>,
-        same: impl Fn(&V, &V) -> bool,
     ) -> Vec<String> {
         let mut out = Vec::new();
         for name in new.keys().filter(|k| !old.contains_key(*k)) {
@@ -405,47 +404,43 @@ pub fn describe_changes(old: &Config, new: &Config) -> String {
         }
         for (name, value) in new {
             if let Some(before) = old.get(name)
-                && !same(before, value)
+                && before != value
             {
                 out.push(format!("~{name}"));
             }
         }
         out
     }
-    let debug_same =
-        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
     let mut parts = Vec::new();
     for (section, changes) in [
         (
             "images",
-            keys(&old.images, &new.images, |a, b| debug_same(a, b)),
+            keys(&old.images, &new.images),
         ),
         (
             "policies",
-            keys(&old.policies, &new.policies, |a, b| debug_same(a, b)),
+            keys(&old.policies, &new.policies),
         ),
         (
             "environments",
-            keys(&old.environments, &new.environments, |a, b| {
-                debug_same(a, b)
-            }),
+            keys(&old.environments, &new.environments),
         ),
         (
             "registries",
-            keys(&old.registries, &new.registries, |a, b| debug_same(a, b)),
+            keys(&old.registries, &new.registries),
         ),
     ] {
         if !changes.is_empty() {
             parts.push(format!("{section} {}", changes.join(" ")));
         }
     }
-    if format!("{:?}", old.git) != format!("{:?}", new.git) {
+    if old.git != new.git {
         parts.push("git".to_string());
     }
-    if format!("{:?}", old.daemon) != format!("{:?}", new.daemon) {
+    if old.daemon != new.daemon {
         parts.push("daemon".to_string());
     }
-    if format!("{:?}", old.markers) != format!("{:?}", new.markers) {
+    if old.markers != new.markers {
         parts.push("markers".to_string());
     }
     if parts.is_empty() {

@@ -79,7 +79,7 @@ impl fmt::Display for Order {
 }
 
 /// How a policy orders the values it considers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     /// Highest version satisfying a Masterminds range.
     Semver(SemverRange),
@@ -209,6 +209,21 @@ pub struct Policy {
     pub filter: Option<TagFilter>,
     /// Tags matching any of these are skipped; [`default_exclude`] unless configured.
     pub exclude: Vec<Regex>,
+}
+
+/// Policies are equal when they are written the same (patterns compared as text).
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.rule == other.rule
+            && self.filter == other.filter
+            && self.exclude.len() == other.exclude.len()
+            && self
+                .exclude
+                .iter()
+                .zip(&other.exclude)
+                .all(|(a, b)| a.as_str() == b.as_str())
+    }
 }
 
 /// The value a tag is ordered by, borrowed from the tag or the extract buffer.

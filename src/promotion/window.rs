@@ -89,6 +89,16 @@ pub struct TimeWindow {
     pub text: String,
 }
 
+impl PartialEq for TimeWindow {
+    fn eq(&self, other: &Self) -> bool {
+        self.days == other.days
+            && self.start == other.start
+            && self.end == other.end
+            && self.timezone_name == other.timezone_name
+            && self.text == other.text
+    }
+}
+
 impl TimeWindow {
     /// Parses the three fields; on error returns the key at fault and why.
     pub fn parse(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// One `[registries."HOST"]` section.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistryConfig {
     /// A docker `config.json` with `auths`, `credsStore` or `credHelpers`.
     pub docker_config: Option<PathBuf>,
