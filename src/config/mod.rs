@@ -139,12 +139,7 @@ impl PartialEq for ImageConfig {
             && self.repository_text == other.repository_text
             && self.interval == other.interval
             && self.timeout == other.timeout
-            && self.exclude.len() == other.exclude.len()
-            && self
-                .exclude
-                .iter()
-                .zip(&other.exclude)
-                .all(|(a, b)| a.as_str() == b.as_str())
+            && crate::policy::same_patterns(&self.exclude, &other.exclude)
     }
 }
 

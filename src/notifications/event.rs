@@ -129,13 +129,7 @@ impl Event {
                 let _ = write!(text, " (commit {short} on {})", one_line(branch));
                 if moves.len() > 1 {
                     for m in moves {
-                        let _ = write!(
-                            text,
-                            "\n- {} {} -> {}",
-                            one_line(&m.policy),
-                            one_line(&m.from),
-                            one_line(&m.to)
-                        );
+                        let _ = write!(text, "\n- {}", m.line());
                     }
                 }
             }
@@ -199,22 +193,11 @@ impl ScanFailures {
 mod tests {
     use super::*;
 
-    fn mv(policy: &str, from: &str, to: &str) -> Move {
-        Move {
-            image: format!("ghcr.io/example/{policy}"),
-            policy: policy.into(),
-            rule: "semver 1.x".into(),
-            from: from.into(),
-            to: to.into(),
-            digest: None,
-        }
-    }
-
     #[test]
     fn texts_name_what_happened() {
         let commit = Event::Committed {
             environment: "staging".into(),
-            moves: vec![mv("api", "1.0.0", "1.0.1"), mv("web", "2", "3")],
+            moves: vec![Move::example("api", "1.0.0", "1.0.1"), Move::example("web", "2", "3")],
             commit: "abc".into(),
             branch: "main".into(),
         };

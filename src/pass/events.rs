@@ -55,17 +55,6 @@ mod tests {
     use crate::notifications::EventKind;
     use crate::pass::{EnvironmentReport, ImageScan};
 
-    fn mv(policy: &str, from: &str, to: &str) -> Move {
-        Move {
-            image: format!("ghcr.io/example/{policy}"),
-            policy: policy.into(),
-            rule: "semver 1.x".into(),
-            from: from.into(),
-            to: to.into(),
-            digest: None,
-        }
-    }
-
     fn env(name: &str, outcome: Outcome, moves: Vec<Move>) -> EnvironmentReport {
         EnvironmentReport {
             name: name.into(),
@@ -104,10 +93,10 @@ mod tests {
                         branch: "main".into(),
                         retries: 0,
                     },
-                    vec![mv("api", "1.0.0", "1.0.1")],
+                    vec![Move::example("api", "1.0.0", "1.0.1")],
                 ),
                 env("qa", Outcome::Failed("push failed: denied".into()), vec![]),
-                env("dev", Outcome::Planned, vec![mv("api", "1.0.0", "1.0.1")]),
+                env("dev", Outcome::Planned, vec![Move::example("api", "1.0.0", "1.0.1")]),
                 env("prod", Outcome::Skipped("window".into()), vec![]),
                 env("idle", Outcome::Unchanged, vec![]),
             ],

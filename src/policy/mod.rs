@@ -35,7 +35,9 @@ use semver::Version;
 
 use crate::reference::is_valid_tag;
 
-pub use filter::{DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude};
+pub use filter::{
+    DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude, same_patterns,
+};
 pub use semver_range::{RangeError, SemverRange};
 
 /// Sort direction for alphabetical and numerical policies, with Flux's meaning:
@@ -217,12 +219,7 @@ impl PartialEq for Policy {
         self.name == other.name
             && self.rule == other.rule
             && self.filter == other.filter
-            && self.exclude.len() == other.exclude.len()
-            && self
-                .exclude
-                .iter()
-                .zip(&other.exclude)
-                .all(|(a, b)| a.as_str() == b.as_str())
+            && same_patterns(&self.exclude, &other.exclude)
     }
 }
 
