@@ -388,7 +388,7 @@ async fn review_image(
         .git
         .push_branch
         .clone()
-        .unwrap_or_else(|| cx.config.git.branch.clone());
+        .unwrap_or_else(|| cx.config.git.remote.branch.clone());
     review.action = match open {
         Some(pr) if open_current && branch_current => ReviewAction::Current {
             number: pr.number,

@@ -35,7 +35,9 @@ use semver::Version;
 
 use crate::reference::is_valid_tag;
 
-pub use filter::{DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude};
+pub use filter::{
+    DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude, same_patterns,
+};
 pub use semver_range::{RangeError, SemverRange};
 
 /// Sort direction for alphabetical and numerical policies, with Flux's meaning:
@@ -79,7 +81,7 @@ impl fmt::Display for Order {
 }
 
 /// How a policy orders the values it considers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     /// Highest version satisfying a Masterminds range.
     Semver(SemverRange),
@@ -209,6 +211,16 @@ pub struct Policy {
     pub filter: Option<TagFilter>,
     /// Tags matching any of these are skipped; [`default_exclude`] unless configured.
     pub exclude: Vec<Regex>,
+}
+
+/// Policies are equal when they are written the same (patterns compared as text).
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.rule == other.rule
+            && self.filter == other.filter
+            && same_patterns(&self.exclude, &other.exclude)
+    }
 }
 
 /// The value a tag is ordered by, borrowed from the tag or the extract buffer.
