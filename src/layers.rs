@@ -274,7 +274,10 @@ mod tests {
     #[test]
     fn reads_the_table() {
         let layers = parse_layers(LIB).unwrap();
-        assert_eq!(layers, [vec!["common"], vec!["git", "registry"], vec!["pass"]]);
+        assert_eq!(
+            layers,
+            [vec!["common"], vec!["git", "registry"], vec!["pass"]]
+        );
         assert!(parse_layers("//! 2. `x`: wrong start").is_err());
         assert!(parse_layers("no table").is_err());
     }
@@ -284,16 +287,41 @@ mod tests {
         let layers = parse_layers(LIB).unwrap();
         let files = [
             file("common/text.rs", "fn f() {}\nuse crate::pass::Report;\n"),
-            file("git/mod.rs", "use crate::common::text;\nuse crate::{common::x, registry::Secret};\n"),
-            file("registry/mod.rs", "fn g() { let _ = crate::git::Workspace::open(); }\n"),
-            file("pass/mod.rs", "use crate::git::X;\nuse crate::{common, registry::Y};\nuse super::z;\n"),
+            file(
+                "git/mod.rs",
+                "use crate::common::text;\nuse crate::{common::x, registry::Secret};\n",
+            ),
+            file(
+                "registry/mod.rs",
+                "fn g() { let _ = crate::git::Workspace::open(); }\n",
+            ),
+            file(
+                "pass/mod.rs",
+                "use crate::git::X;\nuse crate::{common, registry::Y};\nuse super::z;\n",
+            ),
             file("lib.rs", "pub mod pass;\nuse crate::pass::x;\n"),
         ];
         let problems = violations(&layers, &files);
         assert_eq!(problems.len(), 3, "{problems:#?}");
-        assert!(problems[0].starts_with("src/common/text.rs:2: `common` (layer 1) imports `crate::pass` (layer 3)"), "{}", problems[0]);
-        assert!(problems[1].starts_with("src/git/mod.rs:2: `git` (layer 2) imports `crate::registry` (layer 2)"), "{}", problems[1]);
-        assert!(problems[2].starts_with("src/registry/mod.rs:1: `registry`"), "{}", problems[2]);
+        assert!(
+            problems[0].starts_with(
+                "src/common/text.rs:2: `common` (layer 1) imports `crate::pass` (layer 3)"
+            ),
+            "{}",
+            problems[0]
+        );
+        assert!(
+            problems[1].starts_with(
+                "src/git/mod.rs:2: `git` (layer 2) imports `crate::registry` (layer 2)"
+            ),
+            "{}",
+            problems[1]
+        );
+        assert!(
+            problems[2].starts_with("src/registry/mod.rs:1: `registry`"),
+            "{}",
+            problems[2]
+        );
     }
 
     #[test]
@@ -302,7 +330,11 @@ mod tests {
         let source = "//! See [`crate::pass`].\n/* crate::pass */ fn f() {}\nconst A: &str = \"crate::pass\";\nconst B: &str = r#\"crate::pass \"quoted\"\"#;\nconst C: char = '\"'; fn g<'a>() { crate::pass::run() }\n";
         let problems = violations(&layers, &[file("git/x.rs", source)]);
         assert_eq!(problems.len(), 1, "{problems:#?}");
-        assert!(problems[0].starts_with("src/git/x.rs:5:"), "{}", problems[0]);
+        assert!(
+            problems[0].starts_with("src/git/x.rs:5:"),
+            "{}",
+            problems[0]
+        );
     }
 
     #[test]
@@ -310,6 +342,10 @@ mod tests {
         let layers = parse_layers(LIB).unwrap();
         let problems = violations(&layers, &[file("newthing.rs", "fn f() {}\n")]);
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("`newthing` is in no layer"), "{}", problems[0]);
+        assert!(
+            problems[0].contains("`newthing` is in no layer"),
+            "{}",
+            problems[0]
+        );
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::common::state_lock::StateLock;
 use crate::config::Config;
-use crate::git::{RemoteSettings, Workspace};
+use crate::git::Workspace;
 use crate::pass::{self, Outcome, PassOptions, PassReport};
 use crate::registry::Registries;
 
@@ -28,7 +28,6 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub config: ConfigArg,
 }
-
 
 /// How long a command waits for another baton process to release the state directory.
 const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);

@@ -16,9 +16,9 @@ use super::*;
 use crate::common::text::suggest;
 use crate::forge::ForgeKind;
 use crate::git::TokenSource;
+use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
 use crate::promotion::window::{Freeze, TimeWindow};
 use crate::webhooks::WebhookKind;
-use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
 
 mod notifications;
 

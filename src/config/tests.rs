@@ -4,6 +4,8 @@ use std::time::Duration;
 use figment::providers::Env;
 
 use super::*;
+use crate::notifications::{EventKind, NotificationTarget, SinkKind};
+use crate::webhooks::WebhookKind;
 
 const BASE: &str = r#"
 [git]

@@ -90,10 +90,7 @@ pub fn load(
     let text = std::fs::read(path).unwrap_or_default();
     let config = Config::load(path).map_err(LoadError::Config)?;
     let registries = match previous {
-        Some(p)
-            if !fresh_registries
-                && p.config.registries == config.registries =>
-        {
+        Some(p) if !fresh_registries && p.config.registries == config.registries => {
             p.registries.clone()
         }
         _ => Arc::new(Registries::from_config(&config.registries)?),
@@ -413,22 +410,10 @@ pub fn describe_changes(old: &Config, new: &Config) -> String {
     }
     let mut parts = Vec::new();
     for (section, changes) in [
-        (
-            "images",
-            keys(&old.images, &new.images),
-        ),
-        (
-            "policies",
-            keys(&old.policies, &new.policies),
-        ),
-        (
-            "environments",
-            keys(&old.environments, &new.environments),
-        ),
-        (
-            "registries",
-            keys(&old.registries, &new.registries),
-        ),
+        ("images", keys(&old.images, &new.images)),
+        ("policies", keys(&old.policies, &new.policies)),
+        ("environments", keys(&old.environments, &new.environments)),
+        ("registries", keys(&old.registries, &new.registries)),
     ] {
         if !changes.is_empty() {
             parts.push(format!("{section} {}", changes.join(" ")));

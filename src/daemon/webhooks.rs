@@ -27,8 +27,8 @@ use tokio::sync::mpsc;
 
 use crate::common::secret::{Secret, SecretFileError};
 use crate::config::Config;
-use crate::webhooks::{WebhookConfig, WebhookKind};
 use crate::reference::{self, ImageName, Reference};
+use crate::webhooks::{WebhookConfig, WebhookKind};
 
 /// Largest request body accepted; bigger ones get 413 without being read further.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -878,7 +878,13 @@ async fn handle(
     };
     if let Err(err) = verify(kind, &hook.secret, &headers, uri.query(), &bytes) {
         tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
-        return reply(&state, &name, HookOutcome::Unauthorized, err.to_string(), &[]);
+        return reply(
+            &state,
+            &name,
+            HookOutcome::Unauthorized,
+            err.to_string(),
+            &[],
+        );
     }
     let events = match parse(kind, &headers, &bytes) {
         Ok(Parsed::Pushes(events)) => events,

@@ -10,16 +10,15 @@ mod api;
 mod config;
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
 use crate::common::http::client_builder;
+use crate::common::kind::named_kinds;
 use crate::common::secret::Secret;
 use crate::common::text::{error_chain, one_line};
 use crate::common::time::utc;
-use crate::common::kind::named_kinds;
 
 pub use config::ForgeConfig;
 
@@ -44,7 +43,6 @@ impl ForgeKind {
             ForgeKind::Gitea => None,
         }
     }
-
 }
 
 /// Where a pull request stands.

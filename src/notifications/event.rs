@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::common::kind::named_kinds;
 use crate::common::text::one_line;
 use crate::git::message::{CommitMessage, Move};
-use crate::common::kind::named_kinds;
 
 named_kinds! {
     /// The kinds of event, as named in `notifications.NAME.events` and in the JSON payload's
@@ -197,7 +197,10 @@ mod tests {
     fn texts_name_what_happened() {
         let commit = Event::Committed {
             environment: "staging".into(),
-            moves: vec![Move::example("api", "1.0.0", "1.0.1"), Move::example("web", "2", "3")],
+            moves: vec![
+                Move::example("api", "1.0.0", "1.0.1"),
+                Move::example("web", "2", "3"),
+            ],
             commit: "abc".into(),
             branch: "main".into(),
         };

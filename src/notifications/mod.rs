@@ -44,8 +44,8 @@ pub use event::{Event, EventKind, ScanFailures};
 pub use limit::{Message, Outbox, Queued, RateLimiter, WINDOW};
 pub use render::{Composed, SCHEMA_VERSION, Template, compose, payload, sample};
 
-use sink::{Counters, Target, Worker};
 use crate::common::kind::named_kinds;
+use sink::{Counters, Target, Worker};
 
 named_kinds! {
     /// The kinds of sink, as named in `notifications.NAME.kind`.

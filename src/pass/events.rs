@@ -89,7 +89,11 @@ mod tests {
                     vec![Move::example("api", "1.0.0", "1.0.1")],
                 ),
                 env("qa", Outcome::Failed("push failed: denied".into()), vec![]),
-                env("dev", Outcome::Planned, vec![Move::example("api", "1.0.0", "1.0.1")]),
+                env(
+                    "dev",
+                    Outcome::Planned,
+                    vec![Move::example("api", "1.0.0", "1.0.1")],
+                ),
                 env("prod", Outcome::Skipped("window".into()), vec![]),
                 env("idle", Outcome::Unchanged, vec![]),
             ],

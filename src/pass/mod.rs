@@ -21,7 +21,6 @@ use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
 use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
 use crate::markers::{self, Field, Marker, Plan, Resolved, ScanOptions};
-use crate::policy::Decision;
 use crate::promotion;
 use crate::reference::Reference;
 use crate::registry::Registries;
@@ -298,6 +297,7 @@ async fn environment_pass(
     let target_branch = cx
         .config
         .git
+        .remote
         .push_branch
         .clone()
         .unwrap_or_else(|| cx.config.git.remote.branch.clone());

@@ -386,6 +386,7 @@ async fn review_image(
     let base = cx
         .config
         .git
+        .remote
         .push_branch
         .clone()
         .unwrap_or_else(|| cx.config.git.remote.branch.clone());

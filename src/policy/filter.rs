@@ -108,7 +108,8 @@ pub fn same_patterns(a: &[Regex], b: &[Regex]) -> bool {
 impl PartialEq for TagFilter {
     fn eq(&self, other: &Self) -> bool {
         self.pattern.as_str() == other.pattern.as_str()
-            && self.extract.as_ref().map(|(text, _)| text) == other.extract.as_ref().map(|(text, _)| text)
+            && self.extract.as_ref().map(|(text, _)| text)
+                == other.extract.as_ref().map(|(text, _)| text)
     }
 }
 

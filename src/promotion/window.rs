@@ -211,7 +211,6 @@ impl Freeze {
     }
 }
 
-
 /// How far ahead [`next_opening`] looks for an opening (a freeze over a year long is not
 /// given an end).
 pub const SEARCH_DAYS: i32 = 400;
@@ -330,7 +329,6 @@ pub fn freeze_text(f: &Freeze) -> String {
 mod tests {
     use super::*;
 
-
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
     }
@@ -410,8 +408,6 @@ mod tests {
         assert!(Freeze::parse("2027-01-05..2026-12-20").is_err());
         assert!(Freeze::parse("christmas").is_err());
     }
-
-
 
     fn office() -> Vec<TimeWindow> {
         vec![

@@ -1,9 +1,8 @@
 //! Registry failures: each names the registry, the repository and what to do,
 //! and maps to a short kind used as a metrics label.
 
-use std::fmt;
-use std::time::Duration;
 use crate::common::kind::named_kinds;
+use std::time::Duration;
 
 named_kinds! {
     /// Coarse class of a registry failure, stable for metrics labels.

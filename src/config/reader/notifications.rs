@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::{Table, suggest};
-use crate::notifications::{EventKind, NotificationConfig, NotificationTarget, SinkKind};
+use super::Table;
 use crate::notifications::Template;
+use crate::notifications::{EventKind, NotificationConfig, NotificationTarget, SinkKind};
 
 const KINDS: &str = "\"webhook\", \"slack\", \"teams\" or \"matrix\"";
 

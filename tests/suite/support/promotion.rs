@@ -129,7 +129,10 @@ impl PromotionWorld {
     pub async fn workspace(&mut self) -> Workspace {
         if self.workspace.is_none() {
             let config = self.config();
-            let settings = RemoteSettings::new(config.git.remote.url.clone(), config.git.remote.branch.clone());
+            let settings = RemoteSettings::new(
+                config.git.remote.url.clone(),
+                config.git.remote.branch.clone(),
+            );
             self.workspace = Some(
                 Workspace::open_or_clone(&config.daemon.state_dir, &settings)
                     .await
