@@ -13,31 +13,15 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{Daemon, PATIENCE, wait_until};
+use crate::support::baton::Baton;
+use crate::support::daemon::{PATIENCE, wait_until};
 use crate::support::fake_forge::FakeKind;
 use crate::support::git_server::{free_port, git, git_command};
-use crate::support::promotion::{PRODUCTION, STAGING, World, manifest};
+use crate::support::promotion::{PRODUCTION, PromotionWorld as World, STAGING, manifest};
 use baton::git::trailers::parse_trailers;
 
 fn command(w: &World, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.args(args)
-        .arg("--config")
-        .arg(&w.config_path)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("BATON_") {
-            cmd.env_remove(key);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+    Baton::new(args).config(&w.config_path).envs(env).command()
 }
 
 fn baton(w: &World, args: &[&str]) -> Output {
@@ -140,8 +124,8 @@ async fn promote_refuses_a_listed_tag_whose_digest_pinned_markers_cannot_be_reso
     let digest = w.registry.push_image("app", "1.1.0").await;
     let revisions = w
         .registry
-        .dir()
-        .join("data/docker/registry/v2/repositories/app/_manifests/revisions/sha256");
+        .storage()
+        .join("docker/registry/v2/repositories/app/_manifests/revisions/sha256");
     let hex = digest.trim_start_matches("sha256:");
     std::fs::remove_dir_all(revisions.join(hex)).unwrap();
     let before = w.remote.head("main");
@@ -304,8 +288,7 @@ async fn the_daemon_leaves_a_pending_rollback_alone_too() {
 
     // A newer version arrives while the daemon runs: staging moves, the rollback stands.
     w.push_tag("1.2.0").await;
-    let logs = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start(&w.config_path, port, logs.path(), &[]);
+    let mut daemon = w.daemon(port, &[]);
     daemon.wait_event("review branch holds a manual promotion: left alone", |e| {
         e["by"] == "alice" && e["version"] == "1.0.0" && e["candidate"] == "1.2.0"
     });
@@ -457,10 +440,9 @@ async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for(
     );
     std::fs::write(&w.config_path, config).unwrap();
     w.push_tag("1.1.0").await;
-    let logs = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start(&w.config_path, port, logs.path(), &[]);
+    let mut daemon = w.daemon(port, &[]);
     daemon.wait_ready();
-    let lock = w.path().join("state/baton.lock");
+    let lock = w.state_dir().join("baton.lock");
     assert_eq!(
         std::fs::read_to_string(&lock).unwrap().trim(),
         daemon.pid().to_string(),
@@ -549,7 +531,7 @@ async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for(
             "waiting for baton process pid {} (baton --log-format json run --config {}) to release the state directory {}",
             daemon.pid(),
             w.config_path.display(),
-            w.path().join("state").display()
+            w.state_dir().display()
         )),
         "{line}"
     );
