@@ -17,14 +17,14 @@ use crate::support::baton::Baton;
 use crate::support::daemon::{PATIENCE, wait_until};
 use crate::support::fake_forge::FakeKind;
 use crate::support::git_server::{free_port, git, git_command};
-use crate::support::promotion::{PRODUCTION, PromotionWorld as World, STAGING, manifest};
+use crate::support::promotion::{PRODUCTION, PromotionWorld, STAGING, manifest};
 use baton::git::trailers::parse_trailers;
 
-fn command(w: &World, args: &[&str], env: &[(&str, &str)]) -> Command {
+fn command(w: &PromotionWorld, args: &[&str], env: &[(&str, &str)]) -> Command {
     Baton::new(args).config(&w.config_path).envs(env).command()
 }
 
-fn baton(w: &World, args: &[&str]) -> Output {
+fn baton(w: &PromotionWorld, args: &[&str]) -> Output {
     command(w, args, &[]).output().unwrap()
 }
 
@@ -41,7 +41,7 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn promote(w: &World, version: &str, by: &str, extra: &[&str]) -> Output {
+fn promote(w: &PromotionWorld, version: &str, by: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "promote",
         "app",
@@ -58,7 +58,7 @@ fn promote(w: &World, version: &str, by: &str, extra: &[&str]) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_refuses_a_tag_the_registry_does_not_list_and_plan_reports_it() {
-    let w = World::new("", None).await;
+    let w = PromotionWorld::new("", None).await;
     let host = w.host();
     w.push_tag("1.1.0").await;
     let before = w.remote.head("main");
@@ -111,7 +111,7 @@ async fn promote_refuses_a_tag_the_registry_does_not_list_and_plan_reports_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_refuses_a_listed_tag_whose_digest_pinned_markers_cannot_be_resolved() {
-    let w = World::new("", None).await;
+    let w = PromotionWorld::new("", None).await;
     let host = w.host();
     // Production pins digests; the registry lists 1.1.0 but its manifest is gone.
     let pinned = format!(
@@ -124,8 +124,8 @@ async fn promote_refuses_a_listed_tag_whose_digest_pinned_markers_cannot_be_reso
     let digest = w.registry.push_image("app", "1.1.0").await;
     let revisions = w
         .registry
-        .storage()
-        .join("docker/registry/v2/repositories/app/_manifests/revisions/sha256");
+        .dir()
+        .join("data/docker/registry/v2/repositories/app/_manifests/revisions/sha256");
     let hex = digest.trim_start_matches("sha256:");
     std::fs::remove_dir_all(revisions.join(hex)).unwrap();
     let before = w.remote.head("main");
@@ -144,7 +144,7 @@ async fn promote_refuses_a_listed_tag_whose_digest_pinned_markers_cannot_be_reso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_in_review_mode_outlives_the_automatic_passes() {
-    let w = World::new("mode = \"review\"\n", Some(FakeKind::GitHub)).await;
+    let w = PromotionWorld::new("mode = \"review\"\n", Some(FakeKind::GitHub)).await;
     let host = w.host();
     let forge = w.forge.as_ref().unwrap();
     const BRANCH: &str = "baton/production/app";
@@ -226,7 +226,7 @@ async fn a_rollback_in_review_mode_outlives_the_automatic_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_forge_a_rollback_branch_is_left_alone_until_merged() {
-    let w = World::new("mode = \"review\"\n", None).await;
+    let w = PromotionWorld::new("mode = \"review\"\n", None).await;
     const BRANCH: &str = "baton/production/app";
     let out = promote(&w, "1.0.0", "bob", &["--dry-run"]);
     assert!(stdout(&out).contains("nothing to do"), "{}", text(&out));
@@ -262,7 +262,7 @@ async fn without_a_forge_a_rollback_branch_is_left_alone_until_merged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_leaves_a_pending_rollback_alone_too() {
-    let w = World::new("mode = \"review\"\n", Some(FakeKind::GitLab)).await;
+    let w = PromotionWorld::new("mode = \"review\"\n", Some(FakeKind::GitLab)).await;
     let forge = w.forge.as_ref().unwrap();
     const BRANCH: &str = "baton/production/app";
     let port = free_port();
@@ -313,7 +313,7 @@ async fn the_daemon_leaves_a_pending_rollback_alone_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_dates_a_reviewed_move_when_it_was_merged() {
-    let w = World::new("mode = \"review\"\n", None).await;
+    let w = PromotionWorld::new("mode = \"review\"\n", None).await;
     w.push_tag("1.1.0").await;
     let out = baton(&w, &["once"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -383,6 +383,7 @@ async fn history_dates_a_reviewed_move_when_it_was_merged() {
     assert!(table.lines().next().unwrap().ends_with("REVIEW"), "{table}");
     // Newest first: the merged move, although proposed after staging's, is listed first.
     assert!(table.find(production).unwrap() < table.find(staging).unwrap());
+    let _ = STAGING;
 }
 
 /// Reads `child`'s stderr until a line contains `needle`; returns it, or panics after 60s.
@@ -432,7 +433,7 @@ fn output_within_a_minute(mut cmd: Command) -> (Output, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for() {
-    let w = World::new("", None).await;
+    let w = PromotionWorld::new("", None).await;
     let port = free_port();
     let config = std::fs::read_to_string(&w.config_path).unwrap().replace(
         "[daemon]\n",
@@ -442,7 +443,7 @@ async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for(
     w.push_tag("1.1.0").await;
     let mut daemon = w.daemon(port, &[]);
     daemon.wait_ready();
-    let lock = w.state_dir().join("baton.lock");
+    let lock = w.dir.path().join("state/baton.lock");
     assert_eq!(
         std::fs::read_to_string(&lock).unwrap().trim(),
         daemon.pid().to_string(),
@@ -531,7 +532,7 @@ async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for(
             "waiting for baton process pid {} (baton --log-format json run --config {}) to release the state directory {}",
             daemon.pid(),
             w.config_path.display(),
-            w.state_dir().display()
+            w.dir.path().join("state").display()
         )),
         "{line}"
     );

@@ -181,9 +181,9 @@ impl LocalRegistry {
         panic!("docker-registry would not start:\n{log}");
     }
 
-    /// The registry's storage (`rootdirectory`), where a test can break what it serves.
-    pub fn storage(&self) -> std::path::PathBuf {
-        self.dir.path().join("data")
+    /// The registry's data and config directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.dir.path().to_path_buf()
     }
 
     /// `127.0.0.1:<port>`.
