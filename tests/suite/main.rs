@@ -40,6 +40,7 @@ mod promotion {
     mod flow;
     mod human_control;
 }
+mod redaction;
 mod registry {
     mod faults;
     mod local;
