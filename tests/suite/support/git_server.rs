@@ -183,6 +183,28 @@ impl Writer {
         git(&self.work, &["push", "--quiet", "origin", BRANCH]);
         git(&self.work, &["rev-parse", "HEAD"])
     }
+
+    /// Commits `content` to `rel` on top of what it has, then pushes as a person would when
+    /// others push too: on a rejection, pull with rebase and push again. Returns how many
+    /// pushes were rejected.
+    pub fn commit_and_push_racing(&self, rel: &str, content: &str, message: &str) -> usize {
+        write(&self.work.join(rel), content);
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "--quiet", "-m", message]);
+        for rejected in 0..50 {
+            let push = git_command(&self.work, &["push", "--quiet", "origin", BRANCH])
+                .output()
+                .unwrap();
+            if push.status.success() {
+                return rejected;
+            }
+            git(
+                &self.work,
+                &["pull", "--quiet", "--rebase", "origin", BRANCH],
+            );
+        }
+        panic!("{message}: the push was rejected 50 times");
+    }
 }
 
 /// Writes `content` to `path`, creating parent directories.
