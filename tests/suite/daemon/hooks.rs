@@ -148,7 +148,7 @@ fn signature(secret: &str, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_webhook_scans_at_once_and_a_bad_signature_triggers_nothing() {
-    baton::registry::install_crypto_provider();
+    baton::common::http::install_crypto_provider();
     let fleet = DaemonFleet::start().await;
     let secret_file = fleet.dir.path().join("hook-secret");
     std::fs::write(&secret_file, "hmac-key-0b7d\n").unwrap();
