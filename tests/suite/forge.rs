@@ -9,7 +9,7 @@ mod github_prism;
 use std::time::Duration;
 
 use crate::support::fake_forge::{FakeForge, FakeKind};
-use baton::config::ForgeConfig;
+use baton::forge::ForgeConfig;
 use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
 
 const TOKEN: &str = "forge-secret-token-123";

@@ -26,14 +26,9 @@ const SLACK_SECTION_MAX: usize = 3000;
 /// `environment`, `moves`, `commit`, `branch` (commit); `environment`, `error`
 /// (push_failed); `environment`, `image`, `url` (review_opened); `image`, `error`,
 /// `consecutive_failures` (scan_failing).
+#[derive(Debug)]
 pub struct Template {
     template: common::template::Template,
-}
-
-impl std::fmt::Debug for Template {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template").finish_non_exhaustive()
-    }
 }
 
 const WORDS: Words = Words {
@@ -78,14 +73,7 @@ pub fn sample(kind: EventKind) -> Event {
     match kind {
         EventKind::Commit => Event::Committed {
             environment: "staging".into(),
-            moves: vec![Move {
-                image: "registry.example.com/app".into(),
-                policy: "app".into(),
-                rule: "semver 1.x".into(),
-                from: "1.0.0".into(),
-                to: "1.0.1".into(),
-                digest: Some(format!("sha256:{}", "0".repeat(64))),
-            }],
+            moves: vec![Move::sample()],
             commit: "0".repeat(40),
             branch: "main".into(),
         },
