@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::fake_forge::{FakeForge, FakeKind};
-use baton::config::ForgeConfig;
+use baton::forge::ForgeConfig;
 use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
 
 const TOKEN: &str = "forge-secret-token-123";
