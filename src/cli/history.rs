@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::git::{HistoryQuery, ParsedMove, parse_moves};
 
 use super::ConfigArg;
+use super::output::{OutputArg, SCHEMA, print_json};
 
 /// Arguments of `baton history`.
 #[derive(Debug, clap::Args)]
@@ -23,6 +24,36 @@ pub struct HistoryArgs {
     pub limit: usize,
     #[command(flatten)]
     pub config: ConfigArg,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+/// One move as `history --json` prints it.
+#[derive(Debug, serde::Serialize)]
+struct MoveJson {
+    /// When the commit was made (RFC 3339, UTC).
+    time: String,
+    environment: String,
+    image: String,
+    from: String,
+    to: String,
+    digest: Option<String>,
+    policy: String,
+    rule: Option<String>,
+    promoted_by: Option<String>,
+    /// The full commit id.
+    commit: String,
+}
+
+/// `history --json`.
+#[derive(Debug, serde::Serialize)]
+struct HistoryJson {
+    schema: u32,
+    branch: String,
+    /// Commits looked at.
+    commits: usize,
+    /// Newest first.
+    moves: Vec<MoveJson>,
 }
 
 /// One printed row.
@@ -96,11 +127,26 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
             })
             .context("cannot read the history")?;
         let mut rows = Vec::new();
+        let mut json = Vec::new();
         for record in &records {
             for m in parse_moves(record) {
                 if !wanted(&m, args, repository.as_deref()) {
                     continue;
                 }
+                json.push(MoveJson {
+                    time: jiff::Timestamp::from_second(record.time)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    environment: m.environment.clone(),
+                    image: m.image.clone(),
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                    digest: m.digest.clone(),
+                    policy: m.policy.clone(),
+                    rule: m.rule.clone(),
+                    promoted_by: m.promoted_by.clone(),
+                    commit: record.id.to_string(),
+                });
                 let when = jiff::Timestamp::from_second(record.time)
                     .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_default();
@@ -117,6 +163,15 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     commit: id[..12.min(id.len())].to_string(),
                 });
             }
+        }
+        if args.output.is_json() {
+            print_json(&HistoryJson {
+                schema: SCHEMA,
+                branch: config.git.branch.clone(),
+                commits: records.len(),
+                moves: json,
+            })?;
+            return Ok(ExitCode::SUCCESS);
         }
         if rows.is_empty() {
             let filtered = args.environment.is_some() || args.image.is_some();

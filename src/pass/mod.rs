@@ -108,8 +108,9 @@ pub struct EnvironmentReport {
     pub message: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
-    /// Marker problems: malformed markers, unknown policies, invalid values.
-    pub problems: Vec<String>,
+    /// Marker problems: malformed markers, unknown policies (with "did you mean"), invalid
+    /// values, paths that do not exist.
+    pub problems: Vec<markers::Problem>,
     /// Markers left alone because a person holds them.
     pub held: Vec<String>,
     /// Files the marker scan skipped, by reason.
@@ -152,10 +153,22 @@ pub struct Waiting {
 
 impl std::fmt::Display for Waiting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.image {
-            Some(image) => write!(f, "{image}: {}", self.reason),
-            None => f.write_str(&self.reason),
+        f.write_str(&waiting_text(self.image.as_deref(), &self.reason))
+    }
+}
+
+/// A wait in words: the reason, prefixed with the image unless the reason starts with it
+/// (`app 1.2.0 soaking in staging`, not `app: app 1.2.0 soaking in staging`).
+pub fn waiting_text(image: Option<&str>, reason: &str) -> String {
+    match image {
+        Some(image)
+            if !reason
+                .strip_prefix(image)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with(':')) =>
+        {
+            format!("{image}: {reason}")
         }
+        _ => reason.to_string(),
     }
 }
 
@@ -642,7 +655,11 @@ fn hold_for_window(report: &mut EnvironmentReport, wait: &promotion::Wait) {
 fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prepared) {
     let plan = &prepared.plan;
     report.skipped_files = prepared.skipped.clone();
-    report.problems = plan.problems.iter().map(ToString::to_string).collect();
+    report.problems = plan
+        .problems
+        .iter()
+        .map(|p| with_suggestion(cx.config, &prepared.scan, p))
+        .collect();
     report.held = plan
         .held
         .iter()
@@ -784,7 +801,22 @@ async fn prepare_environment(
     env: &EnvironmentConfig,
     manual: Option<&Manual>,
 ) -> Result<Prepared, String> {
-    let scan = scan_paths(cx, env.paths.clone()).await?;
+    let (present, missing) = split_missing_paths(cx, env);
+    let mut scan = if present.is_empty() && !env.paths.is_empty() {
+        // Every path is missing: an empty path list would scan the whole repository.
+        markers::Scan::default()
+    } else {
+        scan_paths(cx, present).await?
+    };
+    for path in missing {
+        scan.problems.push(markers::Problem {
+            path,
+            line: 0,
+            message: format!(
+                "does not exist in the repository: create it or fix environments.{name}.paths"
+            ),
+        });
+    }
     let source_scan =
         match (&env.promote_from, manual) {
             (Some(source), None) => {
@@ -818,6 +850,37 @@ async fn prepare_environment(
         digests,
         plan,
     })
+}
+
+/// The environment's paths that exist in the clone, and those that do not (a marker problem,
+/// not a failure: the other paths still move).
+fn split_missing_paths(cx: &Context<'_>, env: &EnvironmentConfig) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let root = cx.workspace.work_tree();
+    env.paths
+        .iter()
+        .cloned()
+        .partition(|path| path.is_absolute() || root.join(path).exists())
+}
+
+/// The problem, with "did you mean" when a marker names an unknown policy close to a
+/// configured one.
+fn with_suggestion(
+    config: &Config,
+    scan: &markers::Scan,
+    problem: &markers::Problem,
+) -> markers::Problem {
+    let unknown = scan
+        .files
+        .iter()
+        .filter(|f| f.path == problem.path)
+        .flat_map(|f| &f.markers)
+        .find(|m| m.line == problem.line && !config.policies.contains_key(&m.policy));
+    let names: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+    let mut problem = problem.clone();
+    if let Some(name) = unknown.and_then(|m| crate::config::suggest(&m.policy, &names)) {
+        problem.message = format!("{}; did you mean {name:?}?", problem.message);
+    }
+    problem
 }
 
 /// The edits that bring the markers of the policies `include` accepts to their targets;
@@ -1004,14 +1067,24 @@ fn log_environment(report: &EnvironmentReport) {
     if !report.skipped_files.is_empty() && report.skipped_files != "none" {
         tracing::info!(environment = %report.name, skipped = %report.skipped_files, "files the marker scan did not read (symbolic links are never followed)");
     }
+    // Problems are reported by the caller: `plan` and `once` print them, the daemon logs each
+    // once when it appears (not on every pass).
     for problem in &report.problems {
-        tracing::warn!(environment = %report.name, problem = %problem, "marker problem");
+        tracing::debug!(environment = %report.name, problem = %problem, "marker problem in this pass");
     }
     for held in &report.held {
         tracing::info!(environment = %report.name, held = %held, "marker held");
     }
     for waiting in &report.waiting {
-        tracing::info!(environment = %report.name, image = waiting.image.as_deref().unwrap_or("*"), reason = %waiting.reason, until = ?waiting.until.map(|t| t.to_string()), "waiting");
+        let image = waiting.image.as_deref().unwrap_or("*");
+        match waiting.until {
+            Some(until) => {
+                tracing::info!(environment = %report.name, image, reason = %waiting.reason, until = %until, "waiting")
+            }
+            None => {
+                tracing::info!(environment = %report.name, image, reason = %waiting.reason, "waiting")
+            }
+        }
     }
     for review in &report.reviews {
         tracing::info!(environment = %report.name, image = %review.image, branch = %review.branch, from = %review.from, to = %review.to, action = %review.action, "review");
@@ -1036,8 +1109,9 @@ fn log_environment(report: &EnvironmentReport) {
         Outcome::Unchanged => {
             tracing::info!(environment = %report.name, "environment up to date")
         }
-        Outcome::Waiting(why) => {
-            tracing::info!(environment = %report.name, reason = %why, "environment waiting")
+        // Each wait was logged above with its own fields.
+        Outcome::Waiting(_) => {
+            tracing::info!(environment = %report.name, waits = report.waiting.len(), "environment waiting")
         }
         Outcome::Reviewed { branches } => {
             tracing::info!(environment = %report.name, moves = report.moves.len(), branches = %branches.join(", "), "environment sent for review")
