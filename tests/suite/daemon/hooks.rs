@@ -1,0 +1,124 @@
+//! `baton run` with a registry webhook and a notification sink: a verified hook makes the
+//! daemon scan at once (long before the image's interval), the move is committed, and the
+//! commit is announced to a local receiver; an unverified hook triggers nothing.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::support::daemon::{Fleet, wait_until};
+use axum::Router;
+use axum::routing::post;
+
+/// A local HTTP receiver standing in for a notification endpoint: records every body.
+async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let seen = bodies.clone();
+    let app = Router::new().route(
+        "/notify",
+        post(move |body: String| {
+            let seen = seen.clone();
+            async move {
+                if let Ok(value) = serde_json::from_str(&body) {
+                    seen.lock().unwrap().push(value);
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/notify", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_webhook_scans_at_once_and_the_commit_is_announced() {
+    baton::registry::install_crypto_provider();
+    let fleet = Fleet::start().await;
+    let (url, bodies) = receiver().await;
+    let dir = fleet.dir.path();
+    std::fs::write(dir.join("hook-secret"), "s3cret-hook-token\n").unwrap();
+    std::fs::write(dir.join("notify-url"), format!("{url}\n")).unwrap();
+    let extra = format!(
+        "\n[webhooks.ci]\nkind = \"generic\"\nsecret_file = \"{}\"\n\n[notifications.audit]\nkind = \"webhook\"\nurl_file = \"{}\"\nevents = [\"commit\"]\n",
+        dir.join("hook-secret").display(),
+        dir.join("notify-url").display()
+    );
+    // The image's interval is long: only the webhook can make the new tag move quickly.
+    let config = fleet
+        .config_text(&extra)
+        .replace("interval = \"10s\"", "interval = \"30m\"");
+    fleet.write_config(&config);
+    let mut daemon = fleet.run(&[]);
+    daemon.wait_ready();
+    daemon.wait_event("reconciled: nothing to move", |_| true);
+    let before = fleet.remote.head("main").unwrap();
+    fleet.push_tag("1.1.0").await;
+
+    let hook = format!("http://127.0.0.1:{}/hooks/ci", daemon.port);
+    let body = format!(
+        "{{\"repository\": \"{}/team/app\", \"tag\": \"1.1.0\"}}",
+        fleet.registry.host()
+    );
+    let client = reqwest::Client::new();
+    let refused = client
+        .post(&hook)
+        .bearer_auth("wrong-token")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        fleet.remote.head("main").unwrap(),
+        before,
+        "an unverified hook moved something"
+    );
+
+    let accepted = client
+        .post(&hook)
+        .bearer_auth("s3cret-hook-token")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status().as_u16(), 202);
+    let after = wait_until(
+        Duration::from_secs(20),
+        "baton's commit after the webhook",
+        || fleet.remote.head("main").filter(|h| *h != before),
+    );
+    assert!(
+        fleet.staging_on_remote().contains(":1.1.0 #"),
+        "{}",
+        fleet.staging_on_remote()
+    );
+
+    let event = wait_until(Duration::from_secs(15), "the commit notification", || {
+        bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b["event"] == "commit")
+            .cloned()
+    });
+    assert_eq!(event["environment"], "staging");
+    assert_eq!(event["commit"], after.as_str());
+    assert_eq!(event["moves"][0]["to"], "1.1.0");
+
+    let metrics = daemon.metrics_text();
+    assert!(
+        metrics.contains("baton_webhook_requests_total{hook=\"ci\",outcome=\"triggered\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("baton_webhook_requests_total{hook=\"ci\",outcome=\"unauthorized\"} 1"),
+        "{metrics}"
+    );
+    let log = daemon.log();
+    assert!(!log.contains("s3cret-hook-token"), "secret in the log");
+    assert!(!log.contains(&url), "notification URL in the log");
+}

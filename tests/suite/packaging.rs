@@ -1,0 +1,250 @@
+//! The shipped artefacts: the systemd unit (verified and scored by systemd-analyze), the
+//! Debian package (built with cargo-deb, inspected with dpkg-deb, unpacked into a scratch
+//! root) and the container image's Dockerfile (hadolint, and paths matching the binary).
+//! `scripts/test` installs systemd-analyze, cargo-deb and hadolint when they are missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use baton::config::{DEFAULT_CONFIG_PATH, DEFAULT_LISTEN_PORT, DEFAULT_STATE_DIR};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/test installs it)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The unit with ExecStart pointing at the binary under test, so `verify` can find it.
+fn unit_for_test(dir: &Path) -> PathBuf {
+    let unit = std::fs::read_to_string(repo().join("systemd/baton.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/baton run"));
+    let path = dir.join("baton.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/bin/baton", env!("CARGO_BIN_EXE_baton")),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn systemd_unit_verifies_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_for_test(dir.path());
+    let (ok, text) = run(Command::new("systemd-analyze").arg("verify").arg(&unit));
+    assert!(
+        ok && text.trim().is_empty(),
+        "systemd-analyze verify:\n{text}"
+    );
+}
+
+#[test]
+fn systemd_unit_exposure_is_at_most_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_for_test(dir.path());
+    let (_, text) = run(Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(&unit));
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read the score from {line:?}"));
+    println!("{line}");
+    assert!(score <= 2.0, "{line}");
+}
+
+#[test]
+fn systemd_unit_has_what_the_daemon_relies_on() {
+    let unit = std::fs::read_to_string(repo().join("systemd/baton.service")).unwrap();
+    for line in [
+        "Type=notify",
+        "WatchdogSec=",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "Restart=on-failure",
+        "StateDirectory=baton",
+        "ConfigurationDirectory=baton",
+        "LoadCredential=baton:/etc/baton/credentials",
+        &format!("BATON_DAEMON__STATE_DIR={DEFAULT_STATE_DIR}"),
+        &format!("--config {DEFAULT_CONFIG_PATH}"),
+    ] {
+        assert!(unit.contains(line), "unit lacks {line:?}");
+    }
+}
+
+#[test]
+fn credentials_directory_paths_resolve_and_explain_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("baton.toml");
+    std::fs::write(
+        &config,
+        "[git]\nurl = \"https://git.example.com/fleet.git\"\ntoken_file = \"$CREDENTIALS_DIRECTORY/baton_git-token\"\n",
+    )
+    .unwrap();
+    let baton = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.arg("check")
+            .arg("--config")
+            .arg(&config)
+            .env_remove("BATON_CONFIG");
+        cmd
+    };
+    let (ok, text) = run(baton().env_remove("CREDENTIALS_DIRECTORY"));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("git.token_file") && text.contains("CREDENTIALS_DIRECTORY is not set"),
+        "{text}"
+    );
+    let (ok, text) = run(baton().env("CREDENTIALS_DIRECTORY", dir.path()));
+    assert!(ok, "{text}");
+}
+
+fn dockerfile() -> String {
+    std::fs::read_to_string(repo().join("packaging/Dockerfile")).unwrap()
+}
+
+#[test]
+fn dockerfile_passes_hadolint() {
+    let (ok, text) = run(Command::new("hadolint")
+        .arg("--failure-threshold")
+        .arg("warning")
+        .arg(repo().join("packaging/Dockerfile")));
+    assert!(ok, "hadolint:\n{text}");
+}
+
+#[test]
+fn dockerfile_runtime_matches_the_binary_defaults() {
+    let text = dockerfile();
+    let runtime = text
+        .split("AS runtime")
+        .nth(1)
+        .expect("a stage named runtime");
+    for needle in [
+        format!("BATON_CONFIG={DEFAULT_CONFIG_PATH}"),
+        format!("BATON_DAEMON__STATE_DIR={DEFAULT_STATE_DIR}"),
+        format!("VOLUME [\"{DEFAULT_STATE_DIR}\"]"),
+        format!("BATON_DAEMON__LISTEN=0.0.0.0:{DEFAULT_LISTEN_PORT}"),
+        format!("EXPOSE {DEFAULT_LISTEN_PORT}"),
+        format!("http://127.0.0.1:{DEFAULT_LISTEN_PORT}/healthz"),
+        "USER 10001".to_string(),
+        "COPY --from=build /out/baton /usr/bin/baton".to_string(),
+        "ENTRYPOINT [\"/usr/bin/baton\"]".to_string(),
+    ] {
+        assert!(runtime.contains(&needle), "runtime stage lacks {needle:?}");
+    }
+    // The runtime image carries what Baton runs.
+    for package in ["git", "openssh-client", "ca-certificates"] {
+        assert!(
+            runtime.contains(package),
+            "runtime stage does not install {package}"
+        );
+    }
+}
+
+/// Builds the .deb from the already-built binary, checks its control fields and contents,
+/// and unpacks it into a scratch root the way dpkg would place it.
+#[test]
+fn debian_package_builds_and_installs_into_a_scratch_root() {
+    let out = tempfile::tempdir().unwrap();
+    // The test binary's directory is the profile directory cargo-deb must read.
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_baton"));
+    let profile_dir = bin.parent().unwrap();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = profile_dir.file_name().unwrap().to_str().unwrap();
+    let cargo_profile = if profile == "debug" { "dev" } else { profile };
+    let (ok, text) = run(
+        Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+            .current_dir(repo())
+            .args([
+                "deb",
+                "--no-build",
+                "--no-strip",
+                "--profile",
+                cargo_profile,
+            ])
+            .arg("--output")
+            .arg(out.path())
+            .env("CARGO_TARGET_DIR", target_dir),
+    );
+    assert!(ok, "cargo deb:\n{text}");
+    let deb = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .unwrap_or_else(|| panic!("no .deb in {}:\n{text}", out.path().display()));
+
+    let (ok, control) = run(Command::new("dpkg-deb").arg("--info").arg(&deb));
+    assert!(ok, "{control}");
+    assert!(control.contains("Package: baton"), "{control}");
+    let depends = control
+        .lines()
+        .find(|l| l.trim_start().starts_with("Depends:"))
+        .unwrap_or_else(|| panic!("no Depends in {control}"));
+    assert!(
+        depends.contains("git") && depends.contains("openssh-client"),
+        "{depends}"
+    );
+    for script in ["postinst", "postrm"] {
+        assert!(control.contains(script), "no {script} in {control}");
+    }
+
+    let (ok, contents) = run(Command::new("dpkg-deb").arg("--contents").arg(&deb));
+    assert!(ok, "{contents}");
+    for path in [
+        "./usr/bin/baton",
+        "./etc/baton/baton.toml",
+        "baton.service",
+        "./usr/share/doc/baton/README.Debian",
+        "./usr/share/doc/baton/README.md",
+        "./usr/share/doc/baton/docs/configuration.md",
+        "./usr/share/doc/baton/docs/ARCHITECTURE.md",
+        "./usr/share/doc/baton/examples/baton.toml",
+    ] {
+        assert!(contents.contains(path), "package lacks {path}:\n{contents}");
+    }
+
+    let control_dir = tempfile::tempdir().unwrap();
+    let (ok, text) = run(Command::new("dpkg-deb")
+        .arg("--control")
+        .arg(&deb)
+        .arg(control_dir.path()));
+    assert!(ok, "{text}");
+    let conffiles = std::fs::read_to_string(control_dir.path().join("conffiles")).unwrap();
+    assert!(
+        conffiles.lines().any(|l| l == "/etc/baton/baton.toml"),
+        "{conffiles}"
+    );
+
+    // Unpacked into a scratch root, the binary runs and accepts the shipped config.
+    let root = tempfile::tempdir().unwrap();
+    let (ok, text) = run(Command::new("dpkg-deb")
+        .arg("--extract")
+        .arg(&deb)
+        .arg(root.path()));
+    assert!(ok, "{text}");
+    let installed = root.path().join("usr/bin/baton");
+    let (ok, text) = run(Command::new(&installed).arg("--version"));
+    assert!(ok && text.starts_with("baton "), "{text}");
+    let (ok, text) = run(Command::new(&installed)
+        .arg("check")
+        .arg("--config")
+        .arg(root.path().join("etc/baton/baton.toml"))
+        .env_remove("BATON_CONFIG"));
+    assert!(ok, "the shipped config does not pass check:\n{text}");
+}

@@ -1,0 +1,258 @@
+//! Reliability: the state directory runs out of space. The state directory is a small tmpfs
+//! mounted for the test when the machine allows it (root, or CAP_SYS_ADMIN); otherwise the
+//! write error is simulated with read-only directories (when not root, where permissions
+//! hold).
+//! The test prints which one ran. Baton fails with an error naming the path and what to do,
+//! pushes nothing half-done, and the next pass after space is freed succeeds.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::daemon::{Daemon, PATIENCE, wait_until};
+use crate::support::fleet::{Fleet, PRODUCTION_APP, STAGING_APP, STAGING_KUSTOMIZATION};
+use crate::support::git_server::{BRANCH, free_port, git};
+
+/// A tmpfs mounted at a directory, unmounted on drop (also when the test panics).
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`8m`) at `path`; `None` when the machine does not allow it.
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "cannot mount a tmpfs at {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(Tmpfs {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: a daemon still holding a file in it must not keep the mount alive.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// How the state directory is made to fail.
+enum Full {
+    /// A real tmpfs, filled by one file.
+    Tmpfs { filler: PathBuf },
+    /// Not root: every directory of the state directory made read-only.
+    ReadOnly { dirs: Vec<PathBuf> },
+}
+
+impl Full {
+    /// Fills the tmpfs at `state` to the last byte, or makes every directory in it read-only.
+    fn fill(state: &Path, tmpfs: bool) -> Full {
+        if tmpfs {
+            let filler = state.join("filler");
+            let mut file = std::fs::File::create(&filler).unwrap();
+            let block = vec![0u8; 64 * 1024];
+            while file.write_all(&block).is_ok() {}
+            while file.write_all(&[0]).is_ok() {}
+            let _ = file.sync_all();
+            Full::Tmpfs { filler }
+        } else {
+            let dirs = walk(state);
+            for dir in &dirs {
+                set_writable(dir, false);
+            }
+            Full::ReadOnly { dirs }
+        }
+    }
+
+    /// Frees the space (or makes the clone writable again).
+    fn free(&self) {
+        match self {
+            Full::Tmpfs { filler } => std::fs::remove_file(filler).unwrap(),
+            Full::ReadOnly { dirs } => {
+                for dir in dirs {
+                    set_writable(dir, true);
+                }
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.extend(walk(&entry.path()));
+            }
+        }
+    }
+    out
+}
+
+fn set_writable(dir: &Path, writable: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if writable { 0o755 } else { 0o555 };
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode));
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Mounts the state directory, or says why not: `None` when the test cannot run here.
+fn prepare(state: &Path) -> Option<Option<Tmpfs>> {
+    let mount = Tmpfs::mount(state, "16m");
+    if mount.is_none() && is_root() {
+        eprintln!("SKIPPED: root without permission to mount a tmpfs: no write error can be made");
+        return None;
+    }
+    eprintln!(
+        "state directory: {}",
+        if mount.is_some() {
+            "a 16 MiB tmpfs, filled to the last byte"
+        } else {
+            "simulated: every directory in it made read-only"
+        }
+    );
+    Some(mount)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_on_a_full_state_directory_fails_clearly_and_the_next_pass_succeeds() {
+    let fleet = Fleet::start().await;
+    let state = fleet.state_dir();
+    let Some(mount) = prepare(&state) else {
+        return;
+    };
+    fleet.write_config(&fleet.bare.file_url());
+    let first = fleet.baton(&["once"]);
+    assert_eq!(first.code, 0, "{}", first.both());
+    let moved = fleet.head();
+
+    fleet.push("team/app", "1.4.0").await;
+    fleet.push("team/web", "3.2.0").await;
+    let full = Full::fill(&state, mount.is_some());
+    let failed = fleet.baton(&["once"]);
+    assert_eq!(failed.code, 1, "{}", failed.both());
+    let error = failed
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {}", failed.both()));
+    eprintln!("baton once on a full state directory: {error}");
+    if mount.is_some() {
+        assert!(
+            error.contains(&format!(
+                "no space left on the file system holding {}",
+                state.join("git").display()
+            )),
+            "{error}"
+        );
+        assert!(error.contains("free space there"), "{error}");
+        // The clone is kept, not thrown away for a new one that cannot fit either.
+        assert!(fleet.checkout().join(".git").is_dir());
+        assert!(!state.join("git/checkout.broken").exists());
+        // git's words, said once, not twice.
+        assert_eq!(error.matches("failed (exit status").count(), 1, "{error}");
+    } else {
+        assert!(error.contains(&state.display().to_string()), "{error}");
+        assert!(error.contains("Permission denied"), "{error}");
+    }
+    assert_eq!(fleet.head(), moved, "something was pushed from a full disk");
+    git(&fleet.bare.path, &["fsck", "--strict", "--no-progress"]);
+
+    full.free();
+    let after = fleet.baton(&["once"]);
+    assert_eq!(after.code, 0, "{}", after.both());
+    let head = fleet.head();
+    assert_eq!(
+        fleet.bare.parents(BRANCH)[2][0],
+        moved,
+        "two commits expected"
+    );
+    assert!(fleet.show(&head, STAGING_APP).contains("app:1.4.0@sha256:"));
+    assert!(
+        fleet
+            .show(&head, STAGING_KUSTOMIZATION)
+            .contains("newTag: 3.2.0 #")
+    );
+    assert!(fleet.show(&head, PRODUCTION_APP).contains("tag: '3.2.0' #"));
+    drop(mount);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_survives_a_full_state_directory_and_catches_up() {
+    let fleet = Fleet::start().await;
+    let state = fleet.state_dir();
+    let Some(mount) = prepare(&state) else {
+        return;
+    };
+    let port = free_port();
+    let host = fleet.registry.host();
+    let config = fleet.write_config_with(&fleet.bare.file_url(), "interval = \"10s\"\n", "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replacen(
+            "[daemon]\n",
+            &format!("[daemon]\nlisten = \"127.0.0.1:{port}\"\n"),
+            1,
+        )
+        .replace(
+            &format!("repository = \"{host}/team/app\"\n"),
+            &format!("repository = \"{host}/team/app\"\ninterval = \"10s\"\n"),
+        );
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&config, port, fleet.dir.path(), &[]);
+    daemon.wait_ready();
+    daemon.wait_event("reconciled", |e| e["pushed"] == 2);
+    let moved = fleet.head();
+
+    let full = Full::fill(&state, mount.is_some());
+    fleet.push("team/app", "1.5.0").await;
+    let failed = daemon.wait_event("reconciliation failed: the next one tries again", |_| true);
+    let error = failed["error"].as_str().unwrap_or_default().to_string();
+    eprintln!("the daemon on a full state directory: {error}");
+    if mount.is_some() {
+        assert!(
+            error.contains("no space left on the file system holding"),
+            "{error}"
+        );
+    }
+    assert!(error.contains(&state.display().to_string()), "{error}");
+    // Still up and serving; nothing pushed.
+    assert_eq!(daemon.get("/healthz").map(|(code, _)| code), Some(200));
+    assert!(daemon.exited().is_none());
+    assert_eq!(fleet.head(), moved);
+
+    full.free();
+    wait_until(PATIENCE, "the move after space was freed", || {
+        fleet.bare.head(BRANCH).filter(|h| *h != moved)
+    });
+    assert!(
+        fleet
+            .show(&fleet.head(), STAGING_APP)
+            .contains("app:1.5.0@sha256:")
+    );
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0), "{}", daemon.log());
+    drop(mount);
+}
