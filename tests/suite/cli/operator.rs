@@ -3,14 +3,12 @@
 //! that name the setting, `-q`/`-v`, colours and progress at a terminal, `init`,
 //! completions, the man page and `check --repo`.
 
-mod support;
-
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
-use support::daemon::{self, wait_until};
-use support::fleet::{Fleet, Run};
-use support::git_server::{BRANCH, free_port};
+use crate::support::daemon::{self, wait_until};
+use crate::support::fleet::{Fleet, Run};
+use crate::support::git_server::{BRANCH, free_port};
 
 fn baton() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
