@@ -142,7 +142,8 @@ pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
     }
 }
 
-/// One pass for real: exit 0 when everything succeeded, 1 on a failure, 3 on a marker problem.
+/// One pass for real: exit 0 when everything succeeded, 1 on a failure. Marker problems are
+/// reported (stdout and stderr) without failing the pass: everything else moved.
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let p = prepare(&args.config).await?;
@@ -153,13 +154,7 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
         terminal::progress(&format!("scanning {} images", p.config.images.len()));
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         let failures = failures_grouped(&report);
-        let code = if !failures.is_empty() {
-            1
-        } else if has_marker_problems(&report) {
-            EXIT_MARKER_PROBLEMS
-        } else {
-            0
-        };
+        let code = if failures.is_empty() { 0 } else { 1 };
         if args.output.is_json() {
             print_json(&PassJson::new("once", &report, code))?;
             return Ok(ExitCode::from(code));
@@ -191,11 +186,7 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
             _ if !anything_checked(&report) => {
                 println!("nothing could be checked: no image could be scanned")
             }
-            [] if failures.is_empty()
-                && reviewed.is_empty()
-                && waiting == 0
-                && !has_marker_problems(&report) =>
-            {
+            [] if failures.is_empty() && reviewed.is_empty() && waiting == 0 => {
                 println!("nothing to move: every marker is up to date")
             }
             [] if !reviewed.is_empty() => {}
@@ -212,7 +203,21 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
                 plural(waiting)
             );
         }
-        print_problem_count(&report);
+        let problems: Vec<String> = report
+            .environments
+            .iter()
+            .flat_map(|e| e.problems.iter().map(|p| format!("environment {}: {p}", e.name)))
+            .collect();
+        if !problems.is_empty() {
+            eprintln!(
+                "baton once: {} marker problem{} (the other markers moved; `baton plan` exits {EXIT_MARKER_PROBLEMS} on them):",
+                problems.len(),
+                plural(problems.len())
+            );
+            for problem in &problems {
+                eprintln!("  {problem}");
+            }
+        }
         if !failures.is_empty() {
             print_failures("baton once", &failures);
         }
