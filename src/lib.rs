@@ -4,6 +4,7 @@
 //! integration tests and the benchmarks share one implementation.
 
 pub mod cli;
+pub mod common;
 pub mod config;
 pub mod daemon;
 pub mod forge;

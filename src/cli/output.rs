@@ -123,6 +123,8 @@ pub struct EnvironmentJson {
     pub waiting: Vec<WaitingEntry>,
     /// Review-mode changes.
     pub reviews: Vec<ReviewEntry>,
+    /// What a person should know, such as a pending review a promotion replaces.
+    pub notes: Vec<String>,
     /// The failure (`failed` only).
     pub error: Option<String>,
 }
@@ -217,6 +219,7 @@ impl PassJson {
                     held: e.held.clone(),
                     waiting: e.waiting.iter().map(WaitingEntry::from).collect(),
                     reviews: e.reviews.iter().map(ReviewEntry::from).collect(),
+                    notes: e.notes.clone(),
                     error: match &e.outcome {
                         Outcome::Failed(why) => Some(why.clone()),
                         _ => None,

@@ -148,8 +148,8 @@ pub struct ReviewEntry {
     pub from: String,
     /// The version it moves to.
     pub to: String,
-    /// `planned`, `opened`, `updated`, `current`, `declined`, `branch_pushed`,
-    /// `branch_current` or `failed`.
+    /// `planned`, `opened`, `updated`, `current`, `declined`, `person_pending` (a person's
+    /// promotion waits on the branch), `branch_pushed`, `branch_current` or `failed`.
     pub action: String,
     /// The pull request number, when there is one.
     pub number: Option<u64>,
@@ -168,6 +168,18 @@ impl From<&pass::Review> for ReviewEntry {
             A::Updated { number, url } => ("updated", Some((number, url))),
             A::Current { number, url } => ("current", Some((number, url))),
             A::Declined { number, url } => ("declined", Some((number, url))),
+            A::PersonPending { number, url, .. } => {
+                return ReviewEntry {
+                    image: r.image.clone(),
+                    branch: r.branch.clone(),
+                    from: r.from.clone(),
+                    to: r.to.clone(),
+                    action: "person_pending".to_string(),
+                    number: *number,
+                    url: url.clone(),
+                    summary: r.action.to_string(),
+                };
+            }
             A::BranchPushed => ("branch_pushed", None),
             A::BranchCurrent => ("branch_current", None),
             A::Failed(_) => ("failed", None),

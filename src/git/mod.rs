@@ -10,7 +10,6 @@
 
 pub mod command;
 pub mod history;
-pub mod lock;
 pub mod message;
 mod sign;
 pub mod trailers;
@@ -19,8 +18,7 @@ pub mod workspace;
 use std::path::PathBuf;
 
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
-pub use history::{CommitRecord, HistoryQuery, Identity};
-pub use lock::StateLock;
+pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
 pub use sign::{Signing, SigningFormat};
 pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};

@@ -48,7 +48,7 @@ fn add_typo_marker(fleet: &Fleet) {
 
 #[tokio::test]
 async fn status_reads_only_the_listen_address_and_accepts_host_port() {
-    let fleet = daemon::Fleet::start().await;
+    let fleet = daemon::DaemonFleet::start().await;
     fleet.write_config(&fleet.config_text(""));
     let mut d = fleet.run(&[]);
     d.wait_ready();
@@ -112,7 +112,7 @@ async fn marker_problems_exit_3_with_did_you_mean_and_the_json_says_so() {
     add_typo_marker(&fleet);
     // An environment whose path does not exist in the repository.
     fleet.write_config_with(
-        &fleet.bare.path_url(),
+        &fleet.remote.path_url(),
         "",
         "\n[environments.canary]\npaths = [\"clusters/canary\"]\nmode = \"push\"\n",
     );
@@ -189,7 +189,7 @@ async fn marker_problems_exit_3_with_did_you_mean_and_the_json_says_so() {
 #[tokio::test]
 async fn once_json_reports_what_was_pushed() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     let once = fleet.baton(&["once", "--output", "json"]);
     assert_eq!(once.code, 0, "{}", once.both());
     let doc = json(&once);
@@ -235,7 +235,7 @@ async fn once_json_reports_what_was_pushed() {
 #[tokio::test]
 async fn when_every_scan_fails_plan_says_nothing_was_checked_once_per_registry() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     // Both images on a registry that is not there.
     let dead = format!("127.0.0.1:{}", free_port());
     let text = std::fs::read_to_string(fleet.config_path())
@@ -299,7 +299,7 @@ fn plan_to_journal(fleet: &Fleet, matching: bool) -> String {
 async fn under_systemd_log_lines_carry_journal_priorities_and_no_timestamps() {
     let fleet = Fleet::start().await;
     add_typo_marker(&fleet);
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     let log = plan_to_journal(&fleet, true);
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(!lines.is_empty(), "no log");
@@ -329,7 +329,7 @@ async fn under_systemd_log_lines_carry_journal_priorities_and_no_timestamps() {
 #[tokio::test]
 async fn log_fields_hold_values_not_debug_text_or_repeated_words() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     // Production takes staging's versions after a day: web 3.1.0 waits.
     let plan = fleet.baton_env(
         &["plan"],
@@ -346,7 +346,7 @@ async fn log_fields_hold_values_not_debug_text_or_repeated_words() {
 
 #[tokio::test]
 async fn the_daemon_logs_a_marker_problem_once_not_every_pass() {
-    let fleet = daemon::Fleet::start().await;
+    let fleet = daemon::DaemonFleet::start().await;
     fleet.remote.writer().commit_and_push(
         "clusters/staging/typo.yaml",
         &format!(
@@ -389,7 +389,7 @@ async fn the_daemon_logs_a_marker_problem_once_not_every_pass() {
 #[tokio::test]
 async fn errors_name_the_setting_to_change() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
 
     // A missing file.
     let out = run(baton().args(["check", "--config", "/nonexistent/baton.toml"]));
@@ -473,8 +473,8 @@ async fn errors_name_the_setting_to_change() {
 #[tokio::test]
 async fn a_hook_that_refuses_a_review_branch_is_reported_with_its_message() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
-    fleet.bare.set_pre_receive(
+    fleet.write_config(&fleet.remote.path_url());
+    fleet.remote.set_pre_receive(
         "while read old new ref; do case \"$ref\" in refs/heads/baton/*) echo \"review branches are closed today\" >&2; exit 1;; esac; done",
     );
     let once = fleet.baton_env(
@@ -491,7 +491,7 @@ async fn a_hook_that_refuses_a_review_branch_is_reported_with_its_message() {
 #[tokio::test]
 async fn quiet_and_verbose() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     let normal = fleet.baton(&["plan"]);
     assert!(
         normal.stdout.contains("image app: 4 tags"),
@@ -534,7 +534,7 @@ fn on_a_terminal(fleet: &Fleet, args: &str) -> String {
 #[tokio::test]
 async fn a_terminal_gets_colours_and_progress_a_pipe_gets_neither() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     let shown = on_a_terminal(&fleet, "plan");
     assert!(shown.contains("\x1b[32m+"), "no green added line:\n{shown}");
     assert!(shown.contains("\x1b[31m-"), "no red removed line:\n{shown}");
