@@ -136,7 +136,10 @@ pub fn summary(config: &Config) -> String {
             line.push_str(&format!(", promote from {from}"));
         }
         if let Some(soak) = env.soak {
-            line.push_str(&format!(" after {}", crate::config::format_duration(soak)));
+            line.push_str(&format!(
+                " after {}",
+                crate::common::time::format_duration(soak)
+            ));
         }
         for window in &env.windows {
             line.push_str(&format!(", window {}", window.text));

@@ -107,7 +107,7 @@ pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
 /// that has to wait for another process says at once which one (stderr), then waits up to
 /// two minutes.
 pub async fn open(config: Config, access: Access) -> anyhow::Result<Prepared> {
-    crate::registry::install_crypto_provider();
+    crate::common::http::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
     create_state_dir(&config)?;
@@ -424,7 +424,7 @@ fn check_environments(config: &Config, names: &[String]) -> anyhow::Result<()> {
     let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
     for name in names {
         if !config.environments.contains_key(name) {
-            let hint = match crate::config::suggest(name, &known) {
+            let hint = match crate::common::text::suggest(name, &known) {
                 Some(close) => format!("did you mean {close:?}? "),
                 None => String::new(),
             };

@@ -79,7 +79,7 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
             // A bare word close to a configured name is a typo, not a Docker Hub repository.
             let known: Vec<&str> = config.images.keys().map(String::as_str).collect();
             if !args.image.contains(['/', '.', ':'])
-                && let Some(close) = crate::config::suggest(&args.image, &known)
+                && let Some(close) = crate::common::text::suggest(&args.image, &known)
             {
                 bail!(
                     "no [images] name {:?} in {}: did you mean {close:?}? (the names are {}; a repository needs its registry, e.g. ghcr.io/example/{})",
@@ -122,7 +122,7 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
     }
     policies.sort_by(|a, b| a.name.cmp(&b.name));
 
-    crate::registry::install_crypto_provider();
+    crate::common::http::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
     let client = registries

@@ -14,6 +14,7 @@ use figment::{Figment, Profile, Provider};
 use super::source::{ConfigError, KeyPath, Location, SpanIndex, display_path};
 use super::window::{Freeze, TimeWindow};
 use super::*;
+use crate::common::text::suggest;
 use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
 
 mod notifications;
@@ -390,16 +391,6 @@ impl<'a> Table<'a> {
             self.cx.error(&path, Some(value.tag()), message);
         }
     }
-}
-
-/// The known name closest to `key`, when one is close enough to be a typo of it.
-pub(crate) fn suggest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(key, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }
 
 fn describe(value: &Value) -> String {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::common::backoff::Backoff;
 use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
@@ -574,7 +575,7 @@ async fn environment_pass(
     let attempts = cx.config.git.push_retries + 1;
     for attempt in 0..attempts {
         if attempt > 0 {
-            let delay = backoff(attempt);
+            let delay = PUSH_BACKOFF.delay(attempt);
             tracing::debug!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "syncing and re-applying");
             tokio::time::sleep(delay).await;
             if let Err(err) = cx.workspace.sync().await {
@@ -825,10 +826,8 @@ fn insert_body(text: &str, lines: &[String]) -> String {
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(200) * 2u32.saturating_pow(attempt.min(6));
-    base + Duration::from_millis(rand::random::<u64>() % 200)
-}
+/// Waits between a rejected push and the next try: 300-600 ms at first, at most 13 s.
+const PUSH_BACKOFF: Backoff = Backoff::new(Duration::from_millis(600), Duration::from_secs(13));
 
 /// An environment's markers with the versions they should hold and the resulting edits.
 struct Prepared {
@@ -971,7 +970,7 @@ fn with_suggestion(
         .find(|m| m.line == problem.line && !config.policies.contains_key(&m.policy));
     let names: Vec<&str> = config.policies.keys().map(String::as_str).collect();
     let mut problem = problem.clone();
-    if let Some(name) = unknown.and_then(|m| crate::config::suggest(&m.policy, &names)) {
+    if let Some(name) = unknown.and_then(|m| crate::common::text::suggest(&m.policy, &names)) {
         problem.message = format!("{}; did you mean {name:?}?", problem.message);
     }
     problem

@@ -12,7 +12,7 @@ mod settings;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
@@ -21,6 +21,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::common::backoff::Backoff;
+use crate::common::http::{client_builder, parse_retry_after};
+use crate::common::secret::{Secret, SecretFileError};
+use crate::common::text::error_chain;
 use crate::reference::{
     DOCKER_HUB, DOCKER_HUB_API, ImageName, is_valid_digest, is_valid_repository_path, is_valid_tag,
 };
@@ -28,10 +32,10 @@ use crate::reference::{
 pub use auth::{Challenge, parse_challenges};
 pub use docker_config::{DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub};
 pub use error::{ErrorKind, RegistryError};
-pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining, parse_retry_after};
+pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining};
 pub use settings::{
     Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,
-    FALLBACK_PAGE_SIZE, RegistrySettings, Secret, SecretFileError,
+    FALLBACK_PAGE_SIZE, RegistrySettings,
 };
 
 use auth::{TokenReply, pull_scope};
@@ -44,18 +48,11 @@ application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
+/// The longest wait between retries of one request, before jitter.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 /// How long credentials read from a docker config or helper are reused.
 const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
-
-/// Installs rustls' `ring` provider as the process default (once); reqwest
-/// is built without a provider of its own. Safe to call many times.
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // An error only means another provider was installed first, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
 
 /// The tags of one repository, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,11 +137,9 @@ impl RegistryClient {
         let base = Url::parse(&format!("{scheme}://{api_host}/"))
             .map_err(|e| config_error(format!("{host:?} is not a valid host ({e})")))?;
 
-        install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
+        let mut builder = client_builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
-            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(5));
         if let Some(ca_file) = &settings.ca_file {
             let pem = std::fs::read(ca_file).map_err(|e| {
@@ -503,13 +498,7 @@ impl RegistryClient {
                 timeout: self.settings.timeout,
             };
         }
-        let mut detail = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(s) = source {
-            detail.push_str(": ");
-            detail.push_str(&s.to_string());
-            source = s.source();
-        }
+        let detail = error_chain(error);
         RegistryError::Network {
             registry: self.host.clone(),
             repository: call.repository.to_string(),
@@ -650,7 +639,7 @@ impl RegistryClient {
     }
 
     fn backoff(&self, retry: u32) -> Duration {
-        limits::backoff_delay(self.settings.retry_base_delay, retry, limits::jitter())
+        Backoff::new(self.settings.retry_base_delay, MAX_BACKOFF).delay(retry)
     }
 
     /// Learns the auth scheme from a 401 so that the next attempt can answer it.
