@@ -40,8 +40,21 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 
 /// What is valid but probably not meant: nothing to do, or files named that do not exist
 /// (such as the example paths of a starter configuration).
+///
+/// Also where a policy meets a deliberate difference from Flux or a Go reading that may
+/// surprise (docs/flux-compatibility.md), one line per finding.
 pub fn warnings(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = config
+        .policies
+        .iter()
+        .flat_map(|(name, policy)| {
+            policy
+                .policy
+                .compatibility_warnings()
+                .into_iter()
+                .map(move |w| format!("policy {name}: {w}"))
+        })
+        .collect();
     if config.images.is_empty() || config.policies.is_empty() || config.environments.is_empty() {
         let mut missing = Vec::new();
         for (empty, what) in [
