@@ -75,14 +75,14 @@ pub fn warnings(config: &Config) -> Vec<String> {
     let mut files: Vec<(String, &std::path::Path)> = Vec::new();
     let git = &config.git;
     for (key, path) in [
-        ("git.ssh_key_file", &git.ssh_key_file),
-        ("git.known_hosts_file", &git.known_hosts_file),
+        ("git.ssh_key_file", &git.remote.ssh_key_file),
+        ("git.known_hosts_file", &git.remote.known_hosts_file),
     ] {
         if let Some(path) = path {
             files.push((key.to_string(), path));
         }
     }
-    if let Some(crate::config::TokenSource::File(path)) = &git.token {
+    if let Some(crate::git::TokenSource::File(path)) = &git.remote.token {
         files.push(("git.token_file".to_string(), path));
     }
     for (host, registry) in &config.registries {
@@ -122,8 +122,8 @@ pub fn summary(config: &Config) -> String {
         plural(config.images.len(), "image"),
         plural(config.policies.len(), "policy"),
         plural(config.environments.len(), "environment"),
-        config.git.url,
-        config.git.branch,
+        config.git.remote.url,
+        config.git.remote.branch,
     )
     .replace("registrys", "registries")
     .replace("policys", "policies");

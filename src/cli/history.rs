@@ -192,7 +192,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         if args.output.is_json() {
             print_json(&HistoryJson {
                 schema: SCHEMA,
-                branch: config.git.branch.clone(),
+                branch: config.git.remote.branch.clone(),
                 commits: records.len(),
                 moves: json,
             })?;
@@ -204,7 +204,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 "no moves recorded{} in the last {} commits of {}",
                 if filtered { " for that filter" } else { "" },
                 records.len(),
-                config.git.branch
+                config.git.remote.branch
             );
             return Ok(ExitCode::SUCCESS);
         }

@@ -7,7 +7,7 @@ mod history;
 mod init;
 mod logging;
 pub mod output;
-pub(crate) mod pass;
+mod pass;
 mod promote;
 mod run;
 mod status;

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::common::state_lock::StateLock;
 use crate::config::Config;
-use crate::git::{RemoteSettings, Workspace};
+use crate::git::Workspace;
 use crate::pass::{self, Outcome, PassOptions, PassReport};
 use crate::registry::Registries;
 
@@ -52,18 +52,6 @@ fn has_marker_problems(report: &PassReport) -> bool {
     report.environments.iter().any(|e| !e.problems.is_empty())
 }
 
-/// The remote settings for the configured repository.
-pub fn remote_settings(config: &Config) -> RemoteSettings {
-    let git = &config.git;
-    let mut settings = RemoteSettings::new(git.url.clone(), git.branch.clone());
-    settings.push_branch = git.push_branch.clone();
-    settings.ssh_key_file = git.ssh_key_file.clone();
-    settings.known_hosts_file = git.known_hosts_file.clone();
-    settings.token = git.token.clone();
-    settings.username = git.username.clone();
-    settings
-}
-
 /// How long a command waits for another baton process to release the state directory.
 const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -83,7 +71,7 @@ pub enum Access {
 
 /// What every pass-like command needs: the configuration, registry clients, and the clone,
 /// with its directory locked for as long as this lives.
-pub struct Prepared {
+pub struct Session {
     /// The loaded configuration.
     pub config: Config,
     /// Registry clients.
@@ -99,17 +87,17 @@ pub fn load(args: &ConfigArg) -> anyhow::Result<Config> {
 }
 
 /// Loads the configuration, locks the state directory and opens (or clones) the workspace.
-pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
+pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Session> {
     open(load(args)?, Access::Write).await
 }
 
 /// Locks the clone's directory for `access` and opens (or clones) the workspace. A command
 /// that has to wait for another process says at once which one (stderr), then waits up to
 /// two minutes.
-pub async fn open(config: Config, access: Access) -> anyhow::Result<Prepared> {
+pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
     crate::common::http::install_crypto_provider();
     let registries =
-        Registries::from_config(&config).context("cannot read registry credentials")?;
+        Registries::from_config(&config.registries).context("cannot read registry credentials")?;
     create_state_dir(&config)?;
     let dir = match access {
         Access::Write => config.daemon.state_dir.clone(),
@@ -128,10 +116,10 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Prepared> {
         tracing::debug!(state_dir = %dir.display(), holder = %holder.map(|h| h.pid).unwrap_or(0), "waiting for the state directory");
     })
     .await?;
-    let workspace = Workspace::open_or_clone(&dir, &remote_settings(&config))
+    let workspace = Workspace::open_or_clone(&dir, &config.git.remote)
         .await
         .with_context(|| format!("cannot prepare the clone in {}", dir.display()))?;
-    Ok(Prepared {
+    Ok(Session {
         config,
         registries,
         workspace,
@@ -362,7 +350,8 @@ pub fn check_online(args: &ConfigArg) -> anyhow::Result<ExitCode> {
         let mut bad = false;
         println!(
             "\nrepository {} (branch {}): cloned",
-            p.config.git.url, p.config.git.branch
+            p.config.git.remote.display_url(),
+            p.config.git.remote.branch
         );
         let mut registries: std::collections::BTreeMap<&str, (Vec<&str>, Vec<String>)> =
             std::collections::BTreeMap::new();

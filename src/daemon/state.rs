@@ -20,7 +20,8 @@ use super::status::{
     self, ImageStatus, PolicyStatus, ProblemEntry, ReviewEntry, Status, WaitingEntry,
 };
 use crate::config::Config;
-use crate::notify::{Event as NotifyEvent, Notifier, ScanFailures, events_from_report};
+use crate::notifications::{Event, Notifier, ScanFailures};
+use crate::pass::events_from_report;
 use crate::pass::{ImageScan, Outcome, PassError, PassReport, ReviewAction, Selection};
 use crate::registry::Registries;
 
@@ -128,7 +129,7 @@ impl Shared {
     }
 
     /// Hands events to the notifier, if any; never blocks.
-    pub fn notify(&self, events: Vec<NotifyEvent>) {
+    pub fn notify(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }
