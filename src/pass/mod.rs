@@ -294,13 +294,7 @@ async fn environment_pass(
     if env.mode == Mode::Review {
         return review::review_environment(cx, name, env, manual, window, report).await;
     }
-    let target_branch = cx
-        .config
-        .git
-        .remote
-        .push_branch
-        .clone()
-        .unwrap_or_else(|| cx.config.git.remote.branch.clone());
+    let target_branch = cx.config.git.remote.target_branch().to_string();
     let attempts = cx.config.git.push_retries + 1;
     for attempt in 0..attempts {
         if attempt > 0 {
