@@ -6,6 +6,7 @@ mod support;
 
 mod cli {
     mod check;
+    mod operator;
     mod tags;
 }
 mod daemon {
