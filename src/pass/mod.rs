@@ -784,7 +784,9 @@ async fn prepare_environment(
     env: &EnvironmentConfig,
     manual: Option<&Manual>,
 ) -> Result<Prepared, String> {
-    let scan = scan_paths(cx, env.paths.clone()).await?;
+    let scan = scan_paths(cx, env.paths.clone())
+        .await
+        .map_err(|e| format!("environments.{name}.paths: {e}"))?;
     let source_scan =
         match (&env.promote_from, manual) {
             (Some(source), None) => {
