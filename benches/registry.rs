@@ -12,7 +12,7 @@
 //! to FILE as `key=value` lines for `scripts/bench`; `BATON_BENCH_TAGS=N` lists N tags
 //! instead of 10,000 (its quick mode).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/suite/support/mod.rs"]
 mod support;
 
 use std::time::Instant;

@@ -2,18 +2,16 @@
 //! one image each, during a whole `baton once` while the other images move; and the git
 //! remote going away and coming back, for `baton once` and for a running daemon.
 //!
-//! The misbehaving registries are fakes (`support::fake_registry`): the real registry cannot
+//! The misbehaving registries are fakes (`crate::support::fake_registry`): the real registry cannot
 //! be made to answer 429 or stall. The remote is real: `git daemon`, stopped and started
 //! again on the same port.
 
-mod support;
-
 use std::time::Duration;
 
-use support::daemon::{Fleet as DaemonFleet, PATIENCE, wait_until};
-use support::fake_registry::{Behaviour, FakeRegistry};
-use support::fleet::{Fleet, STAGING_APP};
-use support::git_server::{BRANCH, GitDaemon};
+use crate::support::daemon::{Fleet as DaemonFleet, PATIENCE, wait_until};
+use crate::support::fake_registry::{Behaviour, FakeRegistry};
+use crate::support::fleet::{Fleet, STAGING_APP};
+use crate::support::git_server::{BRANCH, GitDaemon};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_broken_registry_fails_its_own_image_only() {
@@ -97,7 +95,7 @@ async fn an_unreachable_remote_then_back() {
 
     // `baton once` with the remote gone: a clear error naming it, nothing else.
     drop(remote);
-    let once = support::reliability::run(support::reliability::baton_command(
+    let once = crate::support::reliability::run(crate::support::reliability::baton_command(
         &fleet.config_path(),
         &["once"],
     ));

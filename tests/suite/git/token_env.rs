@@ -1,19 +1,47 @@
 //! A token taken from an environment variable of the Baton process works over smart HTTP.
-//! Its own test binary: setting a variable is only sound while no other thread runs.
+//! The variable is set only in a child process running this binary's `with_the_variable_set`:
+//! setting it in this process would race the other tests' threads.
 
-mod support;
+use std::process::Command;
 
+use crate::support::git_server::baton_side::{bump, settings};
+use crate::support::git_server::{BRANCH, BareRepo, HttpServer};
 use baton::git::{GitError, PushOutcome, TokenSource, Workspace};
-use support::git_server::baton_side::{bump, settings};
-use support::git_server::{BRANCH, BareRepo, HttpServer};
 
 const VAR: &str = "BATON_TEST_GIT_TOKEN";
 const TOKEN: &str = "env-token-31415926535";
 
 #[test]
 fn token_from_environment_variable() {
-    // SAFETY: this binary's only test sets the variable before any other thread exists.
-    unsafe { std::env::set_var(VAR, TOKEN) };
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::with_the_variable_set");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            name.as_str(),
+            "--exact",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .env(VAR, TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{name} did not run:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "run by token_from_environment_variable in a child process that has the variable set"]
+fn with_the_variable_set() {
+    assert_eq!(
+        std::env::var(VAR).as_deref(),
+        Ok(TOKEN),
+        "run it through token_from_environment_variable"
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,14 +7,12 @@
 //! `BATON_RELIABILITY_KILLS` sets the number of kills (default 20), and
 //! `BATON_RELIABILITY_SEED` replays a run (the seed is printed).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::fleet::kill_tree;
+use crate::support::git_server::{BRANCH, GitDaemon, git};
+use crate::support::reliability::{Many, env_number, seed};
 use rand::{Rng, SeedableRng};
-use support::fleet::kill_tree;
-use support::git_server::{BRANCH, GitDaemon, git};
-use support::reliability::{Many, env_number, seed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_points_then_a_pass_converges() {

@@ -1,14 +1,12 @@
 //! `Workspace::commit_contents`: commits bytes from memory, then writes them to the work tree
 //! and the index, keeping file modes and refusing paths that are not plain files inside it.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
+use crate::support::git_server::baton_side::{request, settings, staging_move};
+use crate::support::git_server::{APP_PATH, BRANCH, BareRepo, git, write};
 use baton::git::{GitError, Workspace};
-use support::git_server::baton_side::{request, settings, staging_move};
-use support::git_server::{APP_PATH, BRANCH, BareRepo, git, write};
 
 #[tokio::test]
 async fn commits_memory_contents_writes_work_tree_and_index() {

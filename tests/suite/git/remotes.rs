@@ -2,15 +2,13 @@
 //! with a token, and OpenSSH's `sshd` with a key and strict known_hosts. Checks the token never
 //! shows in errors, files or any process's arguments.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::support::git_server::baton_side::{bump, settings};
+use crate::support::git_server::{BRANCH, BareRepo, GitDaemon, HttpServer, SshServer};
 use baton::git::{GitError, PushOutcome, RemoteSettings, TokenSource, Workspace};
-use support::git_server::baton_side::{bump, settings};
-use support::git_server::{BRANCH, BareRepo, GitDaemon, HttpServer, SshServer};
 
 /// Clone, commit, push; an identical second commit is a no-op; a concurrent writer makes the
 /// push rejected, and after sync and recommit both commits survive in a linear history.

@@ -1,4 +1,4 @@
-//! Helpers for the reliability suite (`tests/reliability_*.rs`): a fleet of many images (a
+//! Helpers for the reliability suite (`tests/suite/reliability/`): a fleet of many images (a
 //! real local registry, a seeded bare remote with one manifest per image and environment),
 //! Baton's moves read back from the remote's history, and the checks every fault test ends
 //! with: history linear, every move once and in order, every committed file whole.

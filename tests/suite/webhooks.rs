@@ -2,8 +2,6 @@
 //! reqwest (and a raw socket for chunked bodies), and Debian's `docker-registry`
 //! sending its own push notifications.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use ring::hmac;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use support::registry::LocalRegistry;
+use crate::support::registry::LocalRegistry;
 
 const GHCR_SECRET: &str = "ghcr-shared-secret";
 const HUB_TOKEN: &str = "hub token/with+odd chars";

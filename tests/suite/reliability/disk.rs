@@ -5,15 +5,13 @@
 //! The test prints which one ran. Baton fails with an error naming the path and what to do,
 //! pushes nothing half-done, and the next pass after space is freed succeeds.
 
-mod support;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::daemon::{Daemon, PATIENCE, wait_until};
-use support::fleet::{Fleet, PRODUCTION_APP, STAGING_APP, STAGING_KUSTOMIZATION};
-use support::git_server::{BRANCH, free_port, git};
+use crate::support::daemon::{Daemon, PATIENCE, wait_until};
+use crate::support::fleet::{Fleet, PRODUCTION_APP, STAGING_APP, STAGING_KUSTOMIZATION};
+use crate::support::git_server::{BRANCH, free_port, git};
 
 /// A tmpfs mounted at a directory, unmounted on drop (also when the test panics).
 struct Tmpfs {

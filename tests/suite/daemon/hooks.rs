@@ -2,14 +2,12 @@
 //! daemon scan at once (long before the image's interval), the move is committed, and the
 //! commit is announced to a local receiver; an unverified hook triggers nothing.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::daemon::{Fleet, wait_until};
 use axum::Router;
 use axum::routing::post;
-use support::daemon::{Fleet, wait_until};
 
 /// A local HTTP receiver standing in for a notification endpoint: records every body.
 async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {

@@ -1,12 +1,10 @@
 //! `baton run` reloads: by a change of the file (rename-replace and a config-map style
 //! symlink swap) and by SIGHUP, with valid and invalid configurations.
 
-mod support;
-
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
-use support::daemon::{Daemon, Fleet, PATIENCE, wait_until};
+use crate::support::daemon::{Daemon, Fleet, PATIENCE, wait_until};
 
 fn reload_count(daemon: &Daemon, result: &str) -> f64 {
     daemon

@@ -1,12 +1,10 @@
 //! `baton run` as a process: start-up, readiness, a commit for a new tag, status, metrics,
 //! `baton status`, systemd notifications and a clean stop.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use support::daemon::{Fleet, PATIENCE, wait_until};
+use crate::support::daemon::{Fleet, PATIENCE, wait_until};
 
 fn baton(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_baton"))

@@ -8,12 +8,10 @@
 //! - a hold is respected and reported;
 //! - a manual rollback by a person is not overwritten, until a newer version arrives.
 
-mod support;
-
+use crate::support::fake_forge::FakeKind;
+use crate::support::promotion::{PRODUCTION, STAGING, World, env, hours_from_now, manifest};
 use baton::git::trailers::parse_trailers;
 use baton::pass::{Outcome, ReviewAction};
-use support::fake_forge::FakeKind;
-use support::promotion::{PRODUCTION, STAGING, World, env, hours_from_now, manifest};
 
 const REVIEW_SOAK: &str = "mode = \"review\"\npromote_from = \"staging\"\nsoak = \"24h\"\n";
 

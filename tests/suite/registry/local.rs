@@ -1,11 +1,9 @@
 //! The registry client against a real registry: Debian's `docker-registry`,
 //! started per test on a free loopback port, with and without Basic auth.
 
-mod support;
-
+use crate::support::registry::LocalRegistry;
 use base64::Engine;
 use baton::registry::{Credentials, ErrorKind, RegistryClient, RegistryError, Secret};
-use support::registry::LocalRegistry;
 
 fn client(registry: &LocalRegistry) -> RegistryClient {
     RegistryClient::new(&registry.host(), registry.settings()).unwrap()

@@ -2,12 +2,10 @@
 //! bare remote over file://: the first pass moves, the second does nothing, plan writes
 //! nothing and exits 2 while something would move, history reads the trailers back.
 
-mod support;
-
-use support::fleet::{
+use crate::support::fleet::{
     AUTHOR_EMAIL, AUTHOR_NAME, Fleet, PRODUCTION_APP, STAGING_APP, STAGING_KUSTOMIZATION,
 };
-use support::git_server::{BRANCH, git};
+use crate::support::git_server::{BRANCH, git};
 
 fn trailers(message: &str) -> Vec<(String, String)> {
     message
@@ -182,7 +180,7 @@ async fn plan_prints_moves_diff_and_message_writes_nothing_and_exits_2() {
         );
     }
     // The work tree in the state directory is left as the remote has it.
-    let status = support::git_server::git(&fleet.checkout(), &["status", "--porcelain"]);
+    let status = crate::support::git_server::git(&fleet.checkout(), &["status", "--porcelain"]);
     assert_eq!(status, "");
 
     // Only one environment.

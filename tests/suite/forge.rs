@@ -1,16 +1,14 @@
-//! The forge client against the fake forge (tests/support/fake_forge.rs), once per API:
+//! The forge client against the fake forge (tests/suite/support/fake_forge.rs), once per API:
 //! GitHub (Enterprise layout), GitLab and Gitea/Forgejo. What is checked: opening with labels,
 //! reviewers and draft state; listing by head branch in every state; updating; the token in
 //! the right header and never elsewhere; clear messages for refused tokens, rate limits,
 //! missing repositories and error replies.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::fake_forge::{FakeForge, FakeKind};
 use baton::config::ForgeConfig;
 use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
-use support::fake_forge::{FakeForge, FakeKind};
 
 const TOKEN: &str = "forge-secret-token-123";
 

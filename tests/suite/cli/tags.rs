@@ -1,11 +1,9 @@
 //! `baton tags` as a process against a real local registry, with and without auth.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::registry::LocalRegistry;
+use crate::support::registry::LocalRegistry;
 
 fn write_config(dir: &Path, registry: &LocalRegistry, auth: Option<(&str, &str)>) -> String {
     let mut registry_section = format!("[registries.\"{}\"]\ninsecure = true\n", registry.host());

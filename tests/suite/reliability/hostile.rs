@@ -4,15 +4,13 @@
 //! config. Each gets a clear error naming what and where, the other images keep moving, and
 //! nothing outside the intended scalar is ever written.
 //!
-//! The registries that misbehave are fakes (`support::fake_registry`): the real registry
+//! The registries that misbehave are fakes (`crate::support::fake_registry`): the real registry
 //! refuses such tags and digests itself.
 
-mod support;
-
-use support::fake_registry::{Behaviour, FakeManifest, FakeRegistry};
-use support::fleet::{Fleet, STAGING_APP};
-use support::git_server::{BRANCH, git};
-use support::reliability::run_measured;
+use crate::support::fake_registry::{Behaviour, FakeManifest, FakeRegistry};
+use crate::support::fleet::{Fleet, STAGING_APP};
+use crate::support::git_server::{BRANCH, git};
+use crate::support::reliability::run_measured;
 
 /// Adds `text` at `path` to the remote as another writer.
 fn add_file(fleet: &Fleet, path: &str, text: &str) {
@@ -29,7 +27,7 @@ fn tree(fleet: &Fleet) -> Vec<(String, String)> {
 }
 
 /// The summary `baton once` prints at the end of a failed pass.
-fn summary(run: &support::fleet::Run) -> String {
+fn summary(run: &crate::support::fleet::Run) -> String {
     run.stderr
         .split("baton once:")
         .nth(1)
@@ -299,8 +297,10 @@ fn secrets_written_inline_are_refused_naming_key_and_line() {
     )
     .unwrap();
     for command in ["check", "once"] {
-        let run =
-            support::reliability::run(support::reliability::baton_command(&config, &[command]));
+        let run = crate::support::reliability::run(crate::support::reliability::baton_command(
+            &config,
+            &[command],
+        ));
         assert_ne!(run.code, 0, "{}", run.both());
         let located = |line: usize, key: &str| {
             format!(

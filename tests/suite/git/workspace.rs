@@ -2,16 +2,14 @@
 //! clone, commit, push, no-op commits, concurrent writers, refusing remotes, corrupt clones,
 //! signing and history.
 
-mod support;
-
 use std::path::PathBuf;
 
+use crate::support::git_server::baton_side::{bump, request, settings, staging_move};
+use crate::support::git_server::{APP_PATH, BRANCH, BareRepo, git, git_command, write};
 use baton::git::{
     CommitRequest, GitError, HistoryQuery, PushOutcome, Signing, SigningFormat, Workspace,
     parse_moves,
 };
-use support::git_server::baton_side::{bump, request, settings, staging_move};
-use support::git_server::{APP_PATH, BRANCH, BareRepo, git, git_command, write};
 
 #[tokio::test]
 async fn clone_commit_push_over_file_url() {

@@ -7,14 +7,12 @@
 //!
 //! `BATON_RELIABILITY_SEED` replays a run (the seed is printed).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::daemon::{Fleet, PATIENCE, REPO, wait_until};
+use crate::support::git_server::BRANCH;
+use crate::support::reliability::{moves, seed};
 use rand::{Rng, SeedableRng};
-use support::daemon::{Fleet, PATIENCE, REPO, wait_until};
-use support::git_server::BRANCH;
-use support::reliability::{moves, seed};
 
 const HOOK_TOKEN: &str = "reload-hook-token";
 

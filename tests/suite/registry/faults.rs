@@ -2,14 +2,12 @@
 //! `docker-registry` cannot be made to do (pagination, throttling, failures,
 //! Bearer tokens, hostile replies).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::fake_registry::{BearerAuth, Behaviour, FakeManifest, FakeRegistry, LinkStyle};
 use baton::registry::{
     Credentials, ErrorKind, RegistryClient, RegistryError, RegistrySettings, Secret,
 };
-use support::fake_registry::{BearerAuth, Behaviour, FakeManifest, FakeRegistry, LinkStyle};
 
 fn settings() -> RegistrySettings {
     RegistrySettings {
@@ -609,7 +607,7 @@ async fn digest_falls_back_to_get_where_head_is_refused() {
     assert_eq!(fake.api_requests(), 2);
     assert_eq!(
         c.digest("a", "no-header").await.unwrap(),
-        support::registry::sha256(&body)
+        crate::support::registry::sha256(&body)
     );
     let err = c.digest("a", "bad-digest").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Malformed);

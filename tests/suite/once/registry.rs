@@ -2,10 +2,8 @@
 //! whose scan fails (a repository the registry does not have, a registry that is down) while
 //! the other images still move.
 
-mod support;
-
-use support::fleet::{Fleet, STAGING_APP};
-use support::git_server::{BRANCH, free_port};
+use crate::support::fleet::{Fleet, STAGING_APP};
+use crate::support::git_server::{BRANCH, free_port};
 
 #[tokio::test]
 async fn registry_with_htpasswd_auth() {
@@ -109,7 +107,7 @@ semver = "*"
 /// pass fails while the other images move.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_digest_keeps_pinned_markers_and_is_reported() {
-    use support::fake_registry::{Behaviour, FakeRegistry};
+    use crate::support::fake_registry::{Behaviour, FakeRegistry};
     let fake = FakeRegistry::start(Behaviour {
         tags: vec!["5.0.0".into(), "5.1.0".into()],
         head_status: Some(500),

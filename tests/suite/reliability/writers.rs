@@ -5,13 +5,11 @@
 //! `BATON_RELIABILITY_ROUNDS` sets the number of rounds (default 16), and
 //! `BATON_RELIABILITY_SEED` replays a run (the seed is printed).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::fleet::finish;
+use crate::support::reliability::{Many, env_number, seed};
 use rand::{Rng, SeedableRng};
-use support::fleet::finish;
-use support::reliability::{Many, env_number, seed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
@@ -96,7 +94,7 @@ async fn an_instance_with_an_older_tag_list_never_moves_an_image_back() {
     ));
     let mut a = many.command("a", &["once"]).spawn().unwrap();
     assert!(
-        support::fleet::wait_for_file(&started, &mut a),
+        crate::support::fleet::wait_for_file(&started, &mut a),
         "a never pushed"
     );
     many.push("img00", "1.2.0").await;

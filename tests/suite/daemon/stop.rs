@@ -1,9 +1,7 @@
 //! Stopping `baton run`: SIGTERM during a push lets the push finish and exits 0; a second
 //! signal exits at once without waiting.
 
-mod support;
-
-use support::daemon::{Fleet, PATIENCE, wait_until};
+use crate::support::daemon::{Fleet, PATIENCE, wait_until};
 
 /// A pre-receive hook that marks the push as started, then holds it for `seconds`.
 fn slow_hook(fleet: &Fleet, seconds: u32) -> std::path::PathBuf {

@@ -2,12 +2,10 @@
 //! (from a file and from an environment variable) and ssh with a key and known_hosts. The
 //! token never appears in Baton's output or logs, nor in any process's arguments.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 
-use support::fleet::{ArgvWatch, Fleet, Run, finish, wait_for_file};
-use support::git_server::{BRANCH, GitDaemon, HttpServer, SshServer};
+use crate::support::fleet::{ArgvWatch, Fleet, Run, finish, wait_for_file};
+use crate::support::git_server::{BRANCH, GitDaemon, HttpServer, SshServer};
 
 /// The first pass moved both environments onto the seed.
 fn assert_moved(fleet: &Fleet, seeded: &str, run: &Run) {

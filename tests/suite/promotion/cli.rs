@@ -2,13 +2,11 @@
 //! person's rollback with `Baton-Promoted-By`, dry runs and clear refusals. The gates' clock is
 //! set with `BATON_NOW`.
 
-mod support;
-
 use std::process::{Command, Output};
 
+use crate::support::fake_forge::FakeKind;
+use crate::support::promotion::{PRODUCTION, World, hours_from_now, manifest};
 use baton::git::trailers::parse_trailers;
-use support::fake_forge::FakeKind;
-use support::promotion::{PRODUCTION, World, hours_from_now, manifest};
 
 fn baton(w: &World, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));

@@ -2,12 +2,10 @@
 //! fetch and its push, the remote refuses the push, Baton is killed in the middle of a pass,
 //! and two Baton instances run the same pass at once.
 
-mod support;
-
-use support::fleet::{
+use crate::support::fleet::{
     Fleet, Injector, PRODUCTION_APP, STAGING_APP, finish, kill_tree, wait_for_file,
 };
-use support::git_server::{BRANCH, GitDaemon, git};
+use crate::support::git_server::{BRANCH, GitDaemon, git};
 
 /// Checks the remote after the injected writer and Baton both pushed: the writer's commit and
 /// one Baton commit per environment, linear, the writer's commit kept.

@@ -1,0 +1,53 @@
+//! Baton's integration tests: one test binary, so the library is linked once. Each subject is
+//! a module below (run one with `cargo nextest run -E 'test(/^daemon::/)'`); `support` holds the
+//! real servers, fakes and the shared fixture they use.
+
+mod support;
+
+mod cli {
+    mod check;
+    mod tags;
+}
+mod daemon {
+    mod hooks;
+    mod reload;
+    mod run;
+    mod stop;
+}
+mod forge;
+mod git {
+    mod commit_contents;
+    mod remotes;
+    mod token_env;
+    mod workspace;
+}
+mod markers {
+    mod golden;
+    mod props;
+    mod scan;
+}
+mod notifications;
+mod once {
+    mod conflicts;
+    mod flow;
+    mod registry;
+    mod remotes;
+}
+mod packaging;
+mod promotion {
+    mod cli;
+    mod flow;
+}
+mod registry {
+    mod faults;
+    mod local;
+}
+mod reliability {
+    mod crash;
+    mod disk;
+    mod faults;
+    mod hostile;
+    mod reload;
+    mod writers;
+}
+mod webhooks;
