@@ -2,8 +2,6 @@
 //! remote would try, run for real on loopback. Each test is named for the attack it makes
 //! and fails if the attack works. SECURITY.md lists the boundaries these tests hold.
 
-mod support;
-
 mod forge_users {
     //! Another forge user (a fork, or a collaborator) opens pull requests on Baton's review
     //! branch names, with Baton's hidden marker in the body. Baton must neither edit them nor
@@ -414,7 +412,7 @@ mod git_remotes {
     use axum::response::IntoResponse;
     use baton::git::{TokenSource, Workspace};
 
-    use crate::registries::Server;
+    use super::registries::Server;
     use crate::support::git_server::baton_side::settings;
 
     const TOKEN: &str = "git-token-2718281828";
@@ -493,7 +491,7 @@ mod tag_pages {
 
     use axum::response::IntoResponse;
 
-    use crate::registries::Server;
+    use super::registries::Server;
 
     /// Peak resident memory of a finished child, in KiB, reaped with wait4(2).
     fn wait_peak_rss_kib(child: std::process::Child) -> (i32, i64) {
