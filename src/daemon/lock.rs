@@ -39,7 +39,7 @@ pub struct StateLock {
 impl StateLock {
     /// Creates `dir` if needed and takes the lock without waiting.
     pub fn acquire(dir: &Path) -> Result<StateLock, LockError> {
-        std::fs::create_dir_all(dir).map_err(|source| LockError::Create {
+        crate::git::create_private_dir(dir).map_err(|source| LockError::Create {
             path: dir.to_path_buf(),
             source,
         })?;

@@ -23,6 +23,9 @@ use crate::pass::scan_image;
 /// How far apart the first scans after start-up (or after an image is added) are spread.
 const FIRST_SCAN_SPREAD: Duration = Duration::from_secs(1);
 
+/// The shortest time between two scans of one image that webhooks asked for.
+pub const MIN_TRIGGER_GAP: Duration = Duration::from_secs(10);
+
 /// The largest jitter added to an interval.
 const MAX_JITTER: Duration = Duration::from_secs(1);
 
@@ -253,6 +256,14 @@ async fn image_task(
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = trigger.notified() => {
+                // Webhook requests (replayed or not) scan an image at most once per
+                // MIN_TRIGGER_GAP; requests inside the gap are merged into one scan at its end.
+                let earliest = last_fire + MIN_TRIGGER_GAP;
+                if Instant::now() < earliest {
+                    next = next.min(earliest);
+                    tracing::debug!(image = %name, "scan requested by a webhook: merged into the next one");
+                    continue;
+                }
                 tracing::debug!(image = %name, "scanning now: requested by a webhook");
             }
             changed = loaded_rx.changed() => {

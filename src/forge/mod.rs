@@ -412,14 +412,16 @@ impl Forge {
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(unreachable)?;
-        if bytes.len() > MAX_REPLY {
+        let Some(bytes) = crate::registry::read_bounded(response, MAX_REPLY)
+            .await
+            .map_err(unreachable)?
+        else {
             return Err(ForgeError::Reply {
                 forge: self.kind,
                 action: action.to_string(),
                 detail: format!("the reply is larger than {MAX_REPLY} bytes"),
             });
-        }
+        };
         let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
             return Ok(json.unwrap_or(serde_json::Value::Null));

@@ -266,7 +266,7 @@ impl GitEnvironment {
         settings.validate()?;
         let base = state_dir.join("git");
         let home = base.join("home");
-        std::fs::create_dir_all(&home).map_err(|source| GitError::Io {
+        crate::git::create_private_dir(&home).map_err(|source| GitError::Io {
             action: "cannot create directory",
             path: home.clone(),
             source,

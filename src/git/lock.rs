@@ -26,7 +26,7 @@ impl StateLock {
     /// another process holds it. The holder's pid is written into the lock file so that the
     /// error can name it.
     pub async fn acquire(state_dir: &Path, wait: Duration) -> Result<StateLock, GitError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| GitError::Io {
+        crate::git::create_private_dir(state_dir).map_err(|source| GitError::Io {
             action: "cannot create state directory",
             path: state_dir.to_path_buf(),
             source,

@@ -5,6 +5,7 @@
 //! OCI grammar are dropped and counted, digests must be `sha256:` + 64 hex.
 
 mod auth;
+mod bounded;
 mod docker_config;
 mod error;
 mod limits;
@@ -27,6 +28,7 @@ use crate::reference::{
 };
 
 pub use auth::{Challenge, parse_challenges};
+pub use bounded::read_bounded;
 pub use docker_config::{DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub};
 pub use error::{ErrorKind, RegistryError};
 pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining, parse_retry_after};
@@ -508,7 +510,7 @@ impl RegistryClient {
     async fn read_body(
         &self,
         call: &Call<'_>,
-        mut resp: reqwest::Response,
+        resp: reqwest::Response,
     ) -> Result<Vec<u8>, RegistryError> {
         let limit = self.settings.max_response_bytes;
         let too_large = || RegistryError::TooLarge {
@@ -516,21 +518,11 @@ impl RegistryClient {
             repository: call.repository.to_string(),
             limit,
         };
-        if resp.content_length().is_some_and(|len| len > limit) {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        read_bounded(resp, limit)
             .await
             .map_err(|e| self.transport_error(call, &e))?
-        {
-            if (body.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+            .ok_or_else(too_large)
     }
 
     fn note_rate_limit(&self, headers: &HeaderMap) {

@@ -613,3 +613,278 @@ mod slow_clients {
         assert!(daemon.exited().is_none(), "{}", daemon.log());
     }
 }
+
+mod webhook_senders {
+    //! A webhook sender (or whoever recorded one of its deliveries) replays it, floods the
+    //! hook, or sends a wrong token with a body that never comes.
+
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use crate::support::daemon::{Daemon, Fleet};
+
+    const TOKEN: &str = "hook-token-16180339";
+
+    async fn daemon_with_hook(fleet: &Fleet) -> Daemon {
+        let dir = fleet.dir.path();
+        std::fs::write(dir.join("hook-secret"), format!("{TOKEN}\n")).unwrap();
+        let extra = format!(
+            "\n[webhooks.ci]\nkind = \"generic\"\nsecret_file = \"{}\"\n",
+            dir.join("hook-secret").display()
+        );
+        // Only webhooks make the image scan during the test.
+        let config = fleet
+            .config_text(&extra)
+            .replace("interval = \"10s\"", "interval = \"30m\"");
+        fleet.write_config(&config);
+        let mut daemon = fleet.run(&[]);
+        daemon.wait_ready();
+        daemon.wait_event("reconciled: nothing to move", |_| true);
+        daemon
+    }
+
+    fn scans(daemon: &Daemon) -> f64 {
+        daemon.metrics()[r#"baton_scans_total{image="app"}"#]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replayed_and_flooded_webhooks_do_not_each_cause_a_registry_listing() {
+        let fleet = Fleet::start().await;
+        let daemon = daemon_with_hook(&fleet).await;
+        let before = scans(&daemon);
+        let hook = format!("http://127.0.0.1:{}/hooks/ci", daemon.port);
+        let body = format!(
+            "{{\"repository\": \"{}/team/app\", \"tag\": \"1.0.0\"}}",
+            fleet.registry.host()
+        );
+        let client = reqwest::Client::new();
+        let send = |id: String| {
+            client
+                .post(&hook)
+                .bearer_auth(TOKEN)
+                .header("x-request-id", id)
+                .body(body.clone())
+                .send()
+        };
+        // The same delivery 40 times, then 40 different ones.
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            statuses.push(send("delivery-1".into()).await.unwrap().status().as_u16());
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 202).count(),
+            1,
+            "{statuses:?}"
+        );
+        for i in 0..40 {
+            send(format!("flood-{i}")).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        let metrics = daemon.metrics_text();
+        assert!(
+            metrics.contains(r#"baton_webhook_requests_total{hook="ci",outcome="replayed"} 39"#),
+            "{metrics}"
+        );
+        let listings = scans(&daemon) - before;
+        assert!(
+            (1.0..=2.0).contains(&listings),
+            "80 webhook requests caused {listings} registry listings"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn webhook_with_a_wrong_token_is_refused_before_its_body_is_read() {
+        let fleet = Fleet::start().await;
+        let daemon = daemon_with_hook(&fleet).await;
+        let mut stream = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+        // Headers promise a body that never comes.
+        stream
+            .write_all(
+                b"POST /hooks/ci HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+            )
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut reply = [0u8; 64];
+        let n = stream
+            .read(&mut reply)
+            .expect("the daemon waited for the body of an unauthorized request");
+        let head = String::from_utf8_lossy(&reply[..n]);
+        assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    }
+}
+
+mod notification_text {
+    //! A git hook (or a registry) writes Markdown into its error text, hoping it reaches a
+    //! chat channel as a link people trust because Baton posted it.
+
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::routing::post;
+
+    use crate::support::daemon::{Fleet, PATIENCE, wait_until};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn markdown_in_a_git_hook_message_reaches_teams_as_text() {
+        let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let seen = bodies.clone();
+        let app = Router::new().fallback(post(move |body: String| {
+            let seen = seen.clone();
+            async move {
+                if let Ok(value) = serde_json::from_str(&body) {
+                    seen.lock().unwrap().push(value);
+                }
+                "ok"
+            }
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/workflows/teams", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let fleet = Fleet::start().await;
+        fleet.remote.set_pre_receive(
+            "echo 'push refused: [re-authorise Baton here](https://evil.example/login) **now**' >&2\nexit 1",
+        );
+        let dir = fleet.dir.path();
+        std::fs::write(dir.join("teams-url"), format!("{url}\n")).unwrap();
+        let extra = format!(
+            "\n[notifications.team]\nkind = \"teams\"\nurl_file = \"{}\"\nevents = [\"push_failed\"]\n",
+            dir.join("teams-url").display()
+        );
+        fleet.write_config(&fleet.config_text(&extra));
+        fleet.push_tag("1.1.0").await;
+        let mut daemon = fleet.run(&[]);
+        daemon.wait_ready();
+
+        let card = wait_until(PATIENCE, "a Teams card", || {
+            bodies.lock().unwrap().first().cloned()
+        });
+        let text = card["attachments"][0]["content"]["body"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(text.contains("re-authorise Baton here"), "{text}");
+        assert!(
+            !text.contains("[re-authorise Baton here](https://evil.example/login)"),
+            "the hook's Markdown link reached Teams as a link: {text}"
+        );
+        assert!(
+            text.contains(r"\[re-authorise Baton here\]\(https://evil.example/login\)"),
+            "{text}"
+        );
+        assert!(!text.contains("**now**"), "{text}");
+        assert!(daemon.exited().is_none());
+    }
+}
+
+mod local_files_and_replies {
+    //! Another local user reads the clone (and the fleet's content) from a state directory
+    //! made world-readable; a forge answers with an endless reply.
+
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use axum::body::{Body, Bytes};
+    use axum::response::Response;
+    use baton::config::ForgeConfig;
+    use baton::forge::{Forge, ForgeError, ForgeKind};
+    use baton::git::Workspace;
+
+    use crate::support::git_server::BareRepo;
+    use crate::support::git_server::baton_side::settings;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn state_directory_and_clone_are_private_outside_systemd() {
+        let repo = BareRepo::seeded();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let state = dir.path().join("state");
+        let ws = Workspace::open_or_clone(&state, &settings(&repo.path_url()))
+            .await
+            .unwrap();
+        assert_eq!(mode(&state), 0o700, "state directory");
+        assert_eq!(mode(ws.work_tree()), 0o700, "clone");
+        assert_eq!(mode(&state.join("git")), 0o700, "git directory");
+    }
+
+    /// Endless bytes of JSON whitespace after `[`, counting what was handed to the socket.
+    struct Endless(Arc<AtomicU64>);
+
+    impl futures_core::Stream for Endless {
+        type Item = Result<Bytes, std::io::Error>;
+        fn poll_next(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            let sent = self.0.fetch_add(64 * 1024, Ordering::SeqCst);
+            if sent >= 256 * 1024 * 1024 {
+                return std::task::Poll::Ready(None);
+            }
+            let mut chunk = vec![b' '; 64 * 1024];
+            if sent == 0 {
+                chunk[0] = b'[';
+            }
+            std::task::Poll::Ready(Some(Ok(Bytes::from(chunk))))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn endless_forge_reply_is_not_read_whole() {
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from_stream(Endless(counter)))
+                    .unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "forge-token\n").unwrap();
+        let forge = Forge::from_config(&ForgeConfig {
+            kind: ForgeKind::GitHub,
+            base_url: url::Url::parse(&format!("http://{addr}")).unwrap(),
+            repository: "platform/fleet".into(),
+            token_file,
+            labels: Vec::new(),
+            reviewers: Vec::new(),
+            draft: false,
+            timeout: Duration::from_secs(60),
+        })
+        .unwrap();
+        let err = forge
+            .pull_requests("baton/production/app")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ForgeError::Reply { .. }), "{err}");
+        assert!(err.to_string().contains("larger than"), "{err}");
+        let sent = sent.load(Ordering::SeqCst);
+        assert!(
+            sent < 64 * 1024 * 1024,
+            "baton read {} MiB of a reply it refuses above 8 MiB",
+            sent / (1024 * 1024)
+        );
+    }
+}
