@@ -305,9 +305,7 @@ fn teams_escape(text: &str) -> String {
             _ => None,
         };
         for (i, c) in body.chars().enumerate() {
-            if matches!(c, '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '~' | '`')
-                || list_mark == Some(i)
-            {
+            if matches!(c, '\\' | '*' | '_' | '[' | ']' | '~' | '`') || list_mark == Some(i) {
                 out.push('\\');
             }
             out.push(c);
@@ -542,7 +540,7 @@ mod tests {
         let card = &payload(SinkKind::Teams, &c)["attachments"][0]["content"];
         assert_eq!(
             card["body"][0]["text"],
-            "staging: push failed: remote: \\[approve here\\]\\(https://evil.example\\) \\*\\*now\\*\\*"
+            "staging: push failed: remote: \\[approve here\\](https://evil.example) \\*\\*now\\*\\*"
         );
         assert_eq!(
             teams_escape("- a\n  1. b\n3.0 c-d"),

@@ -777,7 +777,7 @@ mod notification_text {
             "the hook's Markdown link reached Teams as a link: {text}"
         );
         assert!(
-            text.contains(r"\[re-authorise Baton here\]\(https://evil.example/login\)"),
+            text.contains(r"\[re-authorise Baton here\](https://evil.example/login)"),
             "{text}"
         );
         assert!(!text.contains("**now**"), "{text}");
