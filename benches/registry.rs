@@ -12,8 +12,13 @@
 //! to FILE as `key=value` lines for `scripts/bench`; `BATON_BENCH_TAGS=N` lists N tags
 //! instead of 10,000 (its quick mode).
 
-#[path = "../tests/suite/support/mod.rs"]
-mod support;
+/// The test suite's registries; this benchmark uses a part of them.
+#[path = "../tests/suite/support"]
+#[allow(dead_code)]
+mod support {
+    pub mod fake_registry;
+    pub mod registry;
+}
 
 use std::time::Instant;
 

@@ -1,9 +1,10 @@
 //! Baton: Git-native image automation.
 //!
-//! The library holds every part named in DESIGN.md so that the binary, the
+//! The library holds every part (docs/ARCHITECTURE.md describes them) so that the binary, the
 //! integration tests and the benchmarks share one implementation.
 
 pub mod cli;
+pub mod common;
 pub mod config;
 pub mod daemon;
 pub mod forge;

@@ -27,12 +27,15 @@ pub struct HistoryArgs {
 
 /// One printed row.
 struct Row {
+    /// When the move reached the branch (for a reviewed move, when it was merged).
     when: String,
     environment: String,
     image: String,
     change: String,
     policy: String,
     commit: String,
+    /// For a move merged from a review: the merge commit and when the move was proposed.
+    merged: String,
 }
 
 /// Whether `m` passes the `--env` and `--image` filters.
@@ -73,8 +76,9 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let config = super::pass::load(&args.config)?;
     runtime.block_on(async {
-        let prepared = super::pass::prepare(&args.config).await?;
+        let prepared = super::pass::open(config, super::pass::Access::Read).await?;
         let (config, workspace) = (&prepared.config, &prepared.workspace);
         if let Some(env) = &args.environment
             && !config.environments.contains_key(env)
@@ -101,10 +105,19 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 if !wanted(&m, args, repository.as_deref()) {
                     continue;
                 }
-                let when = jiff::Timestamp::from_second(record.time)
-                    .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-                    .unwrap_or_default();
+                let when = utc(record.landed.time);
                 let id = record.id.to_string();
+                let merged = match record.landed.merge {
+                    Some(merge) => {
+                        let merge = merge.to_string();
+                        format!(
+                            "merged in {}, proposed {}",
+                            &merge[..12.min(merge.len())],
+                            utc(record.time)
+                        )
+                    }
+                    None => String::new(),
+                };
                 rows.push(Row {
                     when,
                     environment: m.environment.clone(),
@@ -115,6 +128,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                         None => m.policy.clone(),
                     },
                     commit: id[..12.min(id.len())].to_string(),
+                    merged,
                 });
             }
         }
@@ -128,9 +142,17 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
+        rows.sort_by(|a, b| b.when.cmp(&a.when));
         print_table(&rows);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC.
+fn utc(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 fn print_table(rows: &[Row]) {
@@ -141,6 +163,11 @@ fn print_table(rows: &[Row]) {
         change: "FROM -> TO".into(),
         policy: "POLICY".into(),
         commit: "COMMIT".into(),
+        merged: if rows.iter().any(|r| !r.merged.is_empty()) {
+            "REVIEW".into()
+        } else {
+            String::new()
+        },
     };
     let width = |f: fn(&Row) -> &str| {
         rows.iter()
@@ -155,21 +182,25 @@ fn print_table(rows: &[Row]) {
         width(|r| &r.image),
         width(|r| &r.change),
         width(|r| &r.policy),
+        width(|r| &r.commit),
     ];
     for row in std::iter::once(&header).chain(rows) {
-        println!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {}",
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:<w5$}  {}",
             row.when,
             row.environment,
             row.image,
             row.change,
             row.policy,
             row.commit,
+            row.merged,
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
             w3 = w[3],
             w4 = w[4],
+            w5 = w[5],
         );
+        println!("{}", line.trim_end());
     }
 }

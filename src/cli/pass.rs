@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::common::state_lock::StateLock;
 use crate::config::Config;
-use crate::git::{RemoteSettings, StateLock, Workspace};
+use crate::git::{RemoteSettings, Workspace};
 use crate::pass::{self, Outcome, PassOptions, PassReport};
 use crate::registry::Registries;
 
@@ -43,8 +44,22 @@ pub fn remote_settings(config: &Config) -> RemoteSettings {
 /// How long a command waits for another baton process to release the state directory.
 const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// The directory under `daemon.state_dir` where read-only commands keep their own clone, so
+/// they never wait for the daemon or a writing command.
+pub const READ_ONLY_DIR: &str = "read-only";
+
+/// Whether a command writes to the remote (and so shares the one clone of the state
+/// directory) or only reads it (and uses its own clone beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `once`, `promote`: the state directory's clone, locked.
+    Write,
+    /// `plan`, `history`: a clone of their own under `STATE_DIR/read-only`.
+    Read,
+}
+
 /// What every pass-like command needs: the configuration, registry clients, and the clone,
-/// with the state directory locked for as long as this lives.
+/// with its directory locked for as long as this lives.
 pub struct Prepared {
     /// The loaded configuration.
     pub config: Config,
@@ -55,22 +70,43 @@ pub struct Prepared {
     _lock: StateLock,
 }
 
+/// Loads the configuration named by `args`.
+pub fn load(args: &ConfigArg) -> anyhow::Result<Config> {
+    Config::load(&args.path()).map_err(|errors| anyhow::anyhow!("{errors}"))
+}
+
 /// Loads the configuration, locks the state directory and opens (or clones) the workspace.
 pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
-    let path = args.path();
-    let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    open(load(args)?, Access::Write).await
+}
+
+/// Locks the clone's directory for `access` and opens (or clones) the workspace. A command
+/// that has to wait for another process says at once which one (stderr), then waits up to
+/// two minutes.
+pub async fn open(config: Config, access: Access) -> anyhow::Result<Prepared> {
     crate::registry::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
-    let lock = StateLock::acquire(&config.daemon.state_dir, STATE_LOCK_WAIT).await?;
-    let workspace = Workspace::open_or_clone(&config.daemon.state_dir, &remote_settings(&config))
+    let dir = match access {
+        Access::Write => config.daemon.state_dir.clone(),
+        Access::Read => config.daemon.state_dir.join(READ_ONLY_DIR),
+    };
+    let lock = StateLock::acquire_waiting(&dir, STATE_LOCK_WAIT, |holder| {
+        let who = match holder {
+            Some(h) => format!("baton process {h}"),
+            None => "another baton process".to_string(),
+        };
+        eprintln!(
+            "waiting for {who} to release the state directory {} (up to {}s); to go ahead now, give this command its own state directory, e.g. BATON_DAEMON__STATE_DIR=/var/tmp/baton-cli",
+            dir.display(),
+            STATE_LOCK_WAIT.as_secs()
+        );
+        tracing::debug!(state_dir = %dir.display(), holder = %holder.map(|h| h.pid).unwrap_or(0), "waiting for the state directory");
+    })
+    .await?;
+    let workspace = Workspace::open_or_clone(&dir, &remote_settings(&config))
         .await
-        .with_context(|| {
-            format!(
-                "cannot prepare the clone in {}",
-                config.daemon.state_dir.display()
-            )
-        })?;
+        .with_context(|| format!("cannot prepare the clone in {}", dir.display()))?;
     Ok(Prepared {
         config,
         registries,
@@ -168,8 +204,10 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
 /// One pass as a dry run: exit 0 when nothing would change, 2 when something would,
 /// 1 on any failure (a registry that could not be scanned, an environment that failed).
 pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let config = load(&args.config)?;
+    pass::check_environments(&config, &args.environments)?;
     runtime()?.block_on(async {
-        let p = prepare(&args.config).await?;
+        let p = open(config, Access::Read).await?;
         let options = PassOptions {
             dry_run: true,
             environments: args.environments.clone(),
@@ -331,6 +369,9 @@ pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
     }
     for problem in &env.problems {
         println!("  problem: {problem}");
+    }
+    for note in &env.notes {
+        println!("  note: {note}");
     }
 }
 

@@ -28,6 +28,10 @@ pub struct PromoteArgs {
     /// Show what would happen; write and push nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write the version even when the registry does not list it (or, for digest-pinned
+    /// markers, its digest cannot be read). Without it such a promotion is refused.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -61,18 +65,28 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let request = PromoteRequest {
+        image: args.image.clone(),
+        environment: args.environment.clone(),
+        version: args.version.clone(),
+        by,
+        dry_run: args.dry_run,
+        force: args.force,
+        now: super::pass::now_override()?,
+    };
+    // Names are checked before any waiting for the state directory.
+    let config = super::pass::load(&args.config)?;
+    pass::check_request(&config, &request)?;
     runtime.block_on(async {
-        let prepared = super::pass::prepare(&args.config).await?;
+        // A dry run writes nothing: it reads with its own clone and never waits.
+        let access = if args.dry_run {
+            super::pass::Access::Read
+        } else {
+            super::pass::Access::Write
+        };
+        let prepared = super::pass::open(config, access).await?;
         let (config, registries, workspace) =
             (&prepared.config, &prepared.registries, &prepared.workspace);
-        let request = PromoteRequest {
-            image: args.image.clone(),
-            environment: args.environment.clone(),
-            version: args.version.clone(),
-            by,
-            dry_run: args.dry_run,
-            now: super::pass::now_override()?,
-        };
         let report = pass::promote(config, registries, workspace, &request).await?;
         println!(
             "environment {}: {}",

@@ -781,7 +781,6 @@ fn read_git(top: &Table) -> Option<GitConfig> {
             format!("{author_email:?} is not an e-mail address"),
         );
     }
-    let signing_key = t.file_path("signing_key");
     let signing_format = match t.string("signing_format").as_deref() {
         None | Some("ssh") => SigningFormat::Ssh,
         Some("gpg") | Some("openpgp") => SigningFormat::Gpg,
@@ -792,6 +791,24 @@ fn read_git(top: &Table) -> Option<GitConfig> {
             );
             SigningFormat::Ssh
         }
+    };
+    // An SSH key is a file; a GnuPG key is an id, fingerprint or user id in the keyring
+    // ($GNUPGHOME), never a path.
+    let signing_key = match signing_format {
+        SigningFormat::Ssh => t.file_path("signing_key"),
+        SigningFormat::Gpg => t.string("signing_key").and_then(|id| {
+            let id = id.trim().to_string();
+            if id.is_empty() || id.starts_with('-') || id.contains(['\n', '\0']) {
+                t.error(
+                    "signing_key",
+                    format!(
+                        "{id:?} is not a GnuPG key: give a key id, fingerprint or e-mail address from `gpg --list-secret-keys`"
+                    ),
+                );
+                return None;
+            }
+            Some(PathBuf::from(id))
+        }),
     };
     let commit_template = t.string("commit_template");
     if let Some(text) = &commit_template

@@ -787,3 +787,29 @@ fn webhook_images_names_and_registry_are_checked() {
         Some("localhost:5000")
     );
 }
+
+#[test]
+fn a_gpg_signing_key_is_an_id_and_an_ssh_one_a_file() {
+    let with = |git: &str| BASE.replace("[git]\n", &format!("[git]\n{git}\n"));
+    let config = load(&with(
+        "signing_key = \"Baton Bot <bot@example.com>\"\nsigning_format = \"gpg\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        config.git.signing_key.as_deref(),
+        Some(Path::new("Baton Bot <bot@example.com>"))
+    );
+    assert_eq!(config.git.signing_format, SigningFormat::Gpg);
+    let config = load(&with("signing_key = \"keys/signing\"")).unwrap();
+    assert_eq!(
+        config.git.signing_key.as_deref(),
+        Some(Path::new("/etc/baton/keys/signing"))
+    );
+    let err = one_error(&with(
+        "signing_key = \"--output=/x\"\nsigning_format = \"gpg\"",
+    ));
+    assert!(
+        err.contains("signing_key") && err.contains("gpg --list-secret-keys"),
+        "{err}"
+    );
+}

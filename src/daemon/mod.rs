@@ -8,7 +8,6 @@
 
 pub mod events;
 pub mod http;
-pub mod lock;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;

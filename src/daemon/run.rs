@@ -15,11 +15,11 @@ use tokio::time::Instant;
 
 use super::events::{self, Event};
 use super::http::HttpServer;
-use super::lock::StateLock;
 use super::metrics::ResultLabel;
 use super::scheduler::Scheduler;
 use super::state::{Loaded, Shared};
 use super::{reconcile, systemd};
+use crate::common::state_lock::StateLock;
 use crate::config::{Config, ConfigErrors};
 use crate::registry::{Registries, SecretFileError};
 
@@ -46,7 +46,7 @@ pub enum LoadError {
     Secrets(#[from] SecretFileError),
     /// The state directory is locked by another process or cannot be created.
     #[error("{0}")]
-    Lock(#[from] super::lock::LockError),
+    Lock(#[from] crate::common::state_lock::LockError),
     /// A `[webhooks]` secret file cannot be read.
     #[error("{0}")]
     Webhooks(#[from] super::webhooks::WebhookError),

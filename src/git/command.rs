@@ -266,7 +266,7 @@ impl GitEnvironment {
         settings.validate()?;
         let base = state_dir.join("git");
         let home = base.join("home");
-        crate::git::create_private_dir(&home).map_err(|source| GitError::Io {
+        crate::common::create_private_dir(&home).map_err(|source| GitError::Io {
             action: "cannot create directory",
             path: home.clone(),
             source,

@@ -1,6 +1,7 @@
 //! Reading history with gix: commits newest first, optionally only those touching some paths,
 //! with subject, body and trailers split the way git does.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
@@ -31,13 +32,27 @@ pub struct Identity {
     pub offset: i32,
 }
 
+/// When a commit reached the branch: its own committer time when it was committed on the
+/// branch's first-parent line, else the time of the merge commit that brought it in (a
+/// reviewed change that waited for its pull request to be merged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Landed {
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    /// The merge commit, when it came in through one.
+    pub merge: Option<ObjectId>,
+}
+
 /// One commit as `baton history` and soak computation need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRecord {
     /// The commit id.
     pub id: ObjectId,
-    /// Committer time, seconds since the Unix epoch (when the commit landed).
+    /// Committer time, seconds since the Unix epoch (when the commit was made).
     pub time: i64,
+    /// When it reached the branch read (see [`Landed`]). A fast-forward merge leaves no trace
+    /// in Git: such a commit counts as landed when it was made.
+    pub landed: Landed,
     /// The author.
     pub author: Identity,
     /// The committer.
@@ -104,6 +119,10 @@ pub(crate) fn read_history(
         out.push(CommitRecord {
             id: info.id,
             time: committer.time,
+            landed: Landed {
+                time: committer.time,
+                merge: None,
+            },
             author,
             committer,
             subject: parts.subject,
@@ -111,7 +130,72 @@ pub(crate) fn read_history(
             trailers: parts.trailers,
         });
     }
+    if let Some(oldest) = out.iter().map(|r| r.time).min() {
+        let merged = merged_in(repo, tip, oldest)?;
+        for record in &mut out {
+            if let Some(landed) = merged.get(&record.id) {
+                record.landed = *landed;
+            }
+        }
+    }
     Ok(out)
+}
+
+/// The commits that reached `tip`'s first-parent line through a merge, with the merge that
+/// brought each in first. Only merges made at or after `since` (committer time) are read:
+/// nothing older can have merged a commit made since then.
+fn merged_in(
+    repo: &gix::Repository,
+    tip: ObjectId,
+    since: i64,
+) -> Result<HashMap<ObjectId, Landed>, GitError> {
+    let dir = repo.git_dir().to_path_buf();
+    let err = |action: &str, e: &dyn std::fmt::Display| GitError::repo(&dir, action, e);
+    let commit_of = |id: ObjectId| -> Result<(i64, Vec<ObjectId>), GitError> {
+        let commit = repo
+            .find_commit(id)
+            .map_err(|e| err("reading a commit", &e))?;
+        let time = commit
+            .time()
+            .map_err(|e| err("reading a commit time", &e))?
+            .seconds;
+        Ok((time, commit.parent_ids().map(|p| p.detach()).collect()))
+    };
+    // The first-parent line, newest first, back to the first commit older than `since`.
+    let mut line: Vec<(ObjectId, i64, Vec<ObjectId>)> = Vec::new();
+    let mut next = Some(tip);
+    while let Some(id) = next {
+        let (time, parents) = commit_of(id)?;
+        next = parents.first().copied();
+        line.push((id, time, parents));
+        if time < since {
+            break;
+        }
+    }
+    let on_line: HashSet<ObjectId> = line.iter().map(|(id, _, _)| *id).collect();
+    let mut landed: HashMap<ObjectId, Landed> = HashMap::new();
+    // Oldest merge first, so a commit merged twice keeps the first merge.
+    for (merge, time, parents) in line.iter().rev() {
+        let mut queue: Vec<ObjectId> = parents.iter().skip(1).copied().collect();
+        while let Some(id) = queue.pop() {
+            if on_line.contains(&id) || landed.contains_key(&id) {
+                continue;
+            }
+            let (own, parents) = commit_of(id)?;
+            if own < since {
+                continue;
+            }
+            landed.insert(
+                id,
+                Landed {
+                    time: *time,
+                    merge: Some(*merge),
+                },
+            );
+            queue.extend(parents);
+        }
+    }
+    Ok(landed)
 }
 
 /// Whether `commit` changes any of `paths` relative to `parent` (or adds them, for a root).

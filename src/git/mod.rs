@@ -10,7 +10,6 @@
 
 pub mod command;
 pub mod history;
-pub mod lock;
 pub mod message;
 mod sign;
 pub mod trailers;
@@ -19,8 +18,7 @@ pub mod workspace;
 use std::path::PathBuf;
 
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
-pub use history::{CommitRecord, HistoryQuery, Identity};
-pub use lock::StateLock;
+pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
 pub use sign::{Signing, SigningFormat};
 pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
@@ -197,17 +195,6 @@ impl GitError {
             detail: err.to_string(),
         }
     }
-}
-
-/// Creates `dir` and any missing parent readable by Baton's user only (0700), so that outside
-/// systemd (which makes the state directory 0700 itself) the clone and the askpass helper are
-/// private too. Directories that exist are left as they are.
-pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }
 
 /// What to do when a program cannot be started: only a missing program calls for installing

@@ -657,6 +657,28 @@ impl Workspace {
         Ok(records.pop())
     }
 
+    /// Whether `commit` is reachable from the remote head the last [`Workspace::sync`]
+    /// fetched (a review branch merged with a merge commit or a fast-forward).
+    pub async fn is_merged(&self, commit: ObjectId) -> Result<bool, GitError> {
+        let base = self.base_ref()?;
+        let out = self
+            .env
+            .local("merge-base", &self.checkout)
+            .args(["merge-base", "--is-ancestor", &commit.to_string(), &base])
+            .output()
+            .await?;
+        // It exits 1 without a word when the commit is not an ancestor.
+        match (out.success, out.stderr.trim().is_empty()) {
+            (true, _) => Ok(true),
+            (false, true) => Ok(false),
+            (false, false) => Err(GitError::repo(
+                &self.checkout,
+                "checking whether a commit is merged",
+                out.stderr.trim(),
+            )),
+        }
+    }
+
     /// A reader for files at past commits that keeps the repository open, for many
     /// questions in a row (such as the soak's search through history).
     pub fn tree_reader(&self) -> Result<TreeReader, GitError> {

@@ -289,16 +289,9 @@ mod tests {
 
     fn env(name: &str, outcome: Outcome, moves: Vec<Move>) -> EnvironmentReport {
         EnvironmentReport {
-            name: name.into(),
             moves,
-            diff: String::new(),
-            message: None,
             outcome,
-            problems: Vec::new(),
-            held: Vec::new(),
-            skipped_files: String::new(),
-            waiting: Vec::new(),
-            reviews: Vec::new(),
+            ..EnvironmentReport::new(name)
         }
     }
 

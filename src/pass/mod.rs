@@ -25,7 +25,7 @@ use crate::registry::Registries;
 
 pub use gates::{HISTORY_LIMIT, Manual};
 pub use moves::moves_from_plan;
-pub use promote::{PromoteError, PromoteRequest, promote};
+pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use scan::{ImageScan, scan_image, scan_images};
 
 /// What a pass should do.
@@ -119,6 +119,8 @@ pub struct EnvironmentReport {
     pub waiting: Vec<Waiting>,
     /// Review mode: one entry per image with a change to review.
     pub reviews: Vec<Review>,
+    /// What a person should know about this move, such as a pending review it replaces.
+    pub notes: Vec<String>,
 }
 
 impl EnvironmentReport {
@@ -135,6 +137,7 @@ impl EnvironmentReport {
             skipped_files: String::new(),
             waiting: Vec::new(),
             reviews: Vec::new(),
+            notes: Vec::new(),
         }
     }
 }
@@ -207,6 +210,16 @@ pub enum ReviewAction {
         /// Its page.
         url: String,
     },
+    /// The review branch carries a person's promotion (`baton promote`) that is not merged
+    /// or closed yet: the automatic pass leaves the branch and its pull request alone.
+    PersonPending {
+        /// Who asked for it (`Baton-Promoted-By`).
+        by: String,
+        /// Its open pull request, when there is a forge.
+        number: Option<u64>,
+        /// Its page.
+        url: Option<String>,
+    },
     /// No forge is configured: the branch was pushed for a person to open a pull request.
     BranchPushed,
     /// No forge is configured and the branch already carries this version.
@@ -226,6 +239,16 @@ impl std::fmt::Display for ReviewAction {
                 f,
                 "pull request #{number} for this version was closed without merging ({url}): not proposed again"
             ),
+            ReviewAction::PersonPending { by, url, .. } => match url {
+                Some(url) => write!(
+                    f,
+                    "left alone: it carries {by}'s promotion by hand, open at {url}"
+                ),
+                None => write!(
+                    f,
+                    "left alone: it carries {by}'s promotion by hand, not merged yet"
+                ),
+            },
             ReviewAction::BranchPushed => {
                 f.write_str("branch pushed; no [forge] configured: open a pull request from it")
             }
@@ -308,6 +331,9 @@ struct Context<'a> {
     now: Timestamp,
     /// The forge for review mode: `None` without `[forge]`, an error when its token is unreadable.
     forge: Option<Result<Forge, String>>,
+    /// Tags the registry lists, per `[images]` name, when this pass scanned them: markers
+    /// holding a tag not listed are reported.
+    listed: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The forge client for review-mode environments, when one is configured and needed.
@@ -328,10 +354,28 @@ pub async fn run(
     check_options(config, options)?;
     let scans = scan_images(config, registries).await;
     let selections = select(config, &scans);
+    let listed = scans
+        .iter()
+        .filter_map(|(name, scan)| {
+            let tags = scan.tags.as_ref()?;
+            Some((name.clone(), tags.iter().cloned().collect()))
+        })
+        .collect();
     let mut report =
-        run_with_selections(config, registries, workspace, options, selections).await?;
+        run_writing(config, registries, workspace, options, selections, listed).await?;
     report.scans = scans;
     Ok(report)
+}
+
+/// Checks that every name in `names` is a configured environment (before any waiting or
+/// network work, so a typo is reported at once).
+pub fn check_environments(config: &Config, names: &[String]) -> Result<(), PassError> {
+    for name in names {
+        if !config.environments.contains_key(name) {
+            return Err(PassError::UnknownEnvironment(name.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the environments named in `options` and parses the commit template.
@@ -339,11 +383,7 @@ fn check_options(
     config: &Config,
     options: &PassOptions,
 ) -> Result<Option<MessageTemplate>, PassError> {
-    for name in &options.environments {
-        if !config.environments.contains_key(name) {
-            return Err(PassError::UnknownEnvironment(name.clone()));
-        }
-    }
+    check_environments(config, &options.environments)?;
     match &config.git.commit_template {
         Some(text) => Ok(Some(
             MessageTemplate::new(text.clone()).map_err(|e| PassError::Template(e.to_string()))?,
@@ -362,6 +402,27 @@ pub async fn run_with_selections(
     options: &PassOptions,
     selections: BTreeMap<String, Selection>,
 ) -> Result<PassReport, PassError> {
+    run_writing(
+        config,
+        registries,
+        workspace,
+        options,
+        selections,
+        BTreeMap::new(),
+    )
+    .await
+}
+
+/// [`run_with_selections`], with the tags each image's scan listed (for the report of
+/// markers holding tags the registry does not list).
+async fn run_writing(
+    config: &Config,
+    registries: &Registries,
+    workspace: &Workspace,
+    options: &PassOptions,
+    selections: BTreeMap<String, Selection>,
+    listed: BTreeMap<String, BTreeSet<String>>,
+) -> Result<PassReport, PassError> {
     let template = check_options(config, options)?;
     workspace.sync().await.map_err(PassError::Sync)?;
     let cx = Context {
@@ -374,6 +435,7 @@ pub async fn run_with_selections(
         dry_run: options.dry_run,
         now: options.now.unwrap_or_else(Timestamp::now),
         forge: forge_for(config),
+        listed,
     };
     let mut environments = Vec::new();
     let mut unusable: Option<String> = None;
@@ -643,6 +705,7 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
     let plan = &prepared.plan;
     report.skipped_files = prepared.skipped.clone();
     report.problems = plan.problems.iter().map(ToString::to_string).collect();
+    report.problems.extend(unlisted_tags(cx, &prepared.scan));
     report.held = plan
         .held
         .iter()
@@ -659,6 +722,35 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
     report.moves = moves_from_plan(plan, cx.selections, cx.config);
     report.diff = moves::unified_diff(plan);
     report.waiting = prepared.targets.waiting.clone();
+}
+
+/// Markers holding a tag their image's registry did not list in this pass's scan: the
+/// environment cannot pull it (a mistyped promotion, a deleted tag).
+fn unlisted_tags(cx: &Context<'_>, scan: &markers::Scan) -> Vec<String> {
+    let mut out = Vec::new();
+    for marker in scan.files.iter().flat_map(|f| &f.markers) {
+        let Some(policy) = cx.config.policies.get(&marker.policy) else {
+            continue;
+        };
+        let Some(listed) = cx.listed.get(&policy.image) else {
+            continue;
+        };
+        let tag = match marker.field {
+            Field::Tag => Some(marker.current.as_str()),
+            Field::Full => Reference::split(&marker.current).tag,
+            Field::Name | Field::Digest => None,
+        };
+        if let Some(tag) = tag.filter(|t| !t.is_empty() && !listed.contains(*t)) {
+            out.push(format!(
+                "{}:{}: {} holds tag {tag}, which the registry does not list for {}: the environment cannot pull it; promote a listed version",
+                marker.path.display(),
+                marker.line,
+                marker.policy,
+                cx.config.images[&policy.image].repository_text
+            ));
+        }
+    }
+    out
 }
 
 /// The commit message: the rendered template or default, with the promotion evidence as a

@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
-use crate::config::Config;
+use crate::config::{Config, DigestPinning};
 use crate::git::message::MessageTemplate;
 use crate::git::{GitError, Workspace};
+use crate::markers::Field;
 use crate::promotion::{self, SourceVersion};
 use crate::registry::Registries;
 
@@ -30,6 +31,9 @@ pub struct PromoteRequest {
     pub by: String,
     /// Compute everything, write and push nothing.
     pub dry_run: bool,
+    /// Skip the check that the registry has the version (and its digest, for pinned
+    /// markers): for a registry that cannot list tags, or a tag pushed a moment later.
+    pub force: bool,
     /// The time recorded as the check time; the system clock when `None`.
     pub now: Option<Timestamp>,
 }
@@ -94,6 +98,48 @@ pub enum PromoteError {
         /// Why the policy refuses it.
         reason: String,
     },
+    /// The registry does not list the version.
+    #[error(
+        "{version} is not a tag of {repository}: the registry lists {count} tag{plural}{hint}; push the image first, or pass --force to write it anyway"
+    )]
+    NotInRegistry {
+        /// The version asked for.
+        version: String,
+        /// The image repository.
+        repository: String,
+        /// How many tags the registry lists.
+        count: usize,
+        /// "s" or "".
+        plural: &'static str,
+        /// What the policy would choose instead, in words.
+        hint: String,
+    },
+    /// The registry could not be asked.
+    #[error(
+        "cannot check that {version} is a tag of {repository}: {why}; try again, or pass --force to write it unchecked"
+    )]
+    RegistryUnreachable {
+        /// The version asked for.
+        version: String,
+        /// The image repository.
+        repository: String,
+        /// Why.
+        why: String,
+    },
+    /// A marker pins digests and the version's digest cannot be read.
+    #[error(
+        "markers of {policy} pin digests, but the digest of {repository}:{version} cannot be read: {why}; push the image first, or pass --force (pinned markers then keep their value)"
+    )]
+    NoDigest {
+        /// The version asked for.
+        version: String,
+        /// The image repository.
+        repository: String,
+        /// The pinning policy.
+        policy: String,
+        /// Why.
+        why: String,
+    },
     /// Scanning the markers failed.
     #[error("{0}")]
     Scan(String),
@@ -102,15 +148,10 @@ pub enum PromoteError {
     Template(String),
 }
 
-/// Makes a person's move: checks the request, then runs the environment's part of a pass
-/// with the version fixed and every gate skipped.
-pub async fn promote(
-    config: &Config,
-    registries: &Registries,
-    workspace: &Workspace,
-    request: &PromoteRequest,
-) -> Result<EnvironmentReport, PromoteError> {
-    let env = config
+/// Checks the names in `request` against the configuration (before any lock, fetch or
+/// registry request) and returns the `[images]` name it moves.
+pub fn check_request(config: &Config, request: &PromoteRequest) -> Result<String, PromoteError> {
+    config
         .environments
         .get(&request.environment)
         .ok_or_else(|| PromoteError::UnknownEnvironment {
@@ -122,16 +163,28 @@ pub async fn promote(
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-    let image = if config.images.contains_key(&request.image) {
-        request.image.clone()
+    if config.images.contains_key(&request.image) {
+        Ok(request.image.clone())
     } else if let Some(policy) = config.policies.get(&request.image) {
-        policy.image.clone()
+        Ok(policy.image.clone())
     } else {
-        return Err(PromoteError::UnknownImage {
+        Err(PromoteError::UnknownImage {
             name: request.image.clone(),
             known: config.images.keys().cloned().collect::<Vec<_>>().join(", "),
-        });
-    };
+        })
+    }
+}
+
+/// Makes a person's move: checks the request, then runs the environment's part of a pass
+/// with the version fixed and every gate skipped.
+pub async fn promote(
+    config: &Config,
+    registries: &Registries,
+    workspace: &Workspace,
+    request: &PromoteRequest,
+) -> Result<EnvironmentReport, PromoteError> {
+    let image = check_request(config, request)?;
+    let env = &config.environments[&request.environment];
     let template = match &config.git.commit_template {
         Some(text) => Some(
             MessageTemplate::new(text.clone())
@@ -171,6 +224,7 @@ pub async fn promote(
         dry_run: request.dry_run,
         now: request.now.unwrap_or_else(Timestamp::now),
         forge: forge_for(config),
+        listed: BTreeMap::new(),
     };
     let scan = scan_paths(&cx, env.paths.clone())
         .await
@@ -241,6 +295,16 @@ pub async fn promote(
             });
         }
     }
+    if !request.force {
+        let pinned: BTreeSet<String> = scan
+            .files
+            .iter()
+            .flat_map(|f| &f.markers)
+            .filter(|m| used.contains(&m.policy) && m.hold.is_none() && pins_digest(config, m))
+            .map(|m| m.policy.clone())
+            .collect();
+        check_in_registry(config, registries, &image, &version, &used, &pinned).await?;
+    }
     let manual = Manual {
         image,
         version,
@@ -278,4 +342,77 @@ async fn registry_choice(
             chosen.into_iter().collect::<Vec<_>>().join(", ")
         )),
     }
+}
+
+/// Whether `marker` holds (or is to hold) a digest.
+fn pins_digest(config: &Config, marker: &crate::markers::Marker) -> bool {
+    let pinning = config.policies.get(&marker.policy).map(|p| p.pin_digest);
+    match marker.field {
+        Field::Digest => true,
+        Field::Full => matches!(
+            pinning,
+            Some(DigestPinning::Always | DigestPinning::IfNotPresent)
+        ),
+        Field::Tag | Field::Name => false,
+    }
+}
+
+/// Refuses a version the registry does not list, or whose digest pinned markers need but
+/// cannot be read: writing it would leave the environment unable to pull.
+async fn check_in_registry(
+    config: &Config,
+    registries: &Registries,
+    image: &str,
+    version: &str,
+    policies: &BTreeSet<String>,
+    pinned: &BTreeSet<String>,
+) -> Result<(), PromoteError> {
+    let configured = &config.images[image];
+    let repository = configured.repository_text.clone();
+    let unreachable = |why: String| PromoteError::RegistryUnreachable {
+        version: version.to_string(),
+        repository: repository.clone(),
+        why,
+    };
+    let client = registries
+        .for_image(&configured.repository)
+        .map_err(|e| unreachable(e.to_string()))?;
+    let tags = client
+        .list_tags(&configured.repository.repository)
+        .await
+        .map_err(|e| unreachable(format!("cannot list its tags: {e}")))?
+        .tags;
+    if !tags.iter().any(|t| t == version) {
+        let chosen: BTreeSet<String> = policies
+            .iter()
+            .filter_map(|p| config.policies[p].policy.choose(&tags).chosen)
+            .collect();
+        let hint = match chosen.len() {
+            0 => String::new(),
+            _ => format!(
+                " (the environment's policy would choose {})",
+                chosen.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        return Err(PromoteError::NotInRegistry {
+            version: version.to_string(),
+            repository,
+            count: tags.len(),
+            plural: if tags.len() == 1 { "" } else { "s" },
+            hint,
+        });
+    }
+    if let Some(policy) = pinned.iter().next()
+        && let Err(err) = client
+            .digest(&configured.repository.repository, version)
+            .await
+    {
+        return Err(PromoteError::NoDigest {
+            version: version.to_string(),
+            repository,
+            policy: policy.clone(),
+            why: err.to_string(),
+        });
+    }
+    Ok(())
 }

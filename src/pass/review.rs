@@ -47,10 +47,31 @@ pub(super) async fn review_environment(
     }
     let mut messages = Vec::new();
     for (image, policies) in &images {
-        let (review, message) =
-            review_image(cx, name, env, manual, &prepared, image, policies).await;
+        let (review, message) = review_image(
+            cx,
+            name,
+            env,
+            manual,
+            &prepared,
+            image,
+            policies,
+            &mut report.notes,
+        )
+        .await;
         if let Some(message) = message {
             messages.push(message);
+        }
+        if let ReviewAction::PersonPending { by, number, .. } = &review.action {
+            report.waiting.push(Waiting {
+                image: Some(image.clone()),
+                reason: format!(
+                    "{by} asked by hand for {image} {} on {}{}: automatic moves of {image} in {name} leave that branch alone until it is merged or closed",
+                    review.to,
+                    review.branch,
+                    number.map(|n| format!(" (pull request #{n})")).unwrap_or_default(),
+                ),
+                until: None,
+            });
         }
         if let ReviewAction::Declined { number, .. } = &review.action {
             report.waiting.push(Waiting {
@@ -126,12 +147,34 @@ fn carries(
         && moves[0].promoted_by.as_deref() == manual.map(|m| m.by.as_str())
 }
 
+/// The person and version of a manual promotion (`Baton-Promoted-By`) that the review
+/// branch's head commit makes for this environment and image.
+fn promoted_by_hand(
+    head: &CommitRecord,
+    environment: &str,
+    repository: &str,
+) -> Option<(String, String)> {
+    let moves = history::moves_for(head, environment, repository);
+    let first = moves.first()?;
+    let by = first.promoted_by.clone()?;
+    Some((by, history::version_tags(&first.to).join(", ")))
+}
+
+/// The version the review branch's head proposes for this environment and image.
+fn proposed(head: &CommitRecord, environment: &str, repository: &str) -> Option<String> {
+    let moves = history::moves_for(head, environment, repository);
+    moves
+        .first()
+        .map(|m| history::version_tags(&m.to).join(", "))
+}
+
 /// Whether `pr` was written by Baton for this environment, image and version.
 fn proposes(pr: &PullRequest, environment: &str, image: &str, version: &str) -> bool {
     promotion::parse_review_marker(&pr.body)
         .is_some_and(|k| k.environment == environment && k.image == image && k.version == version)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn review_image(
     cx: &Context<'_>,
     name: &str,
@@ -140,6 +183,7 @@ async fn review_image(
     prepared: &Prepared,
     image: &str,
     policies: &BTreeSet<String>,
+    notes: &mut Vec<String>,
 ) -> (Review, Option<String>) {
     let branch = promotion::review_branch(&env.review_branch, name, image);
     let plan = plan_with(
@@ -206,6 +250,59 @@ async fn review_image(
     let branch_current = head
         .as_ref()
         .is_some_and(|h| carries(h, name, &repository, &to, manual));
+    // A review still waiting for a decision: its pull request is open, or (without a
+    // forge) its head is not on the branch yet.
+    let pending = match (&head, forge) {
+        (None, _) => false,
+        (Some(_), Some(_)) => open.is_some(),
+        (Some(h), None) => match cx.workspace.is_merged(h.id).await {
+            Ok(merged) => !merged,
+            Err(err) => return fail(review, format!("cannot read branch {branch}: {err}")),
+        },
+    };
+    let by_hand = head
+        .as_ref()
+        .and_then(|h| promoted_by_hand(h, name, &repository));
+    let pr_text = |pr: Option<&PullRequest>| {
+        pr.map(|p| format!(" (pull request #{})", p.number))
+            .unwrap_or_default()
+    };
+    match (manual, &by_hand) {
+        // A person's promotion waits on the branch: the automatic pass leaves it alone.
+        (None, Some((by, version))) if pending => {
+            review.to = version.clone();
+            review.action = ReviewAction::PersonPending {
+                by: by.clone(),
+                number: open.map(|p| p.number),
+                url: open.map(|p| p.url.clone()),
+            };
+            tracing::info!(environment = %name, image = %image, branch = %branch, by = %by, version = %version, candidate = %to, "review branch holds a manual promotion: left alone");
+            return (review, None);
+        }
+        (Some(m), _) if pending && !branch_current => {
+            let head = head.as_ref();
+            let what = match &by_hand {
+                Some((by, version)) => format!("{by}'s pending promotion to {version}"),
+                None => format!(
+                    "the pending automatic review of {}",
+                    head.and_then(|h| proposed(h, name, &repository))
+                        .unwrap_or_else(|| "another version".to_string())
+                ),
+            };
+            notes.push(format!(
+                "{} {what} on {branch}{} with {}'s promotion to {}",
+                if cx.dry_run {
+                    "would replace"
+                } else {
+                    "replaces"
+                },
+                pr_text(open),
+                m.by,
+                m.version
+            ));
+        }
+        _ => {}
+    }
     let open_current = open.is_some_and(|p| proposes(p, name, image, &to));
     if cx.dry_run {
         review.action = match (branch_current, forge, open) {

@@ -64,8 +64,9 @@ pub fn moves_for(record: &CommitRecord, environment: &str, image: &str) -> Vec<P
         .collect()
 }
 
+/// When the commit reached the branch (a reviewed commit: when it was merged).
 fn timestamp(record: &CommitRecord) -> Timestamp {
-    Timestamp::from_second(record.time).unwrap_or(Timestamp::UNIX_EPOCH)
+    Timestamp::from_second(record.landed.time).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 fn arrival(record: &CommitRecord, evidence: Evidence) -> Arrival {
@@ -169,7 +170,7 @@ pub fn latest_manual_promotion(
 mod tests {
     use super::*;
     use crate::git::trailers::split_message;
-    use crate::git::{CommitMessage, Identity, Move, ObjectId};
+    use crate::git::{CommitMessage, Identity, Landed, Move, ObjectId};
 
     /// A commit record with `message`, at `time` seconds, with an id made from `n`.
     fn record(n: u8, time: i64, message: &str) -> CommitRecord {
@@ -183,6 +184,7 @@ mod tests {
         CommitRecord {
             id: ObjectId::from_hex(format!("{:02x}", n).repeat(20).as_bytes()).unwrap(),
             time,
+            landed: Landed { time, merge: None },
             author: who.clone(),
             committer: who,
             subject: parts.subject,

@@ -12,7 +12,7 @@ mod forge_users {
     use baton::promotion::review::review_marker;
 
     use crate::support::fake_forge::{FakeKind, TOKEN_USER};
-    use crate::support::promotion::{World, env, hours_from_now};
+    use crate::support::promotion::{PromotionWorld, env, hours_from_now};
 
     const REVIEW_SOAK: &str = "mode = \"review\"\npromote_from = \"staging\"\nsoak = \"24h\"\n";
     const BRANCH: &str = "baton/production/app";
@@ -30,8 +30,8 @@ mod forge_users {
     }
 
     /// A world where 1.1.0 has soaked in staging and production is about to be proposed.
-    async fn soaked(kind: FakeKind) -> World {
-        let mut w = World::new(REVIEW_SOAK, Some(kind)).await;
+    async fn soaked(kind: FakeKind) -> PromotionWorld {
+        let mut w = PromotionWorld::new(REVIEW_SOAK, Some(kind)).await;
         w.push_tag("1.1.0").await;
         w.pass_at(hours_from_now(0)).await;
         w
@@ -354,13 +354,13 @@ mod fleet_repository {
     use baton::pass::Outcome;
 
     use crate::support::git_server::git;
-    use crate::support::promotion::{PRODUCTION, World, env, hours_from_now};
+    use crate::support::promotion::{PRODUCTION, PromotionWorld, env, hours_from_now};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn environment_path_symlinked_to_another_environment_is_refused() {
         // production is reviewed; canary pushes straight to main. canary's directory is made a
         // link to production's, so a canary move would land in production's files on main.
-        let mut w = World::new(
+        let mut w = PromotionWorld::new(
             "mode = \"review\"\n\n[environments.canary]\npaths = [\"clusters/canary\"]\n",
             None,
         )
@@ -560,7 +560,7 @@ mod slow_clients {
     use std::net::TcpStream;
     use std::time::Duration;
 
-    use crate::support::daemon::{Fleet, PATIENCE, wait_until};
+    use crate::support::daemon::{DaemonFleet, PATIENCE, wait_until};
 
     fn open_descriptors(pid: i32) -> usize {
         std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -570,7 +570,7 @@ mod slow_clients {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn half_open_connections_do_not_exhaust_the_listener() {
-        let fleet = Fleet::start().await;
+        let fleet = DaemonFleet::start().await;
         fleet.write_config(&fleet.config_text(""));
         let mut daemon = fleet.run(&[]);
         daemon.wait_ready();
@@ -622,11 +622,11 @@ mod webhook_senders {
     use std::net::TcpStream;
     use std::time::Duration;
 
-    use crate::support::daemon::{Daemon, Fleet};
+    use crate::support::daemon::{Daemon, DaemonFleet};
 
     const TOKEN: &str = "hook-token-16180339";
 
-    async fn daemon_with_hook(fleet: &Fleet) -> Daemon {
+    async fn daemon_with_hook(fleet: &DaemonFleet) -> Daemon {
         let dir = fleet.dir.path();
         std::fs::write(dir.join("hook-secret"), format!("{TOKEN}\n")).unwrap();
         let extra = format!(
@@ -650,7 +650,7 @@ mod webhook_senders {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replayed_and_flooded_webhooks_do_not_each_cause_a_registry_listing() {
-        let fleet = Fleet::start().await;
+        let fleet = DaemonFleet::start().await;
         let daemon = daemon_with_hook(&fleet).await;
         let before = scans(&daemon);
         let hook = format!("http://127.0.0.1:{}/hooks/ci", daemon.port);
@@ -695,7 +695,7 @@ mod webhook_senders {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn webhook_with_a_wrong_token_is_refused_before_its_body_is_read() {
-        let fleet = Fleet::start().await;
+        let fleet = DaemonFleet::start().await;
         let daemon = daemon_with_hook(&fleet).await;
         let mut stream = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
         // Headers promise a body that never comes.
@@ -725,7 +725,7 @@ mod notification_text {
     use axum::Router;
     use axum::routing::post;
 
-    use crate::support::daemon::{Fleet, PATIENCE, wait_until};
+    use crate::support::daemon::{DaemonFleet, PATIENCE, wait_until};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn markdown_in_a_git_hook_message_reaches_teams_as_text() {
@@ -746,7 +746,7 @@ mod notification_text {
             let _ = axum::serve(listener, app).await;
         });
 
-        let fleet = Fleet::start().await;
+        let fleet = DaemonFleet::start().await;
         fleet.remote.set_pre_receive(
             "echo 'push refused: [re-authorise Baton here](https://evil.example/login) **now**' >&2\nexit 1",
         );

@@ -18,6 +18,7 @@ mod daemon {
 mod forge;
 mod git {
     mod commit_contents;
+    mod gpg_signing;
     mod remotes;
     mod token_env;
     mod workspace;
@@ -38,6 +39,7 @@ mod packaging;
 mod promotion {
     mod cli;
     mod flow;
+    mod human_control;
 }
 mod registry {
     mod faults;

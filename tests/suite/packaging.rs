@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::baton::Baton;
 use baton::config::{DEFAULT_CONFIG_PATH, DEFAULT_LISTEN_PORT, DEFAULT_STATE_DIR};
 
 fn repo() -> PathBuf {
@@ -31,7 +32,7 @@ fn unit_for_test(dir: &Path) -> PathBuf {
     let path = dir.join("baton.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/bin/baton", env!("CARGO_BIN_EXE_baton")),
+        unit.replace("/usr/bin/baton", &Baton::path().display().to_string()),
     )
     .unwrap();
     path
@@ -96,14 +97,7 @@ fn credentials_directory_paths_resolve_and_explain_when_missing() {
         "[git]\nurl = \"https://git.example.com/fleet.git\"\ntoken_file = \"$CREDENTIALS_DIRECTORY/baton_git-token\"\n",
     )
     .unwrap();
-    let baton = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-        cmd.arg("check")
-            .arg("--config")
-            .arg(&config)
-            .env_remove("BATON_CONFIG");
-        cmd
-    };
+    let baton = || Baton::new(["check"]).config(&config).command();
     let (ok, text) = run(baton().env_remove("CREDENTIALS_DIRECTORY"));
     assert!(!ok, "{text}");
     assert!(
@@ -162,7 +156,7 @@ fn dockerfile_runtime_matches_the_binary_defaults() {
 fn debian_package_builds_and_installs_into_a_scratch_root() {
     let out = tempfile::tempdir().unwrap();
     // The test binary's directory is the profile directory cargo-deb must read.
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_baton"));
+    let bin = Baton::path();
     let profile_dir = bin.parent().unwrap();
     let target_dir = profile_dir.parent().unwrap();
     let profile = profile_dir.file_name().unwrap().to_str().unwrap();
@@ -211,6 +205,9 @@ fn debian_package_builds_and_installs_into_a_scratch_root() {
         "./etc/baton/baton.toml",
         "baton.service",
         "./usr/share/doc/baton/README.Debian",
+        "./usr/share/doc/baton/README.md",
+        "./usr/share/doc/baton/docs/configuration.md",
+        "./usr/share/doc/baton/docs/ARCHITECTURE.md",
         "./usr/share/doc/baton/examples/baton.toml",
     ] {
         assert!(contents.contains(path), "package lacks {path}:\n{contents}");

@@ -1,20 +1,12 @@
 //! `baton check` run as a process: exit codes, located errors, environment overrides.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::baton::Baton;
 
 fn baton(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("BATON_") {
-            cmd.env_remove(key);
-        }
-    }
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    cmd.output().unwrap()
+    Baton::new(args).envs(env).command().output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

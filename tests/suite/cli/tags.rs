@@ -1,7 +1,7 @@
 //! `baton tags` as a process against a real local registry, with and without auth.
 
+use crate::support::baton::Baton;
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::registry::LocalRegistry;
 
@@ -41,16 +41,8 @@ filter = {{ pattern = '^build-(?P<n>[0-9]+)$', extract = '$n' }}
 }
 
 fn baton(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .env_remove("BATON_CONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = Baton::new(args).run();
+    (run.code, run.stdout, run.stderr)
 }
 
 async fn populate(registry: &LocalRegistry) {

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::daemon::{Fleet, wait_until};
+use crate::support::daemon::{DaemonFleet, wait_until};
 use axum::Router;
 use axum::routing::post;
 
@@ -36,7 +36,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_webhook_scans_at_once_and_the_commit_is_announced() {
     baton::registry::install_crypto_provider();
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     let (url, bodies) = receiver().await;
     let dir = fleet.dir.path();
     std::fs::write(dir.join("hook-secret"), "s3cret-hook-token\n").unwrap();

@@ -4,7 +4,7 @@
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
-use crate::support::daemon::{Daemon, Fleet, PATIENCE, wait_until};
+use crate::support::daemon::{Daemon, DaemonFleet, PATIENCE, wait_until};
 
 fn reload_count(daemon: &Daemon, result: &str) -> f64 {
     daemon
@@ -14,7 +14,7 @@ fn reload_count(daemon: &Daemon, result: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn web_image(fleet: &Fleet) -> String {
+fn web_image(fleet: &DaemonFleet) -> String {
     format!(
         "\n[images.web]\nrepository = \"{}/team/web\"\ninterval = \"10s\"\n\n[policies.web]\nimage = \"web\"\nsemver = \"2.x\"\n",
         fleet.registry.host()
@@ -23,7 +23,7 @@ fn web_image(fleet: &Fleet) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_file_adds_and_removes_images_without_a_restart() {
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     fleet.registry.push_image("team/web", "2.0.0").await;
     fleet.registry.push_image("team/web", "2.1.0").await;
     fleet.write_config(&fleet.config_text(""));
@@ -91,7 +91,7 @@ async fn a_replaced_file_adds_and_removes_images_without_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_refuses_an_invalid_config_and_keeps_working() {
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     fleet.write_config(&fleet.config_text(""));
     let mut daemon = fleet.run(&[]);
     daemon.wait_ready();
@@ -158,7 +158,7 @@ async fn sighup_refuses_an_invalid_config_and_keeps_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_map_symlink_swap_is_a_reload() {
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     fleet.registry.push_image("team/web", "2.0.0").await;
     // The layout Kubernetes gives a mounted config map:
     //   baton.toml -> ..data/baton.toml, ..data -> ..v1

@@ -1,27 +1,19 @@
 //! `baton run` as a process: start-up, readiness, a commit for a new tag, status, metrics,
 //! `baton status`, systemd notifications and a clean stop.
 
-use std::process::Command;
 use std::time::Duration;
 
-use crate::support::daemon::{Fleet, PATIENCE, wait_until};
+use crate::support::baton::Baton;
+use crate::support::daemon::{DaemonFleet, PATIENCE, wait_until};
 
 fn baton(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .env_remove("BATON_CONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = Baton::new(args).run();
+    (run.code, run.stdout, run.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_a_new_tag_and_reports_it() {
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     let missing = format!(
         "\n[images.missing]\nrepository = \"{}/team/missing\"\ninterval = \"10s\"\n\n[policies.missing]\nimage = \"missing\"\nsemver = \"*\"\n",
         fleet.registry.host()
@@ -170,7 +162,7 @@ async fn commits_a_new_tag_and_reports_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_to_start_on_an_invalid_config_or_a_locked_state_dir() {
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     let config = fleet.config_path().display().to_string();
     fleet.write_config(&fleet.config_text("").replace("\"10s\"", "\"2s\""));
     let (code, _, err) = baton(&["run", "--config", &config]);
@@ -183,7 +175,10 @@ async fn refuses_to_start_on_an_invalid_config_or_a_locked_state_dir() {
     first.wait_ready();
     let (code, _, err) = baton(&["run", "--config", &config]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("another baton process"), "{err}");
+    assert!(
+        err.contains(&format!("is in use by baton process pid {} (", first.pid())),
+        "{err}"
+    );
     first.signal(libc::SIGINT);
     assert_eq!(first.wait_exit().code(), Some(0), "{}", first.log());
 }

@@ -1,10 +1,10 @@
 //! Stopping `baton run`: SIGTERM during a push lets the push finish and exits 0; a second
 //! signal exits at once without waiting.
 
-use crate::support::daemon::{Fleet, PATIENCE, wait_until};
+use crate::support::daemon::{DaemonFleet, PATIENCE, wait_until};
 
 /// A pre-receive hook that marks the push as started, then holds it for `seconds`.
-fn slow_hook(fleet: &Fleet, seconds: u32) -> std::path::PathBuf {
+fn slow_hook(fleet: &DaemonFleet, seconds: u32) -> std::path::PathBuf {
     let started = fleet.dir.path().join("push-started");
     fleet.remote.set_pre_receive(&format!(
         "touch '{}'\nsleep {seconds}\nexit 0",
@@ -15,7 +15,7 @@ fn slow_hook(fleet: &Fleet, seconds: u32) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_push_waits_for_it_and_exits_0() {
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     fleet.write_config(&fleet.config_text(""));
     let mut notify = fleet.notify_socket();
     let socket = notify.path.display().to_string();
@@ -65,7 +65,7 @@ async fn sigterm_during_a_push_waits_for_it_and_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_at_once() {
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     fleet.write_config(&fleet.config_text(""));
     let mut daemon = fleet.run(&[]);
     daemon.wait_ready();

@@ -2,6 +2,7 @@
 //! fetch and its push, the remote refuses the push, Baton is killed in the middle of a pass,
 //! and two Baton instances run the same pass at once.
 
+use crate::support::baton::Baton;
 use crate::support::fleet::{
     Fleet, Injector, PRODUCTION_APP, STAGING_APP, finish, kill_tree, wait_for_file,
 };
@@ -10,7 +11,7 @@ use crate::support::git_server::{BRANCH, GitDaemon, git};
 /// Checks the remote after the injected writer and Baton both pushed: the writer's commit and
 /// one Baton commit per environment, linear, the writer's commit kept.
 fn assert_both_survive(fleet: &Fleet, seeded: &str, theirs: &str) {
-    let chain = fleet.bare.parents(BRANCH);
+    let chain = fleet.remote.parents(BRANCH);
     assert!(
         chain.iter().all(|c| c.len() <= 2),
         "history is not linear: {chain:?}"
@@ -19,7 +20,7 @@ fn assert_both_survive(fleet: &Fleet, seeded: &str, theirs: &str) {
     let seed_at = ids.iter().position(|c| *c == seeded).unwrap();
     assert_eq!(seed_at, 3, "three commits on top of the seed: {chain:?}");
     assert!(ids[..3].contains(&theirs), "{theirs} lost: {chain:?}");
-    let subjects = fleet.bare.subjects(BRANCH);
+    let subjects = fleet.remote.subjects(BRANCH);
     for expected in [
         "staging: app 1.0.0 -> 1.1.0",
         "production: web 3.0.0 -> 3.1.0",
@@ -43,10 +44,13 @@ fn assert_both_survive(fleet: &Fleet, seeded: &str, theirs: &str) {
 #[tokio::test]
 async fn writer_pushing_during_the_push_is_kept_and_baton_retries() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
     let injector = Injector::new(&fleet);
-    injector.write_hook(&fleet.bare.path.join("hooks/pre-receive"), "cat >/dev/null");
+    injector.write_hook(
+        &fleet.remote.path.join("hooks/pre-receive"),
+        "cat >/dev/null",
+    );
 
     let run = fleet.baton(&["once"]);
     assert_eq!(run.code, 0, "{}\ninjector: {}", run.both(), injector.log());
@@ -68,7 +72,7 @@ async fn writer_pushing_between_fetch_and_push_is_kept_and_baton_retries() {
     let injector = Injector::new(&fleet);
     let hook = fleet.dir.path().join("access-hook");
     injector.write_hook(&hook, "[ \"$1\" = receive-pack ] || exit 0");
-    let daemon = GitDaemon::start_with_access_hook(&fleet.bare, &hook);
+    let daemon = GitDaemon::start_with_access_hook(&fleet.remote, &hook);
     fleet.write_config(&daemon.url());
     let seeded = fleet.head();
 
@@ -86,9 +90,9 @@ async fn writer_pushing_between_fetch_and_push_is_kept_and_baton_retries() {
 #[tokio::test]
 async fn refused_push_fails_clearly_loses_nothing_and_the_next_pass_succeeds() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
-    fleet.bare.set_pre_receive(
+    fleet.remote.set_pre_receive(
         "cat >/dev/null\necho 'change freeze: no pushes until monday' >&2\nexit 1",
     );
 
@@ -110,14 +114,14 @@ async fn refused_push_fails_clearly_loses_nothing_and_the_next_pass_succeeds() {
     );
     assert!(run.stdout.contains("nothing was pushed"), "{}", run.both());
     // Nobody else's work was touched and the clone is still usable.
-    assert_eq!(fleet.bare.subjects(BRANCH)[0], "Seed fleet");
+    assert_eq!(fleet.remote.subjects(BRANCH)[0], "Seed fleet");
 
-    fleet.bare.clear_pre_receive();
+    fleet.remote.clear_pre_receive();
     let run = fleet.baton(&["once"]);
     assert_eq!(run.code, 0, "{}", run.both());
-    let chain = fleet.bare.parents(BRANCH);
+    let chain = fleet.remote.parents(BRANCH);
     assert_eq!(chain[2][0], seeded, "{chain:?}");
-    let subjects = fleet.bare.subjects(BRANCH);
+    let subjects = fleet.remote.subjects(BRANCH);
     assert_eq!(
         &subjects[..2],
         &[
@@ -131,7 +135,7 @@ async fn refused_push_fails_clearly_loses_nothing_and_the_next_pass_succeeds() {
 /// only the marked scalars changed, no other file added.
 fn assert_clean_first_move(fleet: &Fleet, seeded: &str) {
     let head = fleet.head();
-    let chain = fleet.bare.parents(BRANCH);
+    let chain = fleet.remote.parents(BRANCH);
     assert_eq!(chain[2][0], seeded, "{chain:?}");
     let app = fleet.image("app");
     let digest = fleet.digest("team/app", "1.1.0");
@@ -147,15 +151,18 @@ fn assert_clean_first_move(fleet: &Fleet, seeded: &str) {
         fleet.show(&head, PRODUCTION_APP),
         fleet.seeded_with(PRODUCTION_APP, "'3.0.0'", "'3.1.0'")
     );
-    let files = git(&fleet.bare.path, &["ls-tree", "-r", "--name-only", &head]);
-    let before = git(&fleet.bare.path, &["ls-tree", "-r", "--name-only", seeded]);
+    let files = git(&fleet.remote.path, &["ls-tree", "-r", "--name-only", &head]);
+    let before = git(
+        &fleet.remote.path,
+        &["ls-tree", "-r", "--name-only", seeded],
+    );
     assert_eq!(files, before, "the set of files changed");
 }
 
 #[tokio::test]
 async fn kill_during_the_push_then_a_clean_pass() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
     let (started, _release) = fleet.hold_pushes(0);
 
@@ -179,7 +186,7 @@ async fn kill_during_the_push_then_a_clean_pass() {
     std::fs::write(checkout.join("clusters/staging/.app.yaml.tmp"), "half").unwrap();
     std::fs::write(checkout.join(".git/index.lock"), "").unwrap();
 
-    fleet.bare.clear_pre_receive();
+    fleet.remote.clear_pre_receive();
     let run = fleet.baton(&["once"]);
     assert_eq!(run.code, 0, "{}", run.both());
     assert_clean_first_move(&fleet, &seeded);
@@ -189,7 +196,7 @@ async fn kill_during_the_push_then_a_clean_pass() {
 #[tokio::test]
 async fn kill_early_in_the_pass_then_a_clean_pass() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
 
     // Kill while the first clone is being made (or as soon after as the poll sees it).
@@ -219,7 +226,7 @@ async fn kill_early_in_the_pass_then_a_clean_pass() {
 #[tokio::test]
 async fn two_instances_at_once_make_each_move_once() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
     // A second instance with its own state directory and the same remote.
     let other_state = fleet.dir.path().join("state-2");
@@ -235,19 +242,12 @@ async fn two_instances_at_once_make_each_move_once() {
     .unwrap();
 
     let a = fleet.command(&["once"], &[]).spawn().unwrap();
-    let b = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["once", "--config"])
-        .arg(&other_config)
-        .env_remove("BATON_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let b = Baton::new(["once"]).config(&other_config).spawn();
     let (a, b) = (finish(a), finish(b));
     assert_eq!(a.code, 0, "{}", a.both());
     assert_eq!(b.code, 0, "{}", b.both());
     assert_clean_first_move(&fleet, &seeded);
-    let subjects = fleet.bare.subjects(BRANCH);
+    let subjects = fleet.remote.subjects(BRANCH);
     assert_eq!(subjects.len(), 6, "{subjects:?}");
 }
 
@@ -256,7 +256,7 @@ async fn two_instances_at_once_make_each_move_once() {
 #[tokio::test]
 async fn overlapping_runs_on_one_state_directory_take_turns() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
     let (started, release) = fleet.hold_pushes(0);
     let mut first = fleet.command(&["once"], &[]).spawn().unwrap();
@@ -277,7 +277,7 @@ async fn overlapping_runs_on_one_state_directory_take_turns() {
     let waiting = || {
         std::fs::read_to_string(&log_path)
             .unwrap_or_default()
-            .contains("waiting for another baton process")
+            .contains(&format!("waiting for baton process pid {} (", first.id()))
     };
     while !waiting() && std::time::Instant::now() < deadline {
         assert!(
@@ -292,6 +292,6 @@ async fn overlapping_runs_on_one_state_directory_take_turns() {
     assert_eq!(a.code, 0, "{}", a.both());
     assert_eq!(b.code, 0, "{}", b.both());
     assert!(b.stdout.contains("nothing to move"), "{}", b.both());
-    fleet.bare.clear_pre_receive();
+    fleet.remote.clear_pre_receive();
     assert_clean_first_move(&fleet, &seeded);
 }

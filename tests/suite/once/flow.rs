@@ -30,14 +30,14 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn first_pass_moves_each_environment_once_and_the_second_does_nothing() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
 
     let run = fleet.baton(&["once"]);
     assert_eq!(run.code, 0, "{}", run.both());
 
     // Two commits, one per environment, in a linear history on top of the seed.
-    let chain = fleet.bare.parents(BRANCH);
+    let chain = fleet.remote.parents(BRANCH);
     assert_eq!(chain[2][0], seeded, "{chain:?}");
     assert_eq!(chain[1][1], seeded);
     assert_eq!(chain[0][1], chain[1][0]);
@@ -149,7 +149,7 @@ async fn first_pass_moves_each_environment_once_and_the_second_does_nothing() {
 #[tokio::test]
 async fn plan_prints_moves_diff_and_message_writes_nothing_and_exits_2() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     let seeded = fleet.head();
 
     let plan = fleet.baton(&["plan"]);
@@ -179,8 +179,13 @@ async fn plan_prints_moves_diff_and_message_writes_nothing_and_exits_2() {
             plan.both()
         );
     }
-    // The work tree in the state directory is left as the remote has it.
-    let status = crate::support::git_server::git(&fleet.checkout(), &["status", "--porcelain"]);
+    // plan reads with its own clone beside the state directory's, and leaves its work tree
+    // as the remote has it.
+    assert!(!fleet.checkout().exists());
+    let status = crate::support::git_server::git(
+        &fleet.state_dir().join("read-only/git/checkout"),
+        &["status", "--porcelain"],
+    );
     assert_eq!(status, "");
 
     // Only one environment.
@@ -229,7 +234,7 @@ async fn plan_prints_moves_diff_and_message_writes_nothing_and_exits_2() {
 #[tokio::test]
 async fn history_lists_moves_with_filters() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
 
     let empty = fleet.baton(&["history"]);
     assert_eq!(empty.code, 0, "{}", empty.both());
@@ -316,7 +321,7 @@ async fn push_branch_builds_on_itself_and_leaves_the_branch_alone() {
     const PUSH: &str = "baton/updates";
     let fleet = Fleet::start().await;
     fleet.write_config_with(
-        &fleet.bare.file_url(),
+        &fleet.remote.file_url(),
         &format!("push_branch = \"{PUSH}\"\n"),
         "",
     );
@@ -324,8 +329,8 @@ async fn push_branch_builds_on_itself_and_leaves_the_branch_alone() {
 
     let first = fleet.baton(&["once"]);
     assert_eq!(first.code, 0, "{}", first.both());
-    assert_eq!(fleet.bare.head(BRANCH).as_deref(), Some(seeded.as_str()));
-    let chain = fleet.bare.parents(PUSH);
+    assert_eq!(fleet.remote.head(BRANCH).as_deref(), Some(seeded.as_str()));
+    let chain = fleet.remote.parents(PUSH);
     assert_eq!(chain[2][0], seeded, "two commits on the seed: {chain:?}");
     let first_head = chain[0][0].clone();
     assert!(first.stdout.contains(PUSH), "{}", first.both());
@@ -333,34 +338,34 @@ async fn push_branch_builds_on_itself_and_leaves_the_branch_alone() {
     // A pass with nothing new does not repeat the moves already on the push branch.
     let idle = fleet.baton(&["once"]);
     assert_eq!(idle.code, 0, "{}", idle.both());
-    assert_eq!(fleet.bare.head(PUSH), Some(first_head.clone()));
+    assert_eq!(fleet.remote.head(PUSH), Some(first_head.clone()));
     assert!(idle.stdout.contains("nothing to move"), "{}", idle.both());
 
     // A new tag moves staging again, on top of the push branch (a fast-forward).
     fleet.push("team/app", "1.3.0").await;
     let second = fleet.baton(&["once"]);
     assert_eq!(second.code, 0, "{}", second.both());
-    let chain = fleet.bare.parents(PUSH);
+    let chain = fleet.remote.parents(PUSH);
     assert_eq!(chain[0][1], first_head, "{chain:?}");
     assert_eq!(
-        fleet.bare.subjects(PUSH)[0],
+        fleet.remote.subjects(PUSH)[0],
         "staging: app 1.1.0 -> 1.3.0",
         "{}",
         second.both()
     );
-    assert_eq!(fleet.bare.head(BRANCH).as_deref(), Some(seeded.as_str()));
+    assert_eq!(fleet.remote.head(BRANCH).as_deref(), Some(seeded.as_str()));
 
     // A person merges the push branch and deletes it; the branch also gets a commit of theirs.
-    let merged = fleet.bare.head(PUSH).unwrap();
+    let merged = fleet.remote.head(PUSH).unwrap();
     git(
-        &fleet.bare.path,
+        &fleet.remote.path,
         &["update-ref", &format!("refs/heads/{BRANCH}"), &merged],
     );
     git(
-        &fleet.bare.path,
+        &fleet.remote.path,
         &["update-ref", "-d", &format!("refs/heads/{PUSH}")],
     );
-    let theirs = fleet.bare.writer().commit_and_push(
+    let theirs = fleet.remote.writer().commit_and_push(
         "README.md",
         "merged by hand\n",
         "docs: note the merge",
@@ -368,12 +373,12 @@ async fn push_branch_builds_on_itself_and_leaves_the_branch_alone() {
     fleet.push("team/app", "1.4.0").await;
     let third = fleet.baton(&["once"]);
     assert_eq!(third.code, 0, "{}", third.both());
-    let chain = fleet.bare.parents(PUSH);
+    let chain = fleet.remote.parents(PUSH);
     assert_eq!(
         chain.len(),
-        fleet.bare.parents(BRANCH).len() + 1,
+        fleet.remote.parents(BRANCH).len() + 1,
         "{chain:?}"
     );
     assert_eq!(chain[0][1], theirs, "restarted from the branch: {chain:?}");
-    assert_eq!(fleet.bare.head(BRANCH), Some(theirs));
+    assert_eq!(fleet.remote.head(BRANCH), Some(theirs));
 }

@@ -2,6 +2,7 @@
 //! whose scan fails (a repository the registry does not have, a registry that is down) while
 //! the other images still move.
 
+use crate::support::baton::Baton;
 use crate::support::fleet::{Fleet, STAGING_APP};
 use crate::support::git_server::{BRANCH, free_port};
 
@@ -9,11 +10,11 @@ use crate::support::git_server::{BRANCH, free_port};
 async fn registry_with_htpasswd_auth() {
     let password = "pw-5ac1-registry-secret";
     let fleet = Fleet::start_with_registry_auth("fleet-bot", password).await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let seeded = fleet.head();
     let run = fleet.baton_env(&["once"], &[("RUST_LOG", "debug")]);
     assert_eq!(run.code, 0, "{}", run.both());
-    assert_eq!(fleet.bare.parents(BRANCH)[2][0], seeded);
+    assert_eq!(fleet.remote.parents(BRANCH)[2][0], seeded);
     assert!(
         fleet
             .show(&fleet.head(), STAGING_APP)
@@ -63,7 +64,7 @@ semver = "*"
 "#,
         host = fleet.registry.host()
     );
-    fleet.write_config_with(&fleet.bare.file_url(), "", &extra);
+    fleet.write_config_with(&fleet.remote.file_url(), "", &extra);
     let gone_file = format!(
         "a: {host}/team/gone:1.0.0 # {{\"$baton\": \"gone\"}}\nb: {down}/team/down:1.0.0 # {{\"$baton\": \"down\"}}\n",
         host = fleet.registry.host()
@@ -86,7 +87,7 @@ semver = "*"
     assert!(summary.contains("image down"), "{summary}");
     assert!(summary.contains(&down), "{summary}");
     // The other images moved anyway, and the failed images' markers kept their values.
-    assert_eq!(fleet.bare.parents(BRANCH)[2][0], seeded);
+    assert_eq!(fleet.remote.parents(BRANCH)[2][0], seeded);
     let head = fleet.head();
     assert!(fleet.show(&head, STAGING_APP).contains("app:1.1.0@sha256:"));
     assert_eq!(fleet.show(&head, "clusters/staging/more.yaml"), gone_file);
@@ -130,7 +131,7 @@ pin_digest = "always"
 "#,
         fake = fake.host()
     );
-    fleet.write_config_with(&fleet.bare.file_url(), "", &extra);
+    fleet.write_config_with(&fleet.remote.file_url(), "", &extra);
     let text = format!(
         "image: {}/team/pinned:5.0.0 # {{\"$baton\": \"pinned\"}}\n",
         fake.host()
@@ -142,10 +143,9 @@ pin_digest = "always"
     let run = tokio::task::spawn_blocking({
         let config = fleet.config_path();
         move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-                .args(["once", "--config"])
-                .arg(config)
-                .env_remove("BATON_CONFIG")
+            Baton::new(["once"])
+                .config(&config)
+                .command()
                 .output()
                 .unwrap()
         }

@@ -10,9 +10,9 @@ use crate::support::git_server::{BRANCH, GitDaemon, HttpServer, SshServer};
 /// The first pass moved both environments onto the seed.
 fn assert_moved(fleet: &Fleet, seeded: &str, run: &Run) {
     assert_eq!(run.code, 0, "{}", run.both());
-    let chain = fleet.bare.parents(BRANCH);
+    let chain = fleet.remote.parents(BRANCH);
     assert_eq!(chain[2][0], seeded, "{chain:?}");
-    let subjects = fleet.bare.subjects(BRANCH);
+    let subjects = fleet.remote.subjects(BRANCH);
     assert_eq!(
         &subjects[..2],
         &[
@@ -25,18 +25,18 @@ fn assert_moved(fleet: &Fleet, seeded: &str, run: &Run) {
 #[tokio::test]
 async fn plain_path_remote() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.path_url());
+    fleet.write_config(&fleet.remote.path_url());
     let seeded = fleet.head();
     assert_moved(&fleet, &seeded, &fleet.baton(&["once"]));
     let again = fleet.baton(&["once"]);
     assert_eq!(again.code, 0, "{}", again.both());
-    assert_eq!(fleet.bare.subjects(BRANCH).len(), 6);
+    assert_eq!(fleet.remote.subjects(BRANCH).len(), 6);
 }
 
 #[tokio::test]
 async fn git_daemon_remote() {
     let fleet = Fleet::start().await;
-    let daemon = GitDaemon::start(&fleet.bare);
+    let daemon = GitDaemon::start(&fleet.remote);
     fleet.write_config(&daemon.url());
     let seeded = fleet.head();
     assert_moved(&fleet, &seeded, &fleet.baton(&["once"]));
@@ -61,7 +61,7 @@ fn once_watched(fleet: &Fleet, secret: &str, envs: &[(&str, &str)]) -> Run {
     }
     std::fs::write(&release, "").unwrap();
     let run = finish(child);
-    fleet.bare.clear_pre_receive();
+    fleet.remote.clear_pre_receive();
     let report = watch.finish();
     assert!(
         report.push_seen > 0,
@@ -85,7 +85,7 @@ fn once_watched(fleet: &Fleet, secret: &str, envs: &[(&str, &str)]) -> Run {
 async fn smart_http_with_token_file_never_shows_the_token() {
     let token = "tok-3b9d7e21-fleet-secret";
     let fleet = Fleet::start().await;
-    let server = HttpServer::start(&fleet.bare, token);
+    let server = HttpServer::start(&fleet.remote, token);
     let token_file = fleet.dir.path().join("git-token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
     fleet.write_config_with(
@@ -127,7 +127,7 @@ async fn smart_http_with_token_file_never_shows_the_token() {
 async fn smart_http_with_token_from_environment_never_shows_the_token() {
     let token = "tok-env-77c1a0f4-fleet-secret";
     let fleet = Fleet::start().await;
-    let server = HttpServer::start(&fleet.bare, token);
+    let server = HttpServer::start(&fleet.remote, token);
     fleet.write_config_with(&server.url(), "token_env = \"FLEET_GIT_TOKEN\"\n", "");
     let seeded = fleet.head();
     let run = once_watched(&fleet, token, &[("FLEET_GIT_TOKEN", token)]);
@@ -152,7 +152,7 @@ async fn ssh_remote_with_key_and_known_hosts() {
     };
     // An impostor's host key: refused before anything is read or written.
     fleet.write_config_with(
-        &sshd.url(&fleet.bare),
+        &sshd.url(&fleet.remote),
         &git_extra(&sshd.wrong_known_hosts),
         "",
     );
@@ -162,7 +162,7 @@ async fn ssh_remote_with_key_and_known_hosts() {
     assert!(run.stderr.contains("host key"), "{}", run.both());
     assert_eq!(fleet.head(), seeded);
 
-    fleet.write_config_with(&sshd.url(&fleet.bare), &git_extra(&sshd.known_hosts), "");
+    fleet.write_config_with(&sshd.url(&fleet.remote), &git_extra(&sshd.known_hosts), "");
     let run = fleet.baton(&["once"]);
     assert_moved(&fleet, &seeded, &run);
     let _ = sshd.log();

@@ -2,29 +2,20 @@
 //! person's rollback with `Baton-Promoted-By`, dry runs and clear refusals. The gates' clock is
 //! set with `BATON_NOW`.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
+use crate::support::baton::Baton;
 use crate::support::fake_forge::FakeKind;
-use crate::support::promotion::{PRODUCTION, World, hours_from_now, manifest};
+use crate::support::promotion::{PRODUCTION, PromotionWorld, hours_from_now, manifest};
 use baton::git::trailers::parse_trailers;
 
-fn baton(w: &World, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.args(args)
-        .arg("--config")
-        .arg(&w.config_path)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("NO_COLOR", "1");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("BATON_") {
-            cmd.env_remove(key);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+fn baton(w: &PromotionWorld, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Baton::new(args)
+        .config(&w.config_path)
+        .envs(env)
+        .command()
+        .output()
+        .unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -37,7 +28,7 @@ fn stderr(out: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_shows_waiting_reasons_holds_and_reviews() {
-    let mut w = World::new(
+    let mut w = PromotionWorld::new(
         "mode = \"review\"\npromote_from = \"staging\"\nsoak = \"24h\"\n",
         Some(FakeKind::Gitea),
     )
@@ -110,7 +101,7 @@ async fn plan_shows_waiting_reasons_holds_and_reviews() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_rolls_back_and_the_next_pass_keeps_it() {
-    let mut w = World::new("promote_from = \"staging\"\n", None).await;
+    let mut w = PromotionWorld::new("promote_from = \"staging\"\n", None).await;
     let host = w.host();
     w.push_tag("1.1.0").await;
     w.pass_at(hours_from_now(0)).await;
@@ -204,7 +195,7 @@ async fn promote_rolls_back_and_the_next_pass_keeps_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_in_review_mode_opens_a_pull_request_at_once() {
-    let mut w = World::new(
+    let mut w = PromotionWorld::new(
         "mode = \"review\"\npromote_from = \"staging\"\nsoak = \"24h\"\n",
         Some(FakeKind::GitHub),
     )
@@ -232,7 +223,7 @@ async fn promote_in_review_mode_opens_a_pull_request_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_refuses_clearly() {
-    let w = World::new("promote_from = \"staging\"\n", None).await;
+    let w = PromotionWorld::new("promote_from = \"staging\"\n", None).await;
     w.push_tag("2.0.0").await;
     let cases: [(&[&str], &str); 4] = [
         (

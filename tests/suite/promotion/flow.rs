@@ -9,7 +9,9 @@
 //! - a manual rollback by a person is not overwritten, until a newer version arrives.
 
 use crate::support::fake_forge::FakeKind;
-use crate::support::promotion::{PRODUCTION, STAGING, World, env, hours_from_now, manifest};
+use crate::support::promotion::{
+    PRODUCTION, PromotionWorld, STAGING, env, hours_from_now, manifest,
+};
 use baton::git::trailers::parse_trailers;
 use baton::pass::{Outcome, ReviewAction};
 
@@ -25,7 +27,7 @@ fn trailer<'a>(trailers: &'a [(String, String)], key: &str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staging_moves_production_soaks_then_a_pull_request_carries_it() {
-    let mut w = World::new(REVIEW_SOAK, Some(FakeKind::GitHub)).await;
+    let mut w = PromotionWorld::new(REVIEW_SOAK, Some(FakeKind::GitHub)).await;
     let host = w.host();
     let forge = w.forge.take().unwrap();
 
@@ -218,7 +220,7 @@ async fn staging_moves_production_soaks_then_a_pull_request_carries_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_request_closed_without_merging_is_not_reopened() {
-    let mut w = World::new(REVIEW_SOAK, Some(FakeKind::GitLab)).await;
+    let mut w = PromotionWorld::new(REVIEW_SOAK, Some(FakeKind::GitLab)).await;
     let forge = w.forge.take().unwrap();
     w.push_tag("1.1.0").await;
     w.pass_at(hours_from_now(0)).await;
@@ -269,7 +271,7 @@ async fn a_pull_request_closed_without_merging_is_not_reopened() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_without_a_forge_pushes_the_branch_only() {
-    let mut w = World::new(REVIEW_SOAK, None).await;
+    let mut w = PromotionWorld::new(REVIEW_SOAK, None).await;
     w.push_tag("1.1.0").await;
     w.pass_at(hours_from_now(0)).await;
     let report = w.pass_at(hours_from_now(25)).await;
@@ -285,7 +287,7 @@ async fn review_without_a_forge_pushes_the_branch_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_window_waits_then_an_open_one_moves() {
     // 2030-01-05 is a Saturday, 2030-01-07 a Monday.
-    let mut w = World::new(
+    let mut w = PromotionWorld::new(
         "promote_from = \"staging\"\nwindow = { days = \"mon-fri\", hours = \"09:00-16:00\", timezone = \"Europe/Berlin\" }\nfreeze = [\"2030-01-07\"]\n",
         None,
     )
@@ -350,7 +352,7 @@ async fn a_closed_window_waits_then_an_open_one_moves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_is_respected_and_reported() {
-    let mut w = World::new("promote_from = \"staging\"\n", None).await;
+    let mut w = PromotionWorld::new("promote_from = \"staging\"\n", None).await;
     let host = w.host();
     // Production's line is held by a person; a second production file is not.
     w.writer.commit_and_push(
@@ -391,7 +393,7 @@ async fn a_hold_is_respected_and_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manual_rollback_is_not_overwritten_until_a_newer_version() {
-    let mut w = World::new("promote_from = \"staging\"\nsoak = \"1h\"\n", None).await;
+    let mut w = PromotionWorld::new("promote_from = \"staging\"\nsoak = \"1h\"\n", None).await;
     let host = w.host();
     w.push_tag("1.1.0").await;
     w.pass_at(hours_from_now(0)).await;
@@ -415,6 +417,7 @@ async fn a_manual_rollback_is_not_overwritten_until_a_newer_version() {
         version: Some("1.0.0".into()),
         by: "Alice <alice@example.com>".into(),
         dry_run: false,
+        force: false,
         now: None,
     };
     let report = baton::pass::promote(&config, &registries, &workspace, &request)
@@ -477,7 +480,7 @@ async fn a_manual_rollback_is_not_overwritten_until_a_newer_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_never_moves_backwards_on_its_own() {
-    let mut w = World::new("promote_from = \"staging\"\n", None).await;
+    let mut w = PromotionWorld::new("promote_from = \"staging\"\n", None).await;
     let host = w.host();
     w.push_tag("1.1.0").await;
     w.pass_at(hours_from_now(0)).await;
@@ -512,7 +515,7 @@ async fn production_never_moves_backwards_on_its_own() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_edit_in_staging_starts_the_soak() {
-    let mut w = World::new("promote_from = \"staging\"\nsoak = \"24h\"\n", None).await;
+    let mut w = PromotionWorld::new("promote_from = \"staging\"\nsoak = \"24h\"\n", None).await;
     let host = w.host();
     w.push_tag("1.1.0").await;
     // A person moves staging by hand, then edits something else in the same file later.

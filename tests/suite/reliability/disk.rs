@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::daemon::{Daemon, PATIENCE, wait_until};
+use crate::support::daemon::{PATIENCE, wait_until};
 use crate::support::fleet::{Fleet, PRODUCTION_APP, STAGING_APP, STAGING_KUSTOMIZATION};
 use crate::support::git_server::{BRANCH, free_port, git};
 
@@ -143,7 +143,7 @@ async fn once_on_a_full_state_directory_fails_clearly_and_the_next_pass_succeeds
     let Some(mount) = prepare(&state) else {
         return;
     };
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let first = fleet.baton(&["once"]);
     assert_eq!(first.code, 0, "{}", first.both());
     let moved = fleet.head();
@@ -178,14 +178,14 @@ async fn once_on_a_full_state_directory_fails_clearly_and_the_next_pass_succeeds
         assert!(error.contains("Permission denied"), "{error}");
     }
     assert_eq!(fleet.head(), moved, "something was pushed from a full disk");
-    git(&fleet.bare.path, &["fsck", "--strict", "--no-progress"]);
+    git(&fleet.remote.path, &["fsck", "--strict", "--no-progress"]);
 
     full.free();
     let after = fleet.baton(&["once"]);
     assert_eq!(after.code, 0, "{}", after.both());
     let head = fleet.head();
     assert_eq!(
-        fleet.bare.parents(BRANCH)[2][0],
+        fleet.remote.parents(BRANCH)[2][0],
         moved,
         "two commits expected"
     );
@@ -207,21 +207,13 @@ async fn the_daemon_survives_a_full_state_directory_and_catches_up() {
         return;
     };
     let port = free_port();
-    let host = fleet.registry.host();
-    let config = fleet.write_config_with(&fleet.bare.file_url(), "interval = \"10s\"\n", "");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replacen(
-            "[daemon]\n",
-            &format!("[daemon]\nlisten = \"127.0.0.1:{port}\"\n"),
-            1,
-        )
-        .replace(
-            &format!("repository = \"{host}/team/app\"\n"),
-            &format!("repository = \"{host}/team/app\"\ninterval = \"10s\"\n"),
-        );
-    std::fs::write(&config, text).unwrap();
-    let mut daemon = Daemon::start(&config, port, fleet.dir.path(), &[]);
+    fleet
+        .config(&fleet.remote.file_url())
+        .text_value("daemon", "listen", &format!("127.0.0.1:{port}"))
+        .text_value("git", "interval", "10s")
+        .text_value("images.app", "interval", "10s")
+        .write();
+    let mut daemon = fleet.daemon(port, &[]);
     daemon.wait_ready();
     daemon.wait_event("reconciled", |e| e["pushed"] == 2);
     let moved = fleet.head();
@@ -245,7 +237,7 @@ async fn the_daemon_survives_a_full_state_directory_and_catches_up() {
 
     full.free();
     wait_until(PATIENCE, "the move after space was freed", || {
-        fleet.bare.head(BRANCH).filter(|h| *h != moved)
+        fleet.remote.head(BRANCH).filter(|h| *h != moved)
     });
     assert!(
         fleet

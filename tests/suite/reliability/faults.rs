@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::support::daemon::{Fleet as DaemonFleet, PATIENCE, wait_until};
+use crate::support::daemon::{DaemonFleet, PATIENCE, wait_until};
 use crate::support::fake_registry::{Behaviour, FakeRegistry};
 use crate::support::fleet::{Fleet, STAGING_APP};
 use crate::support::git_server::{BRANCH, GitDaemon};
@@ -56,7 +56,7 @@ async fn each_broken_registry_fails_its_own_image_only() {
             "{name}: {host}/team/{name}:1.0.0 # {{\"$baton\": \"{name}\"}}\n"
         ));
     }
-    fleet.write_config_with(&fleet.bare.file_url(), "", &extra);
+    fleet.write_config_with(&fleet.remote.file_url(), "", &extra);
     fleet
         .writer()
         .commit_and_push("clusters/staging/broken.yaml", &file, "Add broken images");
@@ -76,7 +76,7 @@ async fn each_broken_registry_fails_its_own_image_only() {
         assert!(summary.contains(&format!("image {name}")), "{summary}");
     }
     // The healthy images moved anyway; the broken ones kept their bytes.
-    assert_eq!(fleet.bare.parents(BRANCH)[2][0], seeded);
+    assert_eq!(fleet.remote.parents(BRANCH)[2][0], seeded);
     let head = fleet.head();
     assert!(fleet.show(&head, STAGING_APP).contains("app:1.1.0@sha256:"));
     assert_eq!(fleet.show(&head, "clusters/staging/broken.yaml"), file);
@@ -87,18 +87,15 @@ async fn an_unreachable_remote_then_back() {
     let fleet = DaemonFleet::start().await;
     let remote = GitDaemon::start(&fleet.remote);
     let port = remote.port;
-    let config = fleet
-        .config_text("")
-        .replace(&fleet.remote.path_url(), &remote.url())
-        .replace("interval = \"10m\"", "interval = \"10s\"");
-    fleet.write_config(&config);
+    fleet
+        .config()
+        .text_value("git", "url", &remote.url())
+        .text_value("git", "interval", "10s")
+        .write();
 
     // `baton once` with the remote gone: a clear error naming it, nothing else.
     drop(remote);
-    let once = crate::support::reliability::run(crate::support::reliability::baton_command(
-        &fleet.config_path(),
-        &["once"],
-    ));
+    let once = fleet.baton(&["once"]).run();
     assert_eq!(once.code, 1, "{}", once.both());
     assert!(
         once.stderr

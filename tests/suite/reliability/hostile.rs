@@ -7,6 +7,7 @@
 //! The registries that misbehave are fakes (`crate::support::fake_registry`): the real registry
 //! refuses such tags and digests itself.
 
+use crate::support::baton::Baton;
 use crate::support::fake_registry::{Behaviour, FakeManifest, FakeRegistry};
 use crate::support::fleet::{Fleet, STAGING_APP};
 use crate::support::git_server::{BRANCH, git};
@@ -20,7 +21,7 @@ fn add_file(fleet: &Fleet, path: &str, text: &str) {
 /// Every file at the remote head, with its content.
 fn tree(fleet: &Fleet) -> Vec<(String, String)> {
     let head = fleet.head();
-    git(&fleet.bare.path, &["ls-tree", "-r", "--name-only", &head])
+    git(&fleet.remote.path, &["ls-tree", "-r", "--name-only", &head])
         .lines()
         .map(|path| (path.to_string(), fleet.show(&head, path)))
         .collect()
@@ -99,7 +100,7 @@ semver = "2.x"
 pin_digest = "always"
 "#
     );
-    fleet.write_config_with(&fleet.bare.file_url(), "", &extra);
+    fleet.write_config_with(&fleet.remote.file_url(), "", &extra);
     let file = format!(
         "# hostile registries\nimage: {h}/team/hostile:1.0.0 # {{\"$baton\": \"hostile\"}}\ntag: \"1.0.0\" # {{\"$baton\": \"hostile:tag\"}}\npinned: {d}/team/pinned:2.0.0@{zeros} # {{\"$baton\": \"pinned\"}}\n"
     );
@@ -154,7 +155,7 @@ async fn a_registry_sending_a_gigabyte_is_cut_off_and_the_others_move() {
     let extra = format!(
         "\n[registries.\"{host}\"]\ninsecure = true\n\n[images.huge]\nrepository = \"{host}/team/huge\"\n\n[policies.huge]\nimage = \"huge\"\nsemver = \"*\"\n"
     );
-    fleet.write_config_with(&fleet.bare.file_url(), "", &extra);
+    fleet.write_config_with(&fleet.remote.file_url(), "", &extra);
     let file = format!("image: {host}/team/huge:1.0.0 # {{\"$baton\": \"huge\"}}\n");
     add_file(&fleet, "clusters/staging/huge.yaml", &file);
 
@@ -180,7 +181,7 @@ async fn a_registry_sending_a_gigabyte_is_cut_off_and_the_others_move() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn symbolic_links_out_of_the_repository_are_never_written_through() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     // A file outside the repository that carries a marker: written through a link, it would
     // move. And /etc/passwd itself, linked as a YAML file and through a linked directory.
     let outside = fleet.dir.path().join("outside.yaml");
@@ -233,9 +234,12 @@ async fn symbolic_links_out_of_the_repository_are_never_written_through() {
     for link in ["passwd.yaml", "outside.yaml", "etc"] {
         let path = format!("clusters/staging/{link}");
         assert_eq!(
-            git(&fleet.bare.path, &["rev-parse", &format!("{head}:{path}")]),
             git(
-                &fleet.bare.path,
+                &fleet.remote.path,
+                &["rev-parse", &format!("{head}:{path}")]
+            ),
+            git(
+                &fleet.remote.path,
                 &["rev-parse", &format!("{planted}:{path}")]
             ),
             "{path} changed"
@@ -246,7 +250,7 @@ async fn symbolic_links_out_of_the_repository_are_never_written_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markers_naming_unknown_policies_are_reported_with_file_and_line() {
     let fleet = Fleet::start().await;
-    fleet.write_config(&fleet.bare.file_url());
+    fleet.write_config(&fleet.remote.file_url());
     let app = fleet.image("app");
     let file = format!(
         "# markers for policies that do not exist\nfirst: {app}:1.0.0 # {{\"$baton\": \"nosuch\"}}\nsecond: {app}:1.0.0 # {{\"$imagepolicy\": \"flux-system:app-typo:tag\"}}\nthird: {app}:1.0.0 # {{\"$baton\": \"app\"}}\n"
@@ -297,10 +301,7 @@ fn secrets_written_inline_are_refused_naming_key_and_line() {
     )
     .unwrap();
     for command in ["check", "once"] {
-        let run = crate::support::reliability::run(crate::support::reliability::baton_command(
-            &config,
-            &[command],
-        ));
+        let run = Baton::new([command]).config(&config).run();
         assert_ne!(run.code, 0, "{}", run.both());
         let located = |line: usize, key: &str| {
             format!(

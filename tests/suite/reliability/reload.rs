@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::support::daemon::{Fleet, PATIENCE, REPO, wait_until};
+use crate::support::daemon::{DaemonFleet, PATIENCE, REPO, wait_until};
 use crate::support::git_server::BRANCH;
 use crate::support::reliability::{moves, seed};
 use rand::{Rng, SeedableRng};
@@ -27,7 +27,7 @@ fn reloads(metrics: &std::collections::BTreeMap<String, f64>, result: &str) -> f
 async fn a_hundred_reloads_while_working() {
     baton::registry::install_crypto_provider();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed("a_hundred_reloads"));
-    let fleet = Fleet::start().await;
+    let fleet = DaemonFleet::start().await;
     fleet.registry.push_image("team/web", "2.0.0").await;
     let secret = fleet.dir.path().join("hook-secret");
     std::fs::write(&secret, format!("{HOOK_TOKEN}\n")).unwrap();

@@ -16,7 +16,7 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed("two_instances_racing"));
     let rounds = env_number("BATON_RELIABILITY_ROUNDS", 16);
     let many = Many::start(16, &["staging", "production"]).await;
-    let url = many.bare.file_url();
+    let url = many.remote.file_url();
     many.write_config("a", &url, "", "");
     many.write_config("b", &url, "", "");
 
@@ -60,7 +60,7 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
     }
 
     let moves = many.assert_sound(true);
-    let commits = many.bare.subjects("main").len();
+    let commits = many.remote.subjects("main").len();
     eprintln!(
         "{rounds} rounds: {} moves in {commits} commits, {retried} rejected pushes re-applied",
         moves.len()
@@ -79,14 +79,14 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_with_an_older_tag_list_never_moves_an_image_back() {
     let many = Many::start(1, &["staging"]).await;
-    let url = many.bare.file_url();
+    let url = many.remote.file_url();
     many.write_config("a", &url, "", "");
     many.write_config("b", &url, "", "");
     many.push("img00", "1.1.0").await;
     // The first push to arrive waits for a release file; later ones pass.
     let dir = many.dir.path();
     let (started, release, lock) = (dir.join("started"), dir.join("release"), dir.join("lock"));
-    many.bare.set_pre_receive(&format!(
+    many.remote.set_pre_receive(&format!(
         "if mkdir '{l}' 2>/dev/null; then touch '{s}'; while [ ! -e '{r}' ]; do sleep 0.05; done; fi\nexit 0",
         l = lock.display(),
         s = started.display(),
@@ -110,7 +110,7 @@ async fn an_instance_with_an_older_tag_list_never_moves_an_image_back() {
         "{}",
         a.both()
     );
-    many.bare.clear_pre_receive();
+    many.remote.clear_pre_receive();
     let moves = many.moves();
     let tos: Vec<&str> = moves.iter().map(|m| m.to.as_str()).collect();
     assert_eq!(tos, ["1.2.0"], "{}", a.both());

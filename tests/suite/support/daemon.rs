@@ -2,18 +2,18 @@
 //! remote with a staging manifest pointing at it, a config file, the daemon process with its
 //! log, a NOTIFY_SOCKET the test owns (as systemd would), and plain HTTP/1.0 requests to the
 //! daemon's listener.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::git_server::{BareRepo, free_port};
-use super::registry::LocalRegistry;
+use super::config::ConfigBuilder;
+use super::git_server::{free_port, git};
+use super::world::World;
 
 /// The repository of the test image in the local registry.
 pub const REPO: &str = "team/app";
@@ -39,81 +39,59 @@ pub fn wait_until<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Opt
     }
 }
 
-/// A registry, a remote and a directory for the config and the state.
-pub struct Fleet {
-    /// The registry (`team/app:1.0.0` pushed).
-    pub registry: LocalRegistry,
-    /// The remote; [`STAGING`] references the registry's `team/app:1.0.0`.
-    pub remote: BareRepo,
-    /// Config, state and log files.
-    pub dir: tempfile::TempDir,
+/// A world with `team/app:1.0.0` in the registry and a staging manifest pointing at it, and a
+/// port for the daemon.
+pub struct DaemonFleet {
+    /// The registry, the remote and the directory.
+    pub world: World,
     /// The daemon's listen port.
     pub port: u16,
 }
 
-impl Fleet {
+impl std::ops::Deref for DaemonFleet {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl DaemonFleet {
     /// Starts the registry, pushes `team/app:1.0.0`, and seeds the remote's staging manifest.
-    pub async fn start() -> Fleet {
-        let registry = LocalRegistry::start();
-        registry.push_image(REPO, "1.0.0").await;
-        let remote = BareRepo::seeded();
-        let writer = remote.writer();
-        writer.commit_and_push(
+    pub async fn start() -> DaemonFleet {
+        let world = World::start();
+        world.registry.push_image(REPO, "1.0.0").await;
+        world.remote.writer().commit_and_push(
             STAGING,
             &format!(
                 "image: {}/{REPO}:1.0.0 # {{\"$imagepolicy\": \"flux-system:app\"}}\n",
-                registry.host()
+                world.host()
             ),
             "Point staging at the local registry",
         );
-        Fleet {
-            registry,
-            remote,
-            dir: tempfile::tempdir().unwrap(),
+        DaemonFleet {
+            world,
             port: free_port(),
         }
     }
 
-    /// The config file's path.
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("baton.toml")
+    /// The daemon's configuration: listening on the port, the `app` image on a 10s interval
+    /// with a `1.x` policy, the staging environment in push mode.
+    pub fn config(&self) -> ConfigBuilder {
+        let host = self.host();
+        self.world
+            .config(&self.remote.path_url())
+            .text_value("daemon", "listen", &format!("127.0.0.1:{}", self.port))
+            .text_value("git", "interval", "10m")
+            .image("app", &format!("{host}/{REPO}"))
+            .text_value("images.app", "interval", "10s")
+            .semver_policy("app", "app", "1.x")
+            .environment("staging", &["clusters/staging"])
+            .text_value("environments.staging", "mode", "push")
     }
 
-    /// A valid configuration: the `app` image on a 10s interval with a `1.x` policy, the
-    /// staging environment in push mode, and `extra` appended.
+    /// The configuration's text with `extra` (TOML) appended.
     pub fn config_text(&self, extra: &str) -> String {
-        format!(
-            r#"[daemon]
-state_dir = "{state}"
-listen = "127.0.0.1:{port}"
-
-[git]
-url = "{url}"
-branch = "main"
-author_name = "baton"
-author_email = "baton@example.com"
-interval = "10m"
-
-[registries."{host}"]
-insecure = true
-
-[images.app]
-repository = "{host}/{REPO}"
-interval = "10s"
-
-[policies.app]
-image = "app"
-semver = "1.x"
-
-[environments.staging]
-paths = ["clusters/staging"]
-mode = "push"
-{extra}"#,
-            state = self.dir.path().join("state").display(),
-            port = self.port,
-            url = self.remote.path_url(),
-            host = self.registry.host(),
-        )
+        self.config().raw(extra).text()
     }
 
     /// Writes the config file in place.
@@ -135,12 +113,12 @@ mode = "push"
 
     /// The staging manifest on the remote's main branch.
     pub fn staging_on_remote(&self) -> String {
-        super::git_server::git(&self.remote.path, &["show", &format!("main:{STAGING}")])
+        git(&self.remote.path, &["show", &format!("main:{STAGING}")])
     }
 
     /// Starts `baton run` on the config file with `envs` added.
     pub fn run(&self, envs: &[(&str, &str)]) -> Daemon {
-        Daemon::start(&self.config_path(), self.port, self.dir.path(), envs)
+        self.world.daemon(self.port, envs)
     }
 
     /// A NOTIFY_SOCKET in the fleet's directory.
@@ -159,27 +137,10 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts the daemon with its log (stderr, JSON lines) in `dir/baton-N.log`.
-    pub fn start(config: &Path, port: u16, dir: &Path, envs: &[(&str, &str)]) -> Daemon {
-        let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
-        let log = dir.join(format!("baton-{n}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-        cmd.args(["--log-format", "json", "run", "--config"])
-            .arg(config)
-            .env_remove("BATON_CONFIG")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .env("RUST_LOG", "baton=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file);
-        for (key, value) in envs {
-            cmd.env(key, value);
-        }
+    /// The daemon started as `child`, logging to `log`, listening on `port`.
+    pub fn new(child: Child, log: PathBuf, port: u16) -> Daemon {
         Daemon {
-            child: cmd.spawn().unwrap(),
+            child,
             log,
             port,
             status: None,

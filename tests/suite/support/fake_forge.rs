@@ -2,7 +2,6 @@
 //! for pull requests, in memory, on a loopback port. No real forge can run in a test, so this
 //! fake stands in for all three. It enforces the token the way each forge expects it, records
 //! every request (never the token), and can be told to answer with rate limits or errors.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,16 +1,18 @@
 //! A whole fleet for end-to-end runs of the `baton` binary: a real local registry holding two
 //! images, a bare Git remote seeded with manifests that carry markers, a configuration file
 //! and a state directory. Helpers run `baton` as a process and read the remote back.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::git_server::{BRANCH, BareRepo, Writer, git, write};
+pub use super::baton::{Run, finish};
+use super::config::{ConfigBuilder, quote};
+use super::git_server::{BRANCH, Writer, git, write};
 use super::registry::LocalRegistry;
+use super::world::World;
 
 /// The staging manifest: a Deployment whose image is a Flux full-reference marker.
 pub const STAGING_APP: &str = "clusters/staging/app.yaml";
@@ -29,38 +31,20 @@ pub const AUTHOR_NAME: &str = "Baton Bot";
 /// The commit author's e-mail the configuration names.
 pub const AUTHOR_EMAIL: &str = "baton-bot@example.com";
 
-/// A registry, a seeded remote, a configuration and a state directory.
+/// A world seeded with two images and three marked manifests.
 pub struct Fleet {
-    /// The registry the images live in.
-    pub registry: LocalRegistry,
-    /// The remote Baton pushes to.
-    pub bare: BareRepo,
-    /// Configuration file, state directory and scratch space.
-    pub dir: tempfile::TempDir,
+    /// The registry, the remote and the directory.
+    pub world: World,
     /// Digest of every tag pushed, by `repo:tag`.
     pub digests: Mutex<Vec<(String, String)>>,
-    /// The `[registries]` section's extra lines (credentials).
-    registry_extra: String,
+    /// Registry credentials for `[registries]`: user and password file.
+    registry_auth: Option<(String, PathBuf)>,
 }
 
-/// The result of one `baton` run.
-#[derive(Debug)]
-pub struct Run {
-    /// Exit code (-1 when killed by a signal).
-    pub code: i32,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error (the log).
-    pub stderr: String,
-}
-
-impl Run {
-    /// Both streams, for assertion messages.
-    pub fn both(&self) -> String {
-        format!(
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
+impl std::ops::Deref for Fleet {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
     }
 }
 
@@ -77,24 +61,16 @@ impl Fleet {
     }
 
     async fn with_registry(registry: LocalRegistry, auth: Option<(&str, &str)>) -> Fleet {
-        let dir = tempfile::tempdir().unwrap();
-        let registry_extra = match auth {
-            Some((user, password)) => {
-                let password_file = dir.path().join("registry-password");
-                std::fs::write(&password_file, format!("{password}\n")).unwrap();
-                format!(
-                    "username = \"{user}\"\npassword_file = \"{}\"\n",
-                    password_file.display()
-                )
-            }
-            None => String::new(),
-        };
+        let world = World::with_registry(registry);
+        let registry_auth = auth.map(|(user, password)| {
+            let password_file = world.dir.path().join("registry-password");
+            std::fs::write(&password_file, format!("{password}\n")).unwrap();
+            (user.to_string(), password_file)
+        });
         let fleet = Fleet {
-            registry,
-            bare: BareRepo::seeded(),
-            dir,
+            world,
             digests: Mutex::new(Vec::new()),
-            registry_extra,
+            registry_auth,
         };
         for tag in APP_TAGS {
             fleet.push("team/app", tag).await;
@@ -169,7 +145,7 @@ impl Fleet {
 
     /// Commits the fleet's manifests to the remote as another person would.
     fn seed(&self) {
-        let writer = self.bare.writer();
+        let writer = self.remote.writer();
         for (path, text) in self.seed_files() {
             write(&writer.work.join(path), &text);
         }
@@ -180,127 +156,79 @@ impl Fleet {
 
     /// Another writer's clone of the remote.
     pub fn writer(&self) -> Writer {
-        self.bare.writer()
+        self.remote.writer()
     }
 
-    /// The state directory.
-    pub fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    /// The clone inside the state directory.
-    pub fn checkout(&self) -> PathBuf {
-        self.state_dir().join("git/checkout")
-    }
-
-    /// The configuration file path.
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("baton.toml")
-    }
-
-    /// Writes the configuration for remote `url`; `git_extra` goes into `[git]`, `extra` at the
-    /// end (more images, policies).
-    pub fn write_config_with(&self, url: &str, git_extra: &str, extra: &str) -> PathBuf {
+    /// The fleet's configuration for remote `url`: both images (`app` by `1.x` with its
+    /// digest pinned, `web` by `3.x`), staging and production in push mode, three push retries.
+    pub fn config(&self, url: &str) -> ConfigBuilder {
         let host = self.registry.host();
-        let text = format!(
-            r#"[daemon]
-state_dir = "{state}"
+        let mut config = self
+            .world
+            .config(url)
+            .text_value("git", "author_name", AUTHOR_NAME)
+            .text_value("git", "author_email", AUTHOR_EMAIL)
+            .set("git", "push_retries", "3");
+        if let Some((user, password_file)) = &self.registry_auth {
+            let section = format!("registries.{}", quote(&host));
+            config = config.text_value(&section, "username", user).text_value(
+                &section,
+                "password_file",
+                &password_file.display().to_string(),
+            );
+        }
+        config
+            .image("app", &format!("{host}/team/app"))
+            .image("web", &format!("{host}/team/web"))
+            .semver_policy("app", "app", "1.x")
+            .text_value("policies.app", "pin_digest", "if_not_present")
+            .semver_policy("web", "web", "3.x")
+            .environment("staging", &["clusters/staging"])
+            .text_value("environments.staging", "mode", "push")
+            .environment("production", &["clusters/production"])
+            .text_value("environments.production", "mode", "push")
+    }
 
-[git]
-url = "{url}"
-branch = "{BRANCH}"
-author_name = "{AUTHOR_NAME}"
-author_email = "{AUTHOR_EMAIL}"
-push_retries = 3
-{git_extra}
-[registries."{host}"]
-insecure = true
-{registry_extra}
-[images.app]
-repository = "{host}/team/app"
-
-[images.web]
-repository = "{host}/team/web"
-
-[policies.app]
-image = "app"
-semver = "1.x"
-pin_digest = "if_not_present"
-
-[policies.web]
-image = "web"
-semver = "3.x"
-
-[environments.staging]
-paths = ["clusters/staging"]
-mode = "push"
-
-[environments.production]
-paths = ["clusters/production"]
-mode = "push"
-{extra}"#,
-            state = self.state_dir().display(),
-            registry_extra = self.registry_extra,
-        );
-        let path = self.config_path();
-        std::fs::write(&path, text).unwrap();
-        path
+    /// Writes the configuration for remote `url`; `git_extra` (`key = value` lines) goes into
+    /// `[git]`, `extra` (TOML) at the end.
+    pub fn write_config_with(&self, url: &str, git_extra: &str, extra: &str) -> PathBuf {
+        self.config(url).lines("git", git_extra).raw(extra).write()
     }
 
     /// Writes the configuration for remote `url` with nothing extra.
     pub fn write_config(&self, url: &str) -> PathBuf {
-        self.write_config_with(url, "", "")
+        self.config(url).write()
     }
 
     /// Runs `baton ARGS --config CONFIG` to the end.
     pub fn baton(&self, args: &[&str]) -> Run {
-        self.baton_env(args, &[])
+        self.world.baton(args).run()
     }
 
     /// Runs `baton ARGS --config CONFIG` with extra environment variables.
     pub fn baton_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
-        let out = self.command(args, envs).output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        self.world.baton(args).envs(envs).run()
     }
 
     /// The `baton` command, not started: its own process group, output piped.
     pub fn command(&self, args: &[&str], envs: &[(&str, &str)]) -> Command {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-        cmd.args(args)
-            .arg("--config")
-            .arg(self.config_path())
-            .env_remove("BATON_CONFIG")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        cmd
+        self.world.baton(args).envs(envs).command()
     }
 
     /// The remote branch's head.
     pub fn head(&self) -> String {
-        self.bare.head(BRANCH).unwrap()
+        self.remote.head(BRANCH).unwrap()
     }
 
     /// The full message of `commit` on the remote.
     pub fn message(&self, commit: &str) -> String {
-        git(&self.bare.path, &["log", "-1", "--format=%B", commit])
+        git(&self.remote.path, &["log", "-1", "--format=%B", commit])
     }
 
     /// `name <email>` of `commit`'s author and committer.
     pub fn author_and_committer(&self, commit: &str) -> (String, String) {
         let out = git(
-            &self.bare.path,
+            &self.remote.path,
             &["log", "-1", "--format=%an <%ae>%n%cn <%ce>", commit],
         );
         let mut lines = out.lines();
@@ -313,7 +241,7 @@ mode = "push"
     /// The changed lines of `commit` against its parent: (path, removed, added), whole lines.
     pub fn changed_lines(&self, commit: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
         let diff = git(
-            &self.bare.path,
+            &self.remote.path,
             &[
                 "diff",
                 "--unified=0",
@@ -339,10 +267,12 @@ mode = "push"
 
     /// A file's content at `commit` on the remote.
     pub fn show(&self, commit: &str, path: &str) -> String {
-        let out =
-            super::git_server::git_command(&self.bare.path, &["show", &format!("{commit}:{path}")])
-                .output()
-                .unwrap();
+        let out = super::git_server::git_command(
+            &self.remote.path,
+            &["show", &format!("{commit}:{path}")],
+        )
+        .output()
+        .unwrap();
         assert!(out.status.success(), "{path} at {commit}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -365,7 +295,7 @@ mode = "push"
         let release = self.dir.path().join("hook-release");
         let _ = std::fs::remove_file(&started);
         let _ = std::fs::remove_file(&release);
-        self.bare.set_pre_receive(&format!(
+        self.remote.set_pre_receive(&format!(
             "touch '{s}'\nwhile [ ! -e '{r}' ]; do sleep 0.05; done\nexit {code}",
             s = started.display(),
             r = release.display()
@@ -387,16 +317,6 @@ pub fn wait_for_file(path: &Path, child: &mut Child) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
-}
-
-/// Waits for `child` and collects its output.
-pub fn finish(child: Child) -> Run {
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// Watches `/proc/*/cmdline` of every process until stopped; counts the git processes seen and

@@ -2,7 +2,6 @@
 //! served as a path / file:// URL, by `git daemon`, by `git http-backend` behind a small CGI
 //! server with HTTP Basic token auth, and by OpenSSH's `sshd` on a loopback port. Every server
 //! listens on 127.0.0.1 only and is killed when dropped.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

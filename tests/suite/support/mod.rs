@@ -1,7 +1,10 @@
-//! Shared helpers for the integration tests and benchmarks: a real local registry
-//! (Debian's `docker-registry`), a fault-injection fake registry, and real Git remotes.
-#![allow(dead_code)]
+//! What the integration tests share: the fixture ([`world::World`]: a real registry, a real
+//! remote, a configuration builder and the one way to run `baton`), the scenarios seeded on
+//! it, the real servers (Debian's `docker-registry`, git's daemon, http-backend, sshd) and the
+//! fakes for what a real server cannot be made to do.
 
+pub mod baton;
+pub mod config;
 pub mod daemon;
 pub mod fake_forge;
 pub mod fake_registry;
@@ -10,3 +13,4 @@ pub mod git_server;
 pub mod promotion;
 pub mod registry;
 pub mod reliability;
+pub mod world;

@@ -1,9 +1,8 @@
 //! A two-environment world for the promotion tests: a real registry (`docker-registry`), a
 //! real bare Git remote with staging and production manifests, an optional fake forge, and
 //! Baton's configuration for them. Time is passed to each pass; nothing sleeps.
-#![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use baton::config::Config;
 use baton::git::{RemoteSettings, Workspace};
@@ -12,8 +11,8 @@ use baton::registry::Registries;
 use jiff::{SignedDuration, Timestamp};
 
 use super::fake_forge::{FakeForge, FakeKind};
-use super::git_server::{BareRepo, Writer, git};
-use super::registry::LocalRegistry;
+use super::git_server::{Writer, git};
+use super::world::World;
 
 /// The forge token the fake accepts.
 pub const FORGE_TOKEN: &str = "fake-forge-token-7f3a";
@@ -23,21 +22,24 @@ pub const STAGING: &str = "clusters/staging/app.yaml";
 /// Production's manifest.
 pub const PRODUCTION: &str = "clusters/production/app.yaml";
 
-/// Everything one scenario needs.
-pub struct World {
-    /// The registry holding `app`.
-    pub registry: LocalRegistry,
-    /// The remote.
-    pub remote: BareRepo,
+/// A world whose staging and production both hold `app`, with an optional fake forge.
+pub struct PromotionWorld {
+    /// The registry, the remote and the directory.
+    pub world: World,
     /// A person's clone of the remote.
     pub writer: Writer,
     /// The fake forge, when review mode is used.
     pub forge: Option<FakeForge>,
-    /// Config, state and token files.
-    pub dir: tempfile::TempDir,
     /// The configuration file.
     pub config_path: PathBuf,
     workspace: Option<Workspace>,
+}
+
+impl std::ops::Deref for PromotionWorld {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
 }
 
 /// `now` moved by `hours` (negative for the past).
@@ -57,16 +59,15 @@ pub fn manifest(host: &str, tag: &str, hold: Option<&str>) -> String {
     }
 }
 
-impl World {
+impl PromotionWorld {
     /// A world where both environments hold `app:1.0.0` and the registry has that tag.
     /// `production` is the TOML of `[environments.production]` (its keys only);
     /// `forge` starts a fake forge of that kind and configures it.
-    pub async fn new(production: &str, forge: Option<FakeKind>) -> World {
-        let registry = LocalRegistry::start();
-        registry.push_image("app", "1.0.0").await;
-        let remote = BareRepo::seeded();
-        let writer = remote.writer();
-        let host = registry.host();
+    pub async fn new(production: &str, forge: Option<FakeKind>) -> PromotionWorld {
+        let world = World::start();
+        world.registry.push_image("app", "1.0.0").await;
+        let writer = world.remote.writer();
+        let host = world.host();
         git(&writer.work, &["rm", "--quiet", "-r", "clusters"]);
         git(&writer.work, &["commit", "--quiet", "-m", "Start over"]);
         git(&writer.work, &["push", "--quiet", "origin", "main"]);
@@ -76,67 +77,41 @@ impl World {
             &manifest(&host, "1.0.0", None),
             "Add production",
         );
-        let dir = tempfile::tempdir().unwrap();
         let forge = match forge {
             Some(kind) => Some(FakeForge::start(kind, "platform/fleet", FORGE_TOKEN).await),
             None => None,
         };
-        let token_file = dir.path().join("forge-token");
+        let token_file = world.dir.path().join("forge-token");
         std::fs::write(&token_file, format!("{FORGE_TOKEN}\n")).unwrap();
-        let config_path = dir.path().join("baton.toml");
-        let world = World {
-            registry,
-            remote,
+        let config_path = world.config_path();
+        let promotion = PromotionWorld {
+            world,
             writer,
             forge,
-            dir,
             config_path,
             workspace: None,
         };
-        world.write_config(production);
-        world
+        promotion.write_config(production);
+        promotion
     }
 
-    /// Rewrites the configuration with `production` as production's keys.
+    /// Rewrites the configuration with `production` (TOML keys) as production's keys.
     pub fn write_config(&self, production: &str) {
-        let host = self.registry.host();
+        let host = self.host();
         let forge = match &self.forge {
             Some(f) => f.config_section(&self.dir.path().join("forge-token")),
             None => String::new(),
         };
-        let text = format!(
-            r#"[daemon]
-state_dir = "{state}"
-
-[git]
-url = "{url}"
-branch = "main"
-author_name = "baton"
-author_email = "baton@example.com"
-push_retries = 2
-
-[registries."{host}"]
-insecure = true
-
-[images.app]
-repository = "{host}/app"
-interval = "1m"
-
-[policies.app]
-image = "app"
-semver = "1.x"
-
-[environments.staging]
-paths = ["clusters/staging"]
-
-[environments.production]
-paths = ["clusters/production"]
-{production}
-{forge}"#,
-            state = self.dir.path().join("state").display(),
-            url = self.remote.path_url(),
-        );
-        std::fs::write(&self.config_path, text).unwrap();
+        self.world
+            .config(&self.remote.path_url())
+            .set("git", "push_retries", "2")
+            .image("app", &format!("{host}/app"))
+            .text_value("images.app", "interval", "1m")
+            .semver_policy("app", "app", "1.x")
+            .environment("staging", &["clusters/staging"])
+            .environment("production", &["clusters/production"])
+            .raw(&format!("{production}\n{forge}"))
+            .write();
     }
 
     /// The configuration as Baton loads it.
@@ -218,16 +193,6 @@ paths = ["clusters/production"]
             ],
         );
         git(work, &["push", "--quiet", "origin", "main"]);
-    }
-
-    /// The registry host.
-    pub fn host(&self) -> String {
-        self.registry.host()
-    }
-
-    /// The directory of the configuration.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +25,7 @@ pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub struct LocalRegistry {
     child: Child,
     port: u16,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     auth: Option<(String, String)>,
     http: reqwest::Client,
 }
@@ -164,7 +163,7 @@ impl LocalRegistry {
                     return LocalRegistry {
                         child,
                         port,
-                        dir,
+                        _dir: dir,
                         auth,
                         http,
                     };
@@ -185,11 +184,6 @@ impl LocalRegistry {
     /// `127.0.0.1:<port>`.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The registry's data and config directory.
-    pub fn dir(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
     }
 
     /// Client settings for this registry: plain HTTP, and its credentials

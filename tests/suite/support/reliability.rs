@@ -2,16 +2,16 @@
 //! real local registry, a seeded bare remote with one manifest per image and environment),
 //! Baton's moves read back from the remote's history, and the checks every fault test ends
 //! with: history linear, every move once and in order, every committed file whole.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 
-use super::fleet::Run;
+use super::baton::{Baton, Run};
 use super::git_server::{BRANCH, BareRepo, git, git_command, write};
 use super::registry::{LocalRegistry, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST};
+use super::world::World;
 
 /// The version every manifest starts at.
 pub const FIRST: &str = "1.0.0";
@@ -159,14 +159,10 @@ pub fn assert_committed_files(
     files
 }
 
-/// A registry with many images and a remote with one manifest per image and environment.
+/// A world with many images and one manifest per image and environment.
 pub struct Many {
-    /// The registry holding `team/NAME` for every image.
-    pub registry: LocalRegistry,
-    /// The remote.
-    pub bare: BareRepo,
-    /// Configs, state directories and logs.
-    pub dir: tempfile::TempDir,
+    /// The registry (holding `team/NAME` for every image), the remote and the directory.
+    pub world: World,
     /// Image names (`img00`, `img01`, ...), also their policy names.
     pub images: Vec<String>,
     /// Environment names; each owns `clusters/ENV`.
@@ -177,6 +173,13 @@ pub struct Many {
     pub pushed: Mutex<BTreeMap<String, Vec<String>>>,
     /// Each image's manifest: a new tag is one more name for it (one request).
     manifests: BTreeMap<String, Vec<u8>>,
+}
+
+impl std::ops::Deref for Many {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
 }
 
 impl Many {
@@ -210,18 +213,15 @@ impl Many {
                 .await;
             manifests.insert(image.clone(), manifest);
         }
-        let bare = BareRepo::seeded();
         let mut many = Many {
-            registry,
-            bare,
-            dir: tempfile::tempdir().unwrap(),
+            world: World::with_registry(registry),
             images,
             environments: environments.iter().map(|e| e.to_string()).collect(),
             seeded: String::new(),
             pushed: Mutex::new(BTreeMap::new()),
             manifests,
         };
-        let writer = many.bare.writer();
+        let writer = many.remote.writer();
         for env in &many.environments {
             for image in &many.images {
                 write(
@@ -315,35 +315,29 @@ impl Many {
 
     /// The remote head.
     pub fn head(&self) -> String {
-        self.bare.head(BRANCH).unwrap()
+        self.remote.head(BRANCH).unwrap()
     }
 
     /// A configuration for one Baton instance: state directory `DIR/NAME-state`, the remote
-    /// at `url`, `daemon_extra` in `[daemon]`, `extra` at the end. Written to `DIR/NAME.toml`.
+    /// at `url`, `daemon_extra` (`key = value` lines) in `[daemon]`, `extra` (TOML) at the end.
+    /// Written to `DIR/NAME.toml`.
     pub fn write_config(&self, name: &str, url: &str, daemon_extra: &str, extra: &str) -> PathBuf {
         let host = self.registry.host();
-        let mut text = format!(
-            "[daemon]\nstate_dir = \"{state}\"\n{daemon_extra}\n\
-             [git]\nurl = \"{url}\"\nbranch = \"{BRANCH}\"\nauthor_name = \"baton-{name}\"\n\
-             author_email = \"baton-{name}@example.com\"\npush_retries = 20\n\n\
-             [registries.\"{host}\"]\ninsecure = true\n",
-            state = self.state_dir(name).display(),
-        );
+        let mut config = self
+            .instance_config(name, url)
+            .lines("daemon", daemon_extra)
+            .set("git", "push_retries", "20");
         for image in &self.images {
-            text.push_str(&format!(
-                "\n[images.{image}]\nrepository = \"{host}/team/{image}\"\n\n\
-                 [policies.{image}]\nimage = \"{image}\"\nsemver = \"1.x\"\n"
-            ));
+            config = config
+                .image(image, &format!("{host}/team/{image}"))
+                .semver_policy(image, image, "1.x");
         }
         for env in &self.environments {
-            text.push_str(&format!(
-                "\n[environments.{env}]\npaths = [\"clusters/{env}\"]\nmode = \"push\"\n"
-            ));
+            config = config
+                .environment(env, &[&format!("clusters/{env}")])
+                .text_value(&format!("environments.{env}"), "mode", "push");
         }
-        text.push_str(extra);
-        let path = self.config_path(name);
-        std::fs::write(&path, text).unwrap();
-        path
+        config.raw(extra).write()
     }
 
     /// `DIR/NAME.toml`.
@@ -358,17 +352,17 @@ impl Many {
 
     /// `baton ARGS --config DIR/NAME.toml`, not started: its own process group, output piped.
     pub fn command(&self, name: &str, args: &[&str]) -> Command {
-        baton_command(&self.config_path(name), args)
+        Baton::new(args).config(&self.config_path(name)).command()
     }
 
     /// Runs `baton once` for instance `name` to the end.
     pub fn once(&self, name: &str) -> Run {
-        run(self.command(name, &["once"]))
+        Baton::new(["once"]).config(&self.config_path(name)).run()
     }
 
     /// Every Baton move on the remote, oldest first.
     pub fn moves(&self) -> Vec<Move> {
-        moves(&self.bare.path, BRANCH)
+        moves(&self.remote.path, BRANCH)
     }
 
     /// The end-of-test checks: history linear; for every image and environment the moves
@@ -377,7 +371,7 @@ impl Many {
     /// committed manifest parses and differs from the seed only in the marked tag; the files
     /// at the head hold the newest tags. Returns the moves.
     pub fn assert_sound(&self, exact: bool) -> Vec<Move> {
-        assert_linear(&self.bare, BRANCH);
+        assert_linear(&self.remote, BRANCH);
         let moves = self.moves();
         let head = self.head();
         for env in &self.environments {
@@ -426,7 +420,7 @@ impl Many {
                     "{image} in {env}: the last move is not the newest tag"
                 );
                 let out = git_command(
-                    &self.bare.path,
+                    &self.remote.path,
                     &[
                         "show",
                         &format!("{head}:{}", self.manifest_path(env, image)),
@@ -439,7 +433,7 @@ impl Many {
             }
         }
         let seeded = self.seeded.clone();
-        assert_committed_files(&self.bare.path, BRANCH, &seeded, |_, path, text| {
+        assert_committed_files(&self.remote.path, BRANCH, &seeded, |_, path, text| {
             let (env, image) = path
                 .strip_prefix("clusters/")
                 .and_then(|p| p.strip_suffix(".yaml"))
@@ -448,34 +442,6 @@ impl Many {
             self.committed_tag(env, image, text);
         });
         moves
-    }
-}
-
-/// `baton ARGS --config CONFIG`, not started: its own process group, output piped, no
-/// inherited Baton settings.
-pub fn baton_command(config: &Path, args: &[&str]) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("BATON_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    cmd
-}
-
-/// Runs `cmd` to the end.
-pub fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
