@@ -79,7 +79,7 @@ impl Drop for Keyring {
 
 /// `git verify-commit --raw` of `commit` in the remote with `home` as keyring.
 fn verify(fleet: &Fleet, home: &str, commit: &str) -> (bool, String) {
-    let out = git_command(&fleet.bare.path, &["verify-commit", "--raw", commit])
+    let out = git_command(&fleet.remote.path, &["verify-commit", "--raw", commit])
         .env("GNUPGHOME", home)
         .output()
         .unwrap();
@@ -93,7 +93,7 @@ fn verify(fleet: &Fleet, home: &str, commit: &str) -> (bool, String) {
 async fn gpg_signing_by_key_id_verifies_with_git() {
     let fleet = Fleet::start().await;
     let keys = Keyring::new(&format!("Baton Bot <{AUTHOR_EMAIL}>"));
-    let url = fleet.bare.file_url();
+    let url = fleet.remote.file_url();
     let seed = fleet.head();
 
     // By fingerprint.

@@ -13,34 +13,17 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::Daemon;
+use crate::support::baton::Baton;
 use crate::support::fake_forge::FakeKind;
 use crate::support::git_server::{free_port, git, git_command};
-use crate::support::promotion::{PRODUCTION, STAGING, World, manifest};
+use crate::support::promotion::{PRODUCTION, PromotionWorld, STAGING, manifest};
 use baton::git::trailers::parse_trailers;
 
-fn command(w: &World, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.args(args)
-        .arg("--config")
-        .arg(&w.config_path)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("BATON_") {
-            cmd.env_remove(key);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+fn command(w: &PromotionWorld, args: &[&str], env: &[(&str, &str)]) -> Command {
+    Baton::new(args).config(&w.config_path).envs(env).command()
 }
 
-fn baton(w: &World, args: &[&str]) -> Output {
+fn baton(w: &PromotionWorld, args: &[&str]) -> Output {
     command(w, args, &[]).output().unwrap()
 }
 
@@ -57,7 +40,7 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn promote(w: &World, version: &str, by: &str, extra: &[&str]) -> Output {
+fn promote(w: &PromotionWorld, version: &str, by: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "promote",
         "app",
@@ -74,7 +57,7 @@ fn promote(w: &World, version: &str, by: &str, extra: &[&str]) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_refuses_a_tag_the_registry_does_not_list_and_plan_reports_it() {
-    let w = World::new("", None).await;
+    let w = PromotionWorld::new("", None).await;
     let host = w.host();
     w.push_tag("1.1.0").await;
     let before = w.remote.head("main");
@@ -127,7 +110,7 @@ async fn promote_refuses_a_tag_the_registry_does_not_list_and_plan_reports_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_refuses_a_listed_tag_whose_digest_pinned_markers_cannot_be_resolved() {
-    let w = World::new("", None).await;
+    let w = PromotionWorld::new("", None).await;
     let host = w.host();
     // Production pins digests; the registry lists 1.1.0 but its manifest is gone.
     let pinned = format!(
@@ -160,7 +143,7 @@ async fn promote_refuses_a_listed_tag_whose_digest_pinned_markers_cannot_be_reso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_in_review_mode_outlives_the_automatic_passes() {
-    let w = World::new("mode = \"review\"\n", Some(FakeKind::GitHub)).await;
+    let w = PromotionWorld::new("mode = \"review\"\n", Some(FakeKind::GitHub)).await;
     let host = w.host();
     let forge = w.forge.as_ref().unwrap();
     const BRANCH: &str = "baton/production/app";
@@ -242,7 +225,7 @@ async fn a_rollback_in_review_mode_outlives_the_automatic_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_forge_a_rollback_branch_is_left_alone_until_merged() {
-    let w = World::new("mode = \"review\"\n", None).await;
+    let w = PromotionWorld::new("mode = \"review\"\n", None).await;
     const BRANCH: &str = "baton/production/app";
     let out = promote(&w, "1.0.0", "bob", &["--dry-run"]);
     assert!(stdout(&out).contains("nothing to do"), "{}", text(&out));
@@ -278,7 +261,7 @@ async fn without_a_forge_a_rollback_branch_is_left_alone_until_merged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_dates_a_reviewed_move_when_it_was_merged() {
-    let w = World::new("mode = \"review\"\n", None).await;
+    let w = PromotionWorld::new("mode = \"review\"\n", None).await;
     w.push_tag("1.1.0").await;
     let out = baton(&w, &["once"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -398,7 +381,7 @@ fn output_within_a_minute(mut cmd: Command) -> (Output, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for() {
-    let w = World::new("", None).await;
+    let w = PromotionWorld::new("", None).await;
     let port = free_port();
     let config = std::fs::read_to_string(&w.config_path).unwrap().replace(
         "[daemon]\n",
@@ -406,10 +389,9 @@ async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for(
     );
     std::fs::write(&w.config_path, config).unwrap();
     w.push_tag("1.1.0").await;
-    let logs = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start(&w.config_path, port, logs.path(), &[]);
+    let mut daemon = w.daemon(port, &[]);
     daemon.wait_ready();
-    let lock = w.path().join("state/baton.lock");
+    let lock = w.dir.path().join("state/baton.lock");
     assert_eq!(
         std::fs::read_to_string(&lock).unwrap().trim(),
         daemon.pid().to_string(),
@@ -498,7 +480,7 @@ async fn with_the_daemon_running_reads_answer_and_writes_say_whom_they_wait_for(
             "waiting for baton process pid {} (baton --log-format json run --config {}) to release the state directory {}",
             daemon.pid(),
             w.config_path.display(),
-            w.path().join("state").display()
+            w.dir.path().join("state").display()
         )),
         "{line}"
     );

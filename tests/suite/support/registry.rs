@@ -25,7 +25,7 @@ pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub struct LocalRegistry {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     auth: Option<(String, String)>,
     http: reqwest::Client,
 }
@@ -163,7 +163,7 @@ impl LocalRegistry {
                     return LocalRegistry {
                         child,
                         port,
-                        _dir: dir,
+                        dir,
                         auth,
                         http,
                     };
@@ -179,6 +179,11 @@ impl LocalRegistry {
         }
         let log = std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
         panic!("docker-registry would not start:\n{log}");
+    }
+
+    /// The registry's data and config directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.dir.path().to_path_buf()
     }
 
     /// `127.0.0.1:<port>`.
