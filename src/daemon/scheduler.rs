@@ -24,7 +24,7 @@ use crate::pass::scan_image;
 const FIRST_SCAN_SPREAD: Duration = Duration::from_secs(1);
 
 /// The shortest time between two scans of one image that webhooks asked for.
-pub const MIN_TRIGGER_GAP: Duration = Duration::from_secs(10);
+pub const MIN_TRIGGER_GAP: Duration = Duration::from_secs(2);
 
 /// The largest jitter added to an interval.
 const MAX_JITTER: Duration = Duration::from_secs(1);
