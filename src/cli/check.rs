@@ -12,6 +12,9 @@ pub fn run(args: &ConfigArg) -> anyhow::Result<ExitCode> {
     match Config::load(&path) {
         Ok(config) => {
             println!("{}", summary(&config));
+            for warning in warnings(&config) {
+                eprintln!("{warning}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
@@ -19,6 +22,22 @@ pub fn run(args: &ConfigArg) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Where a valid configuration meets a deliberate difference from Flux or a Go reading
+/// that may surprise (docs/flux-compatibility.md), one line per finding.
+pub fn warnings(config: &Config) -> Vec<String> {
+    config
+        .policies
+        .iter()
+        .flat_map(|(name, policy)| {
+            policy
+                .policy
+                .compatibility_warnings()
+                .into_iter()
+                .map(move |w| format!("warning: policy {name}: {w}"))
+        })
+        .collect()
 }
 
 /// A short, human summary of a valid configuration.
@@ -58,7 +77,10 @@ pub fn summary(config: &Config) -> String {
             line.push_str(&format!(", promote from {from}"));
         }
         if let Some(soak) = env.soak {
-            line.push_str(&format!(" after {}", crate::config::format_duration(soak)));
+            line.push_str(&format!(
+                " after {}",
+                crate::common::time::format_duration(soak)
+            ));
         }
         for window in &env.windows {
             line.push_str(&format!(", window {}", window.text));

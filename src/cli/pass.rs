@@ -84,7 +84,7 @@ pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
 /// that has to wait for another process says at once which one (stderr), then waits up to
 /// two minutes.
 pub async fn open(config: Config, access: Access) -> anyhow::Result<Prepared> {
-    crate::registry::install_crypto_provider();
+    crate::common::http::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
     let dir = match access {

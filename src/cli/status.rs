@@ -45,13 +45,12 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let url = format!("{base}/api/v1/status");
-    crate::registry::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let body = runtime.block_on(async {
-        let client = reqwest::Client::builder()
+        let client = crate::common::http::client_builder()
             .timeout(Duration::from_secs(10))
             .no_proxy()
             .build()

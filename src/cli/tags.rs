@@ -70,7 +70,7 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
     }
     policies.sort_by(|a, b| a.name.cmp(&b.name));
 
-    crate::registry::install_crypto_provider();
+    crate::common::http::install_crypto_provider();
     let registries =
         Registries::from_config(&config).context("cannot read registry credentials")?;
     let client = registries

@@ -1,7 +1,13 @@
-//! Shared helpers at the bottom of the layers: each has one home here and imports nothing
-//! from the rest of the crate.
+//! The bottom layer: small helpers every other part shares, one home each. Nothing here
+//! imports another Baton module.
 
+pub mod backoff;
+pub mod http;
+pub mod secret;
 pub mod state_lock;
+pub mod template;
+pub mod text;
+pub mod time;
 
 /// Creates `dir` and any missing parent readable by Baton's user only (0700), so that outside
 /// systemd (which makes the state directory 0700 itself) the clone and the askpass helper are

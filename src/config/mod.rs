@@ -439,22 +439,5 @@ impl Config {
     }
 }
 
-/// Formats a duration the way the configuration writes it (`30s`, `5m`, `24h`, `1h30m`).
-pub fn format_duration(duration: Duration) -> String {
-    let mut secs = duration.as_secs();
-    // Sub-second remainders are dropped: configuration durations are whole seconds.
-    if secs == 0 {
-        return format!("{}ms", duration.as_millis());
-    }
-    let mut out = String::new();
-    for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
-        if secs >= size {
-            out.push_str(&format!("{}{unit}", secs / size));
-            secs %= size;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use figment::{Figment, Profile, Provider};
 use super::source::{ConfigError, KeyPath, Location, SpanIndex, display_path};
 use super::window::{Freeze, TimeWindow};
 use super::*;
+use crate::common::text::suggest;
 use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
 
 mod notifications;
@@ -375,15 +376,6 @@ impl<'a> Table<'a> {
             self.cx.error(&path, Some(value.tag()), message);
         }
     }
-}
-
-fn suggest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(key, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }
 
 fn describe(value: &Value) -> String {
@@ -952,21 +944,23 @@ fn read_image(t: Table) -> Option<ImageConfig> {
 fn compile_regexes(t: &Table, items: Vec<(String, KeyPath)>) -> Vec<regex::Regex> {
     items
         .into_iter()
-        .filter_map(|(pattern, path)| match regex::Regex::new(&pattern) {
-            Ok(re) => Some(re),
-            Err(err) => {
-                let tag = None;
-                t.cx.error(
-                    &path,
-                    tag,
-                    format!(
-                        "{pattern:?} is not a valid regular expression: {}",
-                        first_line(&err.to_string())
-                    ),
-                );
-                None
-            }
-        })
+        .filter_map(
+            |(pattern, path)| match crate::policy::GoRegex::new(&pattern) {
+                Ok(re) => Some(re.regex().clone()),
+                Err(err) => {
+                    let tag = None;
+                    t.cx.error(
+                        &path,
+                        tag,
+                        format!(
+                            "{pattern:?} is not a valid regular expression: {}",
+                            first_line(&err.to_string())
+                        ),
+                    );
+                    None
+                }
+            },
+        )
         .collect()
 }
 
@@ -1070,23 +1064,21 @@ fn read_policy(
     };
     let filter = match t.table("filter") {
         Some(f) => {
-            let pattern = f.required_string(
-                "pattern",
-                "give the regular expression tags must match, e.g. pattern = '^main-(?P<ts>[0-9]+)'",
-            );
+            // An empty pattern is valid and matches every tag, as in Flux.
+            let pattern = if f.dict.is_some_and(|d| d.contains_key("pattern")) {
+                f.string("pattern")
+            } else {
+                f.required_string(
+                    "pattern",
+                    "give the regular expression tags must match, e.g. pattern = '^main-(?P<ts>[0-9]+)'",
+                )
+            };
             let extract = f.string("extract");
             let built = pattern.as_deref().and_then(|pattern| {
                 match TagFilter::new(pattern, extract.as_deref()) {
                     Ok(filter) => Some(filter),
                     Err(err) => {
-                        f.error(
-                            if extract.is_some() && regex::Regex::new(pattern).is_ok() {
-                                "extract"
-                            } else {
-                                "pattern"
-                            },
-                            first_line(&err.to_string()),
-                        );
+                        f.error("pattern", first_line(&err.to_string()));
                         None
                     }
                 }

@@ -413,14 +413,6 @@ fn errors_render_with_a_header() {
 }
 
 #[test]
-fn durations_format_as_written() {
-    assert_eq!(format_duration(Duration::from_secs(86400)), "24h");
-    assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
-    assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-    assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
-}
-
-#[test]
 fn forge_section() {
     let ok = load(&format!(
         "{BASE}\n[forge]\nkind = \"gitea\"\nbase_url = \"https://code.example.com\"\nrepository = \"platform/fleet\"\ntoken_file = \"forge-token\"\nlabels = [\"baton\"]\nreviewers = [\"alice\"]\ndraft = true\n"

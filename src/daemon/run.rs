@@ -19,9 +19,10 @@ use super::metrics::ResultLabel;
 use super::scheduler::Scheduler;
 use super::state::{Loaded, Shared};
 use super::{reconcile, systemd};
+use crate::common::secret::SecretFileError;
 use crate::common::state_lock::StateLock;
 use crate::config::{Config, ConfigErrors};
-use crate::registry::{Registries, SecretFileError};
+use crate::registry::Registries;
 
 /// Editors write a file in several steps; changes within this long are one reload.
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(250);
@@ -118,7 +119,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<bool> {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     events::watch_signals(events_tx.clone())
         .map_err(|e| anyhow::anyhow!("cannot install signal handlers: {e}"))?;
-    crate::registry::install_crypto_provider();
+    crate::common::http::install_crypto_provider();
     let path = options.config_path.clone();
     let loaded = load(&path, None, true)?;
     release_free_memory();

@@ -25,9 +25,9 @@ use ring::hmac;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::common::secret::{Secret, SecretFileError};
 use crate::config::{Config, WebhookConfig, WebhookKind};
 use crate::reference::{self, ImageName, Reference};
-use crate::registry::{Secret, SecretFileError};
 
 /// Largest request body accepted; bigger ones get 413 without being read further.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

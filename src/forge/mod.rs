@@ -14,8 +14,11 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::common::http::client_builder;
+use crate::common::secret::Secret;
+use crate::common::text::{error_chain, one_line};
+use crate::common::time::utc;
 use crate::config::ForgeConfig;
-use crate::registry::Secret;
 
 /// Which REST API a forge speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,12 +245,9 @@ impl Forge {
             path: config.token_file.clone(),
             reason: e.to_string(),
         })?;
-        crate::registry::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        let http = client_builder()
             .connect_timeout(Duration::from_secs(10).min(config.timeout))
             .timeout(config.timeout)
-            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ForgeError::Settings(format!("cannot build the HTTP client: {e}")))?;
         let (api, web) = api_and_web(config.kind, &config.base_url);
@@ -412,7 +412,7 @@ impl Forge {
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let Some(bytes) = crate::registry::read_bounded(response, MAX_REPLY)
+        let Some(bytes) = crate::common::http::read_bounded(response, MAX_REPLY)
             .await
             .map_err(unreachable)?
         else {
@@ -523,27 +523,9 @@ fn rate_limited(
                 })
         });
     Some(match reset {
-        Some(t) => format!(": it resets at {}", crate::promotion::utc(t)),
+        Some(t) => format!(": it resets at {}", utc(t)),
         None => String::new(),
     })
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::history::CommitRecord;
+use crate::common::template::{Template, TemplateError, UndefinedBehavior, Words};
+use crate::common::text::one_line;
 
 /// Trailer naming the environment a move happened in.
 pub const TRAILER_ENVIRONMENT: &str = "Baton-Environment";
@@ -132,51 +134,13 @@ impl CommitMessage {
     }
 }
 
-/// Collapses a value onto one line so it cannot break the subject or the trailer block.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A commit message template could not be compiled or rendered.
-#[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
-    /// The template has a syntax error or uses something undefined.
-    #[error(
-        "commit message template, line {line}: {detail}; fix the template (variables: environment, moves, summary, promoted_by)"
-    )]
-    Invalid {
-        /// 1-based line in the template source (0 when minijinja gives none).
-        line: usize,
-        /// What minijinja reported.
-        detail: String,
-    },
-    /// The template rendered to nothing but whitespace.
-    #[error(
-        "commit message template rendered an empty message; make it print at least a subject line, e.g. {{{{ summary }}}}"
-    )]
-    Empty,
-}
-
-impl TemplateError {
-    fn from_minijinja(err: &minijinja::Error) -> Self {
-        let detail = match err.detail() {
-            Some(d) => format!("{}: {d}", err.kind()),
-            None => err.kind().to_string(),
-        };
-        TemplateError::Invalid {
-            line: err.line().unwrap_or(0),
-            detail,
-        }
-    }
-}
-
 /// An operator's commit message template (minijinja), checked when created.
 ///
 /// Variables: `environment`, `moves` (each with `image`, `policy`, `rule`, `from`, `to`,
 /// `digest`), `summary` (the default subject) and `promoted_by`. Undefined variables are errors.
 /// Baton appends its trailers after the rendered text so `history` keeps working.
 pub struct MessageTemplate {
-    env: minijinja::Environment<'static>,
+    template: Template,
 }
 
 impl std::fmt::Debug for MessageTemplate {
@@ -185,7 +149,11 @@ impl std::fmt::Debug for MessageTemplate {
     }
 }
 
-const TEMPLATE_NAME: &str = "commit message";
+const WORDS: Words = Words {
+    what: "commit message template",
+    invalid: "fix the template (variables: environment, moves, summary, promoted_by)",
+    empty: "make it print at least a subject line, e.g. {{ summary }}",
+};
 
 #[derive(Serialize)]
 struct TemplateContext<'a> {
@@ -199,11 +167,9 @@ impl MessageTemplate {
     /// Compiles `source` and renders it once with a sample message, so syntax errors and
     /// misspelt variables are reported when the config loads rather than at the first move.
     pub fn new(source: impl Into<String>) -> Result<Self, TemplateError> {
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.add_template_owned(TEMPLATE_NAME, source.into())
-            .map_err(|e| TemplateError::from_minijinja(&e))?;
-        let template = MessageTemplate { env };
+        let template = MessageTemplate {
+            template: Template::compile(source, UndefinedBehavior::Strict, WORDS)?,
+        };
         let sample = CommitMessage {
             environment: "staging".into(),
             moves: vec![Move {
@@ -222,23 +188,12 @@ impl MessageTemplate {
 
     /// The template's text for `msg`, without trailers.
     fn render_text(&self, msg: &CommitMessage) -> Result<String, TemplateError> {
-        let template = self
-            .env
-            .get_template(TEMPLATE_NAME)
-            .map_err(|e| TemplateError::from_minijinja(&e))?;
-        let ctx = TemplateContext {
+        self.template.render(&TemplateContext {
             environment: &msg.environment,
             moves: &msg.moves,
             summary: msg.summary(),
             promoted_by: msg.promoted_by.as_deref(),
-        };
-        let text = template
-            .render(minijinja::value::Value::from(minijinja::value::Serde(&ctx)))
-            .map_err(|e| TemplateError::from_minijinja(&e))?;
-        if text.trim().is_empty() {
-            return Err(TemplateError::Empty);
-        }
-        Ok(text)
+        })
     }
 }
 
@@ -496,7 +451,7 @@ mod tests {
     #[test]
     fn empty_template_output_is_an_error() {
         let err = MessageTemplate::new("{% if false %}x{% endif %}  \n").unwrap_err();
-        assert!(matches!(err, TemplateError::Empty));
+        assert!(matches!(err, TemplateError::Empty { .. }));
     }
 
     #[test]

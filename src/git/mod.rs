@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
 pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
-pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, TemplateError, parse_moves};
+pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, parse_moves};
 pub use sign::{Signing, SigningFormat};
 pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::common::text::one_line;
 use crate::git::message::{CommitMessage, Move};
 use crate::pass::{Outcome, PassReport, ReviewAction};
 
@@ -180,10 +181,6 @@ impl Event {
         }
         text
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The commit and push-failure events of a pass: one [`Event::Committed`] per pushed

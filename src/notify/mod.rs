@@ -35,11 +35,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
+use crate::common::template::TemplateError;
 use crate::config::{NotificationConfig, NotificationTarget};
 
 pub use event::{Event, EventKind, ScanFailures, events_from_report};
 pub use limit::{Message, Outbox, Queued, RateLimiter, WINDOW};
-pub use render::{Composed, SCHEMA_VERSION, Template, TemplateError, compose, payload, sample};
+pub use render::{Composed, SCHEMA_VERSION, Template, compose, payload, sample};
 
 use sink::{Counters, Target, Worker};
 
@@ -296,11 +297,8 @@ impl Notifier {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return (Notifier::disabled(), vec![NotifyError::NoRuntime]);
         };
-        crate::registry::install_crypto_provider();
-        let http = match reqwest::Client::builder()
+        let http = match crate::common::http::client_builder()
             .connect_timeout(options.connect_timeout)
-            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
             .build()
         {
             Ok(http) => http,

@@ -3,6 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::common;
+use crate::common::template::{TemplateError, UndefinedBehavior, Words};
+use crate::common::time::rfc3339_seconds;
+
 use super::SinkKind;
 use super::event::{Event, EventKind};
 use super::limit::{Message, Queued};
@@ -16,41 +20,6 @@ const MAX_TEXT: usize = 4000;
 /// Slack refuses a section block text over 3000 characters.
 const SLACK_SECTION_MAX: usize = 3000;
 
-/// A notification template could not be compiled or rendered.
-#[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
-    /// The template has a syntax error.
-    #[error(
-        "notification template, line {line}: {detail}; fix the template (variables: event, summary, text, time and the event's fields)"
-    )]
-    Invalid {
-        /// 1-based line in the template (0 when minijinja gives none).
-        line: usize,
-        /// What minijinja reported.
-        detail: String,
-    },
-    /// The template fails for one kind of event, typically on a variable that kind lacks.
-    #[error(
-        "notification template fails for {kind} events, line {line}: {detail}; guard variables that only some events have with {{% if event == \"commit\" %}}, or narrow events"
-    )]
-    ForEvent {
-        /// The kind of event it fails for.
-        kind: EventKind,
-        /// 1-based line in the template.
-        line: usize,
-        /// What minijinja reported.
-        detail: String,
-    },
-    /// The template printed nothing but whitespace.
-    #[error(
-        "notification template renders an empty message for {kind} events; make it print something, e.g. {{{{ text }}}}"
-    )]
-    Empty {
-        /// The kind of event.
-        kind: EventKind,
-    },
-}
-
 /// An operator's message template (minijinja), checked against a sample of every event
 /// kind it will see. Variables: `event` (the kind's name), `summary` (one line), `text`
 /// (Baton's default message), `time` (RFC 3339), and the event's own fields:
@@ -58,7 +27,7 @@ pub enum TemplateError {
 /// (push_failed); `environment`, `image`, `url` (review_opened); `image`, `error`,
 /// `consecutive_failures` (scan_failing).
 pub struct Template {
-    env: minijinja::Environment<'static>,
+    template: common::template::Template,
 }
 
 impl std::fmt::Debug for Template {
@@ -67,21 +36,27 @@ impl std::fmt::Debug for Template {
     }
 }
 
-const TEMPLATE_NAME: &str = "notification";
+const WORDS: Words = Words {
+    what: "notification template",
+    invalid: "fix the template (variables: event, summary, text, time and the event's fields)",
+    empty: "make it print something, e.g. {{ text }}",
+};
+
+/// What to do when the template fails for one kind of event only.
+const FOR_EVENT_HINT: &str = "guard variables that only some events have with {% if event == \"commit\" %}, or narrow events";
 
 impl Template {
     /// Compiles `source` and renders it once per kind in `kinds` with a sample event, so
     /// syntax errors and variables some events lack are reported when the config loads.
     pub fn new(source: impl Into<String>, kinds: &[EventKind]) -> Result<Self, TemplateError> {
-        let mut env = minijinja::Environment::new();
         // Printing an undefined variable fails; `{% if commit %}` is allowed.
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
-        env.add_template_owned(TEMPLATE_NAME, source.into())
-            .map_err(|e| {
-                let (line, detail) = describe(&e);
-                TemplateError::Invalid { line, detail }
-            })?;
-        let template = Template { env };
+        let template = Template {
+            template: common::template::Template::compile(
+                source,
+                UndefinedBehavior::SemiStrict,
+                WORDS,
+            )?,
+        };
         for kind in kinds {
             template.render(&sample(*kind), jiff::Timestamp::UNIX_EPOCH)?;
         }
@@ -90,29 +65,12 @@ impl Template {
 
     /// The template's text for `event`, sent at `at`.
     pub fn render(&self, event: &Event, at: jiff::Timestamp) -> Result<String, TemplateError> {
-        let kind = event.kind();
-        let fail = |e: minijinja::Error| {
-            let (line, detail) = describe(&e);
-            TemplateError::ForEvent { kind, line, detail }
-        };
-        let template = self.env.get_template(TEMPLATE_NAME).map_err(fail)?;
-        let context = event_object(event, at);
-        let text = template
-            .render(minijinja::Value::from(minijinja::value::Serde(&context)))
-            .map_err(fail)?;
-        if text.trim().is_empty() {
-            return Err(TemplateError::Empty { kind });
-        }
+        let what = format!("notification template fails for {} events", event.kind());
+        let text = self
+            .template
+            .render_as(what, FOR_EVENT_HINT, &event_object(event, at))?;
         Ok(text.trim_end().to_string())
     }
-}
-
-fn describe(err: &minijinja::Error) -> (usize, String) {
-    let detail = match err.detail() {
-        Some(d) => format!("{}: {d}", err.kind()),
-        None => err.kind().to_string(),
-    };
-    (err.line().unwrap_or(0), detail)
 }
 
 /// A representative event of `kind`, for checking templates.
@@ -148,13 +106,6 @@ pub fn sample(kind: EventKind) -> Event {
     }
 }
 
-/// Whole seconds, RFC 3339 in UTC (`2026-11-20T09:30:00Z`).
-fn format_time(at: jiff::Timestamp) -> String {
-    jiff::Timestamp::from_second(at.as_second())
-        .unwrap_or(at)
-        .to_string()
-}
-
 /// The event's fields with `event`, `time`, `summary` and `text` (the default message):
 /// the JSON webhook's body for one event, and a template's variables.
 fn event_object(event: &Event, at: jiff::Timestamp) -> Map<String, Value> {
@@ -162,7 +113,7 @@ fn event_object(event: &Event, at: jiff::Timestamp) -> Map<String, Value> {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
     };
-    map.insert("time".into(), Value::String(format_time(at)));
+    map.insert("time".into(), Value::String(rfc3339_seconds(at)));
     map.insert("summary".into(), Value::String(event.summary()));
     map.insert("text".into(), Value::String(event.text()));
     map
@@ -215,7 +166,7 @@ pub fn compose(
             Composed {
                 text,
                 event: q.event.kind().as_str().to_string(),
-                time: format_time(q.at),
+                time: rfc3339_seconds(q.at),
                 link,
                 json: Value::Object(json),
             }
@@ -244,7 +195,7 @@ pub fn compose(
                 ));
             }
             let text = truncate(&text, MAX_TEXT);
-            let time = format_time(now);
+            let time = rfc3339_seconds(now);
             let json = json!({
                 "version": SCHEMA_VERSION,
                 "source": "baton",
@@ -602,7 +553,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("renders an empty message for scan_failing"),
+            err.contains("fails for scan_failing events: renders an empty message"),
             "{err}"
         );
     }

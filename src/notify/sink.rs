@@ -16,6 +16,9 @@ use tokio::time::Instant;
 use super::limit::{Message, Outbox, Queued};
 use super::render::{Composed, Template, compose, payload};
 use super::{EventKind, NotifierOptions, SinkKind, SinkStats};
+use crate::common::backoff::Backoff;
+use crate::common::http::parse_retry_after;
+use crate::common::text::with_causes;
 
 /// Where a sink's messages go. Its Debug output names the host only: webhook URLs embed
 /// tokens.
@@ -269,12 +272,7 @@ impl Worker {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .options
-            .backoff_base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        exp.min(self.options.max_backoff)
-            .mul_f64(rand::random_range(0.5..=1.0))
+        Backoff::new(self.options.backoff_base, self.options.max_backoff).delay(attempt)
     }
 
     async fn attempt(&self, body: &serde_json::Value, txn: &str) -> Result<u16, Failure> {
@@ -313,11 +311,11 @@ impl Worker {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| crate::registry::parse_retry_after(v, SystemTime::now()));
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         // Only the start of an error reply is shown: read at most 64 KiB of it.
         let text = tokio::time::timeout(
             self.timeout,
-            crate::registry::read_bounded(response, MAX_ERROR_REPLY),
+            crate::common::http::read_bounded(response, MAX_ERROR_REPLY),
         )
         .await
         .ok()
@@ -378,23 +376,14 @@ async fn sleep_until(wake: Option<Instant>) {
 /// An error with its causes, without the request URL (which may carry a token).
 fn error_chain(err: reqwest::Error) -> String {
     let err = err.without_url();
-    let mut text = if err.is_timeout() {
+    let head = if err.is_timeout() {
         "the request timed out".to_string()
     } else if err.is_connect() {
         "cannot connect".to_string()
     } else {
         err.to_string()
     };
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    with_causes(head, &err)
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.

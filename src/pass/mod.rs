@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::common::backoff::Backoff;
 use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
@@ -561,7 +562,7 @@ async fn environment_pass(
     let attempts = cx.config.git.push_retries + 1;
     for attempt in 0..attempts {
         if attempt > 0 {
-            let delay = backoff(attempt);
+            let delay = PUSH_BACKOFF.delay(attempt);
             tracing::debug!(environment = %name, attempt, delay_ms = delay.as_millis() as u64, "syncing and re-applying");
             tokio::time::sleep(delay).await;
             if let Err(err) = cx.workspace.sync().await {
@@ -806,10 +807,8 @@ fn insert_body(text: &str, lines: &[String]) -> String {
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(200) * 2u32.saturating_pow(attempt.min(6));
-    base + Duration::from_millis(rand::random::<u64>() % 200)
-}
+/// Waits between a rejected push and the next try: 300-600 ms at first, at most 13 s.
+const PUSH_BACKOFF: Backoff = Backoff::new(Duration::from_millis(600), Duration::from_secs(13));
 
 /// An environment's markers with the versions they should hold and the resulting edits.
 struct Prepared {

@@ -102,7 +102,7 @@ pub async fn scan_image(
             scan.error_kind = Some("timeout");
             scan.error = Some(format!(
                 "scan of {repository} took longer than the image's timeout of {}: raise images.{name}.timeout or check the registry",
-                crate::config::format_duration(image.timeout)
+                crate::common::time::format_duration(image.timeout)
             ));
         }
     }

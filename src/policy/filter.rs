@@ -1,14 +1,17 @@
-//! Tag filters: Flux's `filterTags` (an unanchored regex plus an optional `extract`
-//! template) and the exclusion list (Flux's `exclusionList`, default `^.*\.sig$`).
+//! Tag filters: Flux's `filterTags` (an unanchored Go regular expression plus an optional
+//! `extract` template) and the exclusion list (Flux's `exclusionList`, default `^.*\.sig$`).
 //!
-//! `extract` uses Go's `Regexp.Expand` syntax, which the `regex` crate shares: `$name`,
-//! `${name}`, `$1`, and `$$` for a literal `$`; a `$` that starts no valid reference is
-//! kept as text. Unlike Flux, a reference to a group that does not exist is rejected at
-//! construction instead of silently expanding to nothing.
+//! `extract` follows Go's `Regexp.Expand`: `$name` takes the longest run of letters,
+//! digits and `_` (`$1x` is the group named `1x`), `${name}` is braced, a name of digits
+//! without a leading zero is a group number (`$01` is the group NAMED `01`), `$$` is `$`,
+//! a `$` that starts no reference stays text, and a group that does not exist or did not
+//! take part expands to nothing. `baton check` warns about the last case.
 
 use std::sync::LazyLock;
 
 use regex::{CaptureLocations, Regex};
+
+use super::go_regex::{GoRegex, GoRegexError};
 
 /// Flux's default exclusion pattern: cosign signature tags such as `sha256-….sig`.
 pub const DEFAULT_EXCLUDE: &str = r"^.*\.sig$";
@@ -24,15 +27,17 @@ pub fn default_exclude() -> Vec<Regex> {
     vec![DEFAULT_EXCLUDE_RE.clone()]
 }
 
-/// Compiles an operator-given exclusion list; it replaces the default entirely.
+/// Compiles an operator-given exclusion list (Go syntax); it replaces the default entirely.
 pub fn compile_exclusions<S: AsRef<str>>(patterns: &[S]) -> Result<Vec<Regex>, FilterError> {
     patterns
         .iter()
         .map(|p| {
-            Regex::new(p.as_ref()).map_err(|source| FilterError::BadExclude {
-                pattern: p.as_ref().to_string(),
-                source: Box::new(source),
-            })
+            GoRegex::new(p.as_ref())
+                .map(|re| re.regex().clone())
+                .map_err(|source| FilterError::BadExclude {
+                    pattern: p.as_ref().to_string(),
+                    source,
+                })
         })
         .collect()
 }
@@ -40,45 +45,21 @@ pub fn compile_exclusions<S: AsRef<str>>(patterns: &[S]) -> Result<Vec<Regex>, F
 /// Why a filter or exclusion pattern was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {
-    /// The filter `pattern` is not a valid regular expression.
+    /// The filter `pattern` is not a valid Go regular expression.
     #[error("filter pattern {pattern:?} is not a valid regular expression: {source}")]
     BadPattern {
         /// The pattern as written.
         pattern: String,
-        /// The regex compiler's explanation.
-        source: Box<regex::Error>,
+        /// What is wrong with it.
+        source: GoRegexError,
     },
-    /// An exclusion pattern is not a valid regular expression.
+    /// An exclusion pattern is not a valid Go regular expression.
     #[error("exclusion pattern {pattern:?} is not a valid regular expression: {source}")]
     BadExclude {
         /// The pattern as written.
         pattern: String,
-        /// The regex compiler's explanation.
-        source: Box<regex::Error>,
-    },
-    /// `extract` refers to a capture group the pattern does not define.
-    #[error(
-        "filter extract {extract:?} refers to group {group:?}, which pattern {pattern:?} does not define: {hint}"
-    )]
-    UnknownGroup {
-        /// The extract template as written.
-        extract: String,
-        /// The group name or number it refers to.
-        group: String,
-        /// The filter pattern.
-        pattern: String,
-        /// The groups the pattern does define.
-        hint: String,
-    },
-    /// `extract` refers to no capture group at all, so every tag would sort equal.
-    #[error(
-        "filter extract {extract:?} refers to no capture group of pattern {pattern:?}: use $name, ${{name}} or $1"
-    )]
-    NoGroupReference {
-        /// The extract template as written.
-        extract: String,
-        /// The filter pattern.
-        pattern: String,
+        /// What is wrong with it.
+        source: GoRegexError,
     },
 }
 
@@ -87,36 +68,56 @@ pub enum FilterError {
 enum Segment {
     /// Text copied as is.
     Literal(String),
-    /// The text of capture group number N (empty when it did not take part in the match).
-    Group(usize),
+    /// The first of these groups that took part in the match (Go: a name may belong to
+    /// several groups); none at all expands to nothing.
+    Group(Vec<usize>),
 }
 
-/// A compiled Flux `filterTags`: tags must match `pattern` (unanchored); with `extract`,
-/// the expanded template, not the tag, is what the policy orders.
+/// A compiled Flux `filterTags`: tags must match `pattern` (unanchored; the empty pattern
+/// matches every tag); with `extract`, the expanded template, not the tag, is what the
+/// policy orders.
 #[derive(Debug, Clone)]
 pub struct TagFilter {
-    pattern: Regex,
+    pattern: GoRegex,
     extract: Option<(String, Vec<Segment>)>,
+    notes: Vec<String>,
 }
 
 impl TagFilter {
-    /// Compiles `pattern` and checks that every group `extract` names exists in it.
+    /// Compiles `pattern` (Go syntax) and parses `extract` with Go's expansion rules.
     /// An empty `extract` is the same as none (Flux treats it so).
     pub fn new(pattern: &str, extract: Option<&str>) -> Result<TagFilter, FilterError> {
-        let regex = Regex::new(pattern).map_err(|source| FilterError::BadPattern {
+        let regex = GoRegex::new(pattern).map_err(|source| FilterError::BadPattern {
             pattern: pattern.to_string(),
-            source: Box::new(source),
+            source,
         })?;
+        let mut notes: Vec<String> = regex
+            .notes()
+            .iter()
+            .map(|n| format!("filter pattern {pattern:?}: {n}"))
+            .collect();
         let extract = match extract {
             None | Some("") => None,
-            Some(template) => Some((
-                template.to_string(),
-                parse_template(&regex, pattern, template)?,
-            )),
+            Some(template) => {
+                let (segments, unknown) = parse_template(regex.names(), template);
+                for name in unknown {
+                    notes.push(format!(
+                        "filter extract {template:?} refers to group {name:?}, which pattern {pattern:?} does not define: it expands to nothing, as in Flux ({})",
+                        defined_groups(regex.names())
+                    ));
+                }
+                if !segments.iter().any(|s| matches!(s, Segment::Group(_))) {
+                    notes.push(format!(
+                        "filter extract {template:?} refers to no capture group, so every matching tag gets the same key: use $name, ${{name}} or $1"
+                    ));
+                }
+                Some((template.to_string(), segments))
+            }
         };
         Ok(TagFilter {
             pattern: regex,
             extract,
+            notes,
         })
     }
 
@@ -130,9 +131,15 @@ impl TagFilter {
         self.extract.as_ref().map(|(text, _)| text.as_str())
     }
 
+    /// Warnings for `baton check`: Go readings a Perl/Rust user may not expect, and
+    /// extract references that expand to nothing.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// Reusable capture storage for [`TagFilter::apply`].
     pub(crate) fn locations(&self) -> CaptureLocations {
-        self.pattern.capture_locations()
+        self.pattern.regex().capture_locations()
     }
 
     /// Returns the value to order for `tag`, or `None` when it does not match. With an
@@ -144,21 +151,23 @@ impl TagFilter {
         locs: &mut CaptureLocations,
         out: &'a mut String,
     ) -> Option<&'a str> {
+        let regex = self.pattern.regex();
         match &self.extract {
-            None => self.pattern.is_match(tag).then_some(tag),
+            None => regex.is_match(tag).then_some(tag),
             Some((_, segments)) => {
                 // The plain match test runs on the fastest engine; most tags of a busy
                 // repository fail it, and only matches pay for capture positions.
-                if !self.pattern.is_match(tag) {
+                if !regex.is_match(tag) {
                     return None;
                 }
-                self.pattern.captures_read(locs, tag)?;
+                regex.captures_read(locs, tag)?;
                 out.clear();
                 for segment in segments {
                     match segment {
                         Segment::Literal(text) => out.push_str(text),
-                        Segment::Group(i) => {
-                            if let Some((start, end)) = locs.get(*i) {
+                        Segment::Group(candidates) => {
+                            if let Some((start, end)) = candidates.iter().find_map(|i| locs.get(*i))
+                            {
                                 out.push_str(&tag[start..end]);
                             }
                         }
@@ -170,95 +179,90 @@ impl TagFilter {
     }
 }
 
-/// Parses an extract template with Go/`regex` expansion rules, resolving each reference
-/// to a group index of `regex`.
-fn parse_template(
-    regex: &Regex,
-    pattern: &str,
-    template: &str,
-) -> Result<Vec<Segment>, FilterError> {
+/// Parses an extract template with Go's `Regexp.Expand` rules. Returns the segments and
+/// the names that match no group.
+fn parse_template(names: &[Option<String>], template: &str) -> (Vec<Segment>, Vec<String>) {
     let mut segments = Vec::new();
+    let mut unknown = Vec::new();
     let mut literal = String::new();
-    let mut any_group = false;
     let mut rest = template;
     while let Some(pos) = rest.find('$') {
         literal.push_str(&rest[..pos]);
-        rest = &rest[pos..];
-        if let Some(after) = rest.strip_prefix("$$") {
+        rest = &rest[pos + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
             literal.push('$');
             rest = after;
             continue;
         }
-        let (name, after) = match reference(rest) {
-            Some(found) => found,
-            None => {
-                // Malformed reference: Go and `regex` keep the `$` as text.
-                literal.push('$');
-                rest = &rest[1..];
-                continue;
-            }
+        let Some((name, after)) = reference(rest) else {
+            // Malformed reference: Go keeps the `$` as text.
+            literal.push('$');
+            continue;
         };
-        let index = group_index(regex, name).ok_or_else(|| FilterError::UnknownGroup {
-            extract: template.to_string(),
-            group: name.to_string(),
-            pattern: pattern.to_string(),
-            hint: defined_groups(regex),
-        })?;
+        rest = after;
+        let candidates: Vec<usize> = match group_number(name) {
+            Some(n) => (n < names.len()).then_some(n).into_iter().collect(),
+            None => names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.as_deref() == Some(name))
+                .map(|(i, _)| i)
+                .collect(),
+        };
+        if candidates.is_empty() && !unknown.iter().any(|u| u == name) {
+            unknown.push(name.to_string());
+        }
         if !literal.is_empty() {
             segments.push(Segment::Literal(std::mem::take(&mut literal)));
         }
-        segments.push(Segment::Group(index));
-        any_group = true;
-        rest = after;
+        segments.push(Segment::Group(candidates));
     }
     literal.push_str(rest);
     if !literal.is_empty() {
         segments.push(Segment::Literal(literal));
     }
-    if !any_group {
-        return Err(FilterError::NoGroupReference {
-            extract: template.to_string(),
-            pattern: pattern.to_string(),
-        });
-    }
-    Ok(segments)
+    (segments, unknown)
 }
 
-/// At a `$`: the referenced name (`$name` takes the longest `[A-Za-z0-9_]` run, `${name}`
-/// anything up to `}`) and the text after the reference.
-fn reference(at_dollar: &str) -> Option<(&str, &str)> {
-    let body = &at_dollar[1..];
-    if let Some(braced) = body.strip_prefix('{') {
-        let end = braced.find('}')?;
-        let name = &braced[..end];
-        let valid =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        return valid.then(|| (name, &braced[end + 1..]));
+/// After a `$`: the name (`name` is the longest run of letters, digits and `_`; `{name}`
+/// must close with `}`) and the text after it; `None` when malformed (Go `extract`).
+fn reference(after_dollar: &str) -> Option<(&str, &str)> {
+    let (body, braced) = match after_dollar.strip_prefix('{') {
+        Some(body) => (body, true),
+        None => (after_dollar, false),
+    };
+    let len: usize = body
+        .chars()
+        .take_while(|c| *c == '_' || c.is_alphanumeric())
+        .map(char::len_utf8)
+        .sum();
+    if len == 0 {
+        return None;
     }
-    let len = body
-        .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-        .count();
-    (len > 0).then(|| body.split_at(len))
+    let (name, after) = body.split_at(len);
+    if braced {
+        return after.strip_prefix('}').map(|after| (name, after));
+    }
+    Some((name, after))
 }
 
-/// A number is a group index, anything else a group name.
-fn group_index(regex: &Regex, name: &str) -> Option<usize> {
-    if name.bytes().all(|b| b.is_ascii_digit()) {
-        return name
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i < regex.captures_len());
+/// Go: a name of ASCII digits below 10^8 without a leading zero is a group number.
+fn group_number(name: &str) -> Option<usize> {
+    if name.len() > 1 && name.starts_with('0') || name.len() > 8 {
+        return None;
     }
-    regex.capture_names().position(|n| n == Some(name))
+    if !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    name.parse().ok()
 }
 
-fn defined_groups(regex: &Regex) -> String {
-    let names: Vec<String> = regex
-        .capture_names()
+fn defined_groups(names: &[Option<String>]) -> String {
+    let names: Vec<String> = names
+        .iter()
         .enumerate()
         .map(|(i, name)| match name {
-            Some(name) => format!("${name}"),
+            Some(name) => format!("${{{name}}}"),
             None => format!("${i}"),
         })
         .collect();
@@ -286,6 +290,7 @@ mod tests {
         );
         assert_eq!(extract(p, "${ts}", "main-abc123-17").as_deref(), Some("17"));
         assert_eq!(extract(p, "$1", "main-abc123-17").as_deref(), Some("17"));
+        assert_eq!(extract(p, "${1}", "main-abc123-17").as_deref(), Some("17"));
         assert_eq!(
             extract(p, "v${ts}x", "main-abc123-17").as_deref(),
             Some("v17x")
@@ -308,6 +313,29 @@ mod tests {
         assert_eq!(extract(r"^(a)?(b)", "$1$2", "b").as_deref(), Some("b"));
         // Malformed `$` stays as text.
         assert_eq!(extract(r"(?P<n>\d+)", "$-$n", "7").as_deref(), Some("$-7"));
+        assert_eq!(extract(r"(?P<n>\d+)", "${n", "7").as_deref(), Some("${n"));
+        assert_eq!(extract(r"(?P<n>\d+)", "${}", "7").as_deref(), Some("${}"));
+        assert_eq!(extract(r"(?P<n>\d+)", "$", "7").as_deref(), Some("$"));
+    }
+
+    /// Go Regexp.Expand: names, numbers, leading zeros, unknown groups.
+    #[test]
+    fn go_expand_rules() {
+        let p = r"^(?P<maj>\d+)\.(?P<min>\d+)\.(?P<pat>\d+)$";
+        assert_eq!(extract(p, "$min_$pat", "3.4.0").as_deref(), Some("0"));
+        assert_eq!(extract(p, "${min}_$pat", "3.4.0").as_deref(), Some("4_0"));
+        assert_eq!(extract(p, "$2y$3", "3.4.0").as_deref(), Some("0"));
+        assert_eq!(extract(p, "$02", "3.4.0").as_deref(), Some(""));
+        assert_eq!(extract(p, "${02}", "3.4.0").as_deref(), Some(""));
+        assert_eq!(extract(p, "$10", "3.4.0").as_deref(), Some(""));
+        assert_eq!(extract(p, "$123456789", "3.4.0").as_deref(), Some(""));
+        assert_eq!(extract(p, "${unknown}", "3.4.0").as_deref(), Some(""));
+        assert_eq!(extract(p, "pinned", "3.4.0").as_deref(), Some("pinned"));
+        assert_eq!(extract(r"^(?P<01>\d)", "$01", "7").as_deref(), Some("7"));
+        // A repeated name: the first group of that name that took part.
+        let dup = r"^(?:a(?P<r>\d)|b(?P<r>\d))$";
+        assert_eq!(extract(dup, "$r", "a1").as_deref(), Some("1"));
+        assert_eq!(extract(dup, "$r", "b2").as_deref(), Some("2"));
     }
 
     #[test]
@@ -321,33 +349,33 @@ mod tests {
         );
         assert_eq!(f.apply("1.0.0", &mut locs, &mut out), None);
         assert_eq!(TagFilter::new("x", Some("")).unwrap().extract(), None);
+        let every = TagFilter::new("", None).unwrap();
+        assert_eq!(
+            every.apply("anything", &mut locs, &mut out),
+            Some("anything")
+        );
     }
 
     #[test]
-    fn extract_validation() {
-        let err = TagFilter::new(r"^main-(?P<ts>\d+)", Some("$tss")).unwrap_err();
+    fn notes_and_errors() {
+        let f = TagFilter::new(r"^main-(?P<ts>\d+)", Some("$tss")).unwrap();
         assert_eq!(
-            err.to_string(),
-            "filter extract \"$tss\" refers to group \"tss\", which pattern \"^main-(?P<ts>\\\\d+)\" \
-             does not define: it defines $0, $ts"
+            f.notes(),
+            &["filter extract \"$tss\" refers to group \"tss\", which pattern \"^main-(?P<ts>\\\\d+)\" \
+               does not define: it expands to nothing, as in Flux (it defines $0, ${ts})"
+                .to_string()]
         );
-        // `$1x` names group "1x" (Go rule), not group 1 followed by "x".
-        assert!(matches!(
-            TagFilter::new(r"(\d+)", Some("$1x")),
-            Err(FilterError::UnknownGroup { .. })
-        ));
-        assert!(matches!(
-            TagFilter::new(r"(\d+)", Some("$2")),
-            Err(FilterError::UnknownGroup { .. })
-        ));
-        assert!(matches!(
-            TagFilter::new(r"(\d+)", Some("${ts}")),
-            Err(FilterError::UnknownGroup { .. })
-        ));
-        let err = TagFilter::new(r"(\d+)", Some("constant")).unwrap_err();
+        let f = TagFilter::new(r"(\d+)", Some("constant")).unwrap();
         assert!(
-            err.to_string().contains("refers to no capture group"),
-            "{err}"
+            f.notes()[0].contains("refers to no capture group"),
+            "{:?}",
+            f.notes()
+        );
+        assert!(
+            TagFilter::new(r"(\d+)", Some("$1"))
+                .unwrap()
+                .notes()
+                .is_empty()
         );
         let err = TagFilter::new(r"(\d+", None).unwrap_err();
         assert!(
@@ -355,6 +383,8 @@ mod tests {
                 .starts_with("filter pattern \"(\\\\d+\" is not a valid regular expression"),
             "{err}"
         );
+        let err = TagFilter::new("(?x)a b", None).unwrap_err().to_string();
+        assert!(err.contains("flag x (verbose mode)"), "{err}");
     }
 
     #[test]
@@ -364,8 +394,9 @@ mod tests {
         assert!(d[0].is_match("sha256-0123abcd.sig"));
         assert!(!d[0].is_match("1.2.3"));
         assert!(!d[0].is_match("sig"));
-        let list = compile_exclusions(&["^dev-", "rc"]).unwrap();
-        assert_eq!(list.len(), 2);
+        let list = compile_exclusions(&["^dev-", "rc", r"\Q.x\E$"]).unwrap();
+        assert_eq!(list.len(), 3);
+        assert!(list[2].is_match("a.x") && !list[2].is_match("aax"));
         let err = compile_exclusions(&["ok", "(bad"]).unwrap_err();
         assert!(
             err.to_string().starts_with("exclusion pattern \"(bad\""),

@@ -1,29 +1,36 @@
 //! The policy engine: pure functions from a repository's tag list to the chosen tag.
-//! It matches Flux's image-reflector-controller policies (semver, alphabetical, numerical,
-//! `filterTags`, `exclusionList`) and explains every choice with counts of skipped tags.
+//! It chooses what Flux's image-reflector-controller v1.2 chooses (semver, alphabetical,
+//! numerical, `filterTags`, `exclusionList`) and explains every choice with counts of
+//! skipped tags; docs/flux-compatibility.md lists the few deliberate differences.
 //!
 //! Evaluation of one tag, in order; the first failing step names the [`SkipReason`]:
 //! 1. the tag must be a valid OCI tag (defence in depth: registries are not trusted);
 //! 2. it must match no exclusion pattern (default `^.*\.sig$`, replaced by any given list);
-//! 3. it must match the filter pattern, if any; `extract` then gives the value to order;
-//! 4. the value must parse for the rule (strict semver with an optional leading `v`, or a
-//!    float for numerical) and, for semver, satisfy the range.
+//! 3. it must match the filter pattern, if any (Go syntax, see [`GoRegex`]); `extract`
+//!    then gives the key to order (Go `Regexp.Expand`), otherwise the tag is the key;
+//! 4. the key must parse for the rule (a version as Flux reads it, see [`TagVersion`],
+//!    or a number as Go's `strconv.ParseFloat` reads it) and, for semver, satisfy the range.
 //!
-//! Ordering and ties (Flux decides ties by Go map order, i.e. at random; Baton does not):
-//! - semver: higher precedence wins; at equal precedence a value without the `v` prefix
-//!   beats one with it, then greater build metadata wins (semver crate ordering), then the
-//!   byte-wise greater original tag;
-//! - alphabetical: byte-wise comparison (Go `sort.Strings`); `asc` picks the greatest (Flux
-//!   docs: "given the letters of the alphabet as tags, ascending order would select Z"),
-//!   `desc` the smallest; equal values (possible with `extract`) fall back to the
-//!   byte-wise greater original tag;
-//! - numerical: the value parsed as `f64` (Go `strconv.ParseFloat`; NaN counts as not
-//!   numeric; Go's hexadecimal floats such as `0x1p4` are not accepted); `asc` picks the
-//!   largest, `desc` the smallest; ties as for alphabetical.
-//!   Where Flux fails the whole policy on one non-numeric tag, Baton skips and counts it.
+//! Flux sorts the tag list in descending byte order, maps each key to the byte-wise
+//! smallest tag that yields it, and walks the keys (in Go map order when filtered, which
+//! is random). Baton computes the same answer without sorting, and where Flux's answer
+//! depends on map order it takes the one a descending walk of the keys gives:
+//! - semver: the highest version; among equal versions (`1.2.3`, `v1.2.3`, `1.2.03`) the
+//!   byte-wise greatest key; among tags with one key, the byte-wise smallest tag;
+//! - alphabetical: byte-wise comparison; `asc` picks the greatest key (Flux docs: "given
+//!   the letters of the alphabet as tags, ascending order would select Z"), `desc` the
+//!   smallest; among tags with one key, the smallest tag;
+//! - numerical: `asc` picks the largest number, `desc` the smallest; among equal numbers
+//!   (`20`, `2e1`) the byte-wise smallest key, then the smallest tag. A NaN replaces
+//!   whatever came before it in the walk and is replaced by whatever comes after it, as
+//!   in Flux. Deviation: where Flux fails the whole policy on one key that is not a
+//!   number, Baton skips and counts that tag.
 
 mod filter;
+mod go_regex;
+mod number;
 mod semver_range;
+mod version;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -31,12 +38,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use regex::{CaptureLocations, Regex};
-use semver::Version;
 
 use crate::reference::is_valid_tag;
 
 pub use filter::{DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude};
+pub use go_regex::{GoRegex, GoRegexError};
+pub use number::parse_go_float;
 pub use semver_range::{RangeError, SemverRange};
+pub use version::TagVersion;
 
 /// Sort direction for alphabetical and numerical policies, with Flux's meaning:
 /// `Asc` selects the greatest value, `Desc` the smallest.
@@ -108,7 +117,7 @@ pub enum SkipReason {
     Excluded,
     /// Did not match the filter pattern.
     FilterMismatch,
-    /// The value is not strict semver (with an optional leading `v`).
+    /// The value is not a version as Flux reads it (see [`TagVersion::parse_tag`]).
     NotSemver,
     /// A valid version outside the range (or a pre-release the range does not admit).
     OutOfRange,
@@ -211,57 +220,20 @@ pub struct Policy {
     pub exclude: Vec<Regex>,
 }
 
-/// The value a tag is ordered by, borrowed from the tag or the extract buffer.
-#[derive(Debug)]
-enum Key<'a> {
-    Semver { version: Version, v_prefix: bool },
-    Text(&'a str),
+/// What an eligible tag is ordered by; its key (the tag, or the extract result) travels
+/// beside it.
+#[derive(Debug, Clone)]
+enum Value {
+    Semver(TagVersion),
+    Text,
     Number(f64),
 }
 
-/// An owned [`Key`], kept for the best candidate so far and for ranking.
-#[derive(Debug)]
-enum OwnedKey {
-    Semver { version: Version, v_prefix: bool },
-    Text(String),
-    Number(f64),
-}
-
-/// A borrowed view of either key form, which is what comparisons work on.
-#[derive(Debug, Clone, Copy)]
-enum KeyRef<'a> {
-    Semver {
-        version: &'a Version,
-        v_prefix: bool,
-    },
-    Text(&'a str),
-    Number(f64),
-}
-
-impl Key<'_> {
-    fn view(&self) -> KeyRef<'_> {
-        match self {
-            Key::Semver { version, v_prefix } => KeyRef::Semver {
-                version,
-                v_prefix: *v_prefix,
-            },
-            Key::Text(s) => KeyRef::Text(s),
-            Key::Number(n) => KeyRef::Number(*n),
-        }
-    }
-}
-
-impl OwnedKey {
-    fn view(&self) -> KeyRef<'_> {
-        match self {
-            OwnedKey::Semver { version, v_prefix } => KeyRef::Semver {
-                version,
-                v_prefix: *v_prefix,
-            },
-            OwnedKey::Text(s) => KeyRef::Text(s),
-            OwnedKey::Number(n) => KeyRef::Number(*n),
-        }
-    }
+/// The best candidate so far, owned, with its key buffer reused between replacements.
+struct Best {
+    index: usize,
+    value: Value,
+    key: String,
 }
 
 /// Reusable buffers for a scan, so evaluation does not allocate per tag.
@@ -270,23 +242,10 @@ struct Scratch {
     extracted: String,
 }
 
-/// Parses `text` as Flux does (`fluxcd/pkg/version.ParseVersion`): strip one leading `v`,
-/// then require a strict semver version. Returns the version and whether `v` was there.
-pub fn parse_tag_version(text: &str) -> Option<(Version, bool)> {
-    let (body, v_prefix) = match text.strip_prefix('v') {
-        Some(body) => (body, true),
-        None => (text, false),
-    };
-    // Quick reject before the full parser: strict semver starts with a digit.
-    if !body.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-        return None;
-    }
-    Version::parse(body).ok().map(|v| (v, v_prefix))
-}
-
-/// Parses a numerical value like Go's `strconv.ParseFloat`; NaN is refused.
-fn parse_number(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().filter(|n| !n.is_nan())
+/// Parses `text` as Flux does (`fluxcd/pkg/version.ParseVersion`): at least two dots,
+/// then Masterminds' lenient `NewVersion` (see [`TagVersion`]).
+pub fn parse_tag_version(text: &str) -> Option<TagVersion> {
+    TagVersion::parse_tag(text)
 }
 
 impl Policy {
@@ -307,96 +266,130 @@ impl Policy {
         }
     }
 
-    /// Runs every eligibility step for one tag and returns the key it is ordered by.
-    fn key<'a>(&self, tag: &'a str, scratch: &'a mut Scratch) -> Result<Key<'a>, SkipReason> {
+    /// Runs every eligibility step for one tag; returns what it is ordered by and its key.
+    fn key<'a>(
+        &self,
+        tag: &'a str,
+        scratch: &'a mut Scratch,
+    ) -> Result<(Value, &'a str), SkipReason> {
         if !is_valid_tag(tag) {
             return Err(SkipReason::InvalidTag);
         }
         if self.exclude.iter().any(|re| excludes(re, tag)) {
             return Err(SkipReason::Excluded);
         }
-        let value = match (&self.filter, &mut scratch.locs) {
+        let key = match (&self.filter, &mut scratch.locs) {
             (Some(filter), Some(locs)) => filter
                 .apply(tag, locs, &mut scratch.extracted)
                 .ok_or(SkipReason::FilterMismatch)?,
             _ => tag,
         };
-        match &self.rule {
+        let value = match &self.rule {
             Rule::Semver(range) => {
-                let (version, v_prefix) = parse_tag_version(value).ok_or(SkipReason::NotSemver)?;
+                let version = TagVersion::parse_tag(key).ok_or(SkipReason::NotSemver)?;
                 if !range.matches(&version) {
                     return Err(SkipReason::OutOfRange);
                 }
-                Ok(Key::Semver { version, v_prefix })
+                Value::Semver(version)
             }
-            Rule::Alphabetical(_) => Ok(Key::Text(value)),
-            Rule::Numerical(_) => parse_number(value)
-                .map(Key::Number)
-                .ok_or(SkipReason::NotNumeric),
-        }
+            Rule::Alphabetical(_) => Value::Text,
+            Rule::Numerical(_) => Value::Number(parse_go_float(key).ok_or(SkipReason::NotNumeric)?),
+        };
+        Ok((value, key))
     }
 
-    /// Orders two eligible candidates; `Greater` means `a` is the better choice.
-    fn cmp_keys(&self, a: KeyRef<'_>, a_tag: &str, b: KeyRef<'_>, b_tag: &str) -> Ordering {
+    /// Orders two eligible candidates; `Greater` means `a` is the better choice. NaN is
+    /// below every number here; [`Policy::choose`] gives NaN Flux's positional meaning.
+    fn cmp_candidates(
+        &self,
+        (a, a_key, a_tag): (&Value, &str, &str),
+        (b, b_key, b_tag): (&Value, &str, &str),
+    ) -> Ordering {
         let primary = match (a, b) {
-            (
-                KeyRef::Semver {
-                    version: va,
-                    v_prefix: pa,
-                },
-                KeyRef::Semver {
-                    version: vb,
-                    v_prefix: pb,
-                },
-            ) => va
+            (Value::Semver(va), Value::Semver(vb)) => va
                 .cmp_precedence(vb)
-                // Without `v` beats with `v`: compare the flags reversed.
-                .then_with(|| pb.cmp(&pa))
-                .then_with(|| va.build.cmp(&vb.build)),
-            (KeyRef::Text(x), KeyRef::Text(y)) => match self.rule {
-                Rule::Alphabetical(Order::Desc) => y.cmp(x),
-                _ => x.cmp(y),
+                // Flux keeps the first of equal versions in its descending walk.
+                .then_with(|| a_key.cmp(b_key)),
+            (Value::Text, Value::Text) => match self.rule {
+                Rule::Alphabetical(Order::Desc) => b_key.cmp(a_key),
+                _ => a_key.cmp(b_key),
             },
-            (KeyRef::Number(x), KeyRef::Number(y)) => match self.rule {
-                Rule::Numerical(Order::Desc) => y.total_cmp(&x),
-                _ => x.total_cmp(&y),
-            },
-            // Keys of one policy always share a kind; order kinds arbitrarily but totally.
+            (Value::Number(x), Value::Number(y)) => {
+                let by_value = match (x.is_nan(), y.is_nan()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    (false, false) => {
+                        let o = x.partial_cmp(y).unwrap_or(Ordering::Equal);
+                        match self.rule {
+                            Rule::Numerical(Order::Desc) => o.reverse(),
+                            _ => o,
+                        }
+                    }
+                };
+                // Flux keeps the last of equal numbers in its descending walk.
+                by_value.then_with(|| b_key.cmp(a_key))
+            }
+            // Values of one policy always share a kind; order kinds arbitrarily but totally.
             _ => kind_rank(a).cmp(&kind_rank(b)),
         };
-        primary.then_with(|| a_tag.cmp(b_tag))
+        // Flux maps a key to the byte-wise smallest tag that yields it.
+        primary.then_with(|| b_tag.cmp(a_tag))
     }
 
-    /// Chooses the best eligible tag and explains the outcome. Allocation-free per tag
-    /// apart from what the semver parser needs for pre-release and build identifiers.
+    /// Chooses the tag Flux would choose and explains the outcome. Allocation-free per
+    /// tag apart from pre-release text of versions.
     pub fn choose<S: AsRef<str>>(&self, tags: &[S]) -> Decision {
         let mut scratch = self.scratch();
         let mut skipped = [0usize; 6];
         let mut eligible = 0usize;
-        let mut best: Option<(usize, OwnedKey)> = None;
+        let mut best: Option<Best> = None;
+        // The byte-wise smallest NaN key and its tag: the last NaN of Flux's walk.
+        let mut last_nan: Option<(String, usize)> = None;
         for (index, tag) in tags.iter().enumerate() {
             let tag = tag.as_ref();
-            let key = match self.key(tag, &mut scratch) {
-                Ok(key) => key,
+            let (value, key) = match self.key(tag, &mut scratch) {
+                Ok(found) => found,
                 Err(reason) => {
                     skipped[reason as usize] += 1;
                     continue;
                 }
             };
             eligible += 1;
-            let better = match &best {
-                None => true,
-                Some((best_index, best_key)) => {
-                    let best_tag = tags[*best_index].as_ref();
-                    self.cmp_keys(key.view(), tag, best_key.view(), best_tag) == Ordering::Greater
+            if matches!(value, Value::Number(n) if n.is_nan()) {
+                let replace = last_nan
+                    .as_ref()
+                    .is_none_or(|(k, i)| (key, tag) < (k.as_str(), tags[*i].as_ref()));
+                if replace {
+                    last_nan = Some((key.to_string(), index));
                 }
-            };
-            if better {
-                best = Some((index, replace_key(best.take().map(|(_, k)| k), key)));
+                continue;
+            }
+            self.offer(&mut best, tags, index, value, key);
+        }
+        if let Some((nan_key, nan_index)) = last_nan {
+            // In Flux's walk a NaN is replaced by the next entry whatever it is, so only
+            // the keys after the last NaN (byte-wise smaller) compete; none means the NaN.
+            best = None;
+            for (index, tag) in tags.iter().enumerate() {
+                let tag = tag.as_ref();
+                if let Ok((value, key)) = self.key(tag, &mut scratch)
+                    && key < nan_key.as_str()
+                    && !matches!(value, Value::Number(n) if n.is_nan())
+                {
+                    self.offer(&mut best, tags, index, value, key);
+                }
+            }
+            if best.is_none() {
+                best = Some(Best {
+                    index: nan_index,
+                    value: Value::Number(f64::NAN),
+                    key: nan_key,
+                });
             }
         }
         Decision {
-            chosen: best.map(|(index, _)| tags[index].as_ref().to_string()),
+            chosen: best.map(|b| tags[b.index].as_ref().to_string()),
             considered: tags.len(),
             eligible,
             skipped: skip_map(&skipped),
@@ -404,20 +397,55 @@ impl Policy {
         }
     }
 
-    /// Every eligible tag, best first (for `baton tags`).
+    /// Keeps `value` as the best candidate when it beats the current one.
+    fn offer<S: AsRef<str>>(
+        &self,
+        best: &mut Option<Best>,
+        tags: &[S],
+        index: usize,
+        value: Value,
+        key: &str,
+    ) {
+        let tag = tags[index].as_ref();
+        let better = match best {
+            None => true,
+            Some(b) => {
+                self.cmp_candidates(
+                    (&value, key, tag),
+                    (&b.value, &b.key, tags[b.index].as_ref()),
+                ) == Ordering::Greater
+            }
+        };
+        if better {
+            let mut buffer = best.take().map(|b| b.key).unwrap_or_default();
+            buffer.clear();
+            buffer.push_str(key);
+            *best = Some(Best {
+                index,
+                value,
+                key: buffer,
+            });
+        }
+    }
+
+    /// Every eligible tag, best first (for `baton tags`); NaN values come last.
     pub fn rank<S: AsRef<str>>(&self, tags: &[S]) -> Vec<String> {
         let mut scratch = self.scratch();
-        let mut ranked: Vec<(&str, OwnedKey)> = tags
+        let mut ranked: Vec<(&str, Value, String)> = tags
             .iter()
             .filter_map(|tag| {
                 let tag = tag.as_ref();
                 self.key(tag, &mut scratch)
                     .ok()
-                    .map(|key| (tag, replace_key(None, key)))
+                    .map(|(value, key)| (tag, value, key.to_string()))
             })
             .collect();
-        ranked.sort_by(|(ta, ka), (tb, kb)| self.cmp_keys(kb.view(), tb, ka.view(), ta));
-        ranked.into_iter().map(|(tag, _)| tag.to_string()).collect()
+        ranked
+            .sort_by(|(ta, va, ka), (tb, vb, kb)| self.cmp_candidates((vb, kb, tb), (va, ka, ta)));
+        ranked
+            .into_iter()
+            .map(|(tag, _, _)| tag.to_string())
+            .collect()
     }
 
     /// Short rule text for commit trailers and logs, e.g. `semver 1.x` or
@@ -447,14 +475,35 @@ impl Policy {
     }
 
     /// Orders two tags under this policy (`Greater`: `a` would be chosen over `b`);
-    /// `None` when either is not eligible. [`Policy::choose`] picks the maximum of this
-    /// total order.
+    /// `None` when either is not eligible. Without NaN values, [`Policy::choose`] picks
+    /// the maximum of this total order.
     pub fn compare(&self, a: &str, b: &str) -> Option<Ordering> {
         let mut sa = self.scratch();
         let mut sb = self.scratch();
-        let ka = self.key(a, &mut sa).ok()?;
-        let kb = self.key(b, &mut sb).ok()?;
-        Some(self.cmp_keys(ka.view(), a, kb.view(), b))
+        let (va, ka) = self.key(a, &mut sa).ok()?;
+        let (vb, kb) = self.key(b, &mut sb).ok()?;
+        Some(self.cmp_candidates((&va, ka, a), (&vb, kb, b)))
+    }
+
+    /// Where this policy meets a deliberate difference from Flux or a Go reading that
+    /// may surprise, one sentence each, for `baton check` to print as warnings.
+    pub fn compatibility_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        match &self.rule {
+            Rule::Semver(range) if range.has_wildcard_floor_deviation() => warnings.push(format!(
+                "semver range {:?} uses ^ or <= with a wildcard major: Baton reads it as any version, Flux as the 0.0.x versions only (see docs/flux-compatibility.md)",
+                range.as_str()
+            )),
+            Rule::Numerical(_) if self.filter.is_none() => warnings.push(
+                "numerical policy without a filter: Baton skips tags that are not numbers, Flux fails the whole policy on the first one (see docs/flux-compatibility.md); add a filter such as pattern = '^[0-9]+$'"
+                    .to_string(),
+            ),
+            _ => {}
+        }
+        if let Some(filter) = &self.filter {
+            warnings.extend(filter.notes().iter().cloned());
+        }
+        warnings
     }
 }
 
@@ -469,27 +518,11 @@ fn excludes(re: &Regex, tag: &str) -> bool {
     }
 }
 
-fn kind_rank(key: KeyRef<'_>) -> u8 {
-    match key {
-        KeyRef::Semver { .. } => 0,
-        KeyRef::Text(_) => 1,
-        KeyRef::Number(_) => 2,
-    }
-}
-
-/// Turns a borrowed key into an owned one, reusing `previous`'s string buffer if possible.
-fn replace_key(previous: Option<OwnedKey>, key: Key<'_>) -> OwnedKey {
-    match key {
-        Key::Semver { version, v_prefix } => OwnedKey::Semver { version, v_prefix },
-        Key::Number(n) => OwnedKey::Number(n),
-        Key::Text(text) => match previous {
-            Some(OwnedKey::Text(mut buffer)) => {
-                buffer.clear();
-                buffer.push_str(text);
-                OwnedKey::Text(buffer)
-            }
-            _ => OwnedKey::Text(text.to_string()),
-        },
+fn kind_rank(value: &Value) -> u8 {
+    match value {
+        Value::Semver(_) => 0,
+        Value::Text => 1,
+        Value::Number(_) => 2,
     }
 }
 

@@ -1,32 +1,37 @@
 //! Masterminds-compatible semver ranges (the syntax Flux's `semver.range` accepts),
-//! parsed once and evaluated against `semver::Version` with Masterminds' rules.
+//! parsed once with Masterminds/semver v3.4's own grammar and checked with its rules.
 //!
-//! Grammar, as Masterminds/semver v3 reads it:
-//! - `||` separates alternatives (OR); inside one alternative, comparators separated by
-//!   whitespace and/or one comma are ANDed: `>= 1.2, < 2.0`, `>=1.2 <2`.
-//! - A comparator is an optional operator (`=`, `!=`, `>`, `<`, `>=`, `=>`, `<=`, `=<`,
-//!   `~`, `~>`, `^`; none means `=`) then a version `v?MAJOR[.MINOR[.PATCH]][-PRE][+BUILD]`
-//!   where MAJOR, MINOR and PATCH may each be a wildcard `x`, `X` or `*`.
-//! - `A - B` (spaces around the hyphen required) is the hyphen range `>= A, <= B`.
-//! - A missing or wildcard part makes the comparator "dirty": `=1.2`/`1.2.x` behave like
-//!   `~1.2`, `<=1.2` means `<1.3.0`, `>1.2` means `>=1.3.0`, and so on (see [`Comparator`]).
-//! - A bare `1.2.3` means exactly 1.2.3 (not `^1.2.3` as in Cargo).
+//! Grammar, as Masterminds/semver v3.4+ `NewConstraint` reads it (the same regular
+//! expressions, so edge cases match):
+//! - `A - B` (whitespace on both sides of the hyphen) is first rewritten to `>= A, <= B`;
+//!   the rewrite also swallows the whitespace before `A`, so `<9 1.0 - 2.0` is invalid
+//!   while `<9, 1.0 - 2.0` is fine; `1.0-2.0` is one version with pre-release `2.0`;
+//! - `||` separates alternatives (OR); inside one, comparators separated by whitespace
+//!   or a comma are ANDed; whitespace is only space, tab, CR, LF and form feed;
+//! - a comparator is an optional operator (`=`, `!=`, `>`, `<`, `>=`, `=>`, `<=`, `=<`,
+//!   `~`, `~>`, `^`; none means `=`) and `v?MAJOR[.MINOR[.PATCH]][-PRE][+BUILD]` where a
+//!   part may be `x`, `X` or `*`; everything after the first wildcard is ignored
+//!   (`1.x.99` is `1.x`), leading zeros are accepted (`~03.5`), numbers must fit in 64
+//!   bits and numeric pre-release identifiers must not start with 0;
+//! - a missing or wildcard part makes the comparator "dirty": `=1.2`/`1.2.x` behave like
+//!   `~1.2`, `<=1.2` means `<1.3.0`, `>1.2` means `>=1.3.0`, and so on;
+//! - a bare `1.2.3` means exactly 1.2.3 (not `^1.2.3` as in Cargo).
 //!
-//! Pre-releases (Masterminds v3.2+ rule, which Flux uses): a version with a pre-release
-//! satisfies an alternative only if at least one comparator of that same alternative names
-//! a pre-release (e.g. `>=1.0.0-0`). When one does, pre-releases of *any* major.minor.patch
-//! are compared by ordinary semver precedence within that alternative; Masterminds
-//! deliberately does not restrict them to the same major.minor.patch as npm does.
+//! Pre-releases (Masterminds v3.4+): a pre-release version satisfies an alternative only
+//! if some comparator of that alternative names a pre-release (e.g. `>=1.0.0-0 <2`); then
+//! pre-releases of any MAJOR.MINOR.PATCH are compared by precedence within its bounds.
 //!
-//! Deviation: Masterminds documents `^*` as "any version" but its code matches only 0.0.0
-//! (Masterminds/semver issue #317), and `<=*` likewise matches only 0.x. Baton makes a
-//! comparator whose major is a wildcard match every version for `^` and `<=`, as it
-//! already does for `=`, `~` and `>=`.
+//! Deviation (docs/flux-compatibility.md): Masterminds reads `^*`/`^x` as 0.0.0 only and
+//! `<=*`/`<= x` as 0.0.z only (Masterminds/semver issue #317). Baton makes `^` and `<=`
+//! with a wildcard major match every version, as `=`, `~` and `>=` already do.
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::LazyLock;
 
-use semver::{BuildMetadata, Prerelease, Version};
+use regex::Regex;
+
+use super::version::{TagVersion, compare_prerelease};
 
 /// Why a semver range could not be parsed; every message names the range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,25 +48,17 @@ pub enum RangeError {
         /// The range as written.
         range: String,
     },
-    /// A run of operator characters that is not an operator.
+    /// An alternative that is not a list of comparators.
     #[error(
-        "semver range {range:?} uses unknown operator {operator:?}: use =, !=, >, <, >=, <=, ~, ~> or ^"
+        "semver range {range:?} is malformed at {part:?}: write comparators such as \">=1.2.0 <2.0.0\", \"1.x\", \"~1.2\" or \"^1.2\" separated by spaces or commas, alternatives separated by \"||\", hyphen ranges as \"1.2 - 1.4\""
     )]
-    UnknownOperator {
+    Syntax {
         /// The range as written.
         range: String,
-        /// The unknown operator.
-        operator: String,
+        /// The alternative (after hyphen ranges were rewritten) that does not parse.
+        part: String,
     },
-    /// An operator with nothing after it.
-    #[error("semver range {range:?} has operator {operator:?} with no version after it")]
-    MissingVersion {
-        /// The range as written.
-        range: String,
-        /// The operator left without a version.
-        operator: String,
-    },
-    /// A version that does not follow `MAJOR[.MINOR[.PATCH]][-PRE][+BUILD]`.
+    /// A comparator whose version numbers do not fit.
     #[error("semver range {range:?} contains {version:?}, which is not a version: {reason}")]
     BadVersion {
         /// The range as written.
@@ -70,14 +67,6 @@ pub enum RangeError {
         version: String,
         /// What is wrong with it.
         reason: String,
-    },
-    /// Misplaced commas or hyphens.
-    #[error("semver range {range:?} is malformed: {detail}")]
-    Syntax {
-        /// The range as written.
-        range: String,
-        /// What is wrong and how to fix it.
-        detail: String,
     },
 }
 
@@ -135,9 +124,44 @@ enum Wildcard {
 #[derive(Debug, Clone)]
 struct Comparator {
     op: Op,
-    version: Version,
+    version: TagVersion,
     wildcard: Wildcard,
 }
+
+/// Go's `\s` (RE2): space, tab, LF, FF and CR only.
+const WS: &str = r"[\t\n\f\r ]";
+/// Masterminds' operator alternation, in its order (leftmost-first matching depends on it).
+const OPS: &str = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^";
+/// Masterminds' `cvRegex`: nine groups (major, .minor, .patch, -pre, pre, .., +meta, ..).
+const CV: &str = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
+
+/// The four expressions Masterminds compiles in `init()`, with Go's `\s` spelled out.
+struct Grammar {
+    /// `constraintRegex`: one whole comparator.
+    comparator: Regex,
+    /// `constraintRangeRegex`: a hyphen range with its surrounding whitespace.
+    hyphen: Regex,
+    /// `findConstraintRegex`: comparators inside an alternative.
+    find: Regex,
+    /// `validConstraintRegex`: a whole alternative.
+    valid: Regex,
+}
+
+static GRAMMAR: LazyLock<Grammar> = LazyLock::new(|| {
+    let build = |pattern: String| {
+        // Constant patterns; every unit test compiles them.
+        #[allow(clippy::expect_used)]
+        Regex::new(&pattern).expect("Masterminds grammar compiles")
+    };
+    Grammar {
+        comparator: build(format!(r"^{WS}*({OPS}){WS}*({CV}){WS}*$")),
+        hyphen: build(format!(r"{WS}*({CV}){WS}+-{WS}+({CV}){WS}*")),
+        find: build(format!(r"({OPS}){WS}*({CV})")),
+        valid: build(format!(
+            r"^({WS}*({OPS}){WS}*({CV}){WS}*)((?:{WS}+|,{WS}*)({OPS}){WS}*({CV}){WS}*)*$"
+        )),
+    }
+});
 
 impl SemverRange {
     /// Parses a range in Masterminds syntax; the text is kept for [`SemverRange::as_str`].
@@ -147,9 +171,11 @@ impl SemverRange {
                 range: text.to_string(),
             });
         }
-        let alternatives = text
+        let grammar = &*GRAMMAR;
+        let rewritten = rewrite_hyphens(grammar, text);
+        let alternatives = rewritten
             .split("||")
-            .map(|alt| parse_alternative(text, alt))
+            .map(|alt| parse_alternative(grammar, text, alt))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SemverRange {
             text: text.to_string(),
@@ -157,11 +183,21 @@ impl SemverRange {
         })
     }
 
-    /// True when `v` satisfies the range (build metadata is ignored, as semver says).
-    pub fn matches(&self, v: &Version) -> bool {
+    /// True when `v` satisfies the range (build metadata never matters).
+    pub fn matches(&self, v: &TagVersion) -> bool {
         self.alternatives.iter().any(|alt| {
-            (v.pre.is_empty() || alt.allows_prerelease)
+            (!v.is_prerelease() || alt.allows_prerelease)
                 && alt.comparators.iter().all(|c| c.check(v))
+        })
+    }
+
+    /// True when a comparator meets Baton's deliberate deviation: `^` or `<=` with a
+    /// wildcard major, which Flux reads as the bottom of the version space only.
+    pub fn has_wildcard_floor_deviation(&self) -> bool {
+        self.alternatives.iter().any(|alt| {
+            alt.comparators
+                .iter()
+                .any(|c| c.wildcard == Wildcard::Major && matches!(c.op, Op::Caret | Op::Le))
         })
     }
 
@@ -184,131 +220,60 @@ impl std::str::FromStr for SemverRange {
     }
 }
 
-fn syntax(range: &str, detail: &str) -> RangeError {
-    RangeError::Syntax {
-        range: range.to_string(),
-        detail: detail.to_string(),
-    }
-}
-
-fn is_op_char(c: char) -> bool {
-    matches!(c, '<' | '>' | '=' | '!' | '~' | '^')
-}
-
-fn is_separator(c: char) -> bool {
-    c.is_whitespace() || c == ','
-}
-
-/// Parses one `||` alternative into ANDed comparators, expanding hyphen ranges.
-fn parse_alternative(range: &str, alt: &str) -> Result<Alternative, RangeError> {
-    if alt.trim().is_empty() {
-        return Err(RangeError::EmptyAlternative {
-            range: range.to_string(),
-        });
-    }
-    let mut comparators = Vec::new();
-    let mut rest = alt;
-    // True right after a comma: another comparator must follow.
-    let mut pending_comma = false;
-    loop {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            break;
-        }
-        if let Some(after) = rest.strip_prefix(',') {
-            if comparators.is_empty() || pending_comma {
-                return Err(syntax(
-                    range,
-                    "a comma must sit between two comparators, as in \">= 1.2, < 2.0\"",
-                ));
-            }
-            pending_comma = true;
-            rest = after;
+/// Masterminds `rewriteRange`: each `A - B` match becomes `>= A, <= B `, replacing the
+/// first occurrence of the matched text in the text rewritten so far.
+fn rewrite_hyphens(grammar: &Grammar, text: &str) -> String {
+    let mut out = text.to_string();
+    for caps in grammar.hyphen.captures_iter(text) {
+        let (Some(whole), Some(low), Some(high)) = (caps.get(0), caps.get(1), caps.get(11)) else {
             continue;
-        }
-        pending_comma = false;
+        };
+        let replacement = format!(">= {}, <= {} ", low.as_str(), high.as_str());
+        out = out.replacen(whole.as_str(), &replacement, 1);
+    }
+    out
+}
 
-        let op_len = rest.find(|c| !is_op_char(c)).unwrap_or(rest.len());
-        let (op_text, after_op) = rest.split_at(op_len);
-        let op = parse_op(range, op_text)?;
-        let after_op = after_op.trim_start();
-        let ver_len = after_op.find(is_separator).unwrap_or(after_op.len());
-        let (ver_text, after_ver) = after_op.split_at(ver_len);
-        if ver_text.is_empty() {
-            if op_text.is_empty() {
-                // Only reachable when `rest` started with a separator, which the loop
-                // consumed; kept as a defensive error rather than a panic.
-                return Err(syntax(range, "expected a comparator"));
-            }
-            return Err(RangeError::MissingVersion {
+fn parse_alternative(grammar: &Grammar, range: &str, alt: &str) -> Result<Alternative, RangeError> {
+    if !grammar.valid.is_match(alt) {
+        if alt.bytes().all(|b| b"\t\n\x0c\r ".contains(&b)) {
+            return Err(RangeError::EmptyAlternative {
                 range: range.to_string(),
-                operator: op_text.to_string(),
             });
         }
-        if ver_text == "-" {
-            return Err(syntax(
-                range,
-                "a hyphen range needs a version on both sides, as in \"1.2 - 1.4\"",
-            ));
-        }
-        let lower = parse_comparator(range, op, ver_text)?;
-        rest = after_ver;
-
-        // Hyphen range `A - B`: whitespace, a lone `-`, whitespace, a version.
-        if let Some(upper_text) = hyphen_upper(rest) {
-            if op_text.is_empty() {
-                let (upper_ver, after_upper) = upper_text;
-                if upper_ver.is_empty() || upper_ver.starts_with(is_op_char) {
-                    return Err(syntax(
-                        range,
-                        "a hyphen range needs a plain version on both sides, as in \"1.2 - 1.4\"",
-                    ));
-                }
-                comparators.push(Comparator {
-                    op: Op::Ge,
-                    ..lower
-                });
-                comparators.push(parse_comparator(range, Op::Le, upper_ver)?);
-                rest = after_upper;
-                continue;
-            }
-            return Err(syntax(
-                range,
-                "a hyphen range cannot carry operators: write \"1.2 - 1.4\" or \">= 1.2, <= 1.4\"",
-            ));
-        }
-        comparators.push(lower);
+        return Err(RangeError::Syntax {
+            range: range.to_string(),
+            part: alt.trim().to_string(),
+        });
     }
-    if pending_comma {
-        return Err(syntax(
-            range,
-            "the range ends with a comma: remove it or add a comparator after it",
-        ));
+    let mut comparators = grammar
+        .find
+        .find_iter(alt)
+        .map(|m| parse_comparator(grammar, range, m.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if comparators.is_empty() {
+        comparators.push(parse_comparator(grammar, range, alt)?);
     }
-    let allows_prerelease = comparators.iter().any(|c| !c.version.pre.is_empty());
+    let allows_prerelease = comparators.iter().any(|c| c.version.is_prerelease());
     Ok(Alternative {
         comparators,
         allows_prerelease,
     })
 }
 
-/// When `rest` is `<ws>-<ws>VERSION...`, returns VERSION and what follows it.
-fn hyphen_upper(rest: &str) -> Option<(&str, &str)> {
-    let trimmed = rest.trim_start();
-    if trimmed.len() == rest.len() {
-        return None;
-    }
-    let after_dash = trimmed.strip_prefix('-')?;
-    let upper = after_dash.trim_start();
-    if upper.len() == after_dash.len() {
-        return None;
-    }
-    let len = upper.find(is_separator).unwrap_or(upper.len());
-    Some(upper.split_at(len))
+fn is_x(part: &str) -> bool {
+    matches!(part, "x" | "X" | "*")
 }
 
-fn parse_op(range: &str, text: &str) -> Result<Op, RangeError> {
-    Ok(match text {
+/// Masterminds `parseConstraint`: the operator, then the version with its free parts.
+fn parse_comparator(grammar: &Grammar, range: &str, text: &str) -> Result<Comparator, RangeError> {
+    let syntax = || RangeError::Syntax {
+        range: range.to_string(),
+        part: text.trim().to_string(),
+    };
+    let caps = grammar.comparator.captures(text).ok_or_else(syntax)?;
+    let group = |i: usize| caps.get(i).map_or("", |m| m.as_str());
+    let op = match group(1) {
         "" | "=" => Op::Eq,
         "!=" => Op::Ne,
         ">" => Op::Gt,
@@ -317,86 +282,28 @@ fn parse_op(range: &str, text: &str) -> Result<Op, RangeError> {
         "<=" | "=<" => Op::Le,
         "~" | "~>" => Op::Tilde,
         "^" => Op::Caret,
-        other => {
-            return Err(RangeError::UnknownOperator {
-                range: range.to_string(),
-                operator: other.to_string(),
-            });
-        }
-    })
-}
-
-/// One numeric part of a comparator version: a number or a wildcard.
-fn parse_part(range: &str, version: &str, part: &str) -> Result<Option<u64>, RangeError> {
-    let bad = |reason: &str| RangeError::BadVersion {
+        _ => return Err(syntax()),
+    };
+    let (major, minor, patch, pre) = (
+        group(3),
+        group(4).trim_start_matches('.'),
+        group(5).trim_start_matches('.'),
+        group(6),
+    );
+    let (wildcard, version_text) = if is_x(major) || major.is_empty() {
+        (Wildcard::Major, format!("0.0.0{pre}"))
+    } else if is_x(minor) || minor.is_empty() {
+        (Wildcard::Minor, format!("{major}.0.0{pre}"))
+    } else if is_x(patch) || patch.is_empty() {
+        (Wildcard::Patch, format!("{major}.{minor}.0{pre}"))
+    } else {
+        (Wildcard::None, group(2).to_string())
+    };
+    let version = TagVersion::parse_lenient(&version_text).ok_or_else(|| RangeError::BadVersion {
         range: range.to_string(),
-        version: version.to_string(),
-        reason: reason.to_string(),
-    };
-    match part {
-        "x" | "X" | "*" => Ok(None),
-        "" => Err(bad("a version part is empty")),
-        digits if digits.bytes().all(|b| b.is_ascii_digit()) => digits
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| bad("a version number is too large")),
-        _ => Err(bad(
-            "expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] with numbers or x, X, *",
-        )),
-    }
-}
-
-fn parse_comparator(range: &str, op: Op, text: &str) -> Result<Comparator, RangeError> {
-    let bad = |reason: String| RangeError::BadVersion {
-        range: range.to_string(),
-        version: text.to_string(),
-        reason,
-    };
-    let body = text.strip_prefix('v').unwrap_or(text);
-    let (body, build) = match body.split_once('+') {
-        Some((b, build)) => (b, Some(build)),
-        None => (body, None),
-    };
-    if let Some(build) = build {
-        BuildMetadata::new(build).map_err(|e| bad(format!("bad build metadata: {e}")))?;
-        if build.is_empty() {
-            return Err(bad("build metadata after \"+\" is empty".to_string()));
-        }
-    }
-    let (core, pre) = match body.split_once('-') {
-        Some((c, pre)) => {
-            if pre.is_empty() {
-                return Err(bad("pre-release after \"-\" is empty".to_string()));
-            }
-            let pre = Prerelease::new(pre).map_err(|e| bad(format!("bad pre-release: {e}")))?;
-            (c, pre)
-        }
-        None => (body, Prerelease::EMPTY),
-    };
-    let parts: Vec<&str> = core.split('.').collect();
-    if parts.len() > 3 {
-        return Err(bad(
-            "a version has at most three numeric parts (MAJOR.MINOR.PATCH)".to_string(),
-        ));
-    }
-    let major = parse_part(range, text, parts[0])?;
-    let minor = match parts.get(1) {
-        Some(p) => parse_part(range, text, p)?,
-        None => None,
-    };
-    let patch = match parts.get(2) {
-        Some(p) => parse_part(range, text, p)?,
-        None => None,
-    };
-    // Same precedence as Masterminds: the first free part decides, later parts are zeroed.
-    let (wildcard, major, minor, patch) = match (major, minor, patch) {
-        (None, _, _) => (Wildcard::Major, 0, 0, 0),
-        (Some(ma), None, _) => (Wildcard::Minor, ma, 0, 0),
-        (Some(ma), Some(mi), None) => (Wildcard::Patch, ma, mi, 0),
-        (Some(ma), Some(mi), Some(pa)) => (Wildcard::None, ma, mi, pa),
-    };
-    let mut version = Version::new(major, minor, patch);
-    version.pre = pre;
+        version: group(2).to_string(),
+        reason: "each part must be digits that fit in 64 bits or one of x, X, *, and a numeric pre-release identifier must not start with 0".to_string(),
+    })?;
     Ok(Comparator {
         op,
         version,
@@ -407,7 +314,7 @@ fn parse_comparator(range: &str, op: Op, text: &str) -> Result<Comparator, Range
 impl Comparator {
     /// Checks `v` against this comparator alone; the pre-release gate is applied by the
     /// alternative before this is called.
-    fn check(&self, v: &Version) -> bool {
+    fn check(&self, v: &TagVersion) -> bool {
         let con = &self.version;
         let dirty = self.wildcard != Wildcard::None;
         let minor_dirty = self.wildcard == Wildcard::Minor;
@@ -433,7 +340,8 @@ impl Comparator {
                     } else if con.patch != v.patch && !patch_dirty {
                         return true;
                     } else if patch_dirty {
-                        return (!v.pre.is_empty() || !con.pre.is_empty()) && v.pre != con.pre;
+                        return (v.is_prerelease() || con.is_prerelease())
+                            && compare_prerelease(v.pre(), con.pre()) != Ordering::Equal;
                     }
                 }
                 cmp != Ordering::Equal
@@ -491,7 +399,7 @@ impl Comparator {
     }
 
     /// Masterminds `constraintTilde`: `~1.2.3` is `>=1.2.3 <1.3.0`, `~1` is `>=1 <2`.
-    fn tilde(&self, v: &Version, cmp: Ordering) -> bool {
+    fn tilde(&self, v: &TagVersion, cmp: Ordering) -> bool {
         let con = &self.version;
         if cmp == Ordering::Less {
             return false;
@@ -513,7 +421,7 @@ mod tests {
 
     fn check(range: &str, version: &str) -> bool {
         let r = SemverRange::parse(range).unwrap_or_else(|e| panic!("{range}: {e}"));
-        let v = Version::parse(version).unwrap_or_else(|e| panic!("{version}: {e}"));
+        let v = TagVersion::parse_lenient(version).unwrap_or_else(|| panic!("{version}"));
         r.matches(&v)
     }
 
@@ -792,42 +700,50 @@ mod tests {
     /// TestNewConstraint error cases.
     #[test]
     fn invalid_ranges() {
+        const BAD: &str = "is malformed at";
+        const NOT_VERSION: &str = "which is not a version";
         let cases: &[(&str, &str)] = &[
             (
                 ">= bar",
-                "semver range \">= bar\" contains \"bar\", which is not a version",
+                "semver range \">= bar\" is malformed at \">= bar\"",
             ),
-            ("BAR >= 1.2.3", "contains \"BAR\", which is not a version"),
-            ("12.3.4.1234", "at most three numeric parts"),
-            (
-                "12.3.34~ 1.2.3",
-                "contains \"12.3.34~\", which is not a version",
-            ),
+            ("BAR >= 1.2.3", BAD),
+            ("12.3.4.1234", BAD),
+            ("12.3.34~ 1.2.3", BAD),
             ("", "semver range \"\" is empty"),
             ("   ", "is empty"),
             ("1.x ||", "semver range \"1.x ||\" has an empty alternative"),
             ("|| 1.x", "has an empty alternative"),
-            (
-                ">=",
-                "semver range \">=\" has operator \">=\" with no version after it",
-            ),
-            (">=1.0 <", "operator \"<\" with no version after it"),
-            ("=~1.2", "unknown operator \"=~\""),
-            ("<>1.2", "unknown operator \"<>\""),
-            ("1.2 -", "hyphen range needs"),
-            ("- 1.2", "hyphen range needs"),
-            (">=1.2 - 1.4", "hyphen range cannot carry operators"),
-            ("1.2 - >=1.4", "plain version on both sides"),
-            (">=1.0,, <2", "comma must sit between two comparators"),
-            (", >=1.0", "comma must sit between two comparators"),
-            (">=1.0,", "ends with a comma"),
-            ("1.2.3-", "pre-release after \"-\" is empty"),
-            ("1.2.3+", "build metadata after \"+\" is empty"),
-            ("1.2.3-01", "bad pre-release"),
-            ("1..2", "a version part is empty"),
-            ("1.2x", "not a version"),
-            ("V1.2.3", "not a version"),
-            ("99999999999999999999", "too large"),
+            ("6.x||", "has an empty alternative"),
+            (">=", BAD),
+            (">=1.0 <", BAD),
+            ("=~1.2", BAD),
+            ("<>1.2", BAD),
+            ("1.2 -", BAD),
+            ("- 1.2", BAD),
+            (">=1.2 - 1.4", BAD),
+            ("1.2 - >=1.4", BAD),
+            // Masterminds' rewrite swallows the space before A: "<9.0.0>= 5.2.0, ...".
+            ("<9.0.0 5.2.0 - 6.0.3", BAD),
+            (">=1.0,, <2", BAD),
+            (", >=1.0", BAD),
+            (">=1.0,", BAD),
+            ("1.2.3-", BAD),
+            ("1.2.3+", BAD),
+            ("1..2", BAD),
+            ("V1.2.3", BAD),
+            // Only ASCII whitespace separates comparators.
+            (">=3.5.0\u{3000}<3.6.0", BAD),
+            (">=3.5.0\u{2009}<3.6.0", BAD),
+            (">=3.5.0\u{85}<3.6.0", BAD),
+            (">=3.5.0\u{b}<3.6.0", BAD),
+            ("1.2.3-01", NOT_VERSION),
+            (">=2.4.7-rc.01", NOT_VERSION),
+            ("1.2x", NOT_VERSION),
+            ("1|2.3", NOT_VERSION),
+            ("99999999999999999999", NOT_VERSION),
+            ("2.3.18446744073709551616", NOT_VERSION),
+            ("9.18446744073709551616.x", NOT_VERSION),
         ];
         for &(range, expected) in cases {
             match SemverRange::parse(range) {
@@ -848,6 +764,69 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Masterminds v3.4+ readings that follow from its regular expressions and
+    /// `parseConstraint`, and the pre-release rule per AND group.
+    #[test]
+    fn masterminds_v34_syntax() {
+        let cases: &[(&str, &str, bool)] = &[
+            // Everything after the first wildcard is ignored, even out-of-range numbers.
+            ("1.x.99", "1.7.0", true),
+            ("1.x.99", "2.0.0", false),
+            ("X.88888888888888888888", "7.1.2", true),
+            ("3.x.77777777777777777777", "3.9.6", true),
+            ("3.x.77777777777777777777", "4.0.0", false),
+            ("*.5", "9.0.0", true),
+            // Leading zeros in the three numbers.
+            ("~03.5", "3.5.4", true),
+            ("~03.5", "3.6.0", false),
+            ("=03.05.02", "3.5.2", true),
+            // Whitespace is space, tab, LF, FF and CR.
+            (">=2.3.0\n<2.4.0", "2.3.11", true),
+            (">=2.3.0\n<2.4.0", "2.4.0", false),
+            (">=3.5.0\u{c}<3.6.0", "3.5.4", true),
+            (">=3.5.0\t<3.6.0", "3.6.0", false),
+            // Hyphen ranges: after a comma, or alone; without spaces it is a pre-release.
+            (">=5.3.0, 5.2.0 - 6.0.3", "6.0.3", true),
+            (">=5.3.0, 5.2.0 - 6.0.3", "5.2.9", false),
+            ("2.3.0-2.4.0", "2.3.0-2.4.0", true),
+            ("2.3.0-2.4.0", "2.3.5", false),
+            // Operator spellings.
+            ("=>3.5.0 =<3.6.0", "3.6.0", true),
+            ("~>3.8", "3.8.2", true),
+            // A pre-release in any comparator of the AND group admits pre-releases.
+            ("<2.13.0-0 >=2.12.0", "2.12.6-alpha.2", true),
+            (">2.3.8 <3.8.2-x", "3.1.0-rc.1", true),
+            (">=2.12.0 <2.13.0 || >=9.0.0-0", "2.12.6-alpha.2", false),
+            // ^x and <=x: Baton's documented deviation (any version).
+            ("^x", "7.0.0", true),
+            ("<=x", "7.0.0", true),
+            ("^x-0", "7.0.0-rc.1", true),
+            ("^X.x", "1.9.4", true),
+            // Pre-release identifiers beyond 64 bits compare as text.
+            (
+                ">=4.8.0-0 <4.8.0-30000000000000000000",
+                "4.8.0-200000000000000000000",
+                true,
+            ),
+            (">=4.8.0-0 <4.8.0-rc", "4.8.0-30000000000000000000", true),
+            (">4.8.0-9999999999", "4.8.0-200000000000000000000", true),
+        ];
+        let mut failures = Vec::new();
+        for &(range, version, expected) in cases {
+            if check(range, version) != expected {
+                failures.push(format!("{range:?} vs {version:?}: expected {expected}"));
+            }
+        }
+        assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+        let r = SemverRange::parse("^x || >=1.0.0").unwrap();
+        assert!(r.has_wildcard_floor_deviation());
+        assert!(
+            !SemverRange::parse("1.x")
+                .unwrap()
+                .has_wildcard_floor_deviation()
+        );
     }
 
     /// Masterminds TestNewConstraint: shapes that must parse, with their OR/AND counts.

@@ -55,10 +55,11 @@ fn flux_semver_latest() {
     }
 }
 
-/// Design brief: strict semver with optional leading `v` only; the original tag is chosen;
-/// pre-releases only when the range admits them.
+/// Flux's lenient parsing (fluxcd/pkg ParseVersion over Masterminds NewVersion): at least
+/// two dots, leading zeros allowed; the original tag is chosen; pre-releases only when
+/// the range admits them.
 #[test]
-fn semver_strictness_and_prereleases() {
+fn semver_leniency_and_prereleases() {
     let tags = [
         "1.0",
         "1.0.0.1",
@@ -68,19 +69,21 @@ fn semver_strictness_and_prereleases() {
         "1.4.2",
         "v1.4.3-rc.1",
         "1.4.3-rc.2",
+        "1.4-rc.3",
         "latest",
     ];
     let d = semver("1.x").choose(&tags);
     assert_eq!(d.chosen.as_deref(), Some("1.4.2"));
-    assert_eq!(d.skipped.get(&SkipReason::NotSemver), Some(&6));
-    assert_eq!(d.skipped.get(&SkipReason::OutOfRange), Some(&2));
+    assert_eq!(d.skipped.get(&SkipReason::NotSemver), Some(&5));
+    assert_eq!(d.skipped.get(&SkipReason::OutOfRange), Some(&3));
+    assert_eq!(chosen(&semver("1.2.3"), &tags).as_deref(), Some("01.2.3"));
     assert_eq!(
         chosen(&semver(">=1.0.0-0"), &tags).as_deref(),
         Some("1.4.3-rc.2")
     );
     assert_eq!(
-        chosen(&semver(">=1.4.3-0 <1.4.3"), &tags).as_deref(),
-        Some("1.4.3-rc.2")
+        chosen(&semver(">=1.4.0-0 <1.4.1"), &tags).as_deref(),
+        Some("1.4-rc.3")
     );
     // A pre-release in another `||` alternative does not admit them here.
     assert_eq!(
@@ -89,16 +92,21 @@ fn semver_strictness_and_prereleases() {
     );
 }
 
-/// Brief: ties are deterministic. Higher precedence, then no `v`, then build metadata,
-/// then the tag string.
+/// Flux: among equal versions the first of the descending byte-sorted list wins, that
+/// is the byte-wise greatest spelling; whatever the input order.
 #[test]
-fn semver_ties_are_deterministic() {
+fn semver_ties_follow_flux() {
     let p = semver("*");
     for tags in [["v1.2.3", "1.2.3"], ["1.2.3", "v1.2.3"]] {
-        assert_eq!(chosen(&p, &tags).as_deref(), Some("1.2.3"));
+        assert_eq!(chosen(&p, &tags).as_deref(), Some("v1.2.3"));
     }
+    assert_eq!(
+        chosen(&p, &["1.2.3", "1.02.3", "01.2.3"]).as_deref(),
+        Some("1.2.3")
+    );
     // `+` cannot appear in an OCI tag, so build metadata only reaches the policy through
-    // an extract template (here `1.2.3_build1` becomes `1.2.3+build1`).
+    // an extract template (here `1.2.3_build1` becomes `1.2.3+build1`). Build metadata
+    // never orders: equal versions with different keys take the greater key.
     assert!(!p.accepts("1.2.3+build1"));
     let b = with_filter(semver("*"), r"^(?P<v>v?[0-9.]+)_(?P<b>\w+)$", Some("$v+$b"));
     for tags in [
@@ -107,26 +115,30 @@ fn semver_ties_are_deterministic() {
     ] {
         assert_eq!(chosen(&b, &tags).as_deref(), Some("1.2.3_build2"));
     }
-    // semver build ordering: numeric identifiers compare numerically.
-    assert_eq!(
-        chosen(&b, &["1.2.3_10", "1.2.3_9"]).as_deref(),
-        Some("1.2.3_10")
-    );
-    // No `v` wins even over greater build metadata; precedence wins over everything.
     assert_eq!(
         chosen(&b, &["v1.2.3_zzz", "1.2.3_aaa", "v1.2.2_zzz"]).as_deref(),
-        Some("1.2.3_aaa")
+        Some("v1.2.3_zzz")
     );
     assert_eq!(
         b.rank(&["v1.2.3_a", "1.2.3_b", "1.2.4_a", "1.2.3_a", "v1.2.3_b"]),
-        ["1.2.4_a", "1.2.3_b", "1.2.3_a", "v1.2.3_b", "v1.2.3_a"]
+        ["1.2.4_a", "v1.2.3_b", "v1.2.3_a", "1.2.3_b", "1.2.3_a"]
     );
-    // Equal precedence, no build: the no-`v` tag, then the plain tag string.
     assert_eq!(
         p.rank(&["v1.2.3", "1.2.3", "1.2.4", "v1.2.4"]),
-        ["1.2.4", "v1.2.4", "1.2.3", "v1.2.3"]
+        ["v1.2.4", "1.2.4", "v1.2.3", "1.2.3"]
+    );
+    // One key from two tags: Flux keeps the tag written last, the byte-wise smallest.
+    let k = with_filter(
+        semver("*"),
+        r"^(?:ship-|v)?(?P<v>\d+\.\d+\.\d+)$",
+        Some("$v"),
+    );
+    assert_eq!(
+        chosen(&k, &["v7.7.0", "ship-7.7.0", "7.7.0"]).as_deref(),
+        Some("7.7.0")
     );
 }
+
 /// Flux `alphabetical_test.go` (TestAlphabetical_Latest) and the API docs: ascending
 /// selects Z, descending selects A.
 #[test]
@@ -273,12 +285,13 @@ fn filter_and_extract() {
         p.describe(),
         r"numerical asc, filter ^main-[a-f0-9]+-(?P<ts>[0-9]+) extract $ts"
     );
-    // Same extracted value: the byte-wise greater original tag wins, whatever the order.
+    // Same extracted value: Flux keeps the tag written last in its descending walk, the
+    // byte-wise smaller one, whatever the order.
     let tie = ["main-aaa-5", "main-bbb-5"];
-    assert_eq!(chosen(&p, &tie).as_deref(), Some("main-bbb-5"));
+    assert_eq!(chosen(&p, &tie).as_deref(), Some("main-aaa-5"));
     assert_eq!(
         chosen(&p, &["main-bbb-5", "main-aaa-5"]).as_deref(),
-        Some("main-bbb-5")
+        Some("main-aaa-5")
     );
     // Filter with semver: the extracted value is the version, the tag is what is chosen.
     let s = with_filter(semver("^1"), r"^app-(?P<v>.+)$", Some("${v}"));
@@ -399,6 +412,79 @@ fn compare_is_none_for_ineligible_tags() {
 
 // ---- property tests ----------------------------------------------------------------
 
+/// Flux's algorithm written out step by step, as a model: drop invalid and excluded tags,
+/// sort descending by bytes, map each key to the last (smallest) tag written for it, walk
+/// the keys in descending order (one of Go's map orders), and apply the policy's loop.
+/// Non-numeric keys are skipped rather than failing (Baton's documented deviation).
+fn flux_model(policy: &Policy, tags: &[String]) -> Option<String> {
+    let mut list: Vec<&str> = tags
+        .iter()
+        .map(String::as_str)
+        .filter(|t| {
+            crate::reference::is_valid_tag(t) && !policy.exclude.iter().any(|re| re.is_match(t))
+        })
+        .collect();
+    list.sort_unstable_by(|a, b| b.cmp(a));
+    list.dedup();
+    let mut keys: Vec<(String, &str)> = Vec::new();
+    for tag in list {
+        let key = match &policy.filter {
+            None => Some(tag.to_string()),
+            Some(filter) => {
+                let mut locs = filter.locations();
+                let mut out = String::new();
+                filter.apply(tag, &mut locs, &mut out).map(str::to_string)
+            }
+        };
+        let Some(key) = key else { continue };
+        match keys.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = tag,
+            None => keys.push((key, tag)),
+        }
+    }
+    keys.sort_by(|a, b| b.0.cmp(&a.0));
+    match &policy.rule {
+        Rule::Semver(range) => {
+            let mut best: Option<(TagVersion, &str)> = None;
+            for (key, tag) in &keys {
+                if let Some(v) = TagVersion::parse_tag(key)
+                    && range.matches(&v)
+                    && best
+                        .as_ref()
+                        .is_none_or(|(b, _)| v.cmp_precedence(b) == Ordering::Greater)
+                {
+                    best = Some((v, tag));
+                }
+            }
+            best.map(|(_, tag)| tag.to_string())
+        }
+        Rule::Alphabetical(order) => {
+            let pick = match order {
+                Order::Asc => keys.first(),
+                Order::Desc => keys.last(),
+            };
+            pick.map(|(_, tag)| tag.to_string())
+        }
+        Rule::Numerical(order) => {
+            let mut latest: Option<(f64, &str)> = None;
+            for (key, tag) in &keys {
+                let Some(cv) = parse_go_float(key) else {
+                    continue;
+                };
+                let keep = match (latest, order) {
+                    (None, _) => false,
+                    (Some((pv, _)), Order::Asc) => cv < pv,
+                    (Some((pv, _)), Order::Desc) => cv > pv,
+                };
+                if !keep {
+                    latest = Some((cv, tag));
+                }
+            }
+            latest.map(|(_, tag)| tag.to_string())
+        }
+    }
+}
+
 /// Tags shaped like real registries: semver with and without `v`, pre-releases, build
 /// metadata, partial versions, numbers, branch builds, signatures and junk.
 fn tag_strategy() -> impl Strategy<Value = String> {
@@ -417,6 +503,9 @@ fn tag_strategy() -> impl Strategy<Value = String> {
         2 => ("[a-f0-9]{3}", 0u32..50).prop_map(|(sha, ts)| format!("main-{sha}-{ts}")),
         1 => "[a-f0-9]{4}".prop_map(|h| format!("sha256-{h}.sig")),
         1 => "[A-Za-z0-9_.-]{0,6}",
+        1 => prop_oneof![Just("NaN"), Just("nan"), Just("inf"), Just("-Inf"), Just("0x1p4"), Just("1_6"), Just("2e1"), Just("20"), Just("020")]
+            .prop_map(str::to_string),
+        1 => (0u64..3, 0u64..3, 0u64..3).prop_map(|(a, b, c)| format!("0{a}.{b}.0{c}")),
     ]
 }
 
@@ -453,7 +542,11 @@ proptest! {
             .prop_flat_map(|tags| (Just(tags.clone()), Just(tags).prop_shuffle())),
     ) {
         let decision = policy.choose(&tags);
+        prop_assert_eq!(&decision.chosen, &flux_model(&policy, &tags));
         let eligible: Vec<&String> = tags.iter().filter(|t| policy.accepts(t)).collect();
+        // NaN takes its meaning from its place in Flux's walk, outside any total order.
+        let has_nan = matches!(policy.rule, Rule::Numerical(_))
+            && eligible.iter().any(|t| parse_go_float(t).is_some_and(f64::is_nan));
         prop_assert_eq!(decision.eligible, eligible.len());
         prop_assert_eq!(decision.considered, tags.len());
         prop_assert_eq!(decision.eligible + decision.skipped_total(), tags.len());
@@ -461,15 +554,17 @@ proptest! {
             None => prop_assert!(eligible.is_empty()),
             Some(best) => {
                 prop_assert!(policy.accepts(best));
-                for tag in &eligible {
-                    prop_assert_ne!(policy.compare(best, tag), Some(Ordering::Less));
+                if !has_nan {
+                    for tag in &eligible {
+                        prop_assert_ne!(policy.compare(best, tag), Some(Ordering::Less));
+                    }
                 }
                 if let Rule::Semver(range) = &policy.rule {
-                    let (version, _) = parse_tag_version(best).unwrap();
+                    let version = parse_tag_version(best).unwrap();
                     prop_assert!(range.matches(&version));
                     // Independent of tie-breaks: no eligible version has higher precedence.
                     for tag in &eligible {
-                        let (other, _) = parse_tag_version(tag).unwrap();
+                        let other = parse_tag_version(tag).unwrap();
                         prop_assert_ne!(other.cmp_precedence(&version), Ordering::Greater);
                     }
                 }
@@ -486,7 +581,9 @@ proptest! {
         prop_assert_eq!(&policy.choose(&shuffled), &decision);
         let ranked = policy.rank(&tags);
         prop_assert_eq!(ranked.len(), eligible.len());
-        prop_assert_eq!(ranked.first(), decision.chosen.as_ref());
+        if !has_nan {
+            prop_assert_eq!(ranked.first(), decision.chosen.as_ref());
+        }
         prop_assert_eq!(policy.rank(&shuffled), ranked);
     }
 
@@ -502,7 +599,7 @@ proptest! {
     #[test]
     fn range_parser_total(text in "[ 0-9xX*.,|<>=!~^v+a-z-]{0,24}", ma in 0u64..5, mi in 0u64..5) {
         if let Ok(range) = SemverRange::parse(&text) {
-            let _ = range.matches(&Version::new(ma, mi, 0));
+            let _ = range.matches(&TagVersion::new(ma, mi, 0));
             prop_assert_eq!(range.as_str(), text.as_str());
         }
     }

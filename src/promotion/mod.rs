@@ -27,9 +27,8 @@ use std::fmt;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 
-use crate::config::format_duration;
+use crate::common::time::{format_duration, utc};
 use crate::markers::{Field, Marker};
 use crate::policy::Policy;
 use crate::reference::Reference;
@@ -253,11 +252,6 @@ fn evidence_note(evidence: &Evidence) -> &'static str {
         Evidence::Edit => ", edited without trailers",
         Evidence::Unrecorded => ", no commit records the move: counted from this one",
     }
-}
-
-/// `2026-11-25 10:00 UTC`.
-pub fn utc(t: Timestamp) -> String {
-    window::local_time(t, &TimeZone::UTC)
 }
 
 /// How long from `since` to `now`, in whole minutes (`25h3m`, `0m`).

@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
 use super::Wait;
+use crate::common::time::local_time;
 use crate::config::{Freeze, TimeWindow};
 
 /// How far ahead [`next_opening`] looks for an opening (a freeze over a year long is not
@@ -120,13 +121,6 @@ pub fn freeze_text(f: &Freeze) -> String {
     } else {
         format!("{}..{}", f.from, f.to)
     }
-}
-
-/// `2026-11-30 09:00 Europe/Berlin`: a time as people in that zone read it.
-pub fn local_time(t: Timestamp, zone: &TimeZone) -> String {
-    let local = zone.to_datetime(t);
-    let name = zone.iana_name().unwrap_or("UTC");
-    format!("{} {name}", local.strftime("%Y-%m-%d %H:%M"))
 }
 
 #[cfg(test)]

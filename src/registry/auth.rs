@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use super::settings::Secret;
+use crate::common::secret::Secret;
 
 /// Tokens without `expires_in` live this long (distribution token spec).
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);

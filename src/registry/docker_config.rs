@@ -10,7 +10,8 @@ use base64::Engine;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::settings::{Credentials, Secret};
+use super::settings::Credentials;
+use crate::common::secret::Secret;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_API};
 
 /// The key Docker uses for Docker Hub in `config.json` and with helpers.

@@ -1,34 +1,9 @@
-//! Pacing and header grammar: `Retry-After`, backoff with jitter, Docker Hub's
-//! `RateLimit-Remaining`, `Link` pagination and the per-registry request budget.
+//! Pacing and header grammar: Docker Hub's `RateLimit-Remaining`, `Link` pagination and
+//! the per-registry request budget.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
-
-/// Parses `Retry-After` as delta-seconds or an HTTP date (relative to `now`).
-/// A date in the past means "now"; anything else unreadable is `None`.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Delay before retry number `attempt` (1-based): `base * 2^(attempt-1)`
-/// capped at 30 s, scaled by `jitter` in `[0.5, 1.0]` so that many clients
-/// do not retry in step.
-pub fn backoff_delay(base: Duration, attempt: u32, jitter: f64) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    let capped = exp.min(Duration::from_secs(30));
-    capped.mul_f64(jitter.clamp(0.5, 1.0))
-}
-
-/// A random jitter factor in `[0.5, 1.0]`.
-pub fn jitter() -> f64 {
-    rand::random_range(0.5..=1.0)
-}
 
 /// Reads Docker Hub's `RateLimit-Remaining` (`100;w=21600` or `100`).
 pub fn parse_rate_limit_remaining(value: &str) -> Option<u64> {
@@ -174,41 +149,6 @@ impl RequestBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        // Wed, 21 Oct 2015 07:28:00 GMT == 1445412480
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-5", now), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        let base = Duration::from_millis(100);
-        assert_eq!(backoff_delay(base, 1, 1.0), Duration::from_millis(100));
-        assert_eq!(backoff_delay(base, 2, 1.0), Duration::from_millis(200));
-        assert_eq!(backoff_delay(base, 4, 0.5), Duration::from_millis(400));
-        assert_eq!(backoff_delay(base, 40, 1.0), Duration::from_secs(30));
-        assert_eq!(backoff_delay(base, 1, 7.0), Duration::from_millis(100));
-        for _ in 0..100 {
-            let j = jitter();
-            assert!((0.5..=1.0).contains(&j));
-        }
-    }
 
     #[test]
     fn rate_limit_remaining() {

@@ -5,7 +5,6 @@
 //! OCI grammar are dropped and counted, digests must be `sha256:` + 64 hex.
 
 mod auth;
-mod bounded;
 mod docker_config;
 mod error;
 mod limits;
@@ -14,7 +13,7 @@ mod tags_page;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
@@ -23,18 +22,21 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::common::backoff::Backoff;
+use crate::common::http::{client_builder, parse_retry_after, read_bounded};
+use crate::common::secret::{Secret, SecretFileError};
+use crate::common::text::error_chain;
 use crate::reference::{
     DOCKER_HUB, DOCKER_HUB_API, ImageName, is_valid_digest, is_valid_repository_path, is_valid_tag,
 };
 
 pub use auth::{Challenge, parse_challenges};
-pub use bounded::read_bounded;
 pub use docker_config::{DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub};
 pub use error::{ErrorKind, RegistryError};
-pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining, parse_retry_after};
+pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining};
 pub use settings::{
     Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,
-    FALLBACK_PAGE_SIZE, RegistrySettings, Secret, SecretFileError,
+    FALLBACK_PAGE_SIZE, RegistrySettings,
 };
 
 use auth::{TokenReply, pull_scope};
@@ -47,18 +49,11 @@ application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
+/// The longest wait between retries of one request, before jitter.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 /// How long credentials read from a docker config or helper are reused.
 const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
-
-/// Installs rustls' `ring` provider as the process default (once); reqwest
-/// is built without a provider of its own. Safe to call many times.
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // An error only means another provider was installed first, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
 
 /// The tags of one repository, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +137,6 @@ impl RegistryClient {
         let base = Url::parse(&format!("{scheme}://{api_host}/"))
             .map_err(|e| config_error(format!("{host:?} is not a valid host ({e})")))?;
 
-        install_crypto_provider();
         let http =
             http_client(&settings, reqwest::redirect::Policy::limited(5)).map_err(config_error)?;
         // Token requests carry credentials (a Basic header, a refresh token in the body):
@@ -492,13 +486,7 @@ impl RegistryClient {
                 timeout: self.settings.timeout,
             };
         }
-        let mut detail = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(s) = source {
-            detail.push_str(": ");
-            detail.push_str(&s.to_string());
-            source = s.source();
-        }
+        let detail = error_chain(error);
         RegistryError::Network {
             registry: self.host.clone(),
             repository: call.repository.to_string(),
@@ -629,7 +617,7 @@ impl RegistryClient {
     }
 
     fn backoff(&self, retry: u32) -> Duration {
-        limits::backoff_delay(self.settings.retry_base_delay, retry, limits::jitter())
+        Backoff::new(self.settings.retry_base_delay, MAX_BACKOFF).delay(retry)
     }
 
     /// Learns the auth scheme from a 401 so that the next attempt can answer it.
@@ -1055,10 +1043,9 @@ fn http_client(
     settings: &RegistrySettings,
     policy: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
+    let mut builder = client_builder()
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
-        .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
         .redirect(policy);
     if let Some(ca_file) = &settings.ca_file {
         let pem = std::fs::read(ca_file).map_err(|e| {

@@ -1,9 +1,9 @@
-//! Per-registry settings the lead builds from Baton's config, and the
-//! `Secret` wrapper that keeps passwords and tokens out of logs and errors.
+//! Per-registry settings built from Baton's config: credentials, TLS, limits and timeouts.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::common::secret::{Secret, SecretFileError};
 
 /// Default number of tags asked for per page (`n=`).
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
@@ -13,73 +13,6 @@ pub const FALLBACK_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_MAX_TAGS: usize = 100_000;
 /// Default cap on one response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// A password or token: Debug and Display print `***` so that it cannot leak
-/// through logs, errors or `{:?}` of a settings struct.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// Reads a secret from a file (systemd credential, mounted secret),
-    /// dropping one trailing newline; an empty file is refused.
-    pub fn from_file(path: &Path) -> Result<Self, SecretFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SecretFileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let value = text
-            .strip_suffix("\r\n")
-            .or_else(|| text.strip_suffix('\n'))
-            .unwrap_or(&text);
-        if value.is_empty() {
-            return Err(SecretFileError::Empty {
-                path: path.to_path_buf(),
-            });
-        }
-        Ok(Secret(value.to_string()))
-    }
-
-    /// The secret itself, for the one place that puts it in a request.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// Why a secret file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretFileError {
-    /// The file could not be read.
-    #[error("cannot read secret file {}: {source}: check the path and its permissions", path.display())]
-    Read {
-        /// The file named in the config.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file holds nothing.
-    #[error("secret file {} is empty: write the password or token into it", path.display())]
-    Empty {
-        /// The file named in the config.
-        path: PathBuf,
-    },
-}
 
 /// Where the credentials for one registry come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -234,21 +167,6 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{settings:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn secret_from_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pw");
-        std::fs::write(&path, "s3cret\n").unwrap();
-        assert_eq!(Secret::from_file(&path).unwrap().expose(), "s3cret");
-        std::fs::write(&path, "a b\r\n").unwrap();
-        assert_eq!(Secret::from_file(&path).unwrap().expose(), "a b");
-        std::fs::write(&path, "\n").unwrap();
-        let err = Secret::from_file(&path).unwrap_err();
-        assert!(err.to_string().contains("is empty"));
-        let err = Secret::from_file(&dir.path().join("missing")).unwrap_err();
-        assert!(err.to_string().contains("missing"));
     }
 
     #[test]

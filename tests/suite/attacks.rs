@@ -144,7 +144,8 @@ mod registries {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, StatusCode, Uri};
     use axum::response::{IntoResponse, Response};
-    use baton::registry::{Credentials, RegistryClient, RegistrySettings, Secret};
+    use baton::common::secret::Secret;
+    use baton::registry::{Credentials, RegistryClient, RegistrySettings};
 
     /// A loopback server answering every request with `answer`, logging each as
     /// `METHOD path?query | authorization | body`.
@@ -264,7 +265,7 @@ mod registries {
 
     #[tokio::test]
     async fn plain_http_realm_on_another_host_does_not_receive_registry_credentials() {
-        baton::registry::install_crypto_provider();
+        baton::common::http::install_crypto_provider();
         let thief = thief().await;
         let registry = registry(format!("http://{}/token", thief.addr)).await;
         let client = RegistryClient::new(&registry.addr.to_string(), settings(password())).unwrap();
@@ -285,7 +286,7 @@ mod registries {
 
     #[tokio::test]
     async fn token_realm_redirect_to_another_host_does_not_receive_the_refresh_token() {
-        baton::registry::install_crypto_provider();
+        baton::common::http::install_crypto_provider();
         let thief = thief().await;
         let steal = format!("http://{}/steal", thief.addr);
         // The realm is on the registry's own host, and answers 307 (which keeps a POST's body).
@@ -332,7 +333,7 @@ mod registries {
 
     #[tokio::test]
     async fn token_server_expires_in_overflow_does_not_kill_scans() {
-        baton::registry::install_crypto_provider();
+        baton::common::http::install_crypto_provider();
         let tokens = token_server("9223372036854775807").await;
         let registry = registry(format!("http://{}/token", tokens.addr)).await;
         let client =

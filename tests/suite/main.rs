@@ -15,6 +15,7 @@ mod daemon {
     mod run;
     mod stop;
 }
+mod flux_conformance;
 mod forge;
 mod git {
     mod commit_contents;

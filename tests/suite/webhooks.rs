@@ -112,7 +112,7 @@ async fn listen(local_registry: &str, queue: usize) -> Listener {
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    baton::registry::install_crypto_provider();
+    baton::common::http::install_crypto_provider();
     Listener {
         url: format!("http://{addr}"),
         state,
@@ -514,7 +514,7 @@ async fn reload_puts_new_secrets_in_force_and_keeps_counters() {
 
 #[tokio::test]
 async fn counters_can_live_in_a_family_the_daemon_owns() {
-    baton::registry::install_crypto_provider();
+    baton::common::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     write_secret(dir.path(), "ghcr.secret", GHCR_SECRET);
     write_secret(dir.path(), "hub.secret", HUB_TOKEN);

@@ -35,7 +35,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_webhook_scans_at_once_and_the_commit_is_announced() {
-    baton::registry::install_crypto_provider();
+    baton::common::http::install_crypto_provider();
     let fleet = DaemonFleet::start().await;
     let (url, bodies) = receiver().await;
     let dir = fleet.dir.path();

@@ -5,9 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::fake_registry::{BearerAuth, Behaviour, FakeManifest, FakeRegistry, LinkStyle};
-use baton::registry::{
-    Credentials, ErrorKind, RegistryClient, RegistryError, RegistrySettings, Secret,
-};
+use baton::common::secret::Secret;
+use baton::registry::{Credentials, ErrorKind, RegistryClient, RegistryError, RegistrySettings};
 
 fn settings() -> RegistrySettings {
     RegistrySettings {

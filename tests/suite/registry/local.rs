@@ -3,7 +3,8 @@
 
 use crate::support::registry::LocalRegistry;
 use base64::Engine;
-use baton::registry::{Credentials, ErrorKind, RegistryClient, RegistryError, Secret};
+use baton::common::secret::Secret;
+use baton::registry::{Credentials, ErrorKind, RegistryClient, RegistryError};
 
 fn client(registry: &LocalRegistry) -> RegistryClient {
     RegistryClient::new(&registry.host(), registry.settings()).unwrap()

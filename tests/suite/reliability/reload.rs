@@ -25,7 +25,7 @@ fn reloads(metrics: &std::collections::BTreeMap<String, f64>, result: &str) -> f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_reloads_while_working() {
-    baton::registry::install_crypto_provider();
+    baton::common::http::install_crypto_provider();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed("a_hundred_reloads"));
     let fleet = DaemonFleet::start().await;
     fleet.registry.push_image("team/web", "2.0.0").await;

@@ -121,7 +121,7 @@ impl PromotionWorld {
 
     /// Registry clients for the configuration.
     pub fn registries(&self) -> Registries {
-        baton::registry::install_crypto_provider();
+        baton::common::http::install_crypto_provider();
         Registries::from_config(&self.config()).unwrap()
     }
 

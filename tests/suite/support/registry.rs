@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baton::registry::{Credentials, RegistrySettings, Secret};
+use baton::common::secret::Secret;
+use baton::registry::{Credentials, RegistrySettings};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use sha2::{Digest, Sha256};
 
@@ -155,7 +156,7 @@ impl LocalRegistry {
                     break;
                 }
                 if answers(port) {
-                    baton::registry::install_crypto_provider();
+                    baton::common::http::install_crypto_provider();
                     let http = reqwest::Client::builder()
                         .timeout(Duration::from_secs(60))
                         .build()

@@ -1,0 +1,82 @@
+//! Text helpers for messages: an error with its causes on one line, any value collapsed onto
+//! one line (so it cannot break a log line, a commit subject or a trailer block), and the
+//! "did you mean" suggestion.
+
+/// `err` followed by each of its causes (`: cause`), skipping a cause whose text the
+/// message already holds.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    with_causes(err.to_string(), err)
+}
+
+/// `head` (what to say about `err` itself) followed by each of `err`'s causes, as
+/// [`error_chain`] does.
+pub fn with_causes(head: String, err: &dyn std::error::Error) -> String {
+    let mut text = head;
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// `s` with every run of whitespace (newlines included) turned into one space, trimmed.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The entry of `known` closest to `given`, when one is close enough to be a likely typo.
+pub fn suggest<'k>(given: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(given, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: inner")]
+    struct Repeats(#[source] Inner);
+
+    #[test]
+    fn chain_of_causes() {
+        assert_eq!(error_chain(&Outer(Inner)), "outer: inner");
+        assert_eq!(error_chain(&Repeats(Inner)), "outer: inner");
+        assert_eq!(
+            with_causes("timed out".into(), &Outer(Inner)),
+            "timed out: inner"
+        );
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(
+            suggest("intervall", &["interval", "image"]),
+            Some("interval")
+        );
+        assert_eq!(suggest("zzz", &["interval", "image"]), None);
+    }
+
+    #[test]
+    fn collapses_whitespace() {
+        assert_eq!(one_line("  a\n b\t\tc \r\n"), "a b c");
+        assert_eq!(one_line(""), "");
+    }
+}
