@@ -1,7 +1,23 @@
 //! Baton: Git-native image automation.
 //!
-//! The library holds every part (docs/ARCHITECTURE.md describes them) so that the binary, the
-//! integration tests and the benchmarks share one implementation.
+//! The library holds every part so that the binary, the integration tests and the
+//! benchmarks share one implementation; docs/ARCHITECTURE.md describes how they fit.
+//!
+//! # Layers
+//!
+//! A module imports only from the layers below its own. `src/layers.rs`, a test that
+//! `scripts/test` runs, reads this list and fails on any other `crate::` path with its file
+//! and line.
+//!
+//! 1. `common`: shared helpers, one home each: secrets, the HTTP client, backoff, text, time, templates, named kinds, the state lock
+//! 2. `reference`: the OCI reference grammar every tag and name is checked against
+//! 3. `policy`, `markers`: pure cores: choosing a tag; finding and editing marked references
+//! 4. `git`, `registry`, `forge`: the outside world: the clone and its history, registries, pull requests
+//! 5. `promotion`, `notifications`, `webhooks`: gates read from Git history, messages to people, registry hooks
+//! 6. `config`: reads the file into the section types the layers below own, every error with its place
+//! 7. `pass`: one pass over everything: scan, choose, gate, edit, commit, push, report
+//! 8. `daemon`: `baton run`: scan tasks, the reconciler, reloads, the HTTP listener
+//! 9. `cli`: the command line, one thin module per subcommand
 
 pub mod cli;
 pub mod common;
@@ -10,9 +26,13 @@ pub mod daemon;
 pub mod forge;
 pub mod git;
 pub mod markers;
-pub mod notify;
+pub mod notifications;
 pub mod pass;
 pub mod policy;
 pub mod promotion;
 pub mod reference;
 pub mod registry;
+pub mod webhooks;
+
+#[cfg(test)]
+mod layers;

@@ -50,8 +50,8 @@ pub fn summary(config: &Config) -> String {
         plural(config.images.len(), "image"),
         plural(config.policies.len(), "policy"),
         plural(config.environments.len(), "environment"),
-        config.git.url,
-        config.git.branch,
+        config.git.remote.url,
+        config.git.remote.branch,
     )
     .replace("registrys", "registries")
     .replace("policys", "policies");

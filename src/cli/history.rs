@@ -138,7 +138,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 "no moves recorded{} in the last {} commits of {}",
                 if filtered { " for that filter" } else { "" },
                 records.len(),
-                config.git.branch
+                config.git.remote.branch
             );
             return Ok(ExitCode::SUCCESS);
         }

@@ -5,7 +5,7 @@
 mod check;
 mod history;
 mod logging;
-pub(crate) mod pass;
+mod pass;
 mod promote;
 mod run;
 mod status;

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::common::state_lock::StateLock;
 use crate::config::Config;
-use crate::git::{RemoteSettings, Workspace};
+use crate::git::Workspace;
 use crate::pass::{self, Outcome, PassOptions, PassReport};
 use crate::registry::Registries;
 
@@ -29,18 +29,6 @@ pub struct PlanArgs {
     pub config: ConfigArg,
 }
 
-/// The remote settings for the configured repository.
-pub fn remote_settings(config: &Config) -> RemoteSettings {
-    let git = &config.git;
-    let mut settings = RemoteSettings::new(git.url.clone(), git.branch.clone());
-    settings.push_branch = git.push_branch.clone();
-    settings.ssh_key_file = git.ssh_key_file.clone();
-    settings.known_hosts_file = git.known_hosts_file.clone();
-    settings.token = git.token.clone();
-    settings.username = git.username.clone();
-    settings
-}
-
 /// How long a command waits for another baton process to release the state directory.
 const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -60,7 +48,7 @@ pub enum Access {
 
 /// What every pass-like command needs: the configuration, registry clients, and the clone,
 /// with its directory locked for as long as this lives.
-pub struct Prepared {
+pub struct Session {
     /// The loaded configuration.
     pub config: Config,
     /// Registry clients.
@@ -76,17 +64,17 @@ pub fn load(args: &ConfigArg) -> anyhow::Result<Config> {
 }
 
 /// Loads the configuration, locks the state directory and opens (or clones) the workspace.
-pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Prepared> {
+pub async fn prepare(args: &ConfigArg) -> anyhow::Result<Session> {
     open(load(args)?, Access::Write).await
 }
 
 /// Locks the clone's directory for `access` and opens (or clones) the workspace. A command
 /// that has to wait for another process says at once which one (stderr), then waits up to
 /// two minutes.
-pub async fn open(config: Config, access: Access) -> anyhow::Result<Prepared> {
+pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
     crate::common::http::install_crypto_provider();
     let registries =
-        Registries::from_config(&config).context("cannot read registry credentials")?;
+        Registries::from_config(&config.registries).context("cannot read registry credentials")?;
     let dir = match access {
         Access::Write => config.daemon.state_dir.clone(),
         Access::Read => config.daemon.state_dir.join(READ_ONLY_DIR),
@@ -104,10 +92,10 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Prepared> {
         tracing::debug!(state_dir = %dir.display(), holder = %holder.map(|h| h.pid).unwrap_or(0), "waiting for the state directory");
     })
     .await?;
-    let workspace = Workspace::open_or_clone(&dir, &remote_settings(&config))
+    let workspace = Workspace::open_or_clone(&dir, &config.git.remote)
         .await
         .with_context(|| format!("cannot prepare the clone in {}", dir.display()))?;
-    Ok(Prepared {
+    Ok(Session {
         config,
         registries,
         workspace,

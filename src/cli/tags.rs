@@ -72,7 +72,7 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
 
     crate::common::http::install_crypto_provider();
     let registries =
-        Registries::from_config(&config).context("cannot read registry credentials")?;
+        Registries::from_config(&config.registries).context("cannot read registry credentials")?;
     let client = registries
         .for_image(&image_name)
         .with_context(|| format!("cannot set up a client for {}", image_name.registry))?;

@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod http;
+pub mod kind;
 pub mod secret;
 pub mod state_lock;
 pub mod template;

@@ -3,7 +3,6 @@
 
 mod reader;
 mod source;
-mod window;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,11 +12,16 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 
+use crate::forge::ForgeConfig;
+use crate::git::{RemoteSettings, SigningFormat};
+use crate::notifications::NotificationConfig;
 use crate::policy::Policy;
+use crate::promotion::window::{Freeze, TimeWindow};
 use crate::reference::ImageName;
+use crate::registry::RegistryConfig;
+use crate::webhooks::WebhookConfig;
 
 pub use source::{ConfigError, ConfigErrors, KeyPath, Location, display_path};
-pub use window::{DaySet, Freeze, TimeWindow};
 
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/baton/baton.toml";
@@ -72,7 +76,7 @@ pub enum LogFormat {
 }
 
 /// The `[daemon]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
     /// Clone and caches; safe to delete.
     pub state_dir: PathBuf,
@@ -84,25 +88,11 @@ pub struct DaemonConfig {
     pub concurrency: usize,
 }
 
-pub use crate::git::{SigningFormat, TokenSource};
-
 /// The `[git]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GitConfig {
-    /// Remote URL: ssh, https, file:// or a plain path.
-    pub url: String,
-    /// Branch that is cloned and, in push mode, pushed to.
-    pub branch: String,
-    /// Branch to push to instead of `branch`, when set.
-    pub push_branch: Option<String>,
-    /// Private key for ssh remotes.
-    pub ssh_key_file: Option<PathBuf>,
-    /// known_hosts file for ssh remotes; host keys are checked strictly when set.
-    pub known_hosts_file: Option<PathBuf>,
-    /// Token for https remotes.
-    pub token: Option<TokenSource>,
-    /// User name sent with the token over https.
-    pub username: String,
+    /// The remote: URL, branches and credentials, as the Git layer takes them.
+    pub remote: RemoteSettings,
     /// Commit author name.
     pub author_name: String,
     /// Commit author e-mail.
@@ -120,39 +110,12 @@ pub struct GitConfig {
 }
 
 /// The `[markers]` section: which files are searched.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MarkersConfig {
     /// Extra glob patterns searched besides `*.yaml`, `*.yml` and `Kustomization`.
     pub include: Vec<String>,
     /// Files larger than this are skipped and counted.
     pub max_file_size: u64,
-}
-
-/// One `[registries."HOST"]` section.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryConfig {
-    /// A docker `config.json` with `auths`, `credsStore` or `credHelpers`.
-    pub docker_config: Option<PathBuf>,
-    /// User name for Basic or token auth; goes with `password_file`.
-    pub username: Option<String>,
-    /// File holding the password for `username`.
-    pub password_file: Option<PathBuf>,
-    /// File holding a bearer token.
-    pub token_file: Option<PathBuf>,
-    /// Speak plain HTTP: only for registries on a trusted network.
-    pub insecure: bool,
-    /// Extra CA certificate (PEM) to trust for this registry.
-    pub ca_file: Option<PathBuf>,
-    /// Request budget per minute, shared by every image on this registry.
-    pub requests_per_minute: Option<u32>,
-    /// Tags asked for per page (`n=`).
-    pub page_size: Option<u32>,
-    /// Most tags accepted from one repository before the scan fails.
-    pub max_tags: Option<u32>,
-    /// Largest reply body read from this registry, in bytes.
-    pub max_response_bytes: Option<u64>,
-    /// Total timeout of one request.
-    pub timeout: Option<Duration>,
 }
 
 /// One `[images.NAME]` section.
@@ -170,6 +133,16 @@ pub struct ImageConfig {
     pub timeout: Duration,
 }
 
+impl PartialEq for ImageConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.repository == other.repository
+            && self.repository_text == other.repository_text
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && crate::policy::same_patterns(&self.exclude, &other.exclude)
+    }
+}
+
 /// When the digest of the chosen tag is written next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DigestPinning {
@@ -182,7 +155,7 @@ pub enum DigestPinning {
 }
 
 /// One `[policies.NAME]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicyConfig {
     /// The image section this policy chooses tags for.
     pub image: String,
@@ -202,7 +175,7 @@ pub enum Mode {
 }
 
 /// One `[environments.NAME]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentConfig {
     /// Directories (relative to the repository root) this environment owns.
     pub paths: Vec<PathBuf>,
@@ -218,161 +191,6 @@ pub struct EnvironmentConfig {
     pub windows: Vec<TimeWindow>,
     /// Dates when nothing moves.
     pub freeze: Vec<Freeze>,
-}
-
-pub use crate::forge::ForgeKind;
-
-/// The `[forge]` section: where review-mode environments open pull requests.
-#[derive(Debug, Clone)]
-pub struct ForgeConfig {
-    /// Which API the forge speaks.
-    pub kind: ForgeKind,
-    /// The API's base URL: GitHub's API root (`https://api.github.com`, or
-    /// `https://HOST/api/v3` for Enterprise), the GitLab or Gitea/Forgejo instance URL.
-    pub base_url: url::Url,
-    /// `OWNER/NAME` (GitLab: the project path, groups included).
-    pub repository: String,
-    /// File holding the API token.
-    pub token_file: PathBuf,
-    /// Labels put on every pull request Baton opens.
-    pub labels: Vec<String>,
-    /// User names asked to review every pull request Baton opens.
-    pub reviewers: Vec<String>,
-    /// Open pull requests as drafts.
-    pub draft: bool,
-    /// Total deadline of one API request.
-    pub timeout: Duration,
-}
-
-pub use crate::notify::{EventKind, SinkKind};
-
-/// Where a notification sink's messages go. Secrets stay in files, read when the sinks start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotificationTarget {
-    /// A generic JSON webhook; the URL is read from `url_file`.
-    Webhook {
-        /// File holding the webhook URL.
-        url_file: PathBuf,
-    },
-    /// A Slack incoming webhook; the URL (which embeds a token) is read from `url_file`.
-    Slack {
-        /// File holding the webhook URL.
-        url_file: PathBuf,
-    },
-    /// A Microsoft Teams incoming webhook or Workflows URL, read from `url_file`.
-    Teams {
-        /// File holding the webhook URL.
-        url_file: PathBuf,
-    },
-    /// A Matrix room on a homeserver, posted to with an access token.
-    Matrix {
-        /// The homeserver's base URL, e.g. `https://matrix.example.org`.
-        homeserver: url::Url,
-        /// The room id, e.g. `!AbCdEf:example.org`.
-        room_id: String,
-        /// File holding the access token.
-        token_file: PathBuf,
-    },
-}
-
-impl NotificationTarget {
-    /// The sink's kind.
-    pub fn kind(&self) -> SinkKind {
-        match self {
-            NotificationTarget::Webhook { .. } => SinkKind::Webhook,
-            NotificationTarget::Slack { .. } => SinkKind::Slack,
-            NotificationTarget::Teams { .. } => SinkKind::Teams,
-            NotificationTarget::Matrix { .. } => SinkKind::Matrix,
-        }
-    }
-}
-
-/// One `[notifications.NAME]` section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationConfig {
-    /// Where messages go.
-    pub target: NotificationTarget,
-    /// The events this sink hears about, in documented order, without repeats.
-    pub events: Vec<EventKind>,
-    /// A minijinja template for the message text, checked against every event in `events`.
-    pub template: Option<String>,
-    /// At most this many messages in any rolling minute; the excess is sent as one summary.
-    pub max_per_minute: u32,
-    /// A failing image is reported when its scan has failed this many times in a row.
-    pub scan_failing_after: u32,
-    /// Deadline for one request to the sink.
-    pub timeout: Duration,
-    /// Retries after a network error, a 5xx or a 429.
-    pub retries: u32,
-}
-
-/// Which registry's webhook format a hook accepts, and so how it is verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum WebhookKind {
-    /// Docker Hub repository webhooks (`push_data`, `repository.repo_name`).
-    DockerHub,
-    /// GitHub `package` and `registry_package` events for GHCR, signed with HMAC-SHA256.
-    GitHub,
-    /// Harbor `PUSH_ARTIFACT` events, default or CloudEvents format.
-    Harbor,
-    /// Quay "Repository Push" notifications.
-    Quay,
-    /// GitLab's container registry notifications (the distribution envelope).
-    GitLab,
-    /// The distribution registry's own notifications (`docker-registry`, `registry:2`).
-    Distribution,
-    /// Baton's own minimal format: `{"repository": "...", "tag": "..."}`.
-    Generic,
-}
-
-impl WebhookKind {
-    /// Every kind, in the order the documentation lists them.
-    pub const ALL: [WebhookKind; 7] = [
-        WebhookKind::DockerHub,
-        WebhookKind::GitHub,
-        WebhookKind::Harbor,
-        WebhookKind::Quay,
-        WebhookKind::GitLab,
-        WebhookKind::Distribution,
-        WebhookKind::Generic,
-    ];
-
-    /// The name written in the configuration (`dockerhub`, `github`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookKind::DockerHub => "dockerhub",
-            WebhookKind::GitHub => "github",
-            WebhookKind::Harbor => "harbor",
-            WebhookKind::Quay => "quay",
-            WebhookKind::GitLab => "gitlab",
-            WebhookKind::Distribution => "distribution",
-            WebhookKind::Generic => "generic",
-        }
-    }
-
-    /// The kind named `text`, if any.
-    pub fn from_name(text: &str) -> Option<WebhookKind> {
-        WebhookKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for WebhookKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One `[webhooks.NAME]` section: a registry webhook served at `POST /hooks/NAME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookConfig {
-    /// The payload format and verification scheme.
-    pub kind: WebhookKind,
-    /// File holding the shared secret (HMAC key or token).
-    pub secret_file: PathBuf,
-    /// `[images]` names this hook may trigger; `None` means every image.
-    pub images: Option<Vec<String>>,
-    /// Registry host that replaces the one named in payloads (a proxy or alias).
-    pub registry: Option<String>,
 }
 
 impl Config {

@@ -12,10 +12,13 @@ use figment::value::{Dict, Num, Tag, Value};
 use figment::{Figment, Profile, Provider};
 
 use super::source::{ConfigError, KeyPath, Location, SpanIndex, display_path};
-use super::window::{Freeze, TimeWindow};
 use super::*;
 use crate::common::text::suggest;
+use crate::forge::ForgeKind;
+use crate::git::TokenSource;
 use crate::policy::{Order, Policy, Rule, SemverRange, TagFilter};
+use crate::promotion::window::{Freeze, TimeWindow};
+use crate::webhooks::WebhookKind;
 
 mod notifications;
 
@@ -536,7 +539,7 @@ fn read_forge(top: &Table) -> Option<Option<ForgeConfig>> {
         .and_then(|text| match text.parse::<ForgeKind>() {
             Ok(kind) => Some(kind),
             Err(why) => {
-                t.error("kind", why);
+                t.error("kind", why.to_string());
                 None
             }
         });
@@ -813,14 +816,14 @@ fn read_git(top: &Table) -> Option<GitConfig> {
         .unwrap_or(Duration::from_secs(60));
     let push_retries = t.integer("push_retries", 0, 100).unwrap_or(5) as u32;
     t.finish();
+    let mut remote = RemoteSettings::new(url?, branch);
+    remote.push_branch = push_branch;
+    remote.ssh_key_file = ssh_key_file;
+    remote.known_hosts_file = known_hosts_file;
+    remote.token = token;
+    remote.username = username;
     Some(GitConfig {
-        url: url?,
-        branch,
-        push_branch,
-        ssh_key_file,
-        known_hosts_file,
-        token,
-        username,
+        remote,
         author_name,
         author_email,
         signing_key,
@@ -1351,14 +1354,10 @@ fn read_webhook(name: &str, t: Table, image_names: &BTreeSet<String>) -> Option<
             "kind",
             &format!("say which registry sends this hook: {}", kinds.join(", ")),
         )
-        .and_then(|text| match WebhookKind::from_name(text.trim()) {
-            Some(kind) => Some(kind),
-            None => {
-                let hint = match suggest(text.trim(), &kinds) {
-                    Some(close) => format!("did you mean {close:?}?"),
-                    None => format!("use one of {}", kinds.join(", ")),
-                };
-                t.error("kind", format!("{text:?} is not a webhook kind: {hint}"));
+        .and_then(|text| match text.parse::<WebhookKind>() {
+            Ok(kind) => Some(kind),
+            Err(why) => {
+                t.error("kind", why.to_string());
                 None
             }
         });

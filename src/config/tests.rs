@@ -4,6 +4,8 @@ use std::time::Duration;
 use figment::providers::Env;
 
 use super::*;
+use crate::notifications::{EventKind, NotificationTarget, SinkKind};
+use crate::webhooks::WebhookKind;
 
 const BASE: &str = r#"
 [git]
@@ -45,7 +47,7 @@ fn one_error(text: &str) -> String {
 #[test]
 fn minimal_config_gets_defaults() {
     let config = load(BASE).unwrap();
-    assert_eq!(config.git.branch, "main");
+    assert_eq!(config.git.remote.branch, "main");
     assert_eq!(config.git.interval, Duration::from_secs(60));
     assert_eq!(config.daemon.listen.to_string(), "127.0.0.1:9476");
     assert_eq!(config.daemon.state_dir, Path::new("/var/lib/baton"));
@@ -74,7 +76,7 @@ fn relative_paths_resolve_against_the_config_directory() {
     let config = load(&text).unwrap();
     assert_eq!(config.daemon.state_dir, Path::new("/etc/baton/state"));
     assert_eq!(
-        config.git.ssh_key_file.as_deref(),
+        config.git.remote.ssh_key_file.as_deref(),
         Some(Path::new("/abs/key"))
     );
 }
@@ -690,7 +692,7 @@ fn webhooks_are_read_with_defaults() {
     assert_eq!(local.images.as_deref(), Some(&["app".to_string()][..]));
     assert_eq!(local.registry.as_deref(), Some("registry.internal:5000"));
     for kind in WebhookKind::ALL {
-        assert_eq!(WebhookKind::from_name(kind.as_str()), Some(kind));
+        assert_eq!(kind.as_str().parse::<WebhookKind>(), Ok(kind));
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// An event for the main loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum Wake {
     /// Re-read the configuration (SIGHUP or a change on disk).
     Reload(&'static str),
     /// Stop taking new work, finish what is in flight, exit 0.
@@ -22,7 +22,7 @@ pub enum Event {
 
 /// Starts a thread that turns SIGHUP into reloads and SIGTERM/SIGINT into shutdowns;
 /// the second stop signal asks for an immediate exit.
-pub fn watch_signals(events: UnboundedSender<Event>) -> std::io::Result<()> {
+pub fn watch_signals(events: UnboundedSender<Wake>) -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])?;
     std::thread::Builder::new()
         .name("baton-signals".into())
@@ -30,14 +30,14 @@ pub fn watch_signals(events: UnboundedSender<Event>) -> std::io::Result<()> {
             let mut stopping = false;
             for signal in signals.forever() {
                 let event = match signal {
-                    SIGHUP => Event::Reload("SIGHUP"),
-                    _ if stopping => Event::ShutdownNow,
+                    SIGHUP => Wake::Reload("SIGHUP"),
+                    _ if stopping => Wake::ShutdownNow,
                     _ => {
                         stopping = true;
-                        Event::Shutdown
+                        Wake::Shutdown
                     }
                 };
-                if event == Event::ShutdownNow {
+                if event == Wake::ShutdownNow {
                     // The main loop may be blocked on the work it was asked to finish.
                     tracing::warn!("second stop signal: exiting now");
                     std::process::exit(130);
@@ -56,7 +56,7 @@ pub fn watch_signals(events: UnboundedSender<Event>) -> std::io::Result<()> {
 /// be kept alive. Events are not debounced here: an editor's save is several of them.
 pub fn watch_config(
     path: &Path,
-    events: UnboundedSender<Event>,
+    events: UnboundedSender<Wake>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     fn parent(path: &Path) -> PathBuf {
         path.parent()
@@ -91,7 +91,7 @@ pub fn watch_config(
             })
         });
         if relevant {
-            let _ = events.send(Event::Reload("file change"));
+            let _ = events.send(Wake::Reload("file change"));
         }
     })?;
     for dir in &dirs {

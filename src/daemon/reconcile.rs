@@ -13,7 +13,6 @@ use tokio::time::Instant;
 
 use super::state::{Loaded, Shared};
 use super::systemd;
-use crate::cli::pass::remote_settings;
 use crate::config::Config;
 use crate::git::{RemoteSettings, Workspace};
 use crate::pass::{self, PassOptions};
@@ -35,7 +34,7 @@ impl WorkspaceKey {
     fn of(config: &Config) -> Self {
         WorkspaceKey {
             state_dir: config.daemon.state_dir.clone(),
-            remote: remote_settings(config),
+            remote: config.git.remote.clone(),
         }
     }
 }

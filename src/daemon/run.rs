@@ -5,7 +5,7 @@
 //! answers signals at once.
 
 use super::webhooks::WebhookState;
-use crate::notify::{Notifier, NotifierOptions};
+use crate::notifications::{Notifier, NotifierOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::events::{self, Event};
+use super::events::{self, Wake};
 use super::http::HttpServer;
 use super::metrics::ResultLabel;
 use super::scheduler::Scheduler;
@@ -90,13 +90,10 @@ pub fn load(
     let text = std::fs::read(path).unwrap_or_default();
     let config = Config::load(path).map_err(LoadError::Config)?;
     let registries = match previous {
-        Some(p)
-            if !fresh_registries
-                && format!("{:?}", p.config.registries) == format!("{:?}", config.registries) =>
-        {
+        Some(p) if !fresh_registries && p.config.registries == config.registries => {
             p.registries.clone()
         }
-        _ => Arc::new(Registries::from_config(&config)?),
+        _ => Arc::new(Registries::from_config(&config.registries)?),
     };
     let scan_limit = match previous {
         Some(p) if p.config.daemon.concurrency == config.daemon.concurrency => p.scan_limit.clone(),
@@ -198,7 +195,7 @@ fn start_notifier(config: &Config) -> Notifier {
 }
 
 fn reconcile_remote(config: &Config) -> String {
-    crate::cli::pass::remote_settings(config).display_url()
+    config.git.remote.display_url()
 }
 
 struct Daemon {
@@ -215,7 +212,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    async fn main_loop(&mut self, mut events_rx: mpsc::UnboundedReceiver<Event>) {
+    async fn main_loop(&mut self, mut events_rx: mpsc::UnboundedReceiver<Wake>) {
         let mut watchdog = systemd::watchdog_interval().map(|every| {
             tracing::info!(
                 every_ms = every.as_millis() as u64,
@@ -229,15 +226,15 @@ impl Daemon {
         loop {
             tokio::select! {
                 event = events_rx.recv() => match event {
-                    Some(Event::Reload(trigger @ "SIGHUP")) => {
+                    Some(Wake::Reload(trigger @ "SIGHUP")) => {
                         reload_at = None;
                         self.reload(trigger, true).await;
                     }
-                    Some(Event::Reload(_)) => {
+                    Some(Wake::Reload(_)) => {
                         reload_at = Some(Instant::now() + RELOAD_DEBOUNCE);
                     }
-                    Some(Event::Shutdown) | None => return,
-                    Some(Event::ShutdownNow) => std::process::exit(130),
+                    Some(Wake::Shutdown) | None => return,
+                    Some(Wake::ShutdownNow) => std::process::exit(130),
                 },
                 _ = sleep_until_some(reload_at) => {
                     reload_at = None;
@@ -391,10 +388,9 @@ async fn tick_some(ticks: &mut Option<tokio::time::Interval>) {
 
 /// What a reload changes, in words: `images +a -b ~c; environments +prod`.
 pub fn describe_changes(old: &Config, new: &Config) -> String {
-    fn keys<V>(
+    fn keys<V: PartialEq>(
         old: &std::collections::BTreeMap<String, V>,
         new: &std::collections::BTreeMap<String, V>,
-        same: impl Fn(&V, &V) -> bool,
     ) -> Vec<String> {
         let mut out = Vec::new();
         for name in new.keys().filter(|k| !old.contains_key(*k)) {
@@ -405,47 +401,31 @@ pub fn describe_changes(old: &Config, new: &Config) -> String {
         }
         for (name, value) in new {
             if let Some(before) = old.get(name)
-                && !same(before, value)
+                && before != value
             {
                 out.push(format!("~{name}"));
             }
         }
         out
     }
-    let debug_same =
-        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
     let mut parts = Vec::new();
     for (section, changes) in [
-        (
-            "images",
-            keys(&old.images, &new.images, |a, b| debug_same(a, b)),
-        ),
-        (
-            "policies",
-            keys(&old.policies, &new.policies, |a, b| debug_same(a, b)),
-        ),
-        (
-            "environments",
-            keys(&old.environments, &new.environments, |a, b| {
-                debug_same(a, b)
-            }),
-        ),
-        (
-            "registries",
-            keys(&old.registries, &new.registries, |a, b| debug_same(a, b)),
-        ),
+        ("images", keys(&old.images, &new.images)),
+        ("policies", keys(&old.policies, &new.policies)),
+        ("environments", keys(&old.environments, &new.environments)),
+        ("registries", keys(&old.registries, &new.registries)),
     ] {
         if !changes.is_empty() {
             parts.push(format!("{section} {}", changes.join(" ")));
         }
     }
-    if format!("{:?}", old.git) != format!("{:?}", new.git) {
+    if old.git != new.git {
         parts.push("git".to_string());
     }
-    if format!("{:?}", old.daemon) != format!("{:?}", new.daemon) {
+    if old.daemon != new.daemon {
         parts.push("daemon".to_string());
     }
-    if format!("{:?}", old.markers) != format!("{:?}", new.markers) {
+    if old.markers != new.markers {
         parts.push("markers".to_string());
     }
     if parts.is_empty() {

@@ -17,7 +17,8 @@ use super::metrics::{
 };
 use super::status::{self, ImageStatus, PolicyStatus, Status};
 use crate::config::Config;
-use crate::notify::{Event as NotifyEvent, Notifier, ScanFailures, events_from_report};
+use crate::notifications::{Event, Notifier, ScanFailures};
+use crate::pass::events_from_report;
 use crate::pass::{ImageScan, Outcome, PassError, PassReport, ReviewAction, Selection};
 use crate::registry::Registries;
 
@@ -125,7 +126,7 @@ impl Shared {
     }
 
     /// Hands events to the notifier, if any; never blocks.
-    pub fn notify(&self, events: Vec<NotifyEvent>) {
+    pub fn notify(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }

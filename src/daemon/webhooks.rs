@@ -26,8 +26,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::common::secret::{Secret, SecretFileError};
-use crate::config::{Config, WebhookConfig, WebhookKind};
+use crate::config::Config;
 use crate::reference::{self, ImageName, Reference};
+use crate::webhooks::{WebhookConfig, WebhookKind};
 
 /// Largest request body accepted; bigger ones get 413 without being read further.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -768,7 +769,7 @@ impl WebhookState {
         }
     }
 
-    fn record(&self, hook: &str, outcome: Outcome) {
+    fn record(&self, hook: &str, outcome: HookOutcome) {
         self.inner
             .requests
             .get_or_create(&WebhookLabels {
@@ -787,7 +788,7 @@ pub fn router(state: WebhookState) -> Router {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+enum HookOutcome {
     Triggered,
     NoMatch,
     Ignored,
@@ -801,34 +802,34 @@ enum Outcome {
     MethodNotAllowed,
 }
 
-impl Outcome {
+impl HookOutcome {
     fn as_str(self) -> &'static str {
         match self {
-            Outcome::Triggered => "triggered",
-            Outcome::NoMatch => "no_match",
-            Outcome::Ignored => "ignored",
-            Outcome::Replayed => "replayed",
-            Outcome::Unauthorized => "unauthorized",
-            Outcome::Malformed => "malformed",
-            Outcome::TooLarge => "too_large",
-            Outcome::Timeout => "timeout",
-            Outcome::Busy => "busy",
-            Outcome::UnknownHook => "unknown_hook",
-            Outcome::MethodNotAllowed => "method_not_allowed",
+            HookOutcome::Triggered => "triggered",
+            HookOutcome::NoMatch => "no_match",
+            HookOutcome::Ignored => "ignored",
+            HookOutcome::Replayed => "replayed",
+            HookOutcome::Unauthorized => "unauthorized",
+            HookOutcome::Malformed => "malformed",
+            HookOutcome::TooLarge => "too_large",
+            HookOutcome::Timeout => "timeout",
+            HookOutcome::Busy => "busy",
+            HookOutcome::UnknownHook => "unknown_hook",
+            HookOutcome::MethodNotAllowed => "method_not_allowed",
         }
     }
 
     fn status(self) -> StatusCode {
         match self {
-            Outcome::Triggered => StatusCode::ACCEPTED,
-            Outcome::NoMatch | Outcome::Ignored | Outcome::Replayed => StatusCode::OK,
-            Outcome::Unauthorized => StatusCode::UNAUTHORIZED,
-            Outcome::Malformed => StatusCode::BAD_REQUEST,
-            Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Outcome::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Outcome::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Outcome::UnknownHook => StatusCode::NOT_FOUND,
-            Outcome::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            HookOutcome::Triggered => StatusCode::ACCEPTED,
+            HookOutcome::NoMatch | HookOutcome::Ignored | HookOutcome::Replayed => StatusCode::OK,
+            HookOutcome::Unauthorized => StatusCode::UNAUTHORIZED,
+            HookOutcome::Malformed => StatusCode::BAD_REQUEST,
+            HookOutcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            HookOutcome::Timeout => StatusCode::REQUEST_TIMEOUT,
+            HookOutcome::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            HookOutcome::UnknownHook => StatusCode::NOT_FOUND,
+            HookOutcome::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 }
@@ -837,7 +838,7 @@ impl Outcome {
 fn reply(
     state: &WebhookState,
     label: &str,
-    outcome: Outcome,
+    outcome: HookOutcome,
     message: impl Into<String>,
     images: &[String],
 ) -> Response {
@@ -848,7 +849,7 @@ fn reply(
         "images": images,
     });
     let mut response = (outcome.status(), axum::Json(body)).into_response();
-    if outcome == Outcome::MethodNotAllowed {
+    if outcome == HookOutcome::MethodNotAllowed {
         response
             .headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
@@ -870,7 +871,7 @@ async fn handle(
         return reply(
             &state,
             UNKNOWN_HOOK_LABEL,
-            Outcome::UnknownHook,
+            HookOutcome::UnknownHook,
             "no such webhook: check the name against [webhooks] in the configuration",
             &[],
         );
@@ -880,7 +881,7 @@ async fn handle(
         return reply(
             &state,
             &name,
-            Outcome::MethodNotAllowed,
+            HookOutcome::MethodNotAllowed,
             "webhooks take POST",
             &[],
         );
@@ -890,12 +891,24 @@ async fn handle(
     let signed = kind == WebhookKind::GitHub || headers.contains_key(SIGNATURE_HEADER);
     if !signed && let Err(err) = verify_token(&hook.secret, &headers, uri.query()) {
         tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
-        return reply(&state, &name, Outcome::Unauthorized, err.to_string(), &[]);
+        return reply(
+            &state,
+            &name,
+            HookOutcome::Unauthorized,
+            err.to_string(),
+            &[],
+        );
     }
     if kind == WebhookKind::GitHub && !headers.contains_key(SIGNATURE_HEADER) {
         let err = VerifyError::MissingSignature;
         tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
-        return reply(&state, &name, Outcome::Unauthorized, err.to_string(), &[]);
+        return reply(
+            &state,
+            &name,
+            HookOutcome::Unauthorized,
+            err.to_string(),
+            &[],
+        );
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -904,21 +917,21 @@ async fn handle(
     let too_large = format!("the body is larger than {MAX_BODY_BYTES} bytes");
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         tracing::warn!(hook = %name, %kind, "webhook body too large");
-        return reply(&state, &name, Outcome::TooLarge, too_large, &[]);
+        return reply(&state, &name, HookOutcome::TooLarge, too_large, &[]);
     }
     let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect());
     let bytes = match read.await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             tracing::warn!(hook = %name, %kind, "webhook body too large");
-            return reply(&state, &name, Outcome::TooLarge, too_large, &[]);
+            return reply(&state, &name, HookOutcome::TooLarge, too_large, &[]);
         }
         Ok(Err(err)) => {
             tracing::warn!(hook = %name, %kind, error = %err, "cannot read webhook body");
             return reply(
                 &state,
                 &name,
-                Outcome::Malformed,
+                HookOutcome::Malformed,
                 "the body could not be read",
                 &[],
             );
@@ -928,7 +941,7 @@ async fn handle(
             return reply(
                 &state,
                 &name,
-                Outcome::Timeout,
+                HookOutcome::Timeout,
                 "the body was not received in time",
                 &[],
             );
@@ -936,7 +949,13 @@ async fn handle(
     };
     if let Err(err) = verify(kind, &hook.secret, &headers, uri.query(), &bytes) {
         tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
-        return reply(&state, &name, Outcome::Unauthorized, err.to_string(), &[]);
+        return reply(
+            &state,
+            &name,
+            HookOutcome::Unauthorized,
+            err.to_string(),
+            &[],
+        );
     }
     if let Some(id) = delivery_id(&name, &headers) {
         let first = state
@@ -950,7 +969,7 @@ async fn handle(
             return reply(
                 &state,
                 &name,
-                Outcome::Replayed,
+                HookOutcome::Replayed,
                 "this delivery was already received: nothing to do",
                 &[],
             );
@@ -963,14 +982,14 @@ async fn handle(
             return reply(
                 &state,
                 &name,
-                Outcome::Ignored,
+                HookOutcome::Ignored,
                 format!("{what}: nothing to do"),
                 &[],
             );
         }
         Err(err) => {
             tracing::warn!(hook = %name, %kind, error = %err, "malformed webhook payload");
-            return reply(&state, &name, Outcome::Malformed, err.to_string(), &[]);
+            return reply(&state, &name, HookOutcome::Malformed, err.to_string(), &[]);
         }
     };
     let targets = hook.targets(&events, &hooks.images);
@@ -980,7 +999,7 @@ async fn handle(
         return reply(
             &state,
             &name,
-            Outcome::NoMatch,
+            HookOutcome::NoMatch,
             "no configured image matches the push",
             &[],
         );
@@ -996,14 +1015,14 @@ async fn handle(
     }
     if let Some(why) = refused {
         tracing::warn!(hook = %name, %kind, images = ?targets, reason = why, "webhook scan could not be queued");
-        return reply(&state, &name, Outcome::Busy, why, &[]);
+        return reply(&state, &name, HookOutcome::Busy, why, &[]);
     }
     let pushed: Vec<String> = events.iter().map(describe_event).collect();
     tracing::info!(hook = %name, %kind, pushed = ?pushed, images = ?targets, "webhook push: scanning now");
     reply(
         &state,
         &name,
-        Outcome::Triggered,
+        HookOutcome::Triggered,
         "scan requested",
         &targets,
     )

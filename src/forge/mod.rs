@@ -7,28 +7,31 @@
 //! the forge expects, marked sensitive, and never appears in logs or errors.
 
 mod api;
+mod config;
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
 use crate::common::http::client_builder;
+use crate::common::kind::named_kinds;
 use crate::common::secret::Secret;
 use crate::common::text::{error_chain, one_line};
 use crate::common::time::utc;
-use crate::config::ForgeConfig;
 
-/// Which REST API a forge speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForgeKind {
-    /// GitHub or GitHub Enterprise Server (`/api/v3`).
-    GitHub,
-    /// GitLab (`/api/v4`), merge requests.
-    GitLab,
-    /// Gitea or Forgejo (`/api/v1`).
-    Gitea,
+pub use config::ForgeConfig;
+
+named_kinds! {
+    /// Which REST API a forge speaks.
+    pub enum ForgeKind: "a forge" {
+        /// GitHub or GitHub Enterprise Server (`/api/v3`).
+        GitHub = "github",
+        /// GitLab (`/api/v4`), merge requests.
+        GitLab = "gitlab",
+        /// Gitea or Forgejo (`/api/v1`).
+        Gitea = "gitea" | "forgejo",
+    }
 }
 
 impl ForgeKind {
@@ -38,35 +41,6 @@ impl ForgeKind {
             ForgeKind::GitHub => Some("https://api.github.com"),
             ForgeKind::GitLab => Some("https://gitlab.com"),
             ForgeKind::Gitea => None,
-        }
-    }
-
-    /// The lower-case name used in messages and the configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            ForgeKind::GitHub => "github",
-            ForgeKind::GitLab => "gitlab",
-            ForgeKind::Gitea => "gitea",
-        }
-    }
-}
-
-impl fmt::Display for ForgeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for ForgeKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "github" => Ok(ForgeKind::GitHub),
-            "gitlab" => Ok(ForgeKind::GitLab),
-            "gitea" | "forgejo" => Ok(ForgeKind::Gitea),
-            _ => Err(format!(
-                "{s:?} is not a forge: use \"github\", \"gitlab\", \"gitea\" or \"forgejo\""
-            )),
         }
     }
 }
@@ -540,6 +514,7 @@ mod tests {
             "bitbucket"
                 .parse::<ForgeKind>()
                 .unwrap_err()
+                .to_string()
                 .contains("\"bitbucket\"")
         );
     }

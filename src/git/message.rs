@@ -41,6 +41,31 @@ pub struct Move {
     pub digest: Option<String>,
 }
 
+impl Move {
+    /// `POLICY FROM -> TO` on one line, as commit bodies and messages list a move.
+    pub fn line(&self) -> String {
+        format!(
+            "{} {} -> {}",
+            one_line(&self.policy),
+            one_line(&self.from),
+            one_line(&self.to)
+        )
+    }
+
+    /// A move of `ghcr.io/example/POLICY` under `semver 1.x`, for tests.
+    #[cfg(test)]
+    pub(crate) fn example(policy: &str, from: &str, to: &str) -> Move {
+        Move {
+            image: format!("ghcr.io/example/{policy}"),
+            policy: policy.into(),
+            rule: "semver 1.x".into(),
+            from: from.into(),
+            to: to.into(),
+            digest: None,
+        }
+    }
+}
+
 /// Everything one commit says: the environment and the moves made in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitMessage {
@@ -98,13 +123,7 @@ impl CommitMessage {
         if self.moves.len() > 1 {
             text.push_str("\n\n");
             for m in &self.moves {
-                let _ = writeln!(
-                    text,
-                    "- {} {} -> {}",
-                    one_line(&m.policy),
-                    one_line(&m.from),
-                    one_line(&m.to)
-                );
+                let _ = writeln!(text, "- {}", m.line());
             }
         }
         text
@@ -139,14 +158,9 @@ impl CommitMessage {
 /// Variables: `environment`, `moves` (each with `image`, `policy`, `rule`, `from`, `to`,
 /// `digest`), `summary` (the default subject) and `promoted_by`. Undefined variables are errors.
 /// Baton appends its trailers after the rendered text so `history` keeps working.
+#[derive(Debug)]
 pub struct MessageTemplate {
     template: Template,
-}
-
-impl std::fmt::Debug for MessageTemplate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MessageTemplate").finish_non_exhaustive()
-    }
 }
 
 const WORDS: Words = Words {
@@ -308,12 +322,8 @@ mod tests {
 
     fn mv(policy: &str, from: &str, to: &str, digest: Option<&str>) -> Move {
         Move {
-            image: format!("ghcr.io/example/{policy}"),
-            policy: policy.into(),
-            rule: "semver 1.x".into(),
-            from: from.into(),
-            to: to.into(),
             digest: digest.map(String::from),
+            ..Move::example(policy, from, to)
         }
     }
 

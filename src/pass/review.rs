@@ -386,9 +386,10 @@ async fn review_image(
     let base = cx
         .config
         .git
+        .remote
         .push_branch
         .clone()
-        .unwrap_or_else(|| cx.config.git.branch.clone());
+        .unwrap_or_else(|| cx.config.git.remote.branch.clone());
     review.action = match open {
         Some(pr) if open_current && branch_current => ReviewAction::Current {
             number: pr.number,

@@ -83,6 +83,20 @@ pub struct TagFilter {
     notes: Vec<String>,
 }
 
+/// Whether two lists of patterns are written the same, in the same order.
+pub fn same_patterns(a: &[Regex], b: &[Regex]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.as_str() == b.as_str())
+}
+
+/// Filters are equal when their pattern and extract template are written the same.
+impl PartialEq for TagFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern.as_str() == other.pattern.as_str()
+            && self.extract.as_ref().map(|(text, _)| text)
+                == other.extract.as_ref().map(|(text, _)| text)
+    }
+}
+
 impl TagFilter {
     /// Compiles `pattern` (Go syntax) and parses `extract` with Go's expansion rules.
     /// An empty `extract` is the same as none (Flux treats it so).

@@ -41,7 +41,9 @@ use regex::{CaptureLocations, Regex};
 
 use crate::reference::is_valid_tag;
 
-pub use filter::{DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude};
+pub use filter::{
+    DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude, same_patterns,
+};
 pub use go_regex::{GoRegex, GoRegexError};
 pub use number::parse_go_float;
 pub use semver_range::{RangeError, SemverRange};
@@ -88,7 +90,7 @@ impl fmt::Display for Order {
 }
 
 /// How a policy orders the values it considers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     /// Highest version satisfying a Masterminds range.
     Semver(SemverRange),
@@ -218,6 +220,16 @@ pub struct Policy {
     pub filter: Option<TagFilter>,
     /// Tags matching any of these are skipped; [`default_exclude`] unless configured.
     pub exclude: Vec<Regex>,
+}
+
+/// Policies are equal when they are written the same (patterns compared as text).
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.rule == other.rule
+            && self.filter == other.filter
+            && same_patterns(&self.exclude, &other.exclude)
+    }
 }
 
 /// What an eligible tag is ordered by; its key (the tag, or the extract result) travels

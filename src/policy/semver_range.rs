@@ -207,6 +207,13 @@ impl SemverRange {
     }
 }
 
+/// Ranges are equal when they are written the same.
+impl PartialEq for SemverRange {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
 impl fmt::Display for SemverRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

@@ -37,7 +37,7 @@ pub use history::{Arrival, Evidence, ManualPromotion, find_arrival, latest_manua
 pub use review::{
     ReviewDetails, ReviewKey, ReviewText, parse_review_marker, review_branch, review_text,
 };
-pub use window::{next_opening, window_gate};
+pub use window::{DaySet, Freeze, TimeWindow, next_opening, window_gate};
 
 /// Why an environment or image waits for time to pass, and until when when known.
 #[derive(Debug, Clone, PartialEq, Eq)]

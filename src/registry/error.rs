@@ -1,52 +1,30 @@
 //! Registry failures: each names the registry, the repository and what to do,
 //! and maps to a short kind used as a metrics label.
 
-use std::fmt;
+use crate::common::kind::named_kinds;
 use std::time::Duration;
 
-/// Coarse class of a registry failure, stable for metrics labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// Credentials missing, refused, or unusable.
-    Auth,
-    /// Repository or tag does not exist.
-    NotFound,
-    /// The registry asked us to slow down (429) beyond what we wait for.
-    RateLimited,
-    /// Connect or request timeout.
-    Timeout,
-    /// A reply or a tag list over the configured cap.
-    TooLarge,
-    /// A reply that does not follow the distribution API.
-    Malformed,
-    /// Connection, DNS or TLS failure.
-    Network,
-    /// 5xx after retries, or another unexpected status.
-    Server,
-    /// Settings or arguments refused before any request was made.
-    Config,
-}
-
-impl ErrorKind {
-    /// The label string (`auth`, `not_found`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Auth => "auth",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::RateLimited => "rate_limited",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::TooLarge => "too_large",
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::Network => "network",
-            ErrorKind::Server => "server",
-            ErrorKind::Config => "config",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_kinds! {
+    /// Coarse class of a registry failure, stable for metrics labels.
+    pub enum ErrorKind: "a registry error kind" {
+        /// Credentials missing, refused, or unusable.
+        Auth = "auth",
+        /// Repository or tag does not exist.
+        NotFound = "not_found",
+        /// The registry asked us to slow down (429) beyond what we wait for.
+        RateLimited = "rate_limited",
+        /// Connect or request timeout.
+        Timeout = "timeout",
+        /// A reply or a tag list over the configured cap.
+        TooLarge = "too_large",
+        /// A reply that does not follow the distribution API.
+        Malformed = "malformed",
+        /// Connection, DNS or TLS failure.
+        Network = "network",
+        /// 5xx after retries, or another unexpected status.
+        Server = "server",
+        /// Settings or arguments refused before any request was made.
+        Config = "config",
     }
 }
 

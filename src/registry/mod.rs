@@ -5,13 +5,14 @@
 //! OCI grammar are dropped and counted, digests must be `sha256:` + 64 hex.
 
 mod auth;
+mod config;
 mod docker_config;
 mod error;
 mod limits;
 mod settings;
 mod tags_page;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -31,6 +32,7 @@ use crate::reference::{
 };
 
 pub use auth::{Challenge, parse_challenges};
+pub use config::RegistryConfig;
 pub use docker_config::{DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub};
 pub use error::{ErrorKind, RegistryError};
 pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining};
@@ -941,10 +943,12 @@ impl Registries {
         }
     }
 
-    /// A pool with the settings of every `[registries]` section of `config`.
-    pub fn from_config(config: &crate::config::Config) -> Result<Registries, SecretFileError> {
+    /// A pool with the settings of every `[registries."HOST"]` section.
+    pub fn from_config(
+        sections: &BTreeMap<String, RegistryConfig>,
+    ) -> Result<Registries, SecretFileError> {
         let mut per_host = HashMap::new();
-        for (host, section) in &config.registries {
+        for (host, section) in sections {
             per_host.insert(host.clone(), RegistrySettings::from_config(Some(section))?);
         }
         Ok(Registries::new(RegistrySettings::default(), per_host))

@@ -109,7 +109,7 @@ impl RegistrySettings {
     /// defaults when there is none), reading password and token files now so that
     /// a missing or empty secret file is reported before any request.
     pub fn from_config(
-        section: Option<&crate::config::RegistryConfig>,
+        section: Option<&super::RegistryConfig>,
     ) -> Result<RegistrySettings, SecretFileError> {
         let mut settings = RegistrySettings::default();
         let Some(section) = section else {

@@ -803,8 +803,7 @@ mod local_files_and_replies {
 
     use axum::body::{Body, Bytes};
     use axum::response::Response;
-    use baton::config::ForgeConfig;
-    use baton::forge::{Forge, ForgeError, ForgeKind};
+    use baton::forge::{Forge, ForgeConfig, ForgeError, ForgeKind};
     use baton::git::Workspace;
 
     use crate::support::git_server::BareRepo;

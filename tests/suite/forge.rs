@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::support::fake_forge::{FakeForge, FakeKind};
-use baton::config::ForgeConfig;
+use baton::forge::ForgeConfig;
 use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
 
 const TOKEN: &str = "forge-secret-token-123";

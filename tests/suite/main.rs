@@ -42,6 +42,7 @@ mod promotion {
     mod flow;
     mod human_control;
 }
+mod redaction;
 mod registry {
     mod faults;
     mod local;

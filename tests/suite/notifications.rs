@@ -22,9 +22,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use baton::config::{EventKind, NotificationConfig, NotificationTarget};
 use baton::git::message::Move;
-use baton::notify::{Event, Notifier, NotifierOptions, SinkStats};
+use baton::notifications::{Event, Notifier, NotifierOptions, SinkStats};
+use baton::notifications::{EventKind, NotificationConfig, NotificationTarget};
 
 /// One scripted answer.
 #[derive(Debug, Clone)]

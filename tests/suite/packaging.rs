@@ -141,11 +141,19 @@ fn dockerfile_runtime_matches_the_binary_defaults() {
     ] {
         assert!(runtime.contains(&needle), "runtime stage lacks {needle:?}");
     }
-    // The runtime image carries what Baton runs.
+    // The runtime image carries what Baton runs: named on the install line itself (comments
+    // and other instructions do not count), with or without a version pin.
+    let instructions = runtime.replace("\\\n", " ");
+    let installed: Vec<&str> = instructions
+        .lines()
+        .filter(|l| l.trim_start().starts_with("RUN ") && l.contains("apt-get install"))
+        .flat_map(|l| l.split_whitespace())
+        .map(|word| word.split('=').next().unwrap_or(word))
+        .collect();
     for package in ["git", "openssh-client", "ca-certificates"] {
         assert!(
-            runtime.contains(package),
-            "runtime stage does not install {package}"
+            installed.contains(&package),
+            "runtime stage does not install {package}: {installed:?}"
         );
     }
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::{Table, suggest};
-use crate::config::{EventKind, NotificationConfig, NotificationTarget, SinkKind};
-use crate::notify::Template;
+use super::Table;
+use crate::notifications::Template;
+use crate::notifications::{EventKind, NotificationConfig, NotificationTarget, SinkKind};
 
 const KINDS: &str = "\"webhook\", \"slack\", \"teams\" or \"matrix\"";
 
@@ -17,15 +17,10 @@ fn present(t: &Table, key: &str) -> bool {
 pub(super) fn read(t: Table) -> Option<NotificationConfig> {
     let kind = t
         .required_string("kind", &format!("set kind = {KINDS}"))
-        .and_then(|text| match SinkKind::parse(text.trim()) {
-            Some(kind) => Some(kind),
-            None => {
-                let names: Vec<&str> = SinkKind::ALL.iter().map(|k| k.as_str()).collect();
-                let hint = match suggest(text.trim(), &names) {
-                    Some(close) => format!("did you mean {close:?}?"),
-                    None => format!("use {KINDS}"),
-                };
-                t.error("kind", format!("{text:?} is not a sink kind: {hint}"));
+        .and_then(|text| match text.parse::<SinkKind>() {
+            Ok(kind) => Some(kind),
+            Err(why) => {
+                t.error("kind", why.to_string());
                 None
             }
         });
@@ -152,19 +147,14 @@ fn read_events(t: &Table) -> Option<Vec<EventKind>> {
         );
         return None;
     }
-    let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
     let mut kinds = Vec::new();
     let mut ok = true;
     for (text, path) in items {
-        match EventKind::parse(text.trim()) {
-            Some(kind) => kinds.push(kind),
-            None => {
+        match text.parse::<EventKind>() {
+            Ok(kind) => kinds.push(kind),
+            Err(why) => {
                 ok = false;
-                let hint = match suggest(text.trim(), &names) {
-                    Some(close) => format!("did you mean {close:?}?"),
-                    None => format!("use {}", names.join(", ")),
-                };
-                t.cx.error(&path, None, format!("{text:?} is not an event: {hint}"));
+                t.cx.error(&path, None, why.to_string());
             }
         }
     }

@@ -51,6 +51,17 @@ fn the_example_config_is_valid() {
 fn config_path_from_the_environment() {
     let out = baton(&["check"], &[("BATON_CONFIG", &example())]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The file named by the variable is the one read: its mistake is reported at its path.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("from-env.toml");
+    std::fs::write(&path, "[daemon]\nconcurrency = \"four\"\n").unwrap();
+    let out = baton(&["check"], &[("BATON_CONFIG", path.to_str().unwrap())]);
+    assert!(!out.status.success());
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains(&format!("{}:2:", path.display())) && all.contains("daemon.concurrency"),
+        "{all}"
+    );
 }
 
 #[test]

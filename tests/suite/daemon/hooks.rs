@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::daemon::{DaemonFleet, wait_until};
+use crate::support::daemon::{Daemon, DaemonFleet, wait_until};
 use axum::Router;
 use axum::routing::post;
 
@@ -31,6 +31,21 @@ async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
         let _ = axum::serve(listener, app).await;
     });
     (url, bodies)
+}
+
+/// Waits for the daemon to log that a request was not verified, and checks that no scan was
+/// queued for it (a queued scan is logged before that line, in the same request).
+fn assert_ignored(daemon: &mut Daemon) {
+    daemon.wait_event("webhook request not verified: ignored", |_| true);
+    let queued: Vec<_> = daemon
+        .events()
+        .into_iter()
+        .filter(|e| e["message"] == "webhook push: scanning now")
+        .collect();
+    assert!(
+        queued.is_empty(),
+        "an unverified hook queued a scan: {queued:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +86,7 @@ async fn a_verified_webhook_scans_at_once_and_the_commit_is_announced() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
-    std::thread::sleep(Duration::from_secs(3));
+    assert_ignored(&mut daemon);
     assert_eq!(
         fleet.remote.head("main").unwrap(),
         before,
@@ -121,4 +136,74 @@ async fn a_verified_webhook_scans_at_once_and_the_commit_is_announced() {
     let log = daemon.log();
     assert!(!log.contains("s3cret-hook-token"), "secret in the log");
     assert!(!log.contains(&url), "notification URL in the log");
+}
+
+/// `sha256=HEX` of HMAC-SHA256 over `body` with `secret`, as GitHub signs.
+fn signature(secret: &str, body: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, body.as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webhook_scans_at_once_and_a_bad_signature_triggers_nothing() {
+    baton::common::http::install_crypto_provider();
+    let fleet = DaemonFleet::start().await;
+    let secret_file = fleet.dir.path().join("hook-secret");
+    std::fs::write(&secret_file, "hmac-key-0b7d\n").unwrap();
+    // The image's interval is long: only the webhook can make the new tag move quickly.
+    fleet
+        .config()
+        .text_value("images.app", "interval", "30m")
+        .text_value("webhooks.ci", "kind", "generic")
+        .text_value(
+            "webhooks.ci",
+            "secret_file",
+            &secret_file.display().to_string(),
+        )
+        .write();
+    let mut daemon = fleet.run(&[]);
+    daemon.wait_ready();
+    daemon.wait_event("reconciled: nothing to move", |_| true);
+    let before = fleet.remote.head("main").unwrap();
+    fleet.push_tag("1.1.0").await;
+
+    let hook = format!("http://127.0.0.1:{}/hooks/ci", daemon.port);
+    let body = format!(
+        "{{\"repository\": \"{}/team/app\", \"tag\": \"1.1.0\"}}",
+        fleet.registry.host()
+    );
+    let client = reqwest::Client::new();
+    let post = |signature: String| {
+        client
+            .post(&hook)
+            .header("X-Hub-Signature-256", signature)
+            .body(body.clone())
+            .send()
+    };
+    // Signed with another key, and the right signature over another body.
+    for wrong in [
+        signature("another-key", &body),
+        signature("hmac-key-0b7d", "{}"),
+    ] {
+        let refused = post(wrong).await.unwrap();
+        assert_eq!(refused.status().as_u16(), 401);
+    }
+    assert_ignored(&mut daemon);
+    assert_eq!(fleet.remote.head("main").unwrap(), before);
+
+    let accepted = post(signature("hmac-key-0b7d", &body)).await.unwrap();
+    assert_eq!(accepted.status().as_u16(), 202);
+    wait_until(
+        Duration::from_secs(20),
+        "baton's commit after the signed webhook",
+        || fleet.remote.head("main").filter(|h| *h != before),
+    );
+    assert!(fleet.staging_on_remote().contains(":1.1.0 #"));
+    let metrics = daemon.metrics_text();
+    assert!(
+        metrics.contains("baton_webhook_requests_total{hook=\"ci\",outcome=\"unauthorized\"} 2"),
+        "{metrics}"
+    );
 }

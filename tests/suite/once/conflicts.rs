@@ -208,9 +208,22 @@ async fn kill_early_in_the_pass_then_a_clean_pass() {
     }
     kill_tree(&mut child);
 
-    // And once more during the scan: the clone exists, the registry is being asked.
+    // And once more mid-pass: as soon as it holds the state directory (its pid in the lock),
+    // and before it has finished.
     let mut child = fleet.command(&["once"], &[]).spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(30));
+    let lock = fleet.state_dir().join("baton.lock");
+    let pid = child.id().to_string();
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != pid {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::yield_now();
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it was killed"
+    );
     kill_tree(&mut child);
 
     let run = fleet.baton(&["once"]);
@@ -241,9 +254,40 @@ async fn two_instances_at_once_make_each_move_once() {
     )
     .unwrap();
 
-    let a = fleet.command(&["once"], &[]).spawn().unwrap();
-    let b = Baton::new(["once"]).config(&other_config).spawn();
+    // Both pushes are held in the remote's hook until both have arrived: the two runs overlap.
+    let arrived = fleet.dir.path().join("pushes-arrived");
+    let release = fleet.dir.path().join("pushes-release");
+    fleet.remote.set_pre_receive(&format!(
+        "echo x >> '{a}'\nwhile [ ! -e '{r}' ]; do sleep 0.05; done\nexit 0",
+        a = arrived.display(),
+        r = release.display()
+    ));
+    let mut a = fleet.command(&["once"], &[]).spawn().unwrap();
+    let mut b = Baton::new(["once"]).config(&other_config).spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&arrived)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the two pushes never overlapped"
+        );
+        assert!(
+            a.try_wait().unwrap().is_none(),
+            "a finished before b pushed"
+        );
+        assert!(
+            b.try_wait().unwrap().is_none(),
+            "b finished before a pushed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::write(&release, "").unwrap();
     let (a, b) = (finish(a), finish(b));
+    fleet.remote.clear_pre_receive();
     assert_eq!(a.code, 0, "{}", a.both());
     assert_eq!(b.code, 0, "{}", b.both());
     assert_clean_first_move(&fleet, &seeded);

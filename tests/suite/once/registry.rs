@@ -165,3 +165,37 @@ pin_digest = "always"
     assert_eq!(fleet.show(&head, "clusters/staging/pinned.yaml"), text);
     assert!(fleet.show(&head, STAGING_APP).contains("app:1.1.0@sha256:"));
 }
+
+/// A cosign signature tag (`sha256-<digest>.sig`) sorts after every other tag of an
+/// alphabetical policy; with no `exclude` set, Flux's default exclusion keeps it from being
+/// chosen, and the newest build tag moves instead.
+#[tokio::test]
+async fn a_signature_tag_is_excluded_by_default() {
+    let fleet = Fleet::start().await;
+    let digest = fleet.push("team/build", "build-001").await;
+    fleet.push("team/build", "build-002").await;
+    let signature = format!("{}.sig", digest.replace(':', "-"));
+    fleet.push("team/build", &signature).await;
+    let host = fleet.registry.host();
+    fleet
+        .config(&fleet.remote.file_url())
+        .image("build", &format!("{host}/team/build"))
+        .text_value("policies.build", "image", "build")
+        .text_value("policies.build", "alphabetical", "asc")
+        .write();
+    fleet.writer().commit_and_push(
+        "clusters/staging/build.yaml",
+        &format!("image: {host}/team/build:build-001 # {{\"$baton\": \"build\"}}\n"),
+        "Add build",
+    );
+    let run = fleet.baton(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.both());
+    let text = fleet.show(&fleet.head(), "clusters/staging/build.yaml");
+    assert_eq!(
+        text,
+        format!("image: {host}/team/build:build-002 # {{\"$baton\": \"build\"}}\n"),
+        "{}",
+        run.both()
+    );
+    assert!(!text.contains(".sig"));
+}

@@ -266,5 +266,8 @@ async fn promote_refuses_clearly() {
         let out = baton(&w, args, &[]);
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(all.contains(expected), "{args:?}: {all}");
+        // A refusal fails; a dry run with nothing to do succeeds.
+        let code = if args.contains(&"--dry-run") { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {all}");
     }
 }

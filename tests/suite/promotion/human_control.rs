@@ -14,6 +14,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::baton::Baton;
+use crate::support::daemon::{PATIENCE, wait_until};
 use crate::support::fake_forge::FakeKind;
 use crate::support::git_server::{free_port, git, git_command};
 use crate::support::promotion::{PRODUCTION, PromotionWorld, STAGING, manifest};
@@ -257,6 +258,57 @@ async fn without_a_forge_a_rollback_branch_is_left_alone_until_merged() {
         text(&out)
     );
     assert_eq!(w.remote.head(BRANCH), Some(by_hand.clone()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_leaves_a_pending_rollback_alone_too() {
+    let w = PromotionWorld::new("mode = \"review\"\n", Some(FakeKind::GitLab)).await;
+    let forge = w.forge.as_ref().unwrap();
+    const BRANCH: &str = "baton/production/app";
+    let port = free_port();
+    let config = std::fs::read_to_string(&w.config_path).unwrap().replace(
+        "[daemon]\n",
+        &format!("[daemon]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    std::fs::write(&w.config_path, config).unwrap();
+    // Production runs 1.1.0 (merged); a person rolls it back to 1.0.0 in a pull request.
+    w.push_tag("1.1.0").await;
+    let out = baton(&w, &["once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.merge_in_remote(BRANCH, "Merge request !1");
+    forge.mark_merged(1);
+    let out = promote(&w, "1.0.0", "alice", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rollback = w.remote.head(BRANCH).unwrap();
+    let pr = forge.pulls()[1].clone();
+    assert!(
+        pr.open && pr.body.contains("| requested by | alice |"),
+        "{pr:#?}"
+    );
+
+    // A newer version arrives while the daemon runs: staging moves, the rollback stands.
+    w.push_tag("1.2.0").await;
+    let mut daemon = w.daemon(port, &[]);
+    daemon.wait_event("review branch holds a manual promotion: left alone", |e| {
+        e["by"] == "alice" && e["version"] == "1.0.0" && e["candidate"] == "1.2.0"
+    });
+    let staging = manifest(&w.host(), "1.2.0", None);
+    wait_until(PATIENCE, "staging at 1.2.0", || {
+        (w.file("main", STAGING) == staging.trim_end()).then_some(())
+    });
+    assert_eq!(w.remote.head(BRANCH), Some(rollback));
+    assert_eq!(forge.pulls()[1], pr);
+    assert_eq!(forge.pulls().len(), 2);
+    // /api/v1/status says why production waits.
+    wait_until(PATIENCE, "the wait in the status", || {
+        daemon
+            .status()
+            .to_string()
+            .contains("alice asked by hand for app 1.0.0 on baton/production/app")
+            .then_some(())
+    });
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0), "{}", daemon.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

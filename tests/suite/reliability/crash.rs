@@ -45,7 +45,8 @@ async fn killed_at_random_points_then_a_pass_converges() {
         }
         let before = many.head();
         let mut child = many.command("a", &["once"]).spawn().unwrap();
-        let delay = rng.random_range(0..2 * pass.as_millis() as u64 + 100);
+        // Within the length of a pass, so that most kills land while it works.
+        let delay = rng.random_range(0..pass.as_millis().max(1) as u64);
         std::thread::sleep(Duration::from_millis(delay));
         if child.try_wait().unwrap().is_some() {
             finished += 1;
@@ -55,8 +56,13 @@ async fn killed_at_random_points_then_a_pass_converges() {
             landed += 1;
         }
     }
+    let mid_pass = kills - finished;
     eprintln!(
-        "{kills} kills, passes {pass:?} long: {landed} after a push had landed, {finished} after the run had finished"
+        "{kills} kills, passes {pass:?} long: {mid_pass} mid-pass, {landed} after a push had landed, {finished} after the run had finished"
+    );
+    assert!(
+        mid_pass >= kills / 2,
+        "only {mid_pass} of {kills} kills landed while a pass was running"
     );
 
     let last = many.once("a");

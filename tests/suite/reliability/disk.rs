@@ -2,8 +2,10 @@
 //! mounted for the test when the machine allows it (root, or CAP_SYS_ADMIN); otherwise the
 //! write error is simulated with read-only directories (when not root, where permissions
 //! hold).
-//! The test prints which one ran. Baton fails with an error naming the path and what to do,
-//! pushes nothing half-done, and the next pass after space is freed succeeds.
+//! The test prints which one ran; as root without the right to mount it fails (scripts/test
+//! probes for that and excludes these tests by name, saying why). Baton fails with an error
+//! naming the path and what to do, pushes nothing half-done, and the next pass after space is
+//! freed succeeds. The disk fills before the pass, or while the push is on the wire.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,30 @@ enum Full {
 }
 
 impl Full {
+    /// Shell lines doing what [`Full::fill`] does, for a hook to run at a chosen moment.
+    fn fill_script(state: &Path, tmpfs: bool) -> String {
+        if tmpfs {
+            format!(
+                "dd if=/dev/zero of='{}' bs=65536 2>/dev/null; dd if=/dev/zero of='{}' bs=1 oflag=append conv=notrunc 2>/dev/null; true",
+                state.join("filler").display(),
+                state.join("filler").display()
+            )
+        } else {
+            format!("find '{}' -type d -exec chmod 555 {{}} +", state.display())
+        }
+    }
+
+    /// The state after [`Full::fill_script`] ran.
+    fn filled_by_script(state: &Path, tmpfs: bool) -> Full {
+        if tmpfs {
+            Full::Tmpfs {
+                filler: state.join("filler"),
+            }
+        } else {
+            Full::ReadOnly { dirs: walk(state) }
+        }
+    }
+
     /// Fills the tmpfs at `state` to the last byte, or makes every directory in it read-only.
     fn fill(state: &Path, tmpfs: bool) -> Full {
         if tmpfs {
@@ -118,13 +144,14 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Mounts the state directory, or says why not: `None` when the test cannot run here.
-fn prepare(state: &Path) -> Option<Option<Tmpfs>> {
+/// Mounts the state directory; panics when no write error can be made here.
+fn prepare(state: &Path) -> Option<Tmpfs> {
     let mount = Tmpfs::mount(state, "16m");
-    if mount.is_none() && is_root() {
-        eprintln!("SKIPPED: root without permission to mount a tmpfs: no write error can be made");
-        return None;
-    }
+    assert!(
+        mount.is_some() || !is_root(),
+        "root without permission to mount a tmpfs: no write error can be made here \
+         (scripts/test probes for this and excludes reliability::disk:: by name)"
+    );
     eprintln!(
         "state directory: {}",
         if mount.is_some() {
@@ -133,16 +160,14 @@ fn prepare(state: &Path) -> Option<Option<Tmpfs>> {
             "simulated: every directory in it made read-only"
         }
     );
-    Some(mount)
+    mount
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_on_a_full_state_directory_fails_clearly_and_the_next_pass_succeeds() {
     let fleet = Fleet::start().await;
     let state = fleet.state_dir();
-    let Some(mount) = prepare(&state) else {
-        return;
-    };
+    let mount = prepare(&state);
     fleet.write_config(&fleet.remote.file_url());
     let first = fleet.baton(&["once"]);
     assert_eq!(first.code, 0, "{}", first.both());
@@ -203,9 +228,7 @@ async fn once_on_a_full_state_directory_fails_clearly_and_the_next_pass_succeeds
 async fn the_daemon_survives_a_full_state_directory_and_catches_up() {
     let fleet = Fleet::start().await;
     let state = fleet.state_dir();
-    let Some(mount) = prepare(&state) else {
-        return;
-    };
+    let mount = prepare(&state);
     let port = free_port();
     fleet
         .config(&fleet.remote.file_url())
@@ -246,5 +269,68 @@ async fn the_daemon_survives_a_full_state_directory_and_catches_up() {
     );
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit().code(), Some(0), "{}", daemon.log());
+    drop(mount);
+}
+
+/// The disk fills while the push is on the wire (the remote's hook fills it, then accepts):
+/// the move reaches the remote once; whatever Baton says names the state directory; after the
+/// space is freed the next pass finds nothing to do and the clone is the remote's head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_filling_during_the_push_loses_nothing_and_repeats_nothing() {
+    let fleet = Fleet::start().await;
+    let state = fleet.state_dir();
+    let mount = prepare(&state);
+    fleet.write_config(&fleet.remote.file_url());
+    let first = fleet.baton(&["once"]);
+    assert_eq!(first.code, 0, "{}", first.both());
+    let moved = fleet.head();
+
+    fleet.push("team/app", "1.4.0").await;
+    fleet.remote.set_pre_receive(&format!(
+        "{}\nexit 0",
+        Full::fill_script(&state, mount.is_some())
+    ));
+    let during = fleet.baton(&["once"]);
+    eprintln!(
+        "baton once with the disk filling during the push: {}",
+        during.both()
+    );
+    fleet.remote.clear_pre_receive();
+    if mount.is_some() {
+        let filler = std::fs::metadata(state.join("filler")).map(|m| m.len());
+        assert!(
+            filler.as_ref().is_ok_and(|len| *len > 1 << 20),
+            "the hook did not fill the disk: {filler:?}"
+        );
+    }
+    if during.code != 0 {
+        let error = during
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("no error line: {}", during.both()));
+        assert!(error.contains(&state.display().to_string()), "{error}");
+    }
+    let pushed = fleet.head();
+    assert_eq!(
+        fleet.remote.parents(BRANCH)[1][0],
+        moved,
+        "one commit expected on top of the first"
+    );
+    assert!(
+        fleet
+            .show(&pushed, STAGING_APP)
+            .contains("app:1.4.0@sha256:")
+    );
+
+    Full::filled_by_script(&state, mount.is_some()).free();
+    let after = fleet.baton(&["once"]);
+    assert_eq!(after.code, 0, "{}", after.both());
+    assert_eq!(fleet.head(), pushed, "the move was committed twice");
+    assert_eq!(
+        git(&fleet.checkout(), &["rev-parse", "HEAD"]),
+        pushed,
+        "the clone is not the remote's head"
+    );
     drop(mount);
 }

@@ -1,6 +1,7 @@
-//! Reliability: two Baton instances, each with its own state directory, write to one remote
-//! and one branch at the same time for a few hundred moves. Nothing is lost, nothing is
-//! repeated, the history stays linear and the files end on the newest tags.
+//! Reliability: two Baton instances, each with its own state directory, and a person write to
+//! one remote and one branch at the same time for a few hundred moves. Nothing is lost (the
+//! person's commits included), nothing is repeated, the history stays linear and the files end
+//! on the newest tags.
 //!
 //! `BATON_RELIABILITY_ROUNDS` sets the number of rounds (default 16), and
 //! `BATON_RELIABILITY_SEED` replays a run (the seed is printed).
@@ -8,6 +9,7 @@
 use std::time::Duration;
 
 use crate::support::fleet::finish;
+use crate::support::git_server::git;
 use crate::support::reliability::{Many, env_number, seed};
 use rand::{Rng, SeedableRng};
 
@@ -20,7 +22,13 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
     many.write_config("a", &url, "", "");
     many.write_config("b", &url, "", "");
 
+    let person = many.remote.writer();
+    git(
+        &person.work,
+        &["pull", "--quiet", "--ff-only", "origin", "main"],
+    );
     let mut retried = 0;
+    let mut person_rejected = 0;
     for round in 1..=rounds {
         // A random half of the images get a new version; both instances then run a pass at
         // once, the second a few milliseconds behind the first, in random order.
@@ -45,6 +53,13 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
         let one = many.command(first, &["once"]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(rng.random_range(0..40)));
         let two = many.command(second, &["once"]).spawn().unwrap();
+        // A person's commit to another file lands while both instances work.
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..200)));
+        person_rejected += person.commit_and_push_racing(
+            &format!("notes/round-{round}.txt"),
+            &format!("written by a person in round {round}\n"),
+            &format!("Hand edit in round {round}"),
+        );
         for (name, run) in [(first, finish(one)), (second, finish(two))] {
             assert_eq!(
                 run.code,
@@ -62,8 +77,38 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
     let moves = many.assert_sound(true);
     let commits = many.remote.subjects("main").len();
     eprintln!(
-        "{rounds} rounds: {} moves in {commits} commits, {retried} rejected pushes re-applied",
+        "{rounds} rounds: {} moves in {commits} commits, {retried} rejected pushes re-applied, the person's push rejected {person_rejected} times",
         moves.len()
+    );
+    // Every commit of the person survived, once each, with its file at the head.
+    let head = many.head();
+    let subjects = many.remote.subjects("main");
+    for round in 1..=rounds {
+        let subject = format!("Hand edit in round {round}");
+        assert_eq!(
+            subjects.iter().filter(|s| **s == subject).count(),
+            1,
+            "{subject:?} lost or repeated: {subjects:?}"
+        );
+        assert_eq!(
+            git(
+                &many.remote.path,
+                &["show", &format!("{head}:notes/round-{round}.txt")]
+            ),
+            format!("written by a person in round {round}")
+        );
+    }
+    // Exactly one Baton commit per round and environment: the instance that lost a race
+    // re-applied onto the winner's commit and found nothing left, rather than committing the
+    // moves again.
+    let authors = git(&many.remote.path, &["log", "--format=%an", "main"]);
+    let baton_commits = authors.lines().filter(|a| a.starts_with("baton-")).count();
+    assert_eq!(baton_commits, rounds * many.environments.len(), "{authors}");
+    // The two instances start within 40 ms of each other and a pass takes longer than that:
+    // rounds without a rejected push mean they never raced and the test proved little.
+    assert!(
+        retried >= rounds / 2,
+        "only {retried} rejected pushes in {rounds} rounds"
     );
     let pushed: usize = many.pushed.lock().unwrap().values().map(Vec::len).sum();
     assert_eq!(moves.len(), pushed * many.environments.len());

@@ -183,6 +183,28 @@ impl Writer {
         git(&self.work, &["push", "--quiet", "origin", BRANCH]);
         git(&self.work, &["rev-parse", "HEAD"])
     }
+
+    /// Commits `content` to `rel` on top of what it has, then pushes as a person would when
+    /// others push too: on a rejection, pull with rebase and push again. Returns how many
+    /// pushes were rejected.
+    pub fn commit_and_push_racing(&self, rel: &str, content: &str, message: &str) -> usize {
+        write(&self.work.join(rel), content);
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "--quiet", "-m", message]);
+        for rejected in 0..50 {
+            let push = git_command(&self.work, &["push", "--quiet", "origin", BRANCH])
+                .output()
+                .unwrap();
+            if push.status.success() {
+                return rejected;
+            }
+            git(
+                &self.work,
+                &["pull", "--quiet", "--rebase", "origin", BRANCH],
+            );
+        }
+        panic!("{message}: the push was rejected 50 times");
+    }
 }
 
 /// Writes `content` to `path`, creating parent directories.
@@ -312,6 +334,9 @@ pub struct HttpServer {
     pub unauthorized: Arc<AtomicUsize>,
     /// Usernames seen in accepted requests.
     pub users: Arc<Mutex<Vec<String>>>,
+    /// When set, pushes are refused with 403 and a plain-text error that repeats the token,
+    /// as a careless or hostile server might; git shows such a body to the user.
+    pub echo_token_on_push: Arc<AtomicBool>,
 }
 
 impl HttpServer {
@@ -323,11 +348,13 @@ impl HttpServer {
         let stop = Arc::new(AtomicBool::new(false));
         let unauthorized = Arc::new(AtomicUsize::new(0));
         let users = Arc::new(Mutex::new(Vec::new()));
+        let echo_token_on_push = Arc::new(AtomicBool::new(false));
         let ctx = Arc::new(CgiContext {
             root: repo.root(),
             token: token.to_string(),
             unauthorized: unauthorized.clone(),
             users: users.clone(),
+            echo_token_on_push: echo_token_on_push.clone(),
         });
         let stop2 = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -352,6 +379,7 @@ impl HttpServer {
             thread: Some(thread),
             unauthorized,
             users,
+            echo_token_on_push,
         }
     }
 
@@ -375,6 +403,7 @@ struct CgiContext {
     token: String,
     unauthorized: Arc<AtomicUsize>,
     users: Arc<Mutex<Vec<String>>>,
+    echo_token_on_push: Arc<AtomicBool>,
 }
 
 fn serve(stream: TcpStream, ctx: &CgiContext) -> std::io::Result<()> {
@@ -453,6 +482,15 @@ fn serve(stream: TcpStream, ctx: &CgiContext) -> std::io::Result<()> {
         return stream.flush();
     };
     ctx.users.lock().unwrap().push(user.clone());
+    if ctx.echo_token_on_push.load(Ordering::SeqCst) && target.contains("git-receive-pack") {
+        let msg = format!("push refused: token {} may only read\n", ctx.token);
+        write!(
+            stream,
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{msg}",
+            msg.len()
+        )?;
+        return stream.flush();
+    }
 
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),

@@ -122,14 +122,17 @@ impl PromotionWorld {
     /// Registry clients for the configuration.
     pub fn registries(&self) -> Registries {
         baton::common::http::install_crypto_provider();
-        Registries::from_config(&self.config()).unwrap()
+        Registries::from_config(&self.config().registries).unwrap()
     }
 
     /// The clone in the state directory (opened once).
     pub async fn workspace(&mut self) -> Workspace {
         if self.workspace.is_none() {
             let config = self.config();
-            let settings = RemoteSettings::new(config.git.url.clone(), config.git.branch.clone());
+            let settings = RemoteSettings::new(
+                config.git.remote.url.clone(),
+                config.git.remote.branch.clone(),
+            );
             self.workspace = Some(
                 Workspace::open_or_clone(&config.daemon.state_dir, &settings)
                     .await

@@ -26,14 +26,9 @@ const SLACK_SECTION_MAX: usize = 3000;
 /// `environment`, `moves`, `commit`, `branch` (commit); `environment`, `error`
 /// (push_failed); `environment`, `image`, `url` (review_opened); `image`, `error`,
 /// `consecutive_failures` (scan_failing).
+#[derive(Debug)]
 pub struct Template {
     template: common::template::Template,
-}
-
-impl std::fmt::Debug for Template {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template").finish_non_exhaustive()
-    }
 }
 
 const WORDS: Words = Words {

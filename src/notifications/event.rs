@@ -6,52 +6,24 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::common::kind::named_kinds;
 use crate::common::text::one_line;
 use crate::git::message::{CommitMessage, Move};
-use crate::pass::{Outcome, PassReport, ReviewAction};
 
-/// The kinds of event, as named in `notifications.NAME.events`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    /// A commit with moves reached the branch.
-    Commit,
-    /// An environment's moves could not be committed or pushed.
-    PushFailed,
-    /// A review branch and pull request were opened or updated.
-    ReviewOpened,
-    /// An image's registry scan failed several times in a row.
-    ScanFailing,
-}
-
-impl EventKind {
-    /// Every kind, in the order they are documented.
-    pub const ALL: [EventKind; 4] = [
-        EventKind::Commit,
-        EventKind::PushFailed,
-        EventKind::ReviewOpened,
-        EventKind::ScanFailing,
-    ];
-
-    /// The name used in the configuration and in the JSON payload's `event` field.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Commit => "commit",
-            EventKind::PushFailed => "push_failed",
-            EventKind::ReviewOpened => "review_opened",
-            EventKind::ScanFailing => "scan_failing",
-        }
-    }
-
-    /// The kind named `text`, if any.
-    pub fn parse(text: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for EventKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+named_kinds! {
+    /// The kinds of event, as named in `notifications.NAME.events` and in the JSON payload's
+    /// `event` field.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum EventKind: "an event" {
+        /// A commit with moves reached the branch.
+        Commit = "commit",
+        /// An environment's moves could not be committed or pushed.
+        PushFailed = "push_failed",
+        /// A review branch and pull request were opened or updated.
+        ReviewOpened = "review_opened",
+        /// An image's registry scan failed several times in a row.
+        ScanFailing = "scan_failing",
     }
 }
 
@@ -157,13 +129,7 @@ impl Event {
                 let _ = write!(text, " (commit {short} on {})", one_line(branch));
                 if moves.len() > 1 {
                     for m in moves {
-                        let _ = write!(
-                            text,
-                            "\n- {} {} -> {}",
-                            one_line(&m.policy),
-                            one_line(&m.from),
-                            one_line(&m.to)
-                        );
+                        let _ = write!(text, "\n- {}", m.line());
                     }
                 }
             }
@@ -181,42 +147,6 @@ impl Event {
         }
         text
     }
-}
-
-/// The commit and push-failure events of a pass: one [`Event::Committed`] per pushed
-/// environment, one [`Event::PushFailed`] per failed one. Dry runs, unchanged and skipped
-/// environments give none. Scan failures need a running count: see [`ScanFailures`].
-pub fn events_from_report(report: &PassReport) -> Vec<Event> {
-    let mut events = Vec::new();
-    for env in &report.environments {
-        match &env.outcome {
-            Outcome::Pushed { commit, branch, .. } => events.push(Event::Committed {
-                environment: env.name.clone(),
-                moves: env.moves.clone(),
-                commit: commit.clone(),
-                branch: branch.clone(),
-            }),
-            Outcome::Failed(error) => events.push(Event::PushFailed {
-                environment: env.name.clone(),
-                error: error.clone(),
-            }),
-            Outcome::Unchanged
-            | Outcome::Planned
-            | Outcome::Skipped(_)
-            | Outcome::Waiting(_)
-            | Outcome::Reviewed { .. } => {}
-        }
-        for review in &env.reviews {
-            if let ReviewAction::Opened { url, .. } = &review.action {
-                events.push(Event::ReviewOpened {
-                    environment: env.name.clone(),
-                    image: review.image.clone(),
-                    url: url.clone(),
-                });
-            }
-        }
-    }
-    events
 }
 
 /// Counts failed scans in a row per image, so that [`Event::ScanFailing`] carries the
@@ -253,15 +183,6 @@ impl ScanFailures {
         }
     }
 
-    /// Records every scan of a pass; the failures' events, in image-name order.
-    pub fn observe(&mut self, report: &PassReport) -> Vec<Event> {
-        report
-            .scans
-            .values()
-            .filter_map(|scan| self.record(&scan.image, scan.error.as_deref()))
-            .collect()
-    }
-
     /// The current streak of `image` (0 when its last scan succeeded).
     pub fn streak(&self, image: &str) -> u32 {
         self.streaks.get(image).copied().unwrap_or(0)
@@ -271,113 +192,15 @@ impl ScanFailures {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pass::{EnvironmentReport, ImageScan};
-
-    fn mv(policy: &str, from: &str, to: &str) -> Move {
-        Move {
-            image: format!("ghcr.io/example/{policy}"),
-            policy: policy.into(),
-            rule: "semver 1.x".into(),
-            from: from.into(),
-            to: to.into(),
-            digest: None,
-        }
-    }
-
-    fn env(name: &str, outcome: Outcome, moves: Vec<Move>) -> EnvironmentReport {
-        EnvironmentReport {
-            moves,
-            outcome,
-            ..EnvironmentReport::new(name)
-        }
-    }
-
-    fn scan(image: &str, error: Option<&str>) -> ImageScan {
-        ImageScan {
-            image: image.into(),
-            registry: "ghcr.io".into(),
-            tags: error.is_none().then(Vec::new),
-            dropped_invalid: 0,
-            requests: 1,
-            error: error.map(str::to_string),
-            error_kind: error.map(|_| "network"),
-        }
-    }
-
-    #[test]
-    fn report_outcomes_become_events() {
-        let report = PassReport {
-            environments: vec![
-                env(
-                    "staging",
-                    Outcome::Pushed {
-                        commit: "0123456789abcdef".into(),
-                        branch: "main".into(),
-                        retries: 0,
-                    },
-                    vec![mv("api", "1.0.0", "1.0.1")],
-                ),
-                env("qa", Outcome::Failed("push failed: denied".into()), vec![]),
-                env("dev", Outcome::Planned, vec![mv("api", "1.0.0", "1.0.1")]),
-                env("prod", Outcome::Skipped("window".into()), vec![]),
-                env("idle", Outcome::Unchanged, vec![]),
-            ],
-            ..PassReport::default()
-        };
-        let events = events_from_report(&report);
-        assert_eq!(events.len(), 2, "{events:#?}");
-        assert_eq!(events[0].kind(), EventKind::Commit);
-        assert_eq!(
-            events[0].text(),
-            "staging: api 1.0.0 -> 1.0.1 (commit 0123456789ab on main)"
-        );
-        assert_eq!(
-            events[1],
-            Event::PushFailed {
-                environment: "qa".into(),
-                error: "push failed: denied".into()
-            }
-        );
-    }
-
-    #[test]
-    fn scan_streaks_count_and_reset() {
-        let mut failures = ScanFailures::new();
-        let failing = |n| PassReport {
-            scans: [
-                ("api".to_string(), scan("api", Some("timed out"))),
-                (
-                    "web".to_string(),
-                    scan("web", (n == 2).then_some("refused")),
-                ),
-            ]
-            .into_iter()
-            .collect(),
-            ..PassReport::default()
-        };
-        assert_eq!(failures.observe(&failing(1)).len(), 1);
-        let events = failures.observe(&failing(2));
-        assert_eq!(
-            events[0],
-            Event::ScanFailing {
-                image: "api".into(),
-                error: "timed out".into(),
-                consecutive_failures: 2
-            }
-        );
-        assert_eq!(failures.streak("web"), 1);
-        failures.observe(&failing(3));
-        assert_eq!(failures.streak("web"), 0, "a success ends the streak");
-        assert_eq!(failures.streak("api"), 3);
-        assert!(failures.record("api", None).is_none());
-        assert_eq!(failures.streak("api"), 0);
-    }
 
     #[test]
     fn texts_name_what_happened() {
         let commit = Event::Committed {
             environment: "staging".into(),
-            moves: vec![mv("api", "1.0.0", "1.0.1"), mv("web", "2", "3")],
+            moves: vec![
+                Move::example("api", "1.0.0", "1.0.1"),
+                Move::example("web", "2", "3"),
+            ],
             commit: "abc".into(),
             branch: "main".into(),
         };

@@ -9,18 +9,20 @@
 //!
 //! ```no_run
 //! # async fn example(config: &baton::config::Config, report: &baton::pass::PassReport) {
-//! use baton::notify::{Notifier, NotifierOptions, ScanFailures, events_from_report};
+//! use baton::notifications::{Notifier, NotifierOptions, ScanFailures};
+//! use baton::pass::{events_from_report, scan_failures};
 //! let (notifier, problems) = Notifier::start(&config.notifications, NotifierOptions::default());
 //! for problem in &problems {
 //!     tracing::error!(error = %problem, "notification sink disabled");
 //! }
-//! let mut scan_failures = ScanFailures::new();
+//! let mut failures = ScanFailures::new();
 //! notifier.send_all(events_from_report(report));
-//! notifier.send_all(scan_failures.observe(report));
+//! notifier.send_all(scan_failures(&mut failures, report));
 //! let stats = notifier.shutdown(std::time::Duration::from_secs(5)).await;
 //! # }
 //! ```
 
+mod config;
 mod event;
 mod limit;
 mod render;
@@ -36,55 +38,26 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::common::template::TemplateError;
-use crate::config::{NotificationConfig, NotificationTarget};
 
-pub use event::{Event, EventKind, ScanFailures, events_from_report};
+pub use config::{NotificationConfig, NotificationTarget};
+pub use event::{Event, EventKind, ScanFailures};
 pub use limit::{Message, Outbox, Queued, RateLimiter, WINDOW};
 pub use render::{Composed, SCHEMA_VERSION, Template, compose, payload, sample};
 
+use crate::common::kind::named_kinds;
 use sink::{Counters, Target, Worker};
 
-/// The kinds of sink, as named in `notifications.NAME.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SinkKind {
-    /// A generic JSON webhook (POST, Baton's own schema).
-    Webhook,
-    /// A Slack incoming webhook (`text` and blocks).
-    Slack,
-    /// A Microsoft Teams incoming webhook or Workflows trigger (an Adaptive Card).
-    Teams,
-    /// A Matrix room, through the client-server API.
-    Matrix,
-}
-
-impl SinkKind {
-    /// Every kind, in the order they are documented.
-    pub const ALL: [SinkKind; 4] = [
-        SinkKind::Webhook,
-        SinkKind::Slack,
-        SinkKind::Teams,
-        SinkKind::Matrix,
-    ];
-
-    /// The name used in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SinkKind::Webhook => "webhook",
-            SinkKind::Slack => "slack",
-            SinkKind::Teams => "teams",
-            SinkKind::Matrix => "matrix",
-        }
-    }
-
-    /// The kind named `text`, if any.
-    pub fn parse(text: &str) -> Option<SinkKind> {
-        SinkKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for SinkKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+named_kinds! {
+    /// The kinds of sink, as named in `notifications.NAME.kind`.
+    pub enum SinkKind: "a sink kind" {
+        /// A generic JSON webhook (POST, Baton's own schema).
+        Webhook = "webhook",
+        /// A Slack incoming webhook (`text` and blocks).
+        Slack = "slack",
+        /// A Microsoft Teams incoming webhook or Workflows trigger (an Adaptive Card).
+        Teams = "teams",
+        /// A Matrix room, through the client-server API.
+        Matrix = "matrix",
     }
 }
 

@@ -1,0 +1,274 @@
+//! What a pass reports: each policy's choice, and per environment the moves, the outcome,
+//! what waits and the reviews opened, for the command line, the status and notifications.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::ImageScan;
+use crate::git::message::Move;
+use crate::policy::Decision;
+
+/// One policy's choice in this pass.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// The `[policies]` name.
+    pub policy: String,
+    /// The `[images]` name.
+    pub image: String,
+    /// The repository as configured (what full-reference markers write).
+    pub repository: String,
+    /// The policy's rule in words.
+    pub rule: String,
+    /// The policy's decision, when the scan succeeded.
+    pub decision: Option<Decision>,
+    /// Why there is no decision (the scan failed).
+    pub error: Option<String>,
+}
+
+impl Selection {
+    /// The chosen tag, if any.
+    pub fn chosen(&self) -> Option<&str> {
+        self.decision.as_ref().and_then(|d| d.chosen.as_deref())
+    }
+}
+
+/// How an environment's part of the pass ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to move.
+    Unchanged,
+    /// Moves were found; nothing was written (dry run).
+    Planned,
+    /// A commit was made and pushed.
+    Pushed {
+        /// The commit id.
+        commit: String,
+        /// The branch it was pushed to.
+        branch: String,
+        /// How many rejected pushes were retried first.
+        retries: u32,
+    },
+    /// Left alone, with the reason.
+    Skipped(String),
+    /// Something would move but a gate holds it (window, freeze, soak, manual promotion,
+    /// policy): the reasons, joined; [`EnvironmentReport::waiting`] has them one by one.
+    Waiting(String),
+    /// Review mode: review branches were pushed and pull requests opened or updated
+    /// ([`EnvironmentReport::reviews`] says which).
+    Reviewed {
+        /// The review branches that changed.
+        branches: Vec<String>,
+    },
+    /// Failed, with the error; nothing was lost and the next pass starts clean.
+    Failed(String),
+}
+
+/// One environment's part of a pass.
+#[derive(Debug, Clone)]
+pub struct EnvironmentReport {
+    /// The `[environments]` name.
+    pub name: String,
+    /// The moves found.
+    pub moves: Vec<Move>,
+    /// Unified diff of the edits.
+    pub diff: String,
+    /// The commit message that was (or would be) used.
+    pub message: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Marker problems: malformed markers, unknown policies, invalid values.
+    pub problems: Vec<String>,
+    /// Markers left alone because a person holds them.
+    pub held: Vec<String>,
+    /// Files the marker scan skipped, by reason.
+    pub skipped_files: String,
+    /// What waits, and why: the whole environment (a window, a freeze) or one image (soak,
+    /// a manual promotion, a candidate the policy refuses).
+    pub waiting: Vec<Waiting>,
+    /// Review mode: one entry per image with a change to review.
+    pub reviews: Vec<Review>,
+    /// What a person should know about this move, such as a pending review it replaces.
+    pub notes: Vec<String>,
+}
+
+impl EnvironmentReport {
+    /// An empty report for environment `name`: nothing moved, nothing waits.
+    pub fn new(name: &str) -> EnvironmentReport {
+        EnvironmentReport {
+            name: name.to_string(),
+            moves: Vec::new(),
+            diff: String::new(),
+            message: None,
+            outcome: Outcome::Unchanged,
+            problems: Vec::new(),
+            held: Vec::new(),
+            skipped_files: String::new(),
+            waiting: Vec::new(),
+            reviews: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Something that does not move yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The `[images]` name, or `None` when the whole environment waits.
+    pub image: Option<String>,
+    /// Why, in words (naming when it ends, when known).
+    pub reason: String,
+    /// When the wait ends, when known.
+    pub until: Option<Timestamp>,
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.image {
+            Some(image) => write!(f, "{image}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// One image's review in a review-mode environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The `[images]` name.
+    pub image: String,
+    /// The branch Baton owns for it.
+    pub branch: String,
+    /// The version(s) it moves from.
+    pub from: String,
+    /// The version it moves to.
+    pub to: String,
+    /// What happened.
+    pub action: ReviewAction,
+}
+
+/// What a pass did about one review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewAction {
+    /// Dry run: what would happen, in words.
+    Planned(String),
+    /// A pull request was opened.
+    Opened {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// The open pull request was updated to this version (its branch force-pushed).
+    Updated {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// The open pull request already proposes this version.
+    Current {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// A pull request for this version was closed without merging: not proposed again.
+    Declined {
+        /// Its number.
+        number: u64,
+        /// Its page.
+        url: String,
+    },
+    /// The review branch carries a person's promotion (`baton promote`) that is not merged
+    /// or closed yet: the automatic pass leaves the branch and its pull request alone.
+    PersonPending {
+        /// Who asked for it (`Baton-Promoted-By`).
+        by: String,
+        /// Its open pull request, when there is a forge.
+        number: Option<u64>,
+        /// Its page.
+        url: Option<String>,
+    },
+    /// No forge is configured: the branch was pushed for a person to open a pull request.
+    BranchPushed,
+    /// No forge is configured and the branch already carries this version.
+    BranchCurrent,
+    /// It failed, with the error.
+    Failed(String),
+}
+
+impl std::fmt::Display for ReviewAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReviewAction::Planned(what) => write!(f, "would {what}"),
+            ReviewAction::Opened { url, .. } => write!(f, "opened {url}"),
+            ReviewAction::Updated { url, .. } => write!(f, "updated {url}"),
+            ReviewAction::Current { url, .. } => write!(f, "open at {url}"),
+            ReviewAction::Declined { number, url } => write!(
+                f,
+                "pull request #{number} for this version was closed without merging ({url}): not proposed again"
+            ),
+            ReviewAction::PersonPending { by, url, .. } => match url {
+                Some(url) => write!(
+                    f,
+                    "left alone: it carries {by}'s promotion by hand, open at {url}"
+                ),
+                None => write!(
+                    f,
+                    "left alone: it carries {by}'s promotion by hand, not merged yet"
+                ),
+            },
+            ReviewAction::BranchPushed => {
+                f.write_str("branch pushed; no [forge] configured: open a pull request from it")
+            }
+            ReviewAction::BranchCurrent => f.write_str("branch already carries this version"),
+            ReviewAction::Failed(why) => write!(f, "failed: {why}"),
+        }
+    }
+}
+
+/// Everything a pass did.
+#[derive(Debug, Clone, Default)]
+pub struct PassReport {
+    /// Per `[images]` name.
+    pub scans: BTreeMap<String, ImageScan>,
+    /// Per `[policies]` name.
+    pub selections: BTreeMap<String, Selection>,
+    /// In the order they were processed.
+    pub environments: Vec<EnvironmentReport>,
+    /// Digests that could not be resolved, as `(image, tag, why)`; markers that pin digests
+    /// keep their value until the digest can be read.
+    pub digest_failures: Vec<(String, String, String)>,
+}
+
+impl PassReport {
+    /// True when some environment moved (or would move, in a dry run).
+    pub fn changed(&self) -> bool {
+        self.environments.iter().any(|e| {
+            matches!(
+                e.outcome,
+                Outcome::Planned | Outcome::Pushed { .. } | Outcome::Reviewed { .. }
+            )
+        })
+    }
+
+    /// Every failure: failed scans and failed environments.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .scans
+            .values()
+            .filter_map(|s| s.error.as_ref().map(|e| format!("image {}: {e}", s.image)))
+            .collect();
+        for (image, tag, why) in &self.digest_failures {
+            out.push(format!(
+                "image {image}: cannot read the digest of {tag}, its pinned markers did not move: {why}"
+            ));
+        }
+        for env in &self.environments {
+            if let Outcome::Failed(why) = &env.outcome {
+                out.push(format!("environment {}: {why}", env.name));
+            }
+        }
+        out
+    }
+}
