@@ -6,28 +6,45 @@ use crate::config::{Config, Mode};
 
 use super::ConfigArg;
 
-/// Loads the configuration; prints a summary (exit 0) or every error (exit 1).
-pub fn run(args: &ConfigArg) -> anyhow::Result<ExitCode> {
-    let path = args.path();
-    match Config::load(&path) {
-        Ok(config) => {
-            println!("{}", summary(&config));
-            for warning in warnings(&config) {
-                eprintln!("{warning}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            eprintln!("{errors}");
-            Ok(ExitCode::FAILURE)
-        }
-    }
+/// Arguments of `baton check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Also check online: clone the repository, read every environment's markers (unknown
+    /// policies, missing paths) and list every image's tags (registry reachability).
+    #[arg(long)]
+    pub repo: bool,
 }
 
-/// Where a valid configuration meets a deliberate difference from Flux or a Go reading
-/// that may surprise (docs/flux-compatibility.md), one line per finding.
+/// Loads the configuration; prints a summary and warnings (exit 0) or every error (exit 1).
+/// With `--repo`, exit 1 also when a marker problem or an unreachable registry is found.
+pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let path = args.config.path();
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("{}", summary(&config));
+    for warning in warnings(&config) {
+        eprintln!("warning: {warning}");
+    }
+    if !args.repo {
+        return Ok(ExitCode::SUCCESS);
+    }
+    super::pass::check_online(&args.config)
+}
+
+/// What is valid but probably not meant: nothing to do, or files named that do not exist
+/// (such as the example paths of a starter configuration).
+///
+/// Also where a policy meets a deliberate difference from Flux or a Go reading that may
+/// surprise (docs/flux-compatibility.md), one line per finding.
 pub fn warnings(config: &Config) -> Vec<String> {
-    config
+    let mut out: Vec<String> = config
         .policies
         .iter()
         .flat_map(|(name, policy)| {
@@ -35,9 +52,64 @@ pub fn warnings(config: &Config) -> Vec<String> {
                 .policy
                 .compatibility_warnings()
                 .into_iter()
-                .map(move |w| format!("warning: policy {name}: {w}"))
+                .map(move |w| format!("policy {name}: {w}"))
         })
-        .collect()
+        .collect();
+    if config.images.is_empty() || config.policies.is_empty() || config.environments.is_empty() {
+        let mut missing = Vec::new();
+        for (empty, what) in [
+            (config.images.is_empty(), "[images.NAME]"),
+            (config.policies.is_empty(), "[policies.NAME]"),
+            (config.environments.is_empty(), "[environments.NAME]"),
+        ] {
+            if empty {
+                missing.push(what);
+            }
+        }
+        out.push(format!(
+            "{}: nothing to do: add {} (see config.example.toml or `baton init`)",
+            config.source.display(),
+            missing.join(", ")
+        ));
+    }
+    let mut files: Vec<(String, &std::path::Path)> = Vec::new();
+    let git = &config.git;
+    for (key, path) in [
+        ("git.ssh_key_file", &git.remote.ssh_key_file),
+        ("git.known_hosts_file", &git.remote.known_hosts_file),
+    ] {
+        if let Some(path) = path {
+            files.push((key.to_string(), path));
+        }
+    }
+    if let Some(crate::git::TokenSource::File(path)) = &git.remote.token {
+        files.push(("git.token_file".to_string(), path));
+    }
+    for (host, registry) in &config.registries {
+        let section = crate::config::display_path(&["registries".to_string(), host.clone()]);
+        for (key, path) in [
+            ("docker_config", &registry.docker_config),
+            ("password_file", &registry.password_file),
+            ("token_file", &registry.token_file),
+            ("ca_file", &registry.ca_file),
+        ] {
+            if let Some(path) = path {
+                files.push((format!("{section}.{key}"), path));
+            }
+        }
+    }
+    if let Some(forge) = &config.forge {
+        files.push(("forge.token_file".to_string(), &forge.token_file));
+    }
+    for (key, path) in files {
+        if !path.exists() {
+            out.push(format!(
+                "{key}: {} does not exist (an example path?): create it or change the setting",
+                path.display()
+            ));
+        }
+    }
+    out
 }
 
 /// A short, human summary of a valid configuration.

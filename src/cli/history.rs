@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::git::{HistoryQuery, ParsedMove, parse_moves};
 
 use super::ConfigArg;
+use super::output::{OutputArg, SCHEMA, print_json};
 
 /// Arguments of `baton history`.
 #[derive(Debug, clap::Args)]
@@ -23,6 +24,40 @@ pub struct HistoryArgs {
     pub limit: usize,
     #[command(flatten)]
     pub config: ConfigArg,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+/// One move as `history --json` prints it.
+#[derive(Debug, serde::Serialize)]
+struct MoveJson {
+    /// When the move reached the branch (RFC 3339, UTC): the merge time for a reviewed move.
+    time: String,
+    /// When the reviewed commit was made, for a move that came in through a merge.
+    proposed: Option<String>,
+    /// The merge commit it came in through, if any.
+    merge: Option<String>,
+    environment: String,
+    image: String,
+    from: String,
+    to: String,
+    digest: Option<String>,
+    policy: String,
+    rule: Option<String>,
+    promoted_by: Option<String>,
+    /// The full commit id.
+    commit: String,
+}
+
+/// `history --json`.
+#[derive(Debug, serde::Serialize)]
+struct HistoryJson {
+    schema: u32,
+    branch: String,
+    /// Commits looked at.
+    commits: usize,
+    /// Newest first.
+    moves: Vec<MoveJson>,
 }
 
 /// One printed row.
@@ -70,6 +105,13 @@ fn repository_for(config: &Config, name: &str) -> Option<String> {
         })
 }
 
+/// Unix seconds as RFC 3339 in UTC.
+fn utc_rfc3339(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 /// Fetches the branch and prints the moves recorded in its commit trailers, newest first.
 pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -100,11 +142,26 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
             })
             .context("cannot read the history")?;
         let mut rows = Vec::new();
+        let mut json = Vec::new();
         for record in &records {
             for m in parse_moves(record) {
                 if !wanted(&m, args, repository.as_deref()) {
                     continue;
                 }
+                json.push(MoveJson {
+                    time: utc_rfc3339(record.landed.time),
+                    proposed: record.landed.merge.map(|_| utc_rfc3339(record.time)),
+                    merge: record.landed.merge.map(|m| m.to_string()),
+                    environment: m.environment.clone(),
+                    image: m.image.clone(),
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                    digest: m.digest.clone(),
+                    policy: m.policy.clone(),
+                    rule: m.rule.clone(),
+                    promoted_by: m.promoted_by.clone(),
+                    commit: record.id.to_string(),
+                });
                 let when = utc(record.landed.time);
                 let id = record.id.to_string();
                 let merged = match record.landed.merge {
@@ -131,6 +188,15 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     merged,
                 });
             }
+        }
+        if args.output.is_json() {
+            print_json(&HistoryJson {
+                schema: SCHEMA,
+                branch: config.git.remote.branch.clone(),
+                commits: records.len(),
+                moves: json,
+            })?;
+            return Ok(ExitCode::SUCCESS);
         }
         if rows.is_empty() {
             let filtered = args.environment.is_some() || args.image.is_some();

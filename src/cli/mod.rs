@@ -4,12 +4,15 @@
 
 mod check;
 mod history;
+mod init;
 mod logging;
+pub mod output;
 mod pass;
 mod promote;
 mod run;
 mod status;
 mod tags;
+pub mod terminal;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -27,6 +30,12 @@ pub struct Cli {
     /// Log format (overrides `daemon.log_format`).
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormatArg>,
+    /// Print only results, problems and errors (log warnings and errors only).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log more: -v for debug, -vv for trace (RUST_LOG overrides both).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
@@ -66,7 +75,7 @@ pub fn resolve_config_path(flag: Option<PathBuf>, env: Option<OsString>) -> Path
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration and print a summary; exit 1 with every error when invalid.
-    Check(ConfigArg),
+    Check(check::CheckArgs),
     /// List an image's tags from its registry and show what each policy would choose and why.
     Tags(tags::TagsArgs),
     /// Run one full pass: scan, choose, edit, commit and push; exit non-zero on any failure.
@@ -83,11 +92,44 @@ pub enum Command {
     /// Move an image in an environment by hand (a rollback, or ahead of the gates), as a
     /// commit or review with a Baton-Promoted-By trailer the automatic passes respect.
     Promote(promote::PromoteArgs),
+    /// Write a commented starter configuration from flags (asks for the rest only at a
+    /// terminal).
+    Init(init::InitArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `baton man | man -l -`.
+    Man,
+}
+
+/// Prints the completion script for `shell`.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "baton", &mut std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the manual page: the command, its options and its subcommands.
+fn man_page() -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command)
+        .section("1")
+        .manual("Baton manual")
+        .render(&mut out)?;
+    std::io::Write::write_all(&mut std::io::stdout(), &out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    terminal::set_verbosity(cli.quiet, cli.verbose);
     let format = cli.log_format.unwrap_or_else(|| match &cli.command {
         Command::Run(args) => run::configured_log_format(args).unwrap_or(LogFormatArg::Text),
         _ => LogFormatArg::Text,
@@ -102,6 +144,9 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Promote(args) => promote::run(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man_page(),
     };
     match outcome {
         Ok(code) => code,

@@ -11,12 +11,16 @@ use crate::pass::{self, Outcome, PassOptions, PassReport};
 use crate::registry::Registries;
 
 use super::ConfigArg;
+use super::output::{OutputArg, PassJson, print_json};
+use super::terminal;
 
 /// Arguments of `baton once`.
 #[derive(Debug, clap::Args)]
 pub struct OnceArgs {
     #[command(flatten)]
     pub config: ConfigArg,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 /// Arguments of `baton plan`.
@@ -27,6 +31,25 @@ pub struct PlanArgs {
     pub environments: Vec<String>,
     #[command(flatten)]
     pub config: ConfigArg,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+/// Exit code of `plan` and `once` when a marker problem was found (a marker naming an
+/// unknown policy, an environment path that does not exist) and nothing failed.
+pub const EXIT_MARKER_PROBLEMS: u8 = 3;
+
+/// Exit code of `plan` when something would move (and nothing failed, no marker problem).
+pub const EXIT_WOULD_MOVE: u8 = 2;
+
+/// False when images were to be scanned and every scan failed: no marker was checked.
+pub fn anything_checked(report: &PassReport) -> bool {
+    report.scans.is_empty() || report.scans.values().any(|s| s.error.is_none())
+}
+
+/// True when some environment found a marker problem.
+fn has_marker_problems(report: &PassReport) -> bool {
+    report.environments.iter().any(|e| !e.problems.is_empty())
 }
 
 /// How long a command waits for another baton process to release the state directory.
@@ -75,6 +98,7 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
     crate::common::http::install_crypto_provider();
     let registries =
         Registries::from_config(&config.registries).context("cannot read registry credentials")?;
+    create_state_dir(&config)?;
     let dir = match access {
         Access::Write => config.daemon.state_dir.clone(),
         Access::Read => config.daemon.state_dir.join(READ_ONLY_DIR),
@@ -100,6 +124,18 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
         registries,
         workspace,
         _lock: lock,
+    })
+}
+
+/// Creates `daemon.state_dir` when missing, with an error that names the setting.
+pub fn create_state_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.daemon.state_dir;
+    std::fs::create_dir_all(dir).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot create the state directory {} ({err}): set daemon.state_dir in {} (or BATON_DAEMON__STATE_DIR) to a directory this user may write, e.g. ~/.local/state/baton",
+            dir.display(),
+            config.source.display()
+        )
     })
 }
 
@@ -130,7 +166,8 @@ pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
     }
 }
 
-/// One pass for real: exit 0 when everything succeeded, 1 with a summary otherwise.
+/// One pass for real: exit 0 when everything succeeded, 1 on a failure. Marker problems are
+/// reported (stdout and stderr) without failing the pass: everything else moved.
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let p = prepare(&args.config).await?;
@@ -138,9 +175,15 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
             now: now_override()?,
             ..PassOptions::default()
         };
+        terminal::progress(&format!("scanning {} images", p.config.images.len()));
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
+        let failures = failures_grouped(&report);
+        let code = if failures.is_empty() { 0 } else { 1 };
+        if args.output.is_json() {
+            print_json(&PassJson::new("once", &report, code))?;
+            return Ok(ExitCode::from(code));
+        }
         print_summary(&report);
-        let failures = report.failures();
         let pushed: Vec<&str> = report
             .environments
             .iter()
@@ -164,6 +207,9 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
             .count();
         println!();
         match pushed.as_slice() {
+            _ if !anything_checked(&report) => {
+                println!("nothing could be checked: no image could be scanned")
+            }
             [] if failures.is_empty() && reviewed.is_empty() && waiting == 0 => {
                 println!("nothing to move: every marker is up to date")
             }
@@ -181,19 +227,45 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
                 plural(waiting)
             );
         }
-        if failures.is_empty() {
-            return Ok(ExitCode::SUCCESS);
+        let problems: Vec<String> = report
+            .environments
+            .iter()
+            .flat_map(|e| e.problems.iter().map(|p| format!("environment {}: {p}", e.name)))
+            .collect();
+        if !problems.is_empty() {
+            eprintln!(
+                "baton once: {} marker problem{} (the other markers moved; `baton plan` exits {EXIT_MARKER_PROBLEMS} on them):",
+                problems.len(),
+                plural(problems.len())
+            );
+            for problem in &problems {
+                eprintln!("  {problem}");
+            }
         }
-        print_failures("baton once", &failures);
-        Ok(ExitCode::FAILURE)
+        if !failures.is_empty() {
+            print_failures("baton once", &failures);
+        }
+        Ok(ExitCode::from(code))
     })
 }
 
+/// Says how many marker problems there are and what the exit code means.
+fn print_problem_count(report: &PassReport) {
+    let problems: usize = report.environments.iter().map(|e| e.problems.len()).sum();
+    if problems > 0 {
+        println!(
+            "{problems} marker problem{} (see above): exit {EXIT_MARKER_PROBLEMS}",
+            plural(problems)
+        );
+    }
+}
+
 /// One pass as a dry run: exit 0 when nothing would change, 2 when something would,
-/// 1 on any failure (a registry that could not be scanned, an environment that failed).
+/// 3 on a marker problem, 1 on any failure (a registry that could not be scanned, an
+/// environment that failed).
 pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
-    pass::check_environments(&config, &args.environments)?;
+    check_environments(&config, &args.environments)?;
     runtime()?.block_on(async {
         let p = open(config, Access::Read).await?;
         let options = PassOptions {
@@ -201,15 +273,27 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             environments: args.environments.clone(),
             now: now_override()?,
         };
+        terminal::progress(&format!("scanning {} images", p.config.images.len()));
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
+        let failures = failures_grouped(&report);
+        let code = if !failures.is_empty() {
+            1
+        } else if has_marker_problems(&report) {
+            EXIT_MARKER_PROBLEMS
+        } else if report.changed() {
+            EXIT_WOULD_MOVE
+        } else {
+            0
+        };
+        if args.output.is_json() {
+            print_json(&PassJson::new("plan", &report, code))?;
+            return Ok(ExitCode::from(code));
+        }
+        let checked = anything_checked(&report);
         print_scans(&report);
         for env in &report.environments {
             println!();
-            println!(
-                "== environment {}: {}",
-                env.name,
-                outcome_text(&env.outcome, env.moves.len())
-            );
+            println!("== environment {}: {}", env.name, env_text(env, checked));
             for m in &env.moves {
                 println!(
                     "  {} {} -> {}   ({}, {})",
@@ -218,7 +302,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             }
             print_notes(env);
             if !env.diff.is_empty() {
-                println!("\n{}", env.diff.trim_end());
+                println!("\n{}", terminal::colour_diff(env.diff.trim_end()));
             }
             if let Some(message) = &env.message {
                 println!("\ncommit message:\n{}", indent(message));
@@ -229,9 +313,10 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .filter(|e| e.outcome == Outcome::Planned)
             .count();
-        let failures = report.failures();
         println!();
-        if moving == 0 {
+        if !checked {
+            println!("nothing could be checked: no image could be scanned; nothing was written");
+        } else if moving == 0 {
             println!("nothing would move; nothing was written");
         } else {
             println!(
@@ -239,15 +324,154 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
                 plural(moving)
             );
         }
+        print_problem_count(&report);
         if !failures.is_empty() {
             print_failures("baton plan", &failures);
-            Ok(ExitCode::FAILURE)
-        } else if report.changed() {
-            Ok(ExitCode::from(2))
-        } else {
-            Ok(ExitCode::SUCCESS)
         }
+        Ok(ExitCode::from(code))
     })
+}
+
+/// `baton check --repo`: clones the repository, reads every environment's markers and
+/// lists every image's tags, writing nothing. Exit 0 when all is well, 1 otherwise.
+pub fn check_online(args: &ConfigArg) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let p = open(load(args)?, Access::Read).await?;
+        terminal::progress(&format!(
+            "listing the tags of {} images",
+            p.config.images.len()
+        ));
+        let options = PassOptions {
+            dry_run: true,
+            now: now_override()?,
+            ..PassOptions::default()
+        };
+        let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
+        let mut bad = false;
+        println!(
+            "\nrepository {} (branch {}): cloned",
+            p.config.git.remote.display_url(),
+            p.config.git.remote.branch
+        );
+        let mut registries: std::collections::BTreeMap<&str, (Vec<&str>, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        for scan in report.scans.values() {
+            let entry = registries.entry(scan.registry.as_str()).or_default();
+            match &scan.error {
+                None => entry.0.push(scan.image.as_str()),
+                Some(err) => entry.1.push(format!("{}: {err}", scan.image)),
+            }
+        }
+        for (registry, (ok, failed)) in &registries {
+            if failed.is_empty() {
+                println!(
+                    "registry {registry}: reachable ({} image{})",
+                    ok.len(),
+                    plural(ok.len())
+                );
+            } else {
+                bad = true;
+                println!(
+                    "registry {registry}: {} of {} images failed:",
+                    failed.len(),
+                    ok.len() + failed.len()
+                );
+                for line in failed {
+                    println!("  {line}");
+                }
+            }
+        }
+        for env in &report.environments {
+            if let Outcome::Failed(why) = &env.outcome {
+                bad = true;
+                println!("environment {}: failed: {why}", env.name);
+            } else if env.problems.is_empty() {
+                println!("environment {}: markers ok", env.name);
+            } else {
+                bad = true;
+                println!(
+                    "environment {}: {} marker problem{}:",
+                    env.name,
+                    env.problems.len(),
+                    plural(env.problems.len())
+                );
+                for problem in &env.problems {
+                    println!("  {problem}");
+                }
+            }
+        }
+        Ok(if bad {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+/// Refuses `--env` names the configuration does not have, listing those it has.
+fn check_environments(config: &Config, names: &[String]) -> anyhow::Result<()> {
+    let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+    for name in names {
+        if !config.environments.contains_key(name) {
+            let hint = match crate::common::text::suggest(name, &known) {
+                Some(close) => format!("did you mean {close:?}? "),
+                None => String::new(),
+            };
+            anyhow::bail!(
+                "--env {name:?}: no such environment in {}: {hint}the environments are {}",
+                config.source.display(),
+                if known.is_empty() {
+                    "none (add [environments.NAME])".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An environment's outcome in words; "not checked" when no image could be scanned.
+fn env_text(env: &pass::EnvironmentReport, checked: bool) -> String {
+    if !checked && env.outcome == Outcome::Unchanged {
+        return "not checked: no image could be scanned".to_string();
+    }
+    outcome_text(&env.outcome, env.moves.len())
+}
+
+/// Every failure, with scan failures grouped per registry: one line for a registry whose
+/// images all failed the same way, instead of one per image.
+fn failures_grouped(report: &PassReport) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut by_registry: std::collections::BTreeMap<&str, Vec<&pass::ImageScan>> =
+        std::collections::BTreeMap::new();
+    for scan in report.scans.values().filter(|s| s.error.is_some()) {
+        by_registry
+            .entry(scan.registry.as_str())
+            .or_default()
+            .push(scan);
+    }
+    for (registry, scans) in by_registry {
+        match scans.as_slice() {
+            [scan] => out.push(format!(
+                "image {}: {}",
+                scan.image,
+                scan.error.as_deref().unwrap_or_default()
+            )),
+            _ => {
+                let names: Vec<&str> = scans.iter().map(|s| s.image.as_str()).collect();
+                let first = scans[0].error.as_deref().unwrap_or_default();
+                out.push(format!(
+                    "registry {registry}: {} images could not be scanned ({}): {first}",
+                    scans.len(),
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    let scan_lines = report.scans.values().filter(|s| s.error.is_some()).count();
+    out.extend(report.failures().into_iter().skip(scan_lines));
+    out
 }
 
 fn plural(n: usize) -> &'static str {
@@ -309,6 +533,9 @@ pub fn outcome_text(outcome: &Outcome, moves: usize) -> String {
 
 /// Prints each image's scan and each policy's choice.
 fn print_scans(report: &PassReport) {
+    if terminal::quiet() {
+        return;
+    }
     for scan in report.scans.values() {
         match (&scan.tags, &scan.error) {
             (Some(tags), _) => println!(
@@ -317,7 +544,10 @@ fn print_scans(report: &PassReport) {
                 tags.len(),
                 plural(tags.len())
             ),
-            (None, Some(err)) => println!("image {}: scan failed: {err}", scan.image),
+            (None, Some(_)) => println!(
+                "image {}: scan failed (registry {}, see the problems below)",
+                scan.image, scan.registry
+            ),
             _ => {}
         }
     }

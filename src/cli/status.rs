@@ -7,20 +7,21 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::ConfigArg;
-use crate::config::Config;
+use super::output::OutputArg;
+use crate::config::read_listen;
 use crate::daemon::status::Status;
 
 /// Arguments of `baton status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The daemon's address, e.g. http://127.0.0.1:9476 [default: daemon.listen of the configuration].
+    /// The daemon's address, e.g. 127.0.0.1:9476 or http://host:9476 [default: daemon.listen
+    /// of the configuration, else 127.0.0.1:9476].
     #[arg(long, value_name = "URL", conflicts_with = "config")]
     pub url: Option<String>,
     #[command(flatten)]
     pub config: ConfigArg,
-    /// Print the JSON the daemon returns instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 /// The base URL for a listen address; a wildcard address is reached through loopback.
@@ -33,15 +34,29 @@ pub fn url_for(listen: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, listen.port()))
 }
 
+/// The base URL for `--url`: `host:port` without a scheme means plain http.
+pub fn base_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    }
+}
+
 /// Prints the status: exit 0 when the daemon is ready, 2 when it answers but is not ready,
 /// 1 when it cannot be reached.
 pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let base = match &args.url {
-        Some(url) => url.trim_end_matches('/').to_string(),
+        Some(url) => base_url(url),
         None => {
+            // Only `daemon.listen` is read: a typo elsewhere must not hide a running daemon.
             let path = args.config.path();
-            let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-            url_for(config.daemon.listen)
+            let (listen, why) = read_listen(&path);
+            if let Some(why) = why {
+                eprintln!("baton status: {why}; trying the default address {listen}");
+            }
+            url_for(listen)
         }
     };
     let url = format!("{base}/api/v1/status");
@@ -73,7 +88,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let status: Status = serde_json::from_str(&body).with_context(|| {
         format!("{url} did not return a baton status: is this baton's address?")
     })?;
-    if args.json {
+    if args.output.is_json() {
         println!("{}", body.trim_end());
     } else {
         print!("{}", status.to_text());
@@ -99,6 +114,16 @@ mod tests {
         assert_eq!(
             url_for("127.0.0.1:1234".parse().unwrap()),
             "http://127.0.0.1:1234"
+        );
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_is_http() {
+        assert_eq!(base_url("127.0.0.1:9476"), "http://127.0.0.1:9476");
+        assert_eq!(base_url("localhost:9476/"), "http://localhost:9476");
+        assert_eq!(
+            base_url("https://baton.example:443"),
+            "https://baton.example:443"
         );
     }
 }

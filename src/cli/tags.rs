@@ -10,6 +10,7 @@ use crate::reference::ImageName;
 use crate::registry::{Registries, RegistryClient};
 
 use super::ConfigArg;
+use super::output::{OutputArg, SCHEMA, print_json};
 
 /// Arguments of `baton tags`.
 #[derive(Debug, clap::Args)]
@@ -24,6 +25,44 @@ pub struct TagsArgs {
     pub limit: usize,
     #[command(flatten)]
     pub config: ConfigArg,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+/// `tags --json`.
+#[derive(Debug, serde::Serialize)]
+struct TagsJson {
+    schema: u32,
+    /// The repository listed.
+    repository: String,
+    /// Every valid tag, sorted.
+    tags: Vec<String>,
+    /// Invalid tags dropped from the reply.
+    dropped_invalid: usize,
+    /// Requests the listing took.
+    requests: u32,
+    /// One entry per policy choosing tags for this image.
+    policies: Vec<PolicyTagsJson>,
+}
+
+/// One policy's view of the tags.
+#[derive(Debug, serde::Serialize)]
+struct PolicyTagsJson {
+    name: String,
+    rule: String,
+    chosen: Option<String>,
+    reason: String,
+    /// Eligible tags, best first.
+    ranked: Vec<String>,
+    /// Tags the policy does not consider, with why.
+    skipped: Vec<SkippedJson>,
+}
+
+/// A tag a policy skips.
+#[derive(Debug, serde::Serialize)]
+struct SkippedJson {
+    tag: String,
+    reason: String,
 }
 
 /// Lists the tags, ranked best-first by each matching policy.
@@ -37,6 +76,19 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
             Some(image.exclude.clone()),
         ),
         None => {
+            // A bare word close to a configured name is a typo, not a Docker Hub repository.
+            let known: Vec<&str> = config.images.keys().map(String::as_str).collect();
+            if !args.image.contains(['/', '.', ':'])
+                && let Some(close) = crate::common::text::suggest(&args.image, &known)
+            {
+                bail!(
+                    "no [images] name {:?} in {}: did you mean {close:?}? (the names are {}; a repository needs its registry, e.g. ghcr.io/example/{})",
+                    args.image,
+                    path.display(),
+                    known.join(", "),
+                    args.image
+                );
+            }
             let name = ImageName::parse(&args.image).with_context(|| {
                 format!(
                     "{:?} is neither an [images] name in {} nor a repository",
@@ -84,6 +136,49 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
         .block_on(list(&client, &image_name))
         .map_err(|err| anyhow::anyhow!("{err}"))?;
 
+    if args.output.is_json() {
+        let mut tags = list.tags.clone();
+        tags.sort();
+        if let Some(exclude) = &exclude
+            && policies.is_empty()
+        {
+            tags.retain(|t| !exclude.iter().any(|re| re.is_match(t)));
+        }
+        let policies = policies
+            .iter()
+            .map(|policy| {
+                let decision = policy.choose(&list.tags);
+                let mut skipped: Vec<SkippedJson> = list
+                    .tags
+                    .iter()
+                    .filter_map(|t| {
+                        policy.skip_reason(t).map(|r| SkippedJson {
+                            tag: t.clone(),
+                            reason: r.to_string(),
+                        })
+                    })
+                    .collect();
+                skipped.sort_by(|a, b| a.tag.cmp(&b.tag));
+                PolicyTagsJson {
+                    name: policy.name.clone(),
+                    rule: policy.describe(),
+                    chosen: decision.chosen.clone(),
+                    reason: decision.to_string(),
+                    ranked: policy.rank(&list.tags),
+                    skipped,
+                }
+            })
+            .collect();
+        print_json(&TagsJson {
+            schema: SCHEMA,
+            repository: repository_text,
+            tags,
+            dropped_invalid: list.dropped_invalid,
+            requests: list.requests,
+            policies,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{repository_text}: {} tags{} in {} request{}",
         list.tags.len(),

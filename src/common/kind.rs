@@ -33,7 +33,7 @@ impl UnknownName {
 /// `FromStr` (case-insensitive, surrounding spaces ignored, aliases accepted; the error is an
 /// [`UnknownName`] that suggests the closest name).
 ///
-/// ```ignore
+/// ```text
 /// named_kinds! {
 ///     /// Which API a forge speaks.
 ///     pub enum ForgeKind: "a forge" {

@@ -1,6 +1,7 @@
 //! Baton's configuration: a TOML file plus `BATON_SECTION__KEY` environment overrides,
 //! validated in full up front so that every problem is reported at once with its place.
 
+mod listen;
 mod reader;
 mod source;
 
@@ -21,6 +22,7 @@ use crate::reference::ImageName;
 use crate::registry::RegistryConfig;
 use crate::webhooks::WebhookConfig;
 
+pub use listen::{default_listen, read_listen};
 pub use source::{ConfigError, ConfigErrors, KeyPath, Location, display_path};
 
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
@@ -201,7 +203,13 @@ impl Config {
             errors: vec![ConfigError {
                 location: Location::Whole(path.to_path_buf()),
                 key: String::new(),
-                message: format!("cannot read the configuration: {err}"),
+                message: if err.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "cannot read the configuration: {err}: name the file with --config PATH or BATON_CONFIG=PATH, write one with `baton init`, or start from config.example.toml (installed as /usr/share/doc/baton/examples/baton.toml)"
+                    )
+                } else {
+                    format!("cannot read the configuration: {err}")
+                },
             }],
         })?;
         Self::from_text(path, &text, Env::prefixed(ENV_PREFIX))

@@ -192,6 +192,21 @@ impl<'a> Table<'a> {
     }
 
     fn duration(&self, key: &'static str, min: Option<Duration>) -> Option<Duration> {
+        // A bare number has no unit: say how to write it rather than "expected a string".
+        if let Some(value @ Value::Num(tag, n)) = self.dict.and_then(|d| d.get(key))
+            && !self.is_env_sourced(*tag)
+        {
+            self.known.borrow_mut().push(key);
+            let n = num_text(n);
+            self.cx.error(
+                &self.child_path(key),
+                Some(value.tag()),
+                format!(
+                    "{n} has no unit: write a duration in quotes, e.g. \"{n}s\", \"5m\", \"24h\""
+                ),
+            );
+            return None;
+        }
         let text = self.string(key)?;
         match humantime::parse_duration(text.trim()) {
             Ok(d) => {

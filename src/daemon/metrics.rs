@@ -54,6 +54,16 @@ pub struct RegistryLabel {
     pub registry: String,
 }
 
+/// Labels of a review action.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReviewLabels {
+    /// The `[environments]` name.
+    pub environment: String,
+    /// `opened` (a pull request), `updated` (its branch moved to a newer version) or
+    /// `branch_pushed` (no forge: a branch for a person to open one from).
+    pub action: String,
+}
+
 /// Labels naming what last succeeded.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActivityLabel {
@@ -80,6 +90,8 @@ pub struct Metrics {
     pub pushes: Family<ResultLabel, Counter>,
     /// Pushes that were rejected and retried.
     pub push_retries: Counter,
+    /// Reviews opened or updated, per environment and action.
+    pub reviews: Family<ReviewLabels, Counter>,
     /// Configuration reloads, by outcome.
     pub reloads: Family<ResultLabel, Counter>,
     /// Reconciliation passes, by outcome (`failed` when any environment failed).
@@ -113,6 +125,7 @@ impl Metrics {
             commits: Family::default(),
             pushes: Family::default(),
             push_retries: Counter::default(),
+            reviews: Family::default(),
             reloads: Family::default(),
             passes: Family::default(),
             images: Gauge::default(),
@@ -157,6 +170,11 @@ impl Metrics {
             "push_retries",
             "Pushes rejected by the remote and retried",
             metrics.push_retries.clone(),
+        );
+        registry.register(
+            "reviews",
+            "Reviews opened or updated (pull requests, or branches without a forge)",
+            metrics.reviews.clone(),
         );
         registry.register(
             "reloads",
@@ -242,6 +260,13 @@ mod tests {
             })
             .inc_by(2);
         metrics.succeeded("scan");
+        metrics
+            .reviews
+            .get_or_create(&ReviewLabels {
+                environment: "production".into(),
+                action: "opened".into(),
+            })
+            .inc();
         let text = metrics.render();
         assert!(
             text.contains("baton_scans_total{image=\"app\"} 1"),
@@ -256,6 +281,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE baton_push_retries counter"), "{text}");
+        assert!(
+            text.contains("baton_reviews_total{environment=\"production\",action=\"opened\"} 1"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

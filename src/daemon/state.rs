@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 
 use super::metrics::{
-    EnvironmentLabel, ImageLabel, Metrics, PolicyLabel, RegistryLabel, ResultLabel, ScanErrorLabels,
+    EnvironmentLabel, ImageLabel, Metrics, PolicyLabel, RegistryLabel, ResultLabel, ReviewLabels,
+    ScanErrorLabels,
 };
-use super::status::{self, ImageStatus, PolicyStatus, Status};
+use super::status::{
+    self, ImageStatus, PolicyStatus, ProblemEntry, ReviewEntry, Status, WaitingEntry,
+};
 use crate::config::Config;
 use crate::notifications::{Event, Notifier, ScanFailures};
 use crate::pass::events_from_report;
@@ -502,8 +505,17 @@ impl Shared {
                 .or_default();
             entry.last_pass = Some(now.clone());
             entry.holds = env.held.clone();
-            entry.problems = env.problems.clone();
-            entry.waiting = env.waiting.iter().map(ToString::to_string).collect();
+            // Each marker problem is logged when it appears and when it is gone, not on
+            // every pass.
+            let problems: Vec<ProblemEntry> = env.problems.iter().map(ProblemEntry::from).collect();
+            for problem in problems.iter().filter(|p| !entry.problems.contains(p)) {
+                tracing::warn!(environment = %env.name, problem = %problem, "marker problem");
+            }
+            for problem in entry.problems.iter().filter(|p| !problems.contains(p)) {
+                tracing::info!(environment = %env.name, problem = %problem, "marker problem resolved");
+            }
+            entry.problems = problems;
+            entry.waiting = env.waiting.iter().map(WaitingEntry::from).collect();
             entry.pending_reviews = env
                 .reviews
                 .iter()
@@ -513,13 +525,23 @@ impl Shared {
                         ReviewAction::Declined { .. } | ReviewAction::Failed(_)
                     )
                 })
-                .map(|r| {
-                    format!(
-                        "{} ({} -> {} on {}): {}",
-                        r.image, r.from, r.to, r.branch, r.action
-                    )
-                })
+                .map(ReviewEntry::from)
                 .collect();
+            for review in &env.reviews {
+                let action = match review.action {
+                    ReviewAction::Opened { .. } => "opened",
+                    ReviewAction::Updated { .. } => "updated",
+                    ReviewAction::BranchPushed => "branch_pushed",
+                    _ => continue,
+                };
+                self.metrics
+                    .reviews
+                    .get_or_create(&ReviewLabels {
+                        environment: env.name.clone(),
+                        action: action.into(),
+                    })
+                    .inc();
+            }
             entry.last_error = None;
             match &env.outcome {
                 Outcome::Unchanged => entry.outcome = Some("up to date".into()),
@@ -552,7 +574,10 @@ impl Shared {
                 }
                 Outcome::Skipped(why) => {
                     entry.outcome = Some("skipped".into());
-                    entry.waiting = vec![why.clone()];
+                    entry.waiting = vec![WaitingEntry {
+                        reason: why.clone(),
+                        ..WaitingEntry::default()
+                    }];
                 }
                 // `waiting` already lists each wait on its own line.
                 Outcome::Waiting(_) => entry.outcome = Some("waiting".into()),
@@ -681,20 +706,29 @@ mod tests {
         let status = shared.status();
         let production = &status.environments["production"];
         assert_eq!(production.outcome.as_deref(), Some("waiting"));
+        let waiting: Vec<String> = production.waiting.iter().map(|w| w.to_string()).collect();
         assert_eq!(
-            production.waiting,
+            waiting,
             vec![
                 "outside its windows".to_string(),
-                "app: app 1.2.0 soaking in staging".to_string()
+                "app 1.2.0 soaking in staging".to_string()
             ]
         );
+        assert_eq!(production.waiting[1].image.as_deref(), Some("app"));
+        let reviews: Vec<String> = production
+            .pending_reviews
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
         assert_eq!(
-            production.pending_reviews,
+            reviews,
             vec![
                 "web (1.0.0 -> 1.1.0 on baton/production/web): open at https://forge.example.com/pr/3"
                     .to_string()
             ]
         );
+        assert_eq!(production.pending_reviews[0].number, Some(3));
+        assert_eq!(production.pending_reviews[0].action, "current");
         assert_eq!(production.holds, vec!["p/app.yaml:1: app held: INC-1"]);
     }
 }

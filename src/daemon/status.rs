@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::{markers, pass};
+
 /// Everything `/api/v1/status` reports.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Status {
@@ -93,16 +95,148 @@ pub struct EnvironmentStatus {
     #[serde(default)]
     pub last_moves: Vec<String>,
     /// Review branches with changes waiting for a person.
-    pub pending_reviews: Vec<String>,
+    #[serde(default)]
+    pub pending_reviews: Vec<ReviewEntry>,
     /// Why moves are waiting (gate not met, window closed, soaking).
-    pub waiting: Vec<String>,
+    #[serde(default)]
+    pub waiting: Vec<WaitingEntry>,
     /// Marker lines held by a person, with the reason.
+    #[serde(default)]
     pub holds: Vec<String>,
     /// Marker problems found in its files.
     #[serde(default)]
-    pub problems: Vec<String>,
+    pub problems: Vec<ProblemEntry>,
     /// The last failure, cleared by the next success.
     pub last_error: Option<String>,
+}
+
+/// Something that does not move yet.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WaitingEntry {
+    /// The `[images]` name; `null` when the whole environment waits (a window, a freeze).
+    pub image: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+    /// When the wait ends (RFC 3339), when known.
+    pub until: Option<String>,
+}
+
+impl From<&pass::Waiting> for WaitingEntry {
+    fn from(w: &pass::Waiting) -> Self {
+        WaitingEntry {
+            image: w.image.clone(),
+            reason: w.reason.clone(),
+            until: w.until.map(|t| t.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for WaitingEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&pass::waiting_text(self.image.as_deref(), &self.reason))
+    }
+}
+
+/// One image's change waiting for review.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReviewEntry {
+    /// The `[images]` name.
+    pub image: String,
+    /// The branch Baton owns for it.
+    pub branch: String,
+    /// The version(s) it moves from.
+    pub from: String,
+    /// The version it moves to.
+    pub to: String,
+    /// `planned`, `opened`, `updated`, `current`, `declined`, `person_pending` (a person's
+    /// promotion waits on the branch), `branch_pushed`, `branch_current` or `failed`.
+    pub action: String,
+    /// The pull request number, when there is one.
+    pub number: Option<u64>,
+    /// The pull request page, when there is one.
+    pub url: Option<String>,
+    /// The action in words.
+    pub summary: String,
+}
+
+impl From<&pass::Review> for ReviewEntry {
+    fn from(r: &pass::Review) -> Self {
+        use pass::ReviewAction as A;
+        let (action, pull) = match &r.action {
+            A::Planned(_) => ("planned", None),
+            A::Opened { number, url } => ("opened", Some((number, url))),
+            A::Updated { number, url } => ("updated", Some((number, url))),
+            A::Current { number, url } => ("current", Some((number, url))),
+            A::Declined { number, url } => ("declined", Some((number, url))),
+            A::PersonPending { number, url, .. } => {
+                return ReviewEntry {
+                    image: r.image.clone(),
+                    branch: r.branch.clone(),
+                    from: r.from.clone(),
+                    to: r.to.clone(),
+                    action: "person_pending".to_string(),
+                    number: *number,
+                    url: url.clone(),
+                    summary: r.action.to_string(),
+                };
+            }
+            A::BranchPushed => ("branch_pushed", None),
+            A::BranchCurrent => ("branch_current", None),
+            A::Failed(_) => ("failed", None),
+        };
+        ReviewEntry {
+            image: r.image.clone(),
+            branch: r.branch.clone(),
+            from: r.from.clone(),
+            to: r.to.clone(),
+            action: action.to_string(),
+            number: pull.map(|(n, _)| *n),
+            url: pull.map(|(_, u)| u.clone()),
+            summary: r.action.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ReviewEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} -> {} on {}): {}",
+            self.image, self.from, self.to, self.branch, self.summary
+        )
+    }
+}
+
+/// A marker problem: a marker naming an unknown policy, a path that does not exist, a value
+/// that cannot be edited.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProblemEntry {
+    /// The file or directory, relative to the repository root.
+    pub path: String,
+    /// The line from 1; 0 when the problem is with the whole file or path.
+    pub line: usize,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl From<&markers::Problem> for ProblemEntry {
+    fn from(p: &markers::Problem) -> Self {
+        ProblemEntry {
+            path: p.path.display().to_string(),
+            line: p.line,
+            message: p.message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.path, self.line, self.message)
+        }
+    }
 }
 
 /// The current time as RFC 3339, for status fields.

@@ -52,6 +52,18 @@ impl Move {
         )
     }
 
+    /// A representative move with a digest, for checking operators' templates.
+    pub fn sample() -> Move {
+        Move {
+            image: "registry.example.com/app".into(),
+            policy: "app".into(),
+            rule: "semver 1.x".into(),
+            from: "1.0.0".into(),
+            to: "1.0.1".into(),
+            digest: Some(format!("sha256:{}", "0".repeat(64))),
+        }
+    }
+
     /// A move of `ghcr.io/example/POLICY` under `semver 1.x`, for tests.
     #[cfg(test)]
     pub(crate) fn example(policy: &str, from: &str, to: &str) -> Move {
@@ -186,14 +198,7 @@ impl MessageTemplate {
         };
         let sample = CommitMessage {
             environment: "staging".into(),
-            moves: vec![Move {
-                image: "registry.example.com/app".into(),
-                policy: "app".into(),
-                rule: "semver 1.x".into(),
-                from: "1.0.0".into(),
-                to: "1.0.1".into(),
-                digest: Some(format!("sha256:{}", "0".repeat(64))),
-            }],
+            moves: vec![Move::sample()],
             promoted_by: Some("sample".into()),
         };
         template.render_text(&sample)?;

@@ -89,6 +89,18 @@ pub enum GitError {
         /// git's stderr, secrets redacted.
         detail: String,
     },
+    /// The branch to clone does not exist on the remote.
+    #[error(
+        "branch {branch:?} does not exist on {remote}: set git.branch to one of its branches: {branches}"
+    )]
+    MissingBranch {
+        /// The remote URL without credentials.
+        remote: String,
+        /// The branch asked for (`git.branch`).
+        branch: String,
+        /// The remote's branches, comma-separated (`none` for an empty repository).
+        branches: String,
+    },
     /// The remote refused the push (a hook, a protected branch, a full disk).
     #[error("{remote} refused the push to branch {branch}: {reason}{hook}; nothing was pushed")]
     PushRefused {

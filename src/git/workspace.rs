@@ -53,6 +53,16 @@ enum Race {
     Moved,
 }
 
+impl Race {
+    /// The race in a word, for logs.
+    fn as_str(self) -> &'static str {
+        match self {
+            Race::SameCommit => "same_commit",
+            Race::Moved => "moved",
+        }
+    }
+}
+
 /// A clone of the remote branch kept under `STATE_DIR/git/checkout`.
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -190,6 +200,11 @@ impl Workspace {
         cmd.arg(&tmp);
         if let Err(e) = cmd.run().await {
             let _ = remove_dir_if_exists(&tmp);
+            if let GitError::Command { detail, .. } = &e
+                && detail.contains("not found in upstream")
+            {
+                return Err(self.missing_branch().await.unwrap_or(e));
+            }
             return Err(self.no_space(e, "cloning"));
         }
         std::fs::rename(&tmp, &self.checkout).map_err(|source| GitError::Io {
@@ -295,7 +310,14 @@ impl Workspace {
                     .await?;
             }
         }
-        self.fetch(&refspecs).await?;
+        if let Err(e) = self.fetch(&refspecs).await {
+            if let GitError::Command { detail, .. } = &e
+                && detail.contains(&format!("couldn't find remote ref refs/heads/{branch}"))
+            {
+                return Err(self.missing_branch().await.unwrap_or(e));
+            }
+            return Err(e);
+        }
         let base = self.base_ref()?;
         if let Err(e) = self.reset_to(&base).await {
             // A full disk is no reason to throw the clone away: a new one would not fit either.
@@ -515,10 +537,14 @@ impl Workspace {
         let mut cmd = self.env.network("push")?;
         cmd.current_dir(&self.checkout)
             .args(["push", "--porcelain", "--no-verify"]);
+        // Where the branch was before a forced push: if it is still there after a refusal,
+        // nothing moved and the refusal is real (a hook), not a race.
+        let mut leased = None;
         if force {
             let current = self.remote_branch(branch).await?;
             let lease = current.map(|id| id.to_string()).unwrap_or_default();
             cmd.arg(format!("--force-with-lease={dest}:{lease}"));
+            leased = Some(current);
         }
         cmd.args(["origin".to_string(), format!("{commit}:{dest}")]);
         let out = cmd.output().await?;
@@ -535,10 +561,10 @@ impl Workspace {
                 if summary.starts_with("[rejected]") {
                     tracing::debug!(%branch, %reason, "push rejected, remote moved");
                     Ok(PushOutcome::Rejected { reason })
-                } else if let Some(race) = self.race_during_push(commit, branch).await {
+                } else if let Some(race) = self.race_during_push(commit, branch, leased).await {
                     // Another writer's push landed after the remote advertised the branch to
                     // us (the remote then cannot lock or update the ref): a race, not a refusal.
-                    tracing::debug!(%branch, %reason, ?race, "push raced with another writer");
+                    tracing::debug!(%branch, %reason, race = race.as_str(), "push raced with another writer");
                     match race {
                         Race::SameCommit => Ok(PushOutcome::Pushed),
                         Race::Moved => Ok(PushOutcome::Rejected {
@@ -567,17 +593,28 @@ impl Workspace {
     /// built on). [`Race::SameCommit`] when it now points at `commit` itself (another Baton
     /// pushed the identical commit). `None` when the branch has not moved or the remote cannot
     /// be asked, so a real refusal is reported rather than retried.
-    async fn race_during_push(&self, commit: ObjectId, branch: &str) -> Option<Race> {
-        let parent = match self.open_repo().and_then(|repo| {
-            let found = repo
-                .find_commit(commit)
-                .map_err(|e| GitError::repo(&self.checkout, "reading the pushed commit", e))?;
-            Ok(found.parent_ids().next().map(|id| id.detach()))
-        }) {
-            Ok(parent) => parent,
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot read the pushed commit's parent");
-                return None;
+    /// `leased` is where a forced push expected the branch to be; the parent does not matter
+    /// then (a review branch is rebuilt on the target branch).
+    async fn race_during_push(
+        &self,
+        commit: ObjectId,
+        branch: &str,
+        leased: Option<Option<ObjectId>>,
+    ) -> Option<Race> {
+        let parent = if let Some(leased) = leased {
+            leased
+        } else {
+            match self.open_repo().and_then(|repo| {
+                let found = repo
+                    .find_commit(commit)
+                    .map_err(|e| GitError::repo(&self.checkout, "reading the pushed commit", e))?;
+                Ok(found.parent_ids().next().map(|id| id.detach()))
+            }) {
+                Ok(parent) => parent,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the pushed commit's parent");
+                    return None;
+                }
             }
         };
         match self.remote_branch(branch).await {
@@ -589,6 +626,33 @@ impl Workspace {
                 None
             }
         }
+    }
+
+    /// The error for a `git.branch` the remote does not have, listing the branches it has;
+    /// `None` when they cannot be listed.
+    async fn missing_branch(&self) -> Option<GitError> {
+        let settings = self.settings();
+        let mut cmd = self.env.network("ls-remote").ok()?;
+        cmd.current_dir(&self.root)
+            .args(["ls-remote", "--quiet", "--heads", "--", &settings.url]);
+        let out = cmd.run().await.ok()?;
+        let branches: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter_map(|line| line.split_once('\t')?.1.strip_prefix("refs/heads/"))
+            .collect();
+        if branches.contains(&settings.branch.as_str()) {
+            return None;
+        }
+        Some(GitError::MissingBranch {
+            remote: settings.display_url(),
+            branch: settings.branch.clone(),
+            branches: if branches.is_empty() {
+                "none (the repository is empty: push a first commit)".to_string()
+            } else {
+                branches.join(", ")
+            },
+        })
     }
 
     /// The commit `branch` points at on the remote, `None` when it does not exist.

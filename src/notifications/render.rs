@@ -73,14 +73,7 @@ pub fn sample(kind: EventKind) -> Event {
     match kind {
         EventKind::Commit => Event::Committed {
             environment: "staging".into(),
-            moves: vec![Move {
-                image: "registry.example.com/app".into(),
-                policy: "app".into(),
-                rule: "semver 1.x".into(),
-                from: "1.0.0".into(),
-                to: "1.0.1".into(),
-                digest: Some(format!("sha256:{}", "0".repeat(64))),
-            }],
+            moves: vec![Move::sample()],
             commit: "0".repeat(40),
             branch: "main".into(),
         },

@@ -30,7 +30,7 @@ pub use gates::{HISTORY_LIMIT, Manual};
 pub use moves::moves_from_plan;
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
-    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Selection, Waiting,
+    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Selection, Waiting, waiting_text,
 };
 pub use scan::{ImageScan, scan_image, scan_images};
 
@@ -294,13 +294,7 @@ async fn environment_pass(
     if env.mode == Mode::Review {
         return review::review_environment(cx, name, env, manual, window, report).await;
     }
-    let target_branch = cx
-        .config
-        .git
-        .remote
-        .push_branch
-        .clone()
-        .unwrap_or_else(|| cx.config.git.remote.branch.clone());
+    let target_branch = cx.config.git.remote.target_branch().to_string();
     let attempts = cx.config.git.push_retries + 1;
     for attempt in 0..attempts {
         if attempt > 0 {
@@ -447,7 +441,11 @@ fn hold_for_window(report: &mut EnvironmentReport, wait: &promotion::Wait) {
 fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prepared) {
     let plan = &prepared.plan;
     report.skipped_files = prepared.skipped.clone();
-    report.problems = plan.problems.iter().map(ToString::to_string).collect();
+    report.problems = plan
+        .problems
+        .iter()
+        .map(|p| with_suggestion(cx.config, &prepared.scan, p))
+        .collect();
     report.problems.extend(unlisted_tags(cx, &prepared.scan));
     report.held = plan
         .held
@@ -469,7 +467,7 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
 
 /// Markers holding a tag their image's registry did not list in this pass's scan: the
 /// environment cannot pull it (a mistyped promotion, a deleted tag).
-fn unlisted_tags(cx: &Context<'_>, scan: &markers::Scan) -> Vec<String> {
+fn unlisted_tags(cx: &Context<'_>, scan: &markers::Scan) -> Vec<markers::Problem> {
     let mut out = Vec::new();
     for marker in scan.files.iter().flat_map(|f| &f.markers) {
         let Some(policy) = cx.config.policies.get(&marker.policy) else {
@@ -484,13 +482,15 @@ fn unlisted_tags(cx: &Context<'_>, scan: &markers::Scan) -> Vec<String> {
             Field::Name | Field::Digest => None,
         };
         if let Some(tag) = tag.filter(|t| !t.is_empty() && !listed.contains(*t)) {
-            out.push(format!(
-                "{}:{}: {} holds tag {tag}, which the registry does not list for {}: the environment cannot pull it; promote a listed version",
-                marker.path.display(),
-                marker.line,
-                marker.policy,
-                cx.config.images[&policy.image].repository_text
-            ));
+            out.push(markers::Problem {
+                path: marker.path.clone(),
+                line: marker.line,
+                message: format!(
+                    "{} holds tag {tag}, which the registry does not list for {}: the environment cannot pull it; promote a listed version",
+                    marker.policy,
+                    cx.config.images[&policy.image].repository_text
+                ),
+            });
         }
     }
     out
@@ -617,9 +617,24 @@ async fn prepare_environment(
     env: &EnvironmentConfig,
     manual: Option<&Manual>,
 ) -> Result<Prepared, String> {
-    let scan = scan_paths(cx, env.paths.clone())
-        .await
-        .map_err(|e| format!("environments.{name}.paths: {e}"))?;
+    let (present, missing) = split_missing_paths(cx, env);
+    let mut scan = if present.is_empty() && !env.paths.is_empty() {
+        // Every path is missing: an empty path list would scan the whole repository.
+        markers::Scan::default()
+    } else {
+        scan_paths(cx, present)
+            .await
+            .map_err(|e| format!("environments.{name}.paths: {e}"))?
+    };
+    for path in missing {
+        scan.problems.push(markers::Problem {
+            path,
+            line: 0,
+            message: format!(
+                "does not exist in the repository: create it or fix environments.{name}.paths"
+            ),
+        });
+    }
     let source_scan =
         match (&env.promote_from, manual) {
             (Some(source), None) => {
@@ -653,6 +668,37 @@ async fn prepare_environment(
         digests,
         plan,
     })
+}
+
+/// The environment's paths that exist in the clone, and those that do not (a marker problem,
+/// not a failure: the other paths still move).
+fn split_missing_paths(cx: &Context<'_>, env: &EnvironmentConfig) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let root = cx.workspace.work_tree();
+    env.paths
+        .iter()
+        .cloned()
+        .partition(|path| path.is_absolute() || root.join(path).exists())
+}
+
+/// The problem, with "did you mean" when a marker names an unknown policy close to a
+/// configured one.
+fn with_suggestion(
+    config: &Config,
+    scan: &markers::Scan,
+    problem: &markers::Problem,
+) -> markers::Problem {
+    let unknown = scan
+        .files
+        .iter()
+        .filter(|f| f.path == problem.path)
+        .flat_map(|f| &f.markers)
+        .find(|m| m.line == problem.line && !config.policies.contains_key(&m.policy));
+    let names: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+    let mut problem = problem.clone();
+    if let Some(name) = unknown.and_then(|m| crate::common::text::suggest(&m.policy, &names)) {
+        problem.message = format!("{}; did you mean {name:?}?", problem.message);
+    }
+    problem
 }
 
 /// The edits that bring the markers of the policies `include` accepts to their targets;
@@ -839,14 +885,24 @@ fn log_environment(report: &EnvironmentReport) {
     if !report.skipped_files.is_empty() && report.skipped_files != "none" {
         tracing::info!(environment = %report.name, skipped = %report.skipped_files, "files the marker scan did not read (symbolic links are never followed)");
     }
+    // Problems are reported by the caller: `plan` and `once` print them, the daemon logs each
+    // once when it appears (not on every pass).
     for problem in &report.problems {
-        tracing::warn!(environment = %report.name, problem = %problem, "marker problem");
+        tracing::debug!(environment = %report.name, problem = %problem, "marker problem in this pass");
     }
     for held in &report.held {
         tracing::info!(environment = %report.name, held = %held, "marker held");
     }
     for waiting in &report.waiting {
-        tracing::info!(environment = %report.name, image = waiting.image.as_deref().unwrap_or("*"), reason = %waiting.reason, until = ?waiting.until.map(|t| t.to_string()), "waiting");
+        let image = waiting.image.as_deref().unwrap_or("*");
+        match waiting.until {
+            Some(until) => {
+                tracing::info!(environment = %report.name, image, reason = %waiting.reason, until = %until, "waiting")
+            }
+            None => {
+                tracing::info!(environment = %report.name, image, reason = %waiting.reason, "waiting")
+            }
+        }
     }
     for review in &report.reviews {
         tracing::info!(environment = %report.name, image = %review.image, branch = %review.branch, from = %review.from, to = %review.to, action = %review.action, "review");
@@ -871,8 +927,9 @@ fn log_environment(report: &EnvironmentReport) {
         Outcome::Unchanged => {
             tracing::info!(environment = %report.name, "environment up to date")
         }
-        Outcome::Waiting(why) => {
-            tracing::info!(environment = %report.name, reason = %why, "environment waiting")
+        // Each wait was logged above with its own fields.
+        Outcome::Waiting(_) => {
+            tracing::info!(environment = %report.name, waits = report.waiting.len(), "environment waiting")
         }
         Outcome::Reviewed { branches } => {
             tracing::info!(environment = %report.name, moves = report.moves.len(), branches = %branches.join(", "), "environment sent for review")

@@ -77,8 +77,9 @@ pub struct EnvironmentReport {
     pub message: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
-    /// Marker problems: malformed markers, unknown policies, invalid values.
-    pub problems: Vec<String>,
+    /// Marker problems: malformed markers, unknown policies (with "did you mean"), invalid
+    /// values, paths that do not exist, tags the registry does not list.
+    pub problems: Vec<crate::markers::Problem>,
     /// Markers left alone because a person holds them.
     pub held: Vec<String>,
     /// Files the marker scan skipped, by reason.
@@ -124,10 +125,22 @@ pub struct Waiting {
 
 impl std::fmt::Display for Waiting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.image {
-            Some(image) => write!(f, "{image}: {}", self.reason),
-            None => f.write_str(&self.reason),
+        f.write_str(&waiting_text(self.image.as_deref(), &self.reason))
+    }
+}
+
+/// A wait in words: the reason, prefixed with the image unless the reason starts with it
+/// (`app 1.2.0 soaking in staging`, not `app: app 1.2.0 soaking in staging`).
+pub fn waiting_text(image: Option<&str>, reason: &str) -> String {
+    match image {
+        Some(image)
+            if !reason
+                .strip_prefix(image)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with(':')) =>
+        {
+            format!("{image}: {reason}")
         }
+        _ => reason.to_string(),
     }
 }
 

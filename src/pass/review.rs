@@ -383,13 +383,7 @@ async fn review_image(
         promoted_by: manual.map(|m| m.by.clone()),
         links,
     });
-    let base = cx
-        .config
-        .git
-        .remote
-        .push_branch
-        .clone()
-        .unwrap_or_else(|| cx.config.git.remote.branch.clone());
+    let base = cx.config.git.remote.target_branch().to_string();
     review.action = match open {
         Some(pr) if open_current && branch_current => ReviewAction::Current {
             number: pr.number,

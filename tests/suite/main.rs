@@ -7,6 +7,7 @@ mod support;
 mod attacks;
 mod cli {
     mod check;
+    mod operator;
     mod tags;
 }
 mod daemon {

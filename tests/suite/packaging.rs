@@ -169,6 +169,9 @@ fn debian_package_builds_and_installs_into_a_scratch_root() {
     let target_dir = profile_dir.parent().unwrap();
     let profile = profile_dir.file_name().unwrap().to_str().unwrap();
     let cargo_profile = if profile == "debug" { "dev" } else { profile };
+    // The completions and the man page, generated from this binary, as scripts/deb does.
+    let (ok, text) = run(Command::new(repo().join("scripts/package-assets")).arg(&bin));
+    assert!(ok, "scripts/package-assets:\n{text}");
     let (ok, text) = run(
         Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
             .current_dir(repo())
@@ -217,6 +220,10 @@ fn debian_package_builds_and_installs_into_a_scratch_root() {
         "./usr/share/doc/baton/docs/configuration.md",
         "./usr/share/doc/baton/docs/ARCHITECTURE.md",
         "./usr/share/doc/baton/examples/baton.toml",
+        "./usr/share/bash-completion/completions/baton",
+        "./usr/share/zsh/vendor-completions/_baton",
+        "./usr/share/fish/vendor_completions.d/baton.fish",
+        "./usr/share/man/man1/baton.1.gz",
     ] {
         assert!(contents.contains(path), "package lacks {path}:\n{contents}");
     }
@@ -249,4 +256,22 @@ fn debian_package_builds_and_installs_into_a_scratch_root() {
         .arg(root.path().join("etc/baton/baton.toml"))
         .env_remove("BATON_CONFIG"));
     assert!(ok, "the shipped config does not pass check:\n{text}");
+    // The shipped completions and man page are the installed binary's own.
+    let shipped = std::fs::read(
+        root.path()
+            .join("usr/share/bash-completion/completions/baton"),
+    )
+    .unwrap();
+    let fresh = Command::new(&installed)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        shipped, fresh.stdout,
+        "the shipped bash completions are stale"
+    );
+    let (ok, text) = run(Command::new("gzip")
+        .arg("-dc")
+        .arg(root.path().join("usr/share/man/man1/baton.1.gz")));
+    assert!(ok && text.contains(".TH baton 1"), "{text}");
 }

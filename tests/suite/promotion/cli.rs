@@ -51,7 +51,7 @@ async fn plan_shows_waiting_reasons_holds_and_reviews() {
         "{text}"
     );
     assert!(
-        text.contains("  waiting: app: app 1.1.0 soaking in staging since "),
+        text.contains("  waiting: app 1.1.0 soaking in staging since "),
         "{text}"
     );
     assert!(text.contains(" 2h of 24h: ready at "), "{text}");

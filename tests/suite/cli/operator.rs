@@ -1,0 +1,675 @@
+//! The operator's day through the real binary: `status` against a broken config, marker
+//! problems and their exit code, `--json`, journal priorities and log fields, error messages
+//! that name the setting, `-q`/`-v`, colours and progress at a terminal, `init`,
+//! completions, the man page and `check --repo`.
+
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+
+use crate::support::daemon::{self, wait_until};
+use crate::support::fleet::{Fleet, Run};
+use crate::support::git_server::{BRANCH, free_port};
+
+fn baton() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+    cmd.env_remove("BATON_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.both()))
+}
+
+/// Adds a file whose marker names policy "ap" (a typo of "app") to staging.
+fn add_typo_marker(fleet: &Fleet) {
+    let writer = fleet.writer();
+    writer.commit_and_push(
+        "clusters/staging/typo.yaml",
+        &format!(
+            "image: {}:1.0.0 # {{\"$imagepolicy\": \"flux-system:ap\"}}\n",
+            fleet.image("app")
+        ),
+        "A marker with a typo",
+    );
+}
+
+#[tokio::test]
+async fn status_reads_only_the_listen_address_and_accepts_host_port() {
+    let fleet = daemon::DaemonFleet::start().await;
+    fleet.write_config(&fleet.config_text(""));
+    let mut d = fleet.run(&[]);
+    d.wait_ready();
+
+    // A copy of the configuration with a typo far from [daemon]: status still finds it.
+    let broken = fleet.dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        format!(
+            "[daemon]\nlisten = \"127.0.0.1:{}\"\n\n[git]\nurl = \"unclosed\n[images.app\n",
+            fleet.port
+        ),
+    )
+    .unwrap();
+    let out = run(baton().arg("status").arg("--config").arg(&broken));
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(out.stdout.contains("(ready)"), "{}", out.both());
+
+    // --url without a scheme, and JSON with waits, reviews and problems as lists of objects.
+    let out = run(baton().args([
+        "status",
+        "--json",
+        "--url",
+        &format!("127.0.0.1:{}", fleet.port),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.both());
+    let status = json(&out);
+    assert_eq!(status["ready"], true);
+    let staging = wait_until(daemon::PATIENCE, "a first pass", || {
+        let s = d.status();
+        s["environments"]["staging"]["last_pass"]
+            .is_string()
+            .then(|| s["environments"]["staging"].clone())
+    });
+    for key in ["waiting", "pending_reviews", "problems"] {
+        assert!(staging[key].is_array(), "{key}: {staging}");
+    }
+    let out = run(baton().args([
+        "status",
+        "--output",
+        "json",
+        "--url",
+        &format!("http://127.0.0.1:{}/", fleet.port),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.both());
+    json(&out);
+
+    // No file at all: the default address is tried, and said.
+    let out = run(baton().args(["status", "--config", "/nonexistent/baton.toml"]));
+    assert!(
+        out.stderr
+            .contains("trying the default address 127.0.0.1:9476"),
+        "{}",
+        out.both()
+    );
+}
+
+#[tokio::test]
+async fn marker_problems_exit_3_with_did_you_mean_and_the_json_says_so() {
+    let fleet = Fleet::start().await;
+    add_typo_marker(&fleet);
+    // An environment whose path does not exist in the repository.
+    fleet.write_config_with(
+        &fleet.remote.path_url(),
+        "",
+        "\n[environments.canary]\npaths = [\"clusters/canary\"]\nmode = \"push\"\n",
+    );
+    let plan = fleet.baton(&["plan"]);
+    assert_eq!(plan.code, 3, "{}", plan.both());
+    for needle in [
+        "clusters/staging/typo.yaml:1: marker names policy \"ap\"",
+        "did you mean \"app\"?",
+        "clusters/canary: does not exist in the repository: create it or fix environments.canary.paths",
+        "marker problems (see above): exit 3",
+    ] {
+        assert!(
+            plan.stdout.contains(needle),
+            "missing {needle:?}:\n{}",
+            plan.both()
+        );
+    }
+    // The other environments still plan their moves.
+    assert!(
+        plan.stdout.contains("staging: would move 1 image"),
+        "{}",
+        plan.both()
+    );
+
+    let plan = fleet.baton(&["plan", "--json"]);
+    assert_eq!(plan.code, 3, "{}", plan.both());
+    let doc = json(&plan);
+    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["command"], "plan");
+    assert_eq!(doc["exit_code"], 3);
+    assert_eq!(doc["checked"], true);
+    let envs = doc["environments"].as_array().unwrap();
+    let canary = envs.iter().find(|e| e["name"] == "canary").unwrap();
+    assert_eq!(canary["problems"][0]["path"], "clusters/canary");
+    assert_eq!(canary["problems"][0]["line"], 0);
+    let staging = envs.iter().find(|e| e["name"] == "staging").unwrap();
+    assert_eq!(staging["outcome"], "planned");
+    assert_eq!(staging["moves"][0]["policy"], "app");
+    assert_eq!(staging["moves"][0]["from"], "1.0.0");
+    assert_eq!(staging["moves"][0]["to"], "1.1.0");
+    assert_eq!(staging["problems"][0]["line"], 1);
+    assert!(
+        staging["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("did you mean \"app\"?"),
+        "{staging}"
+    );
+    let app = doc["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "app")
+        .unwrap();
+    assert_eq!(app["chosen"], "1.1.0");
+
+    // `check --repo` finds the same, online, and exits 1.
+    let check = fleet.baton(&["check", "--repo"]);
+    assert_eq!(check.code, 1, "{}", check.both());
+    for needle in [
+        &format!("registry {}: reachable (2 images)", fleet.registry.host()),
+        "environment canary: 1 marker problem",
+        "did you mean \"app\"?",
+        "environment production: markers ok",
+    ] {
+        assert!(
+            check.stdout.contains(needle),
+            "missing {needle:?}:\n{}",
+            check.both()
+        );
+    }
+}
+
+#[tokio::test]
+async fn once_json_reports_what_was_pushed() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.remote.path_url());
+    let once = fleet.baton(&["once", "--output", "json"]);
+    assert_eq!(once.code, 0, "{}", once.both());
+    let doc = json(&once);
+    assert_eq!(doc["command"], "once");
+    let staging = doc["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "staging")
+        .unwrap()
+        .clone();
+    assert_eq!(staging["outcome"], "pushed");
+    assert_eq!(staging["branch"], BRANCH);
+    assert_eq!(staging["commit"], fleet.head());
+
+    // history --json reads the same move back from the trailers.
+    let history = fleet.baton(&["history", "--json", "--env", "staging"]);
+    assert_eq!(history.code, 0, "{}", history.both());
+    let doc = json(&history);
+    let moves = doc["moves"].as_array().unwrap();
+    assert!(
+        moves.iter().any(|m| m["policy"] == "app"
+            && m["from"] == "1.0.0"
+            && m["to"] == "1.1.0"
+            && m["commit"] == fleet.head()),
+        "{doc}"
+    );
+    assert!(moves[0]["time"].as_str().unwrap().ends_with('Z'), "{doc}");
+
+    // tags --json lists the registry's tags and the policy's choice.
+    let tags = fleet.baton(&["tags", "app", "--json"]);
+    assert_eq!(tags.code, 0, "{}", tags.both());
+    let doc = json(&tags);
+    assert_eq!(
+        doc["tags"],
+        serde_json::json!(["1.0.0", "1.1.0", "1.2.0-rc.1", "2.0.0"])
+    );
+    assert_eq!(doc["policies"][0]["name"], "app");
+    assert_eq!(doc["policies"][0]["chosen"], "1.1.0");
+    assert_eq!(doc["policies"][0]["ranked"][0], "1.1.0");
+}
+
+#[tokio::test]
+async fn when_every_scan_fails_plan_says_nothing_was_checked_once_per_registry() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.remote.path_url());
+    // Both images on a registry that is not there.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let text = std::fs::read_to_string(fleet.config_path())
+        .unwrap()
+        .replace(&fleet.registry.host(), &dead);
+    std::fs::write(fleet.config_path(), text).unwrap();
+    let plan = fleet.baton(&["plan"]);
+    assert_eq!(plan.code, 1, "{}", plan.both());
+    assert!(
+        plan.stdout
+            .contains("nothing could be checked: no image could be scanned"),
+        "{}",
+        plan.both()
+    );
+    assert!(
+        plan.stdout.contains("staging: not checked"),
+        "{}",
+        plan.both()
+    );
+    assert!(!plan.stdout.contains("up to date"), "{}", plan.both());
+    assert!(
+        !plan.stdout.contains("nothing would move"),
+        "{}",
+        plan.both()
+    );
+    // One line for the registry, naming both images, instead of one per image.
+    let grouped = format!("registry {dead}: 2 images could not be scanned (app, web)");
+    assert!(plan.stderr.contains(&grouped), "{}", plan.both());
+    assert!(
+        plan.stderr.contains("baton plan: 1 problem:"),
+        "{}",
+        plan.both()
+    );
+
+    let plan = fleet.baton(&["plan", "--json"]);
+    assert_eq!(plan.code, 1, "{}", plan.both());
+    assert_eq!(json(&plan)["checked"], false);
+}
+
+/// Runs `baton plan` with stderr in a file whose device and inode `JOURNAL_STREAM` names (as
+/// systemd does for a service whose output goes to the journal), or names another file.
+fn plan_to_journal(fleet: &Fleet, matching: bool) -> String {
+    let log = fleet.dir.path().join("journal.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let meta = if matching {
+        file.metadata().unwrap()
+    } else {
+        std::fs::metadata(fleet.config_path()).unwrap()
+    };
+    let status = fleet
+        .command(&["plan"], &[])
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert!(status.code().is_some());
+    std::fs::read_to_string(&log).unwrap()
+}
+
+#[tokio::test]
+async fn under_systemd_log_lines_carry_journal_priorities_and_no_timestamps() {
+    let fleet = Fleet::start().await;
+    add_typo_marker(&fleet);
+    fleet.write_config(&fleet.remote.path_url());
+    let log = plan_to_journal(&fleet, true);
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log");
+    for line in &lines {
+        let priority = line.get(..3).unwrap_or_default();
+        assert!(
+            ["<3>", "<4>", "<6>", "<7>"].contains(&priority),
+            "no priority prefix: {line:?}\n{log}"
+        );
+        assert!(
+            !line.contains("2026-") && !line.contains(" INFO "),
+            "{line:?}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<6>") && l.contains("policy choice")),
+        "{log}"
+    );
+    // Another stream (a redirected child): plain lines with their own time.
+    let log = plan_to_journal(&fleet, false);
+    assert!(!log.contains("<6>"), "{log}");
+    assert!(log.contains(" INFO "), "{log}");
+}
+
+#[tokio::test]
+async fn log_fields_hold_values_not_debug_text_or_repeated_words() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.remote.path_url());
+    // Production takes staging's versions after a day: web 3.1.0 waits.
+    let plan = fleet.baton_env(
+        &["plan"],
+        &[
+            ("BATON_ENVIRONMENTS__PRODUCTION__PROMOTE_FROM", "staging"),
+            ("BATON_ENVIRONMENTS__PRODUCTION__SOAK", "24h"),
+        ],
+    );
+    assert!(plan.stderr.contains("waiting"), "{}", plan.both());
+    assert!(!plan.stderr.contains("Some("), "{}", plan.both());
+    assert!(!plan.stderr.contains("reason=web: web"), "{}", plan.both());
+    assert!(!plan.stdout.contains("web: web"), "{}", plan.both());
+}
+
+#[tokio::test]
+async fn the_daemon_logs_a_marker_problem_once_not_every_pass() {
+    let fleet = daemon::DaemonFleet::start().await;
+    fleet.remote.writer().commit_and_push(
+        "clusters/staging/typo.yaml",
+        &format!(
+            "image: {}/{}:1.0.0 # {{\"$imagepolicy\": \"flux-system:ap\"}}\n",
+            fleet.registry.host(),
+            daemon::REPO
+        ),
+        "A marker with a typo",
+    );
+    fleet.write_config(&fleet.config_text(""));
+    let mut d = fleet.run(&[]);
+    d.wait_ready();
+    d.wait_event("marker problem", |e| e["level"] == "WARN");
+    // Two more passes: each reload reconciles.
+    for n in 1..=2 {
+        d.signal(libc::SIGHUP);
+        wait_until(daemon::PATIENCE, "another pass", || {
+            (d.events()
+                .iter()
+                .filter(|e| {
+                    e["message"] == "reconciled: nothing to move" || e["message"] == "reconciled"
+                })
+                .count()
+                > n)
+                .then_some(())
+        });
+    }
+    let logged = d
+        .events()
+        .iter()
+        .filter(|e| e["message"] == "marker problem" && e["level"] == "WARN")
+        .count();
+    assert_eq!(logged, 1, "{}", d.log());
+    let status = d.status();
+    let problem = &status["environments"]["staging"]["problems"][0];
+    assert_eq!(problem["path"], "clusters/staging/typo.yaml");
+    assert_eq!(problem["line"], 1);
+}
+
+#[tokio::test]
+async fn errors_name_the_setting_to_change() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.remote.path_url());
+
+    // A missing file.
+    let out = run(baton().args(["check", "--config", "/nonexistent/baton.toml"]));
+    assert_eq!(out.code, 1);
+    for needle in [
+        "--config",
+        "BATON_CONFIG",
+        "config.example.toml",
+        "baton init",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.both());
+    }
+
+    // An unknown environment for plan, listing the ones there are.
+    let out = fleet.baton(&["plan", "--env", "prod"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains("--env \"prod\": no such environment")
+            && out.stderr.contains("production, staging"),
+        "{}",
+        out.both()
+    );
+
+    // tags with a typo of an [images] name.
+    let out = fleet.baton(&["tags", "ap"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains("did you mean \"app\"?"),
+        "{}",
+        out.both()
+    );
+
+    // A branch the remote does not have: name git.branch and list the branches.
+    let out = fleet.baton_env(&["plan"], &[("BATON_GIT__BRANCH", "mian")]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains("branch \"mian\" does not exist")
+            && out
+                .stderr
+                .contains("set git.branch to one of its branches: main"),
+        "{}",
+        out.both()
+    );
+
+    // A state directory that cannot be created.
+    let blocker = fleet.dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let out = fleet.baton_env(
+        &["plan"],
+        &[(
+            "BATON_DAEMON__STATE_DIR",
+            blocker.join("state").to_str().unwrap(),
+        )],
+    );
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains("cannot create the state directory")
+            && out.stderr.contains("daemon.state_dir"),
+        "{}",
+        out.both()
+    );
+
+    // A duration written as a number.
+    let config = fleet.dir.path().join("typed.toml");
+    std::fs::write(
+        &config,
+        "[git]\nurl = \"/srv/fleet.git\"\n[images.app]\nrepository = \"ghcr.io/example/app\"\ninterval = 10\n",
+    )
+    .unwrap();
+    let out = run(baton().arg("check").arg("--config").arg(&config));
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains(
+            "images.app.interval: 10 has no unit: write a duration in quotes, e.g. \"10s\""
+        ),
+        "{}",
+        out.both()
+    );
+}
+
+#[tokio::test]
+async fn a_hook_that_refuses_a_review_branch_is_reported_with_its_message() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.remote.path_url());
+    fleet.remote.set_pre_receive(
+        "while read old new ref; do case \"$ref\" in refs/heads/baton/*) echo \"review branches are closed today\" >&2; exit 1;; esac; done",
+    );
+    let once = fleet.baton_env(
+        &["once"],
+        &[("BATON_ENVIRONMENTS__PRODUCTION__MODE", "review")],
+    );
+    assert_eq!(once.code, 1, "{}", once.both());
+    let both = once.both();
+    assert!(both.contains("refused the push"), "{both}");
+    assert!(both.contains("review branches are closed today"), "{both}");
+    assert!(!both.contains("moved while pushing"), "{both}");
+}
+
+#[tokio::test]
+async fn quiet_and_verbose() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.remote.path_url());
+    let normal = fleet.baton(&["plan"]);
+    assert!(
+        normal.stdout.contains("image app: 4 tags"),
+        "{}",
+        normal.both()
+    );
+    assert!(normal.stderr.contains(" INFO "), "{}", normal.both());
+    let quiet = fleet.baton(&["-q", "plan"]);
+    assert_eq!(quiet.code, 2, "{}", quiet.both());
+    assert!(
+        !quiet.stdout.contains("image app: 4 tags"),
+        "{}",
+        quiet.both()
+    );
+    assert!(!quiet.stderr.contains(" INFO "), "{}", quiet.both());
+    assert!(quiet.stdout.contains("would move"), "{}", quiet.both());
+    let verbose = fleet.baton(&["plan", "-v"]);
+    assert!(verbose.stderr.contains("DEBUG"), "{}", verbose.both());
+}
+
+/// Runs `baton ARGS --config CONFIG` under `script(1)`, so that its stdout and stderr are a
+/// terminal; returns everything the terminal showed.
+fn on_a_terminal(fleet: &Fleet, args: &str) -> String {
+    let command = format!(
+        "{} {args} --config {}",
+        env!("CARGO_BIN_EXE_baton"),
+        fleet.config_path().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_terminal_gets_colours_and_progress_a_pipe_gets_neither() {
+    let fleet = Fleet::start().await;
+    fleet.write_config(&fleet.remote.path_url());
+    let shown = on_a_terminal(&fleet, "plan");
+    assert!(shown.contains("\x1b[32m+"), "no green added line:\n{shown}");
+    assert!(shown.contains("\x1b[31m-"), "no red removed line:\n{shown}");
+    assert!(shown.contains("... scanning 2 images"), "{shown}");
+    let piped = fleet.baton(&["plan"]);
+    assert!(!piped.stdout.contains('\x1b'), "{}", piped.both());
+    assert!(!piped.stderr.contains("... scanning"), "{}", piped.both());
+}
+
+#[test]
+fn init_writes_a_config_check_accepts_and_never_waits_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.toml");
+    let out = run(baton().current_dir(dir.path()).args([
+        "init",
+        "--git-url",
+        "/srv/fleet.git",
+        "--image",
+        "shop=ghcr.io/example/shop",
+        "--env",
+        "staging=clusters/staging",
+        "--env",
+        "production=clusters/production",
+        "--semver",
+        "~2.1",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.both());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("# Baton configuration"), "{text}");
+    let check = run(baton().arg("check").arg("--config").arg(&path));
+    assert_eq!(check.code, 0, "{}\n{text}", check.both());
+    assert!(
+        check.stdout.contains("1 image, 1 policy, 2 environments")
+            && check
+                .stdout
+                .contains("policy shop: ghcr.io/example/shop by semver ~2.1"),
+        "{}",
+        check.both()
+    );
+    // It does not overwrite.
+    let again = run(baton().current_dir(dir.path()).arg("init"));
+    assert_eq!(again.code, 1, "{}", again.both());
+    assert!(again.stderr.contains("--force"), "{}", again.both());
+
+    // No flags and no terminal: it finishes at once with example values and says so.
+    let mut child = baton()
+        .current_dir(dir.path())
+        .args(["init", "--output", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stdin stays open: a prompt would wait forever.
+    let _stdin = child.stdin.take();
+    let status = wait_until(daemon::PATIENCE, "init to finish", || {
+        child.try_wait().unwrap()
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("edit the example values before use: git.url, images, environments"),
+        "{stderr}"
+    );
+    let example = dir.path().join("example.toml");
+    std::fs::write(&example, &out.stdout).unwrap();
+    let check = run(baton().arg("check").arg("--config").arg(&example));
+    assert_eq!(check.code, 0, "{}", check.both());
+}
+
+#[test]
+fn check_warns_on_an_empty_config_and_on_example_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "[git]\nurl = \"/srv/fleet.git\"\n").unwrap();
+    let out = run(baton().arg("check").arg("--config").arg(&empty));
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        out.stderr.contains("warning:")
+            && out
+                .stderr
+                .contains("nothing to do: add [images.NAME], [policies.NAME], [environments.NAME]"),
+        "{}",
+        out.both()
+    );
+    let key = dir.path().join("deploy_key");
+    let config = dir.path().join("keys.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[git]\nurl = \"/srv/fleet.git\"\nssh_key_file = \"{}\"\nknown_hosts_file = \"/nonexistent/known_hosts\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&key, "").unwrap();
+    let out = run(baton().arg("check").arg("--config").arg(&config));
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        out.stderr
+            .contains("warning: git.known_hosts_file: /nonexistent/known_hosts does not exist"),
+        "{}",
+        out.both()
+    );
+    assert!(!out.stderr.contains("ssh_key_file"), "{}", out.both());
+}
+
+#[test]
+fn completions_and_the_man_page() {
+    for (shell, marker) in [
+        ("bash", "_baton()"),
+        ("zsh", "#compdef baton"),
+        ("fish", "complete -c baton"),
+    ] {
+        let out = run(baton().args(["completions", shell]));
+        assert_eq!(out.code, 0, "{}", out.both());
+        assert!(out.stdout.contains(marker), "{shell}: {}", out.stdout);
+        assert!(out.stdout.contains("promote"), "{shell} lacks subcommands");
+    }
+    // bash accepts the script.
+    let out = run(baton().args(["completions", "bash"]));
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), &out.stdout).unwrap();
+    let checked = Command::new("bash")
+        .arg("-n")
+        .arg(script.path())
+        .status()
+        .unwrap();
+    assert!(checked.success());
+
+    let man = run(baton().arg("man"));
+    assert_eq!(man.code, 0, "{}", man.both());
+    assert!(man.stdout.contains(".TH baton 1"), "{}", man.stdout);
+    for needle in ["plan", "status", "completions", "\\-\\-log\\-format"] {
+        assert!(man.stdout.contains(needle), "man lacks {needle}");
+    }
+}
