@@ -24,9 +24,12 @@ oci_free_port() {
 #                            address) instead of a free port;
 #   OCI_NOTIFY_URL=URL       send the registry's notifications (`notifications:
 #                            endpoints:`, pushes only) to URL, with the header
-#                            `Authorization: $OCI_NOTIFY_AUTHORIZATION`.
+#                            `Authorization: $OCI_NOTIFY_AUTHORIZATION`;
+#   OCI_REGISTRY_HTPASSWD=FILE require Basic auth for the users in FILE (htpasswd -B);
+#                            the push helpers then read curl's `user = ...` from
+#                            OCI_CURL_CONFIG (kept out of process arguments).
 oci_start_registry() {
-  local dir=$1 port notify=""
+  local dir=$1 port notify="" auth=""
   mkdir -p "$dir"
   if [ -n "${OCI_NOTIFY_URL:-}" ]; then
     notify="notifications:
@@ -40,6 +43,12 @@ oci_start_registry() {
       backoff: 200ms
       ignore:
         actions: [pull]"
+  fi
+  if [ -n "${OCI_REGISTRY_HTPASSWD:-}" ]; then
+    auth="auth:
+  htpasswd:
+    realm: baton-test
+    path: $OCI_REGISTRY_HTPASSWD"
   fi
   for _ in 1 2 3 4 5; do
     port=${OCI_REGISTRY_PORT:-$(oci_free_port)}
@@ -55,12 +64,13 @@ storage:
 http:
   addr: 127.0.0.1:$port
 $notify
+$auth
 YAML
     chmod 600 "$dir/config.yml"
     /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
     OCI_REGISTRY_PID=$!
     for _ in $(seq 1 100); do
-      if curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null; then
+      if oci_curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null; then
         export OCI_REGISTRY_HOST="127.0.0.1:$port"
         return 0
       fi
@@ -74,6 +84,12 @@ YAML
   echo "docker-registry would not start; its log:" >&2
   cat "$dir/registry.log" >&2
   return 1
+}
+
+# oci_curl ARGS...: curl with OCI_CURL_CONFIG (a curl config file: `user = "NAME:PASSWORD"`)
+# when it is set.
+oci_curl() {
+  curl ${OCI_CURL_CONFIG:+-K "$OCI_CURL_CONFIG"} "$@"
 }
 
 # oci_stop_registry: stops the registry oci_start_registry started (if any).
@@ -90,7 +106,7 @@ oci_stop_registry() {
 oci_upload_blob() {
   local host=$1 repo=$2 file=$3 digest location sep
   digest="sha256:$(sha256sum "$file" | cut -d' ' -f1)"
-  location=$(curl -fsS -o /dev/null -D - -X POST "http://$host/v2/$repo/blobs/uploads/" |
+  location=$(oci_curl -fsS -o /dev/null -D - -X POST "http://$host/v2/$repo/blobs/uploads/" |
     tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
   case $location in
     http*) ;;
@@ -100,7 +116,7 @@ oci_upload_blob() {
     *\?*) sep='&' ;;
     *) sep='?' ;;
   esac
-  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
+  oci_curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
     --data-binary "@$file" "$location${sep}digest=$digest"
   echo "$digest"
 }
@@ -118,7 +134,7 @@ oci_push_tag() {
   manifest=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}' \
     "$config_digest" "$(stat -c %s "$tmp/config")" "$layer_digest" "$(stat -c %s "$tmp/layer")")
   printf '%s' "$manifest" >"$tmp/manifest"
-  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+  oci_curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
     --data-binary "@$tmp/manifest" "http://$host/v2/$repo/manifests/$tag"
   echo "sha256:$(sha256sum "$tmp/manifest" | cut -d' ' -f1)"
   rm -rf "$tmp"

@@ -81,6 +81,15 @@ pub async fn run(
                         .min(MAX_CLONE_BACKOFF);
                     tracing::error!(remote = %key.remote.display_url(), error = %err, retry_in_s = delay.as_secs(), "cannot prepare the clone");
                     shared.sync_failed(&err.to_string());
+                    if workspace.is_none() {
+                        // Up but not ready (/readyz says 503): `systemctl start` returns at
+                        // once and `systemctl status` shows why, instead of a start timeout.
+                        systemd::ready(&format!(
+                            "cannot clone {}: {err}; retrying in {}s",
+                            key.remote.display_url(),
+                            delay.as_secs()
+                        ));
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = loaded_rx.changed() => {}

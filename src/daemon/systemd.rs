@@ -16,7 +16,8 @@ fn send(states: &[NotifyState]) {
     }
 }
 
-/// `READY=1` with a status line: the first config load and clone succeeded.
+/// `READY=1` with a status line: the daemon is up (after the first clone, or after it failed
+/// with the reason in the status line while it retries).
 pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }

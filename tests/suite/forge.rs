@@ -4,6 +4,8 @@
 //! the right header and never elsewhere; clear messages for refused tokens, rate limits,
 //! missing repositories and error replies.
 
+mod github_prism;
+
 use std::time::Duration;
 
 use crate::support::fake_forge::{FakeForge, FakeKind};

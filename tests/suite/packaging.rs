@@ -76,7 +76,7 @@ fn systemd_unit_has_what_the_daemon_relies_on() {
     for line in [
         "Type=notify",
         "WatchdogSec=",
-        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecReload=/bin/sh -c 'kill -HUP \"$MAINPID\"'",
         "Restart=on-failure",
         "StateDirectory=baton",
         "ConfigurationDirectory=baton",

@@ -2,6 +2,27 @@
 //! for pull requests, in memory, on a loopback port. No real forge can run in a test, so this
 //! fake stands in for all three. It enforces the token the way each forge expects it, records
 //! every request (never the token), and can be told to answer with rate limits or errors.
+//!
+//! Which documentation each dialect follows (every field Baton sends or reads was checked):
+//! - GitHub: GitHub's own REST description (@octokit/openapi 23.0.2, cut down in
+//!   tests/fixtures/github). Replies are built from its examples and checked against its
+//!   schemas by tests/suite/forge/github_prism.rs (prism proxy).
+//! - Gitea/Forgejo: Gitea's swagger file, templates/swagger/v1_json.tmpl at go-gitea/gitea
+//!   commit 67ce9ca1 (main, 2025): list `state` open|closed|all, `sort=recentupdate`, `page`,
+//!   `limit`; create (`head`, `base`, `title`, `body`) answers 201, an existing one 409;
+//!   edit (PATCH) answers 201; PullRequest `number`, `html_url`, `state`, `merged`,
+//!   `merged_at`, `title`, `body`, `head.ref`, `base.ref`, `labels`; labels by id;
+//!   `requested_reviewers` takes `reviewers` and answers 201 with a list, 422 for an
+//!   unknown user.
+//! - GitLab: GitLab's REST documentation, doc/api/merge_requests.md (gitlabhq/gitlabhq,
+//!   the GitLab 13 page) and the create attributes as GitLab's current documentation
+//!   lists them: list by `source_branch`, `state=all`, `per_page`; create takes
+//!   `source_branch`, `target_branch`, `title`, `description`, `labels` (comma-separated)
+//!   and `reviewer_ids`; update is PUT `merge_requests/:merge_request_iid`; replies carry
+//!   `iid`, `web_url`, `state` (opened|closed|locked|merged), `title`, `description`,
+//!   `source_branch`, `target_branch`, `labels`. Not from the documentation: the 409 with
+//!   a `message` list for a second open request, and `GET /users?username=` (a list of
+//!   users with `id`), as GitLab answers them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -374,29 +395,104 @@ fn str_of(v: &Value, key: &str) -> String {
 
 // ---- GitHub -----------------------------------------------------------------------------
 
-fn github_json(state: &ForgeState, p: &FakePull) -> Value {
-    json!({
-        "number": p.number,
-        "html_url": web(state, "pull", p.number),
-        "state": if p.open { "open" } else { "closed" },
-        "merged_at": if p.merged { json!("2026-11-25T10:00:00Z") } else { Value::Null },
-        "title": p.title,
-        "body": p.body,
-        "draft": p.draft,
-        "user": {"login": p.author, "id": user_id(&p.author), "type": "User"},
-        "head": {
-            "ref": p.head,
-            "label": format!("{}:{}", owner_of(&p.head_repository), p.head),
-            "user": {"login": owner_of(&p.head_repository)},
-            "repo": {"full_name": p.head_repository, "name": p.head_repository.split('/').nth(1).unwrap_or_default(), "owner": {"login": owner_of(&p.head_repository)}},
-        },
-        "base": {
-            "ref": p.base,
-            "label": format!("{}:{}", owner_of(&state.repository), p.base),
-            "repo": {"full_name": state.repository},
-        },
-        "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+/// GitHub's own examples from its REST description (the fixture the prism tests use), so
+/// that the fake's replies carry every field GitHub documents; the prism proxy test checks
+/// them against the description's schemas.
+fn github_examples() -> &'static Value {
+    static EXAMPLES: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    EXAMPLES.get_or_init(|| {
+        let description: Value = serde_json::from_str(include_str!(
+            "../../fixtures/github/api.github.com.baton.json"
+        ))
+        .unwrap();
+        description["components"]["examples"].clone()
     })
+}
+
+/// A team as GitHub describes it; the example lacks the required `parent` and `type`.
+fn github_team(slug: &str) -> Value {
+    let mut team = github_examples()["pull-request"]["value"]["requested_teams"][0].clone();
+    team["slug"] = json!(slug);
+    team["name"] = json!(slug);
+    team["parent"] = Value::Null;
+    team["type"] = json!("organization");
+    team
+}
+
+/// A pull request in GitHub's shape: the full one (`pull-request`, for opening and updating)
+/// or the list form (`pull-request-simple`, for listing and requesting reviewers).
+fn github_pull(state: &ForgeState, p: &FakePull, full: bool) -> Value {
+    let mut pr = if full {
+        github_examples()["pull-request"]["value"].clone()
+    } else {
+        github_examples()["pull-request-simple-items"]["value"][0].clone()
+    };
+    let label = &github_examples()["label-items"]["value"][0];
+    let user = &github_examples()["pull-request"]["value"]["requested_reviewers"][0];
+    pr["number"] = json!(p.number);
+    pr["id"] = json!(1000 + p.number);
+    pr["html_url"] = json!(web(state, "pull", p.number));
+    pr["state"] = json!(if p.open { "open" } else { "closed" });
+    pr["merged_at"] = if p.merged {
+        json!("2026-11-25T10:00:00Z")
+    } else {
+        Value::Null
+    };
+    pr["closed_at"] = if p.open {
+        Value::Null
+    } else {
+        json!("2026-11-25T10:00:00Z")
+    };
+    if full {
+        pr["merged"] = json!(p.merged);
+    }
+    pr["title"] = json!(p.title);
+    pr["body"] = json!(p.body);
+    pr["draft"] = json!(p.draft);
+    pr["head"]["ref"] = json!(p.head);
+    pr["head"]["label"] = json!(format!("{}:{}", owner_of(&p.head_repository), p.head));
+    pr["head"]["user"]["login"] = json!(owner_of(&p.head_repository));
+    pr["head"]["repo"]["full_name"] = json!(p.head_repository);
+    pr["head"]["repo"]["owner"]["login"] = json!(owner_of(&p.head_repository));
+    pr["user"]["login"] = json!(p.author);
+    pr["user"]["id"] = json!(user_id(&p.author));
+    pr["base"]["repo"]["full_name"] = json!(state.repository);
+    pr["base"]["ref"] = json!(p.base);
+    pr["labels"] = p
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut l = label.clone();
+            l["id"] = json!(i + 1);
+            l["name"] = json!(name);
+            l
+        })
+        .collect();
+    let (teams, users): (Vec<&String>, Vec<&String>) =
+        p.reviewers.iter().partition(|r| r.starts_with("team:"));
+    pr["requested_reviewers"] = users
+        .iter()
+        .map(|name| {
+            let mut u = user.clone();
+            u["login"] = json!(name);
+            u
+        })
+        .collect();
+    pr["requested_teams"] = teams
+        .iter()
+        .map(|t| github_team(t.trim_start_matches("team:")))
+        .collect();
+    pr
+}
+
+/// GitHub's `validation_failed` reply.
+fn github_validation_failed(message: &str, errors: Value) -> Response {
+    reply(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &[],
+        json!({"message": message, "errors": errors, "documentation_url": "https://docs.github.com/rest"}),
+    )
 }
 
 fn owner_of(repository: &str) -> &str {
@@ -466,7 +562,7 @@ fn github(
                         || head == format!("{}:{}", owner_of(&p.head_repository), p.head)
                 })
                 .filter(|p| want_all || p.open)
-                .map(|p| github_json(state, p))
+                .map(|p| github_pull(state, p, false))
                 .collect();
             reply(StatusCode::OK, &[], Value::Array(list))
         }
@@ -479,10 +575,9 @@ fn github(
                 .iter()
                 .any(|p| p.open && p.head == head && p.head_repository == state.repository)
             {
-                return reply(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &[],
-                    json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}]}),
+                return github_validation_failed(
+                    "Validation Failed",
+                    json!([{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}]),
                 );
             }
             let pr = FakePull {
@@ -500,7 +595,7 @@ fn github(
                 author: TOKEN_USER.to_string(),
                 head_repository: state.repository.clone(),
             };
-            let out = github_json(state, &pr);
+            let out = github_pull(state, &pr, true);
             state.pulls.push(pr);
             reply(StatusCode::CREATED, &[], out)
         }
@@ -520,7 +615,7 @@ fn github(
             }
             p.updates += 1;
             let p = p.clone();
-            reply(StatusCode::OK, &[], github_json(state, &p))
+            reply(StatusCode::OK, &[], github_pull(state, &p, true))
         }
         ("POST", ["issues", n, "labels"]) => {
             let Some(p) = n
@@ -538,7 +633,12 @@ fn github(
             {
                 p.labels.push(l.as_str().unwrap_or_default().to_string());
             }
-            reply(StatusCode::OK, &[], json!([]))
+            let p = p.clone();
+            reply(
+                StatusCode::OK,
+                &[],
+                github_pull(state, &p, false)["labels"].clone(),
+            )
         }
         ("POST", ["pulls", n, "requested_reviewers"]) => {
             let users = state.users.clone();
@@ -557,10 +657,9 @@ fn github(
             {
                 let name = r.as_str().unwrap_or_default().to_string();
                 if !users.iter().any(|(_, u)| *u == name) {
-                    return reply(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        &[],
-                        json!({"message": "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the platform/fleet repository."}),
+                    return github_validation_failed(
+                        "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the platform/fleet repository.",
+                        json!([]),
                     );
                 }
                 p.reviewers.push(name);
@@ -575,7 +674,7 @@ fn github(
                     .push(format!("team:{}", t.as_str().unwrap_or_default()));
             }
             let p = p.clone();
-            reply(StatusCode::CREATED, &[], github_json(state, &p))
+            reply(StatusCode::CREATED, &[], github_pull(state, &p, false))
         }
         _ => not_found(),
     }
@@ -715,10 +814,12 @@ fn gitlab(
 
 fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
     json!({
+        "id": 2000 + p.number,
         "number": p.number,
         "html_url": web(state, "pulls", p.number),
         "state": if p.open { "open" } else { "closed" },
         "merged": p.merged,
+        "merged_at": if p.merged { json!("2026-11-25T10:00:00Z") } else { Value::Null },
         "title": p.title,
         "body": p.body,
         "user": {"id": user_id(&p.author), "login": p.author},
@@ -854,7 +955,14 @@ fn gitea(
                     p.labels.push(name.clone());
                 }
             }
-            reply(StatusCode::OK, &[], json!([]))
+            // The issue's labels now (LabelList).
+            let now: Vec<Value> = p
+                .labels
+                .iter()
+                .filter_map(|name| labels.iter().find(|(_, l)| l == name))
+                .map(|(id, name)| json!({"id": id, "name": name}))
+                .collect();
+            reply(StatusCode::OK, &[], Value::Array(now))
         }
         ("POST", ["pulls", n, "requested_reviewers"]) => {
             let users = state.users.clone();

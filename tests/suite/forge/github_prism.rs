@@ -1,0 +1,322 @@
+//! GitHub's own REST description as the judge of every GitHub call Baton makes (list, open,
+//! label, request user and team reviewers, update). Stoplight's prism serves the committed cut
+//! of the description (tests/fixtures/github, made by scripts/github-api-subset) and logs each
+//! request it could not validate; as a proxy in front of the fake forge it also checks the
+//! fake's replies. scripts/test installs prism into target/prism (scripts/prism/package.json).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::fake_forge::{FakeForge, FakeKind};
+use baton::forge::ForgeConfig;
+use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
+
+const TOKEN: &str = "forge-secret-token-123";
+
+fn description() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github/api.github.com.baton.json")
+}
+
+/// prism's executable: BATON_PRISM, else where scripts/test installs it.
+fn prism_binary() -> PathBuf {
+    let path = std::env::var_os("BATON_PRISM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/prism/node_modules/.bin/prism")
+        });
+    assert!(
+        path.exists(),
+        "prism is not installed at {}: run scripts/test (it installs scripts/prism/package.json \
+         into target/prism) or set BATON_PRISM",
+        path.display()
+    );
+    path
+}
+
+/// A running prism (mock or proxy) on a loopback port; killed when dropped.
+struct Prism {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Prism {
+    /// `prism mock DESCRIPTION` in static mode: answers with GitHub's own examples.
+    fn mock() -> Prism {
+        Prism::start(&["mock"], &[])
+    }
+
+    /// `prism proxy DESCRIPTION UPSTREAM`: forwards to `upstream` and checks both directions.
+    fn proxy(upstream: &str) -> Prism {
+        Prism::start(&["proxy"], &[upstream])
+    }
+
+    fn start(mode: &[&str], after: &[&str]) -> Prism {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("prism.log");
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let out = std::fs::File::create(&log).unwrap();
+            let child = Command::new(prism_binary())
+                .args(mode)
+                .arg(description())
+                .args(after)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .expect("start prism");
+            let mut prism = Prism {
+                child,
+                port,
+                log: log.clone(),
+                _dir: tempfile::tempdir().unwrap(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let text = prism.log_text();
+                if text.contains("Prism is listening") {
+                    prism._dir = dir;
+                    return prism;
+                }
+                if let Ok(Some(_)) = prism.child.try_wait() {
+                    break; // most likely the port was taken meanwhile: try another
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "prism did not start in 60 s:\n{text}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!(
+            "prism exited at start five times:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log_text(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// The log once `requests` requests have been handled (prism logs after replying).
+    fn settled_log(&self, requests: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.log_text();
+            if text.matches("Request received").count() >= requests || Instant::now() > deadline {
+                std::thread::sleep(Duration::from_millis(300));
+                return self.log_text();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What in prism's log says a request (or, with `replies`, a reply) broke the description.
+fn violations(log: &str, replies: bool) -> Vec<String> {
+    log.lines()
+        .filter(|l| {
+            l.contains("did not pass the validation rules")
+                || l.contains("Violation: request")
+                || (replies && l.contains("Violation: response"))
+                || (replies && l.contains("Unable to match"))
+                || l.contains("NO_PATH_MATCHED")
+                || l.contains("NO_METHOD_MATCHED")
+                || l.contains("Request terminated with error")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn config(base_url: &str, token_file: &Path) -> ForgeConfig {
+    ForgeConfig {
+        kind: ForgeKind::GitHub,
+        base_url: url::Url::parse(base_url).unwrap(),
+        repository: "platform/fleet".into(),
+        token_file: token_file.to_path_buf(),
+        labels: vec!["baton".into(), "promotion".into()],
+        reviewers: vec!["alice".into(), "platform/sre".into()],
+        draft: true,
+        timeout: Duration::from_secs(30),
+    }
+}
+
+fn token_file(dir: &Path) -> PathBuf {
+    let path = dir.join("token");
+    std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
+    path
+}
+
+fn new_pr(head: &str, to: &str) -> NewPullRequest {
+    NewPullRequest {
+        head: head.into(),
+        base: "main".into(),
+        title: format!("production: app 1.0.0 -> {to}"),
+        body: format!("Moves app to {to}.\n\nPolicy: semver ^1"),
+    }
+}
+
+#[tokio::test]
+async fn every_github_call_passes_githubs_own_description() {
+    let prism = Prism::mock();
+    let dir = tempfile::tempdir().unwrap();
+    let forge = Forge::from_config(&config(&prism.base_url(), &token_file(dir.path()))).unwrap();
+
+    // GitHub's own examples come back, and Baton reads them.
+    // The example's head branch is `new-topic`.
+    let listed = forge.pull_requests("new-topic").await.unwrap();
+    assert_eq!(listed.len(), 1, "{}", prism.log_text());
+    assert_eq!(listed[0].number, 1347);
+    assert_eq!(listed[0].head, "new-topic");
+    let opened = forge
+        .open(&new_pr("baton/production/app", "1.1.0"))
+        .await
+        .unwrap();
+    assert_eq!(opened.number, 1347);
+    // GitHub's example is of a merged pull request.
+    assert_eq!(opened.state, PullState::Merged);
+    let updated = forge
+        .update(
+            &opened,
+            "production: app 1.0.0 -> 1.2.0",
+            "Moves app to 1.2.0.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.base, "master");
+
+    // list, open, label, one user reviewer, one team reviewer, update.
+    let log = prism.settled_log(6);
+    assert_eq!(log.matches("Request received").count(), 6, "{log}");
+    assert_eq!(
+        log.matches("The request passed the validation rules")
+            .count(),
+        6,
+        "{log}"
+    );
+    let bad = violations(&log, false);
+    assert!(
+        bad.is_empty(),
+        "requests GitHub's description refuses:\n{}",
+        bad.join("\n")
+    );
+
+    // The check can fail: a request outside the description is reported.
+    let refused = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v3/repos/platform/fleet/pulls?state=merged",
+            prism.base_url()
+        ))
+        .header("accept", "application/vnd.github+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+    let log = prism.settled_log(7);
+    assert!(!violations(&log, false).is_empty(), "{log}");
+}
+
+#[tokio::test]
+async fn the_github_fake_answers_as_githubs_description_says() {
+    let fake = FakeForge::start(FakeKind::GitHub, "platform/fleet", TOKEN).await;
+    let prism = Prism::proxy(&fake.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&prism.base_url(), &token_file(dir.path()));
+    config.reviewers.push("nobody".into());
+    let forge = Forge::from_config(&config).unwrap();
+
+    assert!(
+        forge
+            .pull_requests("baton/production/app")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let opened = forge
+        .open(&new_pr("baton/production/app", "1.1.0"))
+        .await
+        .unwrap();
+    assert_eq!(opened.number, 1);
+    let pull = &fake.pulls()[0];
+    assert_eq!(pull.labels, vec!["baton", "promotion"]);
+    assert_eq!(pull.reviewers, vec!["alice", "team:sre"]);
+    assert!(pull.draft);
+    let updated = forge
+        .update(
+            &opened,
+            "production: app 1.0.0 -> 1.2.0",
+            "Moves app to 1.2.0.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.title, "production: app 1.0.0 -> 1.2.0");
+    let listed = forge.pull_requests("baton/production/app").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, PullState::Open);
+    assert_eq!(listed[0].head, "baton/production/app");
+    // A second request for an open branch: GitHub's validation-failed reply.
+    let err = forge
+        .open(&new_pr("baton/production/app", "1.3.0"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Api { .. }), "{err}");
+    assert!(err.to_string().contains("already exists"), "{err}");
+
+    // list, open, label, alice, sre, nobody (refused), update, list, open (refused).
+    let log = prism.settled_log(9);
+    assert_eq!(log.matches("Request received").count(), 9, "{log}");
+    let bad = violations(&log, true);
+    assert!(
+        bad.is_empty(),
+        "requests or fake replies GitHub's description refuses:\n{}\n\nfull log:\n{log}",
+        bad.join("\n")
+    );
+    assert_eq!(fake.requests().len(), 9);
+
+    // The check can fail: a reply without GitHub's required fields is reported, and so is
+    // a request outside the description.
+    fake.configure(|b| b.fail_next = Some((200, serde_json::json!([{"number": 7}]))));
+    let _ = forge.pull_requests("baton/production/app").await;
+    let log = prism.settled_log(10);
+    assert!(
+        log.contains(
+            "Violation: response.body.0 Response body property 0 must have required property 'head'"
+        ),
+        "{log}"
+    );
+    let _ = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v3/repos/platform/fleet/pulls?state=merged",
+            prism.base_url()
+        ))
+        .header("accept", "application/vnd.github+json")
+        .send()
+        .await
+        .unwrap();
+    let log = prism.settled_log(11);
+    assert!(log.contains("Violation: request.query.state"), "{log}");
+}
