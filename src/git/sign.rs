@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
-
 use super::GitError;
 
 /// Which signature format to produce.
@@ -54,10 +52,17 @@ impl Signing {
                 ],
             ),
         };
-        let mut child = tokio::process::Command::new(program)
+        // The payload reaches the signer as a file, not a pipe: a signer that exits before
+        // reading (an unknown key) must not raise SIGPIPE in a one-shot run, which keeps the
+        // default disposition so that `baton ... | head` ends quietly.
+        let payload_file = payload_file(payload).map_err(|source| GitError::Spawn {
+            program: program.to_string(),
+            source,
+        })?;
+        let child = tokio::process::Command::new(program)
             .args(&args)
             .env("LC_ALL", "C")
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(payload_file))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -66,12 +71,6 @@ impl Signing {
                 program: program.to_string(),
                 source,
             })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let data = payload.to_vec();
-            tokio::spawn(async move {
-                let _ = stdin.write_all(&data).await;
-            });
-        }
         let out =
             tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
                 .await
@@ -107,4 +106,13 @@ impl Signing {
         }
         Ok(sig)
     }
+}
+
+/// An unnamed temporary file holding `payload`, positioned at its start.
+fn payload_file(payload: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    let mut file = tempfile::tempfile()?;
+    file.write_all(payload)?;
+    file.rewind()?;
+    Ok(file)
 }

@@ -152,11 +152,11 @@ fn violations(log: &str, replies: bool) -> Vec<String> {
         .collect()
 }
 
-fn config(base_url: &str, token_file: &Path) -> ForgeConfig {
+fn config(base_url: &str, repository: &str, token_file: &Path) -> ForgeConfig {
     ForgeConfig {
         kind: ForgeKind::GitHub,
         base_url: url::Url::parse(base_url).unwrap(),
-        repository: "platform/fleet".into(),
+        repository: repository.into(),
         token_file: token_file.to_path_buf(),
         labels: vec!["baton".into(), "promotion".into()],
         reviewers: vec!["alice".into(), "platform/sre".into()],
@@ -184,7 +184,14 @@ fn new_pr(head: &str, to: &str) -> NewPullRequest {
 async fn every_github_call_passes_githubs_own_description() {
     let prism = Prism::mock();
     let dir = tempfile::tempdir().unwrap();
-    let forge = Forge::from_config(&config(&prism.base_url(), &token_file(dir.path()))).unwrap();
+    // GitHub's examples are all of octocat/Hello-World, opened by octocat from that repository,
+    // and the example authenticated user is octocat: so the example pull request is Baton's own.
+    let forge = Forge::from_config(&config(
+        &prism.base_url(),
+        "octocat/Hello-World",
+        &token_file(dir.path()),
+    ))
+    .unwrap();
 
     // GitHub's own examples come back, and Baton reads them.
     // The example's head branch is `new-topic`.
@@ -209,13 +216,13 @@ async fn every_github_call_passes_githubs_own_description() {
         .unwrap();
     assert_eq!(updated.base, "master");
 
-    // list, open, label, one user reviewer, one team reviewer, update.
-    let log = prism.settled_log(6);
-    assert_eq!(log.matches("Request received").count(), 6, "{log}");
+    // the own user, list, open, label, one user reviewer, one team reviewer, update.
+    let log = prism.settled_log(7);
+    assert_eq!(log.matches("Request received").count(), 7, "{log}");
     assert_eq!(
         log.matches("The request passed the validation rules")
             .count(),
-        6,
+        7,
         "{log}"
     );
     let bad = violations(&log, false);
@@ -236,7 +243,7 @@ async fn every_github_call_passes_githubs_own_description() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 422);
-    let log = prism.settled_log(7);
+    let log = prism.settled_log(8);
     assert!(!violations(&log, false).is_empty(), "{log}");
 }
 
@@ -245,7 +252,7 @@ async fn the_github_fake_answers_as_githubs_description_says() {
     let fake = FakeForge::start(FakeKind::GitHub, "platform/fleet", TOKEN).await;
     let prism = Prism::proxy(&fake.base_url());
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(&prism.base_url(), &token_file(dir.path()));
+    let mut config = config(&prism.base_url(), "platform/fleet", &token_file(dir.path()));
     config.reviewers.push("nobody".into());
     let forge = Forge::from_config(&config).unwrap();
 
@@ -286,22 +293,22 @@ async fn the_github_fake_answers_as_githubs_description_says() {
     assert!(matches!(err, ForgeError::Api { .. }), "{err}");
     assert!(err.to_string().contains("already exists"), "{err}");
 
-    // list, open, label, alice, sre, nobody (refused), update, list, open (refused).
-    let log = prism.settled_log(9);
-    assert_eq!(log.matches("Request received").count(), 9, "{log}");
+    // the own user, list, open, label, alice, sre, nobody (refused), update, list, open (refused).
+    let log = prism.settled_log(10);
+    assert_eq!(log.matches("Request received").count(), 10, "{log}");
     let bad = violations(&log, true);
     assert!(
         bad.is_empty(),
         "requests or fake replies GitHub's description refuses:\n{}\n\nfull log:\n{log}",
         bad.join("\n")
     );
-    assert_eq!(fake.requests().len(), 9);
+    assert_eq!(fake.requests().len(), 10);
 
     // The check can fail: a reply without GitHub's required fields is reported, and so is
     // a request outside the description.
     fake.configure(|b| b.fail_next = Some((200, serde_json::json!([{"number": 7}]))));
     let _ = forge.pull_requests("baton/production/app").await;
-    let log = prism.settled_log(10);
+    let log = prism.settled_log(11);
     assert!(
         log.contains(
             "Violation: response.body.0 Response body property 0 must have required property 'head'"
@@ -317,6 +324,6 @@ async fn the_github_fake_answers_as_githubs_description_says() {
         .send()
         .await
         .unwrap();
-    let log = prism.settled_log(11);
+    let log = prism.settled_log(12);
     assert!(log.contains("Violation: request.query.state"), "{log}");
 }

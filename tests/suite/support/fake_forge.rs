@@ -520,7 +520,15 @@ fn project_id(state: &ForgeState, repository: &str) -> u64 {
 /// `GET /user` as each forge documents it: GitHub and Gitea answer `login`, GitLab `username`.
 fn own_user(kind: FakeKind) -> Response {
     let body = match kind {
-        FakeKind::GitHub => json!({"login": TOKEN_USER, "id": user_id(TOKEN_USER), "type": "User"}),
+        FakeKind::GitHub => {
+            // GitHub's own example of an authenticated user, renamed to the fake's token user.
+            let mut user =
+                github_examples()["private-user-response-with-public-profile-information"]["value"]
+                    .clone();
+            user["login"] = json!(TOKEN_USER);
+            user["id"] = json!(user_id(TOKEN_USER));
+            user
+        }
         FakeKind::GitLab => {
             json!({"id": user_id(TOKEN_USER), "username": TOKEN_USER, "name": "Baton", "state": "active"})
         }
