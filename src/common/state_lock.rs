@@ -95,7 +95,7 @@ pub struct StateLock {
 
 /// Opens (creating) `dir/baton.lock`.
 fn open(dir: &Path) -> Result<(File, PathBuf), LockError> {
-    std::fs::create_dir_all(dir).map_err(|source| LockError::Create {
+    super::create_private_dir(dir).map_err(|source| LockError::Create {
         path: dir.to_path_buf(),
         source,
     })?;

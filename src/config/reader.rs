@@ -767,6 +767,15 @@ fn read_git(top: &Table) -> Option<GitConfig> {
         }
         (None, None) => None,
     };
+    if let Some(url) = &url
+        && token.is_some()
+        && crate::git::command::plain_http_off_loopback(url)
+    {
+        t.error(
+            "url",
+            "the remote is plain http and a token is set: the token would cross the network in clear text; use an https remote",
+        );
+    }
     let username = t
         .string("username")
         .unwrap_or_else(|| crate::git::command::DEFAULT_USERNAME.to_string());
@@ -1129,14 +1138,41 @@ fn read_environments(top: &Table) -> BTreeMap<String, EnvironmentConfig> {
     let names: HashSet<String> = tables.iter().map(|(n, _)| n.clone()).collect();
     let mut promote: BTreeMap<String, (String, KeyPath)> = BTreeMap::new();
     let mut out = BTreeMap::new();
+    let mut owned: Vec<(String, PathBuf, KeyPath)> = Vec::new();
     for (name, t) in tables {
         if let Some(env) = read_environment(&name, &t, &names) {
             if let Some(from) = env.promote_from.as_ref().filter(|from| **from != name) {
                 promote.insert(name.clone(), (from.clone(), t.child_path("promote_from")));
             }
+            for (i, path) in env.paths.iter().enumerate() {
+                let mut key = t.child_path("paths");
+                key.push(i.to_string());
+                owned.push((name.clone(), path.clone(), key));
+            }
             out.insert(name, env);
         }
         t.finish();
+    }
+    // Each file belongs to one environment: paths of two environments must not nest.
+    for (i, (name, path, key)) in owned.iter().enumerate() {
+        if let Some((other, other_path, _)) = owned[..i]
+            .iter()
+            .find(|(other, p, _)| other != name && (p.starts_with(path) || path.starts_with(p)))
+        {
+            let shown = |p: &Path| match p.as_os_str().is_empty() {
+                true => ".".to_string(),
+                false => p.display().to_string(),
+            };
+            top.cx.error(
+                key,
+                None,
+                format!(
+                    "{:?} overlaps {:?} of environment {other:?}: a file must belong to one environment only; make the paths disjoint",
+                    shown(path),
+                    shown(other_path)
+                ),
+            );
+        }
     }
     // promote_from must not form a cycle (a -> b -> a).
     for (start, (_, path)) in &promote {

@@ -23,6 +23,9 @@ use crate::pass::scan_image;
 /// How far apart the first scans after start-up (or after an image is added) are spread.
 const FIRST_SCAN_SPREAD: Duration = Duration::from_secs(1);
 
+/// The shortest time between two scans of one image that webhooks asked for.
+pub const MIN_TRIGGER_GAP: Duration = Duration::from_secs(2);
+
 /// The largest jitter added to an interval.
 const MAX_JITTER: Duration = Duration::from_secs(1);
 
@@ -70,11 +73,23 @@ impl Scheduler {
             if self.tasks.contains_key(name) {
                 continue;
             }
-            let task = tokio::spawn(image_task(
+            let (image, shared, loaded, stop) = (
                 name.clone(),
                 self.shared.clone(),
                 self.loaded.clone(),
                 self.stop.clone(),
+            );
+            let report = {
+                let (image, shared, loaded) = (name.clone(), shared.clone(), loaded.clone());
+                move |panic: String, restart_in: Duration| {
+                    report_panic(&image, &shared, &loaded, panic, restart_in)
+                }
+            };
+            let task = tokio::spawn(supervise(
+                move || image_task(image.clone(), shared.clone(), loaded.clone(), stop.clone()),
+                report,
+                self.stop.clone(),
+                FIRST_RESTART_DELAY,
             ));
             self.tasks.insert(name.clone(), task);
             started.push(name.clone());
@@ -129,6 +144,100 @@ pub fn jitter(interval: Duration) -> Duration {
     random_below((interval / 20).min(MAX_JITTER))
 }
 
+/// The first wait before a scan task that panicked is started again; it doubles with each
+/// panic in a row, up to [`MAX_RESTART_DELAY`].
+const FIRST_RESTART_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait before a panicked scan task is started again.
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(300);
+/// A task that ran this long before panicking starts its backoff afresh.
+const HEALTHY_RUN: Duration = Duration::from_secs(600);
+
+/// Aborts the task it holds when dropped, so that aborting a supervisor stops its child.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs the task `make` builds; when it panics, hands the panic text and the wait to `report`
+/// and starts it again after a backoff that starts at `first_delay` and doubles. Returns when
+/// the task returns or `stop` is set.
+async fn supervise<F, Fut>(
+    make: F,
+    report: impl Fn(String, Duration),
+    mut stop: watch::Receiver<bool>,
+    first_delay: Duration,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut delay = first_delay;
+    loop {
+        let started = Instant::now();
+        let mut task = AbortOnDrop(tokio::spawn(make()));
+        let panic = match (&mut task.0).await {
+            Ok(()) => return,
+            Err(err) if err.is_panic() => panic_text(err.into_panic()),
+            Err(_) => return,
+        };
+        if started.elapsed() >= HEALTHY_RUN {
+            delay = first_delay;
+        }
+        report(panic, delay);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+        delay = delay.saturating_mul(2).min(MAX_RESTART_DELAY);
+    }
+}
+
+/// The text of a panic payload, on one line and bounded.
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// Records a panicked scan task as a failed scan (status `last_error`, metric
+/// `baton_scan_errors_total{kind="panic"}`) and logs it.
+fn report_panic(
+    image: &str,
+    shared: &Shared,
+    loaded: &watch::Receiver<Arc<Loaded>>,
+    panic: String,
+    restart_in: Duration,
+) {
+    let current = loaded.borrow().clone();
+    let Some(config) = current.config.images.get(image) else {
+        return;
+    };
+    tracing::error!(image, error = %panic, restart_in_s = restart_in.as_secs(), "the scan task panicked: starting it again");
+    let scan = crate::pass::ImageScan {
+        image: image.to_string(),
+        registry: config.repository.registry.clone(),
+        tags: None,
+        dropped_invalid: 0,
+        requests: 0,
+        error: Some(format!(
+            "the scan task panicked ({panic}); it starts again in {}s: please report this as a bug",
+            restart_in.as_secs()
+        )),
+        error_kind: Some("panic"),
+    };
+    shared.record_scan(&current, &config.repository_text, scan, Duration::ZERO);
+}
+
 async fn image_task(
     name: String,
     shared: Arc<Shared>,
@@ -147,6 +256,14 @@ async fn image_task(
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = trigger.notified() => {
+                // Webhook requests (replayed or not) scan an image at most once per
+                // MIN_TRIGGER_GAP; requests inside the gap are merged into one scan at its end.
+                let earliest = last_fire + MIN_TRIGGER_GAP;
+                if Instant::now() < earliest {
+                    next = next.min(earliest);
+                    tracing::debug!(image = %name, "scan requested by a webhook: merged into the next one");
+                    continue;
+                }
                 tracing::debug!(image = %name, "scanning now: requested by a webhook");
             }
             changed = loaded_rx.changed() => {
@@ -195,6 +312,50 @@ async fn image_task(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_is_reported_and_restarted_with_backoff() {
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (_stop_tx, stop) = watch::channel(false);
+        let make = {
+            let runs = runs.clone();
+            move || {
+                let runs = runs.clone();
+                async move {
+                    if runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 3 {
+                        panic!("overflow when adding duration to instant");
+                    }
+                }
+            }
+        };
+        let report = {
+            let reports = reports.clone();
+            move |text: String, delay: Duration| reports.lock().unwrap().push((text, delay))
+        };
+        supervise(make, report, stop, Duration::from_millis(1)).await;
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 4);
+        let reports = reports.lock().unwrap().clone();
+        let delays: Vec<u128> = reports.iter().map(|(_, d)| d.as_millis()).collect();
+        assert_eq!(delays, [1, 2, 4]);
+        assert!(reports[0].0.contains("overflow when adding"), "{reports:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_the_backoff() {
+        let (stop_tx, stop) = watch::channel(false);
+        stop_tx.send(true).unwrap();
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let make = {
+            let runs = runs.clone();
+            move || {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { panic!("always") }
+            }
+        };
+        supervise(make, |_, _| {}, stop, Duration::from_secs(3600)).await;
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn jitter_is_small() {

@@ -6,8 +6,8 @@
 //! [`router`] on its listener and receives `[images]` names on the channel given to
 //! [`WebhookState::new`]; what a scan does with them is up to the daemon.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -44,6 +44,17 @@ pub const TOKEN_HEADER: &str = "x-baton-token";
 
 /// Query parameter that may carry the token, for senders that cannot set headers.
 pub const TOKEN_QUERY: &str = "token";
+
+/// Headers that carry a sender's delivery id; a delivery seen before is a replay.
+pub const DELIVERY_HEADERS: [&str; 4] = [
+    "x-github-delivery",
+    "x-gitea-delivery",
+    "x-gitlab-event-uuid",
+    "x-request-id",
+];
+
+/// How many recent delivery ids are remembered (per daemon, across hooks).
+pub const REMEMBERED_DELIVERIES: usize = 4096;
 
 /// Label value used for requests to hook names that are not configured, so that
 /// probing random names cannot grow the metric without bound.
@@ -558,7 +569,7 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 pub struct WebhookLabels {
     /// The hook's name, or [`UNKNOWN_HOOK_LABEL`].
     pub hook: String,
-    /// `triggered`, `no_match`, `ignored`, `unauthorized`, `malformed`, `too_large`,
+    /// `triggered`, `no_match`, `ignored`, `replayed`, `unauthorized`, `malformed`, `too_large`,
     /// `timeout`, `busy`, `unknown_hook` or `method_not_allowed`.
     pub outcome: String,
 }
@@ -643,6 +654,39 @@ struct Inner {
     hooks: RwLock<Arc<Hooks>>,
     requests: Family<WebhookLabels, Counter>,
     triggers: mpsc::Sender<String>,
+    deliveries: Mutex<Deliveries>,
+}
+
+/// The most recent verified delivery ids, oldest first, to refuse replays.
+#[derive(Default)]
+struct Deliveries {
+    order: VecDeque<String>,
+    seen: HashSet<String>,
+}
+
+impl Deliveries {
+    /// Remembers `id` (scoped by hook); false when it was already remembered.
+    fn first_time(&mut self, id: String) -> bool {
+        if self.seen.contains(&id) {
+            return false;
+        }
+        if self.order.len() >= REMEMBERED_DELIVERIES
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        self.seen.insert(id.clone());
+        self.order.push_back(id);
+        true
+    }
+}
+
+/// The delivery id a request carries, scoped by hook, when it carries one.
+fn delivery_id(hook: &str, headers: &HeaderMap) -> Option<String> {
+    DELIVERY_HEADERS.iter().find_map(|name| {
+        let value = headers.get(*name)?.to_str().ok()?.trim();
+        (!value.is_empty() && value.len() <= 200).then(|| format!("{hook}\n{name}\n{value}"))
+    })
 }
 
 /// What the webhook handlers share: the hooks in force, their counters and the channel
@@ -671,6 +715,7 @@ impl WebhookState {
                 hooks: RwLock::new(Arc::new(Hooks::from_config(config)?)),
                 requests,
                 triggers,
+                deliveries: Mutex::default(),
             }),
         })
     }
@@ -747,6 +792,7 @@ enum HookOutcome {
     Triggered,
     NoMatch,
     Ignored,
+    Replayed,
     Unauthorized,
     Malformed,
     TooLarge,
@@ -762,6 +808,7 @@ impl HookOutcome {
             HookOutcome::Triggered => "triggered",
             HookOutcome::NoMatch => "no_match",
             HookOutcome::Ignored => "ignored",
+            HookOutcome::Replayed => "replayed",
             HookOutcome::Unauthorized => "unauthorized",
             HookOutcome::Malformed => "malformed",
             HookOutcome::TooLarge => "too_large",
@@ -775,7 +822,7 @@ impl HookOutcome {
     fn status(self) -> StatusCode {
         match self {
             HookOutcome::Triggered => StatusCode::ACCEPTED,
-            HookOutcome::NoMatch | HookOutcome::Ignored => StatusCode::OK,
+            HookOutcome::NoMatch | HookOutcome::Ignored | HookOutcome::Replayed => StatusCode::OK,
             HookOutcome::Unauthorized => StatusCode::UNAUTHORIZED,
             HookOutcome::Malformed => StatusCode::BAD_REQUEST,
             HookOutcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -839,6 +886,30 @@ async fn handle(
             &[],
         );
     }
+    // Senders verified by a token are checked before their body is read, so that a
+    // stranger cannot make the daemon wait for (or buffer) a body at all.
+    let signed = kind == WebhookKind::GitHub || headers.contains_key(SIGNATURE_HEADER);
+    if !signed && let Err(err) = verify_token(&hook.secret, &headers, uri.query()) {
+        tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
+        return reply(
+            &state,
+            &name,
+            HookOutcome::Unauthorized,
+            err.to_string(),
+            &[],
+        );
+    }
+    if kind == WebhookKind::GitHub && !headers.contains_key(SIGNATURE_HEADER) {
+        let err = VerifyError::MissingSignature;
+        tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
+        return reply(
+            &state,
+            &name,
+            HookOutcome::Unauthorized,
+            err.to_string(),
+            &[],
+        );
+    }
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -885,6 +956,24 @@ async fn handle(
             err.to_string(),
             &[],
         );
+    }
+    if let Some(id) = delivery_id(&name, &headers) {
+        let first = state
+            .inner
+            .deliveries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .first_time(id);
+        if !first {
+            tracing::info!(hook = %name, %kind, "webhook delivery already received: ignored");
+            return reply(
+                &state,
+                &name,
+                HookOutcome::Replayed,
+                "this delivery was already received: nothing to do",
+                &[],
+            );
+        }
     }
     let events = match parse(kind, &headers, &bytes) {
         Ok(Parsed::Pushes(events)) => events,

@@ -89,6 +89,22 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// The token's own user: `login` from `GET /user` (GitHub, Gitea/Forgejo), `username` from
+/// GitLab's `GET /user`.
+pub(super) async fn own_user(forge: &Forge) -> Result<String, ForgeError> {
+    let action = "learn the token's own user";
+    let request = forge.http.get(format!("{}/user", forge.api));
+    let reply = forge.send(action, request).await?;
+    let field = match forge.kind {
+        super::ForgeKind::GitLab => "username",
+        _ => "login",
+    };
+    match reply.get(field).and_then(Value::as_str) {
+        Some(name) if !name.is_empty() => Ok(name.to_string()),
+        _ => Err(forge.reply_error(action, format!("the reply to GET /user has no {field}"))),
+    }
+}
+
 // ---- GitHub -------------------------------------------------------------------------------
 
 /// A pull request as GitHub and Gitea/Forgejo both describe it (Gitea says `merged`,
@@ -119,6 +135,15 @@ fn github_pr(forge: &Forge, action: &str, v: &Value) -> Result<PullRequest, Forg
             .unwrap_or_default(),
         title: str_field(v, "title"),
         body: str_field(v, "body"),
+        author: v
+            .get("user")
+            .map(|u| str_field(u, "login"))
+            .unwrap_or_default(),
+        same_repository: v
+            .get("head")
+            .and_then(|h| h.get("repo"))
+            .map(|r| str_field(r, "full_name"))
+            .is_some_and(|name| name.eq_ignore_ascii_case(&forge.repository)),
     })
 }
 
@@ -243,6 +268,17 @@ fn gitlab_mr(forge: &Forge, action: &str, v: &Value) -> Result<PullRequest, Forg
         base: str_field(v, "target_branch"),
         title: str_field(v, "title"),
         body: str_field(v, "description"),
+        author: v
+            .get("author")
+            .map(|u| str_field(u, "username"))
+            .unwrap_or_default(),
+        same_repository: matches!(
+            (
+                v.get("source_project_id").and_then(Value::as_u64),
+                v.get("target_project_id").and_then(Value::as_u64),
+            ),
+            (Some(source), Some(target)) if source == target
+        ),
     })
 }
 

@@ -73,6 +73,10 @@ pub struct PullRequest {
     pub title: String,
     /// The body (GitLab: description).
     pub body: String,
+    /// Who opened it: the login (GitLab: username) of its author.
+    pub author: String,
+    /// Whether its head branch lives in this repository (not in a fork).
+    pub same_repository: bool,
 }
 
 /// What to open.
@@ -188,6 +192,10 @@ pub struct Forge {
     labels: Vec<String>,
     reviewers: Vec<String>,
     draft: bool,
+    /// The token's own user, learnt once from the forge (`GET /user`).
+    me: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Pull requests on Baton's branches that are not Baton's, logged once each.
+    foreign_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
 }
 
 impl fmt::Debug for Forge {
@@ -227,6 +235,8 @@ impl Forge {
             labels: config.labels.clone(),
             reviewers: config.reviewers.clone(),
             draft: config.draft,
+            me: Default::default(),
+            foreign_seen: Default::default(),
         })
     }
 
@@ -248,17 +258,48 @@ impl Forge {
         }
     }
 
-    /// Every pull request whose head is `branch` in this repository, in any state, newest
-    /// first.
+    /// Every pull request of Baton's whose head is `branch` in this repository, in any state,
+    /// newest first. Baton's are those opened by the token's own user from a branch of this
+    /// repository: a fork's pull request, or one another user opened on the same branch name,
+    /// is not Baton's, whatever its body says, and is neither updated nor read for a decision.
     pub async fn pull_requests(&self, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
+        let me = self.own_user().await?;
         let mut list = match self.kind {
             ForgeKind::GitHub => api::github_list(self, branch).await?,
             ForgeKind::GitLab => api::gitlab_list(self, branch).await?,
             ForgeKind::Gitea => api::gitea_list(self, branch).await?,
         };
         list.retain(|pr| pr.head == branch);
-        list.sort_by_key(|pr| std::cmp::Reverse(pr.number));
-        Ok(list)
+        let (mut ours, foreign): (Vec<_>, Vec<_>) = list
+            .into_iter()
+            .partition(|pr| pr.same_repository && pr.author.eq_ignore_ascii_case(me));
+        if !foreign.is_empty() {
+            let mut seen = self
+                .foreign_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for pr in foreign.iter().filter(|pr| seen.insert(pr.number)) {
+                tracing::warn!(
+                    forge = %self.kind,
+                    number = pr.number,
+                    url = %pr.url,
+                    author = %pr.author,
+                    from_fork = !pr.same_repository,
+                    head = %branch,
+                    "ignoring a pull request on baton's branch that baton did not open"
+                );
+            }
+        }
+        ours.sort_by_key(|pr| std::cmp::Reverse(pr.number));
+        Ok(ours)
+    }
+
+    /// The login (GitLab: username) of the token's own user, asked once (`GET /user`).
+    async fn own_user(&self) -> Result<&str, ForgeError> {
+        self.me
+            .get_or_try_init(|| api::own_user(self))
+            .await
+            .map(String::as_str)
     }
 
     /// Opens a pull request with the configured labels, reviewers and draft state. Labels and
@@ -345,14 +386,16 @@ impl Forge {
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(unreachable)?;
-        if bytes.len() > MAX_REPLY {
+        let Some(bytes) = crate::common::http::read_bounded(response, MAX_REPLY)
+            .await
+            .map_err(unreachable)?
+        else {
             return Err(ForgeError::Reply {
                 forge: self.kind,
                 action: action.to_string(),
                 detail: format!("the reply is larger than {MAX_REPLY} bytes"),
             });
-        }
+        };
         let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
             return Ok(json.unwrap_or(serde_json::Value::Null));

@@ -115,6 +115,12 @@ impl RemoteSettings {
                 "the git username contains a line break; set a single-line username".into(),
             ));
         }
+        if self.token.is_some() && plain_http_off_loopback(&self.url) {
+            return Err(GitError::Settings(format!(
+                "the remote {} is plain http and a token is set: the token would cross the network in clear text; use an https remote",
+                redact_url(&self.url)
+            )));
+        }
         if let Some(TokenSource::Env(name)) = &self.token
             && (name.is_empty() || name.contains(['=', '\0']))
         {
@@ -164,6 +170,23 @@ static USERINFO_PASSWORD: LazyLock<regex::Regex> = LazyLock::new(|| {
 
 fn url_has_password(url: &str) -> bool {
     USERINFO_PASSWORD.is_match(url)
+}
+
+/// True when `url` is a plain `http://` remote on a host other than a loopback address: a
+/// token sent there would cross the network in clear text.
+pub fn plain_http_off_loopback(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url.trim()) else {
+        return false;
+    };
+    if parsed.scheme() != "http" {
+        return false;
+    }
+    !match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// `scheme://user:secret@host` → `scheme://user:***@host`; other text unchanged.
@@ -243,7 +266,7 @@ impl GitEnvironment {
         settings.validate()?;
         let base = state_dir.join("git");
         let home = base.join("home");
-        std::fs::create_dir_all(&home).map_err(|source| GitError::Io {
+        crate::common::create_private_dir(&home).map_err(|source| GitError::Io {
             action: "cannot create directory",
             path: home.clone(),
             source,
@@ -356,11 +379,15 @@ impl GitEnvironment {
         GitCommand {
             what: what.to_string(),
             remote: self.settings.display_url(),
+            // No redirects for git over http: the askpass helper answers every prompt, so a
+            // redirect to another host would receive the token.
             args: vec![
                 "-c".into(),
                 "credential.helper=".into(),
                 "-c".into(),
                 "core.askPass=".into(),
+                "-c".into(),
+                "http.followRedirects=false".into(),
             ],
             envs,
             cwd: None,

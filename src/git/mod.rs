@@ -34,7 +34,7 @@ pub enum GitError {
     #[error("git remote settings: {0}")]
     Settings(String),
     /// The `git` (or another) program could not be started.
-    #[error("cannot run {program}: {source}; install it and make sure it is on PATH")]
+    #[error("cannot run {program}: {source}; {}", spawn_hint(.source))]
     Spawn {
         /// The program that failed to start.
         program: String,
@@ -206,5 +206,42 @@ impl GitError {
             action: action.into(),
             detail: err.to_string(),
         }
+    }
+}
+
+/// What to do when a program cannot be started: only a missing program calls for installing
+/// it; running out of descriptors or memory does not.
+fn spawn_hint(err: &std::io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            "too many open files: raise LimitNOFILE= (or ulimit -n) or find what holds descriptors"
+        }
+        Some(libc::ENOMEM) | Some(libc::EAGAIN) => {
+            "the system is short of memory or processes: check MemoryMax= and TasksMax="
+        }
+        Some(libc::EACCES) => "permission denied: check the program's permissions",
+        _ if err.kind() == std::io::ErrorKind::NotFound => "install it and make sure it is on PATH",
+        _ => "check that it can be run by this user",
+    }
+}
+
+#[cfg(test)]
+mod spawn_hint_tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_is_not_a_missing_git() {
+        let err = GitError::Spawn {
+            program: "git".into(),
+            source: std::io::Error::from_raw_os_error(libc::EMFILE),
+        };
+        let text = err.to_string();
+        assert!(text.contains("LimitNOFILE"), "{text}");
+        assert!(!text.contains("install"), "{text}");
+        let missing = GitError::Spawn {
+            program: "git".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert!(missing.to_string().contains("install it"), "{missing}");
     }
 }

@@ -212,6 +212,16 @@ impl Workspace {
             path: self.checkout.clone(),
             source,
         })?;
+        // git creates the clone with the umask's mode; the fleet's content stays private.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.checkout, std::fs::Permissions::from_mode(0o700))
+                .map_err(|source| GitError::Io {
+                    action: "cannot make the clone private",
+                    path: self.checkout.clone(),
+                    source,
+                })?;
+        }
         if let Err(reason) = self.check_health().await {
             return Err(GitError::repo(
                 &self.checkout,

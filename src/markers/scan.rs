@@ -28,6 +28,17 @@ pub enum ScanError {
         "path {0:?} is outside the repository: environment paths are relative to the repository root"
     )]
     Outside(PathBuf),
+    /// A path, or a directory on the way to it, is a symbolic link: following it could hand
+    /// one environment's files to another.
+    #[error(
+        "path {path:?} goes through the symbolic link {link:?} in the repository: environment paths must name real directories; replace the link or point the environment at its target"
+    )]
+    Symlink {
+        /// The configured path.
+        path: PathBuf,
+        /// The component that is a link.
+        link: PathBuf,
+    },
     /// A path does not exist in the repository.
     #[error("path {0:?} does not exist in the repository: check the environment's paths")]
     Missing(PathBuf),
@@ -48,8 +59,8 @@ const BINARY_PROBE: usize = 8192;
 ///
 /// The walk starts at the repository root so that `.gitignore` files on the way down apply
 /// and none above the root does; it only enters the given paths. Each path is resolved to
-/// its real location first: a path that leaves the repository, directly or through a
-/// symbolic link, is refused. Symbolic links met during the walk are counted, never followed.
+/// its real location first: a path that leaves the repository, or that goes through a
+/// symbolic link anywhere, is refused. Symbolic links met during the walk are counted, never followed.
 pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Scan, ScanError> {
     let root = root.canonicalize().map_err(|source| ScanError::Root {
         path: root.to_path_buf(),
@@ -59,6 +70,18 @@ pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Sca
     for path in paths {
         if path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
             return Err(ScanError::Outside(path.clone()));
+        }
+        let mut walked = PathBuf::new();
+        for component in path.components() {
+            walked.push(component);
+            let is_link = std::fs::symlink_metadata(root.join(&walked))
+                .is_ok_and(|m| m.file_type().is_symlink());
+            if is_link {
+                return Err(ScanError::Symlink {
+                    path: path.clone(),
+                    link: walked,
+                });
+            }
         }
         let real = root
             .join(path)

@@ -223,6 +223,36 @@ fn slack_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Teams' Markdown (Adaptive Card TextBlock: emphasis, links, lists) escaped with
+/// backslashes, so event data (a registry's error text, a git hook's message) shows as
+/// written and never becomes a link or formatting.
+fn teams_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let body = line.trim_start();
+        out.push_str(&line[..line.len() - body.len()]);
+        // A line starting like a list item: `- `, `+ `, `1. `.
+        let digits = body.chars().take_while(char::is_ascii_digit).count();
+        let bytes = body.as_bytes();
+        let spaced = |at: usize| bytes.get(at + 1).is_none_or(|b| *b == b' ');
+        let list_mark = match bytes.get(digits) {
+            Some(b'-' | b'+') if digits == 0 && spaced(0) => Some(0),
+            Some(b'.') if digits > 0 && spaced(digits) => Some(digits),
+            _ => None,
+        };
+        for (i, c) in body.chars().enumerate() {
+            if matches!(c, '\\' | '*' | '_' | '[' | ']' | '~' | '`') || list_mark == Some(i) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The request body for a sink of `kind`.
 pub fn payload(kind: SinkKind, composed: &Composed) -> Value {
     match kind {
@@ -250,8 +280,8 @@ pub fn payload(kind: SinkKind, composed: &Composed) -> Value {
         }
         SinkKind::Teams => {
             let (title, rest) = match composed.text.split_once('\n') {
-                Some((title, rest)) => (title, rest.trim()),
-                None => (composed.text.as_str(), ""),
+                Some((title, rest)) => (teams_escape(title), teams_escape(rest.trim())),
+                None => (teams_escape(&composed.text), String::new()),
             };
             let mut body = vec![json!({
                 "type": "TextBlock",
@@ -291,6 +321,7 @@ pub fn payload(kind: SinkKind, composed: &Composed) -> Value {
                 }],
             })
         }
+        // Plain `body` only, no `formatted_body`: clients show it as text, never as HTML.
         SinkKind::Matrix => json!({"msgtype": "m.notice", "body": composed.text}),
     }
 }
@@ -435,6 +466,24 @@ mod tests {
         assert_eq!(
             card["actions"][0]["url"],
             "https://git.example.com/fleet/pulls/1"
+        );
+    }
+
+    #[test]
+    fn teams_escapes_event_data() {
+        let event = Event::PushFailed {
+            environment: "staging".into(),
+            error: "remote: [approve here](https://evil.example) **now**".into(),
+        };
+        let (c, _) = compose(&single(event), None, 10, at());
+        let card = &payload(SinkKind::Teams, &c)["attachments"][0]["content"];
+        assert_eq!(
+            card["body"][0]["text"],
+            "staging: push failed: remote: \\[approve here\\](https://evil.example) \\*\\*now\\*\\*"
+        );
+        assert_eq!(
+            teams_escape("- a\n  1. b\n3.0 c-d"),
+            "\\- a\n  1\\. b\n3.0 c-d"
         );
     }
 

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+/// Largest error reply read from a sink; only its first 200 characters are shown.
+const MAX_ERROR_REPLY: usize = 64 * 1024;
+
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -309,11 +312,17 @@ impl Worker {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let text = tokio::time::timeout(self.timeout, response.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        // Only the start of an error reply is shown: read at most 64 KiB of it.
+        let text = tokio::time::timeout(
+            self.timeout,
+            crate::common::http::read_bounded(response, MAX_ERROR_REPLY),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
         let snippet: String = text
             .split_whitespace()
             .collect::<Vec<_>>()

@@ -622,7 +622,9 @@ async fn prepare_environment(
         // Every path is missing: an empty path list would scan the whole repository.
         markers::Scan::default()
     } else {
-        scan_paths(cx, present).await?
+        scan_paths(cx, present)
+            .await
+            .map_err(|e| format!("environments.{name}.paths: {e}"))?
     };
     for path in missing {
         scan.problems.push(markers::Problem {

@@ -12,6 +12,9 @@ use crate::common::secret::Secret;
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// A token is dropped this long before it expires, to absorb request latency.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
+/// The longest a token is kept, whatever the token server says: a day. A hostile
+/// `expires_in` must not overflow the clock or pin a token for ever.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What a registry asked for in `WWW-Authenticate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,11 +143,13 @@ impl TokenReply {
     }
 
     /// How long from `now` the token may be used: `expires_in` (default 60 s,
-    /// never below 60 s as the spec promises), minus the time since
-    /// `issued_at` when that lies in the past, minus a small safety margin.
+    /// never below 60 s as the spec promises, never above [`MAX_TOKEN_LIFETIME`]), minus
+    /// the time since `issued_at` when that lies in the past, minus a small safety margin.
     pub fn lifetime(&self, now: SystemTime) -> Duration {
-        let expires_in = match self.expires_in {
-            Some(s) if s > 0 => Duration::from_secs(s as u64).max(DEFAULT_TOKEN_LIFETIME),
+        let expires_in = match self.expires_in.and_then(|s| u64::try_from(s).ok()) {
+            Some(s) if s > 0 => {
+                Duration::from_secs(s).clamp(DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME)
+            }
             _ => DEFAULT_TOKEN_LIFETIME,
         };
         let age = self
@@ -258,6 +263,11 @@ mod tests {
         let issued = humantime::format_rfc3339(now + Duration::from_secs(100)).to_string();
         let json = format!(r#"{{"token":"x","expires_in":300,"issued_at":"{issued}"}}"#);
         assert_eq!(reply(&json).lifetime(now), Duration::from_secs(295));
+        // A hostile lifetime is clamped to a day.
+        assert_eq!(
+            reply(r#"{"token":"x","expires_in":9223372036854775807}"#).lifetime(now),
+            MAX_TOKEN_LIFETIME - EXPIRY_MARGIN
+        );
         // Long expired: nothing left.
         let json = r#"{"token":"x","expires_in":60,"issued_at":"2001-01-01T00:00:00Z"}"#;
         assert_eq!(reply(json).lifetime(now), Duration::ZERO);

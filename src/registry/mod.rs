@@ -10,6 +10,7 @@ mod docker_config;
 mod error;
 mod limits;
 mod settings;
+mod tags_page;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -23,7 +24,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::common::backoff::Backoff;
-use crate::common::http::{client_builder, parse_retry_after};
+use crate::common::http::{client_builder, parse_retry_after, read_bounded};
 use crate::common::secret::{Secret, SecretFileError};
 use crate::common::text::error_chain;
 use crate::reference::{
@@ -77,11 +78,8 @@ struct Call<'a> {
 struct AuthState {
     challenge: Option<Challenge>,
     tokens: HashMap<String, (Secret, Instant)>,
-}
-
-#[derive(Deserialize)]
-struct TagsPage {
-    tags: Option<Vec<serde_json::Value>>,
+    /// Token realms on another host than the registry, logged once each.
+    foreign_realms: std::collections::HashSet<String>,
 }
 
 /// A client for one registry host. Cheap to share (`Arc`); it caches tokens,
@@ -92,6 +90,8 @@ pub struct RegistryClient {
     base: Url,
     docker_hub: bool,
     http: reqwest::Client,
+    /// For token requests: redirects only within the realm's origin.
+    token_http: reqwest::Client,
     settings: RegistrySettings,
     auth: Mutex<AuthState>,
     token_lock: tokio::sync::Mutex<()>,
@@ -139,34 +139,11 @@ impl RegistryClient {
         let base = Url::parse(&format!("{scheme}://{api_host}/"))
             .map_err(|e| config_error(format!("{host:?} is not a valid host ({e})")))?;
 
-        let mut builder = client_builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::limited(5));
-        if let Some(ca_file) = &settings.ca_file {
-            let pem = std::fs::read(ca_file).map_err(|e| {
-                config_error(format!(
-                    "cannot read ca_file {}: {e}: check the path",
-                    ca_file.display()
-                ))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                config_error(format!(
-                    "ca_file {} holds no usable PEM certificate ({e}): give a PEM bundle",
-                    ca_file.display()
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(config_error(format!(
-                    "ca_file {} holds no PEM certificate: give a PEM bundle",
-                    ca_file.display()
-                )));
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
+        let http =
+            http_client(&settings, reqwest::redirect::Policy::limited(5)).map_err(config_error)?;
+        // Token requests carry credentials (a Basic header, a refresh token in the body):
+        // they follow a redirect only to the same origin, never to another host or scheme.
+        let token_http = http_client(&settings, same_origin_redirects()).map_err(config_error)?;
         let budget = settings.request_budget_per_minute.map(RequestBudget::new);
         let page_size = settings.page_size.max(1);
         Ok(RegistryClient {
@@ -174,6 +151,7 @@ impl RegistryClient {
             base,
             docker_hub,
             http,
+            token_http,
             budget,
             auth: Mutex::new(AuthState::default()),
             token_lock: tokio::sync::Mutex::new(()),
@@ -258,45 +236,55 @@ impl RegistryClient {
             if !status.is_success() {
                 return Err(self.status_error(&call, status, &body, format!("repository {repo}")));
             }
-            let page: TagsPage = serde_json::from_slice(&body).map_err(|e| {
-                self.malformed(
-                    &call,
-                    format!(
-                        "the tag list is not the expected JSON (line {} column {})",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
-            let raw = page.tags.unwrap_or_default();
-            let page_len = raw.len();
+            let allowed = self.settings.max_tags.saturating_sub(received);
+            let page = match tags_page::parse(&body, allowed) {
+                Ok(page) => page,
+                Err(tags_page::PageError::TooMany) => {
+                    return Err(RegistryError::TooManyTags {
+                        registry: self.host.clone(),
+                        repository: repo.clone(),
+                        limit: self.settings.max_tags,
+                    });
+                }
+                Err(tags_page::PageError::Json { line, column }) => {
+                    return Err(self.malformed(
+                        &call,
+                        format!(
+                            "the tag list is not the expected JSON (line {line} column {column})"
+                        ),
+                    ));
+                }
+            };
+            let page_len = page.len();
             received += page_len;
-            if received > self.settings.max_tags {
-                return Err(RegistryError::TooManyTags {
-                    registry: self.host.clone(),
-                    repository: repo.clone(),
-                    limit: self.settings.max_tags,
-                });
+            if page.non_strings > 0 {
+                dropped += page.non_strings;
+                tracing::debug!(
+                    registry = %self.host,
+                    repository = %repo,
+                    entries = page.non_strings,
+                    "dropped tag list entries that are not strings"
+                );
+                if examples.len() < 3 {
+                    examples.push("(not a string)".to_string());
+                }
             }
-            for value in raw {
-                match value {
-                    serde_json::Value::String(tag) if is_valid_tag(&tag) => {
-                        if seen.insert(tag.clone()) {
-                            tags.push(tag);
-                        }
+            for tag in page.strings {
+                if is_valid_tag(&tag) {
+                    if seen.insert(tag.clone()) {
+                        tags.push(tag);
                     }
-                    other => {
-                        dropped += 1;
-                        let shown = sanitize(&other.to_string(), 80);
-                        tracing::debug!(
-                            registry = %self.host,
-                            repository = %repo,
-                            tag = %shown,
-                            "dropped a tag that is not a valid OCI tag"
-                        );
-                        if examples.len() < 3 {
-                            examples.push(shown);
-                        }
+                } else {
+                    dropped += 1;
+                    let shown = sanitize(&format!("{tag:?}"), 80);
+                    tracing::debug!(
+                        registry = %self.host,
+                        repository = %repo,
+                        tag = %shown,
+                        "dropped a tag that is not a valid OCI tag"
+                    );
+                    if examples.len() < 3 {
+                        examples.push(shown);
                     }
                 }
             }
@@ -512,7 +500,7 @@ impl RegistryClient {
     async fn read_body(
         &self,
         call: &Call<'_>,
-        mut resp: reqwest::Response,
+        resp: reqwest::Response,
     ) -> Result<Vec<u8>, RegistryError> {
         let limit = self.settings.max_response_bytes;
         let too_large = || RegistryError::TooLarge {
@@ -520,21 +508,11 @@ impl RegistryClient {
             repository: call.repository.to_string(),
             limit,
         };
-        if resp.content_length().is_some_and(|len| len > limit) {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        read_bounded(resp, limit)
             .await
             .map_err(|e| self.transport_error(call, &e))?
-        {
-            if (body.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+            .ok_or_else(too_large)
     }
 
     fn note_rate_limit(&self, headers: &HeaderMap) {
@@ -777,6 +755,36 @@ impl RegistryClient {
             }
         }
         let credentials = self.credentials(call).await?;
+        let realm_host = realm_url
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let registry_host = self
+            .base
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if realm_host != registry_host {
+            if credentials.is_some() && realm_url.scheme() != "https" {
+                return Err(RegistryError::Config {
+                    registry: self.host.clone(),
+                    repository: call.repository.to_string(),
+                    detail: format!(
+                        "the token realm {} is on another host than the registry and plain HTTP: credentials are sent to another host only over https; ask the registry's operator to serve its token realm over https",
+                        sanitize(&realm_without_query(realm), 200)
+                    ),
+                });
+            }
+            let first = self
+                .auth
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .foreign_realms
+                .insert(realm_host.clone());
+            if first {
+                tracing::info!(registry = %self.host, realm = %sanitize(&realm_without_query(realm), 200), realm_host = %realm_host, "the registry's token realm is on another host");
+            }
+        }
         let request = match &credentials {
             Some(ResolvedCredential::IdentityToken { token, .. }) => {
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -787,7 +795,7 @@ impl RegistryClient {
                 form.append_pair("scope", &scope);
                 form.append_pair("client_id", "baton");
                 form.append_pair("refresh_token", token.expose());
-                self.http
+                self.token_http
                     .post(realm_url)
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(form.finish())
@@ -801,7 +809,7 @@ impl RegistryClient {
                     }
                     query.append_pair("scope", &scope);
                 }
-                let request = self.http.get(url);
+                let request = self.token_http.get(url);
                 match other {
                     Some(ResolvedCredential::Basic { username, password }) => {
                         request.header(AUTHORIZATION, basic_value(username, password))
@@ -826,6 +834,18 @@ impl RegistryClient {
                     self.settings.credentials.describe()
                 ),
             ));
+        }
+        if status.is_redirection() {
+            return Err(RegistryError::Server {
+                registry: self.host.clone(),
+                repository: call.repository.to_string(),
+                status: status.as_u16(),
+                attempts: 1,
+                hint: format!(
+                    "the token server {} redirected to another origin, which Baton does not follow with credentials: configure the registry's token realm to answer itself",
+                    sanitize(&realm_without_query(realm), 200)
+                ),
+            });
         }
         if !status.is_success() {
             return Err(RegistryError::Server {
@@ -855,9 +875,10 @@ impl RegistryClient {
         })?;
         let lifetime = reply.lifetime(SystemTime::now());
         let mut state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
-        state
-            .tokens
-            .insert(scope, (token.clone(), Instant::now() + lifetime));
+        // Checked: the lifetime is clamped, but a clock near its end must not panic either.
+        let now = Instant::now();
+        let expires = now.checked_add(lifetime).unwrap_or(now);
+        state.tokens.insert(scope, (token.clone(), expires));
         Ok(token)
     }
 
@@ -1019,6 +1040,56 @@ fn with_page_size(url: &Url, n: u32) -> Url {
         query.append_pair("n", &n.to_string());
     }
     out
+}
+
+/// An HTTP client with the registry's timeouts and CA file, following redirects by `policy`.
+fn http_client(
+    settings: &RegistrySettings,
+    policy: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, String> {
+    let mut builder = client_builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .redirect(policy);
+    if let Some(ca_file) = &settings.ca_file {
+        let pem = std::fs::read(ca_file).map_err(|e| {
+            format!(
+                "cannot read ca_file {}: {e}: check the path",
+                ca_file.display()
+            )
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            format!(
+                "ca_file {} holds no usable PEM certificate ({e}): give a PEM bundle",
+                ca_file.display()
+            )
+        })?;
+        if certs.is_empty() {
+            return Err(format!(
+                "ca_file {} holds no PEM certificate: give a PEM bundle",
+                ca_file.display()
+            ));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// Redirects followed only within the first URL's origin (scheme, host and port), at most 5.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same && attempt.previous().len() <= 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 fn realm_without_query(realm: &str) -> String {

@@ -234,8 +234,10 @@ async fn a_wrong_token_is_refused_with_a_clear_message() {
 async fn rate_limits_say_when_they_reset() {
     for kind in [FakeKind::GitHub, FakeKind::GitLab, FakeKind::Gitea] {
         let s = setup(kind, "platform/fleet").await;
-        s.fake.configure(|b| b.rate_limited = 1);
         let forge = Forge::from_config(&s.config).unwrap();
+        // The first listing also learns the token's user; the limit hits the next one.
+        forge.pull_requests("b").await.unwrap();
+        s.fake.configure(|b| b.rate_limited = 1);
         let err = forge.pull_requests("b").await.unwrap_err();
         assert!(
             matches!(err, ForgeError::RateLimited { .. }),
@@ -270,6 +272,7 @@ async fn error_replies_carry_the_forge_message() {
     );
     let s = setup(FakeKind::GitLab, "platform/fleet").await;
     let forge = Forge::from_config(&s.config).unwrap();
+    forge.pull_requests("b").await.unwrap();
     s.fake.configure(|b| {
         b.fail_next = Some((
             500,

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod attacks;
 mod cli {
     mod check;
     mod operator;

@@ -326,11 +326,13 @@ async fn bodies_over_the_cap_get_413() {
     assert_eq!(response.status(), 202);
     assert_eq!(hooks.drain(), ["checkout-api"]);
 
-    // A chunked body has no Content-Length: it is cut off while it is read.
+    // A chunked body has no Content-Length: it is cut off while it is read. (The token is
+    // checked first, so it must be right for the body to be read at all.)
     let addr = hooks.url.trim_start_matches("http://").to_string();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let token: String = url::form_urlencoded::byte_serialize(HUB_TOKEN.as_bytes()).collect();
     let head = format!(
-        "POST /hooks/hub HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+        "POST /hooks/hub?token={token} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let chunk = vec![b'x'; 64 * 1024];

@@ -82,7 +82,14 @@ pub struct FakePull {
     pub reviewers: Vec<String>,
     /// How many times title or body were updated.
     pub updates: u32,
+    /// Who opened it (the login, GitLab: username).
+    pub author: String,
+    /// The repository its head branch lives in (`OWNER/NAME`): the fake's own one, or a fork.
+    pub head_repository: String,
 }
+
+/// The login of the user the fake's token belongs to (what `GET /user` answers).
+pub const TOKEN_USER: &str = "baton-bot";
 
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
@@ -203,6 +210,37 @@ impl FakeForge {
         let mut state = self.state.lock().unwrap();
         let pr = state.pulls.iter_mut().find(|p| p.number == number).unwrap();
         pr.open = false;
+    }
+
+    /// Adds a pull request that Baton did not open: by `author`, from a branch named `head` in
+    /// `head_repository` (the fake's own repository, or a fork such as `mallory/fleet`), open
+    /// or closed, with `body`. Returns its number.
+    pub fn add_foreign(
+        &self,
+        author: &str,
+        head_repository: &str,
+        head: &str,
+        body: &str,
+        open: bool,
+    ) -> u64 {
+        let mut state = self.state.lock().unwrap();
+        let number = next_number(&state);
+        state.pulls.push(FakePull {
+            number,
+            head: head.to_string(),
+            base: "main".to_string(),
+            title: format!("{author}'s change"),
+            body: body.to_string(),
+            open,
+            merged: false,
+            draft: false,
+            labels: Vec::new(),
+            reviewers: Vec::new(),
+            updates: 0,
+            author: author.to_string(),
+            head_repository: head_repository.to_string(),
+        });
+        number
     }
 
     /// Marks pull request `number` merged (the test merges the branch in the remote itself).
@@ -389,7 +427,6 @@ fn github_pull(state: &ForgeState, p: &FakePull, full: bool) -> Value {
     } else {
         github_examples()["pull-request-simple-items"]["value"][0].clone()
     };
-    let owner = state.repository.split('/').next().unwrap();
     let label = &github_examples()["label-items"]["value"][0];
     let user = &github_examples()["pull-request"]["value"]["requested_reviewers"][0];
     pr["number"] = json!(p.number);
@@ -413,7 +450,13 @@ fn github_pull(state: &ForgeState, p: &FakePull, full: bool) -> Value {
     pr["body"] = json!(p.body);
     pr["draft"] = json!(p.draft);
     pr["head"]["ref"] = json!(p.head);
-    pr["head"]["label"] = json!(format!("{owner}:{}", p.head));
+    pr["head"]["label"] = json!(format!("{}:{}", owner_of(&p.head_repository), p.head));
+    pr["head"]["user"]["login"] = json!(owner_of(&p.head_repository));
+    pr["head"]["repo"]["full_name"] = json!(p.head_repository);
+    pr["head"]["repo"]["owner"]["login"] = json!(owner_of(&p.head_repository));
+    pr["user"]["login"] = json!(p.author);
+    pr["user"]["id"] = json!(user_id(&p.author));
+    pr["base"]["repo"]["full_name"] = json!(state.repository);
     pr["base"]["ref"] = json!(p.base);
     pr["labels"] = p
         .labels
@@ -452,6 +495,42 @@ fn github_validation_failed(message: &str, errors: Value) -> Response {
     )
 }
 
+fn owner_of(repository: &str) -> &str {
+    repository.split('/').next().unwrap_or_default()
+}
+
+/// A stable numeric id for a login (GitLab and GitHub give every user one).
+fn user_id(login: &str) -> u64 {
+    if login == TOKEN_USER {
+        7
+    } else {
+        100 + login.len() as u64
+    }
+}
+
+/// GitLab's project id for a repository: the fake's own is 42, any fork another.
+fn project_id(state: &ForgeState, repository: &str) -> u64 {
+    if repository == state.repository {
+        42
+    } else {
+        4200 + repository.len() as u64
+    }
+}
+
+/// `GET /user` as each forge documents it: GitHub and Gitea answer `login`, GitLab `username`.
+fn own_user(kind: FakeKind) -> Response {
+    let body = match kind {
+        FakeKind::GitHub => json!({"login": TOKEN_USER, "id": user_id(TOKEN_USER), "type": "User"}),
+        FakeKind::GitLab => {
+            json!({"id": user_id(TOKEN_USER), "username": TOKEN_USER, "name": "Baton", "state": "active"})
+        }
+        FakeKind::Gitea => {
+            json!({"id": user_id(TOKEN_USER), "login": TOKEN_USER, "full_name": "Baton"})
+        }
+    };
+    reply(StatusCode::OK, &[], body)
+}
+
 fn github(
     state: &mut ForgeState,
     method: &Method,
@@ -459,6 +538,9 @@ fn github(
     query: &HashMap<String, String>,
     body: &Value,
 ) -> Response {
+    if let ("GET", ["api", "v3", "user"]) = (method.as_str(), segs) {
+        return own_user(state.kind);
+    }
     let repo = state.repository.clone();
     let (owner, name) = repo.split_once('/').unwrap();
     let ["api", "v3", "repos", o, r, rest @ ..] = segs else {
@@ -474,7 +556,11 @@ fn github(
             let list: Vec<Value> = state
                 .pulls
                 .iter()
-                .filter(|p| head.is_empty() || head == format!("{owner}:{}", p.head))
+                // GitHub filters by `user:ref-name`: the owner of the head repository.
+                .filter(|p| {
+                    head.is_empty()
+                        || head == format!("{}:{}", owner_of(&p.head_repository), p.head)
+                })
                 .filter(|p| want_all || p.open)
                 .map(|p| github_pull(state, p, false))
                 .collect();
@@ -482,7 +568,13 @@ fn github(
         }
         ("POST", ["pulls"]) => {
             let head = str_of(body, "head");
-            if state.pulls.iter().any(|p| p.open && p.head == head) {
+            // One open pull request per head branch of this repository (a fork's branch of
+            // the same name is another head).
+            if state
+                .pulls
+                .iter()
+                .any(|p| p.open && p.head == head && p.head_repository == state.repository)
+            {
                 return github_validation_failed(
                     "Validation Failed",
                     json!([{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}]),
@@ -500,6 +592,8 @@ fn github(
                 labels: Vec::new(),
                 reviewers: Vec::new(),
                 updates: 0,
+                author: TOKEN_USER.to_string(),
+                head_repository: state.repository.clone(),
             };
             let out = github_pull(state, &pr, true);
             state.pulls.push(pr);
@@ -598,6 +692,9 @@ fn gitlab_json(state: &ForgeState, p: &FakePull) -> Value {
         "description": p.body,
         "source_branch": p.head,
         "target_branch": p.base,
+        "source_project_id": project_id(state, &p.head_repository),
+        "target_project_id": project_id(state, &state.repository),
+        "author": {"id": user_id(&p.author), "username": p.author, "name": p.author, "state": "active"},
         "draft": p.title.starts_with("Draft: "),
         "labels": p.labels,
         "reviewers": p.reviewers.iter().map(|r| json!({"username": r})).collect::<Vec<_>>(),
@@ -611,6 +708,9 @@ fn gitlab(
     query: &HashMap<String, String>,
     body: &Value,
 ) -> Response {
+    if let ("GET", ["api", "v4", "user"]) = (method.as_str(), segs) {
+        return own_user(state.kind);
+    }
     if let ("GET", ["api", "v4", "users"]) = (method.as_str(), segs) {
         let name = query.get("username").cloned().unwrap_or_default();
         let found: Vec<Value> = state
@@ -642,7 +742,11 @@ fn gitlab(
         }
         ("POST", ["merge_requests"]) => {
             let head = str_of(body, "source_branch");
-            if let Some(open) = state.pulls.iter().find(|p| p.open && p.head == head) {
+            if let Some(open) = state
+                .pulls
+                .iter()
+                .find(|p| p.open && p.head == head && p.head_repository == state.repository)
+            {
                 return reply(
                     StatusCode::CONFLICT,
                     &[],
@@ -677,6 +781,8 @@ fn gitlab(
                     })
                     .collect(),
                 updates: 0,
+                author: TOKEN_USER.to_string(),
+                head_repository: state.repository.clone(),
             };
             let out = gitlab_json(state, &pr);
             state.pulls.push(pr);
@@ -716,8 +822,19 @@ fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
         "merged_at": if p.merged { json!("2026-11-25T10:00:00Z") } else { Value::Null },
         "title": p.title,
         "body": p.body,
-        "head": {"ref": p.head},
-        "base": {"ref": p.base},
+        "user": {"id": user_id(&p.author), "login": p.author},
+        "head": {
+            "ref": p.head,
+            "label": p.head,
+            "repo_id": project_id(state, &p.head_repository),
+            "repo": {"id": project_id(state, &p.head_repository), "full_name": p.head_repository, "owner": {"login": owner_of(&p.head_repository)}},
+        },
+        "base": {
+            "ref": p.base,
+            "label": p.base,
+            "repo_id": project_id(state, &state.repository),
+            "repo": {"id": project_id(state, &state.repository), "full_name": state.repository},
+        },
         "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
     })
 }
@@ -729,6 +846,9 @@ fn gitea(
     query: &HashMap<String, String>,
     body: &Value,
 ) -> Response {
+    if let ("GET", ["api", "v1", "user"]) = (method.as_str(), segs) {
+        return own_user(state.kind);
+    }
     let repo = state.repository.clone();
     let (owner, name) = repo.split_once('/').unwrap();
     let ["api", "v1", "repos", o, r, rest @ ..] = segs else {
@@ -758,7 +878,13 @@ fn gitea(
         }
         ("POST", ["pulls"]) => {
             let head = str_of(body, "head");
-            if state.pulls.iter().any(|p| p.open && p.head == head) {
+            // One open pull request per head branch of this repository (a fork's branch of
+            // the same name is another head).
+            if state
+                .pulls
+                .iter()
+                .any(|p| p.open && p.head == head && p.head_repository == state.repository)
+            {
                 return reply(
                     StatusCode::CONFLICT,
                     &[],
@@ -777,6 +903,8 @@ fn gitea(
                 labels: Vec::new(),
                 reviewers: Vec::new(),
                 updates: 0,
+                author: TOKEN_USER.to_string(),
+                head_repository: state.repository.clone(),
             };
             let out = gitea_json(state, &pr);
             state.pulls.push(pr);
