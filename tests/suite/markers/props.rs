@@ -328,7 +328,7 @@ fn render_with_junk(
         .map(|(position, which)| (roots[position % roots.len()], *which))
         .collect();
     // From the last position back, so earlier positions stay valid.
-    inserts.sort_by(|a, b| b.0.cmp(&a.0));
+    inserts.sort_by_key(|insert| std::cmp::Reverse(insert.0));
     for (at, which) in inserts {
         let (text, span) = &JUNK[which];
         r.lines.insert(at, (text.to_string(), None));
