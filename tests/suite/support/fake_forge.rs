@@ -821,13 +821,12 @@ fn gitlab(
 // ---- Gitea ------------------------------------------------------------------------------
 
 fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
-    json!({
+    let mut v = json!({
         "id": 2000 + p.number,
         "number": p.number,
         "html_url": web(state, "pulls", p.number),
         "state": if p.open { "open" } else { "closed" },
         "merged": p.merged,
-        "merged_at": if p.merged { json!("2026-11-25T10:00:00Z") } else { Value::Null },
         "title": p.title,
         "body": p.body,
         "user": {"id": user_id(&p.author), "login": p.author},
@@ -844,7 +843,13 @@ fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
             "repo": {"id": project_id(state, &state.repository), "full_name": state.repository},
         },
         "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
-    })
+    });
+    // The description types `merged_at` as a date-time string, never null (servers send null
+    // for an unmerged pull request; Baton reads either): left out until merged.
+    if p.merged {
+        v["merged_at"] = json!("2026-11-25T10:00:00Z");
+    }
+    v
 }
 
 fn gitea(
