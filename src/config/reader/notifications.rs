@@ -71,7 +71,7 @@ pub(super) fn read(t: Table) -> Option<NotificationConfig> {
             if token_file.is_none() && !present(&t, "token_file") && !present(&t, "token") {
                 t.missing(
                     "token_file",
-                    "give the file holding the bot's access token, e.g. token_file = \"/run/credentials/baton.service/matrix-token\"",
+                    "give the file holding the bot's access token, e.g. token_file = \"/run/credentials/baton.service/baton_matrix-token\"",
                 );
             }
             match (homeserver, room_id, token_file) {
@@ -99,7 +99,7 @@ pub(super) fn read(t: Table) -> Option<NotificationConfig> {
             if url_file.is_none() && !present(&t, "url_file") && !present(&t, "url") {
                 t.missing(
                     "url_file",
-                    "give the file holding the webhook URL, e.g. url_file = \"/run/credentials/baton.service/slack-webhook\"",
+                    "give the file holding the webhook URL, e.g. url_file = \"/run/credentials/baton.service/baton_slack-webhook\"",
                 );
             }
             url_file.map(|url_file| match kind {
