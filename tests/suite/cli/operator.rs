@@ -289,6 +289,18 @@ async fn when_every_scan_fails_plan_says_nothing_was_checked_once_per_registry()
     let plan = fleet.baton(&["plan", "--json"]);
     assert_eq!(plan.code, 1, "{}", plan.both());
     assert_eq!(json(&plan)["checked"], false);
+
+    // `check --repo` says the registry's one cause once too.
+    let check = fleet.baton(&["check", "--repo"]);
+    assert_eq!(check.code, 1, "{}", check.both());
+    let grouped = format!("registry {dead}: 2 of 2 images failed (app, web), the first with: ");
+    assert!(check.stdout.contains(&grouped), "{}", check.both());
+    assert_eq!(
+        check.stdout.matches("cannot reach").count(),
+        1,
+        "{}",
+        check.both()
+    );
 }
 
 /// Runs `baton plan` with stderr in a file whose device and inode `JOURNAL_STREAM` names (as
