@@ -128,7 +128,7 @@ impl NotificationConfig {
                 if token_file.is_none() && !t.has("token_file") && !t.has("token") {
                     t.missing(
                     "token_file",
-                    "give the file holding the bot's access token, e.g. token_file = \"/run/credentials/baton.service/matrix-token\"",
+                    "give the file holding the bot's access token, e.g. token_file = \"/run/credentials/baton.service/baton_matrix-token\"",
                 );
                 }
                 match (homeserver, room_id, token_file) {
@@ -156,7 +156,7 @@ impl NotificationConfig {
                 if url_file.is_none() && !t.has("url_file") && !t.has("url") {
                     t.missing(
                     "url_file",
-                    "give the file holding the webhook URL, e.g. url_file = \"/run/credentials/baton.service/slack-webhook\"",
+                    "give the file holding the webhook URL, e.g. url_file = \"/run/credentials/baton.service/baton_slack-webhook\"",
                 );
                 }
                 url_file.map(|url_file| match kind {
