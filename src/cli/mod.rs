@@ -6,6 +6,7 @@ mod check;
 mod history;
 mod init;
 mod logging;
+mod man;
 pub mod output;
 mod pass;
 mod promote;
@@ -113,19 +114,6 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the manual page: the command, its options and its subcommands.
-fn man_page() -> anyhow::Result<ExitCode> {
-    use clap::CommandFactory;
-    let command = Cli::command();
-    let mut out = Vec::new();
-    clap_mangen::Man::new(command)
-        .section("1")
-        .manual("Baton manual")
-        .render(&mut out)?;
-    std::io::Write::write_all(&mut std::io::stdout(), &out)?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -146,7 +134,7 @@ pub fn main() -> ExitCode {
         Command::Promote(args) => promote::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Completions { shell } => completions(shell),
-        Command::Man => man_page(),
+        Command::Man => man::run(),
     };
     match outcome {
         Ok(code) => code,
