@@ -93,7 +93,7 @@ A failure: an invalid configuration or argument, a registry that could not be sc
 3
 \fBplan\fR and \fBonce\fR: a marker has a problem (it names an unknown policy, or an environment path is missing) and nothing failed; \fBonce\fR pushed everything else.
 .PP
-When several apply, 1 wins over 3 and 3 over 2.
+When several apply, 1 wins over 3 and 3 over 2. A usage error (an unknown option, a missing or invalid value) exits 1 for every command; \fB\-\-help\fR and \fB\-\-version\fR exit 0.
 .SH ENVIRONMENT
 .TP
 BATON_CONFIG

@@ -29,13 +29,25 @@ use crate::config::DEFAULT_CONFIG_PATH;
 #[command(name = "baton", version, about, long_about = None)]
 pub struct Cli {
     /// Log format (overrides `daemon.log_format`).
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, value_enum, help_heading = "Global options")]
     pub log_format: Option<LogFormatArg>,
     /// Print only results, problems and errors (log warnings and errors only).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     pub quiet: bool,
     /// Log more: -v for debug, -vv for trace (RUST_LOG overrides both).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(
+        short,
+        long,
+        global = true,
+        action = clap::ArgAction::Count,
+        help_heading = "Global options"
+    )]
     pub verbose: u8,
     /// The subcommand to run.
     #[command(subcommand)]
@@ -116,7 +128,10 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
 
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     terminal::set_verbosity(cli.quiet, cli.verbose);
     let format = cli.log_format.unwrap_or_else(|| match &cli.command {
         Command::Run(args) => run::configured_log_format(args).unwrap_or(LogFormatArg::Text),
@@ -142,6 +157,19 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", error_text(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints clap's answer to arguments it did not run: help and the version exit 0; a usage
+/// error exits 1, not clap's 2, which `plan` and `status` give a meaning of their own
+/// ("something would move", "not ready") that a script must be able to trust.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    // Printing can fail only when stdout or stderr is gone; nothing is left to tell then.
+    let _ = err.print();
+    if err.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

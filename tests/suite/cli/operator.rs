@@ -262,6 +262,33 @@ async fn once_with_only_a_wait_says_nothing_to_move_yet() {
     );
 }
 
+/// A mistyped option exits 1 for every command: 2 means "something would move" for `plan`
+/// and "not ready" for `status`, and a script must not read a typo as either. Help and the
+/// version exit 0.
+#[test]
+fn usage_errors_exit_1_never_a_code_a_script_reads_as_an_answer() {
+    for args in [
+        &["plan", "--nope"][..],
+        &["status", "--bogus"],
+        &["history", "--limit", "0"],
+        &["promote", "app"],
+        &["completions", "nosh"],
+        &[],
+    ] {
+        let out = run(baton().args(args));
+        assert_eq!(out.code, 1, "{args:?}: {}", out.both());
+        assert!(
+            out.stderr.contains("error") || out.stderr.contains("Usage"),
+            "{args:?}"
+        );
+    }
+    for args in [&["--help"][..], &["plan", "-h"], &["--version"]] {
+        let out = run(baton().args(args));
+        assert_eq!(out.code, 0, "{args:?}: {}", out.both());
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[tokio::test]
 async fn once_json_reports_what_was_pushed() {
     let fleet = Fleet::start().await;
@@ -553,6 +580,25 @@ async fn errors_name_the_setting_to_change() {
         out.stderr.contains(
             "images.app.interval: 10 has no unit: write a duration in quotes, e.g. \"10s\""
         ),
+        "{}",
+        out.both()
+    );
+
+    // `tags --policy` with a name no policy has: the close one and the image's policies.
+    let out = fleet.baton(&["tags", "app", "--policy", "ap"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr
+            .contains("did you mean \"app\"? the policies of this image are app"),
+        "{}",
+        out.both()
+    );
+
+    // `status` with no daemon listening: how to point it at the right one.
+    let out = run(baton().args(["status", "--url", &format!("127.0.0.1:{}", free_port())]));
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains("--config PATH") && out.stderr.contains("--url HOST:PORT"),
         "{}",
         out.both()
     );
