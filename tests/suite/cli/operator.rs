@@ -549,6 +549,19 @@ async fn errors_name_the_setting_to_change() {
         out.both()
     );
 
+    // A remote that does not exist: the setting and the file to fix it in.
+    let missing = fleet.dir.path().join("no-such-remote.git");
+    let out = fleet.baton_env(&["plan"], &[("BATON_GIT__URL", missing.to_str().unwrap())]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot prepare the clone of git.url {}",
+            missing.display()
+        )) && out.stderr.contains("check git.url and git.branch in"),
+        "{}",
+        out.both()
+    );
+
     // A state directory that cannot be created.
     let blocker = fleet.dir.path().join("a-file");
     std::fs::write(&blocker, "").unwrap();
