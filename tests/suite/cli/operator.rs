@@ -372,6 +372,18 @@ async fn when_every_scan_fails_plan_says_nothing_was_checked_once_per_registry()
         "{}",
         plan.both()
     );
+    // The log does not repeat it per image and per retry; `-v` shows those.
+    for noise in ["request failed, retrying", "scan failed"] {
+        assert!(!plan.stderr.contains(noise), "{noise}:\n{}", plan.both());
+    }
+    let verbose = fleet.baton(&["plan", "-v"]);
+    assert_eq!(verbose.code, 1, "{}", verbose.both());
+    assert!(
+        verbose.stderr.contains("request failed, retrying")
+            && verbose.stderr.matches("scan failed").count() >= 2,
+        "{}",
+        verbose.both()
+    );
 
     let plan = fleet.baton(&["plan", "--json"]);
     assert_eq!(plan.code, 1, "{}", plan.both());
