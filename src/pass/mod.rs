@@ -384,7 +384,13 @@ fn keep_newer(
         }
     };
     let mut newer: BTreeSet<String> = BTreeSet::new();
-    for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
+    let mut kept: BTreeSet<(PathBuf, usize)> = BTreeSet::new();
+    let changes = prepared
+        .plan
+        .edits
+        .iter()
+        .flat_map(|e| e.changes.iter().map(move |c| (&e.path, c)));
+    for (path, change) in changes {
         let Some(policy) = cx.config.policies.get(&change.policy) else {
             continue;
         };
@@ -397,11 +403,13 @@ fn keep_newer(
         if policy.policy.compare(&to, &from) == Some(std::cmp::Ordering::Less) {
             tracing::info!(environment = %name, policy = %change.policy, kept = %from, instead_of = %to, "another writer pushed a newer version: keeping it");
             newer.insert(change.policy.clone());
+            kept.insert((path.clone(), change.line));
         }
     }
     if newer.is_empty() {
         return true;
     }
+    prepared.kept_newer = kept;
     prepared.plan = plan_with(
         cx,
         &prepared.scan,
@@ -455,7 +463,11 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
         .iter()
         .map(|p| with_suggestion(cx.config, &prepared.scan, p))
         .collect();
-    report.problems.extend(unlisted_tags(cx, &prepared.scan));
+    report.problems.extend(
+        unlisted_tags(cx, &prepared.scan)
+            .into_iter()
+            .filter(|p| !prepared.kept_newer.contains(&(p.path.clone(), p.line))),
+    );
     report.held = plan
         .held
         .iter()
@@ -573,6 +585,9 @@ struct Prepared {
     digests: HashMap<String, Result<String, String>>,
     /// The edits for every target.
     plan: Plan,
+    /// Markers (path, line) holding a newer version another writer pushed meanwhile: their
+    /// tag is newer than this pass's scan, not missing from the registry.
+    kept_newer: BTreeSet<(PathBuf, usize)>,
 }
 
 /// Scans `paths` for markers off the async threads.
@@ -676,6 +691,7 @@ async fn prepare_environment(
         targets,
         digests,
         plan,
+        kept_newer: BTreeSet::new(),
     })
 }
 
