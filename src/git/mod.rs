@@ -12,6 +12,7 @@ pub mod command;
 pub mod history;
 pub mod message;
 mod sign;
+pub mod snapshot;
 pub mod trailers;
 pub mod workspace;
 
@@ -21,6 +22,7 @@ pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, Tok
 pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, parse_moves};
 pub use sign::{Signing, SigningFormat};
+pub use snapshot::Snapshot;
 pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
 
 /// The object id type used throughout (a SHA-1 today).
