@@ -9,12 +9,12 @@
 //! `scripts/test` runs, reads this list and fails on any other `crate::` path with its file
 //! and line.
 //!
-//! 1. `common`: shared helpers, one home each: secrets, the HTTP client, backoff, text, time, templates, named kinds, the state lock
+//! 1. `common`: shared helpers, one home each: secrets, the HTTP client, backoff, text, time, templates, named kinds, the state lock, the settings-file reader
 //! 2. `reference`: the OCI reference grammar every tag and name is checked against
 //! 3. `policy`, `markers`: pure cores: choosing a tag; finding and editing marked references
 //! 4. `git`, `registry`, `forge`: the outside world: the clone and its history, registries, pull requests
 //! 5. `promotion`, `notifications`, `webhooks`, `flux`: gates read from Git history, messages to people, registry hooks, Flux's image objects read from a fleet repository
-//! 6. `config`: reads the file into the section types the layers below own, every error with its place
+//! 6. `config`: assembles the file from the sections the layers below own and read, every error with its place
 //! 7. `pass`: one pass over everything: scan, choose, gate, edit, commit, push, report
 //! 8. `daemon`: `baton run`: scan tasks, the reconciler, reloads, the HTTP listener
 //! 9. `cli`: the command line, one thin module per subcommand

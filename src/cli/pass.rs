@@ -166,8 +166,8 @@ pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
     }
 }
 
-/// One pass for real: exit 0 when everything succeeded, 1 on a failure. Marker problems are
-/// reported (stdout and stderr) without failing the pass: everything else moved.
+/// One pass for real: exit 0 when everything succeeded, 1 on a failure, 3 when nothing
+/// failed but a marker has a problem (as `plan`; everything else moved and was pushed).
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let p = prepare(&args.config).await?;
@@ -178,7 +178,13 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
         terminal::progress(&format!("scanning {} images", p.config.images.len()));
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         let failures = failures_grouped(&report);
-        let code = if failures.is_empty() { 0 } else { 1 };
+        let code = if !failures.is_empty() {
+            1
+        } else if has_marker_problems(&report) {
+            EXIT_MARKER_PROBLEMS
+        } else {
+            0
+        };
         if args.output.is_json() {
             print_json(&PassJson::new("once", &report, code))?;
             return Ok(ExitCode::from(code));
@@ -234,7 +240,7 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
             .collect();
         if !problems.is_empty() {
             eprintln!(
-                "baton once: {} marker problem{} (the other markers moved; `baton plan` exits {EXIT_MARKER_PROBLEMS} on them):",
+                "baton once: {} marker problem{} (the other markers moved; exit {EXIT_MARKER_PROBLEMS} unless something failed):",
                 problems.len(),
                 plural(problems.len())
             );

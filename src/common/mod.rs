@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod http;
 pub mod kind;
 pub mod secret;
+pub mod settings;
 pub mod state_lock;
 pub mod template;
 pub mod text;

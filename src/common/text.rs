@@ -39,6 +39,16 @@ pub fn suggest<'k>(given: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
+/// What to say about a name that is not among the `[SECTION.NAME]` tables in `known`: the
+/// close one, the section to add, or the names there are.
+pub fn unknown_name_hint(given: &str, known: &[&str], section: &str) -> String {
+    match suggest(given, known) {
+        Some(close) => format!("did you mean {close:?}?"),
+        None if known.is_empty() => format!("add an [{section}.NAME] section"),
+        None => format!("known {section} are {}", known.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

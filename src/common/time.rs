@@ -6,6 +6,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+/// The shortest scan interval Baton accepts: registries are shared services.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Formats a duration the way the configuration writes it (`30s`, `5m`, `24h`, `1h30m`).
 pub fn format_duration(duration: Duration) -> String {
     let mut secs = duration.as_secs();

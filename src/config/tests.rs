@@ -4,6 +4,7 @@ use std::time::Duration;
 use figment::providers::Env;
 
 use super::*;
+use crate::git::SigningFormat;
 use crate::notifications::{EventKind, NotificationTarget, SinkKind};
 use crate::webhooks::WebhookKind;
 

@@ -9,6 +9,7 @@
 //! and attribute the way users expect.
 
 pub mod command;
+mod config;
 pub mod history;
 pub mod message;
 mod sign;
@@ -19,6 +20,7 @@ pub mod workspace;
 use std::path::PathBuf;
 
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
+pub use config::{GitConfig, check_branch_name};
 pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, parse_moves};
 pub use sign::{Signing, SigningFormat};

@@ -1,6 +1,7 @@
 //! Finding marker comments in a repository and rewriting only the scalars they mark.
 //! Scanning and planning return data; `apply` is the one place that writes files.
 
+mod config;
 mod edit;
 mod parse;
 mod scan;
@@ -9,6 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use config::MarkersConfig;
 pub use edit::{ApplyError, apply, edit_text, plan};
 pub(crate) use scan::scan_text;
 pub use scan::{ScanError, scan};

@@ -134,6 +134,11 @@ impl Outbox {
         self.held.is_empty() && self.dropped == 0
     }
 
+    /// Events held back, waiting for a slot (dropped ones not included).
+    pub fn held(&self) -> u64 {
+        self.held.len() as u64
+    }
+
     /// Events waiting, dropped ones included.
     pub fn len(&self) -> u64 {
         self.held.len() as u64 + self.dropped

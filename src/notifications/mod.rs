@@ -112,6 +112,8 @@ pub struct SinkStats {
     pub retries: u64,
     /// Events accepted and not yet delivered, failed or dropped.
     pub pending: u64,
+    /// Events held back by the rate limit right now (part of `pending`).
+    pub held: u64,
 }
 
 /// A sink could not be set up; it is left out and the others run.

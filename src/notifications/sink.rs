@@ -100,6 +100,8 @@ pub(super) struct Counters {
     pub retries: AtomicU64,
     /// Events accepted and not yet delivered, failed or dropped.
     pub in_flight: AtomicU64,
+    /// Events the sink's task holds back for the rate limit right now.
+    pub held: AtomicU64,
 }
 
 impl Counters {
@@ -114,6 +116,7 @@ impl Counters {
             coalesced: self.coalesced.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             pending: self.in_flight.load(Ordering::Relaxed),
+            held: self.held.load(Ordering::Relaxed),
         }
     }
 }
@@ -156,6 +159,7 @@ impl Worker {
             while let Some(message) = outbox.next(Instant::now()) {
                 self.deliver(&message).await;
             }
+            self.counters.held.store(outbox.held(), Ordering::Relaxed);
             if !open {
                 break;
             }
@@ -171,6 +175,7 @@ impl Worker {
             while let Ok(event) = queue.try_recv() {
                 self.hold(&mut outbox, event);
             }
+            self.counters.held.store(outbox.held(), Ordering::Relaxed);
         }
         if let Some(message) = outbox.take_all() {
             tracing::debug!(sink = %self.name, events = message.event_count(), "notification queue closed: sending what is left");

@@ -26,6 +26,7 @@
 //!   in Flux. Deviation: where Flux fails the whole policy on one key that is not a
 //!   number, Baton skips and counts that tag.
 
+pub mod config;
 mod filter;
 mod go_regex;
 mod number;

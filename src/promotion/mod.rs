@@ -18,6 +18,7 @@
 //!   rollback from 1.2.0 to 1.0.0 therefore stands until 1.2.1 (or later) is a candidate.
 //! - **Holds.** Markers with `"hold"` are left alone by the marker planner and reported.
 
+pub mod config;
 pub mod history;
 pub mod review;
 pub mod window;

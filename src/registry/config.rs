@@ -1,7 +1,9 @@
-//! The `[registries."HOST"]` section as the registry client takes it.
+//! The `[registries."HOST"]` section as the registry client takes it, and its reader.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::common::settings::Table;
 
 /// One `[registries."HOST"]` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,4 +30,41 @@ pub struct RegistryConfig {
     pub max_response_bytes: Option<u64>,
     /// Total timeout of one request.
     pub timeout: Option<Duration>,
+}
+
+impl RegistryConfig {
+    /// Reads one `[registries."HOST"]` section, reporting every problem.
+    pub fn read(t: Table) -> RegistryConfig {
+        let config = RegistryConfig {
+            docker_config: t.file_path("docker_config"),
+            username: t.string("username"),
+            password_file: t.file_path("password_file"),
+            token_file: t.file_path("token_file"),
+            insecure: t.bool("insecure").unwrap_or(false),
+            ca_file: t.file_path("ca_file"),
+            requests_per_minute: t
+                .integer("requests_per_minute", 1, 100_000)
+                .map(|n| n as u32),
+            page_size: t.integer("page_size", 1, 10_000).map(|n| n as u32),
+            max_tags: t.integer("max_tags", 1, 10_000_000).map(|n| n as u32),
+            max_response_bytes: t.integer("max_response_bytes", 64 * 1024, 1 << 30),
+            timeout: t.duration("timeout", Some(Duration::from_secs(1))),
+        };
+        match (&config.username, &config.password_file) {
+            (Some(_), None) => t.error(
+                "username",
+                "username needs password_file: put the password in a file and set password_file",
+            ),
+            (None, Some(_)) => t.error("password_file", "password_file needs username"),
+            _ => {}
+        }
+        if config.token_file.is_some() && config.password_file.is_some() {
+            t.error(
+                "token_file",
+                "token_file and password_file are both set: keep one",
+            );
+        }
+        t.finish();
+        config
+    }
 }

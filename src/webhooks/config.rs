@@ -1,8 +1,12 @@
-//! The `[webhooks.NAME]` section and the kinds of hook Baton accepts.
+//! The `[webhooks.NAME]` section, its reader, and the kinds of hook Baton accepts.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::common::kind::named_kinds;
+use crate::common::settings::Table;
+use crate::common::text::unknown_name_hint;
+use crate::reference::ImageName;
 
 named_kinds! {
     /// Which registry's webhook format a hook accepts, and so how it is verified.
@@ -35,4 +39,99 @@ pub struct WebhookConfig {
     pub images: Option<Vec<String>>,
     /// Registry host that replaces the one named in payloads (a proxy or alias).
     pub registry: Option<String>,
+}
+
+impl WebhookConfig {
+    /// Reads `[webhooks.NAME]`; `image_names` are the `[images]` names it may trigger. `None`
+    /// when it has errors (all of them reported).
+    pub fn read(name: &str, t: Table, image_names: &BTreeSet<String>) -> Option<WebhookConfig> {
+        // The name is a URL path segment (`/hooks/NAME`) and a metrics label.
+        let name_ok = name.len() <= 64
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            t.error_at(
+            t.path(),
+            format!(
+                "webhook name {name:?} is not usable in a URL: use up to 64 letters, digits, '-' and '_', starting with a letter or digit"
+            ),
+        );
+        }
+        let kinds = WebhookKind::ALL.map(WebhookKind::as_str);
+        let kind = t
+            .required_string(
+                "kind",
+                &format!("say which registry sends this hook: {}", kinds.join(", ")),
+            )
+            .and_then(|text| match text.parse::<WebhookKind>() {
+                Ok(kind) => Some(kind),
+                Err(why) => {
+                    t.error("kind", why.to_string());
+                    None
+                }
+            });
+        let secret_file = t.required_file_path(
+            "secret_file",
+            "put the shared secret in a file readable only by baton and set secret_file",
+        );
+        let images = match t.string_list("images") {
+            Some(items) if items.is_empty() => {
+                t.error(
+                "images",
+                "list at least one [images] name, or remove images to let this hook trigger every image",
+            );
+                None
+            }
+            Some(items) => {
+                let known: Vec<&str> = image_names.iter().map(String::as_str).collect();
+                let mut ok = true;
+                for (image, path) in &items {
+                    if !image_names.contains(image) {
+                        ok = false;
+                        let hint = unknown_name_hint(image, &known, "images");
+                        t.error_at(
+                            path,
+                            format!("webhook names unknown image {image:?}: {hint}"),
+                        );
+                    }
+                }
+                ok.then(|| Some(items.into_iter().map(|(s, _)| s).collect()))
+            }
+            None => Some(None),
+        };
+        let registry = t.string("registry");
+        let registry_ok = match &registry {
+            Some(host) => {
+                let valid = !host.is_empty()
+                    && !host.contains('/')
+                    && ImageName::parse(&format!("{host}/x"))
+                        .is_ok_and(|name| name.registry == *host || host == "docker.io");
+                if !valid {
+                    t.error(
+                    "registry",
+                    format!(
+                        "{host:?} is not a registry host: write it as in image names, e.g. \"registry.example.com:5000\""
+                    ),
+                );
+                }
+                valid
+            }
+            None => true,
+        };
+        t.finish();
+        if !name_ok || !registry_ok {
+            return None;
+        }
+        Some(WebhookConfig {
+            kind: kind?,
+            secret_file: secret_file?,
+            images: images?,
+            registry,
+        })
+    }
 }

@@ -108,6 +108,52 @@ fn credentials_directory_paths_resolve_and_explain_when_missing() {
     assert!(ok, "{text}");
 }
 
+/// The credential paths config.example.toml (shipped as /etc/baton/baton.toml) names are the
+/// ones the shipped unit's `LoadCredential=ID:DIR` creates: systemd names each file FILE of a
+/// directory `ID_FILE` under /run/credentials/UNIT/ (systemd.exec(5)).
+#[test]
+fn example_credential_paths_are_where_the_unit_puts_them() {
+    let unit = std::fs::read_to_string(repo().join("systemd/baton.service")).unwrap();
+    let id = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LoadCredential="))
+        .and_then(|v| v.split_once(':'))
+        .map(|(id, _)| id.to_string())
+        .expect("a LoadCredential=ID:DIR line");
+    let prefix = format!("/run/credentials/baton.service/{id}_");
+    let mut checked = 0;
+    for doc in [
+        "config.example.toml",
+        "docs/promotion.md",
+        "docs/install.md",
+    ] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            for (at, _) in line.match_indices("/run/credentials/") {
+                checked += 1;
+                assert!(
+                    line[at..].starts_with(&prefix),
+                    "{doc}:{}: {line:?} is not where LoadCredential={id}:... puts a credential ({prefix}FILE)",
+                    n + 1
+                );
+            }
+            for (at, _) in line.match_indices("$CREDENTIALS_DIRECTORY/") {
+                let name = &line[at + "$CREDENTIALS_DIRECTORY/".len()..];
+                assert!(
+                    !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                        || name.starts_with(&format!("{id}_")),
+                    "{doc}:{}: {line:?} is not a credential LoadCredential={id}:... creates",
+                    n + 1
+                );
+            }
+        }
+    }
+    assert!(
+        checked >= 5,
+        "config.example.toml names too few credentials"
+    );
+}
+
 fn dockerfile() -> String {
     std::fs::read_to_string(repo().join("packaging/Dockerfile")).unwrap()
 }

@@ -184,6 +184,22 @@ async fn marker_problems_exit_3_with_did_you_mean_and_the_json_says_so() {
             check.both()
         );
     }
+
+    // `once` exits 3 as `plan` does, after pushing everything else.
+    let once = fleet.baton(&["once"]);
+    assert_eq!(once.code, 3, "{}", once.both());
+    assert!(
+        once.stdout.contains("environment staging: moved 1 image"),
+        "{}",
+        once.both()
+    );
+    assert!(
+        once.stderr
+            .contains("baton once: 2 marker problems (the other markers moved; exit 3"),
+        "{}",
+        once.both()
+    );
+    assert_eq!(json(&fleet.baton(&["once", "--json"]))["exit_code"], 3);
 }
 
 #[tokio::test]

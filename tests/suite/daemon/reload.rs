@@ -1,10 +1,8 @@
 //! `baton run` reloads: by a change of the file (rename-replace and a config-map style
 //! symlink swap) and by SIGHUP, with valid and invalid configurations.
 
-use std::os::unix::fs::symlink;
-use std::time::Duration;
-
 use crate::support::daemon::{Daemon, DaemonFleet, PATIENCE, wait_until};
+use std::os::unix::fs::symlink;
 
 fn reload_count(daemon: &Daemon, result: &str) -> f64 {
     daemon
@@ -12,6 +10,15 @@ fn reload_count(daemon: &Daemon, result: &str) -> f64 {
         .get(&format!("baton_reloads_total{{result=\"{result}\"}}"))
         .copied()
         .unwrap_or(0.0)
+}
+
+/// How many times the daemon found the file touched but unchanged (a debug event).
+fn unchanged_count(daemon: &Daemon) -> usize {
+    daemon
+        .events()
+        .iter()
+        .filter(|e| e["message"] == "configuration file touched but unchanged")
+        .count()
 }
 
 fn web_image(fleet: &DaemonFleet) -> String {
@@ -80,10 +87,21 @@ async fn a_replaced_file_adds_and_removes_images_without_a_restart() {
     assert_eq!(metrics["baton_images"], 1.0);
     assert_eq!(reload_count(&daemon, "ok"), 2.0);
 
-    // Touching the file without changing it is not a reload.
+    // Touching the file without changing it is not a reload: the daemon reads it, says so,
+    // and counts nothing.
+    let touched_before = unchanged_count(&daemon);
     fleet.replace_config(&without_app);
-    std::thread::sleep(Duration::from_millis(800));
+    wait_until(PATIENCE, "the daemon to read the touched file", || {
+        (unchanged_count(&daemon) > touched_before).then_some(())
+    });
     assert_eq!(reload_count(&daemon, "ok"), 2.0);
+    assert_eq!(reload_count(&daemon, "failed"), 0.0);
+    let reloading = daemon
+        .events()
+        .iter()
+        .filter(|e| e["message"] == "reloading the configuration")
+        .count();
+    assert_eq!(reloading, 2, "{}", daemon.log());
 
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit().code(), Some(0), "{}", daemon.log());

@@ -346,13 +346,11 @@ async fn unresponsive_remote_times_out_and_git_is_killed() {
     let mut s = settings(&url);
     s.timeout = std::time::Duration::from_secs(2);
     let state = tempfile::tempdir().unwrap();
-    let started = std::time::Instant::now();
     let err = Workspace::open_or_clone(state.path(), &s)
         .await
         .unwrap_err();
     assert!(matches!(err, GitError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains(&url), "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(!state.path().join("git/checkout.tmp").exists());
     // No git process for that URL survives.
     std::thread::sleep(std::time::Duration::from_millis(200));

@@ -9,22 +9,25 @@
 //!   policy that is not listed resolves to nothing (an unknown policy);
 //! - `expected.yaml`: the input after the edit, byte for byte (equal to the input when
 //!   nothing changes);
+//! - `changes.txt`, written by hand: each line the edit changes, as `LINE: the whole line
+//!   after the edit` (without its line ending or BOM); every other line stays as it is;
 //! - `problems.txt`, when the case expects any: the plan's problems, then its held markers,
-//!   one per line, as `FILE:LINE: message` and `FILE:LINE: held: reason`.
+//!   one per line, as `FILE:LINE: message` and `FILE:LINE: held: reason`;
+//! - `README.md`, optionally: where the case comes from.
 //!
-//! The test copies the input into an empty directory, runs `markers::scan` over it, plans
-//! with a resolver built from `policies.toml`, compares the edited text with `expected.yaml`
-//! and the report with `problems.txt`, runs `markers::apply` and checks that the file on disk
-//! is then exactly `expected.yaml`, and finally scans and plans again to check that a second
-//! pass has nothing left to do.
+//! The `flux-setters-*` cases are Flux's own setter test data (fluxcd/image-automation-controller,
+//! `internal/update/testdata/setters`): Flux's input and Flux's expected output.
 //!
-//! After a deliberate change to the engine, regenerate the expected files with
+//! The test first checks that `expected.yaml` is the input with exactly the lines of
+//! `changes.txt` replaced (worked out here, line endings and BOM kept), so the expectation
+//! never comes from the engine. Then it copies the input into an empty directory, runs
+//! `markers::scan` over it, plans with a resolver built from `policies.toml`, compares the
+//! edited text with `expected.yaml` and the report with `problems.txt`, runs `markers::apply`
+//! and checks that the file on disk is then exactly `expected.yaml`, and finally scans and
+//! plans again to check that a second pass has nothing left to do.
 //!
-//! ```sh
-//! BATON_BLESS=1 cargo test --test markers_golden
-//! ```
-//!
-//! and read the diff of `tests/golden/` before committing it. `tests/golden/.gitattributes`
+//! There is no way to regenerate the expected files from the engine's output: after a
+//! deliberate change, edit `changes.txt` and `expected.yaml` by hand. `tests/golden/.gitattributes`
 //! keeps Git from touching line endings, so the CRLF, BOM and no-newline cases stay as they are.
 
 use std::collections::BTreeMap;
@@ -33,9 +36,10 @@ use std::path::{Path, PathBuf};
 
 use baton::markers::{self, Marker, Plan, Resolved, ScanOptions};
 
-const CONTROL_FILES: [&str; 4] = [
+const CONTROL_FILES: [&str; 5] = [
     "policies.toml",
     "expected.yaml",
+    "changes.txt",
     "problems.txt",
     "README.md",
 ];
@@ -68,14 +72,64 @@ const REQUIRED_CASES: &[&str] = &[
     "flux-guide-flux-kustomization",
     "flux-guide-kustomize-config",
     "flux-guide-kustomize-patches",
+    "unparseable",
+    "tab-after-colon",
+    "flux-setters-marked",
+    "flux-setters-kustomization",
+    "flux-setters-kustomization-file",
+    "flux-setters-unmarked",
+    "flux-setters-otherns",
+];
+
+/// Required cases whose file is rightly left as it is.
+const UNCHANGED_CASES: &[&str] = &[
+    "no-change",
+    "invalid-values",
+    "unparseable",
+    "tab-after-colon",
+    "flux-setters-unmarked",
 ];
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/markers")
 }
 
-fn blessing() -> bool {
-    std::env::var_os("BATON_BLESS").is_some_and(|v| v == "1")
+/// The input with the lines of `changes.txt` replaced: each line keeps its own line ending
+/// (and the first its BOM).
+fn expected_from_changes(case: &Path, input: &str) -> Result<String, String> {
+    let path = case.join("changes.txt");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines: Vec<String> = input.split('\n').map(str::to_string).collect();
+    for (n, row) in text.lines().enumerate() {
+        if row.starts_with('#') || row.trim().is_empty() {
+            continue;
+        }
+        let (number, after) = row
+            .split_once(": ")
+            .ok_or_else(|| format!("changes.txt:{}: want `LINE: text`", n + 1))?;
+        let number: usize = number
+            .parse()
+            .map_err(|_| format!("changes.txt:{}: {number:?} is not a line number", n + 1))?;
+        let line = number
+            .checked_sub(1)
+            .and_then(|i| lines.get_mut(i))
+            .ok_or_else(|| format!("changes.txt:{}: the input has no line {number}", n + 1))?;
+        let bom = if number == 1 && line.starts_with('\u{feff}') {
+            "\u{feff}"
+        } else {
+            ""
+        };
+        let cr = if line.ends_with('\r') { "\r" } else { "" };
+        let new = format!("{bom}{after}{cr}");
+        if *line == new {
+            return Err(format!(
+                "changes.txt:{}: line {number} does not change",
+                n + 1
+            ));
+        }
+        *line = new;
+    }
+    Ok(lines.join("\n"))
 }
 
 /// Reads `policies.toml` into policy name -> resolution.
@@ -173,17 +227,13 @@ fn run_case(case: &Path) -> Result<(), String> {
 
     let expected_path = case.join("expected.yaml");
     let problems_path = case.join("problems.txt");
-    if blessing() {
-        std::fs::write(&expected_path, &edited).unwrap();
-        if problems.is_empty() {
-            let _ = std::fs::remove_file(&problems_path);
-        } else {
-            std::fs::write(&problems_path, &problems).unwrap();
-        }
+    let expected =
+        std::fs::read(&expected_path).map_err(|e| format!("{}: {e}", expected_path.display()))?;
+    if expected_from_changes(case, &input_text)?.as_bytes() != expected.as_slice() {
+        return Err(
+            "expected.yaml is not the input with the lines of changes.txt replaced".to_string(),
+        );
     }
-
-    let expected = std::fs::read(&expected_path)
-        .map_err(|e| format!("{}: {e} (run with BATON_BLESS=1)", expected_path.display()))?;
     if edited.as_bytes() != expected.as_slice() {
         return Err(format!(
             "edited text differs from expected.yaml:\n--- expected\n{}\n--- got\n{}",
@@ -264,18 +314,22 @@ fn golden_cases() {
     );
 }
 
-/// The cases that exist to show the engine changes something do change something, so a
-/// blessing that silently turned them into no-ops would not pass unnoticed.
+/// The cases that exist to show the engine changes something do change something, and the
+/// ones that show a file left alone leave it alone.
 #[test]
 fn golden_cases_that_edit_do_edit() {
     for name in REQUIRED_CASES {
-        if matches!(*name, "no-change" | "holds" | "invalid-values") {
-            continue;
-        }
         let case = cases_dir().join(name);
         let input_name = input_file(&case);
         let input = std::fs::read(case.join(&input_name)).unwrap();
         let expected = std::fs::read(case.join("expected.yaml")).unwrap();
-        assert_ne!(input, expected, "{name}: expected.yaml equals the input");
+        if UNCHANGED_CASES.contains(name) {
+            assert_eq!(
+                input, expected,
+                "{name}: expected.yaml differs from the input"
+            );
+        } else {
+            assert_ne!(input, expected, "{name}: expected.yaml equals the input");
+        }
     }
 }

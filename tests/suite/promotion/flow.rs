@@ -14,6 +14,7 @@ use crate::support::promotion::{
 };
 use baton::git::trailers::parse_trailers;
 use baton::pass::{Outcome, ReviewAction};
+use jiff::SignedDuration;
 
 const REVIEW_SOAK: &str = "mode = \"review\"\npromote_from = \"staging\"\nsoak = \"24h\"\n";
 
@@ -82,8 +83,18 @@ async fn staging_moves_production_soaks_then_a_pull_request_carries_it() {
     assert!(matches!(production.outcome, Outcome::Waiting(_)));
     assert_eq!(production.waiting[0].until, Some(ready));
 
-    // Soaked: a review branch and a pull request.
-    let report = w.pass_at(hours_from_now(25)).await;
+    // One second before the instant it named: still waiting.
+    let report = w
+        .pass_at(ready.checked_sub(SignedDuration::from_secs(1)).unwrap())
+        .await;
+    let production = env(&report, "production");
+    assert!(
+        matches!(production.outcome, Outcome::Waiting(_)),
+        "{production:#?}"
+    );
+
+    // Soaked exactly the limit: a review branch and a pull request.
+    let report = w.pass_at(ready).await;
     let production = env(&report, "production");
     assert_eq!(
         production.outcome,

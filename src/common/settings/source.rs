@@ -1,4 +1,4 @@
-//! Where each configuration value came from, and the located errors built from it.
+//! Where each value of a settings file came from, and the located errors built from it.
 //!
 //! A key path maps to a line and column of the TOML file, or to the environment variable that set it.
 

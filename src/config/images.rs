@@ -1,0 +1,67 @@
+//! The `[images.NAME]` sections: which repository is watched, how often, and which tags never
+//! count.
+
+use std::time::Duration;
+
+use crate::common::settings::Table;
+use crate::common::time::MIN_INTERVAL;
+use crate::reference::ImageName;
+
+/// One `[images.NAME]` section.
+#[derive(Debug, Clone)]
+pub struct ImageConfig {
+    /// The image's repository, as parsed.
+    pub repository: ImageName,
+    /// The repository as written in the config (what full-reference markers write).
+    pub repository_text: String,
+    /// How often its tags are listed.
+    pub interval: Duration,
+    /// Tags matching any of these are never candidates.
+    pub exclude: Vec<regex::Regex>,
+    /// Deadline for one scan of this image.
+    pub timeout: Duration,
+}
+
+impl PartialEq for ImageConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.repository == other.repository
+            && self.repository_text == other.repository_text
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && crate::policy::same_patterns(&self.exclude, &other.exclude)
+    }
+}
+
+impl ImageConfig {
+    /// Reads one `[images.NAME]`; `None` when it has errors (all of them reported).
+    pub(super) fn read(t: Table) -> Option<ImageConfig> {
+        let repository_text = t.required_string(
+            "repository",
+            "name the image, e.g. repository = \"ghcr.io/example/app\"",
+        );
+        let repository = repository_text
+            .as_deref()
+            .and_then(|text| match ImageName::parse(text) {
+                Ok(name) => Some(name),
+                Err(err) => {
+                    t.error("repository", err.to_string());
+                    None
+                }
+            });
+        let interval = t
+            .duration("interval", Some(MIN_INTERVAL))
+            .unwrap_or(Duration::from_secs(300));
+        let exclude = crate::policy::config::read_exclude(&t);
+        let timeout = t
+            .duration("timeout", Some(Duration::from_secs(1)))
+            .unwrap_or(Duration::from_secs(60));
+        t.finish();
+        Some(ImageConfig {
+            repository: repository?,
+            repository_text: repository_text?.trim().to_string(),
+            interval,
+            exclude,
+            timeout,
+        })
+    }
+}
