@@ -140,7 +140,10 @@ fn read_repository(spec: &Fields, id: ObjectRef, place: Place) -> Option<ImageRe
     {
         spec.error("image", format!("{text:?}: {err}"));
     }
-    let place_of = |key: &str| spec.sink.place(spec.node.get(key).map_or(spec.node.pos, |n| n.pos));
+    let place_of = |key: &str| {
+        spec.sink
+            .place(spec.node.get(key).map_or(spec.node.pos, |n| n.pos))
+    };
     let image_place = place_of("image");
     let interval_place = place_of("interval");
     let interval = match spec.node.get("interval") {

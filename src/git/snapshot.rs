@@ -75,17 +75,15 @@ impl Workspace {
                 .find_tree(id)
                 .map_err(|e| err(format!("reading the tree of {}", prefix.display()), &e))?;
             for entry in t.iter() {
-                let entry =
-                    entry.map_err(|e| err(format!("reading the tree of {}", prefix.display()), &e))?;
+                let entry = entry
+                    .map_err(|e| err(format!("reading the tree of {}", prefix.display()), &e))?;
                 let child = prefix.join(OsStr::from_bytes(entry.filename()));
                 match entry.mode().kind() {
                     EntryKind::Tree => walks.push((child, entry.object_id())),
                     EntryKind::Blob | EntryKind::BlobExecutable if wanted(&child) => {
                         blobs.push((child, entry.object_id()))
                     }
-                    EntryKind::Link if wanted(&child) => {
-                        skipped.push((child, "a symbolic link"))
-                    }
+                    EntryKind::Link if wanted(&child) => skipped.push((child, "a symbolic link")),
                     EntryKind::Commit => skipped.push((child, "a submodule")),
                     _ => {}
                 }
