@@ -116,15 +116,33 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
         tracing::debug!(state_dir = %dir.display(), holder = %holder.map(|h| h.pid).unwrap_or(0), "waiting for the state directory");
     })
     .await?;
-    let workspace = Workspace::open_or_clone(&dir, &config.git.remote)
-        .await
-        .with_context(|| format!("cannot prepare the clone in {}", dir.display()))?;
+    let preparing = format!(
+        "preparing the clone of {} in {} (a first run clones the branch)",
+        config.git.remote.display_url(),
+        dir.display()
+    );
+    let workspace = terminal::during(
+        &preparing,
+        Workspace::open_or_clone(&dir, &config.git.remote),
+    )
+    .await
+    .with_context(|| format!("cannot prepare the clone in {}", dir.display()))?;
     Ok(Session {
         config,
         registries,
         workspace,
         _lock: lock,
     })
+}
+
+/// Progress of a pass over `config`'s images, shown at a terminal only.
+fn progress_for(config: &Config) -> terminal::PassProgress {
+    terminal::PassProgress::start(
+        config
+            .images
+            .iter()
+            .map(|(name, image)| (name.clone(), image.repository.registry.clone())),
+    )
 }
 
 /// Creates `daemon.state_dir` when missing, with an error that names the setting.
@@ -171,11 +189,12 @@ pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let p = prepare(&args.config).await?;
+        let meter = progress_for(&p.config);
         let options = PassOptions {
             now: now_override()?,
+            progress: meter.listener(),
             ..PassOptions::default()
         };
-        terminal::progress(&format!("scanning {} images", p.config.images.len()));
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         let failures = failures_grouped(&report);
         let code = if !failures.is_empty() {
@@ -274,12 +293,13 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     check_environments(&config, &args.environments)?;
     runtime()?.block_on(async {
         let p = open(config, Access::Read).await?;
+        let meter = progress_for(&p.config);
         let options = PassOptions {
             dry_run: true,
             environments: args.environments.clone(),
             now: now_override()?,
+            progress: meter.listener(),
         };
-        terminal::progress(&format!("scanning {} images", p.config.images.len()));
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         let failures = failures_grouped(&report);
         let code = if !failures.is_empty() {
@@ -343,13 +363,11 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
 pub fn check_online(args: &ConfigArg) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let p = open(load(args)?, Access::Read).await?;
-        terminal::progress(&format!(
-            "listing the tags of {} images",
-            p.config.images.len()
-        ));
+        let meter = progress_for(&p.config);
         let options = PassOptions {
             dry_run: true,
             now: now_override()?,
+            progress: meter.listener(),
             ..PassOptions::default()
         };
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
@@ -364,31 +382,50 @@ pub fn check_online(args: &ConfigArg) -> anyhow::Result<ExitCode> {
             p.config.git.remote.display_url(),
             p.config.git.remote.branch
         );
-        let mut registries: std::collections::BTreeMap<&str, (Vec<&str>, Vec<String>)> =
+        let mut registries: std::collections::BTreeMap<&str, Vec<&pass::ImageScan>> =
             std::collections::BTreeMap::new();
         for scan in report.scans.values() {
-            let entry = registries.entry(scan.registry.as_str()).or_default();
-            match &scan.error {
-                None => entry.0.push(scan.image.as_str()),
-                Some(err) => entry.1.push(format!("{}: {err}", scan.image)),
-            }
+            registries
+                .entry(scan.registry.as_str())
+                .or_default()
+                .push(scan);
         }
-        for (registry, (ok, failed)) in &registries {
+        for (registry, scans) in &registries {
+            let failed: Vec<&&pass::ImageScan> =
+                scans.iter().filter(|s| s.error.is_some()).collect();
             if failed.is_empty() {
                 println!(
                     "registry {registry}: reachable ({} image{})",
-                    ok.len(),
-                    plural(ok.len())
+                    scans.len(),
+                    plural(scans.len())
+                );
+                continue;
+            }
+            bad = true;
+            let names: Vec<&str> = failed.iter().map(|s| s.image.as_str()).collect();
+            let same_kind = failed.iter().all(|s| s.error_kind == failed[0].error_kind);
+            if failed.len() > 1 && same_kind {
+                // One cause (an unreachable host, refused credentials): said once.
+                println!(
+                    "registry {registry}: {} of {} images failed ({}), the first with: {}",
+                    failed.len(),
+                    scans.len(),
+                    names.join(", "),
+                    failed[0].error.as_deref().unwrap_or_default()
                 );
             } else {
-                bad = true;
                 println!(
-                    "registry {registry}: {} of {} images failed:",
+                    "registry {registry}: {} of {} image{} failed:",
                     failed.len(),
-                    ok.len() + failed.len()
+                    scans.len(),
+                    plural(scans.len())
                 );
-                for line in failed {
-                    println!("  {line}");
+                for scan in failed {
+                    println!(
+                        "  {}: {}",
+                        scan.image,
+                        scan.error.as_deref().unwrap_or_default()
+                    );
                 }
             }
         }

@@ -241,7 +241,8 @@ async fn list(
     client: &RegistryClient,
     image: &ImageName,
 ) -> Result<crate::registry::TagList, crate::registry::RegistryError> {
-    client.list_tags(&image.repository).await
+    let doing = format!("listing the tags of {image}");
+    super::terminal::during(&doing, client.list_tags(&image.repository)).await
 }
 
 fn print_limited<T>(items: &[T], limit: usize, line: impl Fn(&T) -> String) {

@@ -44,7 +44,43 @@ impl UnknownName {
 ///     }
 /// }
 /// ```
+///
+/// With `, fn NAME -> dyn TRAIT` after the description and `=> VALUE` after each name, it
+/// also gives `NAME(self) -> &'static dyn TRAIT`: the implementation registered for each kind,
+/// so that the list is the one place a new kind is registered.
+///
+/// ```text
+/// named_kinds! {
+///     /// Which registry's webhook format a hook accepts.
+///     pub enum WebhookKind: "a webhook kind", fn format -> dyn Format {
+///         /// Docker Hub.
+///         DockerHub = "dockerhub" => dockerhub::DockerHub,
+///     }
+/// }
+/// ```
 macro_rules! named_kinds {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident: $what:literal, fn $getter:ident -> dyn $trait:path {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal $(| $alias:literal)* => $imp:expr ),+ $(,)?
+        }
+    ) => {
+        $crate::common::kind::named_kinds! {
+            $(#[$meta])*
+            $vis enum $name: $what {
+                $( $(#[$vmeta])* $variant = $text $(| $alias)* ),+
+            }
+        }
+
+        impl $name {
+            /// The implementation registered for this kind.
+            pub fn $getter(self) -> &'static dyn $trait {
+                match self {
+                    $( $name::$variant => &$imp ),+
+                }
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident: $what:literal {
@@ -104,6 +140,33 @@ mod tests {
             /// Green, also spelt the other way.
             Green = "green" | "grün",
         }
+    }
+
+    pub trait Hue {
+        fn degrees(&self) -> u16;
+    }
+
+    struct Blue;
+
+    impl Hue for Blue {
+        fn degrees(&self) -> u16 {
+            240
+        }
+    }
+
+    named_kinds! {
+        /// A test set with an implementation per kind.
+        pub enum Paint: "a paint", fn hue -> dyn Hue {
+            /// Blue.
+            Blue = "blue" => Blue,
+        }
+    }
+
+    #[test]
+    fn registered_implementations() {
+        assert_eq!(Paint::Blue.hue().degrees(), 240);
+        assert_eq!("blue".parse::<Paint>(), Ok(Paint::Blue));
+        assert_eq!(Paint::ALL, [Paint::Blue]);
     }
 
     #[test]

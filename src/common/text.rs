@@ -39,6 +39,15 @@ pub fn suggest<'k>(given: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
+/// `items` as one log field or message part: their `Display` forms joined by `", "`.
+pub fn comma_list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|item| item.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What to say about a name that is not among the `[SECTION.NAME]` tables in `known`: the
 /// close one, the section to add, or the names there are.
 pub fn unknown_name_hint(given: &str, known: &[&str], section: &str) -> String {

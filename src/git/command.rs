@@ -611,7 +611,7 @@ impl GitCommand {
         tracing::debug!(
             what = %self.what,
             remote = %self.remote,
-            args = ?self.args.iter().map(|a| self.redactor.redact(&a.to_string_lossy())).collect::<Vec<_>>(),
+            args = %self.args.iter().map(|a| self.redactor.redact(&a.to_string_lossy())).collect::<Vec<_>>().join(" "),
             "running git"
         );
         let mut child = cmd.spawn().map_err(|source| GitError::Spawn {

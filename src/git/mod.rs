@@ -191,9 +191,16 @@ impl GitError {
                 source.kind(),
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
             ),
-            GitError::Command { detail, .. } | GitError::Repository { detail, .. } => {
+            GitError::Command { detail, .. } => {
                 let lower = detail.to_ascii_lowercase();
                 SIGNS.iter().any(|sign| lower.contains(sign))
+            }
+            // gix's words for a failed write often leave out the I/O error beneath them
+            // ("could not write loose object header"): a full file system is then read off
+            // the file system itself.
+            GitError::Repository { detail, dir, .. } => {
+                let lower = detail.to_ascii_lowercase();
+                SIGNS.iter().any(|sign| lower.contains(sign)) || file_system_full(dir)
             }
             GitError::NoSpace { .. } => true,
             _ => false,
@@ -210,6 +217,19 @@ impl GitError {
             action: action.into(),
             detail: err.to_string(),
         }
+    }
+}
+
+/// True when the file system holding `dir` has no block left that this user may write.
+fn file_system_full(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs(3) writes only into the struct it is given; the path is a valid C string.
+    unsafe {
+        let mut stats: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(path.as_ptr(), &mut stats) == 0 && stats.f_bavail == 0
     }
 }
 

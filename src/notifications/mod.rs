@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::common::template::TemplateError;
+use crate::common::text::comma_list;
 
 pub use config::{NotificationConfig, NotificationTarget};
 pub use event::{Event, EventKind, ScanFailures};
@@ -312,7 +313,7 @@ impl Notifier {
             let kind = config.target.kind();
             let counters = Arc::new(Counters::default());
             let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
-            tracing::info!(sink = %name, kind = %kind, host = %target.host(), events = ?config.events.iter().map(|k| k.as_str()).collect::<Vec<_>>(), max_per_minute = config.max_per_minute, "notification sink ready");
+            tracing::info!(sink = %name, kind = %kind, host = %target.host(), events = %comma_list(&config.events), max_per_minute = config.max_per_minute, "notification sink ready");
             let worker = Worker {
                 name: name.clone(),
                 kind,

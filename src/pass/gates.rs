@@ -359,3 +359,7 @@ fn brought_by_edit(
     };
     Some(holds(&after)? && !holds(&before)?)
 }
+
+#[cfg(test)]
+#[path = "gates_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@
 mod events;
 mod gates;
 mod moves;
+mod progress;
 mod promote;
 mod report;
 mod review;
@@ -29,6 +30,7 @@ use crate::registry::Registries;
 pub use events::{events_from_report, scan_failures};
 pub use gates::{HISTORY_LIMIT, Manual};
 pub use moves::moves_from_plan;
+pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
     EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Selection, Waiting, waiting_text,
@@ -45,6 +47,9 @@ pub struct PassOptions {
     /// The time the gates (soak, windows, freezes) are judged at; the system clock when
     /// `None`. Tests and `BATON_NOW` set it; nothing ever sleeps on it.
     pub now: Option<Timestamp>,
+    /// Told of each step (registry scans, the sync, each environment) as it happens, for a
+    /// progress display; `None` reports nothing.
+    pub progress: Option<Progress>,
 }
 
 /// Errors that stop a whole pass before any environment is processed.
@@ -109,7 +114,7 @@ pub async fn run(
     };
     let config: &Config = &effective;
     check_options(config, options)?;
-    let scans = scan_images(config, registries).await;
+    let scans = scan_images(config, registries, options.progress.as_ref()).await;
     let selections = select(config, &scans);
     let listed = scans
         .iter()
@@ -212,6 +217,7 @@ async fn run_writing(
     rules_commit: Option<String>,
 ) -> Result<PassReport, PassError> {
     let template = check_options(config, options)?;
+    progress::report(options.progress.as_ref(), Step::Syncing);
     workspace.sync().await.map_err(PassError::Sync)?;
     let cx = Context {
         config,
@@ -239,7 +245,10 @@ async fn run_writing(
                 report.outcome = Outcome::Failed(why.clone());
                 report
             }
-            None => environment_pass(&cx, &name, env, None).await,
+            None => {
+                progress::report(options.progress.as_ref(), Step::Environment { name: &name });
+                environment_pass(&cx, &name, env, None).await
+            }
         };
         log_environment(&report);
         if unusable.is_none() && matches!(report.outcome, Outcome::Failed(_)) && !options.dry_run {

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use crate::config::{Config, ImageConfig};
 use crate::registry::{Registries, RegistryClient, RegistryError};
 
+use super::progress::{Progress, Step, report};
+
 /// One image's scan result.
 #[derive(Debug, Clone)]
 pub struct ImageScan {
@@ -27,7 +29,18 @@ pub struct ImageScan {
 
 /// Lists the tags of every configured image, at most `daemon.concurrency` at once,
 /// each within its image's `timeout`. A failure is recorded; the others carry on.
-pub async fn scan_images(config: &Config, registries: &Registries) -> BTreeMap<String, ImageScan> {
+/// `progress` hears of the start and of each image's end.
+pub async fn scan_images(
+    config: &Config,
+    registries: &Registries,
+    progress: Option<&Progress>,
+) -> BTreeMap<String, ImageScan> {
+    report(
+        progress,
+        Step::Scanning {
+            images: config.images.len(),
+        },
+    );
     let limit = Arc::new(tokio::sync::Semaphore::new(
         config.daemon.concurrency.max(1),
     ));
@@ -53,6 +66,13 @@ pub async fn scan_images(config: &Config, registries: &Registries) -> BTreeMap<S
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(scan) => {
+                report(
+                    progress,
+                    Step::Scanned {
+                        image: &scan.image,
+                        ok: scan.error.is_none(),
+                    },
+                );
                 out.insert(scan.image.clone(), scan);
             }
             Err(err) => tracing::error!(error = %err, "a scan task stopped unexpectedly"),

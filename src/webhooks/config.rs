@@ -3,28 +3,30 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use super::Format;
 use crate::common::kind::named_kinds;
 use crate::common::settings::Table;
 use crate::common::text::unknown_name_hint;
 use crate::reference::ImageName;
 
 named_kinds! {
-    /// Which registry's webhook format a hook accepts, and so how it is verified.
-    pub enum WebhookKind: "a webhook kind" {
+    /// Which registry's webhook format a hook accepts, and so how it is verified. Each kind
+    /// names the [`Format`] that reads it: a new kind is a file beside this one and a line here.
+    pub enum WebhookKind: "a webhook kind", fn format -> dyn Format {
         /// Docker Hub repository webhooks (`push_data`, `repository.repo_name`).
-        DockerHub = "dockerhub",
+        DockerHub = "dockerhub" => super::dockerhub::DockerHub,
         /// GitHub `package` and `registry_package` events for GHCR, signed with HMAC-SHA256.
-        GitHub = "github",
+        GitHub = "github" => super::github::GitHub,
         /// Harbor `PUSH_ARTIFACT` events, default or CloudEvents format.
-        Harbor = "harbor",
+        Harbor = "harbor" => super::harbor::Harbor,
         /// Quay "Repository Push" notifications.
-        Quay = "quay",
+        Quay = "quay" => super::quay::Quay,
         /// GitLab's container registry notifications (the distribution envelope).
-        GitLab = "gitlab",
+        GitLab = "gitlab" => super::distribution::Distribution,
         /// The distribution registry's own notifications (`docker-registry`, `registry:2`).
-        Distribution = "distribution",
+        Distribution = "distribution" => super::distribution::Distribution,
         /// Baton's own minimal format: `{"repository": "...", "tag": "..."}`.
-        Generic = "generic",
+        Generic = "generic" => super::generic::Generic,
     }
 }
 

@@ -4,6 +4,7 @@
 //! the right header and never elsewhere; clear messages for refused tokens, rate limits,
 //! missing repositories and error replies.
 
+mod gitea_prism;
 mod github_prism;
 
 use std::time::Duration;

@@ -289,6 +289,18 @@ async fn when_every_scan_fails_plan_says_nothing_was_checked_once_per_registry()
     let plan = fleet.baton(&["plan", "--json"]);
     assert_eq!(plan.code, 1, "{}", plan.both());
     assert_eq!(json(&plan)["checked"], false);
+
+    // `check --repo` says the registry's one cause once too.
+    let check = fleet.baton(&["check", "--repo"]);
+    assert_eq!(check.code, 1, "{}", check.both());
+    let grouped = format!("registry {dead}: 2 of 2 images failed (app, web), the first with: ");
+    assert!(check.stdout.contains(&grouped), "{}", check.both());
+    assert_eq!(
+        check.stdout.matches("cannot reach").count(),
+        1,
+        "{}",
+        check.both()
+    );
 }
 
 /// Runs `baton plan` with stderr in a file whose device and inode `JOURNAL_STREAM` names (as
@@ -554,10 +566,85 @@ async fn a_terminal_gets_colours_and_progress_a_pipe_gets_neither() {
     let shown = on_a_terminal(&fleet, "plan");
     assert!(shown.contains("\x1b[32m+"), "no green added line:\n{shown}");
     assert!(shown.contains("\x1b[31m-"), "no red removed line:\n{shown}");
-    assert!(shown.contains("... scanning 2 images"), "{shown}");
+    assert!(
+        shown.contains("... scanning 2 images on 1 registry"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("... working on environment staging"),
+        "{shown}"
+    );
     let piped = fleet.baton(&["plan"]);
     assert!(!piped.stdout.contains('\x1b'), "{}", piped.both());
-    assert!(!piped.stderr.contains("... scanning"), "{}", piped.both());
+    assert!(!piped.stderr.contains("... "), "{}", piped.both());
+}
+
+/// A registry that takes 5 s to answer (a fake: a real one cannot be made slow on cue): at a
+/// terminal, `plan` says every few seconds which registry it still waits for and for which
+/// images (one line per registry, not per image), and `tags` that it is still listing; piped
+/// or with `-q`, neither says anything of the sort.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_registry_is_named_while_it_is_waited_for_at_a_terminal_only() {
+    use crate::support::fake_registry::{Behaviour, FakeRegistry};
+    let slow = FakeRegistry::start(Behaviour {
+        tags: vec!["1.0.0".into()],
+        stall: Some(std::time::Duration::from_secs(5)),
+        ..Default::default()
+    })
+    .await;
+    let fleet = Fleet::start().await;
+    let extra = format!(
+        "\n[registries.\"{host}\"]\ninsecure = true\n\n[images.slow-a]\nrepository = \"{host}/team/a\"\n\n[images.slow-b]\nrepository = \"{host}/team/b\"\n",
+        host = slow.host()
+    );
+    fleet.write_config_with(&fleet.remote.path_url(), "", &extra);
+    let fleet = std::sync::Arc::new(fleet);
+    let at_terminal = |args: &'static str| {
+        let fleet = fleet.clone();
+        tokio::task::spawn_blocking(move || on_a_terminal(&fleet, args))
+    };
+
+    let shown = at_terminal("plan").await.unwrap();
+    assert!(
+        shown.contains("... scanning 4 images on 2 registries"),
+        "{shown}"
+    );
+    let waiting = format!(
+        "2 of 4 images scanned; still waiting {{}}s for {} (slow-a, slow-b)",
+        slow.host()
+    );
+    let (before, after) = waiting.split_once("{}").unwrap();
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains(before) && l.contains(after)),
+        "no line naming the slow registry and its images:\n{shown}"
+    );
+    assert_eq!(
+        shown.matches(&format!("for {} (", slow.host())).count(),
+        shown.matches("images scanned; still waiting").count(),
+        "one line per registry and tick:\n{shown}"
+    );
+
+    let shown = at_terminal("tags slow-a").await.unwrap();
+    assert!(
+        shown.contains(&format!(
+            "... still listing the tags of {}/team/a (",
+            slow.host()
+        )),
+        "{shown}"
+    );
+
+    let quiet = at_terminal("-q plan").await.unwrap();
+    assert!(!quiet.contains("still waiting"), "{quiet}");
+    let piped = tokio::task::spawn_blocking({
+        let fleet = fleet.clone();
+        move || fleet.baton(&["plan"])
+    })
+    .await
+    .unwrap();
+    assert!(!piped.stderr.contains("still waiting"), "{}", piped.both());
+    assert!(!piped.stderr.contains("... "), "{}", piped.both());
 }
 
 #[test]

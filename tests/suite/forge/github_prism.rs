@@ -4,12 +4,11 @@
 //! request it could not validate; as a proxy in front of the fake forge it also checks the
 //! fake's replies. scripts/test installs prism into target/prism (scripts/prism/package.json).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::fake_forge::{FakeForge, FakeKind};
+use crate::support::prism::{Prism, violations};
 use baton::forge::ForgeConfig;
 use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
 
@@ -17,139 +16,6 @@ const TOKEN: &str = "forge-secret-token-123";
 
 fn description() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github/api.github.com.baton.json")
-}
-
-/// prism's executable: BATON_PRISM, else where scripts/test installs it.
-fn prism_binary() -> PathBuf {
-    let path = std::env::var_os("BATON_PRISM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/prism/node_modules/.bin/prism")
-        });
-    assert!(
-        path.exists(),
-        "prism is not installed at {}: run scripts/test (it installs scripts/prism/package.json \
-         into target/prism) or set BATON_PRISM",
-        path.display()
-    );
-    path
-}
-
-/// A running prism (mock or proxy) on a loopback port; killed when dropped.
-struct Prism {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Prism {
-    /// `prism mock DESCRIPTION` in static mode: answers with GitHub's own examples.
-    fn mock() -> Prism {
-        Prism::start(&["mock"], &[])
-    }
-
-    /// `prism proxy DESCRIPTION UPSTREAM`: forwards to `upstream` and checks both directions.
-    fn proxy(upstream: &str) -> Prism {
-        Prism::start(&["proxy"], &[upstream])
-    }
-
-    fn start(mode: &[&str], after: &[&str]) -> Prism {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("prism.log");
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let out = std::fs::File::create(&log).unwrap();
-            let child = Command::new(prism_binary())
-                .args(mode)
-                .arg(description())
-                .args(after)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .expect("start prism");
-            let mut prism = Prism {
-                child,
-                port,
-                log: log.clone(),
-                _dir: tempfile::tempdir().unwrap(),
-            };
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let text = prism.log_text();
-                if text.contains("Prism is listening") {
-                    prism._dir = dir;
-                    return prism;
-                }
-                if let Ok(Some(_)) = prism.child.try_wait() {
-                    break; // most likely the port was taken meanwhile: try another
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "prism did not start in 60 s:\n{text}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!(
-            "prism exited at start five times:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log_text(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut text);
-        }
-        text
-    }
-
-    /// The log once `requests` requests have been handled (prism logs after replying).
-    fn settled_log(&self, requests: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = self.log_text();
-            if text.matches("Request received").count() >= requests || Instant::now() > deadline {
-                std::thread::sleep(Duration::from_millis(300));
-                return self.log_text();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What in prism's log says a request (or, with `replies`, a reply) broke the description.
-fn violations(log: &str, replies: bool) -> Vec<String> {
-    log.lines()
-        .filter(|l| {
-            l.contains("did not pass the validation rules")
-                || l.contains("Violation: request")
-                || (replies && l.contains("Violation: response"))
-                || (replies && l.contains("Unable to match"))
-                || l.contains("NO_PATH_MATCHED")
-                || l.contains("NO_METHOD_MATCHED")
-                || l.contains("Request terminated with error")
-        })
-        .map(str::to_string)
-        .collect()
 }
 
 fn config(base_url: &str, repository: &str, token_file: &Path) -> ForgeConfig {
@@ -182,7 +48,7 @@ fn new_pr(head: &str, to: &str) -> NewPullRequest {
 
 #[tokio::test]
 async fn every_github_call_passes_githubs_own_description() {
-    let prism = Prism::mock();
+    let prism = Prism::mock(&description());
     let dir = tempfile::tempdir().unwrap();
     // GitHub's examples are all of octocat/Hello-World, opened by octocat from that repository,
     // and the example authenticated user is octocat: so the example pull request is Baton's own.
@@ -250,7 +116,7 @@ async fn every_github_call_passes_githubs_own_description() {
 #[tokio::test]
 async fn the_github_fake_answers_as_githubs_description_says() {
     let fake = FakeForge::start(FakeKind::GitHub, "platform/fleet", TOKEN).await;
-    let prism = Prism::proxy(&fake.base_url());
+    let prism = Prism::proxy(&description(), &fake.base_url());
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&prism.base_url(), "platform/fleet", &token_file(dir.path()));
     config.reviewers.push("nobody".into());

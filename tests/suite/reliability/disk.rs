@@ -5,11 +5,15 @@
 //! The test prints which one ran; as root without the right to mount it fails (scripts/test
 //! probes for that and excludes these tests by name, saying why). Baton fails with an error
 //! naming the path and what to do, pushes nothing half-done, and the next pass after space is
-//! freed succeeds. The disk fills before the pass, or while the push is on the wire.
+//! freed succeeds. The disk fills before the pass, during the edit (when Baton asks the
+//! registry for the digest it pins), during the commit (when the signing program runs), or
+//! while the push is on the wire.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::support::daemon::{PATIENCE, wait_until};
 use crate::support::fleet::{Fleet, PRODUCTION_APP, STAGING_APP, STAGING_KUSTOMIZATION};
@@ -331,6 +335,227 @@ async fn a_disk_filling_during_the_push_loses_nothing_and_repeats_nothing() {
         git(&fleet.checkout(), &["rev-parse", "HEAD"]),
         pushed,
         "the clone is not the remote's head"
+    );
+    drop(mount);
+}
+
+/// A TCP proxy in front of the registry that runs `script` once, before forwarding the first
+/// request whose bytes contain `trigger` (a manifest path): the pass is then past its sync and
+/// about to write the edit. Threads, not tasks: the test blocks its runtime on `baton once`.
+struct TriggerProxy {
+    host: String,
+    fired: Arc<AtomicBool>,
+}
+
+impl TriggerProxy {
+    fn start(upstream: String, trigger: &str, script: String) -> TriggerProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let fired = Arc::new(AtomicBool::new(false));
+        let trigger = trigger.as_bytes().to_vec();
+        let flag = fired.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server);
+                let (mut from_server, mut to_client) = (to_server.try_clone().unwrap(), client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(std::net::Shutdown::Write);
+                });
+                let (trigger, script, flag) = (trigger.clone(), script.clone(), flag.clone());
+                std::thread::spawn(move || {
+                    let mut seen: Vec<u8> = Vec::new();
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = match from_client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        seen.extend_from_slice(&buf[..n]);
+                        if seen.windows(trigger.len()).any(|w| w == trigger)
+                            && !flag.swap(true, Ordering::SeqCst)
+                        {
+                            let _ = Command::new("sh").arg("-c").arg(&script).status();
+                        }
+                        // Keep only what could start a trigger split across reads.
+                        let keep = seen.len().saturating_sub(trigger.len());
+                        seen.drain(..keep);
+                        if to_server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to_server.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        TriggerProxy { host, fired }
+    }
+}
+
+/// Checks what every mid-pass fill must leave: `baton once` failed with an error naming the
+/// state directory, the disk really filled, nothing reached the remote; then, space freed,
+/// the next pass pushes the move exactly once and the clone is the remote's head.
+fn assert_failed_then_recovers(
+    fleet: &Fleet,
+    state: &Path,
+    tmpfs: bool,
+    during: &crate::support::baton::Run,
+    moved: &str,
+    image_line: &str,
+) {
+    assert_eq!(during.code, 1, "{}", during.both());
+    let error = during
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("environment staging: "))
+        .unwrap_or_else(|| panic!("no error for staging: {}", during.both()));
+    assert!(error.contains(&state.display().to_string()), "{error}");
+    if tmpfs {
+        assert!(
+            error.contains("no space left on the file system holding"),
+            "{error}"
+        );
+        let filler = std::fs::metadata(state.join("filler")).map(|m| m.len());
+        assert!(
+            filler.as_ref().is_ok_and(|len| *len > 1 << 20),
+            "the disk was not filled: {filler:?}"
+        );
+    }
+    assert_eq!(fleet.head(), moved, "something was pushed from a full disk");
+    git(&fleet.remote.path, &["fsck", "--strict", "--no-progress"]);
+
+    Full::filled_by_script(state, tmpfs).free();
+    let after = fleet.baton(&["once"]);
+    assert_eq!(after.code, 0, "{}", after.both());
+    let pushed = fleet.head();
+    assert_eq!(
+        fleet.remote.parents(BRANCH)[1][0],
+        moved,
+        "one commit expected on top of the first"
+    );
+    assert!(fleet.show(&pushed, STAGING_APP).contains(image_line));
+    let again = fleet.baton(&["once"]);
+    assert_eq!(again.code, 0, "{}", again.both());
+    assert_eq!(fleet.head(), pushed, "the move was committed twice");
+    assert_eq!(
+        git(&fleet.checkout(), &["rev-parse", "HEAD"]),
+        pushed,
+        "the clone is not the remote's head"
+    );
+}
+
+/// The disk fills during the edit: a proxy in front of the registry fills it when Baton asks
+/// for the new tag's manifest (the digest it pins), after the sync and before the edit is
+/// written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_filling_during_the_edit_fails_clearly_and_loses_nothing() {
+    let fleet = Fleet::start().await;
+    let state = fleet.state_dir();
+    let mount = prepare(&state);
+    let proxy = TriggerProxy::start(
+        fleet.registry.host(),
+        "/team/app/manifests/1.4.0",
+        Full::fill_script(&state, mount.is_some()),
+    );
+    // The images are read through the proxy (the first pass also moves the markers to its
+    // host name).
+    let text = fleet
+        .config(&fleet.remote.file_url())
+        .text()
+        .replace(&fleet.registry.host(), &proxy.host);
+    std::fs::write(fleet.config_path(), text).unwrap();
+    let first = fleet.baton(&["once"]);
+    assert_eq!(first.code, 0, "{}", first.both());
+    assert!(!proxy.fired.load(Ordering::SeqCst));
+    let moved = fleet.head();
+
+    fleet.push("team/app", "1.4.0").await;
+    let during = fleet.baton(&["once"]);
+    eprintln!(
+        "baton once with the disk filling during the edit: {}",
+        during.both()
+    );
+    assert!(
+        proxy.fired.load(Ordering::SeqCst),
+        "the manifest was never asked for"
+    );
+    let line = format!("{}/team/app:1.4.0@sha256:", proxy.host);
+    assert_failed_then_recovers(&fleet, &state, mount.is_some(), &during, &moved, &line);
+    drop(mount);
+}
+
+/// The disk fills during the commit: the signing program (ssh-keygen, found on PATH) fills it
+/// before it signs, after the edit is written and before the commit is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_filling_during_the_commit_fails_clearly_and_loses_nothing() {
+    let fleet = Fleet::start().await;
+    let state = fleet.state_dir();
+    let mount = prepare(&state);
+    let dir = fleet.dir.path();
+    let key = dir.join("signing-key");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "baton", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ssh-keygen"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let armed = dir.join("armed");
+    let wrapper = bin.join("ssh-keygen");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ -e '{armed}' ]; then rm -f '{armed}'; {fill}; fi\nexec '{real}' \"$@\"\n",
+            armed = armed.display(),
+            fill = Full::fill_script(&state, mount.is_some()),
+            real = real.trim(),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    fleet.write_config_with(
+        &fleet.remote.file_url(),
+        &format!("signing_key = \"{}\"\n", key.display()),
+        "",
+    );
+    let once = |fleet: &Fleet| fleet.baton_env(&["once"], &[("PATH", &path)]);
+    let first = once(&fleet);
+    assert_eq!(first.code, 0, "{}", first.both());
+    let moved = fleet.head();
+
+    fleet.push("team/app", "1.4.0").await;
+    std::fs::write(&armed, "").unwrap();
+    let during = once(&fleet);
+    eprintln!(
+        "baton once with the disk filling during the commit: {}",
+        during.both()
+    );
+    assert!(!armed.exists(), "the signer was never run");
+    assert_failed_then_recovers(
+        &fleet,
+        &state,
+        mount.is_some(),
+        &during,
+        &moved,
+        "app:1.4.0@sha256:",
     );
     drop(mount);
 }

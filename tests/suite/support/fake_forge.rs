@@ -7,12 +7,15 @@
 //! - GitHub: GitHub's own REST description (@octokit/openapi 23.0.2, cut down in
 //!   tests/fixtures/github). Replies are built from its examples and checked against its
 //!   schemas by tests/suite/forge/github_prism.rs (prism proxy).
-//! - Gitea/Forgejo: Gitea's swagger file, templates/swagger/v1_json.tmpl at go-gitea/gitea
-//!   commit 67ce9ca1 (main, 2025): list `state` open|closed|all, `sort=recentupdate`, `page`,
-//!   `limit`; create (`head`, `base`, `title`, `body`) answers 201, an existing one 409;
-//!   edit (PATCH) answers 201; PullRequest `number`, `html_url`, `state`, `merged`,
-//!   `merged_at`, `title`, `body`, `head.ref`, `base.ref`, `labels`; labels by id;
-//!   `requested_reviewers` takes `reviewers` and answers 201 with a list, 422 for an
+//! - Gitea/Forgejo: the swagger description a Gitea or Forgejo server serves, cut down in
+//!   tests/fixtures/gitea (Forgejo 11.0.3, the Gitea 1.22 API; scripts/gitea-api-subset), and
+//!   checked against it by tests/suite/forge/gitea_prism.rs (prism proxy: every request and
+//!   reply). The same fields as Gitea's own templates/swagger/v1_json.tmpl (go-gitea/gitea):
+//!   list `state` open|closed|all, `sort=recentupdate`, `page`, `limit`; create (`head`,
+//!   `base`, `title`, `body`) answers 201, an existing one 409; edit (PATCH) answers 201;
+//!   PullRequest `number`, `html_url`, `state`, `merged`, `merged_at` (a date-time string:
+//!   left out until merged), `title`, `body`, `head.ref`, `base.ref`, `labels`; labels by
+//!   id; `requested_reviewers` takes `reviewers` and answers 201 with a list, 422 for an
 //!   unknown user.
 //! - GitLab: GitLab's REST documentation, doc/api/merge_requests.md (gitlabhq/gitlabhq,
 //!   the GitLab 13 page) and the create attributes as GitLab's current documentation
@@ -821,13 +824,12 @@ fn gitlab(
 // ---- Gitea ------------------------------------------------------------------------------
 
 fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
-    json!({
+    let mut v = json!({
         "id": 2000 + p.number,
         "number": p.number,
         "html_url": web(state, "pulls", p.number),
         "state": if p.open { "open" } else { "closed" },
         "merged": p.merged,
-        "merged_at": if p.merged { json!("2026-11-25T10:00:00Z") } else { Value::Null },
         "title": p.title,
         "body": p.body,
         "user": {"id": user_id(&p.author), "login": p.author},
@@ -844,7 +846,13 @@ fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
             "repo": {"id": project_id(state, &state.repository), "full_name": state.repository},
         },
         "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
-    })
+    });
+    // The description types `merged_at` as a date-time string, never null (servers send null
+    // for an unmerged pull request; Baton reads either): left out until merged.
+    if p.merged {
+        v["merged_at"] = json!("2026-11-25T10:00:00Z");
+    }
+    v
 }
 
 fn gitea(

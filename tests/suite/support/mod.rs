@@ -11,6 +11,7 @@ pub mod fake_registry;
 pub mod fleet;
 pub mod flux_fleet;
 pub mod git_server;
+pub mod prism;
 pub mod promotion;
 pub mod registry;
 pub mod reliability;
