@@ -126,7 +126,15 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
         Workspace::open_or_clone(&dir, &config.git.remote),
     )
     .await
-    .with_context(|| format!("cannot prepare the clone in {}", dir.display()))?;
+    .with_context(|| {
+        format!(
+            "cannot prepare the clone of git.url {} (branch {}) in {}: check git.url and git.branch in {}",
+            config.git.remote.display_url(),
+            config.git.remote.branch,
+            dir.display(),
+            config.source.display()
+        )
+    })?;
     Ok(Session {
         config,
         registries,
