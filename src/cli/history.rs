@@ -19,9 +19,9 @@ pub struct HistoryArgs {
     /// Only moves of this image (a policy name, an [images] name or a repository).
     #[arg(long, value_name = "NAME")]
     pub image: Option<String>,
-    /// Look at most this many commits back.
-    #[arg(long, default_value_t = 1000)]
-    pub limit: usize,
+    /// Look at most this many commits back (1 or more).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
     #[command(flatten)]
     pub config: ConfigArg,
     #[command(flatten)]
@@ -138,7 +138,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         let records = workspace
             .history(&HistoryQuery {
                 paths: Vec::new(),
-                limit: Some(args.limit),
+                limit: Some(usize::try_from(args.limit).unwrap_or(usize::MAX)),
             })
             .context("cannot read the history")?;
         let mut rows = Vec::new();

@@ -239,6 +239,7 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
                 println!("nothing to move: every marker is up to date")
             }
             [] if !reviewed.is_empty() => {}
+            [] if failures.is_empty() => println!("nothing to move yet"),
             [] => println!("nothing was pushed"),
             [branch] => println!("1 commit pushed to {branch}"),
             [branch, ..] => println!("{} commits pushed to {branch}", pushed.len()),
@@ -320,17 +321,22 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         for env in &report.environments {
             println!();
             println!("== environment {}: {}", env.name, env_text(env, checked));
-            for m in &env.moves {
-                println!(
-                    "  {} {} -> {}   ({}, {})",
-                    m.policy, m.from, m.to, m.image, m.rule
-                );
+            // Up to date with moves: review branches already propose them; their diff and
+            // message are on those branches, not news.
+            let news = env.outcome != Outcome::Unchanged;
+            if news {
+                for m in &env.moves {
+                    println!(
+                        "  {} {} -> {}   ({}, {})",
+                        m.policy, m.from, m.to, m.image, m.rule
+                    );
+                }
             }
             print_notes(env);
-            if !env.diff.is_empty() {
+            if news && !env.diff.is_empty() {
                 println!("\n{}", terminal::colour_diff(env.diff.trim_end()));
             }
-            if let Some(message) = &env.message {
+            if let (true, Some(message)) = (news, &env.message) {
                 println!("\ncommit message:\n{}", indent(message));
             }
         }
@@ -478,6 +484,22 @@ fn check_environments(config: &Config, names: &[String]) -> anyhow::Result<()> {
 fn env_text(env: &pass::EnvironmentReport, checked: bool) -> String {
     if !checked && env.outcome == Outcome::Unchanged {
         return "not checked: no image could be scanned".to_string();
+    }
+    let pending = env
+        .reviews
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.action,
+                pass::ReviewAction::BranchCurrent | pass::ReviewAction::Current { .. }
+            )
+        })
+        .count();
+    if env.outcome == Outcome::Unchanged && pending > 0 {
+        return format!(
+            "up to date: {pending} review{} already pending (below)",
+            plural(pending)
+        );
     }
     outcome_text(&env.outcome, env.moves.len())
 }

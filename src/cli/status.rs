@@ -87,7 +87,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             .context("cannot build the HTTP client")?;
         let response = client.get(&url).send().await.with_context(|| {
             format!(
-                "cannot reach the daemon at {url} (is `baton run` running with this configuration?)"
+                "cannot reach the daemon at {url}: is `baton run` running? Name its configuration with --config PATH (or BATON_CONFIG), or its daemon.listen address with --url HOST:PORT"
             )
         })?;
         let status = response.status();

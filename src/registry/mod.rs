@@ -6,42 +6,42 @@
 
 mod auth;
 mod config;
-mod docker_config;
 mod error;
 mod limits;
+mod pool;
 mod settings;
 mod tags_page;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use base64::Engine;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LINK};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, LINK};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::common::backoff::Backoff;
 use crate::common::http::{client_builder, parse_retry_after, read_bounded};
-use crate::common::secret::{Secret, SecretFileError};
 use crate::common::text::error_chain;
 use crate::reference::{
-    DOCKER_HUB, DOCKER_HUB_API, ImageName, is_valid_digest, is_valid_repository_path, is_valid_tag,
+    DOCKER_HUB, DOCKER_HUB_API, is_valid_digest, is_valid_repository_path, is_valid_tag,
 };
 
-pub use auth::{Challenge, parse_challenges};
+pub use auth::{
+    Challenge, DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub, parse_challenges,
+};
 pub use config::RegistryConfig;
-pub use docker_config::{DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub};
 pub use error::{ErrorKind, RegistryError};
 pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining};
+pub use pool::Registries;
 pub use settings::{
     Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,
     FALLBACK_PAGE_SIZE, RegistrySettings,
 };
 
-use auth::{TokenReply, pull_scope};
+use auth::AuthState;
 use error::sanitize;
 
 /// Media types asked for when resolving a digest: OCI index and manifest,
@@ -53,9 +53,6 @@ application/vnd.docker.distribution.manifest.v2+json";
 
 /// The longest wait between retries of one request, before jitter.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// How long credentials read from a docker config or helper are reused.
-const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
 
 /// The tags of one repository, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,14 +69,6 @@ pub struct TagList {
 struct Call<'a> {
     repository: &'a str,
     requests: u32,
-}
-
-#[derive(Default)]
-struct AuthState {
-    challenge: Option<Challenge>,
-    tokens: HashMap<String, (Secret, Instant)>,
-    /// Token realms on another host than the registry, logged once each.
-    foreign_realms: std::collections::HashSet<String>,
 }
 
 /// A client for one registry host. Cheap to share (`Arc`); it caches tokens,
@@ -621,395 +610,10 @@ impl RegistryClient {
     fn backoff(&self, retry: u32) -> Duration {
         Backoff::new(self.settings.retry_base_delay, MAX_BACKOFF).delay(retry)
     }
-
-    /// Learns the auth scheme from a 401 so that the next attempt can answer it.
-    async fn handle_challenge(
-        &self,
-        call: &mut Call<'_>,
-        headers: &HeaderMap,
-    ) -> Result<(), RegistryError> {
-        let values = headers
-            .get_all(reqwest::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        let Some(challenge) = parse_challenges(values) else {
-            return Err(self.unauthorized(
-                call,
-                401,
-                format!(
-                    "the registry sent no usable WWW-Authenticate challenge; {}",
-                    self.settings.credentials.describe()
-                ),
-            ));
-        };
-        if challenge == Challenge::Basic && self.credentials(call).await?.is_none() {
-            return Err(self.unauthorized(
-                call,
-                401,
-                format!(
-                    "the registry requires credentials; {}",
-                    self.settings.credentials.describe()
-                ),
-            ));
-        }
-        let mut state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
-        state.tokens.remove(&pull_scope(call.repository));
-        state.challenge = Some(challenge);
-        Ok(())
-    }
-
-    /// The `Authorization` value for the next request, fetching a token when
-    /// the registry speaks Bearer and none is cached.
-    async fn auth_header(&self, call: &mut Call<'_>) -> Result<Option<HeaderValue>, RegistryError> {
-        if let Credentials::Token(token) = &self.settings.credentials {
-            return Ok(Some(self.bearer_value(call, token)?));
-        }
-        let challenge = self
-            .auth
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .challenge
-            .clone();
-        match challenge {
-            None => Ok(None),
-            Some(Challenge::Basic) => match self.credentials(call).await? {
-                Some(ResolvedCredential::Basic { username, password }) => {
-                    Ok(Some(basic_value(&username, &password)))
-                }
-                Some(ResolvedCredential::IdentityToken { username, token }) => {
-                    Ok(Some(basic_value(&username, &token)))
-                }
-                Some(ResolvedCredential::Bearer(token)) => {
-                    Ok(Some(self.bearer_value(call, &token)?))
-                }
-                None => Ok(None),
-            },
-            Some(Challenge::Bearer { realm, service, .. }) => {
-                let token = self.token(call, &realm, service.as_deref()).await?;
-                Ok(Some(self.bearer_value(call, &token)?))
-            }
-        }
-    }
-
-    fn bearer_value(&self, call: &Call<'_>, token: &Secret) -> Result<HeaderValue, RegistryError> {
-        let mut value =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                self.unauthorized(
-                    call,
-                    401,
-                    "the token holds characters not allowed in a header; check the token".into(),
-                )
-            })?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-
-    fn cached_token(&self, scope: &str) -> Option<Secret> {
-        let state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
-        state
-            .tokens
-            .get(scope)
-            .filter(|(_, expires)| Instant::now() < *expires)
-            .map(|(token, _)| token.clone())
-    }
-
-    /// A token for the repository's pull scope, from the cache or the realm.
-    async fn token(
-        &self,
-        call: &mut Call<'_>,
-        realm: &str,
-        service: Option<&str>,
-    ) -> Result<Secret, RegistryError> {
-        let scope = pull_scope(call.repository);
-        if let Some(token) = self.cached_token(&scope) {
-            return Ok(token);
-        }
-        let _guard = self.token_lock.lock().await;
-        if let Some(token) = self.cached_token(&scope) {
-            return Ok(token);
-        }
-        let realm_url = Url::parse(realm).map_err(|_| {
-            self.malformed(
-                call,
-                format!("the token realm {:?} is not a URL", sanitize(realm, 200)),
-            )
-        })?;
-        match realm_url.scheme() {
-            "https" => {}
-            "http" if self.settings.insecure => {}
-            "http" => {
-                return Err(RegistryError::Config {
-                    registry: self.host.clone(),
-                    repository: call.repository.to_string(),
-                    detail: format!(
-                        "the token realm {} is plain HTTP: set insecure for this registry only if the network is trusted",
-                        sanitize(realm, 200)
-                    ),
-                });
-            }
-            other => {
-                return Err(self.malformed(
-                    call,
-                    format!("the token realm uses scheme {:?}", sanitize(other, 20)),
-                ));
-            }
-        }
-        let credentials = self.credentials(call).await?;
-        let realm_host = realm_url
-            .host_str()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let registry_host = self
-            .base
-            .host_str()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if realm_host != registry_host {
-            if credentials.is_some() && realm_url.scheme() != "https" {
-                return Err(RegistryError::Config {
-                    registry: self.host.clone(),
-                    repository: call.repository.to_string(),
-                    detail: format!(
-                        "the token realm {} is on another host than the registry and plain HTTP: credentials are sent to another host only over https; ask the registry's operator to serve its token realm over https",
-                        sanitize(&realm_without_query(realm), 200)
-                    ),
-                });
-            }
-            let first = self
-                .auth
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .foreign_realms
-                .insert(realm_host.clone());
-            if first {
-                tracing::info!(registry = %self.host, realm = %sanitize(&realm_without_query(realm), 200), realm_host = %realm_host, "the registry's token realm is on another host");
-            }
-        }
-        let request = match &credentials {
-            Some(ResolvedCredential::IdentityToken { token, .. }) => {
-                let mut form = url::form_urlencoded::Serializer::new(String::new());
-                form.append_pair("grant_type", "refresh_token");
-                if let Some(service) = service {
-                    form.append_pair("service", service);
-                }
-                form.append_pair("scope", &scope);
-                form.append_pair("client_id", "baton");
-                form.append_pair("refresh_token", token.expose());
-                self.token_http
-                    .post(realm_url)
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form.finish())
-            }
-            other => {
-                let mut url = realm_url;
-                {
-                    let mut query = url.query_pairs_mut();
-                    if let Some(service) = service {
-                        query.append_pair("service", service);
-                    }
-                    query.append_pair("scope", &scope);
-                }
-                let request = self.token_http.get(url);
-                match other {
-                    Some(ResolvedCredential::Basic { username, password }) => {
-                        request.header(AUTHORIZATION, basic_value(username, password))
-                    }
-                    _ => request,
-                }
-            }
-        };
-        call.requests += 1;
-        tracing::debug!(registry = %self.host, repository = call.repository, scope, "fetching a registry token");
-        let resp = request
-            .send()
-            .await
-            .map_err(|e| self.transport_error(call, &e))?;
-        let status = resp.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(self.unauthorized(
-                call,
-                status.as_u16(),
-                format!(
-                    "the token server refused the credentials; {}",
-                    self.settings.credentials.describe()
-                ),
-            ));
-        }
-        if status.is_redirection() {
-            return Err(RegistryError::Server {
-                registry: self.host.clone(),
-                repository: call.repository.to_string(),
-                status: status.as_u16(),
-                attempts: 1,
-                hint: format!(
-                    "the token server {} redirected to another origin, which Baton does not follow with credentials: configure the registry's token realm to answer itself",
-                    sanitize(&realm_without_query(realm), 200)
-                ),
-            });
-        }
-        if !status.is_success() {
-            return Err(RegistryError::Server {
-                registry: self.host.clone(),
-                repository: call.repository.to_string(),
-                status: status.as_u16(),
-                attempts: 1,
-                hint: format!(
-                    "the token server {} failed: try again later",
-                    sanitize(&realm_without_query(realm), 200)
-                ),
-            });
-        }
-        let body = self.read_body(call, resp).await?;
-        let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| {
-            self.malformed(
-                call,
-                format!(
-                    "the token server's reply is not JSON (line {} column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
-        let token = reply.token().ok_or_else(|| {
-            self.malformed(call, "the token server's reply holds no token".into())
-        })?;
-        let lifetime = reply.lifetime(SystemTime::now());
-        let mut state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
-        // Checked: the lifetime is clamped, but a clock near its end must not panic either.
-        let now = Instant::now();
-        let expires = now.checked_add(lifetime).unwrap_or(now);
-        state.tokens.insert(scope, (token.clone(), expires));
-        Ok(token)
-    }
-
-    /// The configured credentials, resolved (config file, helper) at most
-    /// every few minutes.
-    async fn credentials(
-        &self,
-        call: &Call<'_>,
-    ) -> Result<Option<ResolvedCredential>, RegistryError> {
-        let mut cache = self.creds.lock().await;
-        if let Some((at, creds)) = cache.as_ref()
-            && at.elapsed() < CREDENTIALS_TTL
-        {
-            return Ok(creds.clone());
-        }
-        let lookup_host = if self.docker_hub {
-            DOCKER_HUB_API
-        } else {
-            self.base.host_str().unwrap_or(&self.host)
-        };
-        let lookup_host = match self.base.port() {
-            Some(port) if !self.docker_hub => format!("{lookup_host}:{port}"),
-            _ => lookup_host.to_string(),
-        };
-        let creds = docker_config::resolve(
-            &self.settings.credentials,
-            &lookup_host,
-            self.settings.credential_helper_dir.as_deref(),
-        )
-        .await
-        .map_err(|detail| RegistryError::Credentials {
-            registry: self.host.clone(),
-            repository: call.repository.to_string(),
-            detail,
-        })?;
-        *cache = Some((Instant::now(), creds.clone()));
-        Ok(creds)
-    }
-}
-
-/// A shared pool of clients keyed by registry host, each with its own
-/// settings; the daemon holds one and every scan borrows from it.
-#[derive(Debug)]
-pub struct Registries {
-    default: RegistrySettings,
-    per_host: HashMap<String, RegistrySettings>,
-    clients: Mutex<HashMap<String, Arc<RegistryClient>>>,
-}
-
-impl Registries {
-    /// A pool using `per_host` settings where a host is listed (keys as in the
-    /// config: `ghcr.io`, `localhost:5000`, `docker.io`) and `default` elsewhere.
-    pub fn new(default: RegistrySettings, per_host: HashMap<String, RegistrySettings>) -> Self {
-        let per_host = per_host
-            .into_iter()
-            .map(|(host, settings)| (pool_key(&host), settings))
-            .collect();
-        Registries {
-            default,
-            per_host,
-            clients: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// A pool with the settings of every `[registries."HOST"]` section.
-    pub fn from_config(
-        sections: &BTreeMap<String, RegistryConfig>,
-    ) -> Result<Registries, SecretFileError> {
-        let mut per_host = HashMap::new();
-        for (host, section) in sections {
-            per_host.insert(host.clone(), RegistrySettings::from_config(Some(section))?);
-        }
-        Ok(Registries::new(RegistrySettings::default(), per_host))
-    }
-
-    /// The client for `host`, created on first use and shared afterwards.
-    pub fn client(&self, host: &str) -> Result<Arc<RegistryClient>, RegistryError> {
-        let key = pool_key(host);
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(client) = clients.get(&key) {
-            return Ok(client.clone());
-        }
-        let settings = self
-            .per_host
-            .get(&key)
-            .cloned()
-            .unwrap_or_else(|| self.default.clone());
-        let client = Arc::new(RegistryClient::new(&key, settings)?);
-        clients.insert(key, client.clone());
-        Ok(client)
-    }
-
-    /// The client serving `image`'s registry.
-    pub fn for_image(&self, image: &ImageName) -> Result<Arc<RegistryClient>, RegistryError> {
-        self.client(&image.registry)
-    }
-
-    /// The last `RateLimit-Remaining` per registry host seen so far, for metrics.
-    pub fn rate_limits(&self) -> Vec<(String, u64)> {
-        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(String, u64)> = clients
-            .iter()
-            .filter_map(|(host, c)| c.rate_limit_remaining().map(|n| (host.clone(), n)))
-            .collect();
-        out.sort();
-        out
-    }
-}
-
-/// Every spelling of Docker Hub shares one pool entry.
-fn pool_key(host: &str) -> String {
-    let host = host.trim().to_ascii_lowercase();
-    if is_docker_hub(&host) {
-        DOCKER_HUB.to_string()
-    } else {
-        host
-    }
 }
 
 fn header_str<K: reqwest::header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn basic_value(username: &str, password: &Secret) -> HeaderValue {
-    let encoded = base64::engine::general_purpose::STANDARD
-        .encode(format!("{username}:{}", password.expose()));
-    // Base64 output is always a valid header value.
-    let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
-    value.set_sensitive(true);
-    value
 }
 
 /// `sha256:` + hex of `bytes`.
@@ -1090,10 +694,6 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
             attempt.stop()
         }
     })
-}
-
-fn realm_without_query(realm: &str) -> String {
-    realm.split('?').next().unwrap_or(realm).to_string()
 }
 
 /// The first `errors[].message` (or code) of a distribution error body.
@@ -1198,38 +798,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("ca.pem"), "{e}");
-    }
-
-    #[test]
-    fn pool_shares_clients_per_host() {
-        let mut per_host = HashMap::new();
-        per_host.insert(
-            "localhost:5000".to_string(),
-            RegistrySettings {
-                insecure: true,
-                page_size: 50,
-                ..Default::default()
-            },
-        );
-        let pool = Registries::new(RegistrySettings::default(), per_host);
-        let a = pool.client("localhost:5000").unwrap();
-        let b = pool
-            .for_image(&ImageName::parse("localhost:5000/app").unwrap())
-            .unwrap();
-        assert!(Arc::ptr_eq(&a, &b));
-        assert!(a.settings().insecure);
-        assert_eq!(a.settings().page_size, 50);
-        let hub = pool.client("registry-1.docker.io").unwrap();
-        let hub2 = pool.for_image(&ImageName::parse("nginx").unwrap()).unwrap();
-        assert!(Arc::ptr_eq(&hub, &hub2));
-        assert!(!hub.settings().insecure);
-        assert!(pool.rate_limits().is_empty());
-    }
-
-    #[test]
-    fn basic_header_is_sensitive() {
-        let v = basic_value("u", &Secret::new("p"));
-        assert!(v.is_sensitive());
-        assert_eq!(v.to_str().unwrap(), "Basic dTpw");
     }
 }

@@ -10,9 +10,9 @@ use base64::Engine;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::settings::Credentials;
 use crate::common::secret::Secret;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_API};
+use crate::registry::settings::Credentials;
 
 /// The key Docker uses for Docker Hub in `config.json` and with helpers.
 pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
