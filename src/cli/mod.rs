@@ -137,7 +137,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::configured_log_format(args).unwrap_or(LogFormatArg::Text),
         _ => LogFormatArg::Text,
     });
-    logging::init(format);
+    let one_shot = !matches!(cli.command, Command::Run(_));
+    logging::init(format, one_shot);
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Tags(args) => tags::run(&args),

@@ -466,6 +466,29 @@ impl Shared {
             .collect()
     }
 
+    /// Keeps the rules report for the status, and tells people once about each refused
+    /// rules commit (not on every pass while it stays refused).
+    fn record_rules(&self, rules: Option<&crate::pass::rules::RulesReport>) {
+        let previous = {
+            let mut state = self.lock();
+            std::mem::replace(&mut state.status.rules, rules.cloned())
+        };
+        let Some(refused) = rules.and_then(|r| r.refused.as_ref()) else {
+            return;
+        };
+        let known = previous
+            .and_then(|p| p.refused)
+            .is_some_and(|p| p.commit == refused.commit);
+        if !known {
+            self.notify(vec![Event::RulesRefused {
+                rules: rules.map(|r| r.source.clone()).unwrap_or_default(),
+                commit: refused.commit.clone(),
+                author: refused.author.clone(),
+                errors: refused.errors.clone(),
+            }]);
+        }
+    }
+
     /// Records a reconciliation: per-environment status, commits, pushes and retries.
     pub fn record_pass(&self, result: &Result<PassReport, PassError>, head: Option<String>) {
         let report = match result {
@@ -485,6 +508,7 @@ impl Shared {
         };
         self.synced(head);
         self.notify(events_from_report(report));
+        self.record_rules(report.rules.as_ref());
         let failed = report
             .environments
             .iter()

@@ -30,6 +30,9 @@ pub struct Status {
     pub images: BTreeMap<String, ImageStatus>,
     /// Per `[environments]` name.
     pub environments: BTreeMap<String, EnvironmentStatus>,
+    /// The repository's rules (`[git] rules`) the last pass applied, and a refused change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::pass::rules::RulesReport>,
 }
 
 /// The configuration in force and the last reload.
@@ -281,6 +284,17 @@ impl Status {
         );
         if let Some(error) = &self.git.last_error {
             let _ = writeln!(out, "  error: {error}");
+        }
+        if let Some(rules) = &self.rules {
+            let _ = writeln!(
+                out,
+                "rules: {} at {}",
+                rules.source,
+                rules.applied.as_deref().map(short).unwrap_or("none valid")
+            );
+            if let Some(refused) = &rules.refused {
+                let _ = writeln!(out, "  {}", refused.to_string().replace('\n', "\n  "));
+            }
         }
         let _ = writeln!(out, "\nimages:");
         for (name, image) in &self.images {

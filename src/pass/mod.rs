@@ -8,6 +8,7 @@ mod progress;
 mod promote;
 mod report;
 mod review;
+pub mod rules;
 mod scan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -81,6 +82,8 @@ struct Context<'a> {
     /// Tags the registry lists, per `[images]` name, when this pass scanned them: markers
     /// holding a tag not listed are reported.
     listed: BTreeMap<String, BTreeSet<String>>,
+    /// The commit of the repository's rules in force, named by every commit's `Baton-Rules`.
+    rules_commit: Option<String>,
 }
 
 impl<'a> Context<'a> {
@@ -106,6 +109,7 @@ impl<'a> Context<'a> {
             now: now.unwrap_or_else(Timestamp::now),
             forge: forge_for(config),
             listed: BTreeMap::new(),
+            rules_commit: None,
         }
     }
 }
@@ -125,6 +129,18 @@ pub async fn run(
     workspace: &Workspace,
     options: &PassOptions,
 ) -> Result<PassReport, PassError> {
+    // With rules in the repository, they are read at the commit this pass builds on, before
+    // anything is scanned: they say which images there are.
+    let (effective, rules) = match &config.rules {
+        Some(_) => {
+            workspace.sync().await.map_err(PassError::Sync)?;
+            let (effective, report) = rules::for_pass(config, workspace);
+            log_rules(report.as_ref());
+            (std::borrow::Cow::Owned(effective), report)
+        }
+        None => (std::borrow::Cow::Borrowed(config), None),
+    };
+    let config: &Config = &effective;
     check_options(config, options)?;
     let scans = scan_images(config, registries, options.progress.as_ref()).await;
     let selections = select(config, &scans);
@@ -135,10 +151,39 @@ pub async fn run(
             Some((name.clone(), tags.iter().cloned().collect()))
         })
         .collect();
-    let mut report =
-        run_writing(config, registries, workspace, options, selections, listed).await?;
+    let rules_commit = rules.as_ref().and_then(|r| r.applied.clone());
+    let mut report = run_writing(
+        config,
+        registries,
+        workspace,
+        options,
+        selections,
+        listed,
+        rules_commit,
+    )
+    .await?;
     report.scans = scans;
+    report.rules = rules;
     Ok(report)
+}
+
+/// Logs which rules are in force, each note, and a refused change.
+fn log_rules(report: Option<&rules::RulesReport>) {
+    let Some(report) = report else { return };
+    for note in &report.notes {
+        tracing::info!(rules = %report.source, note = %note, "rules field not used");
+    }
+    if let Some(refused) = &report.refused {
+        for error in &refused.errors {
+            tracing::error!(rules = %report.source, commit = %refused.commit, author = %refused.author, error = %error, "rules change refused: the last good rules stay in force");
+        }
+    }
+    match &report.applied {
+        Some(commit) => tracing::info!(rules = %report.source, commit = %commit, "rules in force"),
+        None => {
+            tracing::error!(rules = %report.source, "no valid rules: only the host configuration's images, policies and environments apply")
+        }
+    }
 }
 
 /// Checks that every name in `names` is a configured environment (before any waiting or
@@ -183,6 +228,7 @@ pub async fn run_with_selections(
         options,
         selections,
         BTreeMap::new(),
+        None,
     )
     .await
 }
@@ -196,12 +242,14 @@ async fn run_writing(
     options: &PassOptions,
     selections: BTreeMap<String, Selection>,
     listed: BTreeMap<String, BTreeSet<String>>,
+    rules_commit: Option<String>,
 ) -> Result<PassReport, PassError> {
     let template = check_options(config, options)?;
     progress::report(options.progress.as_ref(), Step::Syncing);
     workspace.sync().await.map_err(PassError::Sync)?;
     let cx = Context {
         listed,
+        rules_commit,
         ..Context::new(
             config,
             registries,
@@ -253,6 +301,7 @@ async fn run_writing(
         selections,
         environments,
         digest_failures,
+        rules: None,
     })
 }
 
@@ -570,7 +619,11 @@ fn commit_text(
             manual.by, manual.image
         ));
     }
-    Ok(insert_body(&text, &notes))
+    let text = insert_body(&text, &notes);
+    Ok(match &cx.rules_commit {
+        Some(commit) => rules::with_rules_trailer(&text, commit),
+        None => text,
+    })
 }
 
 /// Puts `lines` as a paragraph after the message's subject.
@@ -610,10 +663,12 @@ async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Sc
         max_file_size: cx.config.markers.max_file_size,
         ..ScanOptions::default()
     };
-    tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
+    let mut scan = tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
         .await
         .map_err(|e| format!("marker scan stopped: {e}"))?
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    rules::resolve_namespaces(cx.config, &mut scan);
+    Ok(scan)
 }
 
 /// Prepares the environment and fills the report; `None` when the report is already
@@ -662,6 +717,7 @@ async fn prepare_environment(
             .await
             .map_err(|e| format!("environments.{name}.paths: {e}"))?
     };
+    rules::keep_selected(cx.config, env, &mut scan);
     for path in missing {
         scan.problems.push(markers::Problem {
             path,

@@ -252,6 +252,8 @@ pub struct PassReport {
     /// Digests that could not be resolved, as `(image, tag, why)`; markers that pin digests
     /// keep their value until the digest can be read.
     pub digest_failures: Vec<(String, String, String)>,
+    /// The repository's rules this pass applied (`[git] rules`), and any refused change.
+    pub rules: Option<super::rules::RulesReport>,
 }
 
 impl PassReport {
@@ -267,6 +269,11 @@ impl PassReport {
 
     /// Every failure: failed scans and failed environments.
     pub fn failures(&self) -> Vec<String> {
+        let refused = self.rules.as_ref().and_then(|r| {
+            r.refused
+                .as_ref()
+                .map(|refusal| format!("{}: {refusal}", r.source))
+        });
         let mut out: Vec<String> = self
             .scans
             .values()
@@ -282,6 +289,7 @@ impl PassReport {
                 out.push(format!("environment {}: {why}", env.name));
             }
         }
+        out.extend(refused);
         out
     }
 }

@@ -44,6 +44,7 @@ mod promotion {
     mod human_control;
 }
 mod redaction;
+mod rules;
 mod registry {
     mod faults;
     mod local;

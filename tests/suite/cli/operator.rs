@@ -372,6 +372,18 @@ async fn when_every_scan_fails_plan_says_nothing_was_checked_once_per_registry()
         "{}",
         plan.both()
     );
+    // The log does not repeat it per image and per retry; `-v` shows those.
+    for noise in ["request failed, retrying", "scan failed"] {
+        assert!(!plan.stderr.contains(noise), "{noise}:\n{}", plan.both());
+    }
+    let verbose = fleet.baton(&["plan", "-v"]);
+    assert_eq!(verbose.code, 1, "{}", verbose.both());
+    assert!(
+        verbose.stderr.contains("request failed, retrying")
+            && verbose.stderr.matches("scan failed").count() >= 2,
+        "{}",
+        verbose.both()
+    );
 
     let plan = fleet.baton(&["plan", "--json"]);
     assert_eq!(plan.code, 1, "{}", plan.both());
@@ -545,6 +557,19 @@ async fn errors_name_the_setting_to_change() {
             && out
                 .stderr
                 .contains("set git.branch to one of its branches: main"),
+        "{}",
+        out.both()
+    );
+
+    // A remote that does not exist: the setting and the file to fix it in.
+    let missing = fleet.dir.path().join("no-such-remote.git");
+    let out = fleet.baton_env(&["plan"], &[("BATON_GIT__URL", missing.to_str().unwrap())]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot prepare the clone of git.url {}",
+            missing.display()
+        )) && out.stderr.contains("check git.url and git.branch in"),
         "{}",
         out.both()
     );

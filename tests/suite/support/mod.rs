@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod fake_forge;
 pub mod fake_registry;
 pub mod fleet;
+pub mod flux_fleet;
 pub mod git_server;
 pub mod prism;
 pub mod promotion;
