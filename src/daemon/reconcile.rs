@@ -194,5 +194,10 @@ async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &s
             tracing::error!(trigger, error = %err, "reconciliation failed: the next one tries again");
         }
     }
+    if result.is_ok() && shared.board.timeline_head() != head {
+        shared
+            .board
+            .set_timeline(head.clone(), super::board::read_timeline(ws));
+    }
     shared.record_pass(&result, head);
 }

@@ -33,7 +33,8 @@ pub use moves::moves_from_plan;
 pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
-    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Selection, Waiting, waiting_text,
+    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Running, Selection, Waiting,
+    waiting_text,
 };
 pub use scan::{ImageScan, scan_image, scan_images};
 
@@ -416,6 +417,7 @@ async fn environment_pass(
         }
         match commit_and_push(cx, name, &prepared.plan, text, &target_branch, false).await {
             Ok(Some((commit, PushOutcome::Pushed))) => {
+                moved_running(cx, &mut report);
                 report.outcome = Outcome::Pushed {
                     commit,
                     branch: target_branch,
@@ -548,6 +550,55 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
     report.moves = moves_from_plan(plan, cx.selections, cx.config);
     report.diff = moves::unified_diff(plan);
     report.waiting = prepared.targets.waiting.clone();
+    report.running = running(cx, &prepared.scan);
+}
+
+/// What each image's markers hold, per `[images]` name, for the status and the board.
+fn running(cx: &Context<'_>, scan: &markers::Scan) -> BTreeMap<String, Running> {
+    let mut out: BTreeMap<String, Running> = BTreeMap::new();
+    for marker in scan.files.iter().flat_map(|f| &f.markers) {
+        let Some(policy) = cx.config.policies.get(&marker.policy) else {
+            continue;
+        };
+        let version = match marker.field {
+            Field::Full => {
+                let current = Reference::split(&marker.current);
+                match current.tag {
+                    Some(tag) => Some(tag.to_string()),
+                    None => current.digest.map(short_digest),
+                }
+            }
+            Field::Tag => Some(marker.current.clone()),
+            Field::Digest => Some(short_digest(&marker.current)),
+            Field::Name => None,
+        };
+        let entry = out.entry(policy.image.clone()).or_default();
+        if let Some(version) = version.filter(|v| !v.is_empty())
+            && !entry.versions.contains(&version)
+        {
+            entry.versions.push(version);
+        }
+        if entry.hold.is_none() {
+            entry.hold = marker.hold.clone();
+        }
+    }
+    out
+}
+
+/// `sha256:0123456789ab` from a full digest.
+fn short_digest(digest: &str) -> String {
+    digest.chars().take("sha256:".len() + 12).collect()
+}
+
+/// After a push: the moved images run the versions they moved to.
+fn moved_running(cx: &Context<'_>, report: &mut EnvironmentReport) {
+    for m in &report.moves {
+        let Some(policy) = cx.config.policies.get(&m.policy) else {
+            continue;
+        };
+        let entry = report.running.entry(policy.image.clone()).or_default();
+        entry.versions = m.to.split(", ").map(str::to_string).collect();
+    }
 }
 
 /// Markers holding a tag their image's registry did not list in this pass's scan: the

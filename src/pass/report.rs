@@ -91,6 +91,18 @@ pub struct EnvironmentReport {
     pub reviews: Vec<Review>,
     /// What a person should know about this move, such as a pending review it replaces.
     pub notes: Vec<String>,
+    /// Per `[images]` name: the versions its markers hold after this pass, and a hold.
+    pub running: BTreeMap<String, Running>,
+}
+
+/// What one image's markers hold in an environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Running {
+    /// The versions (tags, or digests where only a digest is written); several when its
+    /// markers disagree.
+    pub versions: Vec<String>,
+    /// A person's hold on one of its markers: the reason written in the marker.
+    pub hold: Option<String>,
 }
 
 impl EnvironmentReport {
@@ -108,6 +120,7 @@ impl EnvironmentReport {
             waiting: Vec::new(),
             reviews: Vec::new(),
             notes: Vec::new(),
+            running: BTreeMap::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod attacks;
+mod board;
 mod cli {
     mod check;
     mod operator;

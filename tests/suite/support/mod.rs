@@ -4,6 +4,7 @@
 //! fakes for what a real server cannot be made to do.
 
 pub mod baton;
+pub mod browser;
 pub mod config;
 pub mod daemon;
 pub mod fake_forge;
