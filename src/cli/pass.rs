@@ -386,6 +386,11 @@ pub fn check_online(args: &ConfigArg) -> anyhow::Result<ExitCode> {
         };
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         let mut bad = false;
+        print_rules(&report);
+        if let Some(refused) = report.rules.as_ref().and_then(|r| r.refused.as_ref()) {
+            bad = true;
+            eprintln!("{refused}");
+        }
         println!(
             "\nrepository {} (branch {}): cloned",
             p.config.git.remote.display_url(),
@@ -666,8 +671,21 @@ pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
     }
 }
 
+/// Prints which repository rules are in force and the fields they do not use.
+pub fn print_rules(report: &PassReport) {
+    let Some(rules) = &report.rules else { return };
+    match &rules.applied {
+        Some(commit) => println!("rules: {} at {}", rules.source, pass::rules::short(commit)),
+        None => println!("rules: {}: none valid, only the host's apply", rules.source),
+    }
+    for note in &rules.notes {
+        eprintln!("warning: {note}");
+    }
+}
+
 /// Prints what was scanned and chosen, then one block per environment.
 pub fn print_summary(report: &PassReport) {
+    print_rules(report);
     print_scans(report);
     println!();
     for env in &report.environments {

@@ -189,6 +189,7 @@ fn context<'a>(
         now,
         forge: None,
         listed: BTreeMap::new(),
+        rules_commit: None,
     }
 }
 

@@ -183,6 +183,17 @@ pub async fn promote(
     workspace: &Workspace,
     request: &PromoteRequest,
 ) -> Result<EnvironmentReport, PromoteError> {
+    // Rules in the repository name the images and environments: read them first.
+    let (effective, rules) = match &config.rules {
+        Some(_) => {
+            workspace.sync().await.map_err(PromoteError::Sync)?;
+            let (effective, report) = super::rules::for_pass(config, workspace);
+            super::log_rules(report.as_ref());
+            (std::borrow::Cow::Owned(effective), report)
+        }
+        None => (std::borrow::Cow::Borrowed(config), None),
+    };
+    let config: &Config = &effective;
     let image = check_request(config, request)?;
     let env = &config.environments[&request.environment];
     let template = match &config.git.commit_template {
@@ -225,6 +236,7 @@ pub async fn promote(
         now: request.now.unwrap_or_else(Timestamp::now),
         forge: forge_for(config),
         listed: BTreeMap::new(),
+        rules_commit: rules.and_then(|r| r.applied),
     };
     let scan = scan_paths(&cx, env.paths.clone())
         .await

@@ -1,0 +1,312 @@
+//! Rules in the repository, end to end with `baton once` against a real registry and a bare
+//! remote: Flux's own objects in the layout of Flux's image-update guide, Baton's own rules
+//! file, rule changes landing by commit, invalid rule commits refused while the last good rules
+//! keep working, and the host's fence that the repository cannot lift.
+
+use crate::support::flux_fleet::{
+    DEPLOYMENT, FluxFleet, POLICY_OBJECT, REGISTRY_OBJECT, policy_object,
+};
+use crate::support::git_server::BRANCH;
+
+fn trailer(message: &str, key: &str) -> Option<String> {
+    message
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .map(str::to_string)
+}
+
+/// The changed lines of a diff: (`-` lines, `+` lines) and the files named.
+fn changes(diff: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    for line in diff.lines() {
+        if let Some(path) = line.strip_prefix("+++ b/") {
+            files.push(path.to_string());
+        } else if line.starts_with("+++") || line.starts_with("---") {
+        } else if let Some(l) = line.strip_prefix('-') {
+            removed.push(l.to_string());
+        } else if let Some(l) = line.strip_prefix('+') {
+            added.push(l.to_string());
+        }
+    }
+    (files, removed, added)
+}
+
+#[tokio::test]
+async fn flux_objects_drive_the_same_commits_and_rule_commits_take_effect_on_the_next_pass() {
+    let fleet = FluxFleet::start().await;
+    fleet.write_config("flux:clusters/my-cluster", "");
+    let image = fleet.image();
+
+    // `baton check` reads the objects from the clone and names the fields it does not use.
+    let check = fleet.baton(&["check", "--repo"]).run();
+    assert_eq!(check.code, 0, "{}", check.both());
+    assert!(
+        check
+            .stderr
+            .contains("clusters/my-cluster/flux-system-automation.yaml:16:24@")
+            && check
+                .stderr
+                .contains("spec.git.commit.messageTemplate: not used by Baton"),
+        "{}",
+        check.both()
+    );
+
+    // The first pass writes what Flux's controllers would: 5.0.x chooses 5.0.3, the one marked
+    // line of the Deployment changes and nothing else.
+    let run = fleet.once();
+    assert_eq!(run.code, 0, "{}", run.both());
+    let first = fleet.head();
+    let (files, removed, added) = changes(&fleet.diff(&first));
+    assert_eq!(files, vec![DEPLOYMENT.to_string()]);
+    assert_eq!(
+        removed,
+        vec![format!(
+            "        image: {image}:5.0.0 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}"
+        )]
+    );
+    assert_eq!(
+        added,
+        vec![format!(
+            "        image: {image}:5.0.3 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}"
+        )]
+    );
+    let message = fleet.message(&first);
+    assert_eq!(
+        message.lines().next(),
+        Some("flux-system: flux-system:podinfo 5.0.0 -> 5.0.3"),
+        "{message}"
+    );
+    assert_eq!(
+        trailer(&message, "Baton-Policy").as_deref(),
+        Some("flux-system:podinfo (semver 5.0.x)")
+    );
+    assert_eq!(
+        trailer(&message, "Baton-Rules").as_deref(),
+        Some(fleet.seeded.as_str()),
+        "{message}"
+    );
+
+    // A person widens the range by a commit: the next pass applies it and names it.
+    let widened = fleet.commit(POLICY_OBJECT, &policy_object("5.x"), "podinfo: follow 5.x");
+    let run = fleet.once();
+    assert_eq!(run.code, 0, "{}", run.both());
+    let second = fleet.head();
+    assert_ne!(second, widened);
+    let (_, _, added) = changes(&fleet.diff(&second));
+    assert_eq!(
+        added,
+        vec![format!(
+            "        image: {image}:5.1.0 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}"
+        )]
+    );
+    assert_eq!(
+        trailer(&fleet.message(&second), "Baton-Rules").as_deref(),
+        Some(widened.as_str())
+    );
+
+    // An invalid change is refused with its place, commit and author; the last good rules
+    // (5.x) keep working: a new 5.x tag still moves.
+    let broken = fleet.commit(
+        POLICY_OBJECT,
+        &policy_object("'five point x'"),
+        "podinfo: typo",
+    );
+    fleet
+        .registry
+        .push_image("stefanprodan/podinfo", "5.2.0")
+        .await;
+    let run = fleet.once();
+    assert_eq!(
+        run.code,
+        1,
+        "a refused rules change fails the run: {}",
+        run.both()
+    );
+    let short = &broken[..12];
+    assert!(
+        run.stderr.contains(&format!(
+            "clusters/my-cluster/podinfo-policy.yaml:11:14@{short}: spec.policy.semver.range:"
+        )),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "rules at {short} by Other Writer <other@example.com> refused"
+        )),
+        "{}",
+        run.both()
+    );
+    let third = fleet.head();
+    assert_ne!(third, broken);
+    let (_, _, added) = changes(&fleet.diff(&third));
+    assert_eq!(
+        added,
+        vec![format!(
+            "        image: {image}:5.2.0 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}"
+        )]
+    );
+    assert_eq!(
+        trailer(&fleet.message(&third), "Baton-Rules").as_deref(),
+        Some(widened.as_str())
+    );
+
+    // The fix lands: the error is gone and the fixed rules are in force.
+    let fixed = fleet.commit(
+        POLICY_OBJECT,
+        &policy_object("5.x"),
+        "podinfo: fix the range",
+    );
+    let run = fleet.once();
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(!run.stderr.contains("refused"), "{}", run.both());
+    assert_eq!(fleet.head(), fixed, "nothing to move under the fixed rules");
+
+    // The ImageRepository names a registry host the host has not configured: refused.
+    let text = fleet.show(&fixed, REGISTRY_OBJECT);
+    let elsewhere = text.replace(&fleet.host(), "registry.invalid:5000");
+    let foreign = fleet.commit(REGISTRY_OBJECT, &elsewhere, "podinfo: move registry");
+    let run = fleet.once();
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stderr.contains(&format!(
+            "clusters/my-cluster/podinfo-registry.yaml:8:10@{}: spec.image: registry \"registry.invalid:5000\" is not configured on this host",
+            &foreign[..12]
+        )),
+        "{}",
+        run.both()
+    );
+}
+
+/// Baton's own rules file for the podinfo image, with production's mode as given.
+fn rules_file(host: &str, production_mode: Option<&str>) -> String {
+    let mode = production_mode
+        .map(|m| format!("mode = \"{m}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "# Promotion rules, reviewed like everything else.\n\
+         [images.podinfo]\nrepository = \"{host}/stefanprodan/podinfo\"\n\n\
+         [policies.podinfo]\nimage = \"podinfo\"\nsemver = \"5.0.x\"\n\n\
+         [environments.staging]\npaths = [\"clusters/staging\"]\nmode = \"push\"\n\n\
+         [environments.production]\npaths = [\"clusters/production\"]\n{mode}"
+    )
+}
+
+#[tokio::test]
+async fn a_fenced_environment_stays_in_review_whatever_the_repository_says() {
+    let fleet = FluxFleet::start().await;
+    let host = fleet.host();
+    let marked = |version: &str| {
+        format!("image: {host}/stefanprodan/podinfo:{version} # {{\"$baton\": \"podinfo\"}}\n")
+    };
+    fleet.commit("clusters/staging/app.yaml", &marked("5.0.0"), "staging app");
+    fleet.commit(
+        "clusters/production/app.yaml",
+        &marked("5.0.0"),
+        "production app",
+    );
+    let good = fleet.commit("baton.toml", &rules_file(&host, None), "promotion rules");
+    fleet.write_config(
+        "baton.toml",
+        "[rules]\nreview_required = [\"production\"]\n",
+    );
+
+    let run = fleet.once();
+    assert_eq!(run.code, 0, "{}", run.both());
+    let head = fleet.head();
+    assert_eq!(
+        fleet.show(&head, "clusters/staging/app.yaml"),
+        marked("5.0.3").trim_end()
+    );
+    assert_eq!(
+        fleet.show(&head, "clusters/production/app.yaml"),
+        marked("5.0.0").trim_end(),
+        "production is fenced: it moves by review only"
+    );
+    assert!(
+        fleet.remote.head("baton/production/podinfo").is_some(),
+        "{}",
+        run.both()
+    );
+    assert_eq!(
+        trailer(&fleet.message(&head), "Baton-Rules").as_deref(),
+        Some(good.as_str())
+    );
+
+    // The repository tries to switch production to push mode: refused at its line.
+    let push = fleet.commit(
+        "baton.toml",
+        &rules_file(&host, Some("push")),
+        "production: push straight to main",
+    );
+    fleet
+        .registry
+        .push_image("stefanprodan/podinfo", "5.0.4")
+        .await;
+    let run = fleet.once();
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stderr.contains(&format!(
+            "baton.toml:15:1@{}: environments.production.mode: production must stay in review mode: the host's [rules] review_required names it",
+            &push[..12]
+        )),
+        "{}",
+        run.both()
+    );
+    // The last good rules keep working: staging moves on, production still only by review.
+    let head = fleet.head();
+    assert_eq!(
+        fleet.show(&head, "clusters/staging/app.yaml"),
+        marked("5.0.4").trim_end()
+    );
+    assert_eq!(
+        fleet.show(&head, "clusters/production/app.yaml"),
+        marked("5.0.0").trim_end()
+    );
+    assert_eq!(
+        trailer(&fleet.message(&head), "Baton-Rules").as_deref(),
+        Some(good.as_str())
+    );
+    assert_eq!(fleet.remote.head(BRANCH).unwrap(), head);
+}
+
+#[tokio::test]
+async fn check_validates_a_rules_file_offline_and_names_both_places_of_a_duplicate() {
+    let fleet = FluxFleet::start().await;
+    let host = fleet.host();
+    let rules = fleet.dir.path().join("checkout-baton.toml");
+    std::fs::write(&rules, rules_file(&host, Some("sideways"))).unwrap();
+    let config = fleet.write_config(
+        "baton.toml",
+        &format!("[images.podinfo]\nrepository = \"{host}/stefanprodan/podinfo\"\n"),
+    );
+    let run = fleet
+        .baton(&["check", "--rules", rules.to_str().unwrap()])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.both());
+    let shown_rules = rules.display().to_string();
+    assert!(
+        run.stderr.contains(&format!(
+            "{shown_rules}:15:1: environments.production.mode: \"sideways\" is not a mode"
+        )),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "{shown_rules}:2:9: images.podinfo: defined both here and at {}:",
+            config.display()
+        )),
+        "{}",
+        run.both()
+    );
+
+    // Without a host configuration the file is checked on its own (CI before merge).
+    std::fs::write(&rules, rules_file(&host, None)).unwrap();
+    let run = crate::support::baton::Baton::new(["check", "--rules", rules.to_str().unwrap()])
+        .env("BATON_CONFIG", fleet.dir.path().join("absent.toml"))
+        .run();
+    assert_eq!(run.code, 0, "{}", run.both());
+}
