@@ -15,11 +15,18 @@ pub struct CheckArgs {
     /// policies, missing paths) and list every image's tags (registry reachability).
     #[arg(long)]
     pub repo: bool,
+    /// Check a checkout's rules file (or, for a directory, Flux's objects in it) offline, for
+    /// CI before merge: inside the host configuration's fences when one is found, else alone.
+    #[arg(long, value_name = "PATH", conflicts_with = "repo")]
+    pub rules: Option<std::path::PathBuf>,
 }
 
 /// Loads the configuration; prints a summary and warnings (exit 0) or every error (exit 1).
 /// With `--repo`, exit 1 also when a marker problem or an unreachable registry is found.
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    if let Some(rules) = &args.rules {
+        return check_rules(args, rules);
+    }
     let path = args.config.path();
     let config = match Config::load(&path) {
         Ok(config) => config,
@@ -36,6 +43,52 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     super::pass::check_online(&args.config)
+}
+
+/// `baton check --rules PATH`: the host configuration (named, or found at the default path)
+/// supplies the fences and the names already taken; without one the file is checked alone.
+fn check_rules(args: &CheckArgs, rules: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let path = args.config.path();
+    let named = args.config.config.is_some()
+        || std::env::var_os("BATON_CONFIG").is_some_and(|v| !v.is_empty());
+    let host = match std::fs::read_to_string(&path) {
+        Ok(text) => match Config::load(&path) {
+            Ok(config) => Some((config, text)),
+            Err(errors) => {
+                eprintln!("{errors}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        Err(err) if named && err.kind() != std::io::ErrorKind::NotFound => {
+            eprintln!("cannot read {}: {err}", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(_) => None,
+    };
+    match Config::check_rules(host.as_ref().map(|(c, t)| (c, t.as_str())), rules) {
+        Ok(checked) => {
+            let c = &checked.config;
+            println!(
+                "{}: valid{}: {} images, {} policies, {} environments",
+                rules.display(),
+                match &host {
+                    Some(_) => format!(" inside the fences of {}", path.display()),
+                    None => " (checked alone: no host configuration found)".to_string(),
+                },
+                c.images.len(),
+                c.policies.len(),
+                c.environments.len()
+            );
+            for note in &checked.notes {
+                eprintln!("warning: {note}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// What is valid but probably not meant: nothing to do, or files named that do not exist
@@ -55,7 +108,12 @@ pub fn warnings(config: &Config) -> Vec<String> {
                 .map(move |w| format!("policy {name}: {w}"))
         })
         .collect();
-    if config.images.is_empty() || config.policies.is_empty() || config.environments.is_empty() {
+    // With rules in the repository the host file may name no images at all.
+    if config.rules.is_none()
+        && (config.images.is_empty()
+            || config.policies.is_empty()
+            || config.environments.is_empty())
+    {
         let mut missing = Vec::new();
         for (empty, what) in [
             (config.images.is_empty(), "[images.NAME]"),
@@ -127,6 +185,16 @@ pub fn summary(config: &Config) -> String {
     )
     .replace("registrys", "registries")
     .replace("policys", "policies");
+    if let Some(rules) = &config.rules {
+        out.push_str(&format!(
+            "\n  rules: {} in the repository, read at the commit each pass builds on (check them with --repo or --rules PATH)",
+            rules.source
+        ));
+        if !rules.review_required.is_empty() {
+            let names: Vec<&str> = rules.review_required.iter().map(String::as_str).collect();
+            out.push_str(&format!("; review required for {}", names.join(", ")));
+        }
+    }
     for (name, policy) in &config.policies {
         let image = &config.images[&policy.image];
         out.push_str(&format!(

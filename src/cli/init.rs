@@ -260,7 +260,8 @@ fn render(a: &Answers) -> String {
     }
     out.push_str(
         "# Environments own directories of the repository; markers inside them move.\n\
-         # mode = \"review\" pushes a branch per change for a person to merge instead.\n",
+         # mode = \"review\" pushes a branch per change for a person to merge instead;\n\
+         # promote_from = \"staging\" with soak = \"24h\" moves only what staging has run that long.\n",
     );
     for (name, path) in &a.environments {
         out.push_str(&format!(

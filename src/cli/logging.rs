@@ -7,7 +7,9 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use super::LogFormatArg;
 use super::terminal;
@@ -24,40 +26,56 @@ fn default_filter(verbosity: i8) -> &'static str {
 }
 
 /// Installs the global subscriber. `RUST_LOG` (e.g. `baton=debug`) overrides the level the
-/// verbosity gives.
-pub fn init(format: LogFormatArg) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(default_filter(terminal::verbosity())));
+/// verbosity gives. For a one-shot command (`one_shot`) at the default verbosity, per-image
+/// retries and scan failures are left out of the log: the command's own summary reports
+/// them once per registry; `-v` or `RUST_LOG` shows them.
+pub fn init(format: LogFormatArg, one_shot: bool) {
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let per_image_noise_hidden = one_shot && from_env.is_none() && terminal::verbosity() <= 0;
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(default_filter(terminal::verbosity())));
+    let noise = tracing_subscriber::filter::filter_fn(move |meta| {
+        !(per_image_noise_hidden && is_per_image_noise(meta))
+    });
     let journal = stderr_is_journal();
     // Colours only for a person at a terminal: cron mail, journald and CI logs get plain text.
     let ansi =
         !journal && terminal::colours_for(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let base = tracing_subscriber::registry().with(filter).with(noise);
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let result = match format {
-        LogFormatArg::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+        LogFormatArg::Json => base
+            .with(layer.json().flatten_event(true).with_current_span(false))
             .try_init(),
         // The journal stamps and ranks every line itself: no time, no level word, a
         // `<N>` prefix instead.
-        LogFormatArg::Text if journal => builder
-            .event_format(Prioritised(
-                tracing_subscriber::fmt::format()
-                    .without_time()
-                    .with_level(false)
-                    .with_target(false)
-                    .with_ansi(false),
-            ))
+        LogFormatArg::Text if journal => base
+            .with(
+                layer.event_format(Prioritised(
+                    tracing_subscriber::fmt::format()
+                        .without_time()
+                        .with_level(false)
+                        .with_target(false)
+                        .with_ansi(false),
+                )),
+            )
             .try_init(),
-        LogFormatArg::Text => builder.with_target(false).try_init(),
+        LogFormatArg::Text => base.with(layer.with_target(false)).try_init(),
     };
     if let Err(err) = result {
         eprintln!("warning: logging was already set up: {err}");
     }
+}
+
+/// A warning about one image that a one-shot command's summary reports grouped per
+/// registry: a registry request being retried or waited out (it carries `delay_ms`), and a
+/// failed scan.
+fn is_per_image_noise(meta: &tracing::Metadata<'_>) -> bool {
+    let target = meta.target();
+    *meta.level() == Level::WARN
+        && ((target.starts_with("baton::registry") && meta.fields().field("delay_ms").is_some())
+            || target == "baton::pass::scan")
 }
 
 /// True when stderr is the stream systemd connected to the journal: `JOURNAL_STREAM` holds

@@ -6,6 +6,7 @@ mod check;
 mod history;
 mod init;
 mod logging;
+mod man;
 pub mod output;
 mod pass;
 mod promote;
@@ -28,13 +29,25 @@ use crate::config::DEFAULT_CONFIG_PATH;
 #[command(name = "baton", version, about, long_about = None)]
 pub struct Cli {
     /// Log format (overrides `daemon.log_format`).
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, value_enum, help_heading = "Global options")]
     pub log_format: Option<LogFormatArg>,
     /// Print only results, problems and errors (log warnings and errors only).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     pub quiet: bool,
     /// Log more: -v for debug, -vv for trace (RUST_LOG overrides both).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(
+        short,
+        long,
+        global = true,
+        action = clap::ArgAction::Count,
+        help_heading = "Global options"
+    )]
     pub verbose: u8,
     /// The subcommand to run.
     #[command(subcommand)]
@@ -113,28 +126,19 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the manual page: the command, its options and its subcommands.
-fn man_page() -> anyhow::Result<ExitCode> {
-    use clap::CommandFactory;
-    let command = Cli::command();
-    let mut out = Vec::new();
-    clap_mangen::Man::new(command)
-        .section("1")
-        .manual("Baton manual")
-        .render(&mut out)?;
-    std::io::Write::write_all(&mut std::io::stdout(), &out)?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Parses the process arguments, runs the subcommand and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     terminal::set_verbosity(cli.quiet, cli.verbose);
     let format = cli.log_format.unwrap_or_else(|| match &cli.command {
         Command::Run(args) => run::configured_log_format(args).unwrap_or(LogFormatArg::Text),
         _ => LogFormatArg::Text,
     });
-    logging::init(format);
+    let one_shot = !matches!(cli.command, Command::Run(_));
+    logging::init(format, one_shot);
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Tags(args) => tags::run(&args),
@@ -146,7 +150,7 @@ pub fn main() -> ExitCode {
         Command::Promote(args) => promote::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Completions { shell } => completions(shell),
-        Command::Man => man_page(),
+        Command::Man => man::run(),
     };
     match outcome {
         Ok(code) => code,
@@ -154,6 +158,19 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", error_text(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints clap's answer to arguments it did not run: help and the version exit 0; a usage
+/// error exits 1, not clap's 2, which `plan` and `status` give a meaning of their own
+/// ("something would move", "not ready") that a script must be able to trust.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    // Printing can fail only when stdout or stderr is gone; nothing is left to tell then.
+    let _ = err.print();
+    if err.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

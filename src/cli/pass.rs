@@ -126,7 +126,15 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
         Workspace::open_or_clone(&dir, &config.git.remote),
     )
     .await
-    .with_context(|| format!("cannot prepare the clone in {}", dir.display()))?;
+    .with_context(|| {
+        format!(
+            "cannot prepare the clone of git.url {} (branch {}) in {}: check git.url and git.branch in {}",
+            config.git.remote.display_url(),
+            config.git.remote.branch,
+            dir.display(),
+            config.source.display()
+        )
+    })?;
     Ok(Session {
         config,
         registries,
@@ -239,6 +247,7 @@ pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
                 println!("nothing to move: every marker is up to date")
             }
             [] if !reviewed.is_empty() => {}
+            [] if failures.is_empty() => println!("nothing to move yet"),
             [] => println!("nothing was pushed"),
             [branch] => println!("1 commit pushed to {branch}"),
             [branch, ..] => println!("{} commits pushed to {branch}", pushed.len()),
@@ -320,17 +329,22 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         for env in &report.environments {
             println!();
             println!("== environment {}: {}", env.name, env_text(env, checked));
-            for m in &env.moves {
-                println!(
-                    "  {} {} -> {}   ({}, {})",
-                    m.policy, m.from, m.to, m.image, m.rule
-                );
+            // Up to date with moves: review branches already propose them; their diff and
+            // message are on those branches, not news.
+            let news = env.outcome != Outcome::Unchanged;
+            if news {
+                for m in &env.moves {
+                    println!(
+                        "  {} {} -> {}   ({}, {})",
+                        m.policy, m.from, m.to, m.image, m.rule
+                    );
+                }
             }
             print_notes(env);
-            if !env.diff.is_empty() {
+            if news && !env.diff.is_empty() {
                 println!("\n{}", terminal::colour_diff(env.diff.trim_end()));
             }
-            if let Some(message) = &env.message {
+            if let (true, Some(message)) = (news, &env.message) {
                 println!("\ncommit message:\n{}", indent(message));
             }
         }
@@ -372,6 +386,11 @@ pub fn check_online(args: &ConfigArg) -> anyhow::Result<ExitCode> {
         };
         let report = pass::run(&p.config, &p.registries, &p.workspace, &options).await?;
         let mut bad = false;
+        print_rules(&report);
+        if let Some(refused) = report.rules.as_ref().and_then(|r| r.refused.as_ref()) {
+            bad = true;
+            eprintln!("{refused}");
+        }
         println!(
             "\nrepository {} (branch {}): cloned",
             p.config.git.remote.display_url(),
@@ -478,6 +497,22 @@ fn check_environments(config: &Config, names: &[String]) -> anyhow::Result<()> {
 fn env_text(env: &pass::EnvironmentReport, checked: bool) -> String {
     if !checked && env.outcome == Outcome::Unchanged {
         return "not checked: no image could be scanned".to_string();
+    }
+    let pending = env
+        .reviews
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.action,
+                pass::ReviewAction::BranchCurrent | pass::ReviewAction::Current { .. }
+            )
+        })
+        .count();
+    if env.outcome == Outcome::Unchanged && pending > 0 {
+        return format!(
+            "up to date: {pending} review{} already pending (below)",
+            plural(pending)
+        );
     }
     outcome_text(&env.outcome, env.moves.len())
 }
@@ -636,8 +671,21 @@ pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
     }
 }
 
+/// Prints which repository rules are in force and the fields they do not use.
+pub fn print_rules(report: &PassReport) {
+    let Some(rules) = &report.rules else { return };
+    match &rules.applied {
+        Some(commit) => println!("rules: {} at {}", rules.source, pass::rules::short(commit)),
+        None => println!("rules: {}: none valid, only the host's apply", rules.source),
+    }
+    for note in &rules.notes {
+        eprintln!("warning: {note}");
+    }
+}
+
 /// Prints what was scanned and chosen, then one block per environment.
 pub fn print_summary(report: &PassReport) {
+    print_rules(report);
     print_scans(report);
     println!();
     for env in &report.environments {

@@ -76,7 +76,10 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     };
     // Names are checked before any waiting for the state directory.
     let config = super::pass::load(&args.config)?;
-    pass::check_request(&config, &request)?;
+    // Rules in the repository are read with the clone; only the host's names are known here.
+    if config.rules.is_none() {
+        pass::check_request(&config, &request)?;
+    }
     runtime.block_on(async {
         // A dry run writes nothing: it reads with its own clone and never waits.
         let access = if args.dry_run {

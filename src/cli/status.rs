@@ -44,6 +44,21 @@ pub fn base_url(url: &str) -> String {
     }
 }
 
+/// Where the board is, for `baton status`: its address, or why it is not served.
+pub fn board_line(base: &str, board: &str) -> Option<String> {
+    match board {
+        "open" => Some(format!("board: {base}/ (read-only, in a browser)")),
+        "token" => Some(format!(
+            "board: {base}/ (open {base}/?token=TOKEN once, TOKEN from daemon.ui_token_file)"
+        )),
+        "refused" => Some(
+            "board: not served: daemon.listen is not a loopback address; set daemon.ui_token_file"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
 /// Prints the status: exit 0 when the daemon is ready, 2 when it answers but is not ready,
 /// 1 when it cannot be reached.
 pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
@@ -72,7 +87,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             .context("cannot build the HTTP client")?;
         let response = client.get(&url).send().await.with_context(|| {
             format!(
-                "cannot reach the daemon at {url} (is `baton run` running with this configuration?)"
+                "cannot reach the daemon at {url}: is `baton run` running? Name its configuration with --config PATH (or BATON_CONFIG), or its daemon.listen address with --url HOST:PORT"
             )
         })?;
         let status = response.status();
@@ -92,6 +107,9 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         println!("{}", body.trim_end());
     } else {
         print!("{}", status.to_text());
+        if let Some(line) = board_line(&base, &status.board) {
+            println!("\n{line}");
+        }
     }
     Ok(if status.ready {
         ExitCode::SUCCESS
@@ -103,6 +121,24 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_board_line_says_where_or_why_not() {
+        let base = "http://127.0.0.1:9476";
+        assert_eq!(
+            board_line(base, "open").unwrap(),
+            "board: http://127.0.0.1:9476/ (read-only, in a browser)"
+        );
+        assert!(board_line(base, "token").unwrap().contains("?token=TOKEN"));
+        assert!(
+            board_line(base, "refused")
+                .unwrap()
+                .contains("daemon.ui_token_file")
+        );
+        assert_eq!(board_line(base, "off"), None);
+        // An older daemon's status has no board field.
+        assert_eq!(board_line(base, ""), None);
+    }
 
     #[test]
     fn wildcard_listen_addresses_are_reached_through_loopback() {

@@ -117,7 +117,30 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
                 p.image,
                 args.image
             ),
-            None => bail!("no policy {only:?} in {}", path.display()),
+            None => {
+                let names: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+                let hint = match crate::common::text::suggest(only, &names) {
+                    Some(close) => format!("did you mean {close:?}? "),
+                    None => String::new(),
+                };
+                let of_image: Vec<&str> = config
+                    .policies
+                    .iter()
+                    .filter(|(_, p)| {
+                        config.images.get(&p.image).map(|i| &i.repository) == Some(&image_name)
+                    })
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                bail!(
+                    "no policy {only:?} in {}: {hint}the policies of this image are {}",
+                    path.display(),
+                    if of_image.is_empty() {
+                        "none".to_string()
+                    } else {
+                        of_image.join(", ")
+                    }
+                )
+            }
         }
     }
     policies.sort_by(|a, b| a.name.cmp(&b.name));

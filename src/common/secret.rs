@@ -38,6 +38,17 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `candidate` is this secret, in time that does not depend on where they differ
+    /// (both are signed with a random per-process key and the signatures compared).
+    pub fn matches(&self, candidate: &str) -> bool {
+        use ring::hmac;
+        static KEY: std::sync::OnceLock<hmac::Key> = std::sync::OnceLock::new();
+        let key =
+            KEY.get_or_init(|| hmac::Key::new(hmac::HMAC_SHA256, &rand::random::<[u8; 32]>()));
+        let expected = hmac::sign(key, self.0.as_bytes());
+        hmac::verify(key, candidate.as_bytes(), expected.as_ref()).is_ok()
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -74,6 +85,15 @@ pub enum SecretFileError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matches_only_itself() {
+        let s = Secret::new("t0ken");
+        assert!(s.matches("t0ken"));
+        assert!(!s.matches("t0kem"));
+        assert!(!s.matches("t0ken "));
+        assert!(!s.matches(""));
+    }
 
     #[test]
     fn never_printed() {

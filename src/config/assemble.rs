@@ -17,6 +17,7 @@ pub(super) fn build(
     base_dir: &Path,
     figment: &Figment,
     index: &SpanIndex,
+    second: Option<(&str, &SpanIndex)>,
 ) -> Result<Config, Vec<ConfigError>> {
     let data = match figment.data() {
         Ok(data) => data,
@@ -29,11 +30,13 @@ pub(super) fn build(
         }
     };
     let root = data.get(&Profile::Default);
-    let reader = Reader::new(file, base_dir, figment, index, ENV_PREFIX);
+    let reader = Reader::new(file, base_dir, figment, index, ENV_PREFIX).with_second(second);
     let top = reader.root(root);
 
     let daemon = DaemonConfig::read(top.section("daemon"));
-    let git = GitConfig::read(top.section("git"));
+    let git_table = top.section("git");
+    let rules = rules::read_host_part(&git_table, top.table("rules"));
+    let git = GitConfig::read(git_table);
     let markers = MarkersConfig::read(top.section("markers"));
     let registries = top
         .named_tables("registries")
@@ -88,6 +91,7 @@ pub(super) fn build(
             forge: forge.flatten(),
             notifications,
             webhooks,
+            rules: rules.flatten(),
         });
     }
     let mut errors = reader.into_errors();

@@ -1,5 +1,5 @@
-//! The `[daemon]` section: the state directory, the listener, the log format and how many
-//! registry requests run at once.
+//! The `[daemon]` section: the state directory, the listener and its board, the log format
+//! and how many registry requests run at once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +27,10 @@ pub struct DaemonConfig {
     pub log_format: LogFormat,
     /// Registry requests in flight at once, across all registries.
     pub concurrency: usize,
+    /// Whether the read-only board is served at `/` on `listen`.
+    pub ui: bool,
+    /// File holding the token the board asks for; needed when `listen` is not loopback.
+    pub ui_token_file: Option<PathBuf>,
 }
 
 impl DaemonConfig {
@@ -62,12 +66,16 @@ impl DaemonConfig {
             }
         };
         let concurrency = t.integer("concurrency", 1, 256).unwrap_or(4) as usize;
+        let ui = t.bool("ui").unwrap_or(true);
+        let ui_token_file = t.file_path("ui_token_file");
         t.finish();
         Some(DaemonConfig {
             state_dir,
             listen: listen?,
             log_format: log_format?,
             concurrency,
+            ui,
+            ui_token_file,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The `[environments.NAME]` sections: the paths each owns, how its moves land, and where it
 //! promotes from; checked against each other once all are read.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -38,6 +38,9 @@ pub struct EnvironmentConfig {
     pub windows: Vec<TimeWindow>,
     /// Dates when nothing moves.
     pub freeze: Vec<Freeze>,
+    /// The only policies whose markers this environment moves (an ImageUpdateAutomation's
+    /// namespace and `policySelector`); `None` for every policy.
+    pub policies: Option<BTreeSet<String>>,
 }
 
 /// Reads every `[environments.NAME]`, then checks them against each other: no two own the
@@ -184,6 +187,7 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
         soak,
         windows: windows?,
         freeze,
+        policies: None,
     })
 }
 

@@ -4,9 +4,11 @@
 mod assemble;
 mod daemon;
 mod environments;
+mod flux;
 mod images;
 mod listen;
 mod policies;
+mod rules;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,9 +28,11 @@ use crate::webhooks::WebhookConfig;
 pub use crate::common::settings::{ConfigError, ConfigErrors, KeyPath, Location, display_path};
 pub use daemon::{DaemonConfig, LogFormat};
 pub use environments::{EnvironmentConfig, Mode};
+pub use flux::image_key as flux_image_key;
 pub use images::ImageConfig;
 pub use listen::{default_listen, read_listen};
 pub use policies::{DigestPinning, PolicyConfig};
+pub use rules::{RULE_SECTIONS, RulesConfig, RulesFiles, RulesSource, WithRules};
 
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/baton/baton.toml";
@@ -68,6 +72,8 @@ pub struct Config {
     pub notifications: BTreeMap<String, NotificationConfig>,
     /// Registry webhooks served at `POST /hooks/NAME`, keyed by NAME.
     pub webhooks: BTreeMap<String, WebhookConfig>,
+    /// `[git] rules` and `[rules]`: the repository's rules and the host's fences, when set.
+    pub rules: Option<RulesConfig>,
 }
 
 impl Config {
@@ -105,7 +111,11 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        assemble::build(path, &base_dir, &figment, &index).map_err(fail)
+        let mut config = assemble::build(path, &base_dir, &figment, &index, None).map_err(fail)?;
+        if let Some(rules) = &mut config.rules {
+            rules.host_text = std::sync::Arc::from(text);
+        }
+        Ok(config)
     }
 
     /// The policies that choose tags for the image named `image`.

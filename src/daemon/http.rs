@@ -1,4 +1,4 @@
-//! The daemon's HTTP listener: health, readiness, metrics and status.
+//! The daemon's HTTP listener: health, readiness, metrics, status and the board.
 //!
 //! Bound to `daemon.listen` (loopback by default); handlers only read shared state. A slow
 //! or hostile client cannot hold it: headers must arrive within [`HEADER_READ_TIMEOUT`]
@@ -29,6 +29,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
+        .merge(super::board::routes())
         .with_state(shared)
 }
 
@@ -88,7 +89,7 @@ impl HttpServer {
             None => router(shared),
         };
         let task = tokio::spawn(serve(listener, app, stopped));
-        tracing::info!(listen = %addr, "serving /healthz, /readyz, /metrics and /api/v1/status");
+        tracing::info!(listen = %addr, "serving /healthz, /readyz, /metrics, /api/v1/status and the board at /");
         Ok(HttpServer { addr, stop, task })
     }
 

@@ -6,6 +6,7 @@
 //! `git.interval` passed, so Git writes are serialized. The main loop ([`run`]) handles
 //! signals, configuration reloads and the systemd watchdog.
 
+pub mod board;
 pub mod events;
 pub mod http;
 pub mod metrics;

@@ -143,14 +143,21 @@ async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &s
     let selections = shared.selections(config);
     let started = Instant::now();
     tracing::debug!(trigger, "reconciling");
-    let result = pass::run_with_selections(
-        config,
-        &loaded.registries,
-        ws,
-        &PassOptions::default(),
-        selections,
-    )
-    .await;
+    // Rules in the repository are read at the commit each pass builds on, and their images
+    // are scanned in the pass (the scan tasks know only the host's images).
+    let result = match &config.rules {
+        Some(_) => pass::run(config, &loaded.registries, ws, &PassOptions::default()).await,
+        None => {
+            pass::run_with_selections(
+                config,
+                &loaded.registries,
+                ws,
+                &PassOptions::default(),
+                selections,
+            )
+            .await
+        }
+    };
     let head = ws.head().ok().map(|id| id.to_string());
     match &result {
         Ok(report) => {
@@ -186,6 +193,11 @@ async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &s
         Err(err) => {
             tracing::error!(trigger, error = %err, "reconciliation failed: the next one tries again");
         }
+    }
+    if result.is_ok() && shared.board.timeline_head() != head {
+        shared
+            .board
+            .set_timeline(head.clone(), super::board::read_timeline(ws));
     }
     shared.record_pass(&result, head);
 }

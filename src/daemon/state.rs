@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
+use super::board::BoardState;
 use super::metrics::{
     EnvironmentLabel, ImageLabel, Metrics, PolicyLabel, RegistryLabel, ResultLabel, ReviewLabels,
     ScanErrorLabels,
@@ -76,6 +77,8 @@ pub struct Shared {
     notifier: Mutex<Option<Notifier>>,
     /// Scan failures in a row, per image, for `scan_failing` notifications.
     scan_failures: Mutex<ScanFailures>,
+    /// What the board shows beside the status.
+    pub board: BoardState,
 }
 
 /// How long the last successful sync may be ago before `/readyz` fails: three git intervals.
@@ -104,6 +107,7 @@ impl Shared {
             scan_triggers: Mutex::new(BTreeMap::new()),
             notifier: Mutex::new(None),
             scan_failures: Mutex::new(ScanFailures::new()),
+            board: BoardState::default(),
         };
         shared.apply_config(config);
         shared
@@ -159,7 +163,16 @@ impl Shared {
         let mut status = self.lock().status.clone();
         status.ready = self.readiness().is_ok();
         status.stopping = self.stopping.load(Ordering::SeqCst);
+        status.board = self.board.access().name().to_string();
         status
+    }
+
+    /// The tags of `image`'s last successful scan, for the board's image page.
+    pub fn cached_tags(&self, image: &str) -> Option<Arc<Vec<String>>> {
+        self.lock()
+            .tags
+            .get(image)
+            .map(|cached| cached.tags.clone())
     }
 
     /// Marks the daemon ready: the first configuration load and clone succeeded.
@@ -225,6 +238,7 @@ impl Shared {
         if let Ok(mut deadline) = self.sync_deadline.lock() {
             *deadline = sync_deadline(config);
         }
+        self.board.configure(config);
         let mut state = self.lock();
         let state = &mut *state;
         state.status.config.path = config.source.display().to_string();
@@ -431,7 +445,9 @@ impl Shared {
                 wake = changed && state.first_scans_done;
             }
         }
-        for (host, remaining) in loaded.registries.rate_limits() {
+        let limits = loaded.registries.rate_limits();
+        self.board.set_rate_limits(limits.clone());
+        for (host, remaining) in limits {
             self.metrics
                 .rate_limit_remaining
                 .get_or_create(&RegistryLabel { registry: host })
@@ -466,6 +482,29 @@ impl Shared {
             .collect()
     }
 
+    /// Keeps the rules report for the status, and tells people once about each refused
+    /// rules commit (not on every pass while it stays refused).
+    fn record_rules(&self, rules: Option<&crate::pass::rules::RulesReport>) {
+        let previous = {
+            let mut state = self.lock();
+            std::mem::replace(&mut state.status.rules, rules.cloned())
+        };
+        let Some(refused) = rules.and_then(|r| r.refused.as_ref()) else {
+            return;
+        };
+        let known = previous
+            .and_then(|p| p.refused)
+            .is_some_and(|p| p.commit == refused.commit);
+        if !known {
+            self.notify(vec![Event::RulesRefused {
+                rules: rules.map(|r| r.source.clone()).unwrap_or_default(),
+                commit: refused.commit.clone(),
+                author: refused.author.clone(),
+                errors: refused.errors.clone(),
+            }]);
+        }
+    }
+
     /// Records a reconciliation: per-environment status, commits, pushes and retries.
     pub fn record_pass(&self, result: &Result<PassReport, PassError>, head: Option<String>) {
         let report = match result {
@@ -485,6 +524,7 @@ impl Shared {
         };
         self.synced(head);
         self.notify(events_from_report(report));
+        self.record_rules(report.rules.as_ref());
         let failed = report
             .environments
             .iter()
@@ -516,6 +556,14 @@ impl Shared {
             }
             entry.problems = problems;
             entry.waiting = env.waiting.iter().map(WaitingEntry::from).collect();
+            // A pass that failed before reading the markers keeps what the last one saw.
+            if !env.running.is_empty() || !matches!(env.outcome, Outcome::Failed(_)) {
+                entry.running = env
+                    .running
+                    .iter()
+                    .map(|(image, r)| (image.clone(), r.into()))
+                    .collect();
+            }
             entry.pending_reviews = env
                 .reviews
                 .iter()

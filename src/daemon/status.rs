@@ -22,6 +22,10 @@ pub struct Status {
     /// Whether shutdown has begun.
     #[serde(default)]
     pub stopping: bool,
+    /// The board at `/`: `open` (loopback), `token` (needs `daemon.ui_token_file`'s token),
+    /// `refused` (a wider listener without a token) or `off` (`daemon.ui = false`).
+    #[serde(default)]
+    pub board: String,
     /// The configuration in force.
     pub config: ConfigStatus,
     /// The Git workspace.
@@ -30,6 +34,9 @@ pub struct Status {
     pub images: BTreeMap<String, ImageStatus>,
     /// Per `[environments]` name.
     pub environments: BTreeMap<String, EnvironmentStatus>,
+    /// The repository's rules (`[git] rules`) the last pass applied, and a refused change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::pass::rules::RulesReport>,
 }
 
 /// The configuration in force and the last reload.
@@ -106,8 +113,29 @@ pub struct EnvironmentStatus {
     /// Marker problems found in its files.
     #[serde(default)]
     pub problems: Vec<ProblemEntry>,
+    /// Per `[images]` name: what its markers hold after the last pass, and a person's hold.
+    #[serde(default)]
+    pub running: BTreeMap<String, RunningEntry>,
     /// The last failure, cleared by the next success.
     pub last_error: Option<String>,
+}
+
+/// What one image's markers hold in an environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunningEntry {
+    /// The versions its markers hold (several when they disagree).
+    pub versions: Vec<String>,
+    /// The reason of a person's hold on one of its markers.
+    pub hold: Option<String>,
+}
+
+impl From<&pass::Running> for RunningEntry {
+    fn from(r: &pass::Running) -> Self {
+        RunningEntry {
+            versions: r.versions.clone(),
+            hold: r.hold.clone(),
+        }
+    }
 }
 
 /// Something that does not move yet.
@@ -281,6 +309,17 @@ impl Status {
         );
         if let Some(error) = &self.git.last_error {
             let _ = writeln!(out, "  error: {error}");
+        }
+        if let Some(rules) = &self.rules {
+            let _ = writeln!(
+                out,
+                "rules: {} at {}",
+                rules.source,
+                rules.applied.as_deref().map(short).unwrap_or("none valid")
+            );
+            if let Some(refused) = &rules.refused {
+                let _ = writeln!(out, "  {}", refused.to_string().replace('\n', "\n  "));
+            }
         }
         let _ = writeln!(out, "\nimages:");
         for (name, image) in &self.images {

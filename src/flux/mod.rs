@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::policy::{Rule, TagFilter};
 
 pub use fields::parse_go_duration;
+pub use objects::repo_path;
 pub use selector::{Operator, Requirement, Selector};
 
 /// The API group of Flux's image automation objects.
@@ -102,8 +103,12 @@ pub struct ImageRepository {
     pub place: Place,
     /// `spec.image` as written.
     pub image: String,
+    /// Where `spec.image` was written.
+    pub image_place: Place,
     /// `spec.interval`.
     pub interval: Duration,
+    /// Where `spec.interval` was written.
+    pub interval_place: Place,
     /// `spec.timeout`, when written.
     pub timeout: Option<Duration>,
     /// `spec.exclusionList` with places; `None` keeps the default (`^.*\.sig$`).

@@ -140,6 +140,12 @@ fn read_repository(spec: &Fields, id: ObjectRef, place: Place) -> Option<ImageRe
     {
         spec.error("image", format!("{text:?}: {err}"));
     }
+    let place_of = |key: &str| {
+        spec.sink
+            .place(spec.node.get(key).map_or(spec.node.pos, |n| n.pos))
+    };
+    let image_place = place_of("image");
+    let interval_place = place_of("interval");
     let interval = match spec.node.get("interval") {
         Some(_) => spec.duration("interval"),
         None => {
@@ -210,7 +216,9 @@ fn read_repository(spec: &Fields, id: ObjectRef, place: Place) -> Option<ImageRe
         id,
         place,
         image: image?.0.trim().to_string(),
+        image_place,
         interval: interval?,
+        interval_place,
         timeout,
         exclusion_list,
         secret_ref,
@@ -496,8 +504,9 @@ fn read_automation(spec: &Fields, id: ObjectRef, place: Place) -> Option<ImageUp
     })
 }
 
-/// A path inside the repository, `./` and `.` dropped; absolute paths and `..` refused.
-pub(super) fn repo_path(text: &str) -> Result<PathBuf, &'static str> {
+/// A path inside the repository, `./` and `.` dropped; absolute paths and `..` refused (the
+/// reason completes a sentence naming the path).
+pub fn repo_path(text: &str) -> Result<PathBuf, &'static str> {
     let path = Path::new(text.trim());
     let mut out = PathBuf::new();
     for component in path.components() {

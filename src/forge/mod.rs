@@ -8,6 +8,12 @@
 
 mod api;
 mod config;
+mod dialect;
+
+// The dialects, one file each, registered in the `ForgeKind` list below.
+mod gitea;
+mod github;
+mod gitlab;
 
 use std::fmt;
 use std::time::Duration;
@@ -21,27 +27,25 @@ use crate::common::text::{error_chain, one_line};
 use crate::common::time::utc;
 
 pub use config::ForgeConfig;
+pub use dialect::{Dialect, Reply};
 
 named_kinds! {
-    /// Which REST API a forge speaks.
-    pub enum ForgeKind: "a forge" {
+    /// Which REST API a forge speaks. Each kind names its [`Dialect`]: a new forge is a file
+    /// beside this one and a line here.
+    pub enum ForgeKind: "a forge", fn dialect -> dyn Dialect {
         /// GitHub or GitHub Enterprise Server (`/api/v3`).
-        GitHub = "github",
+        GitHub = "github" => github::GitHub,
         /// GitLab (`/api/v4`), merge requests.
-        GitLab = "gitlab",
+        GitLab = "gitlab" => gitlab::GitLab,
         /// Gitea or Forgejo (`/api/v1`).
-        Gitea = "gitea" | "forgejo",
+        Gitea = "gitea" | "forgejo" => gitea::Gitea,
     }
 }
 
 impl ForgeKind {
     /// The base URL used when `base_url` is not set; Gitea and Forgejo have none.
     pub fn default_base_url(self) -> Option<&'static str> {
-        match self {
-            ForgeKind::GitHub => Some("https://api.github.com"),
-            ForgeKind::GitLab => Some("https://gitlab.com"),
-            ForgeKind::Gitea => None,
-        }
+        self.dialect().default_base_url()
     }
 }
 
@@ -252,10 +256,8 @@ impl Forge {
 
     /// The web page of a commit in the repository.
     pub fn commit_url(&self, commit: &str) -> String {
-        match self.kind {
-            ForgeKind::GitLab => format!("{}/{}/-/commit/{commit}", self.web, self.repository),
-            _ => format!("{}/{}/commit/{commit}", self.web, self.repository),
-        }
+        let path = self.kind.dialect().commit_path();
+        format!("{}/{}/{path}/{commit}", self.web, self.repository)
     }
 
     /// Every pull request of Baton's whose head is `branch` in this repository, in any state,
@@ -264,11 +266,7 @@ impl Forge {
     /// is not Baton's, whatever its body says, and is neither updated nor read for a decision.
     pub async fn pull_requests(&self, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
         let me = self.own_user().await?;
-        let mut list = match self.kind {
-            ForgeKind::GitHub => api::github_list(self, branch).await?,
-            ForgeKind::GitLab => api::gitlab_list(self, branch).await?,
-            ForgeKind::Gitea => api::gitea_list(self, branch).await?,
-        };
+        let mut list = self.kind.dialect().list(self, branch).await?;
         list.retain(|pr| pr.head == branch);
         let (mut ours, foreign): (Vec<_>, Vec<_>) = list
             .into_iter()
@@ -305,11 +303,7 @@ impl Forge {
     /// Opens a pull request with the configured labels, reviewers and draft state. Labels and
     /// reviewers that the forge refuses are logged; the pull request stands.
     pub async fn open(&self, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {
-        let pr = match self.kind {
-            ForgeKind::GitHub => api::github_open(self, new).await?,
-            ForgeKind::GitLab => api::gitlab_open(self, new).await?,
-            ForgeKind::Gitea => api::gitea_open(self, new).await?,
-        };
+        let pr = self.kind.dialect().open(self, new).await?;
         tracing::info!(forge = %self.kind, number = pr.number, url = %pr.url, head = %new.head, "opened pull request");
         Ok(pr)
     }
@@ -322,26 +316,14 @@ impl Forge {
         title: &str,
         body: &str,
     ) -> Result<PullRequest, ForgeError> {
-        let title = match self.draft_prefix() {
+        let dialect = self.kind.dialect();
+        let title = match dialect.draft_prefix() {
             Some(prefix) if pr.title.starts_with(prefix) => format!("{prefix}{title}"),
             _ => title.to_string(),
         };
-        let updated = match self.kind {
-            ForgeKind::GitHub => api::github_update(self, pr.number, &title, body).await?,
-            ForgeKind::GitLab => api::gitlab_update(self, pr.number, &title, body).await?,
-            ForgeKind::Gitea => api::gitea_update(self, pr.number, &title, body).await?,
-        };
+        let updated = dialect.update(self, pr.number, &title, body).await?;
         tracing::info!(forge = %self.kind, number = updated.number, url = %updated.url, "updated pull request");
         Ok(updated)
-    }
-
-    /// The title prefix that marks a draft on forges without a draft flag in the API.
-    fn draft_prefix(&self) -> Option<&'static str> {
-        match self.kind {
-            ForgeKind::GitHub => None,
-            ForgeKind::GitLab => Some("Draft: "),
-            ForgeKind::Gitea => Some("WIP: "),
-        }
     }
 
     /// Sends a request with the token; returns the JSON reply or a classified error.
@@ -350,34 +332,19 @@ impl Forge {
         action: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<serde_json::Value, ForgeError> {
-        let mut header = match self.kind {
-            ForgeKind::GitHub => reqwest::header::HeaderValue::from_str(&format!(
-                "Bearer {}",
-                self.token.expose()
-            )),
-            ForgeKind::GitLab => reqwest::header::HeaderValue::from_str(self.token.expose()),
-            ForgeKind::Gitea => reqwest::header::HeaderValue::from_str(&format!(
-                "token {}",
-                self.token.expose()
-            )),
-        }
-        .map_err(|_| {
+        let dialect = self.kind.dialect();
+        let (name, value) = dialect.authorization(self.token.expose());
+        let mut header = reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
             ForgeError::Settings(
                 "the forge token holds characters that cannot go into an HTTP header: check forge.token_file"
                     .to_string(),
             )
         })?;
         header.set_sensitive(true);
-        let request = match self.kind {
-            ForgeKind::GitLab => request.header("PRIVATE-TOKEN", header),
-            ForgeKind::GitHub => request
-                .header(reqwest::header::AUTHORIZATION, header)
-                .header(reqwest::header::ACCEPT, "application/vnd.github+json")
-                .header("X-GitHub-Api-Version", "2022-11-28"),
-            ForgeKind::Gitea => request
-                .header(reqwest::header::AUTHORIZATION, header)
-                .header(reqwest::header::ACCEPT, "application/json"),
-        };
+        let mut request = request.header(name, header);
+        for (name, value) in dialect.extra_headers() {
+            request = request.header(*name, *value);
+        }
         let unreachable = |e: reqwest::Error| ForgeError::Unreachable {
             forge: self.kind,
             action: action.to_string(),
@@ -447,20 +414,7 @@ impl Forge {
 
 /// The API root and the web root for a configured base URL.
 fn api_and_web(kind: ForgeKind, base: &url::Url) -> (String, String) {
-    let base = base.as_str().trim_end_matches('/').to_string();
-    match kind {
-        ForgeKind::GitHub => {
-            if base == "https://api.github.com" {
-                (base, "https://github.com".to_string())
-            } else if let Some(web) = base.strip_suffix("/api/v3") {
-                (base.clone(), web.to_string())
-            } else {
-                (format!("{base}/api/v3"), base)
-            }
-        }
-        ForgeKind::GitLab => (format!("{base}/api/v4"), base),
-        ForgeKind::Gitea => (format!("{base}/api/v1"), base),
-    }
+    kind.dialect().roots(base.as_str().trim_end_matches('/'))
 }
 
 /// `Some(": resets at ...")` (or `Some("")`) when the reply says the rate limit is used up.

@@ -13,6 +13,7 @@ mod config;
 pub mod history;
 pub mod message;
 mod sign;
+pub mod snapshot;
 pub mod trailers;
 pub mod workspace;
 
@@ -23,6 +24,7 @@ pub use config::{GitConfig, check_branch_name};
 pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, parse_moves};
 pub use sign::{Signing, SigningFormat};
+pub use snapshot::Snapshot;
 pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
 
 /// The object id type used throughout (a SHA-1 today).

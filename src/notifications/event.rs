@@ -24,6 +24,8 @@ named_kinds! {
         ReviewOpened = "review_opened",
         /// An image's registry scan failed several times in a row.
         ScanFailing = "scan_failing",
+        /// A change to the repository's rules did not validate; the last good rules stay.
+        RulesRefused = "rules_refused",
     }
 }
 
@@ -69,6 +71,17 @@ pub enum Event {
         /// Failures in a row, this one included.
         consecutive_failures: u32,
     },
+    /// A change to the repository's rules (`[git] rules`) was refused.
+    RulesRefused {
+        /// `[git] rules` as written.
+        rules: String,
+        /// The commit that made the rules invalid.
+        commit: String,
+        /// Its author, `Name <email>`.
+        author: String,
+        /// Every problem, `file:line:column@commit: key: message`.
+        errors: Vec<String>,
+    },
 }
 
 impl Event {
@@ -79,6 +92,7 @@ impl Event {
             Event::PushFailed { .. } => EventKind::PushFailed,
             Event::ReviewOpened { .. } => EventKind::ReviewOpened,
             Event::ScanFailing { .. } => EventKind::ScanFailing,
+            Event::RulesRefused { .. } => EventKind::RulesRefused,
         }
     }
 
@@ -112,6 +126,17 @@ impl Event {
                 one_line(image),
                 if *consecutive_failures == 1 { "" } else { "s" }
             ),
+            Event::RulesRefused {
+                rules,
+                commit,
+                author,
+                ..
+            } => format!(
+                "rules {}: change {} by {} refused, the last good rules stay in force",
+                one_line(rules),
+                commit.chars().take(12).collect::<String>(),
+                one_line(author)
+            ),
         }
     }
 
@@ -143,6 +168,11 @@ impl Event {
             }
             Event::ScanFailing { error, .. } => {
                 let _ = write!(text, ": {error}");
+            }
+            Event::RulesRefused { errors, .. } => {
+                for error in errors {
+                    let _ = write!(text, "\n- {}", one_line(error));
+                }
             }
         }
         text

@@ -91,6 +91,14 @@ pub fn sample(kind: EventKind) -> Event {
             error: "request timed out".into(),
             consecutive_failures: 3,
         },
+        EventKind::RulesRefused => Event::RulesRefused {
+            rules: "baton.toml".into(),
+            commit: "0".repeat(40),
+            author: "A Person <person@example.com>".into(),
+            errors: vec![
+                "baton.toml:12:1@000000000000: environments.production.mode: \"fast\" is not a mode: use \"push\" or \"review\"".into(),
+            ],
+        },
     }
 }
 

@@ -8,6 +8,7 @@ mod progress;
 mod promote;
 mod report;
 mod review;
+pub mod rules;
 mod scan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,7 +33,8 @@ pub use moves::moves_from_plan;
 pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
-    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Selection, Waiting, waiting_text,
+    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Running, Selection, Waiting,
+    waiting_text,
 };
 pub use scan::{ImageScan, scan_image, scan_images};
 
@@ -81,6 +83,36 @@ struct Context<'a> {
     /// Tags the registry lists, per `[images]` name, when this pass scanned them: markers
     /// holding a tag not listed are reported.
     listed: BTreeMap<String, BTreeSet<String>>,
+    /// The commit of the repository's rules in force, named by every commit's `Baton-Rules`.
+    rules_commit: Option<String>,
+}
+
+impl<'a> Context<'a> {
+    /// A pass's context, with no listed tags, no digests resolved yet and the forge for
+    /// review mode when one is needed; `now` defaults to the current instant.
+    fn new(
+        config: &'a Config,
+        registries: &'a Registries,
+        workspace: &'a Workspace,
+        selections: &'a BTreeMap<String, Selection>,
+        template: Option<MessageTemplate>,
+        dry_run: bool,
+        now: Option<Timestamp>,
+    ) -> Self {
+        Context {
+            config,
+            registries,
+            workspace,
+            selections,
+            template,
+            digests: tokio::sync::Mutex::new(HashMap::new()),
+            dry_run,
+            now: now.unwrap_or_else(Timestamp::now),
+            forge: forge_for(config),
+            listed: BTreeMap::new(),
+            rules_commit: None,
+        }
+    }
 }
 
 /// The forge client for review-mode environments, when one is configured and needed.
@@ -98,6 +130,18 @@ pub async fn run(
     workspace: &Workspace,
     options: &PassOptions,
 ) -> Result<PassReport, PassError> {
+    // With rules in the repository, they are read at the commit this pass builds on, before
+    // anything is scanned: they say which images there are.
+    let (effective, rules) = match &config.rules {
+        Some(_) => {
+            workspace.sync().await.map_err(PassError::Sync)?;
+            let (effective, report) = rules::for_pass(config, workspace);
+            log_rules(report.as_ref());
+            (std::borrow::Cow::Owned(effective), report)
+        }
+        None => (std::borrow::Cow::Borrowed(config), None),
+    };
+    let config: &Config = &effective;
     check_options(config, options)?;
     let scans = scan_images(config, registries, options.progress.as_ref()).await;
     let selections = select(config, &scans);
@@ -108,10 +152,39 @@ pub async fn run(
             Some((name.clone(), tags.iter().cloned().collect()))
         })
         .collect();
-    let mut report =
-        run_writing(config, registries, workspace, options, selections, listed).await?;
+    let rules_commit = rules.as_ref().and_then(|r| r.applied.clone());
+    let mut report = run_writing(
+        config,
+        registries,
+        workspace,
+        options,
+        selections,
+        listed,
+        rules_commit,
+    )
+    .await?;
     report.scans = scans;
+    report.rules = rules;
     Ok(report)
+}
+
+/// Logs which rules are in force, each note, and a refused change.
+fn log_rules(report: Option<&rules::RulesReport>) {
+    let Some(report) = report else { return };
+    for note in &report.notes {
+        tracing::info!(rules = %report.source, note = %note, "rules field not used");
+    }
+    if let Some(refused) = &report.refused {
+        for error in &refused.errors {
+            tracing::error!(rules = %report.source, commit = %refused.commit, author = %refused.author, error = %error, "rules change refused: the last good rules stay in force");
+        }
+    }
+    match &report.applied {
+        Some(commit) => tracing::info!(rules = %report.source, commit = %commit, "rules in force"),
+        None => {
+            tracing::error!(rules = %report.source, "no valid rules: only the host configuration's images, policies and environments apply")
+        }
+    }
 }
 
 /// Checks that every name in `names` is a configured environment (before any waiting or
@@ -156,6 +229,7 @@ pub async fn run_with_selections(
         options,
         selections,
         BTreeMap::new(),
+        None,
     )
     .await
 }
@@ -169,21 +243,23 @@ async fn run_writing(
     options: &PassOptions,
     selections: BTreeMap<String, Selection>,
     listed: BTreeMap<String, BTreeSet<String>>,
+    rules_commit: Option<String>,
 ) -> Result<PassReport, PassError> {
     let template = check_options(config, options)?;
     progress::report(options.progress.as_ref(), Step::Syncing);
     workspace.sync().await.map_err(PassError::Sync)?;
     let cx = Context {
-        config,
-        registries,
-        workspace,
-        selections: &selections,
-        template,
-        digests: tokio::sync::Mutex::new(HashMap::new()),
-        dry_run: options.dry_run,
-        now: options.now.unwrap_or_else(Timestamp::now),
-        forge: forge_for(config),
         listed,
+        rules_commit,
+        ..Context::new(
+            config,
+            registries,
+            workspace,
+            &selections,
+            template,
+            options.dry_run,
+            options.now,
+        )
     };
     let mut environments = Vec::new();
     let mut unusable: Option<String> = None;
@@ -226,6 +302,7 @@ async fn run_writing(
         selections,
         environments,
         digest_failures,
+        rules: None,
     })
 }
 
@@ -340,6 +417,7 @@ async fn environment_pass(
         }
         match commit_and_push(cx, name, &prepared.plan, text, &target_branch, false).await {
             Ok(Some((commit, PushOutcome::Pushed))) => {
+                moved_running(cx, &mut report);
                 report.outcome = Outcome::Pushed {
                     commit,
                     branch: target_branch,
@@ -410,6 +488,19 @@ fn keep_newer(
         &|policy| !newer.contains(policy),
     );
     fill_report(cx, report, prepared);
+    // The newer tag another writer pushed may postdate this pass's listing: not a tag the
+    // registry lacks, and no marker problem (the next pass lists it).
+    let kept: BTreeSet<(PathBuf, usize)> = prepared
+        .scan
+        .files
+        .iter()
+        .flat_map(|f| &f.markers)
+        .filter(|m| newer.contains(&m.policy))
+        .map(|m| (m.path.clone(), m.line))
+        .collect();
+    report.problems.retain(|p| {
+        !(p.message.contains(" holds tag ") && kept.contains(&(p.path.clone(), p.line)))
+    });
     if prepared.plan.edits.is_empty() {
         report.outcome = idle_outcome(report);
         return false;
@@ -472,6 +563,55 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
     report.moves = moves_from_plan(plan, cx.selections, cx.config);
     report.diff = moves::unified_diff(plan);
     report.waiting = prepared.targets.waiting.clone();
+    report.running = running(cx, &prepared.scan);
+}
+
+/// What each image's markers hold, per `[images]` name, for the status and the board.
+fn running(cx: &Context<'_>, scan: &markers::Scan) -> BTreeMap<String, Running> {
+    let mut out: BTreeMap<String, Running> = BTreeMap::new();
+    for marker in scan.files.iter().flat_map(|f| &f.markers) {
+        let Some(policy) = cx.config.policies.get(&marker.policy) else {
+            continue;
+        };
+        let version = match marker.field {
+            Field::Full => {
+                let current = Reference::split(&marker.current);
+                match current.tag {
+                    Some(tag) => Some(tag.to_string()),
+                    None => current.digest.map(short_digest),
+                }
+            }
+            Field::Tag => Some(marker.current.clone()),
+            Field::Digest => Some(short_digest(&marker.current)),
+            Field::Name => None,
+        };
+        let entry = out.entry(policy.image.clone()).or_default();
+        if let Some(version) = version.filter(|v| !v.is_empty())
+            && !entry.versions.contains(&version)
+        {
+            entry.versions.push(version);
+        }
+        if entry.hold.is_none() {
+            entry.hold = marker.hold.clone();
+        }
+    }
+    out
+}
+
+/// `sha256:0123456789ab` from a full digest.
+fn short_digest(digest: &str) -> String {
+    digest.chars().take("sha256:".len() + 12).collect()
+}
+
+/// After a push: the moved images run the versions they moved to.
+fn moved_running(cx: &Context<'_>, report: &mut EnvironmentReport) {
+    for m in &report.moves {
+        let Some(policy) = cx.config.policies.get(&m.policy) else {
+            continue;
+        };
+        let entry = report.running.entry(policy.image.clone()).or_default();
+        entry.versions = m.to.split(", ").map(str::to_string).collect();
+    }
 }
 
 /// Markers holding a tag their image's registry did not list in this pass's scan: the
@@ -543,7 +683,11 @@ fn commit_text(
             manual.by, manual.image
         ));
     }
-    Ok(insert_body(&text, &notes))
+    let text = insert_body(&text, &notes);
+    Ok(match &cx.rules_commit {
+        Some(commit) => rules::with_rules_trailer(&text, commit),
+        None => text,
+    })
 }
 
 /// Puts `lines` as a paragraph after the message's subject.
@@ -583,10 +727,12 @@ async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Sc
         max_file_size: cx.config.markers.max_file_size,
         ..ScanOptions::default()
     };
-    tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
+    let mut scan = tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
         .await
         .map_err(|e| format!("marker scan stopped: {e}"))?
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    rules::resolve_namespaces(cx.config, &mut scan);
+    Ok(scan)
 }
 
 /// Prepares the environment and fills the report; `None` when the report is already
@@ -635,6 +781,7 @@ async fn prepare_environment(
             .await
             .map_err(|e| format!("environments.{name}.paths: {e}"))?
     };
+    rules::keep_selected(cx.config, env, &mut scan);
     for path in missing {
         scan.problems.push(markers::Problem {
             path,

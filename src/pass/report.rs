@@ -91,6 +91,18 @@ pub struct EnvironmentReport {
     pub reviews: Vec<Review>,
     /// What a person should know about this move, such as a pending review it replaces.
     pub notes: Vec<String>,
+    /// Per `[images]` name: the versions its markers hold after this pass, and a hold.
+    pub running: BTreeMap<String, Running>,
+}
+
+/// What one image's markers hold in an environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Running {
+    /// The versions (tags, or digests where only a digest is written); several when its
+    /// markers disagree.
+    pub versions: Vec<String>,
+    /// A person's hold on one of its markers: the reason written in the marker.
+    pub hold: Option<String>,
 }
 
 impl EnvironmentReport {
@@ -108,6 +120,7 @@ impl EnvironmentReport {
             waiting: Vec::new(),
             reviews: Vec::new(),
             notes: Vec::new(),
+            running: BTreeMap::new(),
         }
     }
 }
@@ -252,6 +265,8 @@ pub struct PassReport {
     /// Digests that could not be resolved, as `(image, tag, why)`; markers that pin digests
     /// keep their value until the digest can be read.
     pub digest_failures: Vec<(String, String, String)>,
+    /// The repository's rules this pass applied (`[git] rules`), and any refused change.
+    pub rules: Option<super::rules::RulesReport>,
 }
 
 impl PassReport {
@@ -267,6 +282,11 @@ impl PassReport {
 
     /// Every failure: failed scans and failed environments.
     pub fn failures(&self) -> Vec<String> {
+        let refused = self.rules.as_ref().and_then(|r| {
+            r.refused
+                .as_ref()
+                .map(|refusal| format!("{}: {refusal}", r.source))
+        });
         let mut out: Vec<String> = self
             .scans
             .values()
@@ -282,6 +302,7 @@ impl PassReport {
                 out.push(format!("environment {}: {why}", env.name));
             }
         }
+        out.extend(refused);
         out
     }
 }

@@ -477,11 +477,18 @@ impl RegistryClient {
                 timeout: self.settings.timeout,
             };
         }
-        let detail = error_chain(error);
+        let mut detail = sanitize(&error_chain(error), 400);
+        // rustls's words for a plain-HTTP answer to its TLS hello.
+        if detail.contains("InvalidContentType") {
+            detail.push_str(&format!(
+                " ({host} answered in plain HTTP, not TLS: for a registry on a trusted network, set insecure = true under [registries.\"{host}\"])",
+                host = self.host
+            ));
+        }
         RegistryError::Network {
             registry: self.host.clone(),
             repository: call.repository.to_string(),
-            detail: sanitize(&detail, 400),
+            detail,
         }
     }
 

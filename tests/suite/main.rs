@@ -5,6 +5,7 @@
 mod support;
 
 mod attacks;
+mod board;
 mod cli {
     mod check;
     mod operator;
@@ -44,6 +45,7 @@ mod promotion {
     mod human_control;
 }
 mod redaction;
+mod rules;
 mod registry {
     mod faults;
     mod local;

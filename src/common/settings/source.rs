@@ -42,10 +42,40 @@ pub enum Location {
         /// 1-based column, in characters.
         column: usize,
     },
+    /// A line and column in a file of the repository at one commit (the rules Baton reads
+    /// from Git), shown `path:line:column@commit`.
+    Commit {
+        /// The file, relative to the repository root.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// The commit the file was read at.
+        commit: String,
+    },
     /// An environment variable override.
     Env(String),
     /// The file as a whole (a missing key has no line of its own).
     Whole(PathBuf),
+}
+
+impl Location {
+    /// The same place, read at `commit` (unchanged when `None`).
+    pub fn at_commit(self, commit: Option<&str>) -> Location {
+        match (self, commit) {
+            (Location::File { path, line, column }, Some(commit)) => Location::Commit {
+                path,
+                line,
+                column,
+                commit: commit.to_string(),
+            },
+            (Location::Whole(path), Some(commit)) => {
+                Location::Whole(PathBuf::from(format!("{}@{commit}", path.display())))
+            }
+            (other, _) => other,
+        }
+    }
 }
 
 impl fmt::Display for Location {
@@ -54,6 +84,12 @@ impl fmt::Display for Location {
             Location::File { path, line, column } => {
                 write!(f, "{}:{line}:{column}", path.display())
             }
+            Location::Commit {
+                path,
+                line,
+                column,
+                commit,
+            } => write!(f, "{}:{line}:{column}@{commit}", path.display()),
             Location::Env(var) => write!(f, "environment variable {var}"),
             Location::Whole(path) => write!(f, "{}", path.display()),
         }
@@ -110,6 +146,7 @@ impl fmt::Display for ConfigErrors {
 #[derive(Debug, Default)]
 pub struct SpanIndex {
     file: PathBuf,
+    commit: Option<String>,
     line_starts: Vec<usize>,
     text: String,
     keys: HashMap<KeyPath, Range<usize>>,
@@ -120,6 +157,7 @@ impl SpanIndex {
     pub fn new(file: &Path, text: &str, document: &toml_edit::Document<String>) -> Self {
         let mut index = SpanIndex {
             file: file.to_path_buf(),
+            commit: None,
             line_starts: line_starts(text),
             text: text.to_string(),
             keys: HashMap::new(),
@@ -133,6 +171,7 @@ impl SpanIndex {
     pub fn unparsed(file: &Path, text: &str) -> Self {
         SpanIndex {
             file: file.to_path_buf(),
+            commit: None,
             line_starts: line_starts(text),
             text: text.to_string(),
             keys: HashMap::new(),
@@ -189,6 +228,12 @@ impl SpanIndex {
         }
     }
 
+    /// The same index for a file read at `commit`: locations show `@commit`.
+    pub fn at_commit(mut self, commit: Option<&str>) -> Self {
+        self.commit = commit.map(str::to_string);
+        self
+    }
+
     /// The location of a key, or of its nearest enclosing table that has one.
     pub fn locate(&self, path: &[String]) -> Location {
         for end in (1..=path.len()).rev() {
@@ -196,7 +241,16 @@ impl SpanIndex {
                 return self.at_offset(span.start);
             }
         }
-        Location::Whole(self.file.clone())
+        Location::Whole(self.file.clone()).at_commit(self.commit.as_deref())
+    }
+
+    /// How many leading parts of `path` this file wrote (0 when none): of two files merged,
+    /// the one that wrote more of a path is where it came from.
+    pub fn depth(&self, path: &[String]) -> usize {
+        (1..=path.len())
+            .rev()
+            .find(|end| self.keys.contains_key(&path[..*end]))
+            .unwrap_or(0)
     }
 
     /// The location of a byte offset in the file.
@@ -217,6 +271,7 @@ impl SpanIndex {
             line: line + 1,
             column,
         }
+        .at_commit(self.commit.as_deref())
     }
 }
 

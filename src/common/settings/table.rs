@@ -28,6 +28,8 @@ pub struct Reader<'a> {
     figment: &'a Figment,
     index: &'a SpanIndex,
     env_prefix: &'a str,
+    /// A second file merged over the first, by its figment source name (the repository's rules).
+    second: Option<(&'a str, &'a SpanIndex)>,
     errors: RefCell<Vec<ConfigError>>,
 }
 
@@ -47,8 +49,15 @@ impl<'a> Reader<'a> {
             figment,
             index,
             env_prefix,
+            second: None,
             errors: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Also locates the values of a second file merged under figment source `name`.
+    pub fn with_second(mut self, second: Option<(&'a str, &'a SpanIndex)>) -> Self {
+        self.second = second;
+        self
     }
 
     /// The file being read.
@@ -76,6 +85,7 @@ impl<'a> Reader<'a> {
         let mut errors = self.errors.into_inner();
         errors.sort_by_key(|e| match &e.location {
             Location::File { line, column, .. } => (0, *line, *column),
+            Location::Commit { line, column, .. } => (1, *line, *column),
             Location::Env(_) => (1, 0, 0),
             Location::Whole(_) => (2, 0, 0),
         });
@@ -93,7 +103,22 @@ impl<'a> Reader<'a> {
                 .join("__");
             return Location::Env(format!("{}{var}", self.env_prefix));
         }
-        self.index.locate(path)
+        if let Some(meta) = tag.and_then(|tag| self.figment.get_metadata(tag))
+            && let Some((name, index)) = self.second
+            && meta.name == name
+        {
+            return index.locate(path);
+        }
+        self.locate_table(path)
+    }
+
+    /// The location of a table (or a key without a value of its own) in whichever file
+    /// wrote more of its path.
+    fn locate_table(&self, path: &[String]) -> Location {
+        match self.second {
+            Some((_, second)) if second.depth(path) > self.index.depth(path) => second.locate(path),
+            _ => self.index.locate(path),
+        }
     }
 
     /// Reports a problem with the value at `path`; `tag` tells an environment override apart.
@@ -242,7 +267,7 @@ impl<'a> Table<'a> {
     pub fn missing(&self, key: &str, hint: &str) {
         let mut path = self.path.clone();
         path.push(key.to_string());
-        let location = self.cx.index.locate(&self.path);
+        let location = self.cx.locate_table(&self.path);
         self.cx.errors.borrow_mut().push(ConfigError {
             location,
             key: display_path(&path),

@@ -202,6 +202,93 @@ async fn marker_problems_exit_3_with_did_you_mean_and_the_json_says_so() {
     assert_eq!(json(&fleet.baton(&["once", "--json"]))["exit_code"], 3);
 }
 
+/// Once a review branch proposes a move, `plan` calls the environment up to date with the
+/// review pending, without showing the branch's diff and message again as if they were new.
+#[tokio::test]
+async fn plan_says_a_pushed_review_is_pending_without_repeating_its_diff() {
+    let fleet = Fleet::start().await;
+    fleet
+        .config(&fleet.remote.path_url())
+        .text_value("environments.production", "mode", "review")
+        .write();
+    let plan = fleet.baton(&["plan", "--env", "production"]);
+    assert_eq!(plan.code, 2, "{}", plan.both());
+    assert!(plan.stdout.contains("commit message:"), "{}", plan.both());
+    let once = fleet.baton(&["once"]);
+    assert_eq!(once.code, 0, "{}", once.both());
+    let plan = fleet.baton(&["plan", "--env", "production"]);
+    assert_eq!(plan.code, 0, "{}", plan.both());
+    assert!(
+        plan.stdout
+            .contains("== environment production: up to date: 1 review already pending (below)"),
+        "{}",
+        plan.both()
+    );
+    assert!(
+        plan.stdout.contains("branch already carries this version"),
+        "{}",
+        plan.both()
+    );
+    for absent in ["+++ b/", "commit message:", "production: would move"] {
+        assert!(!plan.stdout.contains(absent), "{absent}:\n{}", plan.both());
+    }
+}
+
+/// A pass where only a soak holds production back says so, not "nothing was pushed" (which
+/// reads as a failure).
+#[tokio::test]
+async fn once_with_only_a_wait_says_nothing_to_move_yet() {
+    let fleet = Fleet::start().await;
+    fleet
+        .config(&fleet.remote.path_url())
+        .text_value("environments.production", "promote_from", "staging")
+        .text_value("environments.production", "soak", "24h")
+        .write();
+    let first = fleet.baton(&["once"]);
+    assert_eq!(first.code, 0, "{}", first.both());
+    let again = fleet.baton(&["once"]);
+    assert_eq!(again.code, 0, "{}", again.both());
+    assert!(
+        again
+            .stdout
+            .contains("nothing to move yet\n1 environment waiting (see above)"),
+        "{}",
+        again.both()
+    );
+    assert!(
+        !again.stdout.contains("nothing was pushed"),
+        "{}",
+        again.both()
+    );
+}
+
+/// A mistyped option exits 1 for every command: 2 means "something would move" for `plan`
+/// and "not ready" for `status`, and a script must not read a typo as either. Help and the
+/// version exit 0.
+#[test]
+fn usage_errors_exit_1_never_a_code_a_script_reads_as_an_answer() {
+    for args in [
+        &["plan", "--nope"][..],
+        &["status", "--bogus"],
+        &["history", "--limit", "0"],
+        &["promote", "app"],
+        &["completions", "nosh"],
+        &[],
+    ] {
+        let out = run(baton().args(args));
+        assert_eq!(out.code, 1, "{args:?}: {}", out.both());
+        assert!(
+            out.stderr.contains("error") || out.stderr.contains("Usage"),
+            "{args:?}"
+        );
+    }
+    for args in [&["--help"][..], &["plan", "-h"], &["--version"]] {
+        let out = run(baton().args(args));
+        assert_eq!(out.code, 0, "{args:?}: {}", out.both());
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[tokio::test]
 async fn once_json_reports_what_was_pushed() {
     let fleet = Fleet::start().await;
@@ -284,6 +371,18 @@ async fn when_every_scan_fails_plan_says_nothing_was_checked_once_per_registry()
         plan.stderr.contains("baton plan: 1 problem:"),
         "{}",
         plan.both()
+    );
+    // The log does not repeat it per image and per retry; `-v` shows those.
+    for noise in ["request failed, retrying", "scan failed"] {
+        assert!(!plan.stderr.contains(noise), "{noise}:\n{}", plan.both());
+    }
+    let verbose = fleet.baton(&["plan", "-v"]);
+    assert_eq!(verbose.code, 1, "{}", verbose.both());
+    assert!(
+        verbose.stderr.contains("request failed, retrying")
+            && verbose.stderr.matches("scan failed").count() >= 2,
+        "{}",
+        verbose.both()
     );
 
     let plan = fleet.baton(&["plan", "--json"]);
@@ -462,6 +561,19 @@ async fn errors_name_the_setting_to_change() {
         out.both()
     );
 
+    // A remote that does not exist: the setting and the file to fix it in.
+    let missing = fleet.dir.path().join("no-such-remote.git");
+    let out = fleet.baton_env(&["plan"], &[("BATON_GIT__URL", missing.to_str().unwrap())]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot prepare the clone of git.url {}",
+            missing.display()
+        )) && out.stderr.contains("check git.url and git.branch in"),
+        "{}",
+        out.both()
+    );
+
     // A state directory that cannot be created.
     let blocker = fleet.dir.path().join("a-file");
     std::fs::write(&blocker, "").unwrap();
@@ -493,6 +605,36 @@ async fn errors_name_the_setting_to_change() {
         out.stderr.contains(
             "images.app.interval: 10 has no unit: write a duration in quotes, e.g. \"10s\""
         ),
+        "{}",
+        out.both()
+    );
+
+    // `tags --policy` with a name no policy has: the close one and the image's policies.
+    let out = fleet.baton(&["tags", "app", "--policy", "ap"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr
+            .contains("did you mean \"app\"? the policies of this image are app"),
+        "{}",
+        out.both()
+    );
+
+    // `history --env` with a name no environment has (it may be a removed one): a note
+    // with the close name, and the search still runs.
+    let out = fleet.baton(&["history", "--env", "prod"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        out.stderr.contains("no environment \"prod\" in")
+            && out.stderr.contains("(did you mean \"production\"?)"),
+        "{}",
+        out.both()
+    );
+
+    // `status` with no daemon listening: how to point it at the right one.
+    let out = run(baton().args(["status", "--url", &format!("127.0.0.1:{}", free_port())]));
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains("--config PATH") && out.stderr.contains("--url HOST:PORT"),
         "{}",
         out.both()
     );
@@ -775,4 +917,31 @@ fn completions_and_the_man_page() {
     for needle in ["plan", "status", "completions", "\\-\\-log\\-format"] {
         assert!(man.stdout.contains(needle), "man lacks {needle}");
     }
+    // One page: every subcommand's options are on it, and it names no other page (the
+    // package ships only baton.1).
+    for needle in [
+        ".SS \"baton promote\"",
+        "\\-\\-force",
+        ".SS \"baton check\"",
+        "\\-\\-repo",
+        ".SH \"EXIT STATUS\"",
+        "BATON_CONFIG",
+    ] {
+        assert!(man.stdout.contains(needle), "man lacks {needle}");
+    }
+    assert!(
+        !man.stdout.contains("(1)"),
+        "names another page:\n{}",
+        man.stdout
+    );
+    // groff (what man(1) runs) reads it without a warning.
+    let page = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(page.path(), &man.stdout).unwrap();
+    let groff = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(page.path())
+        .output()
+        .expect("groff (Debian package groff-base; scripts/test installs it)");
+    assert!(groff.status.success());
+    assert_eq!(String::from_utf8_lossy(&groff.stderr), "", "groff warnings");
 }

@@ -128,3 +128,24 @@ async fn tags_reports_a_missing_password_file() {
     assert_eq!(code, 1);
     assert!(err.contains("registry-password"), "{err}");
 }
+
+/// The real registry speaks plain HTTP; a configuration without `insecure = true` gets an
+/// error that says so and names the setting, not only rustls's "corrupt message".
+#[tokio::test]
+async fn a_plain_http_registry_without_insecure_names_the_setting() {
+    let registry = LocalRegistry::start();
+    populate(&registry).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &registry, None);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("insecure = true\n", "");
+    std::fs::write(&config, text).unwrap();
+    let (code, _, err) = baton(&["tags", "app", "--config", &config]);
+    assert_eq!(code, 1, "{err}");
+    let hint = format!(
+        "answered in plain HTTP, not TLS: for a registry on a trusted network, set insecure = true under [registries.\"{}\"]",
+        registry.host()
+    );
+    assert!(err.contains(&hint), "{err}");
+}

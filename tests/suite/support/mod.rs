@@ -4,11 +4,13 @@
 //! fakes for what a real server cannot be made to do.
 
 pub mod baton;
+pub mod browser;
 pub mod config;
 pub mod daemon;
 pub mod fake_forge;
 pub mod fake_registry;
 pub mod fleet;
+pub mod flux_fleet;
 pub mod git_server;
 pub mod prism;
 pub mod promotion;

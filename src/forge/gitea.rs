@@ -1,0 +1,139 @@
+//! Gitea's and Forgejo's pull requests (`/api/v1`): GitHub's shapes under another root, a
+//! list that cannot filter by head, labels by id.
+
+use serde_json::{Value, json};
+
+use super::api::{array, send_for_pull, with_query};
+use super::dialect::{Dialect, calls};
+use super::github::{self, pull_request, repo_url};
+use super::{Forge, ForgeError, NewPullRequest, PullRequest};
+
+/// Gitea and Forgejo (`/api/v1`).
+pub struct Gitea;
+
+impl Dialect for Gitea {
+    fn roots(&self, base: &str) -> (String, String) {
+        (format!("{base}/api/v1"), base.to_string())
+    }
+
+    fn draft_prefix(&self) -> Option<&'static str> {
+        Some("WIP: ")
+    }
+
+    fn authorization(&self, token: &str) -> (&'static str, String) {
+        ("authorization", format!("token {token}"))
+    }
+
+    fn extra_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[("accept", "application/json")]
+    }
+
+    // Updating is the same request and reply as on GitHub.
+    calls!(github::update);
+}
+
+/// Pages read when listing Gitea pull requests (Gitea cannot filter by head branch).
+const GITEA_PAGES: usize = 20;
+const GITEA_PAGE_SIZE: usize = 50;
+
+async fn list(forge: &Forge, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
+    let action = format!("list pull requests for {branch}");
+    let mut out = Vec::new();
+    for page in 1..=GITEA_PAGES {
+        let (limit, page) = (GITEA_PAGE_SIZE.to_string(), page.to_string());
+        let request = forge.http.get(with_query(
+            format!("{}/pulls", repo_url(forge)),
+            &[
+                ("state", "all"),
+                ("sort", "recentupdate"),
+                ("limit", &limit),
+                ("page", &page),
+            ],
+        ));
+        let items = array(forge, &action, forge.send(&action, request).await?)?;
+        let count = items.len();
+        for v in &items {
+            let pr = pull_request(forge, &action, v)?;
+            if pr.head == branch {
+                out.push(pr);
+            }
+        }
+        if count < GITEA_PAGE_SIZE {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+async fn open(forge: &Forge, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {
+    let action = format!("open a pull request for {}", new.head);
+    let title = if forge.draft {
+        format!("WIP: {}", new.title)
+    } else {
+        new.title.clone()
+    };
+    let request = forge
+        .http
+        .post(format!("{}/pulls", repo_url(forge)))
+        .json(&json!({
+            "head": new.head,
+            "base": new.base,
+            "title": title,
+            "body": new.body,
+        }));
+    let pr = send_for_pull(forge, &action, request, pull_request).await?;
+    if !forge.labels.is_empty()
+        && let Err(e) = label(forge, pr.number).await
+    {
+        tracing::warn!(forge = %forge.kind, number = pr.number, error = %e, "cannot set labels");
+    }
+    // One request per reviewer, so one unknown name does not lose the others.
+    for who in &forge.reviewers {
+        let action = format!("ask {who} to review pull request #{}", pr.number);
+        let request = forge
+            .http
+            .post(format!(
+                "{}/pulls/{}/requested_reviewers",
+                repo_url(forge),
+                pr.number
+            ))
+            .json(&json!({ "reviewers": [who] }));
+        if let Err(e) = forge.send(&action, request).await {
+            tracing::warn!(forge = %forge.kind, number = pr.number, reviewer = %who, error = %e, "cannot request a reviewer");
+        }
+    }
+    Ok(pr)
+}
+
+/// Gitea labels pull requests by label id: looks the configured names up first.
+async fn label(forge: &Forge, number: u64) -> Result<(), ForgeError> {
+    let action = "list the repository's labels";
+    let request = forge.http.get(with_query(
+        format!("{}/labels", repo_url(forge)),
+        &[("limit", "200")],
+    ));
+    let known = array(forge, action, forge.send(action, request).await?)?;
+    let mut ids = Vec::new();
+    for name in &forge.labels {
+        match known
+            .iter()
+            .find(|l| l.get("name").and_then(Value::as_str) == Some(name.as_str()))
+            .and_then(|l| l.get("id"))
+            .and_then(Value::as_u64)
+        {
+            Some(id) => ids.push(id),
+            None => {
+                tracing::warn!(forge = %forge.kind, label = %name, "no such label in the repository: create it or fix forge.labels")
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let action = format!("label pull request #{number}");
+    let request = forge
+        .http
+        .post(format!("{}/issues/{number}/labels", repo_url(forge)))
+        .json(&json!({ "labels": ids }));
+    forge.send(&action, request).await.map(|_| ())
+}

@@ -1,0 +1,174 @@
+//! GitHub's pull requests (`/api/v3`): list by head, open with labels and reviewers, update.
+//! Gitea/Forgejo describe pull requests the same way and reuse the reader here.
+
+use serde_json::{Value, json};
+
+use super::api::{array, owner_name, send_for_pull, str_field, with_query};
+use super::dialect::{Dialect, calls};
+use super::{Forge, ForgeError, NewPullRequest, PullRequest, PullState};
+
+/// GitHub and GitHub Enterprise Server (`/api/v3`).
+pub struct GitHub;
+
+impl Dialect for GitHub {
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.github.com")
+    }
+
+    fn roots(&self, base: &str) -> (String, String) {
+        if base == "https://api.github.com" {
+            (base.to_string(), "https://github.com".to_string())
+        } else if let Some(web) = base.strip_suffix("/api/v3") {
+            (base.to_string(), web.to_string())
+        } else {
+            (format!("{base}/api/v3"), base.to_string())
+        }
+    }
+
+    fn authorization(&self, token: &str) -> (&'static str, String) {
+        ("authorization", format!("Bearer {token}"))
+    }
+
+    fn extra_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("accept", "application/vnd.github+json"),
+            ("x-github-api-version", "2022-11-28"),
+        ]
+    }
+
+    calls!();
+}
+
+/// A pull request as GitHub and Gitea/Forgejo both describe it (Gitea says `merged`,
+/// GitHub `merged_at`; either means merged).
+pub(super) fn pull_request(
+    forge: &Forge,
+    action: &str,
+    v: &Value,
+) -> Result<PullRequest, ForgeError> {
+    let number = v
+        .get("number")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| forge.reply_error(action, "a pull request without a number"))?;
+    let merged = v.get("merged_at").is_some_and(|m| !m.is_null())
+        || v.get("merged").and_then(Value::as_bool) == Some(true);
+    let state = match (str_field(v, "state").as_str(), merged) {
+        (_, true) => PullState::Merged,
+        ("open", _) => PullState::Open,
+        _ => PullState::Closed,
+    };
+    Ok(PullRequest {
+        number,
+        url: str_field(v, "html_url"),
+        state,
+        head: v
+            .get("head")
+            .map(|h| str_field(h, "ref"))
+            .unwrap_or_default(),
+        base: v
+            .get("base")
+            .map(|h| str_field(h, "ref"))
+            .unwrap_or_default(),
+        title: str_field(v, "title"),
+        body: str_field(v, "body"),
+        author: v
+            .get("user")
+            .map(|u| str_field(u, "login"))
+            .unwrap_or_default(),
+        same_repository: v
+            .get("head")
+            .and_then(|h| h.get("repo"))
+            .map(|r| str_field(r, "full_name"))
+            .is_some_and(|name| name.eq_ignore_ascii_case(&forge.repository)),
+    })
+}
+
+/// The repository's API root, the same path on GitHub and Gitea/Forgejo.
+pub(super) fn repo_url(forge: &Forge) -> String {
+    let (owner, name) = owner_name(forge);
+    format!("{}/repos/{owner}/{name}", forge.api)
+}
+
+async fn list(forge: &Forge, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
+    let action = format!("list pull requests for {branch}");
+    let (owner, _) = owner_name(forge);
+    let head = format!("{owner}:{branch}");
+    let request = forge.http.get(with_query(
+        format!("{}/pulls", repo_url(forge)),
+        &[("head", &head), ("state", "all"), ("per_page", "100")],
+    ));
+    let items = array(forge, &action, forge.send(&action, request).await?)?;
+    items
+        .iter()
+        .map(|v| pull_request(forge, &action, v))
+        .collect()
+}
+
+async fn open(forge: &Forge, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {
+    let action = format!("open a pull request for {}", new.head);
+    let request = forge
+        .http
+        .post(format!("{}/pulls", repo_url(forge)))
+        .json(&json!({
+            "title": new.title,
+            "head": new.head,
+            "base": new.base,
+            "body": new.body,
+            "draft": forge.draft,
+            "maintainer_can_modify": false,
+        }));
+    let pr = send_for_pull(forge, &action, request, pull_request).await?;
+    if !forge.labels.is_empty() {
+        let action = format!("label pull request #{}", pr.number);
+        let request = forge
+            .http
+            .post(format!("{}/issues/{}/labels", repo_url(forge), pr.number))
+            .json(&json!({ "labels": forge.labels }));
+        if let Err(e) = forge.send(&action, request).await {
+            tracing::warn!(forge = %forge.kind, number = pr.number, error = %e, "cannot set labels");
+        }
+    }
+    if !forge.reviewers.is_empty() {
+        let (teams, users): (Vec<&String>, Vec<&String>) =
+            forge.reviewers.iter().partition(|r| r.contains('/'));
+        let teams: Vec<&str> = teams
+            .iter()
+            .filter_map(|t| t.rsplit_once('/').map(|(_, slug)| slug))
+            .collect();
+        // One request per reviewer, so one unknown name does not lose the others.
+        let asks = users
+            .iter()
+            .map(|u| (u.as_str(), json!({ "reviewers": [u] })))
+            .chain(teams.iter().map(|t| (*t, json!({ "team_reviewers": [t] }))));
+        for (who, body) in asks {
+            let action = format!("ask {who} to review pull request #{}", pr.number);
+            let request = forge
+                .http
+                .post(format!(
+                    "{}/pulls/{}/requested_reviewers",
+                    repo_url(forge),
+                    pr.number
+                ))
+                .json(&body);
+            if let Err(e) = forge.send(&action, request).await {
+                tracing::warn!(forge = %forge.kind, number = pr.number, reviewer = %who, error = %e, "cannot request a reviewer");
+            }
+        }
+    }
+    Ok(pr)
+}
+
+/// Replaces a pull request's title and body; Gitea/Forgejo take the same request.
+pub(super) async fn update(
+    forge: &Forge,
+    number: u64,
+    title: &str,
+    body: &str,
+) -> Result<PullRequest, ForgeError> {
+    let action = format!("update pull request #{number}");
+    let request = forge
+        .http
+        .patch(format!("{}/pulls/{number}", repo_url(forge)))
+        .json(&json!({ "title": title, "body": body }));
+    send_for_pull(forge, &action, request, pull_request).await
+}

@@ -1,0 +1,165 @@
+//! GitLab's merge requests (`/api/v4`): list by source branch, open with labels and reviewer
+//! ids, update.
+
+use serde_json::{Value, json};
+
+use super::api::{array, send_for_pull, str_field, with_query};
+use super::dialect::{Dialect, calls};
+use super::{Forge, ForgeError, NewPullRequest, PullRequest, PullState};
+
+/// GitLab (`/api/v4`): merge requests.
+pub struct GitLab;
+
+impl Dialect for GitLab {
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://gitlab.com")
+    }
+
+    fn roots(&self, base: &str) -> (String, String) {
+        (format!("{base}/api/v4"), base.to_string())
+    }
+
+    fn commit_path(&self) -> &'static str {
+        "-/commit"
+    }
+
+    fn draft_prefix(&self) -> Option<&'static str> {
+        Some("Draft: ")
+    }
+
+    fn user_field(&self) -> &'static str {
+        "username"
+    }
+
+    fn authorization(&self, token: &str) -> (&'static str, String) {
+        ("private-token", token.to_string())
+    }
+
+    calls!();
+}
+
+fn project_url(forge: &Forge) -> String {
+    let id: String = url::form_urlencoded::byte_serialize(forge.repository.as_bytes()).collect();
+    format!("{}/projects/{id}", forge.api)
+}
+
+fn merge_request(forge: &Forge, action: &str, v: &Value) -> Result<PullRequest, ForgeError> {
+    let number = v
+        .get("iid")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| forge.reply_error(action, "a merge request without an iid"))?;
+    let state = match str_field(v, "state").as_str() {
+        "opened" | "locked" => PullState::Open,
+        "merged" => PullState::Merged,
+        _ => PullState::Closed,
+    };
+    Ok(PullRequest {
+        number,
+        url: str_field(v, "web_url"),
+        state,
+        head: str_field(v, "source_branch"),
+        base: str_field(v, "target_branch"),
+        title: str_field(v, "title"),
+        body: str_field(v, "description"),
+        author: v
+            .get("author")
+            .map(|u| str_field(u, "username"))
+            .unwrap_or_default(),
+        same_repository: matches!(
+            (
+                v.get("source_project_id").and_then(Value::as_u64),
+                v.get("target_project_id").and_then(Value::as_u64),
+            ),
+            (Some(source), Some(target)) if source == target
+        ),
+    })
+}
+
+async fn list(forge: &Forge, branch: &str) -> Result<Vec<PullRequest>, ForgeError> {
+    let action = format!("list merge requests for {branch}");
+    let request = forge.http.get(with_query(
+        format!("{}/merge_requests", project_url(forge)),
+        &[
+            ("source_branch", branch),
+            ("state", "all"),
+            ("per_page", "100"),
+        ],
+    ));
+    let items = array(forge, &action, forge.send(&action, request).await?)?;
+    items
+        .iter()
+        .map(|v| merge_request(forge, &action, v))
+        .collect()
+}
+
+/// GitLab takes reviewers as user ids: looks each name up; unknown names are logged.
+async fn reviewer_ids(forge: &Forge) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for name in &forge.reviewers {
+        let action = format!("look up reviewer {name}");
+        let request = forge.http.get(with_query(
+            format!("{}/users", forge.api),
+            &[("username", name.as_str())],
+        ));
+        match forge.send(&action, request).await {
+            Ok(Value::Array(users)) => match users
+                .first()
+                .and_then(|u| u.get("id"))
+                .and_then(Value::as_u64)
+            {
+                Some(id) => ids.push(id),
+                None => {
+                    tracing::warn!(forge = %forge.kind, reviewer = %name, "no such user: fix forge.reviewers")
+                }
+            },
+            Ok(_) => {
+                tracing::warn!(forge = %forge.kind, reviewer = %name, "unexpected reply to a user lookup")
+            }
+            Err(e) => {
+                tracing::warn!(forge = %forge.kind, reviewer = %name, error = %e, "cannot look up reviewer")
+            }
+        }
+    }
+    ids
+}
+
+async fn open(forge: &Forge, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {
+    let action = format!("open a merge request for {}", new.head);
+    let title = if forge.draft {
+        format!("Draft: {}", new.title)
+    } else {
+        new.title.clone()
+    };
+    let mut body = json!({
+        "source_branch": new.head,
+        "target_branch": new.base,
+        "title": title,
+        "description": new.body,
+    });
+    if !forge.labels.is_empty() {
+        body["labels"] = json!(forge.labels.join(","));
+    }
+    let reviewers = reviewer_ids(forge).await;
+    if !reviewers.is_empty() {
+        body["reviewer_ids"] = json!(reviewers);
+    }
+    let request = forge
+        .http
+        .post(format!("{}/merge_requests", project_url(forge)))
+        .json(&body);
+    send_for_pull(forge, &action, request, merge_request).await
+}
+
+async fn update(
+    forge: &Forge,
+    number: u64,
+    title: &str,
+    body: &str,
+) -> Result<PullRequest, ForgeError> {
+    let action = format!("update merge request !{number}");
+    let request = forge
+        .http
+        .put(format!("{}/merge_requests/{number}", project_url(forge)))
+        .json(&json!({ "title": title, "description": body }));
+    send_for_pull(forge, &action, request, merge_request).await
+}
