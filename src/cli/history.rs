@@ -131,7 +131,16 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         if let Some(env) = &args.environment
             && !config.environments.contains_key(env)
         {
-            tracing::warn!(environment = %env, "no such environment in the configuration: showing moves recorded under that name");
+            // A removed environment's moves are still in the history: a note, not an error.
+            let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+            let hint = match crate::common::text::suggest(env, &known) {
+                Some(close) => format!(" (did you mean {close:?}?)"),
+                None => String::new(),
+            };
+            eprintln!(
+                "baton history: no environment {env:?} in {}{hint}: showing moves recorded under that name",
+                config.source.display()
+            );
         }
         workspace
             .sync()
