@@ -498,6 +498,19 @@ fn keep_newer(
         &|policy| !newer.contains(policy),
     );
     fill_report(cx, report, prepared);
+    // The newer tag another writer pushed may postdate this pass's listing: not a tag the
+    // registry lacks, and no marker problem (the next pass lists it).
+    let kept: BTreeSet<(PathBuf, usize)> = prepared
+        .scan
+        .files
+        .iter()
+        .flat_map(|f| &f.markers)
+        .filter(|m| newer.contains(&m.policy))
+        .map(|m| (m.path.clone(), m.line))
+        .collect();
+    report.problems.retain(|p| {
+        !(p.message.contains(" holds tag ") && kept.contains(&(p.path.clone(), p.line)))
+    });
     if prepared.plan.edits.is_empty() {
         report.outcome = idle_outcome(report);
         return false;

@@ -84,7 +84,7 @@ pub enum PromoteError {
     },
     /// The version does not satisfy the environment's policy.
     #[error(
-        "{version} does not satisfy policy {policy} ({rule}) of {environment}: {reason}; choose a version the policy accepts"
+        "{version} does not satisfy policy {policy} ({rule}) of {environment}: {reason}; choose a version the policy accepts, or change policies.{policy} (--force does not override a policy)"
     )]
     Refused {
         /// The version asked for.
