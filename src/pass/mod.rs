@@ -132,15 +132,9 @@ pub async fn run(
 ) -> Result<PassReport, PassError> {
     // With rules in the repository, they are read at the commit this pass builds on, before
     // anything is scanned: they say which images there are.
-    let (effective, rules) = match &config.rules {
-        Some(_) => {
-            workspace.sync().await.map_err(PassError::Sync)?;
-            let (effective, report) = rules::for_pass(config, workspace);
-            log_rules(report.as_ref());
-            (std::borrow::Cow::Owned(effective), report)
-        }
-        None => (std::borrow::Cow::Borrowed(config), None),
-    };
+    let (effective, rules) = with_rules(config, workspace)
+        .await
+        .map_err(PassError::Sync)?;
     let config: &Config = &effective;
     check_options(config, options)?;
     let scans = scan_images(config, registries, options.progress.as_ref()).await;
@@ -166,6 +160,22 @@ pub async fn run(
     report.scans = scans;
     report.rules = rules;
     Ok(report)
+}
+
+/// The configuration a pass or a promotion runs with: with rules in the repository, the
+/// host's merged with the rules at the commit the workspace syncs to (and logged); without,
+/// the host's own.
+async fn with_rules<'a>(
+    config: &'a Config,
+    workspace: &Workspace,
+) -> Result<(std::borrow::Cow<'a, Config>, Option<rules::RulesReport>), GitError> {
+    if config.rules.is_none() {
+        return Ok((std::borrow::Cow::Borrowed(config), None));
+    }
+    workspace.sync().await?;
+    let (effective, report) = rules::for_pass(config, workspace);
+    log_rules(report.as_ref());
+    Ok((std::borrow::Cow::Owned(effective), report))
 }
 
 /// Logs which rules are in force, each note, and a refused change.
