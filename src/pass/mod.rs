@@ -472,13 +472,7 @@ fn keep_newer(
         }
     };
     let mut newer: BTreeSet<String> = BTreeSet::new();
-    let mut kept: BTreeSet<(PathBuf, usize)> = BTreeSet::new();
-    let changes = prepared
-        .plan
-        .edits
-        .iter()
-        .flat_map(|e| e.changes.iter().map(move |c| (&e.path, c)));
-    for (path, change) in changes {
+    for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
         let Some(policy) = cx.config.policies.get(&change.policy) else {
             continue;
         };
@@ -491,13 +485,11 @@ fn keep_newer(
         if policy.policy.compare(&to, &from) == Some(std::cmp::Ordering::Less) {
             tracing::info!(environment = %name, policy = %change.policy, kept = %from, instead_of = %to, "another writer pushed a newer version: keeping it");
             newer.insert(change.policy.clone());
-            kept.insert((path.clone(), change.line));
         }
     }
     if newer.is_empty() {
         return true;
     }
-    prepared.kept_newer = kept;
     prepared.plan = plan_with(
         cx,
         &prepared.scan,
@@ -564,11 +556,7 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
         .iter()
         .map(|p| with_suggestion(cx.config, &prepared.scan, p))
         .collect();
-    report.problems.extend(
-        unlisted_tags(cx, &prepared.scan)
-            .into_iter()
-            .filter(|p| !prepared.kept_newer.contains(&(p.path.clone(), p.line))),
-    );
+    report.problems.extend(unlisted_tags(cx, &prepared.scan));
     report.held = plan
         .held
         .iter()
@@ -739,9 +727,6 @@ struct Prepared {
     digests: HashMap<String, Result<String, String>>,
     /// The edits for every target.
     plan: Plan,
-    /// Markers (path, line) holding a newer version another writer pushed meanwhile: their
-    /// tag is newer than this pass's scan, not missing from the registry.
-    kept_newer: BTreeSet<(PathBuf, usize)>,
 }
 
 /// Scans `paths` for markers off the async threads.
@@ -848,7 +833,6 @@ async fn prepare_environment(
         targets,
         digests,
         plan,
-        kept_newer: BTreeSet::new(),
     })
 }
 
