@@ -47,6 +47,10 @@ struct MoveJson {
     promoted_by: Option<String>,
     /// The full commit id.
     commit: String,
+    /// With rules in the repository: the commit of the rules that let the move happen.
+    rules: Option<String>,
+    /// That commit's author, when it is within the commits looked at.
+    rules_author: Option<String>,
 }
 
 /// `history --json`.
@@ -71,6 +75,8 @@ struct Row {
     commit: String,
     /// For a move merged from a review: the merge commit and when the move was proposed.
     merged: String,
+    /// The rules commit (`Baton-Rules`) and its author.
+    rules: String,
 }
 
 /// Whether `m` passes the `--env` and `--image` filters.
@@ -125,7 +131,16 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         if let Some(env) = &args.environment
             && !config.environments.contains_key(env)
         {
-            tracing::warn!(environment = %env, "no such environment in the configuration: showing moves recorded under that name");
+            // A removed environment's moves are still in the history: a note, not an error.
+            let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+            let hint = match crate::common::text::suggest(env, &known) {
+                Some(close) => format!(" (did you mean {close:?}?)"),
+                None => String::new(),
+            };
+            eprintln!(
+                "baton history: no environment {env:?} in {}{hint}: showing moves recorded under that name",
+                config.source.display()
+            );
         }
         workspace
             .sync()
@@ -141,9 +156,24 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 limit: Some(usize::try_from(args.limit).unwrap_or(usize::MAX)),
             })
             .context("cannot read the history")?;
+        let authors: std::collections::HashMap<String, String> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.id.to_string(),
+                    format!("{} <{}>", r.author.name, r.author.email),
+                )
+            })
+            .collect();
         let mut rows = Vec::new();
         let mut json = Vec::new();
         for record in &records {
+            let rules = record
+                .trailers
+                .iter()
+                .find(|(k, _)| k == crate::pass::rules::TRAILER_RULES)
+                .map(|(_, v)| v.trim().to_string());
+            let rules_author = rules.as_ref().and_then(|c| authors.get(c).cloned());
             for m in parse_moves(record) {
                 if !wanted(&m, args, repository.as_deref()) {
                     continue;
@@ -161,6 +191,8 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     rule: m.rule.clone(),
                     promoted_by: m.promoted_by.clone(),
                     commit: record.id.to_string(),
+                    rules: rules.clone(),
+                    rules_author: rules_author.clone(),
                 });
                 let when = utc(record.landed.time);
                 let id = record.id.to_string();
@@ -186,6 +218,13 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     },
                     commit: id[..12.min(id.len())].to_string(),
                     merged,
+                    rules: match (&rules, &rules_author) {
+                        (Some(c), Some(a)) => {
+                            format!("{} by {a}", crate::pass::rules::short(c))
+                        }
+                        (Some(c), None) => crate::pass::rules::short(c).to_string(),
+                        _ => String::new(),
+                    },
                 });
             }
         }
@@ -234,6 +273,11 @@ fn print_table(rows: &[Row]) {
         } else {
             String::new()
         },
+        rules: if rows.iter().any(|r| !r.rules.is_empty()) {
+            "RULES".into()
+        } else {
+            String::new()
+        },
     };
     let width = |f: fn(&Row) -> &str| {
         rows.iter()
@@ -249,10 +293,17 @@ fn print_table(rows: &[Row]) {
         width(|r| &r.change),
         width(|r| &r.policy),
         width(|r| &r.commit),
+        width(|r| &r.rules),
     ];
+    let with_rules = !header.rules.is_empty();
     for row in std::iter::once(&header).chain(rows) {
+        let rules = if with_rules {
+            format!("{:<w6$}  ", row.rules, w6 = w[6])
+        } else {
+            String::new()
+        };
         let line = format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:<w5$}  {}",
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:<w5$}  {rules}{}",
             row.when,
             row.environment,
             row.image,

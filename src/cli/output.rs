@@ -60,8 +60,11 @@ pub struct PassJson {
     pub policies: Vec<PolicyJson>,
     /// In the order they were processed.
     pub environments: Vec<EnvironmentJson>,
-    /// Every failure, one sentence each (failed scans, digests, environments).
+    /// Every failure, one sentence each (failed scans, digests, environments, refused rules).
     pub failures: Vec<String>,
+    /// With `[git] rules`: the rules applied and any refused change; absent without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::pass::rules::RulesReport>,
 }
 
 /// One image's scan.
@@ -236,6 +239,7 @@ impl PassJson {
             policies,
             environments,
             failures: report.failures(),
+            rules: report.rules.clone(),
         }
     }
 }

@@ -217,7 +217,9 @@ pub(super) fn apply(
             continue;
         }
         owners.insert(name.clone(), automation);
+        // Without a host (`baton check --rules` alone) there is no branch to compare with.
         if let Some((checkout, place)) = &automation.checkout_branch
+            && rules.fenced
             && *checkout != branch
         {
             errors.push(error(
@@ -230,6 +232,7 @@ pub(super) fn apply(
             ));
         }
         if let Some((push, place)) = &automation.push_branch
+            && rules.fenced
             && *push != target
         {
             errors.push(error(
@@ -355,5 +358,79 @@ fn shown(path: &Path) -> String {
         "\".\"".to_string()
     } else {
         format!("{:?}", path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use figment::providers::Env;
+
+    use super::*;
+
+    fn host(registry: &str) -> Config {
+        let text = format!(
+            "[git]\nurl = \"file:///srv/fleet.git\"\nbranch = \"main\"\nrules = \"flux:clusters/c\"\n\n[registries.\"registry.example.com\"]\n{registry}\n[rules]\nreview_required = [\"prod\"]\n"
+        );
+        Config::from_text(
+            Path::new("/etc/baton/baton.toml"),
+            &text,
+            Env::raw().only(&[]),
+        )
+        .unwrap()
+    }
+
+    fn objects(branch: &str, insecure: bool) -> RulesFiles {
+        let text = format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n  name: app\n  namespace: apps\nspec:\n  image: registry.example.com/app\n  interval: 5m\n  insecure: {insecure}\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: app\n  namespace: apps\nspec:\n  imageRepositoryRef:\n    name: app\n  policy:\n    semver:\n      range: 1.x\n  digestReflectionPolicy: Always\n  interval: 10m\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: prod\n  namespace: apps\nspec:\n  interval: 5m\n  sourceRef:\n    kind: GitRepository\n    name: fleet\n  git:\n    checkout:\n      ref:\n        branch: {branch}\n    commit:\n      author:\n        email: baton@localhost\n        name: baton\n  update:\n    path: ./clusters/c\n"
+        );
+        RulesFiles {
+            commit: Some("0123456789ab".into()),
+            files: vec![(PathBuf::from("clusters/c/auto.yaml"), text.into_bytes())],
+        }
+    }
+
+    #[test]
+    fn objects_become_images_policies_and_fenced_environments() {
+        let applied = host("insecure = true")
+            .with_rules(&objects("main", true))
+            .unwrap();
+        let config = applied.config;
+        assert_eq!(
+            config.images["apps/app"].repository_text,
+            "registry.example.com/app"
+        );
+        let policy = &config.policies["apps:app"];
+        assert_eq!(policy.image, "apps/app");
+        assert_eq!(policy.pin_digest, DigestPinning::Always);
+        let env = &config.environments["prod"];
+        assert_eq!(env.paths, vec![PathBuf::from("clusters/c")]);
+        assert_eq!(env.mode, Mode::Review, "the host fences prod");
+        assert_eq!(
+            env.policies.as_ref().unwrap().iter().collect::<Vec<_>>(),
+            vec!["apps:app"]
+        );
+        assert_eq!(
+            applied.notes,
+            vec![
+                "clusters/c/auto.yaml:23:13@0123456789ab: note: spec.interval: not used by Baton: with digestReflectionPolicy Always Baton resolves the digest on every pass"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_objects_cannot_turn_on_plain_http_or_another_branch() {
+        let errors = host("").with_rules(&objects("release", true)).unwrap_err();
+        let shown: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:#?}");
+        assert!(
+            shown[0].starts_with("clusters/c/auto.yaml:9:13@0123456789ab: spec.insecure: plain HTTP to \"registry.example.com\" is the host's decision"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[1].starts_with("clusters/c/auto.yaml:38:17@0123456789ab: spec.git.checkout.ref.branch: \"release\" is not the host's branch \"main\""),
+            "{shown:#?}"
+        );
     }
 }

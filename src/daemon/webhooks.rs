@@ -377,28 +377,23 @@ async fn handle(
     }
     // Senders verified by a token are checked before their body is read, so that a
     // stranger cannot make the daemon wait for (or buffer) a body at all.
+    let unauthorized = |err: VerifyError| {
+        tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
+        reply(
+            &state,
+            &name,
+            HookOutcome::Unauthorized,
+            err.to_string(),
+            &[],
+        )
+    };
     let verification = kind.format().verification();
     let signed = verification == Verification::Signature || headers.contains_key(SIGNATURE_HEADER);
     if !signed && let Err(err) = verify_token(&hook.secret, &headers, uri.query()) {
-        tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
-        return reply(
-            &state,
-            &name,
-            HookOutcome::Unauthorized,
-            err.to_string(),
-            &[],
-        );
+        return unauthorized(err);
     }
     if verification == Verification::Signature && !headers.contains_key(SIGNATURE_HEADER) {
-        let err = VerifyError::MissingSignature;
-        tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
-        return reply(
-            &state,
-            &name,
-            HookOutcome::Unauthorized,
-            err.to_string(),
-            &[],
-        );
+        return unauthorized(VerifyError::MissingSignature);
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -438,14 +433,7 @@ async fn handle(
         }
     };
     if let Err(err) = verify(kind, &hook.secret, &headers, uri.query(), &bytes) {
-        tracing::warn!(hook = %name, %kind, reason = %err, "webhook request not verified: ignored");
-        return reply(
-            &state,
-            &name,
-            HookOutcome::Unauthorized,
-            err.to_string(),
-            &[],
-        );
+        return unauthorized(err);
     }
     if let Some(id) = delivery_id(&name, &headers) {
         let first = state

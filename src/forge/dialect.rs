@@ -59,3 +59,40 @@ pub trait Dialect: Sync {
         body: &'a str,
     ) -> Reply<'a, PullRequest>;
 }
+
+/// The three calls of a [`Dialect`] impl, each sent to the function of the same name in the
+/// file it is written in; `update` may name another dialect's function instead.
+macro_rules! calls {
+    () => {
+        $crate::forge::dialect::calls!(update);
+    };
+    ($update:path) => {
+        fn list<'a>(
+            &'a self,
+            forge: &'a $crate::forge::Forge,
+            branch: &'a str,
+        ) -> $crate::forge::Reply<'a, Vec<$crate::forge::PullRequest>> {
+            Box::pin(list(forge, branch))
+        }
+
+        fn open<'a>(
+            &'a self,
+            forge: &'a $crate::forge::Forge,
+            new: &'a $crate::forge::NewPullRequest,
+        ) -> $crate::forge::Reply<'a, $crate::forge::PullRequest> {
+            Box::pin(open(forge, new))
+        }
+
+        fn update<'a>(
+            &'a self,
+            forge: &'a $crate::forge::Forge,
+            number: u64,
+            title: &'a str,
+            body: &'a str,
+        ) -> $crate::forge::Reply<'a, $crate::forge::PullRequest> {
+            Box::pin($update(forge, number, title, body))
+        }
+    };
+}
+
+pub(super) use calls;

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::api::{array, send_for_pull, with_query};
-use super::dialect::{Dialect, Reply};
+use super::dialect::{Dialect, calls};
 use super::github::{self, pull_request, repo_url};
 use super::{Forge, ForgeError, NewPullRequest, PullRequest};
 
@@ -28,24 +28,8 @@ impl Dialect for Gitea {
         &[("accept", "application/json")]
     }
 
-    fn list<'a>(&'a self, forge: &'a Forge, branch: &'a str) -> Reply<'a, Vec<PullRequest>> {
-        Box::pin(list(forge, branch))
-    }
-
-    fn open<'a>(&'a self, forge: &'a Forge, new: &'a NewPullRequest) -> Reply<'a, PullRequest> {
-        Box::pin(open(forge, new))
-    }
-
-    fn update<'a>(
-        &'a self,
-        forge: &'a Forge,
-        number: u64,
-        title: &'a str,
-        body: &'a str,
-    ) -> Reply<'a, PullRequest> {
-        // The same request and reply as GitHub's.
-        Box::pin(github::update(forge, number, title, body))
-    }
+    // Updating is the same request and reply as on GitHub.
+    calls!(github::update);
 }
 
 /// Pages read when listing Gitea pull requests (Gitea cannot filter by head branch).

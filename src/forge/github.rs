@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::api::{array, owner_name, send_for_pull, str_field, with_query};
-use super::dialect::{Dialect, Reply};
+use super::dialect::{Dialect, calls};
 use super::{Forge, ForgeError, NewPullRequest, PullRequest, PullState};
 
 /// GitHub and GitHub Enterprise Server (`/api/v3`).
@@ -36,23 +36,7 @@ impl Dialect for GitHub {
         ]
     }
 
-    fn list<'a>(&'a self, forge: &'a Forge, branch: &'a str) -> Reply<'a, Vec<PullRequest>> {
-        Box::pin(list(forge, branch))
-    }
-
-    fn open<'a>(&'a self, forge: &'a Forge, new: &'a NewPullRequest) -> Reply<'a, PullRequest> {
-        Box::pin(open(forge, new))
-    }
-
-    fn update<'a>(
-        &'a self,
-        forge: &'a Forge,
-        number: u64,
-        title: &'a str,
-        body: &'a str,
-    ) -> Reply<'a, PullRequest> {
-        Box::pin(update(forge, number, title, body))
-    }
+    calls!();
 }
 
 /// A pull request as GitHub and Gitea/Forgejo both describe it (Gitea says `merged`,

@@ -2,7 +2,7 @@
 //! remote whose history the test writes (trailers, commit times), so that a regression in a
 //! gate shows here before it shows end to end.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
@@ -179,17 +179,16 @@ fn context<'a>(
     now: Timestamp,
 ) -> Context<'a> {
     Context {
-        config: &f.config,
-        registries: &f.registries,
-        workspace,
-        selections,
-        template: None,
-        digests: tokio::sync::Mutex::new(HashMap::new()),
-        dry_run: false,
-        now,
         forge: None,
-        listed: BTreeMap::new(),
-        rules_commit: None,
+        ..Context::new(
+            &f.config,
+            &f.registries,
+            workspace,
+            selections,
+            None,
+            false,
+            Some(now),
+        )
     }
 }
 

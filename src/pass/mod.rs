@@ -87,6 +87,34 @@ struct Context<'a> {
     rules_commit: Option<String>,
 }
 
+impl<'a> Context<'a> {
+    /// A pass's context, with no listed tags, no digests resolved yet and the forge for
+    /// review mode when one is needed; `now` defaults to the current instant.
+    fn new(
+        config: &'a Config,
+        registries: &'a Registries,
+        workspace: &'a Workspace,
+        selections: &'a BTreeMap<String, Selection>,
+        template: Option<MessageTemplate>,
+        dry_run: bool,
+        now: Option<Timestamp>,
+    ) -> Self {
+        Context {
+            config,
+            registries,
+            workspace,
+            selections,
+            template,
+            digests: tokio::sync::Mutex::new(HashMap::new()),
+            dry_run,
+            now: now.unwrap_or_else(Timestamp::now),
+            forge: forge_for(config),
+            listed: BTreeMap::new(),
+            rules_commit: None,
+        }
+    }
+}
+
 /// The forge client for review-mode environments, when one is configured and needed.
 fn forge_for(config: &Config) -> Option<Result<Forge, String>> {
     let needed = config.environments.values().any(|e| e.mode == Mode::Review);
@@ -221,17 +249,17 @@ async fn run_writing(
     progress::report(options.progress.as_ref(), Step::Syncing);
     workspace.sync().await.map_err(PassError::Sync)?;
     let cx = Context {
-        config,
-        registries,
-        workspace,
-        selections: &selections,
-        template,
-        digests: tokio::sync::Mutex::new(HashMap::new()),
-        dry_run: options.dry_run,
-        now: options.now.unwrap_or_else(Timestamp::now),
-        forge: forge_for(config),
         listed,
         rules_commit,
+        ..Context::new(
+            config,
+            registries,
+            workspace,
+            &selections,
+            template,
+            options.dry_run,
+            options.now,
+        )
     };
     let mut environments = Vec::new();
     let mut unusable: Option<String> = None;
@@ -460,6 +488,19 @@ fn keep_newer(
         &|policy| !newer.contains(policy),
     );
     fill_report(cx, report, prepared);
+    // The newer tag another writer pushed may postdate this pass's listing: not a tag the
+    // registry lacks, and no marker problem (the next pass lists it).
+    let kept: BTreeSet<(PathBuf, usize)> = prepared
+        .scan
+        .files
+        .iter()
+        .flat_map(|f| &f.markers)
+        .filter(|m| newer.contains(&m.policy))
+        .map(|m| (m.path.clone(), m.line))
+        .collect();
+    report.problems.retain(|p| {
+        !(p.message.contains(" holds tag ") && kept.contains(&(p.path.clone(), p.line)))
+    });
     if prepared.plan.edits.is_empty() {
         report.outcome = idle_outcome(report);
         return false;

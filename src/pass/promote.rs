@@ -3,7 +3,7 @@
 //! `Baton-Promoted-By`. No gate holds it; the next automatic pass does not undo it (see
 //! [`crate::promotion::check_manual`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
@@ -15,7 +15,7 @@ use crate::promotion::{self, SourceVersion};
 use crate::registry::Registries;
 
 use super::gates::Manual;
-use super::{Context, EnvironmentReport, Selection, environment_pass, forge_for, scan_paths};
+use super::{Context, EnvironmentReport, Selection, environment_pass, scan_paths};
 
 /// What a person asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub enum PromoteError {
     },
     /// The version does not satisfy the environment's policy.
     #[error(
-        "{version} does not satisfy policy {policy} ({rule}) of {environment}: {reason}; choose a version the policy accepts"
+        "{version} does not satisfy policy {policy} ({rule}) of {environment}: {reason}; choose a version the policy accepts, or change policies.{policy} (--force does not override a policy)"
     )]
     Refused {
         /// The version asked for.
@@ -226,17 +226,16 @@ pub async fn promote(
         })
         .collect();
     let cx = Context {
-        config,
-        registries,
-        workspace,
-        selections: &selections,
-        template,
-        digests: tokio::sync::Mutex::new(HashMap::new()),
-        dry_run: request.dry_run,
-        now: request.now.unwrap_or_else(Timestamp::now),
-        forge: forge_for(config),
-        listed: BTreeMap::new(),
         rules_commit: rules.and_then(|r| r.applied),
+        ..Context::new(
+            config,
+            registries,
+            workspace,
+            &selections,
+            template,
+            request.dry_run,
+            request.now,
+        )
     };
     let scan = scan_paths(&cx, env.paths.clone())
         .await

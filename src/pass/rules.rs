@@ -70,6 +70,8 @@ struct Version {
     commit: String,
     author: String,
     files: Vec<(PathBuf, Vec<u8>)>,
+    /// Why the rules could not be read at all (a link, too large).
+    unreadable: Option<String>,
 }
 
 /// The configuration a pass works with: `host` plus the rules at the workspace's HEAD (or the
@@ -110,7 +112,13 @@ pub fn for_pass(host: &Config, workspace: &Workspace) -> (Config, Option<RulesRe
             commit: Some(short(&version.commit).to_string()),
             files: version.files.clone(),
         };
-        match host.with_rules(&files) {
+        let result = match &version.unreadable {
+            Some(why) => Err(vec![why.clone()]),
+            None => host
+                .with_rules(&files)
+                .map_err(|e| e.errors.iter().map(ToString::to_string).collect()),
+        };
+        match result {
             Ok(applied) => {
                 if i == 0 {
                     report.notes = applied.notes;
@@ -122,7 +130,7 @@ pub fn for_pass(host: &Config, workspace: &Workspace) -> (Config, Option<RulesRe
                 report.refused = Some(Refusal {
                     commit: version.commit.clone(),
                     author: version.author.clone(),
-                    errors: errors.errors.iter().map(ToString::to_string).collect(),
+                    errors,
                 });
             }
             Err(_) => {}
@@ -151,15 +159,35 @@ fn versions(source: &RulesSource, workspace: &Workspace) -> Result<Vec<Version>,
             .map_err(|e| e.to_string())?
         {
             Snapshot::Missing => Vec::new(),
-            Snapshot::Files { files, .. } => files
-                .into_iter()
-                .filter(|(_, bytes)| is_rules_file(source, bytes))
-                .collect(),
+            Snapshot::Files { files, skipped } => {
+                // A rules file that is a link or too large is an error, not an absence.
+                if let (RulesSource::File(path), Some((_, why))) = (source, skipped.first())
+                    && files.is_empty()
+                {
+                    let author = format!("{} <{}>", record.author.name, record.author.email);
+                    out.push(Version {
+                        commit: record.id.to_string(),
+                        author,
+                        files: Vec::new(),
+                        unreadable: Some(format!(
+                            "{}@{}: the rules file is {why}: it must be a regular file of at most {} KiB",
+                            path.display(),
+                            short(&record.id.to_string()),
+                            MAX_RULES_FILE / 1024
+                        )),
+                    });
+                    continue;
+                }
+                files
+                    .into_iter()
+                    .filter(|(_, bytes)| is_rules_file(source, bytes))
+                    .collect()
+            }
         };
         let author = format!("{} <{}>", record.author.name, record.author.email);
         match out.last_mut() {
             // The same rules one commit further back: that commit introduced them.
-            Some(last) if last.files == files => {
+            Some(last) if last.unreadable.is_none() && last.files == files => {
                 last.commit = record.id.to_string();
                 last.author = author;
             }
@@ -169,6 +197,7 @@ fn versions(source: &RulesSource, workspace: &Workspace) -> Result<Vec<Version>,
                 commit: record.id.to_string(),
                 author,
                 files,
+                unreadable: None,
             }),
         }
     }

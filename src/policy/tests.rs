@@ -29,6 +29,21 @@ fn chosen<S: AsRef<str>>(policy: &Policy, tags: &[S]) -> Option<String> {
 
 /// Flux image-reflector-controller `internal/policy/semver_test.go` (TestSemVer_Latest,
 /// TestNewSemVer), translated; where Flux returns an error Baton returns no candidate.
+/// The timestamp tags of Flux's alphabetical and numerical tests alike.
+const FLUX_TIMESTAMPS: [&str; 5] = [
+    "1606234201",
+    "1606364286",
+    "1606334092",
+    "1606334284",
+    "1606334201",
+];
+
+/// Asserts what the policy `rule` makes in ascending and in descending order chooses from `tags`.
+fn assert_picks(rule: fn(Order) -> Policy, tags: &[&str], asc: &str, desc: &str) {
+    assert_eq!(chosen(&rule(Order::Asc), tags).as_deref(), Some(asc));
+    assert_eq!(chosen(&rule(Order::Desc), tags).as_deref(), Some(desc));
+}
+
 #[test]
 fn flux_semver_latest() {
     let p = semver("1.0.x");
@@ -158,22 +173,8 @@ fn flux_alphabetical() {
         chosen(&alpha(Order::Desc), &names).as_deref(),
         Some("artful")
     );
-    let ts = [
-        "1606234201",
-        "1606364286",
-        "1606334092",
-        "1606334284",
-        "1606334201",
-    ];
-    assert_eq!(
-        chosen(&alpha(Order::Asc), &ts).as_deref(),
-        Some("1606364286")
-    );
-    assert_eq!(
-        chosen(&alpha(Order::Desc), &ts).as_deref(),
-        Some("1606234201")
-    );
-    let rel = ts.map(|t| format!("rel-{t}"));
+    assert_picks(alpha, &FLUX_TIMESTAMPS, "1606364286", "1606234201");
+    let rel = FLUX_TIMESTAMPS.map(|t| format!("rel-{t}"));
     assert_eq!(
         chosen(&alpha(Order::Asc), &rel).as_deref(),
         Some("rel-1606364286")
@@ -194,21 +195,7 @@ fn flux_alphabetical() {
 /// (a tag starts with `[A-Za-z0-9_]`), so those cases go through `extract`.
 #[test]
 fn flux_numerical() {
-    let ts = [
-        "1606234201",
-        "1606364286",
-        "1606334092",
-        "1606334284",
-        "1606334201",
-    ];
-    assert_eq!(
-        chosen(&numeric(Order::Asc), &ts).as_deref(),
-        Some("1606364286")
-    );
-    assert_eq!(
-        chosen(&numeric(Order::Desc), &ts).as_deref(),
-        Some("1606234201")
-    );
+    assert_picks(numeric, &FLUX_TIMESTAMPS, "1606364286", "1606234201");
     assert_eq!(chosen(&numeric(Order::Asc), &["1"]).as_deref(), Some("1"));
     assert_eq!(chosen(&numeric(Order::Desc), &["1"]).as_deref(), Some("1"));
     // Numeric, not alphabetical: 10 > 9.

@@ -3,7 +3,7 @@
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::payload::{Format, ParseError, Parsed, PushEvent, text_at, valid_tag};
+use super::payload::{Format, ParseError, Parsed, PushEvent, repository_name, text_at, valid_tag};
 use crate::reference;
 
 /// The DockerHub format.
@@ -16,16 +16,8 @@ impl Format for DockerHub {
         _headers: &HeaderMap,
         missing: &dyn Fn(&'static str) -> ParseError,
     ) -> Result<Parsed, ParseError> {
-        let repository = match text_at(value, &["repository", "repo_name"]) {
-            Some(name) => name.to_string(),
-            None => match (
-                text_at(value, &["repository", "namespace"]),
-                text_at(value, &["repository", "name"]),
-            ) {
-                (Some(namespace), Some(name)) => format!("{namespace}/{name}"),
-                _ => return Err(missing("repository.repo_name")),
-            },
-        };
+        let repository =
+            repository_name(value, "repo_name").ok_or_else(|| missing("repository.repo_name"))?;
         if value.get("push_data").is_none() {
             return Err(missing("push_data"));
         }

@@ -3,7 +3,9 @@
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::payload::{Format, ParseError, Parsed, PushEvent, host_of, text_at, valid_tag};
+use super::payload::{
+    Format, ParseError, Parsed, PushEvent, host_of, repository_name, text_at, valid_tag,
+};
 
 /// The Harbor format.
 pub struct Harbor;
@@ -25,16 +27,8 @@ impl Format for Harbor {
             .get(if cloud { "data" } else { "event_data" })
             .filter(|d| d.is_object())
             .ok_or_else(|| missing(if cloud { "data" } else { "event_data" }))?;
-        let repository = match text_at(data, &["repository", "repo_full_name"]) {
-            Some(full) => full.to_string(),
-            None => match (
-                text_at(data, &["repository", "namespace"]),
-                text_at(data, &["repository", "name"]),
-            ) {
-                (Some(namespace), Some(name)) => format!("{namespace}/{name}"),
-                _ => return Err(missing("event_data.repository.repo_full_name")),
-            },
-        };
+        let repository = repository_name(data, "repo_full_name")
+            .ok_or_else(|| missing("event_data.repository.repo_full_name"))?;
         let resources = data
             .get("resources")
             .and_then(Value::as_array)

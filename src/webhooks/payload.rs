@@ -152,6 +152,17 @@ pub(super) fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
     current.as_str().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// `repository.FULL` (the full name), or in older payloads `repository.namespace` and
+/// `repository.name` joined by `/`.
+pub(super) fn repository_name(value: &Value, full: &str) -> Option<String> {
+    if let Some(name) = text_at(value, &["repository", full]) {
+        return Some(name.to_string());
+    }
+    let namespace = text_at(value, &["repository", "namespace"])?;
+    let name = text_at(value, &["repository", "name"])?;
+    Some(format!("{namespace}/{name}"))
+}
+
 /// A tag worth reporting: valid OCI grammar (digests and empty strings are not tags).
 pub(super) fn valid_tag(tag: Option<&str>) -> Option<String> {
     tag.filter(|t| reference::is_valid_tag(t))

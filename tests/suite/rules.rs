@@ -153,6 +153,23 @@ async fn flux_objects_drive_the_same_commits_and_rule_commits_take_effect_on_the
         Some(widened.as_str())
     );
 
+    // `baton history` says whose rules let each move happen.
+    let history = fleet.baton(&["history"]).run();
+    assert_eq!(history.code, 0, "{}", history.both());
+    let row = history
+        .stdout
+        .lines()
+        .find(|l| l.contains("5.0.3 -> 5.1.0"))
+        .unwrap_or_else(|| panic!("{}", history.both()));
+    assert!(
+        row.contains(&format!(
+            "{} by Other Writer <other@example.com>",
+            &widened[..12]
+        )),
+        "{}",
+        history.both()
+    );
+
     // The fix lands: the error is gone and the fixed rules are in force.
     let fixed = fleet.commit(
         POLICY_OBJECT,
@@ -270,6 +287,33 @@ async fn a_fenced_environment_stays_in_review_whatever_the_repository_says() {
         Some(good.as_str())
     );
     assert_eq!(fleet.remote.head(BRANCH).unwrap(), head);
+
+    // A hostile change: the rules file becomes a link out of the repository. It is never
+    // followed; the change is refused and the last good rules still apply.
+    let link = fleet.commit_symlink("baton.toml", "/etc/passwd", "rules: a link");
+    fleet
+        .registry
+        .push_image("stefanprodan/podinfo", "5.0.5")
+        .await;
+    let run = fleet.once();
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stderr.contains(&format!(
+            "baton.toml@{}: the rules file is a symbolic link",
+            &link[..12]
+        )),
+        "{}",
+        run.both()
+    );
+    let head = fleet.head();
+    assert_eq!(
+        fleet.show(&head, "clusters/staging/app.yaml"),
+        marked("5.0.5").trim_end()
+    );
+    assert_eq!(
+        trailer(&fleet.message(&head), "Baton-Rules").as_deref(),
+        Some(good.as_str())
+    );
 }
 
 #[tokio::test]
@@ -309,4 +353,138 @@ async fn check_validates_a_rules_file_offline_and_names_both_places_of_a_duplica
         .env("BATON_CONFIG", fleet.dir.path().join("absent.toml"))
         .run();
     assert_eq!(run.code, 0, "{}", run.both());
+}
+
+/// A receiver of notification POSTs on loopback: records each JSON body, answers 200.
+fn receiver() -> (
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok()
+                && let Ok(json) = serde_json::from_slice(&body)
+            {
+                seen.lock().unwrap().push(json);
+            }
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, bodies)
+}
+
+#[tokio::test]
+async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_once_by_notification()
+{
+    use crate::support::daemon::{PATIENCE, wait_until};
+    let fleet = FluxFleet::start().await;
+    let host = fleet.host();
+    let marked = |version: &str| {
+        format!("image: {host}/stefanprodan/podinfo:{version} # {{\"$baton\": \"podinfo\"}}\n")
+    };
+    fleet.commit("clusters/staging/app.yaml", &marked("5.0.0"), "staging app");
+    fleet.commit(
+        "clusters/production/app.yaml",
+        &marked("5.0.0"),
+        "production app",
+    );
+    let good = fleet.commit("baton.toml", &rules_file(&host, None), "promotion rules");
+    let (hook_port, bodies) = receiver();
+    let url_file = fleet.dir.path().join("hook-url");
+    std::fs::write(&url_file, format!("http://127.0.0.1:{hook_port}/hook\n")).unwrap();
+    let port = crate::support::git_server::free_port();
+    fleet
+        .config("baton.toml")
+        .text_value("daemon", "listen", &format!("127.0.0.1:{port}"))
+        .text_value("git", "interval", "10s")
+        .raw(&format!(
+            "[rules]\nreview_required = [\"production\"]\n\n[notifications.audit]\nkind = \"webhook\"\nurl_file = \"{}\"\n",
+            url_file.display()
+        ))
+        .write();
+
+    let mut daemon = fleet.daemon(port, &[]);
+    daemon.wait_ready();
+    wait_until(
+        PATIENCE,
+        "the first pass under the repository's rules",
+        || {
+            let status = daemon.status();
+            (status["rules"]["applied"] == good.as_str()).then_some(())
+        },
+    );
+    wait_until(PATIENCE, "staging to move", || {
+        (fleet.show(&fleet.head(), "clusters/staging/app.yaml") == marked("5.0.3").trim_end())
+            .then_some(())
+    });
+
+    let bad = fleet.commit(
+        "baton.toml",
+        &rules_file(&host, Some("push")),
+        "production: push straight to main",
+    );
+    let status = wait_until(PATIENCE, "the refusal in the status", || {
+        let status = daemon.status();
+        (status["rules"]["refused"]["commit"] == bad.as_str()).then_some(status)
+    });
+    assert_eq!(status["rules"]["applied"], good.as_str(), "{status:#}");
+    assert_eq!(
+        status["rules"]["refused"]["author"],
+        "Other Writer <other@example.com>"
+    );
+    let error = status["rules"]["refused"]["errors"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "baton.toml:15:1@{}: environments.production.mode: production must stay in review mode",
+            &bad[..12]
+        )),
+        "{error}"
+    );
+    let refused = wait_until(PATIENCE, "the rules_refused notification", || {
+        let bodies = bodies.lock().unwrap().clone();
+        let refused: Vec<_> = bodies
+            .into_iter()
+            .filter(|b| b["event"] == "rules_refused")
+            .collect();
+        (!refused.is_empty()).then_some(refused)
+    });
+    assert_eq!(refused[0]["commit"], bad.as_str());
+    assert_eq!(refused[0]["errors"][0], error.as_str());
+    // Another pass under the same refusal sends nothing new, and the log names it each pass.
+    let passes = |log: &str| log.matches("rules change refused").count();
+    let seen = passes(&daemon.log());
+    wait_until(PATIENCE, "another pass", || {
+        (passes(&daemon.log()) > seen).then_some(())
+    });
+    let count = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| b["event"] == "rules_refused")
+        .count();
+    assert_eq!(count, 1, "one notification per refused commit");
 }

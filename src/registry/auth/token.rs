@@ -146,28 +146,23 @@ impl RegistryClient {
                 ),
             ));
         }
-        if status.is_redirection() {
+        let server = sanitize(&realm_without_query(realm), 200);
+        let hint = if status.is_redirection() {
+            Some(format!(
+                "the token server {server} redirected to another origin, which Baton does not follow with credentials: configure the registry's token realm to answer itself"
+            ))
+        } else if !status.is_success() {
+            Some(format!("the token server {server} failed: try again later"))
+        } else {
+            None
+        };
+        if let Some(hint) = hint {
             return Err(RegistryError::Server {
                 registry: self.host.clone(),
                 repository: call.repository.to_string(),
                 status: status.as_u16(),
                 attempts: 1,
-                hint: format!(
-                    "the token server {} redirected to another origin, which Baton does not follow with credentials: configure the registry's token realm to answer itself",
-                    sanitize(&realm_without_query(realm), 200)
-                ),
-            });
-        }
-        if !status.is_success() {
-            return Err(RegistryError::Server {
-                registry: self.host.clone(),
-                repository: call.repository.to_string(),
-                status: status.as_u16(),
-                attempts: 1,
-                hint: format!(
-                    "the token server {} failed: try again later",
-                    sanitize(&realm_without_query(realm), 200)
-                ),
+                hint,
             });
         }
         let body = self.read_body(call, resp).await?;

@@ -619,6 +619,17 @@ async fn errors_name_the_setting_to_change() {
         out.both()
     );
 
+    // `history --env` with a name no environment has (it may be a removed one): a note
+    // with the close name, and the search still runs.
+    let out = fleet.baton(&["history", "--env", "prod"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        out.stderr.contains("no environment \"prod\" in")
+            && out.stderr.contains("(did you mean \"production\"?)"),
+        "{}",
+        out.both()
+    );
+
     // `status` with no daemon listening: how to point it at the right one.
     let out = run(baton().args(["status", "--url", &format!("127.0.0.1:{}", free_port())]));
     assert_eq!(out.code, 1, "{}", out.both());

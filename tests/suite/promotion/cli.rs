@@ -245,7 +245,7 @@ async fn promote_refuses_clearly() {
                 "--by",
                 "a",
             ],
-            "2.0.0 does not satisfy policy app (semver 1.x) of production: out of range; choose a version the policy accepts",
+            "2.0.0 does not satisfy policy app (semver 1.x) of production: out of range; choose a version the policy accepts, or change policies.app (--force does not override a policy)",
         ),
         (
             &[

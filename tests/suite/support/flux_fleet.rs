@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use super::baton::Run;
+use super::config::ConfigBuilder;
 use super::git_server::{BRANCH, Writer, git, write};
 use super::world::World;
 
@@ -67,19 +68,34 @@ impl FluxFleet {
         format!("{}/stefanprodan/podinfo", self.host())
     }
 
-    /// Writes the host configuration: the remote over file://, `[git] rules = RULES`, then
-    /// `extra` TOML.
-    pub fn write_config(&self, rules: &str, extra: &str) -> PathBuf {
+    /// The host configuration: the remote over file://, `[git] rules = RULES`.
+    pub fn config(&self, rules: &str) -> ConfigBuilder {
         self.world
             .config(&self.remote.file_url())
             .text_value("git", "rules", rules)
-            .raw(extra)
-            .write()
+    }
+
+    /// Writes the host configuration with `extra` TOML at the end.
+    pub fn write_config(&self, rules: &str, extra: &str) -> PathBuf {
+        self.config(rules).raw(extra).write()
     }
 
     /// Commits `content` to `path` as another person and pushes; returns the commit.
     pub fn commit(&self, path: &str, content: &str, message: &str) -> String {
         self.writer.commit_and_push(path, content, message)
+    }
+
+    /// Replaces `path` with a symbolic link to `target` as another person, pushes; returns the
+    /// commit.
+    pub fn commit_symlink(&self, path: &str, target: &str, message: &str) -> String {
+        let work = &self.writer.work;
+        git(work, &["pull", "--quiet", "--ff-only", "origin", BRANCH]);
+        let _ = std::fs::remove_file(work.join(path));
+        std::os::unix::fs::symlink(target, work.join(path)).unwrap();
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "--quiet", "-m", message]);
+        git(work, &["push", "--quiet", "origin", BRANCH]);
+        git(work, &["rev-parse", "HEAD"])
     }
 
     /// `baton once` to the end.
