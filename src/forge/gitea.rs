@@ -87,21 +87,12 @@ async fn open(forge: &Forge, new: &NewPullRequest) -> Result<PullRequest, ForgeE
     {
         tracing::warn!(forge = %forge.kind, number = pr.number, error = %e, "cannot set labels");
     }
-    // One request per reviewer, so one unknown name does not lose the others.
-    for who in &forge.reviewers {
-        let action = format!("ask {who} to review pull request #{}", pr.number);
-        let request = forge
-            .http
-            .post(format!(
-                "{}/pulls/{}/requested_reviewers",
-                repo_url(forge),
-                pr.number
-            ))
-            .json(&json!({ "reviewers": [who] }));
-        if let Err(e) = forge.send(&action, request).await {
-            tracing::warn!(forge = %forge.kind, number = pr.number, reviewer = %who, error = %e, "cannot request a reviewer");
-        }
-    }
+    let asks = forge
+        .reviewers
+        .iter()
+        .map(|who| (who.as_str(), json!({ "reviewers": [who] })))
+        .collect();
+    github::request_reviews(forge, pr.number, asks).await;
     Ok(pr)
 }
 

@@ -135,27 +135,33 @@ async fn open(forge: &Forge, new: &NewPullRequest) -> Result<PullRequest, ForgeE
             .iter()
             .filter_map(|t| t.rsplit_once('/').map(|(_, slug)| slug))
             .collect();
-        // One request per reviewer, so one unknown name does not lose the others.
         let asks = users
             .iter()
             .map(|u| (u.as_str(), json!({ "reviewers": [u] })))
-            .chain(teams.iter().map(|t| (*t, json!({ "team_reviewers": [t] }))));
-        for (who, body) in asks {
-            let action = format!("ask {who} to review pull request #{}", pr.number);
-            let request = forge
-                .http
-                .post(format!(
-                    "{}/pulls/{}/requested_reviewers",
-                    repo_url(forge),
-                    pr.number
-                ))
-                .json(&body);
-            if let Err(e) = forge.send(&action, request).await {
-                tracing::warn!(forge = %forge.kind, number = pr.number, reviewer = %who, error = %e, "cannot request a reviewer");
-            }
-        }
+            .chain(teams.iter().map(|t| (*t, json!({ "team_reviewers": [t] }))))
+            .collect();
+        request_reviews(forge, pr.number, asks).await;
     }
     Ok(pr)
+}
+
+/// Asks each of `asks` (a name, and the request body naming it) to review pull request
+/// `number`: one request each, so that one unknown name does not lose the others. Refusals
+/// are logged; the pull request stands. Gitea/Forgejo take the same request.
+pub(super) async fn request_reviews(forge: &Forge, number: u64, asks: Vec<(&str, Value)>) {
+    for (who, body) in asks {
+        let action = format!("ask {who} to review pull request #{number}");
+        let request = forge
+            .http
+            .post(format!(
+                "{}/pulls/{number}/requested_reviewers",
+                repo_url(forge)
+            ))
+            .json(&body);
+        if let Err(e) = forge.send(&action, request).await {
+            tracing::warn!(forge = %forge.kind, number, reviewer = %who, error = %e, "cannot request a reviewer");
+        }
+    }
 }
 
 /// Replaces a pull request's title and body; Gitea/Forgejo take the same request.

@@ -132,15 +132,9 @@ pub async fn run(
 ) -> Result<PassReport, PassError> {
     // With rules in the repository, they are read at the commit this pass builds on, before
     // anything is scanned: they say which images there are.
-    let (effective, rules) = match &config.rules {
-        Some(_) => {
-            workspace.sync().await.map_err(PassError::Sync)?;
-            let (effective, report) = rules::for_pass(config, workspace);
-            log_rules(report.as_ref());
-            (std::borrow::Cow::Owned(effective), report)
-        }
-        None => (std::borrow::Cow::Borrowed(config), None),
-    };
+    let (effective, rules) = with_rules(config, workspace)
+        .await
+        .map_err(PassError::Sync)?;
     let config: &Config = &effective;
     check_options(config, options)?;
     let scans = scan_images(config, registries, options.progress.as_ref()).await;
@@ -166,6 +160,22 @@ pub async fn run(
     report.scans = scans;
     report.rules = rules;
     Ok(report)
+}
+
+/// The configuration a pass or a promotion runs with: with rules in the repository, the
+/// host's merged with the rules at the commit the workspace syncs to (and logged); without,
+/// the host's own.
+async fn with_rules<'a>(
+    config: &'a Config,
+    workspace: &Workspace,
+) -> Result<(std::borrow::Cow<'a, Config>, Option<rules::RulesReport>), GitError> {
+    if config.rules.is_none() {
+        return Ok((std::borrow::Cow::Borrowed(config), None));
+    }
+    workspace.sync().await?;
+    let (effective, report) = rules::for_pass(config, workspace);
+    log_rules(report.as_ref());
+    Ok((std::borrow::Cow::Owned(effective), report))
 }
 
 /// Logs which rules are in force, each note, and a refused change.
@@ -462,7 +472,13 @@ fn keep_newer(
         }
     };
     let mut newer: BTreeSet<String> = BTreeSet::new();
-    for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
+    let mut kept: BTreeSet<(PathBuf, usize)> = BTreeSet::new();
+    let changes = prepared
+        .plan
+        .edits
+        .iter()
+        .flat_map(|e| e.changes.iter().map(move |c| (&e.path, c)));
+    for (path, change) in changes {
         let Some(policy) = cx.config.policies.get(&change.policy) else {
             continue;
         };
@@ -475,11 +491,13 @@ fn keep_newer(
         if policy.policy.compare(&to, &from) == Some(std::cmp::Ordering::Less) {
             tracing::info!(environment = %name, policy = %change.policy, kept = %from, instead_of = %to, "another writer pushed a newer version: keeping it");
             newer.insert(change.policy.clone());
+            kept.insert((path.clone(), change.line));
         }
     }
     if newer.is_empty() {
         return true;
     }
+    prepared.kept_newer = kept;
     prepared.plan = plan_with(
         cx,
         &prepared.scan,
@@ -546,7 +564,11 @@ fn fill_report(cx: &Context<'_>, report: &mut EnvironmentReport, prepared: &Prep
         .iter()
         .map(|p| with_suggestion(cx.config, &prepared.scan, p))
         .collect();
-    report.problems.extend(unlisted_tags(cx, &prepared.scan));
+    report.problems.extend(
+        unlisted_tags(cx, &prepared.scan)
+            .into_iter()
+            .filter(|p| !prepared.kept_newer.contains(&(p.path.clone(), p.line))),
+    );
     report.held = plan
         .held
         .iter()
@@ -717,6 +739,9 @@ struct Prepared {
     digests: HashMap<String, Result<String, String>>,
     /// The edits for every target.
     plan: Plan,
+    /// Markers (path, line) holding a newer version another writer pushed meanwhile: their
+    /// tag is newer than this pass's scan, not missing from the registry.
+    kept_newer: BTreeSet<(PathBuf, usize)>,
 }
 
 /// Scans `paths` for markers off the async threads.
@@ -823,6 +848,7 @@ async fn prepare_environment(
         targets,
         digests,
         plan,
+        kept_newer: BTreeSet::new(),
     })
 }
 

@@ -184,15 +184,9 @@ pub async fn promote(
     request: &PromoteRequest,
 ) -> Result<EnvironmentReport, PromoteError> {
     // Rules in the repository name the images and environments: read them first.
-    let (effective, rules) = match &config.rules {
-        Some(_) => {
-            workspace.sync().await.map_err(PromoteError::Sync)?;
-            let (effective, report) = super::rules::for_pass(config, workspace);
-            super::log_rules(report.as_ref());
-            (std::borrow::Cow::Owned(effective), report)
-        }
-        None => (std::borrow::Cow::Borrowed(config), None),
-    };
+    let (effective, rules) = super::with_rules(config, workspace)
+        .await
+        .map_err(PromoteError::Sync)?;
     let config: &Config = &effective;
     let image = check_request(config, request)?;
     let env = &config.environments[&request.environment];

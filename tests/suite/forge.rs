@@ -9,9 +9,9 @@ mod github_prism;
 
 use std::time::Duration;
 
-use crate::support::fake_forge::{FakeForge, FakeKind};
+use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use baton::forge::ForgeConfig;
-use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
+use baton::forge::{Forge, ForgeError, NewPullRequest, PullState};
 
 const TOKEN: &str = "forge-secret-token-123";
 
@@ -24,22 +24,8 @@ struct Setup {
 async fn setup(kind: FakeKind, repository: &str) -> Setup {
     let fake = FakeForge::start(kind, repository, TOKEN).await;
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let config = ForgeConfig {
-        kind: match kind {
-            FakeKind::GitHub => ForgeKind::GitHub,
-            FakeKind::GitLab => ForgeKind::GitLab,
-            FakeKind::Gitea => ForgeKind::Gitea,
-        },
-        base_url: url::Url::parse(&fake.base_url()).unwrap(),
-        repository: repository.to_string(),
-        token_file,
-        labels: vec!["baton".into(), "promotion".into()],
-        reviewers: vec!["alice".into()],
-        draft: false,
-        timeout: Duration::from_secs(10),
-    };
+    let mut config = client_config(kind, &fake.base_url(), repository, dir.path(), TOKEN);
+    config.timeout = Duration::from_secs(10);
     Setup {
         fake,
         _dir: dir,

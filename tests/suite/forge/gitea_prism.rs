@@ -6,11 +6,10 @@
 //! the check is of paths, methods, query values, field names' types and status codes.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::support::fake_forge::{FakeForge, FakeKind};
+use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use crate::support::prism::{Prism, violations};
-use baton::forge::{Forge, ForgeConfig, ForgeError, ForgeKind, NewPullRequest, PullState};
+use baton::forge::{Forge, ForgeError, NewPullRequest, PullState};
 
 const TOKEN: &str = "forge-secret-token-456";
 
@@ -32,19 +31,15 @@ async fn the_gitea_fake_and_batons_calls_pass_giteas_description() {
     let fake = FakeForge::start(FakeKind::Gitea, "platform/fleet", TOKEN).await;
     let prism = Prism::proxy(&description(), &fake.base_url());
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let forge = Forge::from_config(&ForgeConfig {
-        kind: ForgeKind::Gitea,
-        base_url: url::Url::parse(&prism.base_url()).unwrap(),
-        repository: "platform/fleet".into(),
-        token_file,
-        labels: vec!["baton".into(), "promotion".into()],
-        reviewers: vec!["alice".into(), "nobody".into()],
-        draft: false,
-        timeout: Duration::from_secs(30),
-    })
-    .unwrap();
+    let mut config = client_config(
+        FakeKind::Gitea,
+        &prism.base_url(),
+        "platform/fleet",
+        dir.path(),
+        TOKEN,
+    );
+    config.reviewers.push("nobody".into());
+    let forge = Forge::from_config(&config).unwrap();
 
     assert!(
         forge

@@ -5,12 +5,11 @@
 //! fake's replies. scripts/test installs prism into target/prism (scripts/prism/package.json).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::support::fake_forge::{FakeForge, FakeKind};
+use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use crate::support::prism::{Prism, violations};
 use baton::forge::ForgeConfig;
-use baton::forge::{Forge, ForgeError, ForgeKind, NewPullRequest, PullState};
+use baton::forge::{Forge, ForgeError, NewPullRequest, PullState};
 
 const TOKEN: &str = "forge-secret-token-123";
 
@@ -18,23 +17,12 @@ fn description() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github/api.github.com.baton.json")
 }
 
-fn config(base_url: &str, repository: &str, token_file: &Path) -> ForgeConfig {
-    ForgeConfig {
-        kind: ForgeKind::GitHub,
-        base_url: url::Url::parse(base_url).unwrap(),
-        repository: repository.into(),
-        token_file: token_file.to_path_buf(),
-        labels: vec!["baton".into(), "promotion".into()],
-        reviewers: vec!["alice".into(), "platform/sre".into()],
-        draft: true,
-        timeout: Duration::from_secs(30),
-    }
-}
-
-fn token_file(dir: &Path) -> PathBuf {
-    let path = dir.join("token");
-    std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
-    path
+/// The client's settings: a user and a team reviewer, draft pull requests.
+fn config(base_url: &str, repository: &str, dir: &Path) -> ForgeConfig {
+    let mut config = client_config(FakeKind::GitHub, base_url, repository, dir, TOKEN);
+    config.reviewers.push("platform/sre".into());
+    config.draft = true;
+    config
 }
 
 fn new_pr(head: &str, to: &str) -> NewPullRequest {
@@ -55,7 +43,7 @@ async fn every_github_call_passes_githubs_own_description() {
     let forge = Forge::from_config(&config(
         &prism.base_url(),
         "octocat/Hello-World",
-        &token_file(dir.path()),
+        dir.path(),
     ))
     .unwrap();
 
@@ -118,7 +106,7 @@ async fn the_github_fake_answers_as_githubs_description_says() {
     let fake = FakeForge::start(FakeKind::GitHub, "platform/fleet", TOKEN).await;
     let prism = Prism::proxy(&description(), &fake.base_url());
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(&prism.base_url(), "platform/fleet", &token_file(dir.path()));
+    let mut config = config(&prism.base_url(), "platform/fleet", dir.path());
     config.reviewers.push("nobody".into());
     let forge = Forge::from_config(&config).unwrap();
 

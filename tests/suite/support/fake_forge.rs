@@ -29,13 +29,16 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
+use baton::forge::{ForgeConfig, ForgeKind};
 use serde_json::{Value, json};
 
 /// Which API the fake speaks.
@@ -50,6 +53,15 @@ pub enum FakeKind {
 }
 
 impl FakeKind {
+    /// Baton's own name for this API.
+    pub fn forge_kind(self) -> ForgeKind {
+        match self {
+            FakeKind::GitHub => ForgeKind::GitHub,
+            FakeKind::GitLab => ForgeKind::GitLab,
+            FakeKind::Gitea => ForgeKind::Gitea,
+        }
+    }
+
     /// The `kind` value in Baton's `[forge]` section.
     pub fn config_name(self) -> &'static str {
         match self {
@@ -57,6 +69,29 @@ impl FakeKind {
             FakeKind::GitLab => "gitlab",
             FakeKind::Gitea => "gitea",
         }
+    }
+}
+
+/// Baton's forge settings for a client of `kind` at `base_url`: `token` written to a file in
+/// `dir`, labels `baton` and `promotion`, reviewer `alice`, no draft.
+pub fn client_config(
+    kind: FakeKind,
+    base_url: &str,
+    repository: &str,
+    dir: &Path,
+    token: &str,
+) -> ForgeConfig {
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    ForgeConfig {
+        kind: kind.forge_kind(),
+        base_url: url::Url::parse(base_url).unwrap(),
+        repository: repository.to_string(),
+        token_file,
+        labels: vec!["baton".into(), "promotion".into()],
+        reviewers: vec!["alice".into()],
+        draft: false,
+        timeout: Duration::from_secs(30),
     }
 }
 
@@ -381,6 +416,59 @@ fn next_number(state: &ForgeState) -> u64 {
     state.pulls.iter().map(|p| p.number).max().unwrap_or(0) + 1
 }
 
+/// The pull request numbered `n` (a path segment), if any.
+fn pull_mut<'a>(state: &'a mut ForgeState, n: &str) -> Option<&'a mut FakePull> {
+    let n: u64 = n.parse().ok()?;
+    state.pulls.iter_mut().find(|p| p.number == n)
+}
+
+/// The open pull request from `head` of this repository (a fork's branch of the same name
+/// is another head): every forge allows one.
+fn open_pull<'a>(state: &'a ForgeState, head: &str) -> Option<&'a FakePull> {
+    state
+        .pulls
+        .iter()
+        .find(|p| p.open && p.head == head && p.head_repository == state.repository)
+}
+
+impl FakePull {
+    /// A new open pull request by the token's user from `head` of this repository.
+    fn new(
+        state: &ForgeState,
+        head: String,
+        base: String,
+        title: String,
+        body: String,
+    ) -> FakePull {
+        FakePull {
+            number: next_number(state),
+            head,
+            base,
+            title,
+            body,
+            open: true,
+            merged: false,
+            draft: false,
+            labels: Vec::new(),
+            reviewers: Vec::new(),
+            updates: 0,
+            author: TOKEN_USER.to_string(),
+            head_repository: state.repository.clone(),
+        }
+    }
+
+    /// Takes a new `title` and body (the field `body_key` of `request`), when given.
+    fn edit(&mut self, request: &Value, body_key: &str) {
+        if let Some(t) = request.get("title").and_then(Value::as_str) {
+            self.title = t.to_string();
+        }
+        if let Some(b) = request.get(body_key).and_then(Value::as_str) {
+            self.body = b.to_string();
+        }
+        self.updates += 1;
+    }
+}
+
 fn web(state: &ForgeState, kind_path: &str, number: u64) -> String {
     format!(
         "http://{}/{}/{kind_path}/{number}",
@@ -579,61 +667,36 @@ fn github(
         }
         ("POST", ["pulls"]) => {
             let head = str_of(body, "head");
-            // One open pull request per head branch of this repository (a fork's branch of
-            // the same name is another head).
-            if state
-                .pulls
-                .iter()
-                .any(|p| p.open && p.head == head && p.head_repository == state.repository)
-            {
+            if open_pull(state, &head).is_some() {
                 return github_validation_failed(
                     "Validation Failed",
                     json!([{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}]),
                 );
             }
             let pr = FakePull {
-                number: next_number(state),
-                head,
-                base: str_of(body, "base"),
-                title: str_of(body, "title"),
-                body: str_of(body, "body"),
-                open: true,
-                merged: false,
                 draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
-                labels: Vec::new(),
-                reviewers: Vec::new(),
-                updates: 0,
-                author: TOKEN_USER.to_string(),
-                head_repository: state.repository.clone(),
+                ..FakePull::new(
+                    state,
+                    head,
+                    str_of(body, "base"),
+                    str_of(body, "title"),
+                    str_of(body, "body"),
+                )
             };
             let out = github_pull(state, &pr, true);
             state.pulls.push(pr);
             reply(StatusCode::CREATED, &[], out)
         }
         ("PATCH", ["pulls", n]) => {
-            let Some(p) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
-            else {
+            let Some(p) = pull_mut(state, n) else {
                 return not_found();
             };
-            if let Some(t) = body.get("title").and_then(Value::as_str) {
-                p.title = t.to_string();
-            }
-            if let Some(b) = body.get("body").and_then(Value::as_str) {
-                p.body = b.to_string();
-            }
-            p.updates += 1;
+            p.edit(body, "body");
             let p = p.clone();
             reply(StatusCode::OK, &[], github_pull(state, &p, true))
         }
         ("POST", ["issues", n, "labels"]) => {
-            let Some(p) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
-            else {
+            let Some(p) = pull_mut(state, n) else {
                 return not_found();
             };
             for l in body
@@ -653,11 +716,7 @@ fn github(
         }
         ("POST", ["pulls", n, "requested_reviewers"]) => {
             let users = state.users.clone();
-            let Some(p) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
-            else {
+            let Some(p) = pull_mut(state, n) else {
                 return not_found();
             };
             for r in body
@@ -753,11 +812,7 @@ fn gitlab(
         }
         ("POST", ["merge_requests"]) => {
             let head = str_of(body, "source_branch");
-            if let Some(open) = state
-                .pulls
-                .iter()
-                .find(|p| p.open && p.head == head && p.head_repository == state.repository)
-            {
+            if let Some(open) = open_pull(state, &head) {
                 return reply(
                     StatusCode::CONFLICT,
                     &[],
@@ -766,14 +821,6 @@ fn gitlab(
             }
             let users = state.users.clone();
             let pr = FakePull {
-                number: next_number(state),
-                head,
-                base: str_of(body, "target_branch"),
-                title: str_of(body, "title"),
-                body: str_of(body, "description"),
-                open: true,
-                merged: false,
-                draft: false,
                 labels: str_of(body, "labels")
                     .split(',')
                     .filter(|l| !l.is_empty())
@@ -791,29 +838,23 @@ fn gitlab(
                             .map(|(_, n)| n.clone())
                     })
                     .collect(),
-                updates: 0,
-                author: TOKEN_USER.to_string(),
-                head_repository: state.repository.clone(),
+                ..FakePull::new(
+                    state,
+                    head,
+                    str_of(body, "target_branch"),
+                    str_of(body, "title"),
+                    str_of(body, "description"),
+                )
             };
             let out = gitlab_json(state, &pr);
             state.pulls.push(pr);
             reply(StatusCode::CREATED, &[], out)
         }
         ("PUT", ["merge_requests", n]) => {
-            let Some(p) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
-            else {
+            let Some(p) = pull_mut(state, n) else {
                 return not_found();
             };
-            if let Some(t) = body.get("title").and_then(Value::as_str) {
-                p.title = t.to_string();
-            }
-            if let Some(b) = body.get("description").and_then(Value::as_str) {
-                p.body = b.to_string();
-            }
-            p.updates += 1;
+            p.edit(body, "description");
             let p = p.clone();
             reply(StatusCode::OK, &[], gitlab_json(state, &p))
         }
@@ -894,53 +935,29 @@ fn gitea(
         }
         ("POST", ["pulls"]) => {
             let head = str_of(body, "head");
-            // One open pull request per head branch of this repository (a fork's branch of
-            // the same name is another head).
-            if state
-                .pulls
-                .iter()
-                .any(|p| p.open && p.head == head && p.head_repository == state.repository)
-            {
+            if open_pull(state, &head).is_some() {
                 return reply(
                     StatusCode::CONFLICT,
                     &[],
                     json!({"message": "pull request already exists for these targets"}),
                 );
             }
-            let pr = FakePull {
-                number: next_number(state),
+            let pr = FakePull::new(
+                state,
                 head,
-                base: str_of(body, "base"),
-                title: str_of(body, "title"),
-                body: str_of(body, "body"),
-                open: true,
-                merged: false,
-                draft: false,
-                labels: Vec::new(),
-                reviewers: Vec::new(),
-                updates: 0,
-                author: TOKEN_USER.to_string(),
-                head_repository: state.repository.clone(),
-            };
+                str_of(body, "base"),
+                str_of(body, "title"),
+                str_of(body, "body"),
+            );
             let out = gitea_json(state, &pr);
             state.pulls.push(pr);
             reply(StatusCode::CREATED, &[], out)
         }
         ("PATCH", ["pulls", n]) => {
-            let Some(p) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
-            else {
+            let Some(p) = pull_mut(state, n) else {
                 return not_found();
             };
-            if let Some(t) = body.get("title").and_then(Value::as_str) {
-                p.title = t.to_string();
-            }
-            if let Some(b) = body.get("body").and_then(Value::as_str) {
-                p.body = b.to_string();
-            }
-            p.updates += 1;
+            p.edit(body, "body");
             let p = p.clone();
             reply(StatusCode::CREATED, &[], gitea_json(state, &p))
         }
@@ -954,11 +971,7 @@ fn gitea(
         }
         ("POST", ["issues", n, "labels"]) => {
             let labels = state.labels.clone();
-            let Some(p) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
-            else {
+            let Some(p) = pull_mut(state, n) else {
                 return not_found();
             };
             for id in body
@@ -982,11 +995,7 @@ fn gitea(
         }
         ("POST", ["pulls", n, "requested_reviewers"]) => {
             let users = state.users.clone();
-            let Some(p) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| state.pulls.iter_mut().find(|p| p.number == n))
-            else {
+            let Some(p) = pull_mut(state, n) else {
                 return not_found();
             };
             for r in body
