@@ -9,23 +9,29 @@
 //! and attribute the way users expect.
 
 pub mod command;
+mod commit;
 mod config;
 pub mod history;
 pub mod message;
+mod push;
 mod sign;
 pub mod snapshot;
 pub mod trailers;
+mod tree;
 pub mod workspace;
 
 use std::path::PathBuf;
 
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
+pub use commit::CommitRequest;
 pub use config::{GitConfig, check_branch_name};
 pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, parse_moves};
+pub use push::PushOutcome;
 pub use sign::{Signing, SigningFormat};
 pub use snapshot::Snapshot;
-pub use workspace::{CommitRequest, PushOutcome, TreeReader, Workspace};
+pub use tree::TreeReader;
+pub use workspace::Workspace;
 
 /// The object id type used throughout (a SHA-1 today).
 pub use gix::ObjectId;
