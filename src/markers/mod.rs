@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub use config::MarkersConfig;
 pub use edit::{ApplyError, apply, edit_text, plan};
 pub(crate) use scan::scan_text;
-pub use scan::{ScanError, scan};
+pub use scan::{FileFilter, ScanError, scan};
 
 /// Reads the markers in one file's text, as `scan` does for each file it reads, without
 /// touching the disk. `path` is the name used in markers and problems.
@@ -150,6 +150,8 @@ pub struct Skipped {
     pub binary: usize,
     /// Symbolic links (never followed).
     pub symlinks: usize,
+    /// Submodules (another repository's commit, never entered).
+    pub submodules: usize,
     /// Holding a marker but not valid UTF-8.
     pub not_utf8: usize,
     /// Could not be read.
@@ -159,7 +161,12 @@ pub struct Skipped {
 impl Skipped {
     /// Total files skipped.
     pub fn total(&self) -> usize {
-        self.too_large + self.binary + self.symlinks + self.not_utf8 + self.unreadable
+        self.too_large
+            + self.binary
+            + self.symlinks
+            + self.submodules
+            + self.not_utf8
+            + self.unreadable
     }
 }
 
@@ -169,6 +176,7 @@ impl fmt::Display for Skipped {
             (self.too_large, "too large"),
             (self.binary, "binary"),
             (self.symlinks, "symbolic links"),
+            (self.submodules, "submodules"),
             (self.not_utf8, "not UTF-8"),
             (self.unreadable, "unreadable"),
         ]

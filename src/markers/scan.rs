@@ -154,30 +154,12 @@ pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Sca
                 return WalkState::Continue;
             }
             let outcome = read_file(entry.path(), relative, options.max_file_size);
-            let mut state = lock(state);
-            match outcome {
-                FileOutcome::Skipped(apply) => apply(&mut state.skipped),
-                FileOutcome::Read(found) => {
-                    state.files_read += 1;
-                    if let Some((file, problems)) = found {
-                        state.problems.extend(problems);
-                        if !file.markers.is_empty() {
-                            state.files.push(file);
-                        }
-                    }
-                }
-                FileOutcome::Problem(problem) => {
-                    state.skipped.unreadable += 1;
-                    state.problems.push(problem);
-                }
-            }
+            lock(state).record(outcome);
             WalkState::Continue
         })
     });
     let mut scan = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    scan.files.sort_by(|a, b| a.path.cmp(&b.path));
-    scan.problems
-        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    scan.sort();
     tracing::debug!(files_read = scan.files_read, marker_files = scan.files.len(), problems = scan.problems.len(), skipped = %scan.skipped, "marker scan");
     Ok(scan)
 }
@@ -199,6 +181,76 @@ fn build_globs(globs: &[String]) -> Result<GlobSet, ScanError> {
         glob: globs.join(", "),
         reason: e.kind().to_string(),
     })
+}
+
+/// Which files a scan reads: `*.yaml`, `*.yml`, `Kustomization`, or a configured glob
+/// (matched on the relative path and on the file name).
+#[derive(Debug, Clone)]
+pub struct FileFilter {
+    extra: GlobSet,
+}
+
+impl FileFilter {
+    /// The filter for `extra_globs` (`markers.include`); a glob that does not parse is an error.
+    pub fn new(extra_globs: &[String]) -> Result<FileFilter, ScanError> {
+        Ok(FileFilter {
+            extra: build_globs(extra_globs)?,
+        })
+    }
+
+    /// Whether a file at `relative` (to the repository root) is read for markers.
+    pub fn wants(&self, relative: &Path) -> bool {
+        wanted_file(relative, &self.extra)
+    }
+}
+
+impl Scan {
+    /// Reads the markers in one file's bytes, as [`scan`] does for each file it reads: a file
+    /// larger than `max_size`, binary, or holding a marker but not UTF-8 is counted as
+    /// skipped; a malformed marker becomes a problem.
+    pub fn add_file(&mut self, relative: &Path, bytes: Vec<u8>, max_size: u64) {
+        self.record(scan_bytes(relative, bytes, max_size));
+    }
+
+    /// Adds what `other` found (a scan of other files).
+    pub fn merge(&mut self, other: Scan) {
+        self.files.extend(other.files);
+        self.problems.extend(other.problems);
+        self.files_read += other.files_read;
+        let s = &mut self.skipped;
+        s.too_large += other.skipped.too_large;
+        s.binary += other.skipped.binary;
+        s.symlinks += other.skipped.symlinks;
+        s.submodules += other.skipped.submodules;
+        s.not_utf8 += other.skipped.not_utf8;
+        s.unreadable += other.skipped.unreadable;
+    }
+
+    /// Sorts files and problems by path (and line), as [`scan`] returns them.
+    pub fn sort(&mut self) {
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        self.problems
+            .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    }
+
+    fn record(&mut self, outcome: FileOutcome) {
+        match outcome {
+            FileOutcome::Skipped(apply) => apply(&mut self.skipped),
+            FileOutcome::Read(found) => {
+                self.files_read += 1;
+                if let Some((file, problems)) = found {
+                    self.problems.extend(problems);
+                    if !file.markers.is_empty() {
+                        self.files.push(file);
+                    }
+                }
+            }
+            FileOutcome::Problem(problem) => {
+                self.skipped.unreadable += 1;
+                self.problems.push(problem);
+            }
+        }
+    }
 }
 
 /// `*.yaml`, `*.yml`, `Kustomization`, or a configured glob (matched on the relative path
@@ -238,6 +290,11 @@ fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
     if let Err(err) = (&mut file).take(max_size + 1).read_to_end(&mut bytes) {
         return FileOutcome::Problem(unreadable(relative, &err));
     }
+    scan_bytes(relative, bytes, max_size)
+}
+
+/// What one file's bytes hold: skipped (too large, binary, not UTF-8) or its markers.
+fn scan_bytes(relative: &Path, bytes: Vec<u8>, max_size: u64) -> FileOutcome {
     if bytes.len() as u64 > max_size {
         return FileOutcome::Skipped(|s| s.too_large += 1);
     }

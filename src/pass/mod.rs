@@ -20,8 +20,8 @@ use crate::common::backoff::Backoff;
 use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
-use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
-use crate::markers::{self, Field, Marker, Plan, Resolved, ScanOptions};
+use crate::git::{CommitRequest, GitError, PushOutcome, Signing, TreeFile, Workspace};
+use crate::markers::{self, Field, Marker, Plan, Resolved};
 use crate::promotion;
 use crate::reference::Reference;
 use crate::registry::Registries;
@@ -575,18 +575,42 @@ struct Prepared {
     plan: Plan,
 }
 
-/// Scans `paths` for markers off the async threads.
+/// Scans `paths` for markers in HEAD's tree, off the async threads: only the trees under
+/// the paths and the files the scan wants are read.
 async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Scan, String> {
-    let root = cx.workspace.work_tree().to_path_buf();
-    let options = ScanOptions {
-        extra_globs: cx.config.markers.include.clone(),
-        max_file_size: cx.config.markers.max_file_size,
-        ..ScanOptions::default()
-    };
-    tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
+    let workspace = cx.workspace.clone();
+    let globs = cx.config.markers.include.clone();
+    let max_size = cx.config.markers.max_file_size;
+    tokio::task::spawn_blocking(move || scan_tree(&workspace, &paths, &globs, max_size))
         .await
         .map_err(|e| format!("marker scan stopped: {e}"))?
-        .map_err(|e| e.to_string())
+}
+
+/// The markers in the files under `paths` in the workspace's HEAD tree.
+fn scan_tree(
+    workspace: &Workspace,
+    paths: &[PathBuf],
+    globs: &[String],
+    max_size: u64,
+) -> Result<markers::Scan, String> {
+    let filter = markers::FileFilter::new(globs).map_err(|e| e.to_string())?;
+    let scan = std::sync::Mutex::new(markers::Scan::default());
+    let visit = |file: TreeFile| {
+        let mut scan = scan.lock().unwrap_or_else(|e| e.into_inner());
+        match file {
+            TreeFile::File { path, data } => scan.add_file(&path, data, max_size),
+            TreeFile::TooLarge { .. } => scan.skipped.too_large += 1,
+            TreeFile::Symlink { .. } => scan.skipped.symlinks += 1,
+            TreeFile::Submodule { .. } => scan.skipped.submodules += 1,
+        }
+    };
+    workspace
+        .read_files(paths, &|path| filter.wants(path), max_size, &visit)
+        .map_err(|e| e.to_string())?;
+    let mut scan = scan.into_inner().unwrap_or_else(|e| e.into_inner());
+    scan.sort();
+    tracing::debug!(files_read = scan.files_read, marker_files = scan.files.len(), problems = scan.problems.len(), skipped = %scan.skipped, "marker scan");
+    Ok(scan)
 }
 
 /// Prepares the environment and fills the report; `None` when the report is already
@@ -679,14 +703,17 @@ async fn prepare_environment(
     })
 }
 
-/// The environment's paths that exist in the clone, and those that do not (a marker problem,
-/// not a failure: the other paths still move).
+/// The environment's paths that exist in HEAD's tree, and those that do not (a marker
+/// problem, not a failure: the other paths still move). A path that cannot be looked up is
+/// kept, so that the scan reports why.
 fn split_missing_paths(cx: &Context<'_>, env: &EnvironmentConfig) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let root = cx.workspace.work_tree();
-    env.paths
-        .iter()
-        .cloned()
-        .partition(|path| path.is_absolute() || root.join(path).exists())
+    env.paths.iter().cloned().partition(|path| {
+        path.is_absolute()
+            || path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+            || cx.workspace.has_path(path).unwrap_or(true)
+    })
 }
 
 /// The problem, with "did you mean" when a marker names an unknown policy close to a
@@ -856,14 +883,13 @@ async fn commit_and_push(
         message,
         author_name: git.author_name.clone(),
         author_email: git.author_email.clone(),
-        paths_changed: Vec::new(),
         signing: git.signing_key.as_ref().map(|key| Signing {
             key: key.clone(),
             format: git.signing_format,
         }),
     };
     // The commit is built from the planned bytes in memory (each edit already checked to
-    // parse and to differ only at its marked scalars); the workspace then writes the files.
+    // parse and to differ only at its marked scalars); no file is written anywhere.
     let contents: Vec<(PathBuf, Vec<u8>)> = plan
         .edits
         .iter()
