@@ -2,14 +2,12 @@
 //! smart-HTTP server that puts it in its error. Baton's error, its debug log, the daemon's
 //! status and its notifications show `***` where the token was, never the token.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 use crate::support::daemon::{PATIENCE, wait_until};
 use crate::support::fleet::Fleet;
 use crate::support::git_server::{HttpServer, free_port};
+use crate::support::inbox::Inbox;
 
 const TOKEN: &str = "tok-echoed-5f0c2a9e71d4";
 
@@ -67,48 +65,6 @@ async fn an_http_error_repeating_the_token_is_shown_redacted() {
     assert_eq!(fleet.head(), seeded);
 }
 
-/// An HTTP endpoint that answers 200 and keeps every request body.
-struct Inbox {
-    port: u16,
-    bodies: Arc<Mutex<Vec<String>>>,
-}
-
-impl Inbox {
-    fn start() -> Inbox {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let kept = bodies.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':')
-                        && k.eq_ignore_ascii_case("content-length")
-                    {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                kept.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-                let mut stream = stream;
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-            }
-        });
-        Inbox { port, bodies }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_never_shows_an_echoed_token_in_its_log_status_or_notifications() {
     let (fleet, server) = fleet_behind_http().await;
@@ -117,7 +73,7 @@ async fn the_daemon_never_shows_an_echoed_token_in_its_log_status_or_notificatio
     ));
     let inbox = Inbox::start();
     let url_file = fleet.dir.path().join("audit-url");
-    std::fs::write(&url_file, format!("http://127.0.0.1:{}/hook\n", inbox.port)).unwrap();
+    std::fs::write(&url_file, format!("{}\n", inbox.url())).unwrap();
     let port = free_port();
     let token_file = fleet.dir.path().join("git-token");
     fleet
@@ -138,7 +94,7 @@ async fn the_daemon_never_shows_an_echoed_token_in_its_log_status_or_notificatio
     assert!(error.contains("credentials *** refused"), "{error}");
 
     let notices = wait_until(PATIENCE, "a push_failed notification", || {
-        let bodies = inbox.bodies.lock().unwrap().clone();
+        let bodies = inbox.bodies();
         bodies
             .iter()
             .any(|b| b.contains("push_failed"))

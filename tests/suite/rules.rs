@@ -355,45 +355,6 @@ async fn check_validates_a_rules_file_offline_and_names_both_places_of_a_duplica
     assert_eq!(run.code, 0, "{}", run.both());
 }
 
-/// A receiver of notification POSTs on loopback: records each JSON body, answers 200.
-fn receiver() -> (
-    u16,
-    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_ok()
-                && let Ok(json) = serde_json::from_slice(&body)
-            {
-                seen.lock().unwrap().push(json);
-            }
-            let mut stream = stream;
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (port, bodies)
-}
-
 #[tokio::test]
 async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_once_by_notification()
 {
@@ -410,9 +371,9 @@ async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_on
         "production app",
     );
     let good = fleet.commit("baton.toml", &rules_file(&host, None), "promotion rules");
-    let (hook_port, bodies) = receiver();
+    let inbox = crate::support::inbox::Inbox::start();
     let url_file = fleet.dir.path().join("hook-url");
-    std::fs::write(&url_file, format!("http://127.0.0.1:{hook_port}/hook\n")).unwrap();
+    std::fs::write(&url_file, format!("{}\n", inbox.url())).unwrap();
     let port = crate::support::git_server::free_port();
     fleet
         .config("baton.toml")
@@ -465,8 +426,8 @@ async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_on
         "{error}"
     );
     let refused = wait_until(PATIENCE, "the rules_refused notification", || {
-        let bodies = bodies.lock().unwrap().clone();
-        let refused: Vec<_> = bodies
+        let refused: Vec<_> = inbox
+            .json()
             .into_iter()
             .filter(|b| b["event"] == "rules_refused")
             .collect();
@@ -480,9 +441,8 @@ async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_on
     wait_until(PATIENCE, "another pass", || {
         (passes(&daemon.log()) > seen).then_some(())
     });
-    let count = bodies
-        .lock()
-        .unwrap()
+    let count = inbox
+        .json()
         .iter()
         .filter(|b| b["event"] == "rules_refused")
         .count();

@@ -12,6 +12,7 @@ pub mod fake_registry;
 pub mod fleet;
 pub mod flux_fleet;
 pub mod git_server;
+pub mod inbox;
 pub mod prism;
 pub mod promotion;
 pub mod registry;
