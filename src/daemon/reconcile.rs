@@ -20,6 +20,10 @@ use crate::pass::{self, PassOptions};
 /// Changes arriving within this long of the first are handled by one pass.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// While a move is still being verified, the next pass comes at least this soon, so its
+/// checks are asked again (and a failed one rolled back) without waiting for `git.interval`.
+const VERIFY_RECHECK: Duration = Duration::from_secs(30);
+
 /// Longest wait between attempts to clone an unreachable remote.
 const MAX_CLONE_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -50,6 +54,8 @@ pub async fn run(
     let mut last_pass: Option<Instant> = None;
     // Set when a wake-up arrived while the workspace was being (re)opened.
     let mut pending = false;
+    // A move of the last pass is still being verified.
+    let mut verifying = false;
     loop {
         if *stop.borrow() {
             return;
@@ -100,7 +106,11 @@ pub async fn run(
             }
         }
         // From the last pass, with the interval in force now (a reload may change it).
-        let deadline = *last_pass.get_or_insert_with(Instant::now) + loaded.config.git.interval;
+        let interval = match verifying {
+            true => loaded.config.git.interval.min(VERIFY_RECHECK),
+            false => loaded.config.git.interval,
+        };
+        let deadline = *last_pass.get_or_insert_with(Instant::now) + interval;
         let trigger = if pending {
             pending = false;
             "change"
@@ -132,13 +142,14 @@ pub async fn run(
             pending = true;
             continue;
         }
-        reconcile(&shared, &loaded, ws, trigger).await;
+        verifying = reconcile(&shared, &loaded, ws, trigger).await;
         last_pass = Some(Instant::now());
     }
 }
 
 /// One pass with the cached choices; its outcome goes into the status and the metrics.
-async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &str) {
+/// Returns whether a move is still being verified.
+async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &str) -> bool {
     let config = &loaded.config;
     let selections = shared.selections(config);
     let started = Instant::now();
@@ -200,4 +211,11 @@ async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &s
             .set_timeline(head.clone(), super::board::read_timeline(ws));
     }
     shared.record_pass(&result, head);
+    result.is_ok_and(|report| {
+        report
+            .environments
+            .iter()
+            .flat_map(|e| &e.verification)
+            .any(|v| v.state == "waiting" || v.rolled_back_to.is_some())
+    })
 }

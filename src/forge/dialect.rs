@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{Forge, ForgeError, NewPullRequest, PullRequest};
+use super::{CommitCheck, Forge, ForgeError, NewPullRequest, PullRequest};
 
 /// The reply of one dialect call.
 pub type Reply<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
@@ -58,6 +58,13 @@ pub trait Dialect: Sync {
         title: &'a str,
         body: &'a str,
     ) -> Reply<'a, PullRequest>;
+
+    /// The commit statuses (and check runs) reported on `commit`, for verification.
+    fn commit_checks<'a>(
+        &'a self,
+        forge: &'a Forge,
+        commit: &'a str,
+    ) -> Reply<'a, Vec<CommitCheck>>;
 }
 
 /// The three calls of a [`Dialect`] impl, each sent to the function of the same name in the

@@ -9,6 +9,7 @@
 mod api;
 mod config;
 mod dialect;
+mod statuses;
 
 // The dialects, one file each, registered in the `ForgeKind` list below.
 mod gitea;
@@ -28,6 +29,7 @@ use crate::common::time::utc;
 
 pub use config::ForgeConfig;
 pub use dialect::{Dialect, Reply};
+pub use statuses::{CheckState, CommitCheck};
 
 named_kinds! {
     /// Which REST API a forge speaks. Each kind names its [`Dialect`]: a new forge is a file
