@@ -4,29 +4,7 @@
 use serde_json::Value;
 
 use super::api::{array, str_field, with_query};
-use super::{Forge, ForgeError};
-
-/// Where one reported check stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckState {
-    /// Succeeded (GitHub check runs: also neutral and skipped).
-    Success,
-    /// Not finished (queued, running, pending).
-    Pending,
-    /// Failed, errored, cancelled or timed out.
-    Failure,
-}
-
-impl CheckState {
-    /// The state in one word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckState::Success => "success",
-            CheckState::Pending => "pending",
-            CheckState::Failure => "failure",
-        }
-    }
-}
+use super::{Forge, ForgeError, StatusState};
 
 /// One commit status or check run on a commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +12,7 @@ pub struct CommitCheck {
     /// The status context (GitLab: name; check run: name).
     pub context: String,
     /// Where it stands.
-    pub state: CheckState,
+    pub state: StatusState,
     /// Its description (check run: its output title), possibly empty.
     pub description: String,
 }
@@ -74,9 +52,9 @@ pub(super) async fn github(forge: &Forge, commit: &str) -> Result<Vec<CommitChec
             str_field(&run, "status").as_str(),
             str_field(&run, "conclusion").as_str(),
         ) {
-            ("completed", "success" | "neutral" | "skipped") => CheckState::Success,
-            ("completed", _) => CheckState::Failure,
-            _ => CheckState::Pending,
+            ("completed", "success" | "neutral" | "skipped") => StatusState::Success,
+            ("completed", _) => StatusState::Failure,
+            _ => StatusState::Pending,
         };
         out.push(CommitCheck {
             context: str_field(&run, "name"),
@@ -117,9 +95,9 @@ async fn combined(
         .map(|s| CommitCheck {
             context: str_field(s, "context"),
             state: match str_field(s, state_field).as_str() {
-                "success" | "warning" => CheckState::Success,
-                "pending" => CheckState::Pending,
-                _ => CheckState::Failure,
+                "success" | "warning" => StatusState::Success,
+                "pending" => StatusState::Pending,
+                _ => StatusState::Failure,
             },
             description: str_field(s, "description"),
         })
@@ -142,9 +120,9 @@ pub(super) async fn gitlab(forge: &Forge, commit: &str) -> Result<Vec<CommitChec
         .map(|s| CommitCheck {
             context: str_field(s, "name"),
             state: match str_field(s, "status").as_str() {
-                "success" | "skipped" => CheckState::Success,
-                "failed" | "canceled" => CheckState::Failure,
-                _ => CheckState::Pending,
+                "success" | "skipped" => StatusState::Success,
+                "failed" | "canceled" => StatusState::Failure,
+                _ => StatusState::Pending,
             },
             description: str_field(s, "description"),
         })

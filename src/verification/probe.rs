@@ -11,7 +11,7 @@ use crate::common::backoff::Backoff;
 use crate::common::http::{client_builder, read_bounded};
 use crate::common::secret::Secret;
 use crate::common::text::error_chain;
-use crate::forge::{CheckState, Forge};
+use crate::forge::{Forge, StatusState};
 
 /// Largest answer body read from a check.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -294,16 +294,16 @@ async fn commit_status(pattern: &str, place: Place<'_>) -> (bool, String) {
         );
     }
     let words = |c: &crate::forge::CommitCheck| {
-        let mut s = format!("{} {}", c.context, c.state.as_str());
+        let mut s = format!("{} {}", c.context, c.state.github());
         if !c.description.is_empty() {
             s.push_str(&format!(" ({})", short(&c.description)));
         }
         s
     };
-    if let Some(bad) = matching.iter().find(|c| c.state == CheckState::Failure) {
+    if let Some(bad) = matching.iter().find(|c| c.state == StatusState::Failure) {
         return (false, words(bad));
     }
-    if let Some(pending) = matching.iter().find(|c| c.state == CheckState::Pending) {
+    if let Some(pending) = matching.iter().find(|c| c.state == StatusState::Pending) {
         return (false, words(pending));
     }
     (
