@@ -54,6 +54,7 @@ mod rules;
 mod registry {
     mod faults;
     mod local;
+    mod signatures;
 }
 mod reliability {
     mod crash;
