@@ -11,7 +11,7 @@
 //!
 //! 1. `common`: shared helpers, one home each: secrets, the HTTP client, backoff, text, time, templates, named kinds, the state lock, the settings-file reader
 //! 2. `reference`: the OCI reference grammar every tag and name is checked against
-//! 3. `policy`, `markers`: pure cores: choosing a tag; finding and editing marked references
+//! 3. `policy`, `markers`, `signature`: pure cores: choosing a tag; finding and editing marked references; checking cosign signatures
 //! 4. `git`, `registry`, `forge`: the outside world: the clone and its history, registries, pull requests
 //! 5. `promotion`, `notifications`, `webhooks`, `flux`: gates read from Git history, messages to people, registry hooks, Flux's image objects read from a fleet repository
 //! 6. `config`: assembles the file from the sections the layers below own and read, every error with its place
@@ -33,6 +33,7 @@ pub mod policy;
 pub mod promotion;
 pub mod reference;
 pub mod registry;
+pub mod signature;
 pub mod webhooks;
 
 #[cfg(test)]

@@ -44,6 +44,9 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/baton";
 /// (on 127.0.0.1).
 pub const DEFAULT_LISTEN_PORT: u16 = 9476;
 
+/// The name the `[git]` section's repository goes by in status, metrics and logs.
+pub const DEFAULT_REPOSITORY: &str = "default";
+
 /// Environment variables with this prefix and a `__` section separator override the file.
 pub const ENV_PREFIX: &str = "BATON_";
 
@@ -124,6 +127,22 @@ impl Config {
         image: &'a str,
     ) -> impl Iterator<Item = (&'a String, &'a PolicyConfig)> + 'a {
         self.policies.iter().filter(move |(_, p)| p.image == image)
+    }
+
+    /// The names of the repositories this configuration edits, in order.
+    pub fn repository_names(&self) -> Vec<String> {
+        vec![DEFAULT_REPOSITORY.to_string()]
+    }
+
+    /// This configuration narrowed to the repository `name`: the `git` and environments a
+    /// pass over that repository works with; `None` when there is no such repository.
+    pub fn for_repository(&self, name: &str) -> Option<std::borrow::Cow<'_, Config>> {
+        (name == DEFAULT_REPOSITORY).then_some(std::borrow::Cow::Borrowed(self))
+    }
+
+    /// The state directory of the repository `name`'s clone.
+    pub fn repository_state_dir(&self, _name: &str) -> PathBuf {
+        self.daemon.state_dir.clone()
     }
 
     /// The settings for the registry that serves `image`, if any were given.

@@ -225,14 +225,14 @@ mod tests {
                 .unwrap_err()
                 .contains("first configuration load")
         );
-        shared.set_ready();
+        shared.set_ready(crate::config::DEFAULT_REPOSITORY);
         assert!(
             shared
                 .readiness()
                 .unwrap_err()
                 .contains("no successful git sync")
         );
-        shared.synced(None);
+        shared.synced(crate::config::DEFAULT_REPOSITORY, None);
         assert_eq!(shared.readiness(), Ok(()));
         assert!(shared.status().ready);
     }

@@ -1,8 +1,10 @@
-//! The reconciler: the one task that writes to Git, so writes are serialized.
+//! A repository's reconciler: the one task that writes to its clone, so its writes are
+//! serialized; each repository has its own, so one that is down or slow holds up no other.
 //!
-//! It opens (or clones) the workspace, then runs a pass over every environment with the cached
-//! choices whenever a scan changed a choice, a reload happened, or `git.interval` passed since
-//! the last pass. A pass in progress is never interrupted: shutdown waits for it.
+//! It opens (or clones) the workspace, then runs a pass over the repository's environments
+//! with the cached choices whenever a scan changed a choice, a reload happened, or
+//! `git.interval` passed since the last pass. A pass in progress is never interrupted:
+//! shutdown waits for it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,20 +33,26 @@ struct WorkspaceKey {
 }
 
 impl WorkspaceKey {
-    fn of(config: &Config) -> Self {
-        WorkspaceKey {
-            state_dir: config.daemon.state_dir.clone(),
-            remote: config.git.remote.clone(),
-        }
+    /// The clone of repository `name` in `config`; `None` when it has no such repository.
+    fn of(config: &Config, name: &str) -> Option<Self> {
+        let view = config.for_repository(name)?;
+        Some(WorkspaceKey {
+            state_dir: config.repository_state_dir(name),
+            remote: view.git.remote.clone(),
+        })
     }
 }
 
-/// Runs until `stop` turns true; returns after the pass in progress, if any, has finished.
+/// Runs repository `name`'s reconciler until `stop` turns true or a reload removes the
+/// repository; returns after the pass in progress, if any, has finished.
 pub async fn run(
+    name: String,
     shared: Arc<Shared>,
     mut loaded_rx: watch::Receiver<Arc<Loaded>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let trigger = shared.reconcile_trigger(&name);
+    let name = name.as_str();
     let mut workspace: Option<(WorkspaceKey, Workspace)> = None;
     let mut clone_failures = 0u32;
     let mut last_pass: Option<Instant> = None;
@@ -55,7 +63,13 @@ pub async fn run(
             return;
         }
         let loaded = loaded_rx.borrow_and_update().clone();
-        let key = WorkspaceKey::of(&loaded.config);
+        let Some(key) = WorkspaceKey::of(&loaded.config, name) else {
+            tracing::info!(
+                repository = name,
+                "repository removed from the configuration: its reconciler stops"
+            );
+            return;
+        };
         if workspace.as_ref().map(|(k, _)| k) != Some(&key) {
             let opened = tokio::select! {
                 opened = Workspace::open_or_clone(&key.state_dir, &key.remote) => opened,
@@ -64,10 +78,10 @@ pub async fn run(
             match opened {
                 Ok(ws) => {
                     let head = ws.head().ok().map(|id| id.to_string());
-                    tracing::info!(remote = %key.remote.display_url(), branch = %key.remote.branch, push_branch = key.remote.push_branch.as_deref().unwrap_or("-"), dir = %ws.work_tree().display(), "workspace ready");
-                    shared.synced(head);
+                    tracing::info!(repository = name, remote = %key.remote.display_url(), branch = %key.remote.branch, push_branch = key.remote.push_branch.as_deref().unwrap_or("-"), dir = %ws.work_tree().display(), "workspace ready");
+                    shared.synced(name, head);
                     if workspace.is_none() {
-                        shared.set_ready();
+                        shared.set_ready(name);
                         systemd::ready("watching registries");
                     }
                     workspace = Some((key, ws));
@@ -79,8 +93,8 @@ pub async fn run(
                     clone_failures += 1;
                     let delay = (Duration::from_secs(1) * 2u32.saturating_pow(clone_failures))
                         .min(MAX_CLONE_BACKOFF);
-                    tracing::error!(remote = %key.remote.display_url(), error = %err, retry_in_s = delay.as_secs(), "cannot prepare the clone");
-                    shared.sync_failed(&err.to_string());
+                    tracing::error!(repository = name, remote = %key.remote.display_url(), error = %err, retry_in_s = delay.as_secs(), "cannot prepare the clone");
+                    shared.sync_failed(name, &err.to_string());
                     if workspace.is_none() {
                         // Up but not ready (/readyz says 503): `systemctl start` returns at
                         // once and `systemctl status` shows why, instead of a start timeout.
@@ -100,13 +114,17 @@ pub async fn run(
             }
         }
         // From the last pass, with the interval in force now (a reload may change it).
-        let deadline = *last_pass.get_or_insert_with(Instant::now) + loaded.config.git.interval;
+        let interval = match loaded.config.for_repository(name) {
+            Some(view) => view.git.interval,
+            None => continue,
+        };
+        let deadline = *last_pass.get_or_insert_with(Instant::now) + interval;
         let trigger = if pending {
             pending = false;
             "change"
         } else {
             tokio::select! {
-                _ = shared.reconcile.notified() => "change",
+                _ = trigger.notified() => "change",
                 _ = tokio::time::sleep_until(deadline) => "git interval",
                 changed = loaded_rx.changed() => {
                     if changed.is_err() {
@@ -128,21 +146,25 @@ pub async fn run(
         let Some((key, ws)) = workspace.as_ref() else {
             continue;
         };
-        if *key != WorkspaceKey::of(&loaded.config) {
+        if WorkspaceKey::of(&loaded.config, name).as_ref() != Some(key) {
             pending = true;
             continue;
         }
-        reconcile(&shared, &loaded, ws, trigger).await;
+        reconcile(name, &shared, &loaded, ws, trigger).await;
         last_pass = Some(Instant::now());
     }
 }
 
-/// One pass with the cached choices; its outcome goes into the status and the metrics.
-async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &str) {
-    let config = &loaded.config;
+/// One pass over repository `name` with the cached choices; its outcome goes into the status
+/// and the metrics.
+async fn reconcile(name: &str, shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &str) {
+    let Some(config) = loaded.config.for_repository(name) else {
+        return;
+    };
+    let config = &*config;
     let selections = shared.selections(config);
     let started = Instant::now();
-    tracing::debug!(trigger, "reconciling");
+    tracing::debug!(repository = name, trigger, "reconciling");
     // Rules in the repository are read at the commit each pass builds on, and their images
     // are scanned in the pass (the scan tasks know only the host's images).
     let result = match &config.rules {
@@ -174,6 +196,7 @@ async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &s
             let took_ms = started.elapsed().as_millis() as u64;
             if pushed + failed > 0 {
                 tracing::info!(
+                    repository = name,
                     trigger,
                     environments = report.environments.len(),
                     pushed,
@@ -183,6 +206,7 @@ async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &s
                 );
             } else {
                 tracing::debug!(
+                    repository = name,
                     trigger,
                     environments = report.environments.len(),
                     took_ms,
@@ -191,13 +215,122 @@ async fn reconcile(shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &s
             }
         }
         Err(err) => {
-            tracing::error!(trigger, error = %err, "reconciliation failed: the next one tries again");
+            tracing::error!(repository = name, trigger, error = %err, "reconciliation failed: the next one tries again");
         }
     }
-    if result.is_ok() && shared.board.timeline_head() != head {
+    // The board shows the first repository's timeline.
+    let first = loaded.config.repository_names().into_iter().next();
+    if result.is_ok() && first.as_deref() == Some(name) && shared.board.timeline_head() != head {
         shared
             .board
             .set_timeline(head.clone(), super::board::read_timeline(ws));
     }
-    shared.record_pass(&result, head);
+    shared.record_pass(name, &result, head);
+}
+
+/// The reconcilers, one per repository: started and stopped as reloads add and remove
+/// repositories, without touching the others.
+pub struct Reconcilers {
+    shared: Arc<Shared>,
+    loaded: watch::Receiver<Arc<Loaded>>,
+    tasks: std::collections::BTreeMap<String, Task>,
+    /// Reconcilers of removed repositories finishing their pass in progress.
+    retiring: std::collections::BTreeMap<String, tokio::task::JoinHandle<()>>,
+}
+
+/// One repository's reconciler task and its own stop switch.
+struct Task {
+    handle: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Reconcilers {
+    /// No reconcilers yet; [`Reconcilers::sync`] starts them.
+    pub fn new(shared: Arc<Shared>, loaded: watch::Receiver<Arc<Loaded>>) -> Self {
+        Reconcilers {
+            shared,
+            loaded,
+            tasks: std::collections::BTreeMap::new(),
+            retiring: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Starts a reconciler for every repository of `config` that has none and stops those of
+    /// repositories it no longer has (each finishes its pass in progress first). Returns the
+    /// names started and stopped.
+    pub fn sync(&mut self, config: &Config) -> (Vec<String>, Vec<String>) {
+        let names = config.repository_names();
+        let mut stopped = Vec::new();
+        self.retiring.retain(|_, handle| !handle.is_finished());
+        let removed: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(name, task)| !names.contains(name) || task.handle.is_finished())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in removed {
+            let Some(task) = self.tasks.remove(&name) else {
+                continue;
+            };
+            let _ = task.stop.send(true);
+            if !names.contains(&name) {
+                tracing::info!(repository = %name, "repository removed: its reconciler stops after the pass in progress");
+                stopped.push(name.clone());
+            }
+            self.retiring.insert(name, task.handle);
+        }
+        let mut started = Vec::new();
+        for name in names {
+            if self.tasks.contains_key(&name) {
+                continue;
+            }
+            let (stop_tx, stop_rx) = watch::channel(false);
+            // A repository added back waits for its old reconciler, so that two never work
+            // in one clone.
+            let previous = self.retiring.remove(&name);
+            let work = run(
+                name.clone(),
+                self.shared.clone(),
+                self.loaded.clone(),
+                stop_rx,
+            );
+            let handle = tokio::spawn(async move {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
+                work.await
+            });
+            self.tasks.insert(
+                name.clone(),
+                Task {
+                    handle,
+                    stop: stop_tx,
+                },
+            );
+            started.push(name);
+        }
+        (started, stopped)
+    }
+
+    /// Stops every reconciler and waits up to `deadline` for the passes in flight; true when
+    /// all finished (the others are aborted).
+    pub async fn shutdown(self, deadline: Duration) -> bool {
+        for task in self.tasks.values() {
+            let _ = task.stop.send(true);
+        }
+        let mut handles: Vec<_> = self.tasks.into_values().map(|t| t.handle).collect();
+        handles.extend(self.retiring.into_values());
+        let all = async {
+            for handle in handles.iter_mut() {
+                let _ = handle.await;
+            }
+        };
+        let finished = tokio::time::timeout(deadline, all).await.is_ok();
+        if !finished {
+            for handle in &handles {
+                handle.abort();
+            }
+        }
+        finished
+    }
 }

@@ -148,26 +148,26 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<bool> {
             None
         }
     };
-    tracing::info!(config = %path.display(), images = config.images.len(), policies = config.policies.len(), environments = config.environments.len(), remote = %reconcile_remote(&config), "baton started");
+    tracing::info!(config = %path.display(), images = config.images.len(), policies = config.policies.len(), environments = config.environments.len(), repositories = %config.repository_names().join(","), remote = %reconcile_remote(&config), "baton started");
     let (loaded_tx, loaded_rx) = watch::channel(Arc::new(loaded));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut scheduler = Scheduler::new(shared.clone(), loaded_rx.clone(), stop_rx.clone());
     scheduler.sync(&config);
-    let reconciler = tokio::spawn(reconcile::run(shared.clone(), loaded_rx, stop_rx));
+    let mut reconcilers = reconcile::Reconcilers::new(shared.clone(), loaded_rx);
+    reconcilers.sync(&config);
     let mut daemon = Daemon {
         path,
         shared,
         loaded_tx,
         scheduler,
+        reconcilers,
         http: Some(http),
         hooks,
         locks: vec![lock],
         _watcher: watcher,
     };
     daemon.main_loop(events_rx).await;
-    Ok(daemon
-        .shutdown(stop_tx, reconciler, options.stop_timeout)
-        .await)
+    Ok(daemon.shutdown(stop_tx, options.stop_timeout).await)
 }
 
 /// Hands memory freed after parsing a configuration back to the system. Parsing a large file
@@ -194,8 +194,15 @@ fn start_notifier(config: &Config) -> Notifier {
     notifier
 }
 
+/// The remotes, comma-separated, without credentials.
 fn reconcile_remote(config: &Config) -> String {
-    config.git.remote.display_url()
+    config
+        .repository_names()
+        .iter()
+        .filter_map(|name| config.for_repository(name))
+        .map(|view| view.git.remote.display_url())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 struct Daemon {
@@ -203,6 +210,8 @@ struct Daemon {
     shared: Arc<Shared>,
     loaded_tx: watch::Sender<Arc<Loaded>>,
     scheduler: Scheduler,
+    /// One reconciler per repository.
+    reconcilers: reconcile::Reconcilers,
     http: Option<HttpServer>,
     /// The webhook configuration the listener serves.
     hooks: WebhookState,
@@ -328,18 +337,14 @@ impl Daemon {
         // The state first, so that the first scan of a new image finds its entry.
         self.shared.apply_config(&config);
         self.scheduler.sync(&config);
-        self.shared.reconcile.notify_one();
+        self.reconcilers.sync(&config);
+        self.shared.wake_reconcilers();
         Ok(summary)
     }
 
     /// Stops new work, waits up to `deadline` for the reconciliation in flight, stops the
     /// listener. True when everything in flight finished.
-    async fn shutdown(
-        mut self,
-        stop_tx: watch::Sender<bool>,
-        mut reconciler: tokio::task::JoinHandle<()>,
-        deadline: Duration,
-    ) -> bool {
+    async fn shutdown(mut self, stop_tx: watch::Sender<bool>, deadline: Duration) -> bool {
         self.shared.set_stopping();
         systemd::stopping();
         tracing::info!(
@@ -348,11 +353,8 @@ impl Daemon {
         );
         let _ = stop_tx.send(true);
         self.scheduler.stop_all();
-        let finished = tokio::time::timeout(deadline, &mut reconciler)
-            .await
-            .is_ok();
+        let finished = self.reconcilers.shutdown(deadline).await;
         if !finished {
-            reconciler.abort();
             tracing::error!(
                 deadline_s = deadline.as_secs(),
                 "work in flight did not finish in time: exiting anyway; the next start re-applies it"

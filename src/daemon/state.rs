@@ -18,7 +18,8 @@ use super::metrics::{
     ScanErrorLabels,
 };
 use super::status::{
-    self, ImageStatus, PolicyStatus, ProblemEntry, ReviewEntry, Status, WaitingEntry,
+    self, ImageStatus, PolicyStatus, ProblemEntry, RepositoryStatus, ReviewEntry, Status,
+    WaitingEntry,
 };
 use crate::config::Config;
 use crate::notifications::{Event, Notifier, ScanFailures};
@@ -58,6 +59,17 @@ struct State {
     /// Images whose first scan has not finished; the first reconciliation waits for them.
     first_scans_pending: BTreeSet<String>,
     first_scans_done: bool,
+    /// Per repository: when its clone was first ready and last synced.
+    clocks: BTreeMap<String, SyncClock>,
+}
+
+/// One repository's readiness: its first clone and its last successful sync.
+#[derive(Debug, Clone)]
+struct SyncClock {
+    ready: bool,
+    last_sync: Option<Instant>,
+    /// How long ago the last sync may be before `/readyz` fails: three git intervals.
+    deadline: Duration,
 }
 
 /// State shared by the daemon's tasks and the HTTP handlers.
@@ -65,12 +77,10 @@ pub struct Shared {
     /// Every metric.
     pub metrics: Metrics,
     state: Mutex<State>,
-    ready: AtomicBool,
     stopping: AtomicBool,
-    last_sync: Mutex<Option<Instant>>,
-    sync_deadline: Mutex<Duration>,
-    /// Wakes the reconciler: a choice changed or the configuration was reloaded.
-    pub reconcile: Notify,
+    /// Per repository: wakes its reconciler (a choice changed or the configuration was
+    /// reloaded).
+    reconcilers: Mutex<BTreeMap<String, Arc<Notify>>>,
     /// Per image: wakes its scan task at once (a verified registry webhook).
     scan_triggers: Mutex<BTreeMap<String, Arc<Notify>>>,
     /// Where commits, failures and failing scans are announced.
@@ -86,6 +96,14 @@ pub fn sync_deadline(config: &Config) -> Duration {
     config.git.interval * 3
 }
 
+/// With one repository its own words; with several, prefixed by its name.
+fn named(state: &State, repository: &str, text: String) -> String {
+    match state.clocks.len() {
+        0 | 1 => text,
+        _ => format!("repository {repository}: {text}"),
+    }
+}
+
 impl Shared {
     /// Fresh state for a daemon that has loaded `config` and done nothing else yet.
     pub fn new(config: &Config) -> Self {
@@ -99,11 +117,8 @@ impl Shared {
                 },
                 ..State::default()
             }),
-            ready: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            last_sync: Mutex::new(None),
-            sync_deadline: Mutex::new(sync_deadline(config)),
-            reconcile: Notify::new(),
+            reconcilers: Mutex::new(BTreeMap::new()),
             scan_triggers: Mutex::new(BTreeMap::new()),
             notifier: Mutex::new(None),
             scan_failures: Mutex::new(ScanFailures::new()),
@@ -111,6 +126,21 @@ impl Shared {
         };
         shared.apply_config(config);
         shared
+    }
+
+    /// The handle repository `name`'s reconciler waits on besides its timer.
+    pub fn reconcile_trigger(&self, name: &str) -> Arc<Notify> {
+        let mut triggers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        triggers.entry(name.to_string()).or_default().clone()
+    }
+
+    /// Wakes every repository's reconciler (each runs one pass; a wake-up while a pass runs
+    /// is kept for after it).
+    pub fn wake_reconcilers(&self) {
+        let triggers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        for trigger in triggers.values() {
+            trigger.notify_one();
+        }
     }
 
     /// The handle an image's scan task waits on besides its timer.
@@ -175,9 +205,11 @@ impl Shared {
             .map(|cached| cached.tags.clone())
     }
 
-    /// Marks the daemon ready: the first configuration load and clone succeeded.
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::SeqCst);
+    /// Marks repository `name` ready: its first clone succeeded.
+    pub fn set_ready(&self, name: &str) {
+        if let Some(clock) = self.lock().clocks.get_mut(name) {
+            clock.ready = true;
+        }
     }
 
     /// Marks the daemon as stopping (shown in the status).
@@ -185,62 +217,114 @@ impl Shared {
         self.stopping.store(true, Ordering::SeqCst);
     }
 
-    /// Records a successful sync with the remote and the head it found.
-    pub fn synced(&self, head: Option<String>) {
-        if let Ok(mut last) = self.last_sync.lock() {
-            *last = Some(Instant::now());
-        }
+    /// Records a successful sync of repository `name` with its remote and the head it found.
+    pub fn synced(&self, name: &str, head: Option<String>) {
         self.metrics.succeeded("sync");
         let mut state = self.lock();
-        state.status.git.last_sync = Some(status::now());
-        if head.is_some() {
-            state.status.git.head = head;
+        let state = &mut *state;
+        if let Some(clock) = state.clocks.get_mut(name) {
+            clock.last_sync = Some(Instant::now());
         }
-        state.status.git.last_error = None;
+        let Some(repository) = state.status.repositories.get_mut(name) else {
+            return;
+        };
+        repository.git.last_sync = Some(status::now());
+        if head.is_some() {
+            repository.git.head = head;
+        }
+        repository.git.last_error = None;
+        mirror_single(&mut state.status);
     }
 
-    /// Records a failed sync or clone.
-    pub fn sync_failed(&self, error: &str) {
-        self.lock().status.git.last_error = Some(error.to_string());
+    /// Records a failed sync or clone of repository `name`.
+    pub fn sync_failed(&self, name: &str, error: &str) {
+        let mut state = self.lock();
+        if let Some(repository) = state.status.repositories.get_mut(name) {
+            repository.git.last_error = Some(error.to_string());
+        }
+        mirror_single(&mut state.status);
     }
 
-    /// `Ok` when ready, else the reason it is not.
+    /// `Ok` when ready, else the reason it is not: every repository must have been cloned
+    /// and synced within three of its git intervals.
     pub fn readiness(&self) -> Result<(), String> {
         if self.stopping.load(Ordering::SeqCst) {
             return Err("not ready: stopping".into());
         }
-        if !self.ready.load(Ordering::SeqCst) {
-            return Err(
-                "not ready: the first configuration load and clone have not finished".into(),
-            );
+        let state = self.lock();
+        if state.clocks.is_empty() {
+            return Err("not ready: no repository is configured".into());
         }
-        let deadline = self
-            .sync_deadline
-            .lock()
-            .map(|d| *d)
-            .unwrap_or(Duration::MAX);
-        let last = self.last_sync.lock().ok().and_then(|l| *l);
-        match last {
-            Some(at) if at.elapsed() <= deadline => Ok(()),
-            Some(at) => Err(format!(
-                "not ready: the last successful git sync was {}s ago (limit {}s)",
-                at.elapsed().as_secs(),
-                deadline.as_secs()
-            )),
-            None => Err("not ready: no successful git sync yet".into()),
+        for (name, clock) in &state.clocks {
+            if !clock.ready {
+                let why = "the first configuration load and clone have not finished";
+                return Err(format!("not ready: {}", named(&state, name, why.into())));
+            }
+            match clock.last_sync {
+                Some(at) if at.elapsed() <= clock.deadline => {}
+                Some(at) => {
+                    let why = format!(
+                        "the last successful git sync was {}s ago (limit {}s)",
+                        at.elapsed().as_secs(),
+                        clock.deadline.as_secs()
+                    );
+                    return Err(format!("not ready: {}", named(&state, name, why)));
+                }
+                None => {
+                    let why = "no successful git sync yet".to_string();
+                    return Err(format!("not ready: {}", named(&state, name, why)));
+                }
+            }
         }
+        Ok(())
     }
 
     /// Brings the state in line with a newly loaded configuration: drops images, policies
     /// and environments that are gone (with their metric series), forgets tags of images
     /// whose repository changed, and recomputes every choice from the cached tags.
     pub fn apply_config(&self, config: &Config) {
-        if let Ok(mut deadline) = self.sync_deadline.lock() {
-            *deadline = sync_deadline(config);
-        }
         self.board.configure(config);
+        let names = config.repository_names();
+        self.reconcilers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|name, _| names.contains(name));
         let mut state = self.lock();
         let state = &mut *state;
+        state.clocks.retain(|name, _| names.contains(name));
+        state
+            .status
+            .repositories
+            .retain(|name, _| names.contains(name));
+        for name in &names {
+            let Some(view) = config.for_repository(name) else {
+                continue;
+            };
+            let deadline = sync_deadline(&view);
+            state
+                .clocks
+                .entry(name.clone())
+                .and_modify(|clock| clock.deadline = deadline)
+                .or_insert(SyncClock {
+                    ready: false,
+                    last_sync: None,
+                    deadline,
+                });
+            let entry = state.status.repositories.entry(name.clone()).or_default();
+            let (remote, branch) = (view.git.remote.display_url(), &view.git.remote.branch);
+            if entry.remote != remote || entry.branch != *branch {
+                *entry = RepositoryStatus {
+                    remote,
+                    branch: branch.clone(),
+                    ..RepositoryStatus::default()
+                };
+            }
+            entry.environments = view.environments.keys().cloned().collect();
+            if view.rules.is_none() {
+                entry.rules = None;
+            }
+        }
+        mirror_single(&mut state.status);
         state.status.config.path = config.source.display().to_string();
         state.status.config.loaded_at = status::now();
         state.status.config.last_reload_error = None;
@@ -323,7 +407,7 @@ impl Shared {
         if state.first_scans_pending.is_empty() && !state.first_scans_done {
             // No images at all, or a reload removed the last ones still waiting.
             state.first_scans_done = true;
-            self.reconcile.notify_one();
+            self.wake_reconcilers();
         }
     }
 
@@ -454,7 +538,7 @@ impl Shared {
                 .set(remaining as i64);
         }
         if wake {
-            self.reconcile.notify_one();
+            self.wake_reconcilers();
         }
     }
 
@@ -484,10 +568,15 @@ impl Shared {
 
     /// Keeps the rules report for the status, and tells people once about each refused
     /// rules commit (not on every pass while it stays refused).
-    fn record_rules(&self, rules: Option<&crate::pass::rules::RulesReport>) {
+    fn record_rules(&self, repository: &str, rules: Option<&crate::pass::rules::RulesReport>) {
         let previous = {
             let mut state = self.lock();
-            std::mem::replace(&mut state.status.rules, rules.cloned())
+            let Some(entry) = state.status.repositories.get_mut(repository) else {
+                return;
+            };
+            let previous = std::mem::replace(&mut entry.rules, rules.cloned());
+            mirror_single(&mut state.status);
+            previous
         };
         let Some(refused) = rules.and_then(|r| r.refused.as_ref()) else {
             return;
@@ -505,8 +594,14 @@ impl Shared {
         }
     }
 
-    /// Records a reconciliation: per-environment status, commits, pushes and retries.
-    pub fn record_pass(&self, result: &Result<PassReport, PassError>, head: Option<String>) {
+    /// Records a reconciliation of repository `repository`: per-environment status, commits,
+    /// pushes and retries.
+    pub fn record_pass(
+        &self,
+        repository: &str,
+        result: &Result<PassReport, PassError>,
+        head: Option<String>,
+    ) {
         let report = match result {
             Ok(report) => report,
             Err(err) => {
@@ -517,14 +612,14 @@ impl Shared {
                     })
                     .inc();
                 if let PassError::Sync(_) = err {
-                    self.sync_failed(&err.to_string());
+                    self.sync_failed(repository, &err.to_string());
                 }
                 return;
             }
         };
-        self.synced(head);
+        self.synced(repository, head);
         self.notify(events_from_report(report));
-        self.record_rules(report.rules.as_ref());
+        self.record_rules(repository, report.rules.as_ref());
         let failed = report
             .environments
             .iter()
@@ -649,6 +744,22 @@ impl Shared {
     }
 }
 
+/// With exactly one repository, the top-level `git` and `rules` of the status are its own (as
+/// before there could be several); with several, they stay empty.
+fn mirror_single(status: &mut Status) {
+    let mut repositories = status.repositories.values();
+    match (repositories.next(), repositories.next()) {
+        (Some(only), None) => {
+            status.git = only.git.clone();
+            status.rules = only.rules.clone();
+        }
+        _ => {
+            status.git = Default::default();
+            status.rules = None;
+        }
+    }
+}
+
 /// One policy's choice over `tags`.
 fn choose(config: &Config, policy_name: &str, tags: &[String]) -> Selection {
     let policy = &config.policies[policy_name];
@@ -750,7 +861,7 @@ mod tests {
             environments: vec![env],
             ..PassReport::default()
         };
-        shared.record_pass(&Ok(report), None);
+        shared.record_pass(crate::config::DEFAULT_REPOSITORY, &Ok(report), None);
         let status = shared.status();
         let production = &status.environments["production"];
         assert_eq!(production.outcome.as_deref(), Some("waiting"));

@@ -28,15 +28,37 @@ pub struct Status {
     pub board: String,
     /// The configuration in force.
     pub config: ConfigStatus,
-    /// The Git workspace.
+    /// The Git workspace: with one repository its status; with several, empty (see
+    /// `repositories`).
     pub git: GitStatus,
+    /// Per repository (`[git]` is the one named `default`): its remote, sync and rules.
+    #[serde(default)]
+    pub repositories: BTreeMap<String, RepositoryStatus>,
     /// Per `[images]` name.
     pub images: BTreeMap<String, ImageStatus>,
     /// Per `[environments]` name.
     pub environments: BTreeMap<String, EnvironmentStatus>,
-    /// The repository's rules (`[git] rules`) the last pass applied, and a refused change.
+    /// The repository's rules (`[git] rules`) the last pass applied, and a refused change
+    /// (with several repositories, see each one's `rules`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<crate::pass::rules::RulesReport>,
+}
+
+/// One repository Baton edits.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RepositoryStatus {
+    /// The remote, without credentials.
+    pub remote: String,
+    /// The branch it builds on.
+    pub branch: String,
+    /// Its clone's last sync.
+    pub git: GitStatus,
+    /// Its rules (`rules = ...`) the last pass applied, and a refused change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::pass::rules::RulesReport>,
+    /// The environments it holds.
+    #[serde(default)]
+    pub environments: Vec<String>,
 }
 
 /// The configuration in force and the last reload.
@@ -301,25 +323,31 @@ impl Status {
                 error.replace('\n', "\n  ")
             );
         }
-        let _ = writeln!(
-            out,
-            "git: last sync {}, head {}",
-            self.git.last_sync.as_deref().unwrap_or("never"),
-            self.git.head.as_deref().map(short).unwrap_or("-")
-        );
-        if let Some(error) = &self.git.last_error {
-            let _ = writeln!(out, "  error: {error}");
-        }
-        if let Some(rules) = &self.rules {
+        if self.repositories.len() > 1 {
+            let _ = writeln!(out, "\nrepositories:");
+            for (name, repository) in &self.repositories {
+                let _ = writeln!(
+                    out,
+                    "  {name} ({} {}): last sync {}, head {}, environments {}",
+                    repository.remote,
+                    repository.branch,
+                    repository.git.last_sync.as_deref().unwrap_or("never"),
+                    repository.git.head.as_deref().map(short).unwrap_or("-"),
+                    match repository.environments.is_empty() {
+                        true => "none".to_string(),
+                        false => repository.environments.join(", "),
+                    }
+                );
+                git_text(&mut out, "    ", &repository.git, repository.rules.as_ref());
+            }
+        } else {
             let _ = writeln!(
                 out,
-                "rules: {} at {}",
-                rules.source,
-                rules.applied.as_deref().map(short).unwrap_or("none valid")
+                "git: last sync {}, head {}",
+                self.git.last_sync.as_deref().unwrap_or("never"),
+                self.git.head.as_deref().map(short).unwrap_or("-")
             );
-            if let Some(refused) = &rules.refused {
-                let _ = writeln!(out, "  {}", refused.to_string().replace('\n', "\n  "));
-            }
+            git_text(&mut out, "", &self.git, self.rules.as_ref());
         }
         let _ = writeln!(out, "\nimages:");
         for (name, image) in &self.images {
@@ -376,6 +404,30 @@ impl Status {
             }
         }
         out
+    }
+}
+
+/// A repository's last error and rules, indented by `indent`.
+fn git_text(
+    out: &mut String,
+    indent: &str,
+    git: &GitStatus,
+    rules: Option<&crate::pass::rules::RulesReport>,
+) {
+    if let Some(error) = &git.last_error {
+        let _ = writeln!(out, "{indent}  error: {error}");
+    }
+    if let Some(rules) = rules {
+        let _ = writeln!(
+            out,
+            "{indent}rules: {} at {}",
+            rules.source,
+            rules.applied.as_deref().map(short).unwrap_or("none valid")
+        );
+        if let Some(refused) = &rules.refused {
+            let pad = format!("\n{indent}  ");
+            let _ = writeln!(out, "{indent}  {}", refused.to_string().replace('\n', &pad));
+        }
     }
 }
 

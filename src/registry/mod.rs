@@ -10,6 +10,7 @@ mod error;
 mod limits;
 mod pool;
 mod settings;
+mod signatures;
 mod tags_page;
 
 use std::collections::HashSet;
@@ -40,6 +41,7 @@ pub use settings::{
     Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,
     FALLBACK_PAGE_SIZE, RegistrySettings,
 };
+pub use signatures::SignatureCheck;
 
 use auth::AuthState;
 use error::sanitize;
@@ -88,6 +90,8 @@ pub struct RegistryClient {
     budget: Option<RequestBudget>,
     rate_limit_remaining: AtomicU64,
     page_size: AtomicU32,
+    /// Whether the registry offers the OCI referrers API (`signatures::REFERRERS_*`).
+    referrers_api: std::sync::atomic::AtomicU8,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -147,6 +151,7 @@ impl RegistryClient {
             creds: tokio::sync::Mutex::new(None),
             rate_limit_remaining: AtomicU64::new(u64::MAX),
             page_size: AtomicU32::new(page_size),
+            referrers_api: std::sync::atomic::AtomicU8::new(signatures::REFERRERS_UNKNOWN),
             settings,
         })
     }

@@ -49,6 +49,7 @@ mod rules;
 mod registry {
     mod faults;
     mod local;
+    mod signatures;
 }
 mod reliability {
     mod crash;
