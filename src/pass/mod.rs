@@ -137,6 +137,9 @@ pub async fn run(
         .map_err(PassError::Sync)?;
     let config: &Config = &effective;
     check_options(config, options)?;
+    if !options.dry_run {
+        rules::mark_refused(config, rules.as_ref()).await;
+    }
     let scans = scan_images(config, registries, options.progress.as_ref()).await;
     let selections = select(config, &scans);
     let listed = scans
