@@ -1,6 +1,7 @@
 //! One pass over everything: scan registries, choose versions, edit each environment's
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
+mod auto_merge;
 mod events;
 mod gates;
 mod moves;
@@ -33,8 +34,8 @@ pub use moves::moves_from_plan;
 pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
-    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Running, Selection, Waiting,
-    waiting_text,
+    AutoMerge, EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Running, Selection,
+    Waiting, waiting_text,
 };
 pub use scan::{ImageScan, scan_image, scan_images};
 
