@@ -43,6 +43,9 @@ pub struct EnvironmentConfig {
     pub policies: Option<BTreeSet<String>>,
     /// Verification checks run after each move and before anything is promoted from here.
     pub verify: crate::verification::VerifyConfig,
+    /// Review mode: merge Baton's own pull request once the forge reports its required checks
+    /// green and approvals met, unless a person changed its branch.
+    pub auto_merge: bool,
 }
 
 /// Reads every `[environments.NAME]`, then checks them against each other: no two own the
@@ -190,6 +193,13 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
             "\"rollback\" needs mode = \"push\": a rollback lands at once, a review would wait for a person; use \"hold\" in review mode",
         );
     }
+    let auto_merge = t.bool("auto_merge").unwrap_or(false);
+    if auto_merge && mode == Some(Mode::Push) {
+        t.error(
+            "auto_merge",
+            "auto_merge merges baton's pull requests, and a push-mode environment opens none: set mode = \"review\" or remove auto_merge",
+        );
+    }
     Some(EnvironmentConfig {
         paths: paths?,
         mode: mode?,
@@ -200,6 +210,7 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
         freeze,
         policies: None,
         verify: verify?,
+        auto_merge,
     })
 }
 

@@ -301,6 +301,7 @@ pub(super) fn apply(
                 freeze: Vec::new(),
                 policies: Some(policies),
                 verify: Default::default(),
+                auto_merge: false,
             },
         );
     }
