@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::common::settings::Table;
 use crate::common::time::MIN_INTERVAL;
 use crate::reference::ImageName;
+use crate::signature::SignatureConfig;
 
 /// One `[images.NAME]` section.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct ImageConfig {
     pub exclude: Vec<regex::Regex>,
     /// Deadline for one scan of this image.
     pub timeout: Duration,
+    /// The cosign keys a tag's digest must be signed with (`[images.NAME.signature]`).
+    pub signature: Option<SignatureConfig>,
 }
 
 impl PartialEq for ImageConfig {
@@ -28,6 +31,7 @@ impl PartialEq for ImageConfig {
             && self.repository_text == other.repository_text
             && self.interval == other.interval
             && self.timeout == other.timeout
+            && self.signature == other.signature
             && crate::policy::same_patterns(&self.exclude, &other.exclude)
     }
 }
@@ -55,13 +59,19 @@ impl ImageConfig {
         let timeout = t
             .duration("timeout", Some(Duration::from_secs(1)))
             .unwrap_or(Duration::from_secs(60));
+        let signature = SignatureConfig::read(t.section("signature"));
+        let signature_ok = !t.has("signature") || signature.is_some();
         t.finish();
+        if !signature_ok {
+            return None;
+        }
         Some(ImageConfig {
             repository: repository?,
             repository_text: repository_text?.trim().to_string(),
             interval,
             exclude,
             timeout,
+            signature,
         })
     }
 }

@@ -387,5 +387,9 @@ async fn a_blob_that_does_not_hash_to_its_digest_is_refused() {
         .await
         .unwrap();
     // The payload's length matches the descriptor; only its hash gives it away.
-    assert!(bad(&check.verdict).contains("does not hash"), "{:?}", check.verdict);
+    assert!(
+        bad(&check.verdict).contains("does not hash"),
+        "{:?}",
+        check.verdict
+    );
 }
