@@ -160,6 +160,8 @@ pub(super) fn apply(
                 // Flux's ImageRepository names no signature keys: images read from Flux
                 // objects are not signature-checked.
                 signature: None,
+                min_age: None,
+                platform: None,
             },
         );
     }
@@ -196,6 +198,7 @@ pub(super) fn apply(
                     DigestReflection::IfNotPresent => DigestPinning::IfNotPresent,
                     DigestReflection::Always => DigestPinning::Always,
                 },
+                follow: None,
             },
         );
     }

@@ -7,6 +7,10 @@ use crate::common::settings::Table;
 use crate::common::time::MIN_INTERVAL;
 use crate::reference::ImageName;
 use crate::signature::SignatureConfig;
+use crate::registry::Platform;
+
+/// The longest `min_age` accepted: a year.
+pub const MAX_MIN_AGE: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// One `[images.NAME]` section.
 #[derive(Debug, Clone)]
@@ -23,6 +27,10 @@ pub struct ImageConfig {
     pub timeout: Duration,
     /// The cosign keys a tag's digest must be signed with (`[images.NAME.signature]`).
     pub signature: Option<SignatureConfig>,
+    /// A tag is a candidate only once it is this old (`min_age`).
+    pub min_age: Option<Duration>,
+    /// Pin this platform's own manifest digest instead of the index digest (`platform`).
+    pub platform: Option<Platform>,
 }
 
 impl PartialEq for ImageConfig {
@@ -32,6 +40,8 @@ impl PartialEq for ImageConfig {
             && self.interval == other.interval
             && self.timeout == other.timeout
             && self.signature == other.signature
+            && self.min_age == other.min_age
+            && self.platform == other.platform
             && crate::policy::same_patterns(&self.exclude, &other.exclude)
     }
 }
@@ -61,6 +71,24 @@ impl ImageConfig {
             .unwrap_or(Duration::from_secs(60));
         let signature = SignatureConfig::read(t.section("signature"));
         let signature_ok = !t.has("signature") || signature.is_some();
+        let min_age = t.duration("min_age", Some(Duration::from_secs(1)));
+        if let Some(age) = min_age
+            && age > MAX_MIN_AGE
+        {
+            t.error(
+                "min_age",
+                "min_age is longer than a year: write a shorter age such as \"2h\" or \"7d\"",
+            );
+        }
+        let platform = t
+            .string("platform")
+            .and_then(|text| match Platform::parse(&text) {
+                Ok(p) => Some(p),
+                Err(err) => {
+                    t.error("platform", err.to_string());
+                    None
+                }
+            });
         t.finish();
         if !signature_ok {
             return None;
@@ -72,6 +100,8 @@ impl ImageConfig {
             exclude,
             timeout,
             signature,
+            min_age,
+            platform,
         })
     }
 }
