@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::common::settings::Table;
 use crate::common::time::MIN_INTERVAL;
 use crate::reference::ImageName;
-use crate::signature::SignatureConfig;
 use crate::registry::Platform;
+use crate::signature::SignatureConfig;
 
 /// The longest `min_age` accepted: a year.
 pub const MAX_MIN_AGE: Duration = Duration::from_secs(366 * 24 * 3600);

@@ -28,21 +28,8 @@ fn keys(key: &CosignKey) -> Vec<PublicKey> {
     ]
 }
 
-/// The bytes of `repo@digest`'s manifest.
 async fn manifest_len(registry: &LocalRegistry, digest: &str) -> usize {
-    reqwest::Client::new()
-        .get(format!(
-            "http://{}/v2/{REPO}/manifests/{digest}",
-            registry.host()
-        ))
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len()
+    crate::support::cosign::manifest_size(registry, REPO, digest).await
 }
 
 fn assert_signed(verdict: &Verdict, keys: &[PublicKey], layout: Layout) {
