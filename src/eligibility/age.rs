@@ -94,7 +94,7 @@ impl Age {
 fn believe(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     let shown: String = text.chars().take(40).collect();
     let at: Timestamp = text.trim().parse().map_err(|_| {
-        format!("its created {shown:?} is not an RFC 3339 time, so the age counts from when Baton first saw it")
+        format!("its created {shown:?} is not an RFC 3339 time Baton can read, so the age counts from when Baton first saw it")
     })?;
     if at.as_second() < PLACEHOLDER_BEFORE {
         return Err(format!(
@@ -147,7 +147,8 @@ mod tests {
         let now = t("2026-11-26T12:00:00Z");
         let seen = t("2026-11-26T09:00:00Z");
         for (created, word) in [
-            ("9999-12-31T23:59:59Z", "future"),
+            ("9000-01-01T00:00:00Z", "future"),
+            ("9999-12-31T23:59:59Z", "RFC 3339"),
             ("2026-11-26T12:10:00Z", "future"),
             ("1970-01-01T00:00:00Z", "placeholder"),
             ("0001-01-01T00:00:00Z", "placeholder"),

@@ -199,7 +199,7 @@ pub fn parse_image_config(body: &[u8]) -> Result<ImageConfigInfo, String> {
 impl RegistryClient {
     /// Fetches the manifest `reference` (a tag or a digest) names, checking the bytes against
     /// the digest the registry states (or the one asked for).
-    pub async fn manifest(
+    pub async fn read_manifest(
         &self,
         repository: &str,
         reference: &str,
