@@ -54,6 +54,9 @@ mod promotion {
 }
 mod redaction;
 mod rules;
+mod signing {
+    mod flow;
+}
 mod registry {
     mod faults;
     mod local;
