@@ -101,10 +101,15 @@ pub fn load(
             config.daemon.concurrency.max(1),
         )),
     };
+    let eligibility = match previous {
+        Some(p) if p.config.daemon.state_dir == config.daemon.state_dir => p.eligibility.clone(),
+        _ => Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir)),
+    };
     Ok(Loaded {
         config: Arc::new(config),
         registries,
         scan_limit,
+        eligibility,
         text,
     })
 }

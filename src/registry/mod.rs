@@ -8,6 +8,8 @@ mod auth;
 mod config;
 mod error;
 mod limits;
+mod manifest;
+mod platform;
 mod pool;
 mod settings;
 mod signatures;
@@ -36,6 +38,11 @@ pub use auth::{
 pub use config::RegistryConfig;
 pub use error::{ErrorKind, RegistryError};
 pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining};
+pub use manifest::{
+    CREATED_ANNOTATION, CreatedInfo, ImageConfigInfo, IndexEntry, MAX_INDEX_ENTRIES, Manifest,
+    ManifestKind, parse_image_config, parse_manifest,
+};
+pub use platform::{Platform, PlatformError};
 pub use pool::Registries;
 pub use settings::{
     Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,

@@ -6,6 +6,11 @@ mod support;
 
 mod attacks;
 mod board;
+mod cadence {
+    mod follow;
+    mod manifests;
+    mod min_age;
+}
 mod cli {
     mod check;
     mod operator;
