@@ -300,6 +300,7 @@ pub(super) fn apply(
                 windows: Vec::new(),
                 freeze: Vec::new(),
                 policies: Some(policies),
+                auto_merge: false,
             },
         );
     }

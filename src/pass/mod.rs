@@ -1,6 +1,7 @@
 //! One pass over everything: scan registries, choose versions, edit each environment's
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
+mod auto_merge;
 mod choose;
 mod events;
 mod gates;
@@ -36,8 +37,8 @@ pub use moves::moves_from_plan;
 pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
-    EnvironmentReport, HeldTag, Outcome, PassReport, Review, ReviewAction, Running, Selection,
-    Waiting, waiting_text,
+    AutoMerge, EnvironmentReport, HeldTag, Outcome, PassReport, Review, ReviewAction, Running,
+    Selection, Waiting, waiting_text,
 };
 pub use scan::{ImageScan, policies_of, scan_and_judge, scan_image, scan_images};
 
@@ -140,6 +141,9 @@ pub async fn run(
         .map_err(PassError::Sync)?;
     let config: &Config = &effective;
     check_options(config, options)?;
+    if !options.dry_run {
+        rules::mark_refused(config, rules.as_ref()).await;
+    }
     let now = options.now.unwrap_or_else(Timestamp::now);
     let store = std::sync::Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir));
     let scans = scan_images(config, registries, &store, now, options.progress.as_ref()).await;

@@ -45,6 +45,7 @@ mod once {
 }
 mod packaging;
 mod promotion {
+    mod auto_merge;
     mod cli;
     mod flow;
     mod human_control;
