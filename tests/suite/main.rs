@@ -52,6 +52,9 @@ mod promotion {
 }
 mod redaction;
 mod rules;
+mod signing {
+    mod flow;
+}
 mod registry {
     mod faults;
     mod local;
