@@ -1,6 +1,7 @@
 //! One pass over everything: scan registries, choose versions, edit each environment's
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
+mod budget;
 mod choose;
 mod events;
 mod gates;
@@ -29,6 +30,7 @@ use crate::promotion;
 use crate::reference::Reference;
 use crate::registry::Registries;
 
+pub use budget::{RegistryEstimate, WARN_SHARE, estimate};
 pub use choose::choose;
 pub use events::{events_from_report, scan_failures};
 pub use gates::{HISTORY_LIMIT, Manual};
