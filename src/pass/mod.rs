@@ -14,6 +14,7 @@ mod report;
 mod review;
 pub mod rules;
 mod scan;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -41,9 +42,10 @@ pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
     AutoMerge, EnvironmentReport, HeldTag, Outcome, PassReport, Review, ReviewAction, Running,
-    Selection, Waiting, waiting_text,
+    Selection, Verification, Waiting, waiting_text,
 };
 pub use scan::{ImageScan, policies_of, scan_and_judge, scan_image, scan_images};
+pub use verify::{ImageVerification, Rollback, Verified};
 
 /// What a pass should do.
 #[derive(Debug, Clone, Default)]
@@ -92,6 +94,8 @@ struct Context<'a> {
     listed: BTreeMap<String, BTreeSet<String>>,
     /// The commit of the repository's rules in force, named by every commit's `Baton-Rules`.
     rules_commit: Option<String>,
+    /// How the verified environments' current moves stand, judged before any moves.
+    verified: verify::Verified,
 }
 
 impl<'a> Context<'a> {
@@ -118,6 +122,7 @@ impl<'a> Context<'a> {
             forge: forge_for(config),
             listed: BTreeMap::new(),
             rules_commit: None,
+            verified: verify::Verified::default(),
         }
     }
 }
@@ -270,7 +275,7 @@ async fn run_writing(
     let template = check_options(config, options)?;
     progress::report(options.progress.as_ref(), Step::Syncing);
     workspace.sync().await.map_err(PassError::Sync)?;
-    let cx = Context {
+    let mut cx = Context {
         listed,
         rules_commit,
         ..Context::new(
@@ -283,6 +288,9 @@ async fn run_writing(
             options.now,
         )
     };
+    // Every verified environment is judged first, its checks asked concurrently, so that a
+    // slow check holds up no environment more than its own bounded time.
+    cx.verified = verify::verify_all(&cx, &environment_order(config)).await;
     let mut environments = Vec::new();
     let mut unusable: Option<String> = None;
     for name in environment_order(config) {
@@ -302,6 +310,9 @@ async fn run_writing(
             }
         };
         log_environment(&report);
+        if !options.dry_run {
+            record_rollbacks(&cx, &report).await;
+        }
         if unusable.is_none() && matches!(report.outcome, Outcome::Failed(_)) && !options.dry_run {
             // The next environment must not build on this one's unpushed commit.
             if let Err(err) = workspace.sync().await {
@@ -326,6 +337,35 @@ async fn run_writing(
         digest_failures,
         rules: None,
     })
+}
+
+/// After an environment's push: appends a rolled-back record to the note of each move it
+/// rolled back.
+async fn record_rollbacks(cx: &Context<'_>, report: &EnvironmentReport) {
+    if !matches!(report.outcome, Outcome::Pushed { .. }) {
+        return;
+    }
+    let Some(images) = cx.verified.by_env.get(&report.name) else {
+        return;
+    };
+    let entries: Vec<(String, String)> = images
+        .values()
+        .filter(|v| {
+            v.rollback.as_ref().is_some_and(|rb| {
+                report.moves.iter().any(|m| {
+                    cx.config.policies.get(&m.policy).map(|p| &p.image) == Some(&v.image)
+                        && m.to.split(", ").any(|t| t == rb.to)
+                })
+            })
+        })
+        .map(|v| {
+            (
+                v.commit.clone(),
+                verify::rollback_record(cx, &report.name, v),
+            )
+        })
+        .collect();
+    verify::write_notes(cx, &entries).await;
 }
 
 /// Chooses a tag for every policy whose image scanned successfully, judged now.
@@ -406,6 +446,7 @@ async fn environment_pass(
     manual: Option<&Manual>,
 ) -> EnvironmentReport {
     let mut report = EnvironmentReport::new(name);
+    report.verification = verification_views(cx, name);
     // A person's explicit move is not held by windows or freezes.
     let window = match manual {
         Some(_) => None,
@@ -632,6 +673,44 @@ fn running(cx: &Context<'_>, scan: &markers::Scan) -> BTreeMap<String, Running> 
     out
 }
 
+/// How each image's current move verifies in environment `name`, for the report.
+fn verification_views(cx: &Context<'_>, name: &str) -> Vec<report::Verification> {
+    let Some(images) = cx.verified.by_env.get(name) else {
+        return Vec::new();
+    };
+    images
+        .values()
+        .map(|v| {
+            let (state, until) = match &v.judgement.state {
+                crate::verification::State::Passed { now: true, .. } => ("passed", None),
+                crate::verification::State::Passed { now: false, .. } => ("failing", None),
+                crate::verification::State::Waiting { deadline } => ("waiting", Some(*deadline)),
+                crate::verification::State::Failed { .. } if v.rollback.is_some() => {
+                    ("rolling_back", None)
+                }
+                crate::verification::State::Failed { .. } => ("failed", None),
+            };
+            let mut summary = match &v.rollback {
+                Some(rb) => rb.reason.clone(),
+                None => v.judgement.describe(),
+            };
+            if let Some(kept) = &v.kept {
+                summary.push_str(&format!("; not rolled back: {kept}"));
+            }
+            report::Verification {
+                image: v.image.clone(),
+                version: v.version.clone(),
+                commit: v.commit.clone(),
+                state,
+                summary,
+                checks: v.judgement.answers.clone(),
+                until,
+                rolled_back_to: v.rollback.as_ref().map(|rb| rb.to.clone()),
+            }
+        })
+        .collect()
+}
+
 /// `sha256:0123456789ab` from a full digest.
 fn short_digest(digest: &str) -> String {
     digest.chars().take("sha256:".len() + 12).collect()
@@ -717,11 +796,38 @@ fn commit_text(
             manual.by, manual.image
         ));
     }
+    let mut trailers = Vec::new();
+    for m in moves {
+        if let Some(rb) = targets
+            .by_policy
+            .get(&m.policy)
+            .and_then(|t| t.rollback.as_ref())
+        {
+            notes.push(format!("{}: rolled back: {}", m.policy, rb.reason));
+            let pair = (rb.of.clone(), rb.check.clone());
+            if !trailers.contains(&pair) {
+                trailers.push(pair);
+            }
+        }
+    }
     let text = insert_body(&text, &notes);
-    Ok(match &cx.rules_commit {
+    let mut text = match &cx.rules_commit {
         Some(commit) => rules::with_rules_trailer(&text, commit),
         None => text,
-    })
+    };
+    for (of, check) in trailers {
+        use crate::common::text::one_line;
+        use crate::git::message::{TRAILER_FAILED_CHECK, TRAILER_ROLLBACK_OF};
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{TRAILER_ROLLBACK_OF}: {}\n{TRAILER_FAILED_CHECK}: {}\n",
+            one_line(&of),
+            one_line(&check)
+        ));
+    }
+    Ok(text)
 }
 
 /// Puts `lines` as a paragraph after the message's subject.
