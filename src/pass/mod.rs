@@ -27,9 +27,8 @@ use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
 use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
-use crate::markers::{self, Field, Marker, Plan, Resolved, ScanOptions};
+use crate::markers::{self, Field, Marker, Part, Plan, Resolved, ScanOptions};
 use crate::promotion;
-use crate::reference::Reference;
 use crate::registry::Registries;
 
 pub use budget::{RegistryEstimate, WARN_SHARE, estimate};
@@ -529,13 +528,7 @@ fn keep_newer(
     prepared: &mut Prepared,
     report: &mut EnvironmentReport,
 ) -> bool {
-    let tag_of = |field: Field, value: &str| -> Option<String> {
-        match field {
-            Field::Full => Reference::split(value).tag.map(str::to_string),
-            Field::Tag => Some(value.to_string()),
-            Field::Name | Field::Digest => None,
-        }
-    };
+    let tag_of = |field: Field, value: &str| field.read(value).tag.map(str::to_string);
     let mut newer: BTreeSet<String> = BTreeSet::new();
     for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
         let Some(policy) = cx.config.policies.get(&change.policy) else {
@@ -648,17 +641,10 @@ fn running(cx: &Context<'_>, scan: &markers::Scan) -> BTreeMap<String, Running> 
         let Some(policy) = cx.config.policies.get(&marker.policy) else {
             continue;
         };
-        let version = match marker.field {
-            Field::Full => {
-                let current = Reference::split(&marker.current);
-                match current.tag {
-                    Some(tag) => Some(tag.to_string()),
-                    None => current.digest.map(short_digest),
-                }
-            }
-            Field::Tag => Some(marker.current.clone()),
-            Field::Digest => Some(short_digest(&marker.current)),
-            Field::Name => None,
+        let current = marker.field.read(&marker.current);
+        let version = match current.tag {
+            Some(tag) => Some(tag.to_string()),
+            None => current.digest.map(short_digest),
         };
         let entry = out.entry(policy.image.clone()).or_default();
         if let Some(version) = version.filter(|v| !v.is_empty())
@@ -738,11 +724,7 @@ fn unlisted_tags(cx: &Context<'_>, scan: &markers::Scan) -> Vec<markers::Problem
         let Some(listed) = cx.listed.get(&policy.image) else {
             continue;
         };
-        let tag = match marker.field {
-            Field::Tag => Some(marker.current.as_str()),
-            Field::Full => Reference::split(&marker.current).tag,
-            Field::Name | Field::Digest => None,
-        };
+        let tag = marker.field.read(&marker.current).tag;
         if let Some(tag) = tag.filter(|t| !t.is_empty() && !listed.contains(*t)) {
             out.push(markers::Problem {
                 path: marker.path.clone(),
@@ -1029,14 +1011,16 @@ async fn resolve_digests(
         let Some(target) = targets.get(&marker.policy) else {
             continue;
         };
-        let wants = match (marker.field, policy.pin_digest) {
-            (Field::Digest, _) => true,
-            (Field::Full, DigestPinning::Always) => true,
-            (Field::Full, DigestPinning::IfNotPresent) => {
-                let current = Reference::split(&marker.current);
+        let field = marker.field;
+        let wants = match policy.pin_digest {
+            _ if field.digest_only() => true,
+            _ if !field.holds(Part::Digest) => false,
+            DigestPinning::Always => true,
+            DigestPinning::IfNotPresent => {
+                let current = field.read(&marker.current);
                 !(current.tag == Some(target.tag.as_str()) && current.digest.is_some())
             }
-            _ => false,
+            DigestPinning::Never => false,
         };
         if wants && marker.hold.is_none() {
             needed.insert(marker.policy.clone());
@@ -1121,15 +1105,17 @@ fn resolve_marker(
 ) -> Option<Resolved> {
     let policy = cx.config.policies.get(&marker.policy)?;
     let repository = &cx.config.images.get(&policy.image)?.repository_text;
-    let current = Reference::split(&marker.current);
+    let field = marker.field;
+    let current = field.read(&marker.current);
     let Some(target) = target else {
         return Some(keep_current(repository, marker));
     };
     let tag = target.tag.as_str();
-    let digest = match (marker.field, policy.pin_digest) {
-        (Field::Tag | Field::Name, _) | (Field::Full, DigestPinning::Never) => None,
-        (Field::Full, DigestPinning::IfNotPresent)
-            if current.tag == Some(tag) && current.digest.is_some() =>
+    let digest = match policy.pin_digest {
+        _ if !field.holds(Part::Digest) => None,
+        DigestPinning::Never if !field.digest_only() => None,
+        DigestPinning::IfNotPresent
+            if !field.digest_only() && current.tag == Some(tag) && current.digest.is_some() =>
         {
             current.digest.map(str::to_string)
         }
@@ -1149,28 +1135,11 @@ fn resolve_marker(
 
 /// A resolution that leaves the marker's value exactly as it is.
 fn keep_current(repository: &str, marker: &Marker) -> Resolved {
-    let current = Reference::split(&marker.current);
-    match marker.field {
-        Field::Full => Resolved {
-            repository: current.name.to_string(),
-            tag: current.tag.unwrap_or_default().to_string(),
-            digest: current.digest.map(str::to_string),
-        },
-        Field::Tag => Resolved {
-            repository: repository.to_string(),
-            tag: marker.current.clone(),
-            digest: None,
-        },
-        Field::Name => Resolved {
-            repository: marker.current.clone(),
-            tag: String::new(),
-            digest: None,
-        },
-        Field::Digest => Resolved {
-            repository: repository.to_string(),
-            tag: String::new(),
-            digest: Some(marker.current.clone()),
-        },
+    let current = marker.field.read(&marker.current);
+    Resolved {
+        repository: current.name.unwrap_or(repository).to_string(),
+        tag: current.tag.unwrap_or_default().to_string(),
+        digest: current.digest.map(str::to_string),
     }
 }
 

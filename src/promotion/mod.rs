@@ -30,9 +30,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::common::time::{format_duration, utc};
-use crate::markers::{Field, Marker};
+use crate::markers::Marker;
 use crate::policy::Policy;
-use crate::reference::Reference;
 
 pub use history::{
     Arrival, Evidence, ManualPromotion, RolledBack, find_arrival, latest_manual_promotion,
@@ -61,14 +60,12 @@ impl fmt::Display for Wait {
 /// The version (tag) a marker holds, for the markers that hold one: full references and
 /// `:tag` markers. `:name` and `:digest` markers say nothing about the version.
 pub fn held_version(marker: &Marker) -> Option<String> {
-    match marker.field {
-        Field::Full => Reference::split(&marker.current)
-            .tag
-            .filter(|t| !t.is_empty())
-            .map(str::to_string),
-        Field::Tag => Some(marker.current.clone()).filter(|t| !t.is_empty()),
-        Field::Name | Field::Digest => None,
-    }
+    marker
+        .field
+        .read(&marker.current)
+        .tag
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 /// What a source environment's markers hold for one image.
@@ -362,6 +359,7 @@ pub fn check_soak(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::markers::Field;
     use crate::policy::{Rule, SemverRange};
     use std::path::PathBuf;
 
