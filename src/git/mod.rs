@@ -14,6 +14,7 @@ mod config;
 pub mod history;
 pub mod message;
 mod push;
+pub mod range;
 mod sign;
 pub mod snapshot;
 pub mod trailers;

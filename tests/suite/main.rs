@@ -49,6 +49,7 @@ mod promotion {
     mod cli;
     mod flow;
     mod human_control;
+    mod verify_range;
 }
 mod redaction;
 mod rules;
