@@ -936,6 +936,8 @@ async fn resolve_digests(
         }
     }
     let mut out = HashMap::new();
+    // Opened once a pinned digest of a signature-checked image needs its verdict.
+    let mut signature_store: Option<crate::eligibility::Store> = None;
     for policy_name in needed {
         let tag = targets[&policy_name].tag.clone();
         let image_name = &cx.config.policies[&policy_name].image;
@@ -957,6 +959,15 @@ async fn resolve_digests(
                 },
                 Err(e) => Err(e.to_string()),
             };
+            let result = match result {
+                Ok(digest) if image.signature.is_some() => {
+                    let store = signature_store.get_or_insert_with(|| {
+                        crate::eligibility::Store::open(&cx.config.daemon.state_dir)
+                    });
+                    signed_pin(cx, store, image, &tag, digest).await
+                }
+                other => other,
+            };
             if let Err(why) = &result {
                 tracing::warn!(image = %image_name, tag, error = %why, "cannot resolve digest");
             }
@@ -965,6 +976,32 @@ async fn resolve_digests(
         out.insert(policy_name, cache[&key].clone());
     }
     out
+}
+
+/// `digest` (what a pinned marker of `image` would get for `tag`) when the tag's digest is
+/// signed as the image requires: the tag's own digest, which with `platform` is the index
+/// holding `digest`. A tag re-pushed since the scan judged it is judged again here.
+async fn signed_pin(
+    cx: &Context<'_>,
+    store: &crate::eligibility::Store,
+    image: &crate::config::ImageConfig,
+    tag: &str,
+    digest: String,
+) -> Result<String, String> {
+    let client = cx
+        .registries
+        .for_image(&image.repository)
+        .map_err(|e| e.to_string())?;
+    let signed = match image.platform {
+        Some(_) => client
+            .digest(&image.repository.repository, tag)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => digest.clone(),
+    };
+    judge::check_pinned_digest(&client, store, image, tag, &signed, cx.now)
+        .await
+        .map(|()| digest)
 }
 
 /// What a marker should hold now, or `None` when its policy is unknown. A policy without a

@@ -40,6 +40,8 @@ pub struct HeldTag {
     /// When it becomes a candidate, when known.
     #[serde(serialize_with = "crate::pass::report::serialize_time")]
     pub until: Option<jiff::Timestamp>,
+    /// The kind: `too young`, `unsigned`, `bad signature` or `not judged`.
+    pub kind: &'static str,
 }
 
 /// An optional instant as RFC 3339 seconds.

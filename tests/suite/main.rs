@@ -53,6 +53,9 @@ mod promotion {
 }
 mod redaction;
 mod rules;
+mod signing {
+    mod flow;
+}
 mod registry {
     mod faults;
     mod local;
