@@ -10,6 +10,7 @@ mod cadence {
     mod follow;
     mod manifests;
     mod min_age;
+    mod polling;
 }
 mod cli {
     mod check;
