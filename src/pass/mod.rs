@@ -10,6 +10,7 @@ mod judge;
 mod moves;
 mod progress;
 mod promote;
+pub mod range;
 mod report;
 mod review;
 pub mod rules;

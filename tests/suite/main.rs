@@ -52,6 +52,7 @@ mod promotion {
     mod human_control;
     mod verify;
     mod verify_attacks;
+    mod verify_range;
 }
 mod redaction;
 mod rules;
