@@ -102,6 +102,8 @@ pub struct RegistryClient {
     page_size: AtomicU32,
     /// Whether the registry offers the OCI referrers API (`signatures::REFERRERS_*`).
     referrers_api: std::sync::atomic::AtomicU8,
+    /// The last signature found was a bundle: look for bundles first.
+    bundle_first: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -163,6 +165,7 @@ impl RegistryClient {
             pace: Pace::default(),
             page_size: AtomicU32::new(page_size),
             referrers_api: std::sync::atomic::AtomicU8::new(signatures::REFERRERS_UNKNOWN),
+            bundle_first: std::sync::atomic::AtomicBool::new(false),
             settings,
         })
     }
