@@ -239,12 +239,14 @@ async fn reconcile(
             .set_timeline(head.clone(), super::board::read_timeline(ws));
     }
     shared.record_pass(name, &result, head);
+    // A verified environment that just moved, or a move still verifying, is asked again soon.
     result.is_ok_and(|report| {
-        report
-            .environments
-            .iter()
-            .flat_map(|e| &e.verification)
-            .any(|v| v.state == "waiting" || v.rolled_back_to.is_some())
+        report.environments.iter().any(|e| {
+            (matches!(e.outcome, pass::Outcome::Pushed { .. }) && !e.verification.is_empty())
+                || e.verification
+                    .iter()
+                    .any(|v| v.state == "waiting" || v.rolled_back_to.is_some())
+        })
     })
 }
 

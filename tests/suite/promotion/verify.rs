@@ -322,3 +322,47 @@ retries = 0
             .any(|r| r.method == "GET" && r.path.ends_with(&format!("/commits/{sha}/status")))
     );
 }
+
+/// `baton run`: after staging moves, the daemon asks its checks again on its own (within 30
+/// seconds while a move is unverified) and records the verdicts, without a person's pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_verifies_a_move_on_its_own() {
+    use crate::support::daemon::{PATIENCE, wait_until};
+    use crate::support::git_server::free_port;
+    let server = CheckServer::start("1.0.0").await;
+    let w = PromotionWorld::new("", None).await;
+    w.write_config_with(
+        &["verify_timeout = \"10m\""],
+        &format!(
+            "\n[[environments.staging.verify]]\nhttp = \"{}/version\"\nexpect = \"{{version}}\"\nretries = 0\n",
+            server.url
+        ),
+    );
+    let port = free_port();
+    let config = std::fs::read_to_string(&w.config_path).unwrap().replace(
+        "[daemon]\n",
+        &format!("[daemon]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    std::fs::write(&w.config_path, config).unwrap();
+    w.push_tag("1.1.0").await;
+    let mut daemon = w.daemon(port, &[]);
+    wait_until(PATIENCE, "staging at 1.1.0", || {
+        w.file("main", STAGING).contains("app:1.1.0").then_some(())
+    });
+    daemon.wait_event("verification verdict", |e| {
+        e["version"] == "1.1.0" && e["verdict"] == "failed"
+    });
+    server.answer(200, "1.1.0");
+    daemon.wait_event("verification verdict", |e| {
+        e["version"] == "1.1.0" && e["verdict"] == "passed"
+    });
+    wait_until(PATIENCE, "the verification in the status", || {
+        daemon
+            .status()
+            .to_string()
+            .contains("verified since")
+            .then_some(())
+    });
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0), "{}", daemon.log());
+}
