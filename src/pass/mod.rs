@@ -244,6 +244,41 @@ pub async fn run_with_selections(
     .await
 }
 
+/// The configuration a pass over `workspace` works with: with rules in the repository, the
+/// host's merged with the rules at the commit the workspace syncs to (logged), and what
+/// happened to them; without, the host's own and `None`.
+pub async fn read_rules<'a>(
+    config: &'a Config,
+    workspace: &Workspace,
+) -> Result<(std::borrow::Cow<'a, Config>, Option<rules::RulesReport>), PassError> {
+    with_rules(config, workspace).await.map_err(PassError::Sync)
+}
+
+/// [`run_with_selections`] over `config` as [`read_rules`] returned it: its commits name the
+/// rules commit applied and the report carries `rules`.
+pub async fn run_with_rules(
+    config: &Config,
+    rules: Option<rules::RulesReport>,
+    registries: &Registries,
+    workspace: &Workspace,
+    options: &PassOptions,
+    selections: BTreeMap<String, Selection>,
+) -> Result<PassReport, PassError> {
+    let rules_commit = rules.as_ref().and_then(|r| r.applied.clone());
+    let mut report = run_writing(
+        config,
+        registries,
+        workspace,
+        options,
+        selections,
+        BTreeMap::new(),
+        rules_commit,
+    )
+    .await?;
+    report.rules = rules;
+    Ok(report)
+}
+
 /// [`run_with_selections`], with the tags each image's scan listed (for the report of
 /// markers holding tags the registry does not list).
 async fn run_writing(
@@ -319,7 +354,7 @@ async fn run_writing(
 /// Chooses a tag for every policy whose image scanned successfully.
 pub fn select(config: &Config, scans: &BTreeMap<String, ImageScan>) -> BTreeMap<String, Selection> {
     let mut out = BTreeMap::new();
-    for (name, policy) in &config.policies {
+    for (name, policy) in config.policies.iter() {
         let image = &config.images[&policy.image];
         let scan = scans.get(&policy.image);
         let (decision, error) = match scan {

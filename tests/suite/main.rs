@@ -14,6 +14,7 @@ mod cli {
 mod daemon {
     mod hooks;
     mod reload;
+    mod repositories;
     mod run;
     mod stop;
 }
