@@ -97,6 +97,11 @@ pub struct PolicyJson {
     pub reason: Option<String>,
     /// Why there is no decision.
     pub error: Option<String>,
+    /// Tags ranked above the choice that a judgement holds back (`too young until T`).
+    pub held: Vec<crate::pass::HeldTag>,
+    /// For a policy following a moving tag: which sibling has its digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow: Option<String>,
 }
 
 /// One environment's part of the pass.
@@ -184,8 +189,10 @@ impl PassJson {
                 image: s.image.clone(),
                 rule: s.rule.clone(),
                 chosen: s.chosen().map(str::to_string),
-                reason: s.decision.as_ref().map(ToString::to_string),
+                reason: s.decision.as_ref().map(|_| s.reason()),
                 error: s.error.clone(),
+                held: s.held.clone(),
+                follow: s.follow.clone(),
             })
             .collect();
         let environments = report

@@ -667,7 +667,7 @@ fn print_scans(report: &PassReport) {
     }
     for selection in report.selections.values() {
         match (&selection.decision, &selection.error) {
-            (Some(decision), _) => println!("policy {}: {decision}", selection.policy),
+            (Some(_), _) => println!("policy {}: {}", selection.policy, selection.reason()),
             (None, Some(_))
                 if report
                     .scans

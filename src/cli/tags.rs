@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+use crate::common::time::{format_duration, rfc3339_seconds};
 use crate::config::Config;
+use crate::eligibility::{AgeSource, Follow, MAX_NEW_JUDGEMENTS, Store, Verdict};
+use crate::pass::{Walk, judge_scan};
 use crate::policy::Policy;
 use crate::reference::ImageName;
 use crate::registry::{Registries, RegistryClient};
@@ -56,6 +59,29 @@ struct PolicyTagsJson {
     ranked: Vec<String>,
     /// Tags the policy does not consider, with why.
     skipped: Vec<SkippedJson>,
+    /// With `min_age`: the age of the best-ranked tags and when young ones become eligible.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ages: Vec<AgeJson>,
+    /// With `follow`: which sibling has the moving tag's digest, or why none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follow: Option<String>,
+}
+
+/// A ranked tag's age.
+#[derive(Debug, serde::Serialize)]
+struct AgeJson {
+    tag: String,
+    /// Seconds since `created` (or first seen); `null` when not judged yet.
+    age_seconds: Option<u64>,
+    /// `created` or `first_seen`.
+    from: Option<&'static str>,
+    /// When it is old enough (RFC 3339).
+    eligible_at: Option<String>,
+    /// True when it is a candidate now.
+    eligible: bool,
+    /// Why not, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// A tag a policy skips.
@@ -158,6 +184,95 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
     let list = runtime
         .block_on(list(&client, &image_name))
         .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let now = super::pass::now_override()?.unwrap_or_else(jiff::Timestamp::now);
+    let judged = match config.images.get(&args.image) {
+        Some(image)
+            if image.min_age.is_some()
+                || config
+                    .policies_for_image(&args.image)
+                    .any(|(_, p)| p.follow.is_some()) =>
+        {
+            super::pass::create_state_dir(&config)?;
+            let store = Store::open(&config.daemon.state_dir);
+            let mut scan = crate::pass::ImageScan {
+                image: args.image.clone(),
+                registry: image_name.registry.clone(),
+                tags: Some(list.tags.clone()),
+                dropped_invalid: 0,
+                requests: 0,
+                error: None,
+                error_kind: None,
+                judged: None,
+            };
+            let policies = crate::pass::policies_of(&config, &args.image);
+            let walk = Walk::First(if args.limit == 0 {
+                MAX_NEW_JUDGEMENTS
+            } else {
+                args.limit
+            });
+            let judging = format!("judging the ages of the tags of {image_name}");
+            runtime.block_on(super::terminal::during(
+                &judging,
+                judge_scan(image, &policies, &mut scan, &client, &store, now, walk),
+            ));
+            scan.judged
+        }
+        _ => None,
+    };
+    let ages_of = |policy: &Policy| -> Vec<AgeJson> {
+        let Some(judged) = &judged else {
+            return Vec::new();
+        };
+        policy
+            .rank(&list.tags)
+            .into_iter()
+            .filter_map(|tag| {
+                let verdict = judged.verdicts.get(&tag)?;
+                let hold = verdict.hold(now);
+                let age = match verdict {
+                    Verdict::Judged { age } => age.clone(),
+                    Verdict::Unjudged { .. } => None,
+                };
+                Some(AgeJson {
+                    age_seconds: age.as_ref().map(|a| a.at(now).as_secs()),
+                    from: age.as_ref().map(|a| match a.source {
+                        AgeSource::Created => "created",
+                        AgeSource::FirstSeen => "first_seen",
+                    }),
+                    eligible_at: age.as_ref().map(|a| rfc3339_seconds(a.eligible_at)),
+                    eligible: hold.is_none(),
+                    reason: hold.map(|h| h.reason),
+                    tag,
+                })
+            })
+            .collect()
+    };
+    let follow_of = |name: &str| -> Option<String> {
+        judged.as_ref()?.follows.get(name).map(|f| match f {
+            Follow::Found {
+                moving,
+                tag,
+                digest,
+            } => format!("{tag} has the digest of {moving} ({digest})"),
+            Follow::Failed(why) => why.clone(),
+        })
+    };
+    let choose_for = |policy: &Policy| -> String {
+        match &judged {
+            Some(j) => {
+                crate::pass::choose(&config, &policy.name, &list.tags, Some(j), now).reason()
+            }
+            None => policy.choose(&list.tags).to_string(),
+        }
+    };
+    let chosen_for = |policy: &Policy| -> Option<String> {
+        match &judged {
+            Some(j) => crate::pass::choose(&config, &policy.name, &list.tags, Some(j), now)
+                .chosen()
+                .map(str::to_string),
+            None => policy.choose(&list.tags).chosen,
+        }
+    };
 
     if args.output.is_json() {
         let mut tags = list.tags.clone();
@@ -170,7 +285,6 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
         let policies = policies
             .iter()
             .map(|policy| {
-                let decision = policy.choose(&list.tags);
                 let mut skipped: Vec<SkippedJson> = list
                     .tags
                     .iter()
@@ -185,10 +299,12 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
                 PolicyTagsJson {
                     name: policy.name.clone(),
                     rule: policy.describe(),
-                    chosen: decision.chosen.clone(),
-                    reason: decision.to_string(),
+                    chosen: chosen_for(policy),
+                    reason: choose_for(policy),
                     ranked: policy.rank(&list.tags),
                     skipped,
+                    ages: ages_of(policy),
+                    follow: follow_of(&policy.name),
                 }
             })
             .collect();
@@ -230,19 +346,36 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for policy in &policies {
-        let decision = policy.choose(&list.tags);
+        let chosen = chosen_for(policy);
         println!(
-            "\npolicy {} ({}): {decision}",
+            "\npolicy {} ({}): {}",
             policy.name,
-            policy.describe()
+            policy.describe(),
+            choose_for(policy)
         );
         let ranked = policy.rank(&list.tags);
+        let ages: std::collections::BTreeMap<String, AgeJson> = ages_of(policy)
+            .into_iter()
+            .map(|a| (a.tag.clone(), a))
+            .collect();
         print_limited(&ranked, limit, |t| {
-            if Some(t) == decision.chosen.as_ref() {
-                format!("  {t}  <- chosen")
-            } else {
-                format!("  {t}")
+            let mut line = format!("  {t}");
+            if let Some(age) = ages.get(t) {
+                if let Some(secs) = age.age_seconds {
+                    let shown = if secs < 60 { secs } else { secs - secs % 60 };
+                    line.push_str(&format!(
+                        "  age {}",
+                        format_duration(std::time::Duration::from_secs(shown.max(1)))
+                    ));
+                }
+                if let Some(reason) = &age.reason {
+                    line.push_str(&format!("  ({reason})"));
+                }
             }
+            if Some(t) == chosen.as_ref() {
+                line.push_str("  <- chosen");
+            }
+            line
         });
     }
     if let [policy] = policies.as_slice() {

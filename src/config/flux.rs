@@ -157,6 +157,8 @@ pub(super) fn apply(
                 interval: repo.interval,
                 exclude,
                 timeout: repo.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                min_age: None,
+                platform: None,
             },
         );
     }
@@ -193,6 +195,7 @@ pub(super) fn apply(
                     DigestReflection::IfNotPresent => DigestPinning::IfNotPresent,
                     DigestReflection::Always => DigestPinning::Always,
                 },
+                follow: None,
             },
         );
     }

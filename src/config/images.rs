@@ -6,6 +6,10 @@ use std::time::Duration;
 use crate::common::settings::Table;
 use crate::common::time::MIN_INTERVAL;
 use crate::reference::ImageName;
+use crate::registry::Platform;
+
+/// The longest `min_age` accepted: a year.
+pub const MAX_MIN_AGE: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// One `[images.NAME]` section.
 #[derive(Debug, Clone)]
@@ -20,6 +24,10 @@ pub struct ImageConfig {
     pub exclude: Vec<regex::Regex>,
     /// Deadline for one scan of this image.
     pub timeout: Duration,
+    /// A tag is a candidate only once it is this old (`min_age`).
+    pub min_age: Option<Duration>,
+    /// Pin this platform's own manifest digest instead of the index digest (`platform`).
+    pub platform: Option<Platform>,
 }
 
 impl PartialEq for ImageConfig {
@@ -28,6 +36,8 @@ impl PartialEq for ImageConfig {
             && self.repository_text == other.repository_text
             && self.interval == other.interval
             && self.timeout == other.timeout
+            && self.min_age == other.min_age
+            && self.platform == other.platform
             && crate::policy::same_patterns(&self.exclude, &other.exclude)
     }
 }
@@ -55,6 +65,24 @@ impl ImageConfig {
         let timeout = t
             .duration("timeout", Some(Duration::from_secs(1)))
             .unwrap_or(Duration::from_secs(60));
+        let min_age = t.duration("min_age", Some(Duration::from_secs(1)));
+        if let Some(age) = min_age
+            && age > MAX_MIN_AGE
+        {
+            t.error(
+                "min_age",
+                "min_age is longer than a year: write a shorter age such as \"2h\" or \"7d\"",
+            );
+        }
+        let platform = t
+            .string("platform")
+            .and_then(|text| match Platform::parse(&text) {
+                Ok(p) => Some(p),
+                Err(err) => {
+                    t.error("platform", err.to_string());
+                    None
+                }
+            });
         t.finish();
         Some(ImageConfig {
             repository: repository?,
@@ -62,6 +90,8 @@ impl ImageConfig {
             interval,
             exclude,
             timeout,
+            min_age,
+            platform,
         })
     }
 }

@@ -28,6 +28,8 @@ pub struct PolicyConfig {
     pub policy: Policy,
     /// Whether digests are written.
     pub pin_digest: DigestPinning,
+    /// A moving tag (`stable`) whose immutable sibling among the policy's tags is written.
+    pub follow: Option<String>,
 }
 
 impl PolicyConfig {
@@ -67,6 +69,17 @@ impl PolicyConfig {
                 None
             }
         };
+        let follow = t.string("follow");
+        if let Some(tag) = &follow
+            && !crate::reference::is_valid_tag(tag)
+        {
+            t.error(
+                "follow",
+                format!(
+                    "{tag:?} is not a tag: name the moving tag to follow, e.g. follow = \"stable\""
+                ),
+            );
+        }
         t.finish();
         let image = image?;
         let exclude = images.get(&image)?.exclude.clone();
@@ -79,6 +92,7 @@ impl PolicyConfig {
             },
             image,
             pin_digest: pin_digest?,
+            follow,
         })
     }
 }

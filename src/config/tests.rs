@@ -514,9 +514,7 @@ token_file = "/etc/baton/matrix-token"
     assert_eq!(n.len(), 4);
     assert_eq!(
         n["hook"].target,
-        NotificationTarget::Webhook {
-            url_file: PathBuf::from("/etc/baton/secrets/hook-url")
-        }
+        NotificationTarget::new(SinkKind::Webhook, "/etc/baton/secrets/hook-url")
     );
     assert_eq!(n["hook"].events, EventKind::ALL.to_vec());
     assert_eq!(n["hook"].max_per_minute, 10);
@@ -524,7 +522,7 @@ token_file = "/etc/baton/matrix-token"
     assert_eq!(n["hook"].timeout, Duration::from_secs(10));
     assert_eq!(n["hook"].retries, 3);
     let team = &n["team"];
-    assert_eq!(team.target.kind(), SinkKind::Slack);
+    assert_eq!(team.target.kind, SinkKind::Slack);
     assert_eq!(team.events, [EventKind::Commit, EventKind::PushFailed]);
     assert_eq!(team.template.as_deref(), Some("{{ text }}"));
     assert_eq!(
@@ -532,19 +530,13 @@ token_file = "/etc/baton/matrix-token"
         (5, 2, 1)
     );
     assert_eq!(team.timeout, Duration::from_secs(5));
-    assert_eq!(n["ops"].target.kind(), SinkKind::Teams);
-    match &n["room"].target {
-        NotificationTarget::Matrix {
-            homeserver,
-            room_id,
-            token_file,
-        } => {
-            assert_eq!(homeserver.as_str(), "https://matrix.example.org/");
-            assert_eq!(room_id, "!AbCdEf:example.org");
-            assert_eq!(token_file, Path::new("/etc/baton/matrix-token"));
-        }
-        other => panic!("expected matrix, got {other:?}"),
-    }
+    assert_eq!(n["ops"].target.kind, SinkKind::Teams);
+    assert_eq!(
+        n["room"].target,
+        NotificationTarget::new(SinkKind::Matrix, "/etc/baton/matrix-token")
+            .with("homeserver", "https://matrix.example.org/")
+            .with("room_id", "!AbCdEf:example.org")
+    );
 }
 
 #[test]
@@ -603,9 +595,9 @@ fn notification_keys_follow_the_kind() {
     ));
     assert_eq!(errs.len(), 4, "{errs:#?}");
     assert!(
-        errs[3].contains(
-            "notifications.x.url_file: a matrix sink takes homeserver, room_id and token_file"
-        ),
+        errs[3].contains("notifications.x.url_file: url_file is for kind = \"webhook\", \"slack\"")
+            && errs[3]
+                .ends_with("; a matrix sink takes homeserver, room_id and token_file: remove it"),
         "{errs:#?}"
     );
     for key in ["homeserver", "room_id", "token_file"] {

@@ -101,7 +101,17 @@ pub fn load(
             config.daemon.concurrency.max(1),
         )),
     };
-    Ok(Loaded::new(config, registries, scan_limit, text))
+    let eligibility = match previous {
+        Some(p) if p.config.daemon.state_dir == config.daemon.state_dir => p.eligibility.clone(),
+        _ => Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir)),
+    };
+    Ok(Loaded::new(
+        config,
+        registries,
+        scan_limit,
+        eligibility,
+        text,
+    ))
 }
 
 /// Runs the daemon until a stop signal. Returns `Ok(true)` after a clean stop, `Ok(false)`

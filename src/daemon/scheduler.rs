@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::state::{Loaded, Shared};
 use crate::config::{Config, ImageConfig};
-use crate::pass::scan_image;
+use crate::pass::{policies_of, scan_and_judge};
 
 /// How far apart the first scans after start-up (or after an image is added) are spread.
 const FIRST_SCAN_SPREAD: Duration = Duration::from_secs(1);
@@ -234,6 +234,7 @@ fn report_panic(
             restart_in.as_secs()
         )),
         error_kind: Some("panic"),
+        judged: None,
     };
     shared.record_scan(&current, &config.repository_text, scan, Duration::ZERO);
 }
@@ -295,7 +296,17 @@ async fn image_task(
         let client = loaded.registries.for_image(&image.repository);
         // Boxed: the HTTP request's state is large and only needed while a scan runs, so a
         // sleeping task stays small.
-        let scan = Box::pin(scan_image(&name, image, client, &loaded.scan_limit));
+        let policies = policies_of(&loaded.config, &name);
+        let now = jiff::Timestamp::now();
+        let scan = Box::pin(scan_and_judge(
+            &name,
+            image,
+            &policies,
+            client,
+            &loaded.scan_limit,
+            &loaded.eligibility,
+            now,
+        ));
         let scan = tokio::select! {
             scan = scan => scan,
             _ = stop.wait_for(|stopping| *stopping) => return,

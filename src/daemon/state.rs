@@ -40,6 +40,8 @@ pub struct Loaded {
     pub registries: Arc<Registries>,
     /// Registry requests in flight at once (`daemon.concurrency`).
     pub scan_limit: Arc<Semaphore>,
+    /// Tag judgements (age) of the state directory, kept across reloads that keep it.
+    pub eligibility: Arc<crate::eligibility::Store>,
     /// The file's bytes when it was loaded, to skip reloads that change nothing.
     pub text: Vec<u8>,
     /// Per repository: the configuration narrowed to it, as its passes take it.
@@ -52,6 +54,7 @@ impl Loaded {
         config: Config,
         registries: Arc<Registries>,
         scan_limit: Arc<Semaphore>,
+        eligibility: Arc<crate::eligibility::Store>,
         text: Vec<u8>,
     ) -> Self {
         let views = config
@@ -68,6 +71,7 @@ impl Loaded {
             host: config,
             registries,
             scan_limit,
+            eligibility,
             text,
             views,
         }
@@ -80,6 +84,7 @@ impl Loaded {
             host: self.host.clone(),
             registries: self.registries.clone(),
             scan_limit: self.scan_limit.clone(),
+            eligibility: self.eligibility.clone(),
             text: self.text.clone(),
             views: self.views.clone(),
         }
@@ -106,6 +111,8 @@ struct CachedTags {
     repository: String,
     /// Valid tags.
     tags: Arc<Vec<String>>,
+    /// What the scan judged about them (age, followed tags).
+    judged: Option<Arc<crate::eligibility::Judged>>,
 }
 
 /// What the mutex guards.
@@ -544,7 +551,7 @@ impl Shared {
             let Some(cached) = state.tags.get(&policy.image) else {
                 continue;
             };
-            let selection = choose(config, policy_name, &cached.tags);
+            let selection = choose(config, policy_name, cached);
             let previous = state.selections.get(policy_name);
             if previous.is_none() || previous.and_then(Selection::chosen) != selection.chosen() {
                 tracing::info!(policy = %policy_name, image = %policy.image, from = previous.and_then(Selection::chosen).unwrap_or("none"), to = selection.chosen().unwrap_or("none"), reason = %reason(&selection), "policy choice after reload");
@@ -641,16 +648,14 @@ impl Shared {
             entry.last_error = scan.error.clone();
             if let Some(tags) = scan.tags {
                 entry.tag_count = tags.len();
-                let tags = Arc::new(tags);
-                state.tags.insert(
-                    scan.image.clone(),
-                    CachedTags {
-                        repository: image.repository_text.clone(),
-                        tags: tags.clone(),
-                    },
-                );
+                let cached = CachedTags {
+                    repository: image.repository_text.clone(),
+                    tags: Arc::new(tags),
+                    judged: scan.judged.clone(),
+                };
+                state.tags.insert(scan.image.clone(), cached.clone());
                 for (policy_name, _) in config.policies_for_image(&scan.image) {
-                    let selection = choose(config, policy_name, &tags);
+                    let selection = choose(config, policy_name, &cached);
                     if selection.chosen().is_some() {
                         self.metrics
                             .policy_choices
@@ -710,6 +715,8 @@ impl Shared {
                         rule: policy.policy.describe(),
                         decision: None,
                         error: Some("the image has not been listed yet".to_string()),
+                        held: Vec::new(),
+                        follow: None,
                     }
                 });
                 (name.clone(), selection)
@@ -921,26 +928,19 @@ fn mirror_single(status: &mut Status) {
     }
 }
 
-/// One policy's choice over `tags`.
-fn choose(config: &Config, policy_name: &str, tags: &[String]) -> Selection {
-    let policy = &config.policies[policy_name];
-    let image = &config.images[&policy.image];
-    Selection {
-        policy: policy_name.to_string(),
-        image: policy.image.clone(),
-        repository: image.repository_text.clone(),
-        rule: policy.policy.describe(),
-        decision: Some(policy.policy.choose(tags)),
-        error: None,
-    }
+/// One policy's choice over an image's cached listing and its judgements, judged now.
+fn choose(config: &Config, policy_name: &str, cached: &CachedTags) -> Selection {
+    crate::pass::choose(
+        config,
+        policy_name,
+        &cached.tags,
+        cached.judged.as_deref(),
+        jiff::Timestamp::now(),
+    )
 }
 
 fn reason(selection: &Selection) -> String {
-    match (&selection.decision, &selection.error) {
-        (Some(decision), _) => decision.to_string(),
-        (None, Some(error)) => error.clone(),
-        (None, None) => String::new(),
-    }
+    selection.reason()
 }
 
 fn policy_statuses(

@@ -1,11 +1,11 @@
-//! The REST dialect of one kind of forge: its roots, how the token is sent, and the three
-//! calls Baton makes. A new forge is a file implementing [`Dialect`] and one line in the
+//! The REST dialect of one kind of forge: its roots, how the token is sent, and the calls
+//! Baton makes. A new forge is a file implementing [`Dialect`] and one line in the
 //! `ForgeKind` list (`src/forge/mod.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{Forge, ForgeError, NewPullRequest, PullRequest};
+use super::{CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest};
 
 /// The reply of one dialect call.
 pub type Reply<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
@@ -58,10 +58,24 @@ pub trait Dialect: Sync {
         title: &'a str,
         body: &'a str,
     ) -> Reply<'a, PullRequest>;
+
+    /// Sets a commit status on `commit`.
+    fn set_status<'a>(
+        &'a self,
+        forge: &'a Forge,
+        commit: &'a str,
+        status: &'a CommitStatus,
+    ) -> Reply<'a, ()>;
+
+    /// Merges pull request `number` if its head is still `head`, or has the forge merge it
+    /// once its required checks pass and approvals are met. "Not now" replies (405, 409...)
+    /// come back as [`ForgeError::Api`] and the caller reads them as waiting.
+    fn merge<'a>(&'a self, forge: &'a Forge, number: u64, head: &'a str)
+    -> Reply<'a, MergeOutcome>;
 }
 
-/// The three calls of a [`Dialect`] impl, each sent to the function of the same name in the
-/// file it is written in; `update` may name another dialect's function instead.
+/// The calls of a [`Dialect`] impl, each sent to the function of the same name in the file it
+/// is written in (or imported there); `update` may name another dialect's function instead.
 macro_rules! calls {
     () => {
         $crate::forge::dialect::calls!(update);
@@ -91,6 +105,24 @@ macro_rules! calls {
             body: &'a str,
         ) -> $crate::forge::Reply<'a, $crate::forge::PullRequest> {
             Box::pin($update(forge, number, title, body))
+        }
+
+        fn set_status<'a>(
+            &'a self,
+            forge: &'a $crate::forge::Forge,
+            commit: &'a str,
+            status: &'a $crate::forge::CommitStatus,
+        ) -> $crate::forge::Reply<'a, ()> {
+            Box::pin(set_status(forge, commit, status))
+        }
+
+        fn merge<'a>(
+            &'a self,
+            forge: &'a $crate::forge::Forge,
+            number: u64,
+            head: &'a str,
+        ) -> $crate::forge::Reply<'a, $crate::forge::MergeOutcome> {
+            Box::pin(merge(forge, number, head))
         }
     };
 }

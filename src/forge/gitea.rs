@@ -1,12 +1,13 @@
 //! Gitea's and Forgejo's pull requests (`/api/v1`): GitHub's shapes under another root, a
-//! list that cannot filter by head, labels by id.
+//! list that cannot filter by head, labels by id, merge when checks succeed.
 
 use serde_json::{Value, json};
 
 use super::api::{array, send_for_pull, with_query};
 use super::dialect::{Dialect, calls};
-use super::github::{self, pull_request, repo_url};
-use super::{Forge, ForgeError, NewPullRequest, PullRequest};
+// Commit statuses are the same request and reply as on GitHub.
+use super::github::{self, pull_request, repo_url, set_status};
+use super::{Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest};
 
 /// Gitea and Forgejo (`/api/v1`).
 pub struct Gitea;
@@ -127,4 +128,29 @@ async fn label(forge: &Forge, number: u64) -> Result<(), ForgeError> {
         .post(format!("{}/issues/{number}/labels", repo_url(forge)))
         .json(&json!({ "labels": ids }));
     forge.send(&action, request).await.map(|_| ())
+}
+
+/// Merges pull request `number` at `head` with `merge_when_checks_succeed`: Gitea/Forgejo
+/// merge now when its checks and approvals pass (200), else schedule it (201); a moved head
+/// is refused (409). Both replies are empty: the pull request is read back to tell which.
+async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, ForgeError> {
+    let action = format!("merge pull request #{number}");
+    let request = forge
+        .http
+        .post(format!("{}/pulls/{number}/merge", repo_url(forge)))
+        .json(&json!({
+            "Do": "merge",
+            "head_commit_id": head,
+            "merge_when_checks_succeed": true,
+        }));
+    forge.send(&action, request).await?;
+    let action = format!("read pull request #{number}");
+    let request = forge
+        .http
+        .get(format!("{}/pulls/{number}", repo_url(forge)));
+    let pr = pull_request(forge, &action, &forge.send(&action, request).await?)?;
+    Ok(match pr.state {
+        crate::forge::PullState::Merged => MergeOutcome::Merged,
+        _ => MergeOutcome::Scheduled,
+    })
 }

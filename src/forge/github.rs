@@ -1,11 +1,14 @@
-//! GitHub's pull requests (`/api/v3`): list by head, open with labels and reviewers, update.
-//! Gitea/Forgejo describe pull requests the same way and reuse the reader here.
+//! GitHub's pull requests (`/api/v3`): list by head, open with labels and reviewers, update,
+//! commit statuses, and merging (the merge endpoint when mergeable, else auto-merge through
+//! GraphQL). Gitea/Forgejo describe pull requests the same way and reuse the reader here.
 
 use serde_json::{Value, json};
 
 use super::api::{array, owner_name, send_for_pull, str_field, with_query};
 use super::dialect::{Dialect, calls};
-use super::{Forge, ForgeError, NewPullRequest, PullRequest, PullState};
+use super::{
+    CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest, PullState,
+};
 
 /// GitHub and GitHub Enterprise Server (`/api/v3`).
 pub struct GitHub;
@@ -80,6 +83,10 @@ pub(super) fn pull_request(
             .and_then(|h| h.get("repo"))
             .map(|r| str_field(r, "full_name"))
             .is_some_and(|name| name.eq_ignore_ascii_case(&forge.repository)),
+        head_sha: v
+            .get("head")
+            .map(|h| str_field(h, "sha"))
+            .unwrap_or_default(),
     })
 }
 
@@ -177,4 +184,159 @@ pub(super) async fn update(
         .patch(format!("{}/pulls/{number}", repo_url(forge)))
         .json(&json!({ "title": title, "body": body }));
     send_for_pull(forge, &action, request, pull_request).await
+}
+
+/// Sets a commit status (`POST /repos/{owner}/{repo}/statuses/{sha}`); Gitea/Forgejo take the
+/// same request.
+pub(super) async fn set_status(
+    forge: &Forge,
+    commit: &str,
+    status: &CommitStatus,
+) -> Result<(), ForgeError> {
+    let action = format!("set commit status {} on {commit}", status.context);
+    let mut body = json!({
+        "state": status.state.github(),
+        "context": status.context,
+        "description": status.short_description(),
+    });
+    if let Some(url) = &status.target_url {
+        body["target_url"] = json!(url);
+    }
+    let request = forge
+        .http
+        .post(format!("{}/statuses/{commit}", repo_url(forge)))
+        .json(&body);
+    forge.send(&action, request).await.map(|_| ())
+}
+
+/// The GraphQL mutation that turns on auto-merge for a pull request whose head is still the
+/// expected commit: GitHub merges it once its required checks pass and approvals are met.
+pub const AUTO_MERGE_MUTATION: &str = "mutation BatonAutoMerge($pullRequestId: ID!, $expectedHeadOid: GitObjectID!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, expectedHeadOid: $expectedHeadOid, mergeMethod: MERGE}) {
+    pullRequest {
+      number
+      autoMergeRequest {
+        enabledAt
+      }
+    }
+  }
+}";
+
+/// GitHub's GraphQL endpoint for the configured API root: `https://api.github.com/graphql`,
+/// or `https://HOST/api/graphql` on Enterprise Server.
+fn graphql_url(forge: &Forge) -> String {
+    match forge.api.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{}/graphql", forge.api),
+    }
+}
+
+/// Reads pull request `number` fresh, then merges it through the merge endpoint when GitHub
+/// says it can be merged now (`mergeable_state` clean, unstable or has_hooks), or turns on
+/// auto-merge when it waits for required checks or approvals (blocked, behind). Both name
+/// `head`, so GitHub refuses if the branch moved meanwhile.
+async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, ForgeError> {
+    let action = format!("read pull request #{number}");
+    let request = forge
+        .http
+        .get(format!("{}/pulls/{number}", repo_url(forge)));
+    let pr = forge.send(&action, request).await?;
+    let sha = pr
+        .get("head")
+        .map(|h| str_field(h, "sha"))
+        .unwrap_or_default();
+    if !sha.eq_ignore_ascii_case(head) {
+        return Ok(MergeOutcome::Waiting(format!(
+            "the head of pull request #{number} is {sha}, not baton's {head}"
+        )));
+    }
+    if pr.get("merged").and_then(Value::as_bool) == Some(true) {
+        return Ok(MergeOutcome::Merged);
+    }
+    if str_field(&pr, "state") != "open" {
+        return Ok(MergeOutcome::Waiting(format!(
+            "pull request #{number} is closed"
+        )));
+    }
+    if pr.get("auto_merge").is_some_and(Value::is_object) {
+        return Ok(MergeOutcome::Scheduled);
+    }
+    let state = str_field(&pr, "mergeable_state");
+    match state.as_str() {
+        "clean" | "unstable" | "has_hooks" => {
+            let action = format!("merge pull request #{number}");
+            let request = forge
+                .http
+                .put(format!("{}/pulls/{number}/merge", repo_url(forge)))
+                .json(&json!({ "sha": head, "merge_method": "merge" }));
+            let reply = forge.send(&action, request).await?;
+            Ok(
+                if reply.get("merged").and_then(Value::as_bool) == Some(true) {
+                    MergeOutcome::Merged
+                } else {
+                    MergeOutcome::Waiting(format!(
+                        "GitHub did not merge it: {}",
+                        str_field(&reply, "message")
+                    ))
+                },
+            )
+        }
+        "blocked" | "behind" => {
+            let node = str_field(&pr, "node_id");
+            enable_auto_merge(forge, number, &node, head, &state).await
+        }
+        "dirty" => Ok(MergeOutcome::Waiting(
+            "it conflicts with its base branch".to_string(),
+        )),
+        "draft" => Ok(MergeOutcome::Waiting("it is a draft".to_string())),
+        "" | "unknown" => Ok(MergeOutcome::Waiting(
+            "GitHub has not worked out yet whether it can be merged".to_string(),
+        )),
+        other => Ok(MergeOutcome::Waiting(format!(
+            "GitHub reports mergeable_state {other:?}"
+        ))),
+    }
+}
+
+/// `enablePullRequestAutoMerge` through GraphQL. GitHub's refusals (auto-merge not allowed in
+/// the repository, the head moved) come back as waiting, with GitHub's words.
+async fn enable_auto_merge(
+    forge: &Forge,
+    number: u64,
+    node: &str,
+    head: &str,
+    state: &str,
+) -> Result<MergeOutcome, ForgeError> {
+    let action = format!("turn on auto-merge for pull request #{number}");
+    if node.is_empty() {
+        return Err(forge.reply_error(&action, "the pull request has no node_id"));
+    }
+    let request = forge.http.post(graphql_url(forge)).json(&json!({
+        "query": AUTO_MERGE_MUTATION,
+        "variables": { "pullRequestId": node, "expectedHeadOid": head },
+    }));
+    let reply = forge.send(&action, request).await?;
+    let errors: Vec<String> = reply
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| str_field(e, "message"))
+        .collect();
+    if !errors.is_empty() {
+        return Ok(MergeOutcome::Waiting(format!(
+            "mergeable_state is {state} and GitHub refused auto-merge: {}",
+            errors.join("; ")
+        )));
+    }
+    let enabled = reply
+        .pointer("/data/enablePullRequestAutoMerge/pullRequest/autoMergeRequest/enabledAt")
+        .is_some_and(|v| !v.is_null());
+    Ok(if enabled {
+        MergeOutcome::Scheduled
+    } else {
+        MergeOutcome::Waiting(format!(
+            "mergeable_state is {state} and GitHub did not turn auto-merge on"
+        ))
+    })
 }

@@ -1,11 +1,13 @@
 //! GitLab's merge requests (`/api/v4`): list by source branch, open with labels and reviewer
-//! ids, update.
+//! ids, update, commit statuses, and merge when the pipeline succeeds.
 
 use serde_json::{Value, json};
 
 use super::api::{array, send_for_pull, str_field, with_query};
 use super::dialect::{Dialect, calls};
-use super::{Forge, ForgeError, NewPullRequest, PullRequest, PullState};
+use super::{
+    CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest, PullState,
+};
 
 /// GitLab (`/api/v4`): merge requests.
 pub struct GitLab;
@@ -72,6 +74,7 @@ fn merge_request(forge: &Forge, action: &str, v: &Value) -> Result<PullRequest, 
             ),
             (Some(source), Some(target)) if source == target
         ),
+        head_sha: str_field(v, "sha"),
     })
 }
 
@@ -162,4 +165,51 @@ async fn update(
         .put(format!("{}/merge_requests/{number}", project_url(forge)))
         .json(&json!({ "title": title, "description": body }));
     send_for_pull(forge, &action, request, merge_request).await
+}
+
+/// Sets a commit status (`POST /projects/:id/statuses/:sha`, the check's name as `name`).
+async fn set_status(forge: &Forge, commit: &str, status: &CommitStatus) -> Result<(), ForgeError> {
+    let action = format!("set commit status {} on {commit}", status.context);
+    let mut body = json!({
+        "state": status.state.gitlab(),
+        "name": status.context,
+        "description": status.short_description(),
+    });
+    if let Some(url) = &status.target_url {
+        body["target_url"] = json!(url);
+    }
+    let request = forge
+        .http
+        .post(format!("{}/statuses/{commit}", project_url(forge)))
+        .json(&body);
+    forge.send(&action, request).await.map(|_| ())
+}
+
+/// Accepts merge request `number` at `head` with `merge_when_pipeline_succeeds`: GitLab merges
+/// it now when its pipeline passed and approvals are met, else once they are; a moved head is
+/// refused (409).
+async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, ForgeError> {
+    let action = format!("merge merge request !{number}");
+    let request = forge
+        .http
+        .put(format!(
+            "{}/merge_requests/{number}/merge",
+            project_url(forge)
+        ))
+        .json(&json!({ "sha": head, "merge_when_pipeline_succeeds": true }));
+    let reply = forge.send(&action, request).await?;
+    Ok(match str_field(&reply, "state").as_str() {
+        "merged" => MergeOutcome::Merged,
+        _ if reply
+            .get("merge_when_pipeline_succeeds")
+            .and_then(Value::as_bool)
+            == Some(true) =>
+        {
+            MergeOutcome::Scheduled
+        }
+        state => MergeOutcome::Waiting(format!(
+            "GitLab left it {state} ({})",
+            str_field(&reply, "detailed_merge_status")
+        )),
+    })
 }

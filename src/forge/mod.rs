@@ -3,12 +3,16 @@
 //!
 //! One [`Forge`] per configuration. It lists the pull requests of a head branch (every state,
 //! so a request closed without merging is seen), opens one with labels, reviewers and draft
-//! state, and updates title and body. The token is read from a file, sent only in the header
-//! the forge expects, marked sensitive, and never appears in logs or errors.
+//! state, and updates title and body. It sets commit statuses and merges Baton's own pull
+//! requests (or has the forge merge them once their checks pass). The token is read from a
+//! file, sent only in the header the forge expects, marked sensitive, and never appears in
+//! logs or errors.
 
 mod api;
 mod config;
 mod dialect;
+mod merge;
+mod status;
 
 // The dialects, one file each, registered in the `ForgeKind` list below.
 mod gitea;
@@ -28,6 +32,8 @@ use crate::common::time::utc;
 
 pub use config::ForgeConfig;
 pub use dialect::{Dialect, Reply};
+pub use merge::MergeOutcome;
+pub use status::{CommitStatus, StatusState};
 
 named_kinds! {
     /// Which REST API a forge speaks. Each kind names its [`Dialect`]: a new forge is a file
@@ -81,6 +87,8 @@ pub struct PullRequest {
     pub author: String,
     /// Whether its head branch lives in this repository (not in a fork).
     pub same_repository: bool,
+    /// The commit its head branch points at, as the forge sees it.
+    pub head_sha: String,
 }
 
 /// What to open.
@@ -324,6 +332,53 @@ impl Forge {
         let updated = dialect.update(self, pr.number, &title, body).await?;
         tracing::info!(forge = %self.kind, number = updated.number, url = %updated.url, "updated pull request");
         Ok(updated)
+    }
+
+    /// Sets a commit status on `commit` (a full commit id) in this repository.
+    pub async fn set_status(&self, commit: &str, status: &CommitStatus) -> Result<(), ForgeError> {
+        if commit.len() < 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ForgeError::Settings(format!(
+                "{commit:?} is not a full commit id: a commit status needs one"
+            )));
+        }
+        self.kind.dialect().set_status(self, commit, status).await?;
+        tracing::info!(forge = %self.kind, commit = %commit, context = %status.context, state = status.state.github(), "set commit status");
+        Ok(())
+    }
+
+    /// Merges Baton's own pull request `pr` if its head is still `head` (a full commit id),
+    /// or has the forge merge it once its required checks pass and its approvals are met.
+    /// A pull request from a fork, or one the token's own user did not open, is refused
+    /// whatever the caller believes; so is one whose head the forge reports elsewhere.
+    pub async fn merge(&self, pr: &PullRequest, head: &str) -> Result<MergeOutcome, ForgeError> {
+        let me = self.own_user().await?;
+        if !pr.same_repository || !pr.author.eq_ignore_ascii_case(me) {
+            return Err(ForgeError::Settings(format!(
+                "pull request #{} is not baton's own (opened by {} from {}): baton merges only pull requests it opened from this repository",
+                pr.number,
+                pr.author,
+                if pr.same_repository {
+                    "this repository"
+                } else {
+                    "a fork"
+                }
+            )));
+        }
+        if !pr.head_sha.eq_ignore_ascii_case(head) {
+            return Ok(MergeOutcome::Waiting(format!(
+                "the forge reports head {} for pull request #{}, baton's branch is at {}",
+                pr.head_sha, pr.number, head
+            )));
+        }
+        let outcome = match self.kind.dialect().merge(self, pr.number, head).await {
+            Ok(outcome) => outcome,
+            Err(ForgeError::Api { status, detail, .. }) if merge::not_mergeable(status) => {
+                MergeOutcome::Waiting(format!("the forge answered {status}{detail}"))
+            }
+            Err(err) => return Err(err),
+        };
+        tracing::info!(forge = %self.kind, number = pr.number, url = %pr.url, head = %head, outcome = %outcome, "asked the forge to merge");
+        Ok(outcome)
     }
 
     /// Sends a request with the token; returns the JSON reply or a classified error.

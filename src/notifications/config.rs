@@ -1,52 +1,11 @@
-//! The `[notifications.NAME]` section as the notifier takes it, and its reader. Webhook URLs
-//! and Matrix tokens are secrets: only files holding them are accepted.
+//! The `[notifications.NAME]` section as the notifier takes it, and its reader: the keys every
+//! sink shares here, each kind's own keys in its file. Secrets are accepted only in files.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use super::kind::NotificationTarget;
 use super::{EventKind, SinkKind, Template};
 use crate::common::settings::Table;
-
-/// Where a notification sink's messages go. Secrets stay in files, read when the sinks start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotificationTarget {
-    /// A generic JSON webhook; the URL is read from `url_file`.
-    Webhook {
-        /// File holding the webhook URL.
-        url_file: PathBuf,
-    },
-    /// A Slack incoming webhook; the URL (which embeds a token) is read from `url_file`.
-    Slack {
-        /// File holding the webhook URL.
-        url_file: PathBuf,
-    },
-    /// A Microsoft Teams incoming webhook or Workflows URL, read from `url_file`.
-    Teams {
-        /// File holding the webhook URL.
-        url_file: PathBuf,
-    },
-    /// A Matrix room on a homeserver, posted to with an access token.
-    Matrix {
-        /// The homeserver's base URL, e.g. `https://matrix.example.org`.
-        homeserver: url::Url,
-        /// The room id, e.g. `!AbCdEf:example.org`.
-        room_id: String,
-        /// File holding the access token.
-        token_file: PathBuf,
-    },
-}
-
-impl NotificationTarget {
-    /// The sink's kind.
-    pub fn kind(&self) -> SinkKind {
-        match self {
-            NotificationTarget::Webhook { .. } => SinkKind::Webhook,
-            NotificationTarget::Slack { .. } => SinkKind::Slack,
-            NotificationTarget::Teams { .. } => SinkKind::Teams,
-            NotificationTarget::Matrix { .. } => SinkKind::Matrix,
-        }
-    }
-}
 
 /// One `[notifications.NAME]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,13 +26,12 @@ pub struct NotificationConfig {
     pub retries: u32,
 }
 
-const KINDS: &str = "\"webhook\", \"slack\", \"teams\" or \"matrix\"";
-
 impl NotificationConfig {
     /// Reads one `[notifications.NAME]` sink; `None` when it has errors (all of them reported).
     pub fn read(t: Table) -> Option<NotificationConfig> {
+        let kinds = listed(SinkKind::ALL.map(|k| format!("{:?}", k.as_str())), "or");
         let kind = t
-            .required_string("kind", &format!("set kind = {KINDS}"))
+            .required_string("kind", &format!("set kind = {kinds}"))
             .and_then(|text| match text.parse::<SinkKind>() {
                 Ok(kind) => Some(kind),
                 Err(why) => {
@@ -84,89 +42,11 @@ impl NotificationConfig {
         if t.has("url") {
             t.mark_known("url");
             t.error(
-            "url",
-            "a webhook URL is a secret (Slack and Teams URLs embed a token): put it in a file readable only by baton and set url_file",
-        );
+                "url",
+                "a webhook URL is a secret (Slack and Teams URLs embed a token): put it in a file readable only by baton and set url_file",
+            );
         }
-        let url_file = t.file_path("url_file");
-        let homeserver = t.string("homeserver");
-        let room_id = t.string("room_id");
-        let token_file = t.file_path("token_file");
-        let target = match kind {
-            Some(SinkKind::Matrix) => {
-                if t.has("url_file") {
-                    t.error(
-                    "url_file",
-                    "a matrix sink takes homeserver, room_id and token_file, not url_file: remove it",
-                );
-                }
-                let homeserver = match homeserver {
-                    Some(text) => check_homeserver(&t, &text),
-                    None => {
-                        if !t.has("homeserver") {
-                            t.missing(
-                            "homeserver",
-                            "give the homeserver's URL, e.g. homeserver = \"https://matrix.example.org\"",
-                        );
-                        }
-                        None
-                    }
-                };
-                let room_id = match room_id {
-                    Some(text) => check_room_id(&t, &text),
-                    None => {
-                        if !t.has("room_id") {
-                            t.missing(
-                                "room_id",
-                                "give the room id, e.g. room_id = \"!AbCdEf:example.org\"",
-                            );
-                        }
-                        None
-                    }
-                };
-                // An inline `token` is reported by finish(); one error for one mistake.
-                if token_file.is_none() && !t.has("token_file") && !t.has("token") {
-                    t.missing(
-                    "token_file",
-                    "give the file holding the bot's access token, e.g. token_file = \"/run/credentials/baton.service/baton_matrix-token\"",
-                );
-                }
-                match (homeserver, room_id, token_file) {
-                    (Some(homeserver), Some(room_id), Some(token_file)) => {
-                        Some(NotificationTarget::Matrix {
-                            homeserver,
-                            room_id,
-                            token_file,
-                        })
-                    }
-                    _ => None,
-                }
-            }
-            Some(kind) => {
-                for key in ["homeserver", "room_id", "token_file"] {
-                    if t.has(key) {
-                        t.error(
-                        key,
-                        format!(
-                            "{key} is for kind = \"matrix\"; a {kind} sink takes url_file: remove it"
-                        ),
-                    );
-                    }
-                }
-                if url_file.is_none() && !t.has("url_file") && !t.has("url") {
-                    t.missing(
-                    "url_file",
-                    "give the file holding the webhook URL, e.g. url_file = \"/run/credentials/baton.service/baton_slack-webhook\"",
-                );
-                }
-                url_file.map(|url_file| match kind {
-                    SinkKind::Slack => NotificationTarget::Slack { url_file },
-                    SinkKind::Teams => NotificationTarget::Teams { url_file },
-                    _ => NotificationTarget::Webhook { url_file },
-                })
-            }
-            None => None,
-        };
+        let target = read_target(&t, kind);
         let events = read_events(&t);
         let template = t.string("template");
         if let (Some(source), Some(events)) = (&template, &events)
@@ -221,64 +101,75 @@ fn read_events(t: &Table) -> Option<Vec<EventKind>> {
     ok.then_some(kinds)
 }
 
-fn check_homeserver(t: &Table, text: &str) -> Option<url::Url> {
-    let example = "write e.g. \"https://matrix.example.org\"";
-    let url = match url::Url::parse(text.trim()) {
-        Ok(url) => url,
-        Err(err) => {
-            t.error(
-                "homeserver",
-                format!("{text:?} is not a URL ({err}): {example}"),
-            );
-            return None;
-        }
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        t.error(
-            "homeserver",
-            format!("{text:?} is not an http or https URL: {example}"),
-        );
-        return None;
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        t.error(
-            "homeserver",
-            "the homeserver URL carries credentials: remove them and put the access token in token_file",
-        );
-        return None;
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        t.error(
-            "homeserver",
-            format!("{text:?} has a query or fragment: give the homeserver's base URL only"),
-        );
-        return None;
-    }
-    Some(url)
+/// Every key a kind reads besides the shared ones: its own, then its secret file's.
+fn keys_of(kind: SinkKind) -> Vec<&'static str> {
+    let sink = kind.sink();
+    let mut keys = sink.keys().to_vec();
+    keys.push(sink.secret().key);
+    keys
 }
 
-fn check_room_id(t: &Table, text: &str) -> Option<String> {
-    let text = text.trim();
-    if text.starts_with('#') {
-        t.error(
-            "room_id",
-            format!(
-                "{text:?} is a room alias: give the room id (\"!...:server\", shown in the room's settings under Advanced)"
+/// The kind's target: its secret file and settings, after reporting every key that
+/// belongs to another kind. With no kind, the other keys are only taken as known.
+fn read_target(t: &Table, kind: Option<SinkKind>) -> Option<NotificationTarget> {
+    let Some(kind) = kind else {
+        for key in SinkKind::ALL.into_iter().flat_map(keys_of) {
+            t.mark_known(key);
+        }
+        return None;
+    };
+    let own = keys_of(kind);
+    let mut foreign: Vec<&'static str> = SinkKind::ALL
+        .into_iter()
+        .flat_map(keys_of)
+        .filter(|key| !own.contains(key))
+        .collect();
+    foreign.sort_unstable();
+    foreign.dedup();
+    for key in foreign {
+        if t.has(key) {
+            t.mark_known(key);
+            let owners = SinkKind::ALL
+                .into_iter()
+                .filter(|other| keys_of(*other).contains(&key))
+                .map(|other| format!("{:?}", other.as_str()));
+            t.error(
+                key,
+                format!(
+                    "{key} is for kind = {}; a {kind} sink takes {}: remove it",
+                    listed(owners, "or"),
+                    listed(own.iter(), "and")
+                ),
+            );
+        }
+    }
+    let sink = kind.sink();
+    let settings = sink.read(t);
+    let secret = sink.secret();
+    let secret_file = t.file_path(secret.key);
+    let inline = secret.key.strip_suffix("_file").unwrap_or(secret.key);
+    // An inline secret is reported by the `url` check above or by finish().
+    if secret_file.is_none() && !t.has(secret.key) && !t.has(inline) {
+        t.missing(
+            secret.key,
+            &format!(
+                "give the file holding the {}, e.g. {} = {:?}",
+                secret.holds, secret.key, secret.example
             ),
         );
-        return None;
     }
-    let valid = text.starts_with('!')
-        && text
-            .split_once(':')
-            .is_some_and(|(local, server)| local.len() > 1 && !server.is_empty())
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
-        t.error(
-            "room_id",
-            format!("{text:?} is not a room id: write e.g. \"!AbCdEf:example.org\""),
-        );
-        return None;
+    Some(NotificationTarget {
+        kind,
+        secret_file: secret_file?,
+        settings: settings?,
+    })
+}
+
+/// `a, b or c` (with `word` = "or").
+fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, word: &str) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} {word} {last}", rest.join(", ")),
+        _ => items.join(""),
     }
-    Some(text.to_string())
 }

@@ -24,9 +24,15 @@
 
 mod config;
 mod event;
+mod kind;
 mod limit;
 mod render;
 mod sink;
+
+mod matrix;
+mod slack;
+mod teams;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,8 +46,9 @@ use tokio::sync::mpsc::error::TrySendError;
 use crate::common::template::TemplateError;
 use crate::common::text::comma_list;
 
-pub use config::{NotificationConfig, NotificationTarget};
+pub use config::NotificationConfig;
 pub use event::{Event, EventKind, ScanFailures};
+pub use kind::{Endpoint, NotificationTarget, SecretFile, Settings, Sink};
 pub use limit::{Message, Outbox, Queued, RateLimiter, WINDOW};
 pub use render::{Composed, SCHEMA_VERSION, Template, compose, payload, sample};
 
@@ -49,16 +56,17 @@ use crate::common::kind::named_kinds;
 use sink::{Counters, Target, Worker};
 
 named_kinds! {
-    /// The kinds of sink, as named in `notifications.NAME.kind`.
-    pub enum SinkKind: "a sink kind" {
+    /// The kinds of sink, as named in `notifications.NAME.kind`, each with its [`Sink`]:
+    /// registering a kind here is all the rest of Baton needs.
+    pub enum SinkKind: "a sink kind", fn sink -> dyn Sink {
         /// A generic JSON webhook (POST, Baton's own schema).
-        Webhook = "webhook",
+        Webhook = "webhook" => webhook::Webhook,
         /// A Slack incoming webhook (`text` and blocks).
-        Slack = "slack",
+        Slack = "slack" => slack::Slack,
         /// A Microsoft Teams incoming webhook or Workflows trigger (an Adaptive Card).
-        Teams = "teams",
+        Teams = "teams" => teams::Teams,
         /// A Matrix room, through the client-server API.
-        Matrix = "matrix",
+        Matrix = "matrix" => matrix::Matrix,
     }
 }
 
@@ -147,16 +155,17 @@ pub enum NotifyError {
         /// What belongs in it.
         what: &'static str,
     },
-    /// The URL file does not hold an http(s) URL (its content is not repeated here).
-    #[error(
-        "notifications.{sink}.url_file: {} does not hold an http or https URL: put the webhook URL alone in the file",
-        path.display()
-    )]
-    BadUrl {
+    /// The secret file's content is not usable (it is not repeated here).
+    #[error("notifications.{sink}.{key}: {} {why}", path.display())]
+    BadSecret {
         /// The sink's name.
         sink: String,
+        /// `url_file` or `token_file`.
+        key: &'static str,
         /// The file.
         path: PathBuf,
+        /// What is wrong and what to do, from the kind's [`Sink::endpoint`].
+        why: String,
     },
     /// The template does not compile (the configuration check normally catches this).
     #[error("notifications.{sink}.template: {source}")]
@@ -230,31 +239,22 @@ fn read_secret(
 }
 
 fn target(name: &str, config: &NotificationConfig) -> Result<Target, NotifyError> {
-    match &config.target {
-        NotificationTarget::Webhook { url_file }
-        | NotificationTarget::Slack { url_file }
-        | NotificationTarget::Teams { url_file } => {
-            let text = read_secret(name, "url_file", url_file, "webhook URL")?;
-            let bad = || NotifyError::BadUrl {
-                sink: name.to_string(),
-                path: url_file.clone(),
-            };
-            let url = url::Url::parse(&text).map_err(|_| bad())?;
-            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(bad());
-            }
-            Ok(Target::Post { url })
+    let target = &config.target;
+    let secret_file = target.kind.sink().secret();
+    let secret = read_secret(
+        name,
+        secret_file.key,
+        &target.secret_file,
+        secret_file.holds,
+    )?;
+    Target::new(target.kind, secret, target.settings.clone()).map_err(|why| {
+        NotifyError::BadSecret {
+            sink: name.to_string(),
+            key: secret_file.key,
+            path: target.secret_file.clone(),
+            why,
         }
-        NotificationTarget::Matrix {
-            homeserver,
-            room_id,
-            token_file,
-        } => Ok(Target::Matrix {
-            homeserver: homeserver.clone(),
-            room_id: room_id.clone(),
-            token: read_secret(name, "token_file", token_file, "access token")?,
-        }),
-    }
+    })
 }
 
 impl Notifier {
@@ -310,7 +310,7 @@ impl Notifier {
                     continue;
                 }
             };
-            let kind = config.target.kind();
+            let kind = config.target.kind;
             let counters = Arc::new(Counters::default());
             let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
             tracing::info!(sink = %name, kind = %kind, host = %target.host(), events = %comma_list(&config.events), max_per_minute = config.max_per_minute, "notification sink ready");

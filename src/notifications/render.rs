@@ -17,8 +17,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Longest text sent to any sink, in characters; longer text is cut with `…`.
 const MAX_TEXT: usize = 4000;
-/// Slack refuses a section block text over 3000 characters.
-const SLACK_SECTION_MAX: usize = 3000;
 
 /// An operator's message template (minijinja), checked against a sample of every event
 /// kind it will see. Variables: `event` (the kind's name), `summary` (one line), `text`
@@ -215,7 +213,7 @@ pub fn compose(
 }
 
 /// Cuts `text` to at most `max` characters, ending with `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
+pub(super) fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
@@ -224,114 +222,9 @@ fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-/// Slack's mrkdwn escaping: event data can never become a mention or a link.
-fn slack_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Teams' Markdown (Adaptive Card TextBlock: emphasis, links, lists) escaped with
-/// backslashes, so event data (a registry's error text, a git hook's message) shows as
-/// written and never becomes a link or formatting.
-fn teams_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (n, line) in text.split('\n').enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        let body = line.trim_start();
-        out.push_str(&line[..line.len() - body.len()]);
-        // A line starting like a list item: `- `, `+ `, `1. `.
-        let digits = body.chars().take_while(char::is_ascii_digit).count();
-        let bytes = body.as_bytes();
-        let spaced = |at: usize| bytes.get(at + 1).is_none_or(|b| *b == b' ');
-        let list_mark = match bytes.get(digits) {
-            Some(b'-' | b'+') if digits == 0 && spaced(0) => Some(0),
-            Some(b'.') if digits > 0 && spaced(digits) => Some(digits),
-            _ => None,
-        };
-        for (i, c) in body.chars().enumerate() {
-            if matches!(c, '\\' | '*' | '_' | '[' | ']' | '~' | '`') || list_mark == Some(i) {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The request body for a sink of `kind`.
 pub fn payload(kind: SinkKind, composed: &Composed) -> Value {
-    match kind {
-        SinkKind::Webhook => composed.json.clone(),
-        SinkKind::Slack => {
-            let text = slack_escape(&composed.text);
-            let mut context = format!("baton · {} · {}", composed.event, composed.time);
-            if let Some(link) = &composed.link {
-                let link = slack_escape(link).replace('|', "%7C");
-                context.push_str(&format!(" · <{link}|open the review>"));
-            }
-            json!({
-                "text": text,
-                "blocks": [
-                    {
-                        "type": "section",
-                        "text": {"type": "mrkdwn", "text": truncate(&text, SLACK_SECTION_MAX)},
-                    },
-                    {
-                        "type": "context",
-                        "elements": [{"type": "mrkdwn", "text": context}],
-                    },
-                ],
-            })
-        }
-        SinkKind::Teams => {
-            let (title, rest) = match composed.text.split_once('\n') {
-                Some((title, rest)) => (teams_escape(title), teams_escape(rest.trim())),
-                None => (teams_escape(&composed.text), String::new()),
-            };
-            let mut body = vec![json!({
-                "type": "TextBlock",
-                "text": title,
-                "weight": "Bolder",
-                "size": "Medium",
-                "wrap": true,
-            })];
-            if !rest.is_empty() {
-                body.push(json!({"type": "TextBlock", "text": rest, "wrap": true}));
-            }
-            body.push(json!({
-                "type": "TextBlock",
-                "text": format!("baton · {} · {}", composed.event, composed.time),
-                "isSubtle": true,
-                "size": "Small",
-                "wrap": true,
-            }));
-            let mut card = json!({
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "msteams": {"width": "Full"},
-                "body": body,
-            });
-            if let Some(link) = &composed.link {
-                card["actions"] = json!([
-                    {"type": "Action.OpenUrl", "title": "Open the review", "url": link}
-                ]);
-            }
-            json!({
-                "type": "message",
-                "attachments": [{
-                    "contentType": "application/vnd.microsoft.card.adaptive",
-                    "contentUrl": null,
-                    "content": card,
-                }],
-            })
-        }
-        // Plain `body` only, no `formatted_body`: clients show it as text, never as HTML.
-        SinkKind::Matrix => json!({"msgtype": "m.notice", "body": composed.text}),
-    }
+    kind.sink().payload(composed)
 }
 
 #[cfg(test)]
@@ -448,7 +341,10 @@ mod tests {
         let (c, _) = compose(&single(event), None, 10, at());
         let body = payload(SinkKind::Slack, &c);
         let section = body["blocks"][0]["text"]["text"].as_str().unwrap();
-        assert_eq!(section.chars().count(), SLACK_SECTION_MAX);
+        assert_eq!(
+            section.chars().count(),
+            super::super::slack::SLACK_SECTION_MAX
+        );
         assert!(section.ends_with('…'));
         assert_eq!(body["text"].as_str().unwrap().chars().count(), MAX_TEXT);
     }
@@ -488,10 +384,6 @@ mod tests {
         assert_eq!(
             card["body"][0]["text"],
             "staging: push failed: remote: \\[approve here\\](https://evil.example) \\*\\*now\\*\\*"
-        );
-        assert_eq!(
-            teams_escape("- a\n  1. b\n3.0 c-d"),
-            "\\- a\n  1\\. b\n3.0 c-d"
         );
     }
 

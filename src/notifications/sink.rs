@@ -13,6 +13,7 @@ const MAX_ERROR_REPLY: usize = 64 * 1024;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::kind::{Endpoint, Settings};
 use super::limit::{Message, Outbox, Queued};
 use super::render::{Composed, Template, compose, payload};
 use super::{EventKind, NotifierOptions, SinkKind, SinkStats};
@@ -20,72 +21,70 @@ use crate::common::backoff::Backoff;
 use crate::common::http::parse_retry_after;
 use crate::common::text::with_causes;
 
-/// Where a sink's messages go. Its Debug output names the host only: webhook URLs embed
-/// tokens.
-pub(super) enum Target {
-    /// POST to a webhook URL (generic, Slack, Teams).
-    Post {
-        /// The full URL, a secret.
-        url: url::Url,
-    },
-    /// PUT a room message on a Matrix homeserver.
-    Matrix {
-        /// The homeserver's base URL.
-        homeserver: url::Url,
-        /// The room id (`!abc:example.org`).
-        room_id: String,
-        /// The access token, a secret.
-        token: String,
-    },
+/// Where a sink's messages go: its kind, the secret read from its file and its settings.
+/// Its Debug output names the kind and host only: webhook URLs embed tokens.
+pub(super) struct Target {
+    kind: SinkKind,
+    secret: String,
+    settings: Settings,
+    host: String,
 }
 
 impl Target {
-    /// The host messages go to, safe to log.
-    pub(super) fn host(&self) -> String {
-        let url = match self {
-            Target::Post { url } => url,
-            Target::Matrix { homeserver, .. } => homeserver,
-        };
-        match (url.host_str(), url.port()) {
+    /// Checks that the kind can address a message with this secret and these settings.
+    pub(super) fn new(
+        kind: SinkKind,
+        secret: String,
+        settings: Settings,
+    ) -> Result<Target, String> {
+        let endpoint = kind.sink().endpoint(&secret, &settings, "0")?;
+        let host = match (endpoint.url.host_str(), endpoint.url.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_string(),
             (None, _) => "-".to_string(),
-        }
+        };
+        Ok(Target {
+            kind,
+            secret,
+            settings,
+            host,
+        })
     }
 
-    /// Strings that must never reach a log line.
+    /// The host messages go to, safe to log.
+    pub(super) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Where the message with transaction id `txn` goes.
+    fn endpoint(&self, txn: &str) -> Result<Endpoint, String> {
+        self.kind.sink().endpoint(&self.secret, &self.settings, txn)
+    }
+
+    /// Strings that must never reach a log line: the secret, and when it is a URL, its
+    /// normal form, path and query (Slack: /services/T/B/SECRET).
     fn secrets(&self) -> Vec<String> {
-        match self {
-            Target::Post { url } => {
-                let mut out = vec![url.as_str().to_string()];
-                // The path and query carry the token (Slack: /services/T/B/SECRET).
-                let path = url.path();
-                if path.len() > 1 {
-                    out.push(path.to_string());
-                }
-                if let Some(query) = url.query() {
-                    out.push(query.to_string());
-                }
-                out
+        let mut out = vec![self.secret.clone()];
+        if let Ok(url) = url::Url::parse(&self.secret) {
+            out.push(url.as_str().to_string());
+            let path = url.path();
+            if path.len() > 1 {
+                out.push(path.to_string());
             }
-            Target::Matrix { token, .. } => vec![token.clone()],
+            if let Some(query) = url.query() {
+                out.push(query.to_string());
+            }
         }
+        out
     }
 }
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Target::Post { .. } => f
-                .debug_struct("Post")
-                .field("host", &self.host())
-                .finish_non_exhaustive(),
-            Target::Matrix { room_id, .. } => f
-                .debug_struct("Matrix")
-                .field("host", &self.host())
-                .field("room_id", room_id)
-                .finish_non_exhaustive(),
-        }
+        f.debug_struct("Target")
+            .field("kind", &self.kind.as_str())
+            .field("host", &self.host)
+            .finish_non_exhaustive()
     }
 }
 
@@ -281,22 +280,17 @@ impl Worker {
     }
 
     async fn attempt(&self, body: &serde_json::Value, txn: &str) -> Result<u16, Failure> {
-        let request = match &self.target {
-            Target::Post { url } => self.http.post(url.clone()),
-            Target::Matrix {
-                homeserver,
-                room_id,
-                token,
-            } => {
-                let url = matrix_send_url(homeserver, room_id, txn).map_err(|reason| {
-                    Failure::Permanent {
-                        reason,
-                        status: None,
-                    }
-                })?;
-                self.http.put(url).bearer_auth(token)
-            }
-        };
+        let endpoint = self
+            .target
+            .endpoint(txn)
+            .map_err(|reason| Failure::Permanent {
+                reason,
+                status: None,
+            })?;
+        let mut request = self.http.request(endpoint.method, endpoint.url);
+        if let Some(token) = &endpoint.bearer {
+            request = request.bearer_auth(token);
+        }
         let response = request
             .timeout(self.timeout)
             .json(body)
@@ -391,34 +385,6 @@ fn error_chain(err: reqwest::Error) -> String {
     with_causes(head, &err)
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode_segment(segment: &str) -> String {
-    let mut out = String::new();
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// `{homeserver}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}`.
-pub(super) fn matrix_send_url(
-    homeserver: &url::Url,
-    room_id: &str,
-    txn: &str,
-) -> Result<url::Url, String> {
-    let base = homeserver.as_str().trim_end_matches('/');
-    let text = format!(
-        "{base}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
-        encode_segment(room_id),
-        encode_segment(txn)
-    );
-    url::Url::parse(&text).map_err(|e| format!("cannot build the Matrix URL: {e}"))
-}
-
 /// True when a sink with these settings wants `event`.
 pub(super) fn wants(
     events: &[EventKind],
@@ -442,33 +408,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matrix_urls_encode_the_room() {
-        let hs = url::Url::parse("https://matrix.example.org/").unwrap();
-        let url = matrix_send_url(&hs, "!abc:example.org", "baton-1-2").unwrap();
-        assert_eq!(
-            url.as_str(),
-            "https://matrix.example.org/_matrix/client/v3/rooms/%21abc%3Aexample.org/send/m.room.message/baton-1-2"
-        );
-        let prefixed = url::Url::parse("https://example.org/matrix").unwrap();
-        assert_eq!(
-            matrix_send_url(&prefixed, "!r:x", "t").unwrap().path(),
-            "/matrix/_matrix/client/v3/rooms/%21r%3Ax/send/m.room.message/t"
-        );
-    }
-
-    #[test]
     fn debug_output_names_the_host_only() {
-        let target = Target::Post {
-            url: url::Url::parse("https://hooks.slack.com/services/T0/B0/s3cr3t").unwrap(),
-        };
+        let target = Target::new(
+            SinkKind::Slack,
+            "https://hooks.slack.com/services/T0/B0/s3cr3t".into(),
+            Settings::new(),
+        )
+        .unwrap();
         let text = format!("{target:?}");
-        assert_eq!(text, "Post { host: \"hooks.slack.com\", .. }");
-        let target = Target::Matrix {
-            homeserver: url::Url::parse("http://127.0.0.1:8008").unwrap(),
-            room_id: "!r:x".into(),
-            token: "syt_secret".into(),
-        };
+        assert_eq!(
+            text,
+            "Target { kind: \"slack\", host: \"hooks.slack.com\", .. }"
+        );
+        assert!(
+            target
+                .secrets()
+                .contains(&"/services/T0/B0/s3cr3t".to_string())
+        );
+        let target = Target::new(
+            SinkKind::Matrix,
+            "syt_secret".into(),
+            Settings::from([
+                ("homeserver", "http://127.0.0.1:8008/".to_string()),
+                ("room_id", "!r:x".to_string()),
+            ]),
+        )
+        .unwrap();
         assert!(!format!("{target:?}").contains("syt_secret"));
+        assert_eq!(target.host(), "127.0.0.1:8008");
     }
 
     #[test]

@@ -72,6 +72,7 @@ mod tests {
             requests: 1,
             error: error.map(str::to_string),
             error_kind: error.map(|_| "network"),
+            judged: None,
         }
     }
 

@@ -164,6 +164,7 @@ soak = "24h"
                         requests: 1,
                         error: None,
                         error_kind: None,
+                        judged: None,
                     },
                 )
             })

@@ -1,8 +1,10 @@
 //! One pass over everything: scan registries, choose versions, edit each environment's
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
+mod choose;
 mod events;
 mod gates;
+mod judge;
 mod moves;
 mod progress;
 mod promote;
@@ -27,16 +29,18 @@ use crate::promotion;
 use crate::reference::Reference;
 use crate::registry::Registries;
 
+pub use choose::choose;
 pub use events::{events_from_report, scan_failures};
 pub use gates::{HISTORY_LIMIT, Manual};
+pub use judge::{FOLLOW_DEPTH, Walk, judge_scan};
 pub use moves::moves_from_plan;
 pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
-    EnvironmentReport, Outcome, PassReport, Review, ReviewAction, Running, Selection, Waiting,
-    waiting_text,
+    EnvironmentReport, HeldTag, Outcome, PassReport, Review, ReviewAction, Running, Selection,
+    Waiting, waiting_text,
 };
-pub use scan::{ImageScan, scan_image, scan_images};
+pub use scan::{ImageScan, policies_of, scan_and_judge, scan_image, scan_images};
 
 /// What a pass should do.
 #[derive(Debug, Clone, Default)]
@@ -137,8 +141,10 @@ pub async fn run(
         .map_err(PassError::Sync)?;
     let config: &Config = &effective;
     check_options(config, options)?;
-    let scans = scan_images(config, registries, options.progress.as_ref()).await;
-    let selections = select(config, &scans);
+    let now = options.now.unwrap_or_else(Timestamp::now);
+    let store = std::sync::Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir));
+    let scans = scan_images(config, registries, &store, now, options.progress.as_ref()).await;
+    let selections = select_at(config, &scans, now);
     let listed = scans
         .iter()
         .filter_map(|(name, scan)| {
@@ -258,13 +264,16 @@ pub async fn read_rules<'a>(
 /// rules commit applied and the report carries `rules`.
 pub async fn run_with_rules(
     config: &Config,
-    rules: Option<rules::RulesReport>,
+    report_rules: Option<rules::RulesReport>,
     registries: &Registries,
     workspace: &Workspace,
     options: &PassOptions,
     selections: BTreeMap<String, Selection>,
 ) -> Result<PassReport, PassError> {
-    let rules_commit = rules.as_ref().and_then(|r| r.applied.clone());
+    if !options.dry_run {
+        rules::mark_refused(config, report_rules.as_ref()).await;
+    }
+    let rules_commit = report_rules.as_ref().and_then(|r| r.applied.clone());
     let mut report = run_writing(
         config,
         registries,
@@ -275,7 +284,7 @@ pub async fn run_with_rules(
         rules_commit,
     )
     .await?;
-    report.rules = rules;
+    report.rules = report_rules;
     Ok(report)
 }
 
@@ -351,33 +360,45 @@ async fn run_writing(
     })
 }
 
-/// Chooses a tag for every policy whose image scanned successfully.
+/// Chooses a tag for every policy whose image scanned successfully, judged now.
 pub fn select(config: &Config, scans: &BTreeMap<String, ImageScan>) -> BTreeMap<String, Selection> {
+    select_at(config, scans, Timestamp::now())
+}
+
+/// Chooses a tag for every policy whose image scanned successfully, with tag judgements
+/// (age) applied at `now`.
+pub fn select_at(
+    config: &Config,
+    scans: &BTreeMap<String, ImageScan>,
+    now: Timestamp,
+) -> BTreeMap<String, Selection> {
     let mut out = BTreeMap::new();
     for (name, policy) in config.policies.iter() {
         let image = &config.images[&policy.image];
-        let scan = scans.get(&policy.image);
-        let (decision, error) = match scan {
+        let selection = match scans.get(&policy.image) {
             Some(ImageScan {
-                tags: Some(tags), ..
-            }) => (Some(policy.policy.choose(tags)), None),
-            Some(ImageScan { error: Some(e), .. }) => (None, Some(format!("scan failed: {e}"))),
-            _ => (None, Some("image was not scanned".to_string())),
-        };
-        if let Some(decision) = &decision {
-            tracing::info!(policy = %name, image = %policy.image, chosen = decision.chosen.as_deref().unwrap_or("none"), reason = %decision, "policy choice");
-        }
-        out.insert(
-            name.clone(),
-            Selection {
+                tags: Some(tags),
+                judged,
+                ..
+            }) => choose(config, name, tags, judged.as_deref(), now),
+            scan => Selection {
                 policy: name.clone(),
                 image: policy.image.clone(),
                 repository: image.repository_text.clone(),
                 rule: policy.policy.describe(),
-                decision,
-                error,
+                decision: None,
+                error: Some(match scan {
+                    Some(ImageScan { error: Some(e), .. }) => format!("scan failed: {e}"),
+                    _ => "image was not scanned".to_string(),
+                }),
+                held: Vec::new(),
+                follow: None,
             },
-        );
+        };
+        if selection.decision.is_some() {
+            tracing::info!(policy = %name, image = %policy.image, chosen = selection.chosen().unwrap_or("none"), reason = %selection.reason(), "policy choice");
+        }
+        out.insert(name.clone(), selection);
     }
     out
 }
@@ -956,10 +977,17 @@ async fn resolve_digests(
         let mut cache = cx.digests.lock().await;
         if !cache.contains_key(&key) {
             let result = match cx.registries.for_image(&image.repository) {
-                Ok(client) => client
-                    .digest(&image.repository.repository, &tag)
-                    .await
-                    .map_err(|e| e.to_string()),
+                // With a platform, its own manifest inside the index; else the tag's digest.
+                Ok(client) => match &image.platform {
+                    Some(platform) => client
+                        .platform_digest(&image.repository.repository, &tag, platform)
+                        .await
+                        .map_err(|e| format!("image {image_name}: {e}")),
+                    None => client
+                        .digest(&image.repository.repository, &tag)
+                        .await
+                        .map_err(|e| e.to_string()),
+                },
                 Err(e) => Err(e.to_string()),
             };
             if let Err(why) = &result {

@@ -215,6 +215,8 @@ pub async fn promote(
                     rule: policy.policy.describe(),
                     decision: None,
                     error: None,
+                    held: Vec::new(),
+                    follow: None,
                 },
             )
         })

@@ -22,14 +22,63 @@ pub struct Selection {
     pub rule: String,
     /// The policy's decision, when the scan succeeded.
     pub decision: Option<Decision>,
-    /// Why there is no decision (the scan failed).
+    /// Why there is no decision (the scan failed, a followed tag has no sibling).
     pub error: Option<String>,
+    /// Tags the policy ranks above the choice that a judgement holds back, best first.
+    pub held: Vec<HeldTag>,
+    /// For a policy that follows a moving tag: which sibling has its digest.
+    pub follow: Option<String>,
+}
+
+/// A tag the policy would rank above its choice, held back by a judgement.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldTag {
+    /// The tag.
+    pub tag: String,
+    /// Why: `too young until 2026-11-27T01:00:00Z (created ...)`.
+    pub reason: String,
+    /// When it becomes a candidate, when known.
+    #[serde(serialize_with = "crate::pass::report::serialize_time")]
+    pub until: Option<jiff::Timestamp>,
+}
+
+/// An optional instant as RFC 3339 seconds.
+pub(crate) fn serialize_time<S: serde::Serializer>(
+    at: &Option<jiff::Timestamp>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => s.serialize_some(&crate::common::time::rfc3339_seconds(*at)),
+        None => s.serialize_none(),
+    }
 }
 
 impl Selection {
     /// The chosen tag, if any.
     pub fn chosen(&self) -> Option<&str> {
         self.decision.as_ref().and_then(|d| d.chosen.as_deref())
+    }
+
+    /// The choice in words, with what follows and what is held back.
+    pub fn reason(&self) -> String {
+        let mut text = match (&self.decision, &self.error) {
+            (_, Some(error)) => error.clone(),
+            (Some(decision), None) if decision.chosen.is_none() && !self.held.is_empty() => {
+                format!("no candidate by {} yet", decision.rule)
+            }
+            (Some(decision), None) => decision.to_string(),
+            (None, None) => String::new(),
+        };
+        if let Some(follow) = &self.follow {
+            text.push_str(&format!("; {follow}"));
+        }
+        for held in self.held.iter().take(3) {
+            text.push_str(&format!("; {} {}", held.tag, held.reason));
+        }
+        if self.held.len() > 3 {
+            text.push_str(&format!("; {} more held", self.held.len() - 3));
+        }
+        text
     }
 }
 
@@ -292,6 +341,17 @@ impl PassReport {
             .values()
             .filter_map(|s| s.error.as_ref().map(|e| format!("image {}: {e}", s.image)))
             .collect();
+        // A policy that cannot choose although its image was listed (a followed tag
+        // without a sibling).
+        for selection in self.selections.values() {
+            let listed = self
+                .scans
+                .get(&selection.image)
+                .is_some_and(|s| s.error.is_none());
+            if let (true, Some(why)) = (listed, &selection.error) {
+                out.push(format!("policy {}: {why}", selection.policy));
+            }
+        }
         for (image, tag, why) in &self.digest_failures {
             out.push(format!(
                 "image {image}: cannot read the digest of {tag}, its pinned markers did not move: {why}"

@@ -3,8 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{Config, ImageConfig};
+use jiff::Timestamp;
+
+use crate::config::{Config, ImageConfig, PolicyConfig};
+use crate::eligibility::Store;
 use crate::registry::{Registries, RegistryClient, RegistryError};
+
+use super::judge::{Walk, judge_scan};
 
 use super::progress::{Progress, Step, report};
 
@@ -25,6 +30,8 @@ pub struct ImageScan {
     pub error: Option<String>,
     /// The error's kind, for metrics labels.
     pub error_kind: Option<&'static str>,
+    /// Per-tag judgements (age, followed tags), when the image needs them.
+    pub judged: Option<Arc<crate::eligibility::Judged>>,
 }
 
 /// Lists the tags of every configured image, at most `daemon.concurrency` at once,
@@ -33,6 +40,8 @@ pub struct ImageScan {
 pub async fn scan_images(
     config: &Config,
     registries: &Registries,
+    store: &Arc<Store>,
+    now: Timestamp,
     progress: Option<&Progress>,
 ) -> BTreeMap<String, ImageScan> {
     report(
@@ -50,8 +59,10 @@ pub async fn scan_images(
         let limit = limit.clone();
         let name = name.clone();
         let image = image.clone();
+        let policies = policies_of(config, &name);
+        let store = store.clone();
         set.spawn(async move {
-            let scan = scan_image(&name, &image, client, &limit).await;
+            let scan = scan_and_judge(&name, &image, &policies, client, &limit, &store, now).await;
             match (&scan.tags, &scan.error) {
                 (Some(tags), _) => {
                     tracing::info!(image = %name, tags = tags.len(), dropped = scan.dropped_invalid, requests = scan.requests, "scanned")
@@ -81,6 +92,43 @@ pub async fn scan_images(
     out
 }
 
+/// Lists one image's tags ([`scan_image`]), then judges them ([`judge_scan`]: age, followed
+/// tags) when the image needs it, holding a permit of `limit` meanwhile.
+pub async fn scan_and_judge(
+    name: &str,
+    image: &ImageConfig,
+    policies: &[(String, PolicyConfig)],
+    client: Result<Arc<RegistryClient>, RegistryError>,
+    limit: &tokio::sync::Semaphore,
+    store: &Store,
+    now: Timestamp,
+) -> ImageScan {
+    let judge_client = client.as_ref().ok().cloned();
+    let mut scan = scan_image(name, image, client, limit).await;
+    if let Some(client) = judge_client {
+        let _permit = limit.acquire().await;
+        judge_scan(
+            image,
+            policies,
+            &mut scan,
+            &client,
+            store,
+            now,
+            Walk::UntilEligible,
+        )
+        .await;
+    }
+    scan
+}
+
+/// The policies choosing tags for image `name`, owned (for a scan task).
+pub fn policies_of(config: &Config, name: &str) -> Vec<(String, PolicyConfig)> {
+    config
+        .policies_for_image(name)
+        .map(|(n, p)| (n.clone(), p.clone()))
+        .collect()
+}
+
 /// Lists one image's tags with `client`, holding a permit of `limit` during the request and
 /// giving up after the image's `timeout`. Logs nothing: callers decide what is worth a line.
 pub async fn scan_image(
@@ -98,6 +146,7 @@ pub async fn scan_image(
         requests: 0,
         error: None,
         error_kind: None,
+        judged: None,
     };
     let client = match client {
         Ok(client) => client,

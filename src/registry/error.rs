@@ -147,6 +147,22 @@ pub enum RegistryError {
         /// What to do.
         hint: String,
     },
+    /// A tag has no manifest for the configured platform.
+    #[error(
+        "{registry}/{repository}:{tag} has no manifest for platform {platform} (it has: {present}): set the image's platform to one it has, or remove platform to pin the index digest"
+    )]
+    NoPlatform {
+        /// Registry host.
+        registry: String,
+        /// Repository path.
+        repository: String,
+        /// The tag resolved.
+        tag: String,
+        /// The platform asked for.
+        platform: String,
+        /// The platforms the tag has, in words.
+        present: String,
+    },
     /// Settings or arguments refused before any request.
     #[error("registry {registry} ({repository}): {detail}")]
     Config {
@@ -181,7 +197,9 @@ impl RegistryError {
             RegistryError::Unauthorized { .. } | RegistryError::Credentials { .. } => {
                 ErrorKind::Auth
             }
-            RegistryError::NotFound { .. } => ErrorKind::NotFound,
+            RegistryError::NotFound { .. } | RegistryError::NoPlatform { .. } => {
+                ErrorKind::NotFound
+            }
             RegistryError::RateLimited { .. } => ErrorKind::RateLimited,
             RegistryError::Timeout { .. } => ErrorKind::Timeout,
             RegistryError::TooLarge { .. } | RegistryError::TooManyTags { .. } => {

@@ -8,8 +8,11 @@ mod auth;
 mod config;
 mod error;
 mod limits;
+mod manifest;
+mod platform;
 mod pool;
 mod settings;
+mod signatures;
 mod tags_page;
 
 use std::collections::HashSet;
@@ -35,11 +38,17 @@ pub use auth::{
 pub use config::RegistryConfig;
 pub use error::{ErrorKind, RegistryError};
 pub use limits::{RequestBudget, next_link, parse_rate_limit_remaining};
+pub use manifest::{
+    CREATED_ANNOTATION, CreatedInfo, ImageConfigInfo, IndexEntry, MAX_INDEX_ENTRIES, Manifest,
+    ManifestKind, parse_image_config, parse_manifest,
+};
+pub use platform::{Platform, PlatformError};
 pub use pool::Registries;
 pub use settings::{
     Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,
     FALLBACK_PAGE_SIZE, RegistrySettings,
 };
+pub use signatures::SignatureCheck;
 
 use auth::AuthState;
 use error::sanitize;
@@ -88,6 +97,8 @@ pub struct RegistryClient {
     budget: Option<RequestBudget>,
     rate_limit_remaining: AtomicU64,
     page_size: AtomicU32,
+    /// Whether the registry offers the OCI referrers API (`signatures::REFERRERS_*`).
+    referrers_api: std::sync::atomic::AtomicU8,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -147,6 +158,7 @@ impl RegistryClient {
             creds: tokio::sync::Mutex::new(None),
             rate_limit_remaining: AtomicU64::new(u64::MAX),
             page_size: AtomicU32::new(page_size),
+            referrers_api: std::sync::atomic::AtomicU8::new(signatures::REFERRERS_UNKNOWN),
             settings,
         })
     }

@@ -6,6 +6,11 @@ mod support;
 
 mod attacks;
 mod board;
+mod cadence {
+    mod follow;
+    mod manifests;
+    mod min_age;
+}
 mod cli {
     mod check;
     mod operator;
@@ -50,6 +55,7 @@ mod rules;
 mod registry {
     mod faults;
     mod local;
+    mod signatures;
 }
 mod reliability {
     mod crash;

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use baton::git::message::Move;
 use baton::notifications::{Event, Notifier, NotifierOptions, SinkStats};
-use baton::notifications::{EventKind, NotificationConfig, NotificationTarget};
+use baton::notifications::{EventKind, NotificationConfig, NotificationTarget, SinkKind};
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -241,7 +241,10 @@ async fn the_webhook_gets_the_documented_json() {
     let dir = tempfile::tempdir().unwrap();
     let url_file = secret_file(dir.path(), "hook", &receiver.url("/hooks/baton"));
     let notifier = start(
-        vec![("audit", sink(NotificationTarget::Webhook { url_file }))],
+        vec![(
+            "audit",
+            sink(NotificationTarget::new(SinkKind::Webhook, url_file)),
+        )],
         fast(),
     );
     notifier.send(committed());
@@ -295,13 +298,16 @@ async fn slack_and_teams_get_their_own_formats() {
         "teams",
         &receiver.url("/workflows/abc/triggers/manual/paths/invoke"),
     );
-    let mut slack_sink = sink(NotificationTarget::Slack { url_file: slack });
+    let mut slack_sink = sink(NotificationTarget::new(SinkKind::Slack, slack));
     slack_sink.template =
         Some("{% if event == \"commit\" %}deployed: {% endif %}{{ text }}".into());
     let notifier = start(
         vec![
             ("chat", slack_sink),
-            ("teams", sink(NotificationTarget::Teams { url_file: teams })),
+            (
+                "teams",
+                sink(NotificationTarget::new(SinkKind::Teams, teams)),
+            ),
         ],
         fast(),
     );
@@ -347,11 +353,14 @@ async fn matrix_puts_a_notice_with_the_bearer_token_and_retries_with_the_same_tx
     let notifier = start(
         vec![(
             "room",
-            sink(NotificationTarget::Matrix {
-                homeserver: url::Url::parse(&homeserver.url("/")).unwrap(),
-                room_id: "!ops:example.org".into(),
-                token_file,
-            }),
+            sink(
+                NotificationTarget::new(SinkKind::Matrix, token_file)
+                    .with(
+                        "homeserver",
+                        url::Url::parse(&homeserver.url("/")).unwrap().to_string(),
+                    )
+                    .with("room_id", "!ops:example.org"),
+            ),
         )],
         fast(),
     );
@@ -397,7 +406,10 @@ async fn server_errors_are_retried_with_backoff_and_client_errors_are_not() {
     let dir = tempfile::tempdir().unwrap();
     let url_file = secret_file(dir.path(), "hook", &receiver.url("/hook"));
     let notifier = start(
-        vec![("audit", sink(NotificationTarget::Webhook { url_file }))],
+        vec![(
+            "audit",
+            sink(NotificationTarget::new(SinkKind::Webhook, url_file)),
+        )],
         fast(),
     );
     notifier.send(committed());
@@ -439,7 +451,10 @@ async fn retry_after_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let url_file = secret_file(dir.path(), "slack", &receiver.url("/services/T/B/x"));
     let notifier = start(
-        vec![("chat", sink(NotificationTarget::Slack { url_file }))],
+        vec![(
+            "chat",
+            sink(NotificationTarget::new(SinkKind::Slack, url_file)),
+        )],
         fast(),
     );
     notifier.send(committed());
@@ -468,7 +483,10 @@ async fn a_retry_after_beyond_the_limit_gives_the_message_up() {
         ..fast()
     };
     let notifier = start(
-        vec![("audit", sink(NotificationTarget::Webhook { url_file }))],
+        vec![(
+            "audit",
+            sink(NotificationTarget::new(SinkKind::Webhook, url_file)),
+        )],
         options,
     );
     notifier.send(committed());
@@ -486,7 +504,7 @@ async fn the_rate_limit_sends_a_summary_and_shutdown_flushes_what_is_held() {
     let receiver = FakeReceiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let url_file = secret_file(dir.path(), "hook", &receiver.url("/hook"));
-    let mut config = sink(NotificationTarget::Webhook { url_file });
+    let mut config = sink(NotificationTarget::new(SinkKind::Webhook, url_file));
     config.max_per_minute = 2;
     let notifier = start(vec![("audit", config)], fast());
     for n in 1..=6 {
@@ -545,7 +563,7 @@ async fn dead_sinks_never_block_send_nor_the_healthy_sink() {
         timeout: Duration::from_secs(1),
         retries: 1,
         max_per_minute: 600,
-        ..sink(NotificationTarget::Webhook { url_file })
+        ..sink(NotificationTarget::new(SinkKind::Webhook, url_file))
     };
     let options = NotifierOptions {
         queue_capacity: 4,
@@ -654,21 +672,24 @@ async fn secrets_never_reach_the_log() {
         &format!("http://127.0.0.1:{port}/services/T0/B0/SLACKSECRET2?token=QUERYSECRET"),
     );
     let token_file = secret_file(dir.path(), "token", "syt_MATRIXSECRET");
-    let mut matrix = sink(NotificationTarget::Matrix {
-        homeserver: url::Url::parse(&homeserver.url("")).unwrap(),
-        room_id: "!ops:example.org".into(),
-        token_file,
-    });
+    let mut matrix = sink(
+        NotificationTarget::new(SinkKind::Matrix, token_file)
+            .with(
+                "homeserver",
+                url::Url::parse(&homeserver.url("")).unwrap().to_string(),
+            )
+            .with("room_id", "!ops:example.org"),
+    );
     matrix.retries = 0;
     let notifier = start(
         vec![
             (
                 "echoing-slack",
-                sink(NotificationTarget::Slack { url_file: echoing }),
+                sink(NotificationTarget::new(SinkKind::Slack, echoing)),
             ),
             (
                 "refused-teams",
-                sink(NotificationTarget::Teams { url_file: refused }),
+                sink(NotificationTarget::new(SinkKind::Teams, refused)),
             ),
             ("matrix-room", matrix),
         ],
@@ -704,26 +725,31 @@ async fn unreadable_secrets_disable_that_sink_only() {
     let not_a_url = secret_file(dir.path(), "bad", "hooks.example.com/SECRETPATH");
     let empty = secret_file(dir.path(), "empty", "");
     let sinks: BTreeMap<String, NotificationConfig> = [
-        ("good", sink(NotificationTarget::Webhook { url_file: good })),
+        (
+            "good",
+            sink(NotificationTarget::new(SinkKind::Webhook, good)),
+        ),
         (
             "missing",
-            sink(NotificationTarget::Slack {
-                url_file: dir.path().join("nope"),
-            }),
+            sink(NotificationTarget::new(
+                SinkKind::Slack,
+                dir.path().join("nope"),
+            )),
         ),
         (
             "not-a-url",
-            sink(NotificationTarget::Teams {
-                url_file: not_a_url,
-            }),
+            sink(NotificationTarget::new(SinkKind::Teams, not_a_url)),
         ),
         (
             "empty",
-            sink(NotificationTarget::Matrix {
-                homeserver: url::Url::parse("http://127.0.0.1:1").unwrap(),
-                room_id: "!a:b".into(),
-                token_file: empty,
-            }),
+            sink(
+                NotificationTarget::new(SinkKind::Matrix, empty)
+                    .with(
+                        "homeserver",
+                        url::Url::parse("http://127.0.0.1:1").unwrap().to_string(),
+                    )
+                    .with("room_id", "!a:b"),
+            ),
         ),
     ]
     .into_iter()

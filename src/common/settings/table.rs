@@ -408,8 +408,27 @@ impl<'a> Table<'a> {
     /// A file path, resolved against the file's directory; `$CREDENTIALS_DIRECTORY/NAME` and `%d/NAME` name a systemd credential.
     pub fn file_path(&self, key: &'static str) -> Option<PathBuf> {
         let text = self.string(key)?;
+        let tag = self.dict.and_then(|d| d.get(key)).map(Value::tag);
+        self.resolve_file(&text, &self.child_path(key), tag)
+    }
+
+    /// An array of file paths, each read as [`Table::file_path`] reads one, with its key path
+    /// for errors; `None` when any item is not a string.
+    pub fn file_path_list(&self, key: &'static str) -> Option<Vec<(PathBuf, KeyPath)>> {
+        let items = self.string_list(key)?;
+        let mut out = Vec::new();
+        for (text, path) in items {
+            if let Some(file) = self.resolve_file(&text, &path, None) {
+                out.push((file, path));
+            }
+        }
+        Some(out)
+    }
+
+    fn resolve_file(&self, text: &str, path: &KeyPath, tag: Option<Tag>) -> Option<PathBuf> {
         if text.trim().is_empty() {
-            self.error(key, "must not be empty: give a file path");
+            self.cx
+                .error(path, tag, "must not be empty: give a file path");
             return None;
         }
         // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY, which is only
@@ -423,8 +442,9 @@ impl<'a> Table<'a> {
                 return match std::env::var_os("CREDENTIALS_DIRECTORY") {
                     Some(dir) if !dir.is_empty() => Some(Path::new(&dir).join(name)),
                     _ => {
-                        self.error(
-                            key,
+                        self.cx.error(
+                            path,
+                            tag,
                             format!(
                                 "{text:?} names a systemd credential but CREDENTIALS_DIRECTORY is not set: run under systemd with LoadCredential=, or give a full path"
                             ),
@@ -434,7 +454,7 @@ impl<'a> Table<'a> {
                 };
             }
         }
-        Some(self.cx.resolve(&text))
+        Some(self.cx.resolve(text))
     }
 
     /// An array of strings, each with its own key path for errors; `None` when any item is not a string.

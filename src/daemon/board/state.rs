@@ -8,7 +8,6 @@ use super::access::Access;
 use super::timeline::TimelineEntry;
 use crate::config::Config;
 use crate::git::TokenSource;
-use crate::notifications::NotificationTarget;
 
 /// The board's own shared state; every method is cheap and never blocks on I/O but the
 /// token file read at a reload.
@@ -120,12 +119,7 @@ fn secret_paths(config: &Config) -> Vec<String> {
         paths.push(hook.secret_file.clone());
     }
     for sink in config.notifications.values() {
-        match &sink.target {
-            NotificationTarget::Webhook { url_file }
-            | NotificationTarget::Slack { url_file }
-            | NotificationTarget::Teams { url_file } => paths.push(url_file.clone()),
-            NotificationTarget::Matrix { token_file, .. } => paths.push(token_file.clone()),
-        }
+        paths.push(sink.target.secret_file.clone());
     }
     let mut out: Vec<String> = paths
         .iter()

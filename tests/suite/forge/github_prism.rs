@@ -1,15 +1,18 @@
 //! GitHub's own REST description as the judge of every GitHub call Baton makes (list, open,
-//! label, request user and team reviewers, update). Stoplight's prism serves the committed cut
+//! label, request user and team reviewers, update, commit statuses, read one pull request,
+//! merge; the GraphQL auto-merge mutation is checked in forge/merge.rs). Stoplight's prism serves the committed cut
 //! of the description (tests/fixtures/github, made by scripts/github-api-subset) and logs each
 //! request it could not validate; as a proxy in front of the fake forge it also checks the
 //! fake's replies. scripts/test installs prism into target/prism (scripts/prism/package.json).
 
 use std::path::{Path, PathBuf};
 
-use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
+use crate::support::fake_forge::{FakeForge, FakeKind, MergeGate, client_config};
 use crate::support::prism::{Prism, violations};
 use baton::forge::ForgeConfig;
-use baton::forge::{Forge, ForgeError, NewPullRequest, PullState};
+use baton::forge::{
+    CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullState, StatusState,
+};
 
 const TOKEN: &str = "forge-secret-token-123";
 
@@ -180,4 +183,126 @@ async fn the_github_fake_answers_as_githubs_description_says() {
         .unwrap();
     let log = prism.settled_log(12);
     assert!(log.contains("Violation: request.query.state"), "{log}");
+}
+
+fn failing_status() -> CommitStatus {
+    CommitStatus {
+        state: StatusState::Failure,
+        context: "baton/rules".into(),
+        description: "baton.toml:15:1@0123456789ab: environments.production.mode: production must stay in review mode".into(),
+        target_url: Some("https://baton.example.com/status".into()),
+    }
+}
+
+#[tokio::test]
+async fn statuses_and_merges_pass_githubs_own_description() {
+    let prism = Prism::mock(&description());
+    let dir = tempfile::tempdir().unwrap();
+    let forge = Forge::from_config(&config(
+        &prism.base_url(),
+        "octocat/Hello-World",
+        dir.path(),
+    ))
+    .unwrap();
+    forge
+        .set_status(
+            "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            &failing_status(),
+        )
+        .await
+        .unwrap();
+    let listed = forge.pull_requests("new-topic").await.unwrap();
+    // GitHub's example pull request is clean (mergeable now) at 6dcb09b: merged at once.
+    let outcome = forge.merge(&listed[0], &listed[0].head_sha).await.unwrap();
+    assert_eq!(outcome, MergeOutcome::Merged, "{}", prism.log_text());
+
+    // status, the own user, list, read the pull request, merge.
+    let log = prism.settled_log(5);
+    assert_eq!(log.matches("Request received").count(), 5, "{log}");
+    assert_eq!(
+        log.matches("The request passed the validation rules")
+            .count(),
+        5,
+        "{log}"
+    );
+    let bad = violations(&log, false);
+    assert!(
+        bad.is_empty(),
+        "requests GitHub's description refuses:\n{}",
+        bad.join("\n")
+    );
+
+    // The check can fail: a status state GitHub does not know is reported.
+    let _ = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v3/repos/octocat/Hello-World/statuses/6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            prism.base_url()
+        ))
+        .header("accept", "application/vnd.github+json")
+        .json(&serde_json::json!({"state": "failed", "context": "baton/rules"}))
+        .send()
+        .await
+        .unwrap();
+    let log = prism.settled_log(6);
+    assert!(!violations(&log, false).is_empty(), "{log}");
+    assert!(
+        log.contains("Request body property state must be equal to one of the allowed values"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn the_github_fakes_statuses_and_merges_answer_as_githubs_description_says() {
+    let fake = FakeForge::start(FakeKind::GitHub, "platform/fleet", TOKEN).await;
+    let prism = Prism::proxy(&description(), &fake.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&prism.base_url(), "platform/fleet", dir.path());
+    config.draft = false;
+    let forge = Forge::from_config(&config).unwrap();
+    forge
+        .set_status(
+            "0123456789abcdef0123456789abcdef01234567",
+            &failing_status(),
+        )
+        .await
+        .unwrap();
+    let pr = forge
+        .open(&new_pr("baton/production/app", "1.1.0"))
+        .await
+        .unwrap();
+    // Not mergeable, and the head named is not the pull request's: GitHub's 409 reply.
+    fake.set_gate(MergeGate {
+        checks_green: true,
+        approved: true,
+        ..MergeGate::default()
+    });
+    let mut moved = pr.clone();
+    moved.head_sha = "ffffffffffffffffffffffffffffffffffffffff".into();
+    let outcome = forge.merge(&moved, &moved.head_sha).await.unwrap();
+    assert!(
+        matches!(&outcome, MergeOutcome::Waiting(why) if why.contains("not baton's")),
+        "{outcome:?}"
+    );
+    let outcome = forge.merge(&pr, &pr.head_sha).await.unwrap();
+    assert_eq!(outcome, MergeOutcome::Merged);
+    assert!(fake.pulls()[0].merged);
+
+    // status, own user, open, label, alice, sre, read (moved head: no merge asked), read, merge.
+    let log = prism.settled_log(9);
+    let bad = violations(&log, true);
+    assert!(
+        bad.is_empty(),
+        "requests or fake replies GitHub's description refuses:\n{}\n\nfull log:\n{log}",
+        bad.join("\n")
+    );
+    assert_eq!(
+        log.matches("Request received").count(),
+        fake.requests().len(),
+        "{log}"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/pulls/1/merge"))
+    );
 }

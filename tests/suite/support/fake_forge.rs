@@ -1,5 +1,5 @@
 //! A fake forge: the parts of the GitHub, GitLab and Gitea/Forgejo REST APIs that Baton uses
-//! for pull requests, in memory, on a loopback port. No real forge can run in a test, so this
+//! for pull requests, commit statuses and merges, in memory, on a loopback port. No real forge can run in a test, so this
 //! fake stands in for all three. It enforces the token the way each forge expects it, records
 //! every request (never the token), and can be told to answer with rate limits or errors.
 //!
@@ -26,10 +26,30 @@
 //!   `source_branch`, `target_branch`, `labels`. Not from the documentation: the 409 with
 //!   a `message` list for a second open request, and `GET /users?username=` (a list of
 //!   users with `id`), as GitLab answers them.
+//!
+//! Statuses and merges (issue 18 item 5; GitHub's shapes come from the same description,
+//! the GraphQL mutation is checked against @octokit/graphql-schema by the auto-merge tests):
+//! - GitHub: `POST /repos/{o}/{r}/statuses/{sha}` (201, a Status); `GET .../pulls/{n}` with
+//!   `head.sha`, `node_id`, `mergeable_state` (clean, blocked, dirty, draft) and `auto_merge`;
+//!   `PUT .../pulls/{n}/merge` with `sha` (200 merged, 405 not mergeable, 409 "Head branch was
+//!   modified"); `POST /api/graphql` `enablePullRequestAutoMerge` with `expectedHeadOid`
+//!   (errors in a 200 reply, as GitHub's GraphQL API answers them).
+//! - GitLab (doc/api/commits.md, doc/api/merge_requests.md): `POST
+//!   /projects/:id/statuses/:sha` (`state`, `name`, `description`, `target_url`; 201);
+//!   `PUT .../merge_requests/:iid/merge` with `sha` and `merge_when_pipeline_succeeds`
+//!   (200 with the merge request, 405 when it cannot be merged, 409 when `sha` is not the
+//!   head); replies carry `sha`, `merge_when_pipeline_succeeds`, `detailed_merge_status`.
+//! - Gitea/Forgejo (swagger `MergePullRequestOption`, `CreateStatusOption`): `POST
+//!   /repos/{o}/{r}/statuses/{sha}` (201, a CommitStatus); `POST .../pulls/{n}/merge` with
+//!   `Do`, `head_commit_id`, `merge_when_checks_succeed` (200 merged, 201 scheduled, both
+//!   empty; 405 not mergeable; 409 head out of date); `GET .../pulls/{n}`.
+//!
+//! With [`FakeForge::track_remote`], heads are read from the bare remote, so a person's push
+//! to the branch moves the head as on a real forge, and merges are made in the remote.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -124,6 +144,36 @@ pub struct FakePull {
     pub author: String,
     /// The repository its head branch lives in (`OWNER/NAME`): the fake's own one, or a fork.
     pub head_repository: String,
+    /// Its head commit when the fake does not track a remote (or the head is in a fork).
+    pub head_sha: String,
+    /// Auto-merge is on: the fake merges it once checks and approvals pass.
+    pub auto_merge: bool,
+}
+
+/// A commit status someone set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeStatus {
+    /// The commit.
+    pub sha: String,
+    /// The state word as sent (GitLab's `failed`, GitHub's `failure`).
+    pub state: String,
+    /// GitHub and Gitea `context`, GitLab `name`.
+    pub context: String,
+    /// The description.
+    pub description: String,
+    /// The link, when given.
+    pub target_url: Option<String>,
+}
+
+/// What the forge says about a pull request's mergeability.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MergeGate {
+    /// The required checks passed.
+    pub checks_green: bool,
+    /// The required approvals are there.
+    pub approved: bool,
+    /// The repository allows auto-merge (GitHub's setting).
+    pub auto_merge_disallowed: bool,
 }
 
 /// The login of the user the fake's token belongs to (what `GET /user` answers).
@@ -164,6 +214,9 @@ struct ForgeState {
     requests: Vec<Recorded>,
     behaviour: FakeBehaviour,
     addr: Option<SocketAddr>,
+    statuses: Vec<FakeStatus>,
+    gate: MergeGate,
+    remote: Option<PathBuf>,
 }
 
 /// A running fake forge; stops when dropped.
@@ -188,6 +241,9 @@ impl FakeForge {
             requests: Vec::new(),
             behaviour: FakeBehaviour::default(),
             addr: None,
+            statuses: Vec::new(),
+            gate: MergeGate::default(),
+            remote: None,
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -277,8 +333,28 @@ impl FakeForge {
             updates: 0,
             author: author.to_string(),
             head_repository: head_repository.to_string(),
+            head_sha: format!("{:040x}", 0xf0f0_u64 + number),
+            auto_merge: false,
         });
         number
+    }
+
+    /// Reads pull request heads from the bare repository at `remote` and makes merges there.
+    pub fn track_remote(&self, remote: &Path) {
+        self.state.lock().unwrap().remote = Some(remote.to_path_buf());
+    }
+
+    /// Every commit status set so far.
+    pub fn statuses(&self) -> Vec<FakeStatus> {
+        self.state.lock().unwrap().statuses.clone()
+    }
+
+    /// Sets what the forge reports about checks and approvals; pull requests with auto-merge
+    /// on are merged when both pass, as the forge would.
+    pub fn set_gate(&self, gate: MergeGate) {
+        let mut state = self.state.lock().unwrap();
+        state.gate = gate;
+        settle_auto_merges(&mut state);
     }
 
     /// Marks pull request `number` merged (the test merges the branch in the remote itself).
@@ -454,6 +530,8 @@ impl FakePull {
             updates: 0,
             author: TOKEN_USER.to_string(),
             head_repository: state.repository.clone(),
+            head_sha: format!("{:040x}", 0xa0a0_u64 + next_number(state)),
+            auto_merge: false,
         }
     }
 
@@ -467,6 +545,115 @@ impl FakePull {
         }
         self.updates += 1;
     }
+}
+
+/// The head commit of `p`: its branch in the tracked remote, else the one it was given.
+fn head_sha(state: &ForgeState, p: &FakePull) -> String {
+    if let Some(remote) = &state.remote
+        && p.head_repository == state.repository
+    {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(remote)
+            .args(["rev-parse", "--verify", "--quiet"])
+            .arg(format!("refs/heads/{}", p.head))
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).trim().to_string();
+        }
+    }
+    p.head_sha.clone()
+}
+
+/// Whether the forge would merge `p` now: open, not a draft, checks green, approved.
+fn mergeable(state: &ForgeState, p: &FakePull) -> bool {
+    p.open && !p.draft && state.gate.checks_green && state.gate.approved
+}
+
+/// Merges pull request `number`: in the tracked remote (a merge commit of its head into its
+/// base, as a forge's merge button makes), then marks it merged. Err on a conflict.
+fn merge_pull(state: &mut ForgeState, number: u64) -> Result<(), String> {
+    let p = state
+        .pulls
+        .iter()
+        .find(|p| p.number == number)
+        .cloned()
+        .ok_or("no such pull request")?;
+    if let Some(remote) = state.remote.clone() {
+        let head = head_sha(state, &p);
+        let git = |args: &[&str]| -> Result<String, String> {
+            let out = std::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(&remote)
+                .args(args)
+                .env("GIT_AUTHOR_NAME", "Forge")
+                .env("GIT_AUTHOR_EMAIL", "forge@example.com")
+                .env("GIT_COMMITTER_NAME", "Forge")
+                .env("GIT_COMMITTER_EMAIL", "forge@example.com")
+                .output()
+                .unwrap();
+            if out.status.success() {
+                Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            } else {
+                Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+            }
+        };
+        let base = git(&["rev-parse", &format!("refs/heads/{}", p.base)])?;
+        let tree = git(&["merge-tree", "--write-tree", &base, &head])?;
+        let tree = tree.lines().next().unwrap_or_default().to_string();
+        let message = format!("Merge pull request #{number} from {}", p.head);
+        let commit = git(&[
+            "commit-tree",
+            &tree,
+            "-p",
+            &base,
+            "-p",
+            &head,
+            "-m",
+            &message,
+        ])?;
+        git(&[
+            "update-ref",
+            &format!("refs/heads/{}", p.base),
+            &commit,
+            &base,
+        ])?;
+    }
+    let p = state.pulls.iter_mut().find(|p| p.number == number).unwrap();
+    p.open = false;
+    p.merged = true;
+    p.auto_merge = false;
+    Ok(())
+}
+
+/// Merges every open pull request with auto-merge on that the forge would merge now.
+fn settle_auto_merges(state: &mut ForgeState) {
+    let ready: Vec<u64> = state
+        .pulls
+        .iter()
+        .filter(|p| p.auto_merge && mergeable(state, p))
+        .map(|p| p.number)
+        .collect();
+    for number in ready {
+        let _ = merge_pull(state, number);
+    }
+}
+
+/// Records a commit status from `body`, the check's name under `name_key`.
+fn record_status(state: &mut ForgeState, sha: &str, body: &Value, name_key: &str) -> FakeStatus {
+    let status = FakeStatus {
+        sha: sha.to_string(),
+        state: str_of(body, "state"),
+        context: str_of(body, name_key),
+        description: str_of(body, "description"),
+        target_url: body
+            .get("target_url")
+            .and_then(Value::as_str)
+            .map(String::from),
+    };
+    state.statuses.push(status.clone());
+    status
 }
 
 fn web(state: &ForgeState, kind_path: &str, number: u64) -> String {
@@ -536,7 +723,29 @@ fn github_pull(state: &ForgeState, p: &FakePull, full: bool) -> Value {
     };
     if full {
         pr["merged"] = json!(p.merged);
+        pr["mergeable"] = json!(p.open && !p.draft);
+        pr["mergeable_state"] = json!(if !p.open {
+            "unknown"
+        } else if p.draft {
+            "draft"
+        } else if mergeable(state, p) {
+            "clean"
+        } else {
+            "blocked"
+        });
+        pr["auto_merge"] = if p.auto_merge {
+            json!({
+                "enabled_by": github_examples()["pull-request"]["value"]["user"].clone(),
+                "merge_method": "merge",
+                "commit_title": format!("Merge pull request #{}", p.number),
+                "commit_message": "",
+            })
+        } else {
+            Value::Null
+        };
     }
+    pr["node_id"] = json!(format!("PR_kwfake{}", p.number));
+    pr["head"]["sha"] = json!(head_sha(state, p));
     pr["title"] = json!(p.title);
     pr["body"] = json!(p.body);
     pr["draft"] = json!(p.draft);
@@ -640,6 +849,9 @@ fn github(
     if let ("GET", ["api", "v3", "user"]) = (method.as_str(), segs) {
         return own_user(state.kind);
     }
+    if let ("POST", ["api", "graphql"]) = (method.as_str(), segs) {
+        return github_graphql(state, body);
+    }
     let repo = state.repository.clone();
     let (owner, name) = repo.split_once('/').unwrap();
     let ["api", "v3", "repos", o, r, rest @ ..] = segs else {
@@ -694,6 +906,61 @@ fn github(
             p.edit(body, "body");
             let p = p.clone();
             reply(StatusCode::OK, &[], github_pull(state, &p, true))
+        }
+        ("GET", ["pulls", n]) => {
+            let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
+                return not_found();
+            };
+            reply(StatusCode::OK, &[], github_pull(state, &p, true))
+        }
+        ("PUT", ["pulls", n, "merge"]) => {
+            let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
+                return not_found();
+            };
+            let head = head_sha(state, &p);
+            if body
+                .get("sha")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s != head)
+            {
+                return reply(
+                    StatusCode::CONFLICT,
+                    &[],
+                    json!({"message": "Head branch was modified. Review and try the merge again.", "documentation_url": "https://docs.github.com/rest"}),
+                );
+            }
+            if !mergeable(state, &p) {
+                return reply(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &[],
+                    json!({"message": "Pull Request is not mergeable", "documentation_url": "https://docs.github.com/rest"}),
+                );
+            }
+            if let Err(why) = merge_pull(state, p.number) {
+                return reply(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &[],
+                    json!({"message": format!("Merge conflict: {why}")}),
+                );
+            }
+            reply(
+                StatusCode::OK,
+                &[],
+                json!({"sha": head, "merged": true, "message": "Pull Request successfully merged"}),
+            )
+        }
+        ("POST", ["statuses", sha]) => {
+            let status = record_status(state, sha, body, "context");
+            let mut out = github_examples()["status"]["value"].clone();
+            out["state"] = json!(status.state);
+            out["context"] = json!(status.context);
+            out["description"] = json!(status.description);
+            out["target_url"] = json!(status.target_url);
+            out["url"] = json!(format!(
+                "http://{}/repos/{repo}/statuses/{sha}",
+                state.addr.unwrap()
+            ));
+            reply(StatusCode::CREATED, &[], out)
         }
         ("POST", ["issues", n, "labels"]) => {
             let Some(p) = pull_mut(state, n) else {
@@ -750,6 +1017,56 @@ fn github(
     }
 }
 
+/// GitHub's GraphQL endpoint, for the one mutation Baton sends: `enablePullRequestAutoMerge`
+/// by node id with `expectedHeadOid`. Refusals come back in `errors` with status 200, as
+/// GitHub answers them. (The tests check the query itself against GitHub's schema.)
+fn github_graphql(state: &mut ForgeState, body: &Value) -> Response {
+    let refuse = |message: &str| {
+        reply(
+            StatusCode::OK,
+            &[],
+            json!({"data": {"enablePullRequestAutoMerge": null}, "errors": [{"type": "UNPROCESSABLE", "path": ["enablePullRequestAutoMerge"], "message": message}]}),
+        )
+    };
+    let query = str_of(body, "query");
+    if !query.contains("enablePullRequestAutoMerge") {
+        return refuse("the fake knows only enablePullRequestAutoMerge");
+    }
+    let vars = body.get("variables").cloned().unwrap_or(Value::Null);
+    let node = str_of(&vars, "pullRequestId");
+    let expected = str_of(&vars, "expectedHeadOid");
+    let Some(p) = state
+        .pulls
+        .iter()
+        .find(|p| format!("PR_kwfake{}", p.number) == node)
+        .cloned()
+    else {
+        return refuse(&format!(
+            "Could not resolve to a node with the global id of '{node}'"
+        ));
+    };
+    if state.gate.auto_merge_disallowed {
+        return refuse("Pull request Auto merge is not allowed for this repository");
+    }
+    if !p.open {
+        return refuse("Pull request is closed");
+    }
+    if mergeable(state, &p) {
+        return refuse("Pull request is in clean status");
+    }
+    if head_sha(state, &p) != expected {
+        return refuse("Head sha didn't match expected head sha");
+    }
+    if let Some(p) = state.pulls.iter_mut().find(|q| q.number == p.number) {
+        p.auto_merge = true;
+    }
+    reply(
+        StatusCode::OK,
+        &[],
+        json!({"data": {"enablePullRequestAutoMerge": {"pullRequest": {"number": p.number, "autoMergeRequest": {"enabledAt": "2026-11-25T10:00:00Z"}}}}}),
+    )
+}
+
 // ---- GitLab -----------------------------------------------------------------------------
 
 fn gitlab_json(state: &ForgeState, p: &FakePull) -> Value {
@@ -768,6 +1085,17 @@ fn gitlab_json(state: &ForgeState, p: &FakePull) -> Value {
         "draft": p.title.starts_with("Draft: "),
         "labels": p.labels,
         "reviewers": p.reviewers.iter().map(|r| json!({"username": r})).collect::<Vec<_>>(),
+        "sha": head_sha(state, p),
+        "merge_when_pipeline_succeeds": p.auto_merge,
+        "detailed_merge_status": if !p.open {
+            "not_open"
+        } else if !state.gate.checks_green {
+            "ci_still_running"
+        } else if !state.gate.approved {
+            "not_approved"
+        } else {
+            "mergeable"
+        },
     })
 }
 
@@ -858,6 +1186,77 @@ fn gitlab(
             let p = p.clone();
             reply(StatusCode::OK, &[], gitlab_json(state, &p))
         }
+        ("PUT", ["merge_requests", n, "merge"]) => {
+            let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
+                return not_found();
+            };
+            let head = head_sha(state, &p);
+            if body
+                .get("sha")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s != head)
+            {
+                return reply(
+                    StatusCode::CONFLICT,
+                    &[],
+                    json!({"message": format!("SHA does not match HEAD of source branch: {head}")}),
+                );
+            }
+            if !p.open {
+                return reply(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &[],
+                    json!({"message": "405 Method Not Allowed"}),
+                );
+            }
+            if mergeable(state, &p) {
+                if let Err(why) = merge_pull(state, p.number) {
+                    return reply(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &[],
+                        json!({"message": format!("Branch cannot be merged: {why}")}),
+                    );
+                }
+            } else if body
+                .get("merge_when_pipeline_succeeds")
+                .and_then(Value::as_bool)
+                == Some(true)
+            {
+                if let Some(p) = pull_mut(state, n) {
+                    p.auto_merge = true;
+                }
+            } else {
+                return reply(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &[],
+                    json!({"message": "405 Method Not Allowed"}),
+                );
+            }
+            let p = pull_mut(state, n).unwrap().clone();
+            reply(StatusCode::OK, &[], gitlab_json(state, &p))
+        }
+        ("POST", ["statuses", sha]) => {
+            let status = record_status(state, sha, body, "name");
+            reply(
+                StatusCode::CREATED,
+                &[],
+                json!({
+                    "id": state.statuses.len(),
+                    "sha": sha,
+                    "ref": null,
+                    "status": status.state,
+                    "name": status.context,
+                    "description": status.description,
+                    "target_url": status.target_url,
+                    "created_at": "2026-11-25T10:00:00.000Z",
+                    "started_at": null,
+                    "finished_at": "2026-11-25T10:00:00.000Z",
+                    "allow_failure": false,
+                    "coverage": null,
+                    "author": {"id": user_id(TOKEN_USER), "username": TOKEN_USER, "name": "Baton", "state": "active"},
+                }),
+            )
+        }
         _ => not_found(),
     }
 }
@@ -877,6 +1276,7 @@ fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
         "head": {
             "ref": p.head,
             "label": p.head,
+            "sha": head_sha(state, p),
             "repo_id": project_id(state, &p.head_repository),
             "repo": {"id": project_id(state, &p.head_repository), "full_name": p.head_repository, "owner": {"login": owner_of(&p.head_repository)}},
         },
@@ -887,6 +1287,7 @@ fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
             "repo": {"id": project_id(state, &state.repository), "full_name": state.repository},
         },
         "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+        "mergeable": mergeable(state, p),
     });
     // The description types `merged_at` as a date-time string, never null (servers send null
     // for an unmerged pull request; Baton reads either): left out until merged.
@@ -960,6 +1361,81 @@ fn gitea(
             p.edit(body, "body");
             let p = p.clone();
             reply(StatusCode::CREATED, &[], gitea_json(state, &p))
+        }
+        ("GET", ["pulls", n]) => {
+            let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
+                return not_found();
+            };
+            reply(StatusCode::OK, &[], gitea_json(state, &p))
+        }
+        ("POST", ["pulls", n, "merge"]) => {
+            let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
+                return not_found();
+            };
+            let head = head_sha(state, &p);
+            if body
+                .get("head_commit_id")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty() && s != head)
+            {
+                return reply(
+                    StatusCode::CONFLICT,
+                    &[],
+                    json!({"message": "head out of date"}),
+                );
+            }
+            if !p.open {
+                return reply(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &[],
+                    json!({"message": "pull request is closed"}),
+                );
+            }
+            if mergeable(state, &p) {
+                if let Err(why) = merge_pull(state, p.number) {
+                    return reply(
+                        StatusCode::CONFLICT,
+                        &[],
+                        json!({"message": format!("merge conflict: {why}")}),
+                    );
+                }
+                return Response::new(Body::empty());
+            }
+            if body
+                .get("merge_when_checks_succeed")
+                .and_then(Value::as_bool)
+                == Some(true)
+            {
+                if let Some(p) = pull_mut(state, n) {
+                    p.auto_merge = true;
+                }
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::CREATED;
+                return r;
+            }
+            reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &[],
+                json!({"message": "Please try again later"}),
+            )
+        }
+        ("POST", ["statuses", sha]) => {
+            let status = record_status(state, sha, body, "context");
+            reply(
+                StatusCode::CREATED,
+                &[],
+                json!({
+                    "id": state.statuses.len(),
+                    "status": status.state,
+                    "context": status.context,
+                    "description": status.description,
+                    "target_url": status.target_url.unwrap_or_default(),
+                    "url": format!("http://{}/api/v1/repos/{}/statuses/{sha}", state.addr.unwrap(), state.repository),
+                    "created_at": "2026-11-25T10:00:00Z",
+                    "updated_at": "2026-11-25T10:00:00Z",
+                    "creator": {"id": user_id(TOKEN_USER), "login": TOKEN_USER},
+                }),
+            )
         }
         ("GET", ["labels"]) => {
             let list: Vec<Value> = state

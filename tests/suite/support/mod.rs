@@ -6,6 +6,7 @@
 pub mod baton;
 pub mod browser;
 pub mod config;
+pub mod cosign;
 pub mod daemon;
 pub mod fake_forge;
 pub mod fake_registry;

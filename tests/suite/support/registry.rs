@@ -312,16 +312,29 @@ impl LocalRegistry {
     /// Uploads a config and a layer unique to `label` and returns the image
     /// manifest bytes that reference them.
     async fn image_manifest(&self, repo: &str, label: &str, arch: &str) -> Vec<u8> {
+        self.image_manifest_created(repo, label, arch, None).await
+    }
+
+    /// As `image_manifest`, the config stating `created` when given (any JSON value).
+    async fn image_manifest_created(
+        &self,
+        repo: &str,
+        label: &str,
+        arch: &str,
+        created: Option<serde_json::Value>,
+    ) -> Vec<u8> {
         let layer = format!("layer for {label} {arch}").into_bytes();
         let layer_digest = self.upload_blob(repo, &layer).await;
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "architecture": arch,
             "os": "linux",
             "config": {"Labels": {"baton.test": label}},
             "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
-        })
-        .to_string()
-        .into_bytes();
+        });
+        if let Some(created) = created {
+            config["created"] = created;
+        }
+        let config = config.to_string().into_bytes();
         let config_digest = self.upload_blob(repo, &config).await;
         serde_json::json!({
             "schemaVersion": 2,
@@ -341,17 +354,50 @@ impl LocalRegistry {
         self.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await
     }
 
+    /// Pushes a single-platform image as `repo:tag` whose config states `created`
+    /// (RFC 3339 text, or any JSON value to attack with); returns its manifest digest.
+    pub async fn push_image_created(
+        &self,
+        repo: &str,
+        tag: &str,
+        created: serde_json::Value,
+    ) -> String {
+        let manifest = self
+            .image_manifest_created(repo, &format!("{repo}:{tag}"), "amd64", Some(created))
+            .await;
+        self.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await
+    }
+
     /// Pushes a multi-arch OCI index (amd64 + arm64) as `repo:tag`; returns
     /// the index digest.
     pub async fn push_index(&self, repo: &str, tag: &str) -> String {
+        self.push_index_created(repo, tag, None).await.0
+    }
+
+    /// Pushes a multi-arch OCI index (amd64 + arm64) as `repo:tag`, each platform's config
+    /// stating `created` when given; returns the index digest and the platform manifests'
+    /// digests (amd64, arm64).
+    pub async fn push_index_created(
+        &self,
+        repo: &str,
+        tag: &str,
+        created: Option<&str>,
+    ) -> (String, Vec<String>) {
         let mut entries = Vec::new();
+        let mut platforms = Vec::new();
         for arch in ["amd64", "arm64"] {
             let manifest = self
-                .image_manifest(repo, &format!("{repo}:{tag}"), arch)
+                .image_manifest_created(
+                    repo,
+                    &format!("{repo}:{tag}"),
+                    arch,
+                    created.map(serde_json::Value::from),
+                )
                 .await;
             let digest = sha256(&manifest);
             self.put_manifest(repo, &digest, OCI_MANIFEST, &manifest)
                 .await;
+            platforms.push(digest.clone());
             entries.push(serde_json::json!({
                 "mediaType": OCI_MANIFEST,
                 "digest": digest,
@@ -366,7 +412,30 @@ impl LocalRegistry {
         })
         .to_string()
         .into_bytes();
-        self.put_manifest(repo, tag, OCI_INDEX, &index).await
+        (
+            self.put_manifest(repo, tag, OCI_INDEX, &index).await,
+            platforms,
+        )
+    }
+
+    /// Tags the manifest `digest` already holds as `tag` too (how `stable` is moved).
+    pub async fn retag(&self, repo: &str, digest: &str, tag: &str) -> String {
+        let resp = self
+            .request(
+                reqwest::Method::GET,
+                &self.url(&format!("/v2/{repo}/manifests/{digest}")),
+            )
+            .header(
+                reqwest::header::ACCEPT,
+                format!("{OCI_MANIFEST}, {OCI_INDEX}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "manifest get {repo}@{digest}");
+        let media_type = resp.headers()[CONTENT_TYPE].to_str().unwrap().to_string();
+        let body = resp.bytes().await.unwrap();
+        self.put_manifest(repo, tag, &media_type, &body).await
     }
 
     /// Tags one image under every name in `tags` (one manifest PUT per tag,

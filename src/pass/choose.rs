@@ -1,0 +1,98 @@
+//! One policy's choice from a scan: the policy's rule over the tags a judgement does not
+//! hold back, or the sibling of a followed moving tag. The pass and the daemon share it.
+
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::eligibility::{Follow, Judged};
+
+use super::report::{HeldTag, Selection};
+
+/// Chooses for `policy_name` from `tags` (its image's listing) with the judgements of that
+/// listing, at `now`: young tags ranked above the choice are reported as held.
+pub fn choose(
+    config: &Config,
+    policy_name: &str,
+    tags: &[String],
+    judged: Option<&Judged>,
+    now: Timestamp,
+) -> Selection {
+    let policy = &config.policies[policy_name];
+    let image = &config.images[&policy.image];
+    let mut selection = Selection {
+        policy: policy_name.to_string(),
+        image: policy.image.clone(),
+        repository: image.repository_text.clone(),
+        rule: policy.policy.describe(),
+        decision: None,
+        error: None,
+        held: Vec::new(),
+        follow: None,
+    };
+    let Some(judged) = judged else {
+        selection.decision = Some(policy.policy.choose(tags));
+        return selection;
+    };
+    let judge_age = image.min_age.is_some();
+    let candidates: Vec<&String> = match (&policy.follow, judged.follows.get(policy_name)) {
+        (
+            Some(_),
+            Some(Follow::Found {
+                moving,
+                tag,
+                digest,
+            }),
+        ) => {
+            selection.follow = Some(format!("{tag} has the digest of {moving} ({digest})"));
+            tags.iter().filter(|t| *t == tag).collect()
+        }
+        (Some(_), Some(Follow::Failed(why))) => {
+            selection.error = Some(why.clone());
+            return selection;
+        }
+        (Some(moving), None) => {
+            selection.error = Some(format!(
+                "the followed tag {moving} was not resolved in this scan"
+            ));
+            return selection;
+        }
+        (None, _) => tags.iter().collect(),
+    };
+    let mut eligible: Vec<&str> = Vec::new();
+    let mut held = Vec::new();
+    for tag in candidates {
+        match judge_age.then(|| judged.hold(tag, now)).flatten() {
+            None => eligible.push(tag),
+            Some(hold) if judged.verdicts.contains_key(tag.as_str()) => held.push((tag, hold)),
+            // Never judged: it ranks below a tag that was, so it is no candidate either.
+            Some(_) => {}
+        }
+    }
+    // Counts over the whole listing; the choice among the tags no judgement holds back.
+    let mut decision = policy.policy.choose(tags);
+    decision.chosen = policy.policy.choose(&eligible).chosen;
+    decision.eligible = eligible.len();
+    let chosen = decision.chosen.clone();
+    selection.decision = Some(decision);
+    selection.held = held
+        .into_iter()
+        .filter(|(tag, _)| {
+            policy.policy.accepts(tag)
+                && chosen.as_deref().is_none_or(|c| {
+                    policy.policy.compare(tag, c) == Some(std::cmp::Ordering::Greater)
+                })
+        })
+        .map(|(tag, hold)| HeldTag {
+            tag: tag.clone(),
+            reason: hold.reason,
+            until: hold.until,
+        })
+        .collect();
+    selection
+        .held
+        .sort_by(|a, b| match policy.policy.compare(&a.tag, &b.tag) {
+            Some(o) => o.reverse(),
+            None => a.tag.cmp(&b.tag),
+        });
+    selection
+}
