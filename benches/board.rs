@@ -103,6 +103,7 @@ fn status(now: Timestamp) -> Status {
                 number: Some(i as u64),
                 url: Some(format!("https://github.com/platform/fleet/pull/{i}")),
                 summary: "open".into(),
+                merge: None,
             });
         }
     }

@@ -695,8 +695,17 @@ pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
     }
     for review in &env.reviews {
         println!(
-            "  review {} ({} -> {} on {}): {}",
-            review.image, review.from, review.to, review.branch, review.action
+            "  review {} ({} -> {} on {}): {}{}",
+            review.image,
+            review.from,
+            review.to,
+            review.branch,
+            review.action,
+            review
+                .merge
+                .as_ref()
+                .map(|m| format!("; auto-merge: {m}"))
+                .unwrap_or_default()
         );
     }
     for problem in &env.problems {

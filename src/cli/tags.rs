@@ -11,6 +11,7 @@ use crate::pass::{Walk, judge_scan};
 use crate::policy::Policy;
 use crate::reference::ImageName;
 use crate::registry::{Registries, RegistryClient};
+use crate::signature::Verdict as SignatureVerdict;
 
 use super::ConfigArg;
 use super::output::{OutputArg, SCHEMA, print_json};
@@ -82,6 +83,13 @@ struct AgeJson {
     /// Why not, when it is not.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// With `signature`: `signed`, `unsigned` or `bad signature` (absent when not judged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'static str>,
+    /// With `signature`: the key that signed (`sha256:` fingerprint), or why the signature
+    /// is bad.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_detail: Option<String>,
 }
 
 /// A tag a policy skips.
@@ -188,6 +196,7 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
     let judged = match config.images.get(&args.image) {
         Some(image)
             if image.min_age.is_some()
+                || image.signature.is_some()
                 || config
                     .policies_for_image(&args.image)
                     .any(|(_, p)| p.follow.is_some()) =>
@@ -210,7 +219,7 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
             } else {
                 args.limit
             });
-            let judging = format!("judging the ages of the tags of {image_name}");
+            let judging = format!("judging the tags of {image_name}");
             runtime.block_on(super::terminal::during(
                 &judging,
                 judge_scan(image, &policies, &mut scan, &client, &store, now, walk),
@@ -229,9 +238,9 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
             .filter_map(|tag| {
                 let verdict = judged.verdicts.get(&tag)?;
                 let hold = verdict.hold(now);
-                let age = match verdict {
-                    Verdict::Judged { age } => age.clone(),
-                    Verdict::Unjudged { .. } => None,
+                let (age, signature) = match verdict {
+                    Verdict::Judged { age, signature } => (age.clone(), signature.clone()),
+                    Verdict::Unjudged { .. } => (None, None),
                 };
                 Some(AgeJson {
                     age_seconds: age.as_ref().map(|a| a.at(now).as_secs()),
@@ -242,6 +251,12 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
                     eligible_at: age.as_ref().map(|a| rfc3339_seconds(a.eligible_at)),
                     eligible: hold.is_none(),
                     reason: hold.map(|h| h.reason),
+                    signature: signature.as_ref().map(|v| v.word()),
+                    signature_detail: signature.and_then(|v| match v {
+                        SignatureVerdict::Signed { key, .. } => Some(key),
+                        SignatureVerdict::BadSignature { detail } => Some(detail),
+                        SignatureVerdict::Unsigned => None,
+                    }),
                     tag,
                 })
             })
@@ -370,6 +385,8 @@ pub fn run(args: &TagsArgs) -> anyhow::Result<ExitCode> {
                 }
                 if let Some(reason) = &age.reason {
                     line.push_str(&format!("  ({reason})"));
+                } else if let Some(word) = age.signature {
+                    line.push_str(&format!("  {word}"));
                 }
             }
             if Some(t) == chosen.as_ref() {

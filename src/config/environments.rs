@@ -43,6 +43,9 @@ pub struct EnvironmentConfig {
     /// The only policies whose markers this environment moves (an ImageUpdateAutomation's
     /// namespace and `policySelector`); `None` for every policy.
     pub policies: Option<BTreeSet<String>>,
+    /// Review mode: merge Baton's own pull request once the forge reports its required checks
+    /// green and approvals met, unless a person changed its branch.
+    pub auto_merge: bool,
 }
 
 /// Reads every `[environments.NAME]`, then checks them against each other: no two of one
@@ -249,6 +252,13 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
     }
     let windows = promotion::config::read_windows(t);
     let freeze = promotion::config::read_freezes(t);
+    let auto_merge = t.bool("auto_merge").unwrap_or(false);
+    if auto_merge && mode == Some(Mode::Push) {
+        t.error(
+            "auto_merge",
+            "auto_merge merges baton's pull requests, and a push-mode environment opens none: set mode = \"review\" or remove auto_merge",
+        );
+    }
     Some(EnvironmentConfig {
         repository: String::new(),
         paths: paths?,
@@ -259,6 +269,7 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
         windows: windows?,
         freeze,
         policies: None,
+        auto_merge,
     })
 }
 

@@ -157,6 +157,9 @@ pub(super) fn apply(
                 interval: repo.interval,
                 exclude,
                 timeout: repo.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                // Flux's ImageRepository names no signature keys: images read from Flux
+                // objects are not signature-checked.
+                signature: None,
                 min_age: None,
                 platform: None,
             },
@@ -301,6 +304,7 @@ pub(super) fn apply(
                 windows: Vec::new(),
                 freeze: Vec::new(),
                 policies: Some(policies),
+                auto_merge: false,
             },
         );
     }

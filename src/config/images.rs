@@ -7,6 +7,7 @@ use crate::common::settings::Table;
 use crate::common::time::MIN_INTERVAL;
 use crate::reference::ImageName;
 use crate::registry::Platform;
+use crate::signature::SignatureConfig;
 
 /// The longest `min_age` accepted: a year.
 pub const MAX_MIN_AGE: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -24,6 +25,8 @@ pub struct ImageConfig {
     pub exclude: Vec<regex::Regex>,
     /// Deadline for one scan of this image.
     pub timeout: Duration,
+    /// The cosign keys a tag's digest must be signed with (`[images.NAME.signature]`).
+    pub signature: Option<SignatureConfig>,
     /// A tag is a candidate only once it is this old (`min_age`).
     pub min_age: Option<Duration>,
     /// Pin this platform's own manifest digest instead of the index digest (`platform`).
@@ -36,6 +39,7 @@ impl PartialEq for ImageConfig {
             && self.repository_text == other.repository_text
             && self.interval == other.interval
             && self.timeout == other.timeout
+            && self.signature == other.signature
             && self.min_age == other.min_age
             && self.platform == other.platform
             && crate::policy::same_patterns(&self.exclude, &other.exclude)
@@ -65,6 +69,8 @@ impl ImageConfig {
         let timeout = t
             .duration("timeout", Some(Duration::from_secs(1)))
             .unwrap_or(Duration::from_secs(60));
+        let signature = SignatureConfig::read(t.section("signature"));
+        let signature_ok = !t.has("signature") || signature.is_some();
         let min_age = t.duration("min_age", Some(Duration::from_secs(1)));
         if let Some(age) = min_age
             && age > MAX_MIN_AGE
@@ -84,12 +90,16 @@ impl ImageConfig {
                 }
             });
         t.finish();
+        if !signature_ok {
+            return None;
+        }
         Some(ImageConfig {
             repository: repository?,
             repository_text: repository_text?.trim().to_string(),
             interval,
             exclude,
             timeout,
+            signature,
             min_age,
             platform,
         })

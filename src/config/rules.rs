@@ -432,6 +432,22 @@ impl Config {
                 }
             }
         }
+        // Signature keys name files on this host and decide what may deploy: never the
+        // repository's to choose.
+        if let Some(Value::Dict(_, images)) = dict.get("images") {
+            for (name, value) in images {
+                if value.as_dict().is_some_and(|t| t.contains_key("signature")) {
+                    errors.push(located(
+                        &index,
+                        &key(&["images", name, "signature"]),
+                        format!(
+                            "[images.{name}.signature] belongs to the host configuration: the repository's rules cannot choose the keys that sign what deploys; set it in {}",
+                            self.source.display()
+                        ),
+                    ));
+                }
+            }
+        }
         // The host's fence: registries the host has not configured.
         if rules.fenced
             && let Some(Value::Dict(_, images)) = dict.get("images")
@@ -593,6 +609,18 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:#?}");
         assert!(
             errors[0].starts_with("baton.toml:2:1@0123456789ab: images.app.repository: registry \"ghcr.io\" is not configured on this host"),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn the_repository_cannot_choose_signature_keys() {
+        let config = host("[rules]\n");
+        let text = format!("{RULES}\n[images.app.signature]\nkey_file = \"/etc/passwd\"\n");
+        let errors = apply(&config, &text).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("images.app.signature")
+                && e.contains("belongs to the host configuration")),
             "{errors:#?}"
         );
     }

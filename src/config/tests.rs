@@ -981,3 +981,69 @@ fn rules_of_one_repository_cannot_define_anothers_environments() {
         "{e}"
     );
 }
+
+#[test]
+fn signature_keys_are_read_and_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("cosign.pub");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cosign/sigstore-rs-cosign.pub"),
+        &good,
+    )
+    .unwrap();
+    let other = dir.path().join("release.pub");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/cosign/sigstore-go-public-key.pem"),
+        &other,
+    )
+    .unwrap();
+    let text = format!(
+        "{BASE}\n[images.app.signature]\nkey_file = {:?}\nkey_files = [{:?}]\n",
+        good.display().to_string(),
+        other.display().to_string()
+    );
+    let config = load(&text).unwrap();
+    let signature = config.images["app"].signature.as_ref().unwrap();
+    assert_eq!(signature.keys.len(), 2);
+    assert_eq!(signature.keys[0].source, good);
+    assert!(load(BASE).unwrap().images["app"].signature.is_none());
+
+    // A missing file and a file that is no key: each named with its line and key.
+    let not_key = dir.path().join("not.pub");
+    std::fs::write(&not_key, "hello\n").unwrap();
+    let text = format!(
+        "{BASE}\n[images.app.signature]\nkey_file = \"/nonexistent/cosign.pub\"\nkey_files = [\n  {:?},\n]\n",
+        not_key.display().to_string()
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(
+        errs[0].starts_with("/etc/baton/baton.toml:16:")
+            && errs[0].contains("images.app.signature.key_file")
+            && errs[0].contains("/nonexistent/cosign.pub"),
+        "{errs:#?}"
+    );
+    assert!(
+        errs[1].starts_with("/etc/baton/baton.toml:18:")
+            && errs[1].contains("not a PEM public key"),
+        "{errs:#?}"
+    );
+
+    // Keyless is refused with a pointer to the docs; a section without keys says what to add.
+    let e = one_error(&format!(
+        "{BASE}\n[images.app.signature]\nkey_file = {:?}\nkeyless = true\n",
+        good.display().to_string()
+    ));
+    assert!(
+        e.contains("keyless") && e.contains("docs/signatures.md"),
+        "{e}"
+    );
+    let e = one_error(&format!("{BASE}\n[images.app.signature]\n"));
+    assert!(e.contains("key_file"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}\n[images.app.signature]\nkey_file = {:?}\nkey_fle = 1\n",
+        good.display().to_string()
+    ));
+    assert!(e.contains("key_fle"), "{e}");
+}

@@ -120,6 +120,8 @@ impl Scheduler {
 struct ScanKey {
     repository: String,
     interval: Duration,
+    /// The signature keys' fingerprint: new keys judge the tags again at once.
+    signature: Option<String>,
 }
 
 impl ScanKey {
@@ -127,6 +129,10 @@ impl ScanKey {
         ScanKey {
             repository: image.repository_text.clone(),
             interval: image.interval,
+            signature: image
+                .signature
+                .as_ref()
+                .map(|required| crate::signature::keys_fingerprint(&required.keys)),
         }
     }
 }
@@ -277,8 +283,8 @@ async fn image_task(
                     return;
                 };
                 let new_key = ScanKey::of(image);
-                if new_key.repository != key.repository {
-                    tracing::debug!(image = %name, repository = %new_key.repository, "repository changed: scanning now");
+                if new_key.repository != key.repository || new_key.signature != key.signature {
+                    tracing::debug!(image = %name, repository = %new_key.repository, "repository or signature keys changed: scanning now");
                     next = Instant::now() + random_below(FIRST_SCAN_SPREAD);
                 } else if new_key.interval != key.interval {
                     next = (last_fire + new_key.interval).max(Instant::now());

@@ -1005,6 +1005,7 @@ mod tests {
                     number: 3,
                     url: "https://forge.example.com/pr/3".into(),
                 },
+                merge: None,
             },
             Review {
                 image: "db".into(),
@@ -1015,6 +1016,7 @@ mod tests {
                     number: 2,
                     url: "https://forge.example.com/pr/2".into(),
                 },
+                merge: None,
             },
         ];
         env.held = vec!["p/app.yaml:1: app held: INC-1".into()];

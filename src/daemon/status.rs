@@ -210,6 +210,9 @@ pub struct ReviewEntry {
     pub url: Option<String>,
     /// The action in words.
     pub summary: String,
+    /// With `auto_merge`: what came of merging it, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
 }
 
 impl From<&pass::Review> for ReviewEntry {
@@ -231,6 +234,7 @@ impl From<&pass::Review> for ReviewEntry {
                     number: *number,
                     url: url.clone(),
                     summary: r.action.to_string(),
+                    merge: r.merge.as_ref().map(ToString::to_string),
                 };
             }
             A::BranchPushed => ("branch_pushed", None),
@@ -246,6 +250,7 @@ impl From<&pass::Review> for ReviewEntry {
             number: pull.map(|(n, _)| *n),
             url: pull.map(|(_, u)| u.clone()),
             summary: r.action.to_string(),
+            merge: r.merge.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -256,7 +261,11 @@ impl std::fmt::Display for ReviewEntry {
             f,
             "{} ({} -> {} on {}): {}",
             self.image, self.from, self.to, self.branch, self.summary
-        )
+        )?;
+        match &self.merge {
+            Some(merge) => write!(f, "; auto-merge: {merge}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -25,6 +25,18 @@ pub struct DigestRecord {
     /// When it was judged, in Unix seconds.
     #[serde(default)]
     pub judged_at: i64,
+    /// Signature verdicts, by the fingerprint of the key set they were reached with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub signatures: BTreeMap<String, SignatureRecord>,
+}
+
+/// A digest's signature verdict under one key set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureRecord {
+    /// The verdict.
+    pub verdict: crate::signature::Verdict,
+    /// When it was reached, in Unix seconds.
+    pub judged_at: i64,
 }
 
 /// What is known of one repository (`registry/path`).
@@ -158,7 +170,43 @@ impl Store {
             .entry(repository.to_string())
             .or_default();
         repo.tags.insert(tag.to_string(), digest.to_string());
-        repo.digests.insert(digest.to_string(), record);
+        let entry = repo.digests.entry(digest.to_string()).or_default();
+        // Signature verdicts of the digest stay: they do not depend on the tag.
+        let signatures = std::mem::take(&mut entry.signatures);
+        *entry = record;
+        for (keys, verdict) in signatures {
+            entry.signatures.entry(keys).or_insert(verdict);
+        }
+        data.dirty = true;
+    }
+
+    /// `digest`'s signature verdict under the key set `keys`, when one was reached.
+    pub fn signature(&self, repository: &str, digest: &str, keys: &str) -> Option<SignatureRecord> {
+        let data = self.lock();
+        let repo = data.file.repositories.get(repository)?;
+        repo.digests.get(digest)?.signatures.get(keys).cloned()
+    }
+
+    /// Records `digest`'s signature verdict under the key set `keys` (a fingerprint), beside
+    /// whatever else is known of it.
+    pub fn record_signature(
+        &self,
+        repository: &str,
+        digest: &str,
+        keys: &str,
+        record: SignatureRecord,
+    ) {
+        let mut data = self.lock();
+        let repo = data
+            .file
+            .repositories
+            .entry(repository.to_string())
+            .or_default();
+        repo.digests
+            .entry(digest.to_string())
+            .or_default()
+            .signatures
+            .insert(keys.to_string(), record);
         data.dirty = true;
     }
 
@@ -252,6 +300,7 @@ mod tests {
             DigestRecord {
                 created: Some("2026-01-01T00:00:00Z".into()),
                 judged_at: 1000,
+                ..Default::default()
             },
         );
         store.save();

@@ -72,6 +72,10 @@ pub trait Dialect: Sync {
     /// come back as [`ForgeError::Api`] and the caller reads them as waiting.
     fn merge<'a>(&'a self, forge: &'a Forge, number: u64, head: &'a str)
     -> Reply<'a, MergeOutcome>;
+
+    /// Turns off a merge scheduled on pull request `number` if the token's own user (`me`)
+    /// scheduled it; `true` when one was turned off. A person's own scheduling is left alone.
+    fn cancel_merge<'a>(&'a self, forge: &'a Forge, number: u64, me: &'a str) -> Reply<'a, bool>;
 }
 
 /// The calls of a [`Dialect`] impl, each sent to the function of the same name in the file it
@@ -123,6 +127,15 @@ macro_rules! calls {
             head: &'a str,
         ) -> $crate::forge::Reply<'a, $crate::forge::MergeOutcome> {
             Box::pin(merge(forge, number, head))
+        }
+
+        fn cancel_merge<'a>(
+            &'a self,
+            forge: &'a $crate::forge::Forge,
+            number: u64,
+            me: &'a str,
+        ) -> $crate::forge::Reply<'a, bool> {
+            Box::pin(cancel_merge(forge, number, me))
         }
     };
 }

@@ -154,3 +154,18 @@ async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, F
         _ => MergeOutcome::Scheduled,
     })
 }
+
+/// Cancels a scheduled merge (`DELETE .../pulls/{n}/merge`). Gitea/Forgejo do not say who
+/// scheduled it; they let only the scheduler or a maintainer cancel. Nothing scheduled (404)
+/// is not an error.
+async fn cancel_merge(forge: &Forge, number: u64, _me: &str) -> Result<bool, ForgeError> {
+    let action = format!("cancel the scheduled merge of pull request #{number}");
+    let request = forge
+        .http
+        .delete(format!("{}/pulls/{number}/merge", repo_url(forge)));
+    match forge.send(&action, request).await {
+        Ok(_) => Ok(true),
+        Err(ForgeError::NotFound { .. }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}

@@ -340,3 +340,45 @@ async fn enable_auto_merge(
         ))
     })
 }
+
+/// The GraphQL mutation that turns auto-merge off again.
+pub const DISABLE_AUTO_MERGE_MUTATION: &str = "mutation BatonCancelAutoMerge($pullRequestId: ID!) {
+  disablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId}) {
+    pullRequest {
+      number
+    }
+  }
+}";
+
+/// Turns auto-merge off when the token's own user turned it on (`auto_merge.enabled_by`).
+async fn cancel_merge(forge: &Forge, number: u64, me: &str) -> Result<bool, ForgeError> {
+    let action = format!("read pull request #{number}");
+    let request = forge
+        .http
+        .get(format!("{}/pulls/{number}", repo_url(forge)));
+    let pr = forge.send(&action, request).await?;
+    let by = pr
+        .pointer("/auto_merge/enabled_by/login")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if by.is_empty() || !by.eq_ignore_ascii_case(me) {
+        return Ok(false);
+    }
+    let action = format!("turn off auto-merge for pull request #{number}");
+    let request = forge.http.post(graphql_url(forge)).json(&json!({
+        "query": DISABLE_AUTO_MERGE_MUTATION,
+        "variables": { "pullRequestId": str_field(&pr, "node_id") },
+    }));
+    let reply = forge.send(&action, request).await?;
+    match reply.get("errors").and_then(Value::as_array) {
+        Some(errors) if !errors.is_empty() => Err(forge.reply_error(
+            &action,
+            errors
+                .iter()
+                .map(|e| str_field(e, "message"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        _ => Ok(true),
+    }
+}

@@ -213,3 +213,29 @@ async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, F
         )),
     })
 }
+
+/// Cancels "merge when the pipeline succeeds" when the token's own user set it (`merge_user`).
+async fn cancel_merge(forge: &Forge, number: u64, me: &str) -> Result<bool, ForgeError> {
+    let action = format!("read merge request !{number}");
+    let request = forge
+        .http
+        .get(format!("{}/merge_requests/{number}", project_url(forge)));
+    let mr = forge.send(&action, request).await?;
+    let set = mr
+        .get("merge_when_pipeline_succeeds")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let by = mr
+        .pointer("/merge_user/username")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !set || !by.eq_ignore_ascii_case(me) {
+        return Ok(false);
+    }
+    let action = format!("cancel the automatic merge of merge request !{number}");
+    let request = forge.http.post(format!(
+        "{}/merge_requests/{number}/cancel_merge_when_pipeline_succeeds",
+        project_url(forge)
+    ));
+    forge.send(&action, request).await.map(|_| true)
+}

@@ -381,6 +381,24 @@ impl Forge {
         Ok(outcome)
     }
 
+    /// Turns off a merge Baton scheduled on its own pull request `pr` (a person changed the
+    /// branch since); one a person scheduled is left alone. `true` when one was turned off.
+    pub async fn cancel_merge(&self, pr: &PullRequest) -> Result<bool, ForgeError> {
+        let me = self.own_user().await?.to_string();
+        if !pr.same_repository || !pr.author.eq_ignore_ascii_case(&me) {
+            return Ok(false);
+        }
+        let cancelled = self
+            .kind
+            .dialect()
+            .cancel_merge(self, pr.number, &me)
+            .await?;
+        if cancelled {
+            tracing::info!(forge = %self.kind, number = pr.number, url = %pr.url, "turned off the merge baton had scheduled");
+        }
+        Ok(cancelled)
+    }
+
     /// Sends a request with the token; returns the JSON reply or a classified error.
     async fn send(
         &self,

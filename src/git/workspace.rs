@@ -457,6 +457,32 @@ impl Workspace {
             )),
         }
     }
+
+    /// How many commits `commit` has that the remote head of the last sync does not (a review
+    /// branch Baton made holds exactly one).
+    pub async fn commits_ahead(&self, commit: ObjectId) -> Result<usize, GitError> {
+        let base = self.base_ref()?;
+        let out = self
+            .env
+            .local("rev-list", &self.checkout)
+            .args(["rev-list", "--count", &format!("{base}..{commit}")])
+            .output()
+            .await?;
+        if !out.success {
+            return Err(GitError::repo(
+                &self.checkout,
+                "counting a branch's own commits",
+                out.stderr.trim(),
+            ));
+        }
+        out.stdout.trim().parse().map_err(|_| {
+            GitError::repo(
+                &self.checkout,
+                "counting a branch's own commits",
+                "git rev-list --count printed no number",
+            )
+        })
+    }
 }
 
 /// Checks that a clone is usable; the error says why not.

@@ -29,11 +29,23 @@ pub fn choose(
         held: Vec::new(),
         follow: None,
     };
+    let per_tag = image.min_age.is_some() || image.signature.is_some();
+    let keys = image
+        .signature
+        .as_ref()
+        .map(|required| crate::signature::keys_fingerprint(&required.keys));
+    let judged = judged.filter(|j| keys.is_none() || j.signature_keys == keys);
     let Some(judged) = judged else {
+        if image.signature.is_some() {
+            // Never a tag whose signature nobody looked at (a listing from before the
+            // keys were configured or changed).
+            selection.error =
+                Some("signatures not checked yet: the next scan of the image checks them".into());
+            return selection;
+        }
         selection.decision = Some(policy.policy.choose(tags));
         return selection;
     };
-    let judge_age = image.min_age.is_some();
     let candidates: Vec<&String> = match (&policy.follow, judged.follows.get(policy_name)) {
         (
             Some(_),
@@ -61,7 +73,7 @@ pub fn choose(
     let mut eligible: Vec<&str> = Vec::new();
     let mut held = Vec::new();
     for tag in candidates {
-        match judge_age.then(|| judged.hold(tag, now)).flatten() {
+        match per_tag.then(|| judged.hold(tag, now)).flatten() {
             None => eligible.push(tag),
             Some(hold) if judged.verdicts.contains_key(tag.as_str()) => held.push((tag, hold)),
             // Never judged: it ranks below a tag that was, so it is no candidate either.
@@ -86,6 +98,7 @@ pub fn choose(
             tag: tag.clone(),
             reason: hold.reason,
             until: hold.until,
+            kind: hold.kind,
         })
         .collect();
     selection

@@ -1,6 +1,7 @@
 //! One pass over everything: scan registries, choose versions, edit each environment's
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
+mod auto_merge;
 mod choose;
 mod events;
 mod gates;
@@ -37,8 +38,8 @@ pub use moves::moves_from_plan;
 pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
-    EnvironmentReport, HeldTag, Outcome, PassReport, Review, ReviewAction, Running, Selection,
-    Waiting, waiting_text,
+    AutoMerge, EnvironmentReport, HeldTag, Outcome, PassReport, Review, ReviewAction, Running,
+    Selection, Waiting, waiting_text,
 };
 pub use scan::{ImageScan, policies_of, scan_and_judge, scan_image, scan_images};
 
@@ -141,6 +142,9 @@ pub async fn run(
         .map_err(PassError::Sync)?;
     let config: &Config = &effective;
     check_options(config, options)?;
+    if !options.dry_run {
+        rules::mark_refused(config, rules.as_ref()).await;
+    }
     let now = options.now.unwrap_or_else(Timestamp::now);
     let store = std::sync::Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir));
     let scans = scan_images(config, registries, &store, now, options.progress.as_ref()).await;
@@ -969,6 +973,8 @@ async fn resolve_digests(
         }
     }
     let mut out = HashMap::new();
+    // Opened once a pinned digest of a signature-checked image needs its verdict.
+    let mut signature_store: Option<crate::eligibility::Store> = None;
     for policy_name in needed {
         let tag = targets[&policy_name].tag.clone();
         let image_name = &cx.config.policies[&policy_name].image;
@@ -990,6 +996,15 @@ async fn resolve_digests(
                 },
                 Err(e) => Err(e.to_string()),
             };
+            let result = match result {
+                Ok(digest) if image.signature.is_some() => {
+                    let store = signature_store.get_or_insert_with(|| {
+                        crate::eligibility::Store::open(&cx.config.daemon.state_dir)
+                    });
+                    signed_pin(cx, store, image, &tag, digest).await
+                }
+                other => other,
+            };
             if let Err(why) = &result {
                 tracing::warn!(image = %image_name, tag, error = %why, "cannot resolve digest");
             }
@@ -998,6 +1013,32 @@ async fn resolve_digests(
         out.insert(policy_name, cache[&key].clone());
     }
     out
+}
+
+/// `digest` (what a pinned marker of `image` would get for `tag`) when the tag's digest is
+/// signed as the image requires: the tag's own digest, which with `platform` is the index
+/// holding `digest`. A tag re-pushed since the scan judged it is judged again here.
+async fn signed_pin(
+    cx: &Context<'_>,
+    store: &crate::eligibility::Store,
+    image: &crate::config::ImageConfig,
+    tag: &str,
+    digest: String,
+) -> Result<String, String> {
+    let client = cx
+        .registries
+        .for_image(&image.repository)
+        .map_err(|e| e.to_string())?;
+    let signed = match image.platform {
+        Some(_) => client
+            .digest(&image.repository.repository, tag)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => digest.clone(),
+    };
+    judge::check_pinned_digest(&client, store, image, tag, &signed, cx.now)
+        .await
+        .map(|()| digest)
 }
 
 /// What a marker should hold now, or `None` when its policy is unknown. A policy without a

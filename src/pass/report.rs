@@ -40,6 +40,8 @@ pub struct HeldTag {
     /// When it becomes a candidate, when known.
     #[serde(serialize_with = "crate::pass::report::serialize_time")]
     pub until: Option<jiff::Timestamp>,
+    /// The kind: `too young`, `unsigned`, `bad signature` or `not judged`.
+    pub kind: &'static str,
 }
 
 /// An optional instant as RFC 3339 seconds.
@@ -219,6 +221,34 @@ pub struct Review {
     pub to: String,
     /// What happened.
     pub action: ReviewAction,
+    /// With `auto_merge`: what came of merging its pull request.
+    pub merge: Option<AutoMerge>,
+}
+
+/// What `auto_merge` did about a review's pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoMerge {
+    /// The forge merged it.
+    Merged,
+    /// The forge merges it once its required checks pass and approvals are met.
+    Scheduled,
+    /// Not merged yet: the forge's reason (checks, approvals, conflicts). Asked again next pass.
+    Waiting(String),
+    /// Never merged by Baton: a person changed its branch (their commits, an edited head).
+    Refused(String),
+}
+
+impl std::fmt::Display for AutoMerge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AutoMerge::Merged => f.write_str("merged"),
+            AutoMerge::Scheduled => f.write_str(
+                "auto-merge on: the forge merges it once its required checks and approvals pass",
+            ),
+            AutoMerge::Waiting(why) => write!(f, "not merged yet: {why}"),
+            AutoMerge::Refused(why) => write!(f, "not merged automatically: {why}"),
+        }
+    }
 }
 
 /// What a pass did about one review.

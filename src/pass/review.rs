@@ -73,6 +73,17 @@ pub(super) async fn review_environment(
                 until: None,
             });
         }
+        if let (Some(crate::pass::AutoMerge::Refused(why)), ReviewAction::Current { number, .. }) =
+            (&review.merge, &review.action)
+        {
+            report.waiting.push(Waiting {
+                image: Some(image.clone()),
+                reason: format!(
+                    "pull request #{number} for {image} is not merged automatically: {why}"
+                ),
+                until: None,
+            });
+        }
         if let ReviewAction::Declined { number, .. } = &review.action {
             report.waiting.push(Waiting {
                 image: Some(image.clone()),
@@ -132,7 +143,7 @@ pub(super) async fn review_environment(
 
 /// Whether the review branch's head commit moves the image to `to` in `environment`, made
 /// the same way (by the same person for a manual promotion).
-fn carries(
+pub(super) fn carries(
     head: &CommitRecord,
     environment: &str,
     repository: &str,
@@ -209,6 +220,7 @@ async fn review_image(
         from: from.clone(),
         to: to.clone(),
         action: ReviewAction::BranchCurrent,
+        merge: None,
     };
     let fail = |mut review: Review, why: String| {
         review.action = ReviewAction::Failed(why);
@@ -304,6 +316,30 @@ async fn review_image(
         _ => {}
     }
     let open_current = open.is_some_and(|p| proposes(p, name, image, &to));
+    // With auto_merge, a branch a person has changed is theirs to finish: Baton neither
+    // pushes over it nor merges it.
+    if env.auto_merge
+        && manual.is_none()
+        && let (Some(h), Some(pr)) = (&head, open)
+        && let Some(why) = super::auto_merge::touched_by_person(cx, h).await
+    {
+        tracing::warn!(environment = %name, image = %image, number = pr.number, url = %pr.url, reason = %why, "not merging or updating a pull request a person changed");
+        // A merge baton scheduled earlier must not take the person's change in.
+        let why = match forge.map(|f| f.cancel_merge(pr)) {
+            Some(cancel) => match cancel.await {
+                Ok(true) => format!("{why} (the merge baton had scheduled is turned off)"),
+                Ok(false) => why,
+                Err(err) => format!("{why}; cannot turn off the merge baton scheduled: {err}"),
+            },
+            None => why,
+        };
+        review.action = ReviewAction::Current {
+            number: pr.number,
+            url: pr.url.clone(),
+        };
+        review.merge = Some(crate::pass::AutoMerge::Refused(why));
+        return (review, None);
+    }
     if cx.dry_run {
         review.action = match (branch_current, forge, open) {
             (true, None, _) => ReviewAction::BranchCurrent,
@@ -371,6 +407,7 @@ async fn review_image(
             forge.commit_url(&soaked.arrival.commit),
         ));
     }
+    let repository_text = repository.clone();
     let text = promotion::review_text(&ReviewDetails {
         environment: name.to_string(),
         image: image.to_string(),
@@ -384,17 +421,23 @@ async fn review_image(
         links,
     });
     let base = cx.config.git.remote.target_branch().to_string();
-    review.action = match open {
-        Some(pr) if open_current && branch_current => ReviewAction::Current {
-            number: pr.number,
-            url: pr.url.clone(),
-        },
-        Some(pr) => match forge.update(pr, &text.title, &text.body).await {
-            Ok(pr) => ReviewAction::Updated {
+    let (action, pull) = match open {
+        Some(pr) if open_current && branch_current => (
+            ReviewAction::Current {
                 number: pr.number,
-                url: pr.url,
+                url: pr.url.clone(),
             },
-            Err(err) => ReviewAction::Failed(err.to_string()),
+            Some(pr.clone()),
+        ),
+        Some(pr) => match forge.update(pr, &text.title, &text.body).await {
+            Ok(pr) => (
+                ReviewAction::Updated {
+                    number: pr.number,
+                    url: pr.url.clone(),
+                },
+                Some(pr),
+            ),
+            Err(err) => (ReviewAction::Failed(err.to_string()), None),
         },
         None => match forge
             .open(&NewPullRequest {
@@ -405,12 +448,33 @@ async fn review_image(
             })
             .await
         {
-            Ok(pr) => ReviewAction::Opened {
-                number: pr.number,
-                url: pr.url,
-            },
-            Err(err) => ReviewAction::Failed(err.to_string()),
+            Ok(pr) => (
+                ReviewAction::Opened {
+                    number: pr.number,
+                    url: pr.url.clone(),
+                },
+                Some(pr),
+            ),
+            Err(err) => (ReviewAction::Failed(err.to_string()), None),
         },
     };
+    review.action = action;
+    if env.auto_merge
+        && let Some(pr) = pull
+    {
+        review.merge = Some(
+            super::auto_merge::merge_review(
+                cx,
+                forge,
+                name,
+                image,
+                &repository_text,
+                &to,
+                manual,
+                &pr,
+            )
+            .await,
+        );
+    }
     (review, Some(message))
 }

@@ -1,6 +1,7 @@
 //! The rules a pass applies: read from the commit it builds on. A change that does not
 //! validate is refused and the last good rules (the newest earlier version that validates)
-//! stay in force; the refusal names file:line@commit and the commit's author.
+//! stay in force; the refusal names file:line@commit and the commit's author, and with a
+//! forge the refused commit gets a failing commit status.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,61 @@ pub const RULES_HISTORY_LIMIT: usize = 50;
 
 /// Rules files larger than this are not read.
 const MAX_RULES_FILE: u64 = 1 << 20;
+
+/// The commit status context Baton sets on a refused rules commit.
+pub const STATUS_CONTEXT: &str = "baton/rules";
+
+/// Refused rules commits already marked on the forge by this process: (repository, commit).
+static MARKED: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// With a `[forge]`, sets a failing commit status (context `baton/rules`) on the refused rules
+/// commit, saying why, so the refusal shows where the change was made. Once per commit; a
+/// forge that cannot be reached is logged and asked again on the next pass.
+pub async fn mark_refused(config: &Config, report: Option<&RulesReport>) {
+    let (Some(forge), Some(refused)) = (&config.forge, report.and_then(|r| r.refused.as_ref()))
+    else {
+        return;
+    };
+    let key = (forge.repository.clone(), refused.commit.clone());
+    let known = MARKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&key);
+    if known || refused.commit.len() != 40 {
+        return;
+    }
+    let first = refused
+        .errors
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let more = match refused.errors.len() {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    let status = crate::forge::CommitStatus {
+        state: crate::forge::StatusState::Failure,
+        context: STATUS_CONTEXT.to_string(),
+        description: format!("rules refused, the last good rules stay in force: {first}{more}"),
+        target_url: None,
+    };
+    let result = match crate::forge::Forge::from_config(forge) {
+        Ok(client) => client.set_status(&refused.commit, &status).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(()) => {
+            MARKED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key);
+        }
+        Err(err) => {
+            tracing::warn!(commit = %refused.commit, error = %err, "cannot set the failing commit status on the refused rules commit; the next pass tries again")
+        }
+    }
+}
 
 /// The trailer naming the rules commit a Baton commit applied.
 pub const TRAILER_RULES: &str = "Baton-Rules";

@@ -84,7 +84,7 @@ impl RegistryClient {
         let mut failures: Vec<String> = Vec::new();
         let mut found = false;
         // cosign 1 and 2: the .sig tag.
-        match self.manifest(call, sig_tag).await? {
+        match self.artifact(call, sig_tag).await? {
             Fetched::Missing => {}
             Fetched::Refused(why) => {
                 found = true;
@@ -120,7 +120,7 @@ impl RegistryClient {
         // cosign 3: a Sigstore bundle referring to the digest.
         let index = match self.referrers(call, digest).await? {
             Some(index) => Fetched::Body(index),
-            None => self.manifest(call, referrers_tag).await?,
+            None => self.artifact(call, referrers_tag).await?,
         };
         match index {
             Fetched::Missing => {}
@@ -135,7 +135,7 @@ impl RegistryClient {
                 }
                 Ok(entries) => {
                     for entry in entries {
-                        let manifest = match self.manifest(call, &entry.digest).await? {
+                        let manifest = match self.artifact(call, &entry.digest).await? {
                             Fetched::Body(body) if sha256_digest(&body) == entry.digest => body,
                             Fetched::Body(_) => {
                                 found = true;
@@ -192,7 +192,7 @@ impl RegistryClient {
     }
 
     /// GETs a manifest or index by tag or digest, at most [`MAX_SIGNATURE_MANIFEST`] bytes.
-    async fn manifest(
+    async fn artifact(
         &self,
         call: &mut Call<'_>,
         reference: &str,

@@ -46,12 +46,16 @@ mod once {
 }
 mod packaging;
 mod promotion {
+    mod auto_merge;
     mod cli;
     mod flow;
     mod human_control;
 }
 mod redaction;
 mod rules;
+mod signing {
+    mod flow;
+}
 mod registry {
     mod faults;
     mod local;

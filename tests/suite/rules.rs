@@ -355,10 +355,11 @@ async fn check_validates_a_rules_file_offline_and_names_both_places_of_a_duplica
     assert_eq!(run.code, 0, "{}", run.both());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_once_by_notification()
 {
     use crate::support::daemon::{PATIENCE, wait_until};
+    use crate::support::fake_forge::{FakeForge, FakeKind};
     let fleet = FluxFleet::start().await;
     let host = fleet.host();
     let marked = |version: &str| {
@@ -374,14 +375,19 @@ async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_on
     let inbox = crate::support::inbox::Inbox::start();
     let url_file = fleet.dir.path().join("hook-url");
     std::fs::write(&url_file, format!("{}\n", inbox.url())).unwrap();
+    // A forge: the refused rules commit gets a failing commit status there, once.
+    let forge = FakeForge::start(FakeKind::GitHub, "platform/fleet", "forge-token-rules").await;
+    let token_file = fleet.dir.path().join("forge-token");
+    std::fs::write(&token_file, "forge-token-rules\n").unwrap();
     let port = crate::support::git_server::free_port();
     fleet
         .config("baton.toml")
         .text_value("daemon", "listen", &format!("127.0.0.1:{port}"))
         .text_value("git", "interval", "10s")
         .raw(&format!(
-            "[rules]\nreview_required = [\"production\"]\n\n[notifications.audit]\nkind = \"webhook\"\nurl_file = \"{}\"\n",
-            url_file.display()
+            "[rules]\nreview_required = [\"production\"]\n\n[notifications.audit]\nkind = \"webhook\"\nurl_file = \"{}\"\n\n{}",
+            url_file.display(),
+            forge.config_section(&token_file)
         ))
         .write();
 
@@ -447,4 +453,18 @@ async fn the_daemon_reads_rules_each_pass_and_reports_a_refusal_in_status_and_on
         .filter(|b| b["event"] == "rules_refused")
         .count();
     assert_eq!(count, 1, "one notification per refused commit");
+    // The refused commit carries a failing `baton/rules` status with the first error; the
+    // good rules commit none; and only once, however many passes run under the refusal.
+    let statuses = forge.statuses();
+    assert_eq!(statuses.len(), 1, "{statuses:#?}");
+    assert_eq!(statuses[0].sha, bad);
+    assert_eq!(statuses[0].state, "failure");
+    assert_eq!(statuses[0].context, "baton/rules");
+    assert!(
+        statuses[0]
+            .description
+            .starts_with("rules refused, the last good rules stay in force: baton.toml:15:1@"),
+        "{statuses:#?}"
+    );
+    assert!(statuses[0].description.chars().count() <= 140);
 }

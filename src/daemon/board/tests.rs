@@ -107,6 +107,7 @@ fn status(now: Timestamp, images: usize) -> Status {
         number: Some(7),
         url: Some("javascript:alert(3)".into()),
         summary: "open".into(),
+        merge: None,
     });
     status.environments.insert("staging".into(), staging);
     status.environments.insert("production".into(), production);

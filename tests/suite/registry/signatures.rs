@@ -28,21 +28,8 @@ fn keys(key: &CosignKey) -> Vec<PublicKey> {
     ]
 }
 
-/// The bytes of `repo@digest`'s manifest.
 async fn manifest_len(registry: &LocalRegistry, digest: &str) -> usize {
-    reqwest::Client::new()
-        .get(format!(
-            "http://{}/v2/{REPO}/manifests/{digest}",
-            registry.host()
-        ))
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len()
+    crate::support::cosign::manifest_size(registry, REPO, digest).await
 }
 
 fn assert_signed(verdict: &Verdict, keys: &[PublicKey], layout: Layout) {
@@ -335,6 +322,60 @@ async fn hostile_signature_manifests_are_bounded() {
     let check = client.check_signature(REPO, &junk, &keys).await.unwrap();
     assert!(
         bad(&check.verdict).contains("simple-signing"),
+        "{:?}",
+        check.verdict
+    );
+}
+
+/// A registry that serves bytes other than those its descriptor's digest names: a validly
+/// signed payload is refused because it does not hash to the digest (the fake, as Debian's
+/// registry checks digests on upload and cannot be made to do this).
+#[tokio::test]
+async fn a_blob_that_does_not_hash_to_its_digest_is_refused() {
+    use crate::support::fake_registry::{Behaviour, FakeManifest, FakeRegistry};
+    use crate::support::registry::sha256;
+    let key = CosignKey::generate();
+    let image = format!("sha256:{}", "ab".repeat(32));
+    let layer = SigLayer::signed(&key, "registry.example/team/app", &image);
+    let claimed = sha256(b"the bytes the descriptor was made for");
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": sha256(b"{}")},
+        "layers": [{
+            "mediaType": SIMPLE_SIGNING,
+            "size": layer.payload.len(),
+            "digest": claimed,
+            "annotations": {SIGNATURE_ANNOTATION: layer.signature},
+        }],
+    })
+    .to_string()
+    .into_bytes();
+    let fake = FakeRegistry::start(Behaviour {
+        manifests: [(
+            sig_tag(&image),
+            FakeManifest {
+                body: manifest,
+                digest_header: None,
+            },
+        )]
+        .into(),
+        blobs: [(claimed.clone(), layer.payload.clone())].into(),
+        ..Default::default()
+    })
+    .await;
+    let settings = baton::registry::RegistrySettings {
+        insecure: true,
+        ..Default::default()
+    };
+    let client = RegistryClient::new(&fake.host(), settings).unwrap();
+    let check = client
+        .check_signature(REPO, &image, &keys(&key))
+        .await
+        .unwrap();
+    // The payload's length matches the descriptor; only its hash gives it away.
+    assert!(
+        bad(&check.verdict).contains("does not hash"),
         "{:?}",
         check.verdict
     );

@@ -249,3 +249,50 @@ pub async fn push_referrers_index(
         .put_manifest(repo, &subject.replacen(':', "-", 1), OCI_INDEX, &index)
         .await;
 }
+
+/// The size in bytes of `repo@digest`'s manifest (a referrer's `subject` states it).
+pub async fn manifest_size(registry: &LocalRegistry, repo: &str, digest: &str) -> usize {
+    reqwest::Client::new()
+        .get(format!(
+            "http://{}/v2/{repo}/manifests/{digest}",
+            registry.host()
+        ))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Signs `repo@digest` the cosign 3 way: a bundle referrer, found through the referrers tag.
+pub async fn sign_with_bundle(registry: &LocalRegistry, key: &CosignKey, repo: &str, digest: &str) {
+    let size = manifest_size(registry, repo, digest).await;
+    push_bundle_referrer(
+        registry,
+        repo,
+        digest,
+        size,
+        &bundle(key, &sign_statement(digest)),
+    )
+    .await;
+}
+
+/// Signs `repo@digest` the cosign 2 way: a `.sig` tag with one simple-signing layer.
+pub async fn sign_with_sig_tag(
+    registry: &LocalRegistry,
+    key: &CosignKey,
+    repo: &str,
+    digest: &str,
+) {
+    let reference = format!("{}/{repo}", registry.host());
+    push_sig_manifest(
+        registry,
+        repo,
+        digest,
+        &[SigLayer::signed(key, &reference, digest)],
+    )
+    .await;
+}

@@ -42,7 +42,11 @@
 //! - Gitea/Forgejo (swagger `MergePullRequestOption`, `CreateStatusOption`): `POST
 //!   /repos/{o}/{r}/statuses/{sha}` (201, a CommitStatus); `POST .../pulls/{n}/merge` with
 //!   `Do`, `head_commit_id`, `merge_when_checks_succeed` (200 merged, 201 scheduled, both
-//!   empty; 405 not mergeable; 409 head out of date); `GET .../pulls/{n}`.
+//!   empty; 405 not mergeable; 409 head out of date); `DELETE .../pulls/{n}/merge` cancels
+//!   a scheduled merge (204, 404 when none); `GET .../pulls/{n}`.
+//! - Cancelling: GitHub `disablePullRequestAutoMerge` (GraphQL), with `auto_merge.enabled_by`
+//!   read first; GitLab `POST .../merge_requests/:iid/cancel_merge_when_pipeline_succeeds`
+//!   (201; 406 when nothing is set), with `merge_user` read first (`GET .../merge_requests/:iid`).
 //!
 //! With [`FakeForge::track_remote`], heads are read from the bare remote, so a person's push
 //! to the branch moves the head as on a real forge, and merges are made in the remote.
@@ -734,8 +738,10 @@ fn github_pull(state: &ForgeState, p: &FakePull, full: bool) -> Value {
             "blocked"
         });
         pr["auto_merge"] = if p.auto_merge {
+            let mut by = github_examples()["pull-request"]["value"]["user"].clone();
+            by["login"] = json!(TOKEN_USER);
             json!({
-                "enabled_by": github_examples()["pull-request"]["value"]["user"].clone(),
+                "enabled_by": by,
                 "merge_method": "merge",
                 "commit_title": format!("Merge pull request #{}", p.number),
                 "commit_message": "",
@@ -1029,11 +1035,30 @@ fn github_graphql(state: &mut ForgeState, body: &Value) -> Response {
         )
     };
     let query = str_of(body, "query");
-    if !query.contains("enablePullRequestAutoMerge") {
-        return refuse("the fake knows only enablePullRequestAutoMerge");
-    }
     let vars = body.get("variables").cloned().unwrap_or(Value::Null);
     let node = str_of(&vars, "pullRequestId");
+    if query.contains("disablePullRequestAutoMerge") {
+        let Some(p) = state
+            .pulls
+            .iter_mut()
+            .find(|p| format!("PR_kwfake{}", p.number) == node)
+        else {
+            return refuse(&format!(
+                "Could not resolve to a node with the global id of '{node}'"
+            ));
+        };
+        p.auto_merge = false;
+        return reply(
+            StatusCode::OK,
+            &[],
+            json!({"data": {"disablePullRequestAutoMerge": {"pullRequest": {"number": p.number}}}}),
+        );
+    }
+    if !query.contains("enablePullRequestAutoMerge") {
+        return refuse(
+            "the fake knows only enablePullRequestAutoMerge and disablePullRequestAutoMerge",
+        );
+    }
     let expected = str_of(&vars, "expectedHeadOid");
     let Some(p) = state
         .pulls
@@ -1087,6 +1112,11 @@ fn gitlab_json(state: &ForgeState, p: &FakePull) -> Value {
         "reviewers": p.reviewers.iter().map(|r| json!({"username": r})).collect::<Vec<_>>(),
         "sha": head_sha(state, p),
         "merge_when_pipeline_succeeds": p.auto_merge,
+        "merge_user": if p.auto_merge {
+            json!({"id": user_id(TOKEN_USER), "username": TOKEN_USER, "name": "Baton", "state": "active"})
+        } else {
+            Value::Null
+        },
         "detailed_merge_status": if !p.open {
             "not_open"
         } else if !state.gate.checks_green {
@@ -1185,6 +1215,27 @@ fn gitlab(
             p.edit(body, "description");
             let p = p.clone();
             reply(StatusCode::OK, &[], gitlab_json(state, &p))
+        }
+        ("GET", ["merge_requests", n]) => {
+            let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
+                return not_found();
+            };
+            reply(StatusCode::OK, &[], gitlab_json(state, &p))
+        }
+        ("POST", ["merge_requests", n, "cancel_merge_when_pipeline_succeeds"]) => {
+            let Some(p) = pull_mut(state, n) else {
+                return not_found();
+            };
+            if !p.auto_merge {
+                return reply(
+                    StatusCode::NOT_ACCEPTABLE,
+                    &[],
+                    json!({"message": "Can't cancel the automatic merge"}),
+                );
+            }
+            p.auto_merge = false;
+            let p = p.clone();
+            reply(StatusCode::CREATED, &[], gitlab_json(state, &p))
         }
         ("PUT", ["merge_requests", n, "merge"]) => {
             let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
@@ -1368,6 +1419,15 @@ fn gitea(
             };
             reply(StatusCode::OK, &[], gitea_json(state, &p))
         }
+        ("DELETE", ["pulls", n, "merge"]) => match pull_mut(state, n) {
+            Some(p) if p.auto_merge => {
+                p.auto_merge = false;
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::NO_CONTENT;
+                r
+            }
+            _ => not_found(),
+        },
         ("POST", ["pulls", n, "merge"]) => {
             let Some(p) = pull_mut(state, n).map(|p| p.clone()) else {
                 return not_found();

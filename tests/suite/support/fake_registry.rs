@@ -86,6 +86,9 @@ pub struct Behaviour {
     pub bearer: Option<BearerAuth>,
     /// Manifests by tag.
     pub manifests: HashMap<String, FakeManifest>,
+    /// Blobs by the digest they are asked for, served as given (a hostile registry's bytes
+    /// need not hash to it).
+    pub blobs: HashMap<String, Vec<u8>>,
     /// Status for HEAD on manifests (e.g. 405), instead of the normal answer.
     pub head_status: Option<u16>,
     /// Answer tags/list with a chunked body this many bytes long (no Content-Length), made
@@ -219,6 +222,8 @@ async fn handle(
         (name.to_string(), "tags", String::new())
     } else if let Some((name, reference)) = rest.rsplit_once("/manifests/") {
         (name.to_string(), "manifests", reference.to_string())
+    } else if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
+        (name.to_string(), "blobs", digest.to_string())
     } else {
         (
             rest.trim_end_matches('/').to_string(),
@@ -278,6 +283,14 @@ async fn handle(
     match kind {
         "tags" => tags(&state, &behaviour, addr, &name, &uri, common),
         "manifests" => manifest(&behaviour, &method, &reference, common),
+        "blobs" => match behaviour.blobs.get(&reference) {
+            Some(bytes) => reply(StatusCode::OK, &common, bytes.clone()),
+            None => reply(
+                StatusCode::NOT_FOUND,
+                &common,
+                error_body("BLOB_UNKNOWN", "blob unknown to registry"),
+            ),
+        },
         _ => reply(StatusCode::OK, &common, "{}"),
     }
 }

@@ -140,3 +140,38 @@ pub fn violations(log: &str, replies: bool) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Runs scripts/prism/graphql-check.js over `bodies`; returns its output, or panics with it
+/// when the check fails.
+pub fn check_graphql(bodies: &[serde_json::Value]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join("target/prism/node_modules");
+    assert!(
+        modules.join("@octokit/graphql-schema/schema.json").exists(),
+        "@octokit/graphql-schema is not installed in {}: run scripts/test (it installs scripts/prism/package.json)",
+        modules.display()
+    );
+    let mut child = Command::new("node")
+        .arg(root.join("scripts/prism/graphql-check.js"))
+        .env("NODE_PATH", &modules)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(serde_json::to_string(bodies).unwrap().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "GraphQL check failed:\n{text}");
+    text
+}
