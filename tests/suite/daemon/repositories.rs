@@ -114,13 +114,17 @@ async fn two_repositories_share_each_scan_and_a_down_one_holds_up_none() {
         (world.registry.requests(TAGS_LIST) == scans).then_some(scans)
     });
     assert!(scans >= 2, "{scans} scans");
-    let metrics = daemon.metrics();
     for name in ["fleet", "payments"] {
+        // The remote has the commit a moment before the daemon records its push.
         let key = format!(r#"baton_pushes_total{{repository="{name}",result="ok"}}"#);
-        assert_eq!(metrics.get(&key), Some(&1.0), "{}", daemon.metrics_text());
+        wait_until(PATIENCE, &key, || {
+            (daemon.metrics().get(&key) == Some(&1.0)).then_some(())
+        });
+        let metrics = daemon.metrics();
         let key = format!(r#"baton_repository_last_sync_timestamp_seconds{{repository="{name}"}}"#);
         assert!(metrics.get(&key).is_some_and(|t| *t > 1.7e9), "{key}");
     }
+    let metrics = daemon.metrics();
     assert_eq!(
         metrics.get(r#"baton_pushes_total{repository="down",result="ok"}"#),
         Some(&0.0)
@@ -220,6 +224,13 @@ async fn a_rejected_push_is_retried_and_a_reload_adds_and_removes_repositories()
     // The other writer's commit is kept under Baton's.
     let log = git(&payments.path, &["log", "--format=%s", BRANCH]);
     assert!(log.contains("Hand edit during the push"), "{log}");
+    wait_until(PATIENCE, "the payments push to be recorded", || {
+        (daemon
+            .metrics()
+            .get(r#"baton_pushes_total{repository="payments",result="ok"}"#)
+            == Some(&1.0))
+        .then_some(())
+    });
     let metrics = daemon.metrics();
     assert_eq!(
         metrics.get(r#"baton_push_retries_total{repository="payments"}"#),
