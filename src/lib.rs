@@ -13,7 +13,7 @@
 //! 2. `reference`: the OCI reference grammar every tag and name is checked against
 //! 3. `policy`, `markers`, `signature`: pure cores: choosing a tag; finding and editing marked references; checking cosign signatures
 //! 4. `git`, `registry`, `forge`: the outside world: the clone and its history, registries, pull requests
-//! 5. `promotion`, `notifications`, `webhooks`, `flux`, `eligibility`: gates read from Git history, messages to people, registry hooks, Flux's image objects read from a fleet repository, per-tag judgements (age) kept in the state directory
+//! 5. `promotion`, `notifications`, `webhooks`, `flux`, `eligibility`, `verification`: gates read from Git history, messages to people, registry hooks, Flux's image objects read from a fleet repository, per-tag judgements (age) kept in the state directory; verification checks and their verdicts
 //! 6. `config`: assembles the file from the sections the layers below own and read, every error with its place
 //! 7. `pass`: one pass over everything: scan, choose, gate, edit, commit, push, report
 //! 8. `daemon`: `baton run`: scan tasks, the reconciler, reloads, the HTTP listener
@@ -35,6 +35,7 @@ pub mod promotion;
 pub mod reference;
 pub mod registry;
 pub mod signature;
+pub mod verification;
 pub mod webhooks;
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ struct MoveJson {
     rules: Option<String>,
     /// That commit's author, when it is within the commits looked at.
     rules_author: Option<String>,
+    /// The verification results recorded for this move (Git notes under refs/notes/baton).
+    verification: Vec<crate::verification::Record>,
 }
 
 /// `history --json`.
@@ -77,6 +79,8 @@ struct Row {
     merged: String,
     /// The rules commit (`Baton-Rules`) and its author.
     rules: String,
+    /// The verification results recorded for the move, one line each.
+    verification: Vec<String>,
 }
 
 /// Whether `m` passes the `--env` and `--image` filters.
@@ -146,6 +150,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
             .sync()
             .await
             .context("cannot fetch the branch to read its history")?;
+        let notes = read_notes(config, workspace).await;
         let repository = args
             .image
             .as_deref()
@@ -174,10 +179,20 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 .find(|(k, _)| k == crate::pass::rules::TRAILER_RULES)
                 .map(|(_, v)| v.trim().to_string());
             let rules_author = rules.as_ref().and_then(|c| authors.get(c).cloned());
+            let recorded = notes
+                .get(&record.id.to_string())
+                .map(|text| crate::verification::parse_note(text))
+                .unwrap_or_default();
             for m in parse_moves(record) {
                 if !wanted(&m, args, repository.as_deref()) {
                     continue;
                 }
+                let tags = crate::promotion::history::version_tags(&m.to);
+                let verification: Vec<crate::verification::Record> = recorded
+                    .iter()
+                    .filter(|r| r.environment == m.environment && tags.contains(&r.version))
+                    .cloned()
+                    .collect();
                 json.push(MoveJson {
                     time: utc_rfc3339(record.landed.time),
                     proposed: record.landed.merge.map(|_| utc_rfc3339(record.time)),
@@ -193,6 +208,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     commit: record.id.to_string(),
                     rules: rules.clone(),
                     rules_author: rules_author.clone(),
+                    verification: verification.clone(),
                 });
                 let when = utc(record.landed.time);
                 let id = record.id.to_string();
@@ -225,6 +241,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                         (Some(c), None) => crate::pass::rules::short(c).to_string(),
                         _ => String::new(),
                     },
+                    verification: verification.iter().map(verdict_line).collect(),
                 });
             }
         }
@@ -253,6 +270,45 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The notes under refs/notes/baton (the remote's fetched first); none when they cannot be
+/// read, which is said on stderr.
+async fn read_notes(
+    config: &Config,
+    workspace: &crate::git::Workspace,
+) -> std::collections::BTreeMap<String, String> {
+    let author = crate::git::NoteAuthor {
+        name: &config.git.author_name,
+        email: &config.git.author_email,
+    };
+    if let Err(err) = workspace.fetch_notes(author).await {
+        eprintln!(
+            "baton history: cannot fetch the verification notes ({err}): showing the clone's own"
+        );
+    }
+    workspace.read_notes().await.unwrap_or_else(|err| {
+        eprintln!("baton history: cannot read the verification notes: {err}");
+        Default::default()
+    })
+}
+
+/// `verified 2026-11-27 10:05:00: every check passed` and the like.
+fn verdict_line(r: &crate::verification::Record) -> String {
+    use crate::verification::Verdict;
+    let when = r
+        .time()
+        .map(|t| utc(t.as_second()))
+        .unwrap_or_else(|| r.at.clone());
+    let what = match r.verdict {
+        Verdict::Passed => "verified",
+        Verdict::Failed => "verification failed",
+        Verdict::RolledBack => "rolled back",
+    };
+    match r.failing() {
+        Some(failing) => format!("{what} {when}: {failing}"),
+        None => format!("{what} {when}: every check passed"),
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
 fn utc(seconds: i64) -> String {
     jiff::Timestamp::from_second(seconds)
@@ -268,6 +324,7 @@ fn print_table(rows: &[Row]) {
         change: "FROM -> TO".into(),
         policy: "POLICY".into(),
         commit: "COMMIT".into(),
+        verification: Vec::new(),
         merged: if rows.iter().any(|r| !r.merged.is_empty()) {
             "REVIEW".into()
         } else {
@@ -319,5 +376,8 @@ fn print_table(rows: &[Row]) {
             w5 = w[5],
         );
         println!("{}", line.trim_end());
+        for verdict in &row.verification {
+            println!("  {verdict}");
+        }
     }
 }

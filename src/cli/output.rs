@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::daemon::status::{ProblemEntry, ReviewEntry, WaitingEntry};
+use crate::daemon::status::{ProblemEntry, ReviewEntry, VerificationEntry, WaitingEntry};
 use crate::pass::{Outcome, PassReport};
 
 /// The version of the JSON shapes; raised when a field changes meaning or goes away.
@@ -129,6 +129,8 @@ pub struct EnvironmentJson {
     pub held: Vec<String>,
     /// What waits.
     pub waiting: Vec<WaitingEntry>,
+    /// How each image's current move verifies (environments with verification checks).
+    pub verification: Vec<VerificationEntry>,
     /// Review-mode changes.
     pub reviews: Vec<ReviewEntry>,
     /// What a person should know, such as a pending review a promotion replaces.
@@ -228,6 +230,7 @@ impl PassJson {
                     problems: e.problems.iter().map(ProblemEntry::from).collect(),
                     held: e.held.clone(),
                     waiting: e.waiting.iter().map(WaitingEntry::from).collect(),
+                    verification: e.verification.iter().map(VerificationEntry::from).collect(),
                     reviews: e.reviews.iter().map(ReviewEntry::from).collect(),
                     notes: e.notes.clone(),
                     error: match &e.outcome {

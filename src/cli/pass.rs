@@ -690,6 +690,9 @@ pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
     for held in &env.held {
         println!("  hold: {held}");
     }
+    for v in &env.verification {
+        println!("  verify: {} {}: {}", v.image, v.version, v.summary);
+    }
     for waiting in &env.waiting {
         println!("  waiting: {waiting}");
     }

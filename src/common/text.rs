@@ -48,6 +48,15 @@ pub fn comma_list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> S
         .join(", ")
 }
 
+/// `items` in words: `a`, `a or b`, `a, b or c` (with `word` = "or").
+pub fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, word: &str) -> String {
+    let items: Vec<String> = items.into_iter().map(|item| item.to_string()).collect();
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} {word} {last}", rest.join(", ")),
+        _ => items.join(""),
+    }
+}
+
 /// What to say about a name that is not among the `[SECTION.NAME]` tables in `known`: the
 /// close one, the section to add, or the names there are.
 pub fn unknown_name_hint(given: &str, known: &[&str], section: &str) -> String {

@@ -43,6 +43,8 @@ pub struct EnvironmentConfig {
     /// The only policies whose markers this environment moves (an ImageUpdateAutomation's
     /// namespace and `policySelector`); `None` for every policy.
     pub policies: Option<BTreeSet<String>>,
+    /// Verification checks run after each move and before anything is promoted from here.
+    pub verify: crate::verification::VerifyConfig,
     /// Review mode: merge Baton's own pull request once the forge reports its required checks
     /// green and approvals met, unless a person changed its branch.
     pub auto_merge: bool,
@@ -252,6 +254,15 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
     }
     let windows = promotion::config::read_windows(t);
     let freeze = promotion::config::read_freezes(t);
+    let verify = crate::verification::read_verify(t);
+    if let (Some(v), Some(Mode::Review)) = (&verify, mode)
+        && v.on_failure == crate::verification::OnFailure::Rollback
+    {
+        t.error(
+            "on_verify_failure",
+            "\"rollback\" needs mode = \"push\": a rollback lands at once, a review would wait for a person; use \"hold\" in review mode",
+        );
+    }
     let auto_merge = t.bool("auto_merge").unwrap_or(false);
     if auto_merge && mode == Some(Mode::Push) {
         t.error(
@@ -269,6 +280,7 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
         windows: windows?,
         freeze,
         policies: None,
+        verify: verify?,
         auto_merge,
     })
 }

@@ -304,6 +304,7 @@ pub(super) fn apply(
                 windows: Vec::new(),
                 freeze: Vec::new(),
                 policies: Some(policies),
+                verify: Default::default(),
                 auto_merge: false,
             },
         );

@@ -22,6 +22,10 @@ use crate::pass::{self, PassOptions};
 /// Changes arriving within this long of the first are handled by one pass.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// While a move is still being verified, the next pass comes at least this soon, so its
+/// checks are asked again (and a failed one rolled back) without waiting for `git.interval`.
+const VERIFY_RECHECK: Duration = Duration::from_secs(30);
+
 /// Longest wait between attempts to clone an unreachable remote.
 const MAX_CLONE_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -58,6 +62,8 @@ pub async fn run(
     let mut last_pass: Option<Instant> = None;
     // Set when a wake-up arrived while the workspace was being (re)opened.
     let mut pending = false;
+    // A move of the last pass is still being verified.
+    let mut verifying = false;
     loop {
         if *stop.borrow() {
             return;
@@ -115,6 +121,7 @@ pub async fn run(
         }
         // From the last pass, with the interval in force now (a reload may change it).
         let interval = match loaded.views.get(name) {
+            Some(view) if verifying => view.git.interval.min(VERIFY_RECHECK),
             Some(view) => view.git.interval,
             None => continue,
         };
@@ -150,16 +157,22 @@ pub async fn run(
             pending = true;
             continue;
         }
-        reconcile(name, &shared, &loaded, ws, trigger).await;
+        verifying = reconcile(name, &shared, &loaded, ws, trigger).await;
         last_pass = Some(Instant::now());
     }
 }
 
 /// One pass over repository `name` with the cached choices; its outcome goes into the status
-/// and the metrics.
-async fn reconcile(name: &str, shared: &Shared, loaded: &Loaded, ws: &Workspace, trigger: &str) {
+/// and the metrics. Returns whether a move is still being verified.
+async fn reconcile(
+    name: &str,
+    shared: &Shared,
+    loaded: &Loaded,
+    ws: &Workspace,
+    trigger: &str,
+) -> bool {
     let Some(config) = loaded.view(name) else {
-        return;
+        return false;
     };
     let config = &*config;
     let started = Instant::now();
@@ -242,6 +255,13 @@ async fn reconcile(name: &str, shared: &Shared, loaded: &Loaded, ws: &Workspace,
             .set_timeline(head.clone(), super::board::read_timeline(ws));
     }
     shared.record_pass(name, &result, head);
+    result.is_ok_and(|report| {
+        report
+            .environments
+            .iter()
+            .flat_map(|e| &e.verification)
+            .any(|v| v.state == "waiting" || v.rolled_back_to.is_some())
+    })
 }
 
 /// The reconcilers, one per repository: started and stopped as reloads add and remove

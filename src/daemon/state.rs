@@ -812,6 +812,11 @@ impl Shared {
             }
             entry.problems = problems;
             entry.waiting = env.waiting.iter().map(WaitingEntry::from).collect();
+            entry.verification = env
+                .verification
+                .iter()
+                .map(super::status::VerificationEntry::from)
+                .collect();
             // A pass that failed before reading the markers keeps what the last one saw.
             if !env.running.is_empty() || !matches!(env.outcome, Outcome::Failed(_)) {
                 entry.running = env

@@ -141,6 +141,9 @@ pub struct EnvironmentStatus {
     /// Per `[images]` name: what its markers hold after the last pass, and a person's hold.
     #[serde(default)]
     pub running: BTreeMap<String, RunningEntry>,
+    /// How each image's current move verifies (environments with verification checks).
+    #[serde(default)]
+    pub verification: Vec<VerificationEntry>,
     /// The last failure, cleared by the next success.
     pub last_error: Option<String>,
 }
@@ -181,6 +184,64 @@ impl From<&pass::Waiting> for WaitingEntry {
             reason: w.reason.clone(),
             until: w.until.map(|t| t.to_string()),
         }
+    }
+}
+
+/// How one image's current move verifies in an environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VerificationEntry {
+    /// The `[images]` name.
+    pub image: String,
+    /// The version its markers hold.
+    pub version: String,
+    /// The commit that brought it.
+    pub commit: String,
+    /// `passed`, `failing`, `waiting`, `failed` or `rolling_back`.
+    pub state: String,
+    /// In words, with the failing check and its last answer.
+    pub summary: String,
+    /// Each check's last answer.
+    pub checks: Vec<CheckEntry>,
+    /// Until when it may still pass (RFC 3339), while `waiting`.
+    pub until: Option<String>,
+}
+
+/// One verification check's last answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckEntry {
+    /// The check in words (address without credentials or query).
+    pub check: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What it answered.
+    pub answer: String,
+}
+
+impl From<&pass::Verification> for VerificationEntry {
+    fn from(v: &pass::Verification) -> Self {
+        VerificationEntry {
+            image: v.image.clone(),
+            version: v.version.clone(),
+            commit: v.commit.clone(),
+            state: v.state.to_string(),
+            summary: v.summary.clone(),
+            checks: v
+                .checks
+                .iter()
+                .map(|a| CheckEntry {
+                    check: a.check.clone(),
+                    passed: a.passed,
+                    answer: a.answer.clone(),
+                })
+                .collect(),
+            until: v.until.map(|t| t.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for VerificationEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.image, self.version, self.summary)
     }
 }
 
@@ -402,6 +463,9 @@ impl Status {
                     env.last_commit_at.as_deref().unwrap_or("?"),
                     env.last_moves.join(", ")
                 );
+            }
+            for line in &env.verification {
+                let _ = writeln!(out, "    verify: {line}");
             }
             for line in &env.waiting {
                 let _ = writeln!(out, "    waiting: {line}");

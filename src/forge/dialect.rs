@@ -5,7 +5,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest};
+use super::{
+    CommitCheck, CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest,
+};
 
 /// The reply of one dialect call.
 pub type Reply<'a, T> = Pin<Box<dyn Future<Output = Result<T, ForgeError>> + Send + 'a>>;
@@ -73,6 +75,12 @@ pub trait Dialect: Sync {
     fn merge<'a>(&'a self, forge: &'a Forge, number: u64, head: &'a str)
     -> Reply<'a, MergeOutcome>;
 
+    /// The commit statuses (and check runs) reported on `commit`, for verification.
+    fn commit_checks<'a>(
+        &'a self,
+        forge: &'a Forge,
+        commit: &'a str,
+    ) -> Reply<'a, Vec<CommitCheck>>;
     /// Turns off a merge scheduled on pull request `number` if the token's own user (`me`)
     /// scheduled it; `true` when one was turned off. A person's own scheduling is left alone.
     fn cancel_merge<'a>(&'a self, forge: &'a Forge, number: u64, me: &'a str) -> Reply<'a, bool>;

@@ -31,6 +31,14 @@ impl Dialect for Gitea {
 
     // Updating is the same request and reply as on GitHub.
     calls!(github::update);
+
+    fn commit_checks<'a>(
+        &'a self,
+        forge: &'a Forge,
+        commit: &'a str,
+    ) -> super::Reply<'a, Vec<super::CommitCheck>> {
+        Box::pin(super::statuses::gitea(forge, commit))
+    }
 }
 
 /// Pages read when listing Gitea pull requests (Gitea cannot filter by head branch).

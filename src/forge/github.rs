@@ -40,6 +40,14 @@ impl Dialect for GitHub {
     }
 
     calls!();
+
+    fn commit_checks<'a>(
+        &'a self,
+        forge: &'a Forge,
+        commit: &'a str,
+    ) -> super::Reply<'a, Vec<super::CommitCheck>> {
+        Box::pin(super::statuses::github(forge, commit))
+    }
 }
 
 /// A pull request as GitHub and Gitea/Forgejo both describe it (Gitea says `merged`,

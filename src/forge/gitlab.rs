@@ -38,9 +38,17 @@ impl Dialect for GitLab {
     }
 
     calls!();
+
+    fn commit_checks<'a>(
+        &'a self,
+        forge: &'a Forge,
+        commit: &'a str,
+    ) -> super::Reply<'a, Vec<super::CommitCheck>> {
+        Box::pin(super::statuses::gitlab(forge, commit))
+    }
 }
 
-fn project_url(forge: &Forge) -> String {
+pub(super) fn project_url(forge: &Forge) -> String {
     let id: String = url::form_urlencoded::byte_serialize(forge.repository.as_bytes()).collect();
     format!("{}/projects/{id}", forge.api)
 }

@@ -13,6 +13,7 @@ mod config;
 mod dialect;
 mod merge;
 mod status;
+mod statuses;
 
 // The dialects, one file each, registered in the `ForgeKind` list below.
 mod gitea;
@@ -34,6 +35,7 @@ pub use config::ForgeConfig;
 pub use dialect::{Dialect, Reply};
 pub use merge::MergeOutcome;
 pub use status::{CommitStatus, StatusState};
+pub use statuses::CommitCheck;
 
 named_kinds! {
     /// Which REST API a forge speaks. Each kind names its [`Dialect`]: a new forge is a file

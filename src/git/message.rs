@@ -23,6 +23,10 @@ pub const TRAILER_DIGEST: &str = "Baton-Digest";
 pub const TRAILER_POLICY: &str = "Baton-Policy";
 /// Trailer naming who or what allowed a promotion.
 pub const TRAILER_PROMOTED_BY: &str = "Baton-Promoted-By";
+/// Trailer of a rollback: the version that did not verify and was moved away from.
+pub const TRAILER_ROLLBACK_OF: &str = "Baton-Rollback-Of";
+/// Trailer of a rollback: the verification check that did not pass.
+pub const TRAILER_FAILED_CHECK: &str = "Baton-Failed-Check";
 
 /// One image moving from one version to another in an environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use saphyr_parser::{Event, Parser};
 
-use super::{Change, Field, FileEdit, FileScan, Marker, Plan, Problem, Resolved, Scan};
-use crate::reference::{ImageName, Reference, is_valid_digest, is_valid_tag};
+use super::{Change, FileEdit, FileScan, Invalid, Marker, Plan, Problem, Resolved, Scan};
 
 /// Works out every edit for the given choices. `resolve` returns what a marker's policy
 /// chose, or `None` when the policy is unknown. Files run in parallel; each edited file is
@@ -196,66 +195,17 @@ fn verified_edit(
 /// The value a marker should hold, `None` when it already does, or why it cannot be
 /// written. Every part that came from a registry is checked against the OCI grammar.
 fn new_value(marker: &Marker, resolved: &Resolved) -> Result<Option<String>, String> {
-    let invalid = |what: &str, value: &str| {
-        Err(format!(
+    match marker.field.form().write(&marker.current, resolved) {
+        Ok(value) => Ok(value.filter(|value| *value != marker.current)),
+        Err(Invalid::Empty) => Err(format!(
+            "policy {:?} gave neither tag nor digest for {}: nothing was written",
+            marker.policy, marker.current
+        )),
+        Err(Invalid::Part(what, value)) => Err(format!(
             "policy {:?} chose {what} {value:?}, which is not valid: nothing was written",
             marker.policy
-        ))
-    };
-    let value = match marker.field {
-        Field::Tag => {
-            if !is_valid_tag(&resolved.tag) {
-                return invalid("tag", &resolved.tag);
-            }
-            resolved.tag.clone()
-        }
-        Field::Name => {
-            if ImageName::parse(&resolved.repository).is_err() {
-                return invalid("repository", &resolved.repository);
-            }
-            resolved.repository.clone()
-        }
-        Field::Digest => match &resolved.digest {
-            Some(digest) if is_valid_digest(digest) => digest.clone(),
-            Some(digest) => return invalid("digest", digest),
-            None => return Ok(None),
-        },
-        Field::Full => {
-            let current = Reference::split(&marker.current);
-            // Keep the file's spelling of the name when it means the same image.
-            let name = match (
-                ImageName::parse(current.name),
-                ImageName::parse(&resolved.repository),
-            ) {
-                (Ok(a), Ok(b)) if a == b => current.name.to_string(),
-                (_, Ok(_)) => resolved.repository.clone(),
-                (_, Err(_)) => return invalid("repository", &resolved.repository),
-            };
-            let mut value = name;
-            if !resolved.tag.is_empty() {
-                if !is_valid_tag(&resolved.tag) {
-                    return invalid("tag", &resolved.tag);
-                }
-                value.push(':');
-                value.push_str(&resolved.tag);
-            }
-            if let Some(digest) = &resolved.digest {
-                if !is_valid_digest(digest) {
-                    return invalid("digest", digest);
-                }
-                value.push('@');
-                value.push_str(digest);
-            }
-            if resolved.tag.is_empty() && resolved.digest.is_none() {
-                return Err(format!(
-                    "policy {:?} gave neither tag nor digest for {}: nothing was written",
-                    marker.policy, marker.current
-                ));
-            }
-            value
-        }
-    };
-    Ok((value != marker.current).then_some(value))
+        )),
+    }
 }
 
 /// Replaces the given byte ranges of `text` (which must not overlap) and keeps every other

@@ -3,15 +3,24 @@
 
 mod config;
 mod edit;
+mod form;
 mod parse;
 mod scan;
 
+mod digest;
+mod full;
+mod name;
+mod tag;
+
 use std::fmt;
+
+use crate::common::kind::named_kinds;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use config::MarkersConfig;
 pub use edit::{ApplyError, apply, edit_text, plan};
+pub use form::{Form, Invalid, Part, Parts};
 pub(crate) use scan::scan_text;
 pub use scan::{ScanError, scan};
 
@@ -36,27 +45,35 @@ pub fn scan_str(path: &std::path::Path, text: &str) -> Scan {
     }
 }
 
-/// Which part of an image reference a marked scalar holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    /// The whole reference, `repo:tag` or `repo:tag@digest` (no suffix on the marker).
-    Full,
-    /// The tag only (`:tag`).
-    Tag,
-    /// The repository only (`:name`).
-    Name,
-    /// The digest only (`:digest`).
-    Digest,
+named_kinds! {
+    /// Which part of an image reference a marked scalar holds: the marker's suffix
+    /// (`POLICY:tag`), each with its [`Form`]. The first, the whole reference, has no suffix.
+    pub enum Field: "a marker field", fn form -> dyn Form {
+        /// The whole reference, `repo:tag` or `repo:tag@digest` (no suffix on the marker).
+        Full = "reference" => full::Full,
+        /// The tag only (`:tag`).
+        Tag = "tag" => tag::Tag,
+        /// The repository only (`:name`).
+        Name = "name" => name::Name,
+        /// The digest only (`:digest`).
+        Digest = "digest" => digest::Digest,
+    }
 }
 
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Field::Full => "reference",
-            Field::Tag => "tag",
-            Field::Name => "name",
-            Field::Digest => "digest",
-        })
+impl Field {
+    /// The parts of the reference in `value`, a scalar of this form.
+    pub fn read(self, value: &str) -> Parts<'_> {
+        self.form().read(value)
+    }
+
+    /// True when the scalar holds `part`.
+    pub fn holds(self, part: Part) -> bool {
+        self.form().holds().contains(&part)
+    }
+
+    /// True when the scalar holds a digest and nothing else: pinned whatever the policy says.
+    pub fn digest_only(self) -> bool {
+        self.form().holds() == [Part::Digest]
     }
 }
 

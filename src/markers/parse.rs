@@ -6,6 +6,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 use super::Field;
+use crate::common::text::listed;
 
 /// A marker comment as written, before it is tied to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,19 +112,19 @@ pub(crate) fn parse_marker(comment: &str) -> Result<Option<MarkerSpec>, String> 
     };
     let (policy, field) = match parts.as_slice() {
         [policy] => (*policy, Field::Full),
-        [policy, field] => (
-            *policy,
-            match *field {
-                "tag" => Field::Tag,
-                "name" => Field::Name,
-                "digest" => Field::Digest,
-                other => {
+        [policy, suffix] => {
+            // Every field but the first (the full reference) is named by its suffix.
+            let suffixed = &Field::ALL[1..];
+            match suffixed.iter().find(|f| f.as_str() == *suffix) {
+                Some(field) => (*policy, *field),
+                None => {
+                    let names = listed(suffixed.iter().map(|f| format!(":{f}")), "or");
                     return Err(format!(
-                        "\"{key}\": unknown field {other:?} in {setter:?}: use :tag, :name or :digest, or nothing for the full reference"
+                        "\"{key}\": unknown field {suffix:?} in {setter:?}: use {names}, or nothing for the full reference"
                     ));
                 }
-            },
-        ),
+            }
+        }
         _ => return Err(format!("\"{key}\": {setter:?} has too many ':' parts")),
     };
     if policy.is_empty() {

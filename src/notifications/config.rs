@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::kind::NotificationTarget;
 use super::{EventKind, SinkKind, Template};
 use crate::common::settings::Table;
+use crate::common::text::listed;
 
 /// One `[notifications.NAME]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,13 +164,4 @@ fn read_target(t: &Table, kind: Option<SinkKind>) -> Option<NotificationTarget> 
         secret_file: secret_file?,
         settings: settings?,
     })
-}
-
-/// `a, b or c` (with `word` = "or").
-fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, word: &str) -> String {
-    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
-    match items.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} {word} {last}", rest.join(", ")),
-        _ => items.join(""),
-    }
 }

@@ -26,6 +26,8 @@ named_kinds! {
         ScanFailing = "scan_failing",
         /// A change to the repository's rules did not validate; the last good rules stay.
         RulesRefused = "rules_refused",
+        /// A move that did not pass its verification checks in time was rolled back.
+        Rollback = "rollback",
     }
 }
 
@@ -82,6 +84,22 @@ pub enum Event {
         /// Every problem, `file:line:column@commit: key: message`.
         errors: Vec<String>,
     },
+    /// A move did not verify within `verify_timeout` and the previous version was committed back.
+    #[serde(rename = "rollback")]
+    RolledBack {
+        /// The `[environments]` name.
+        environment: String,
+        /// The `[images]` name.
+        image: String,
+        /// The version that did not verify.
+        version: String,
+        /// The version moved back to.
+        to: String,
+        /// Why: the failing check and its last answer.
+        reason: String,
+        /// The rollback commit.
+        commit: String,
+    },
 }
 
 impl Event {
@@ -93,6 +111,7 @@ impl Event {
             Event::ReviewOpened { .. } => EventKind::ReviewOpened,
             Event::ScanFailing { .. } => EventKind::ScanFailing,
             Event::RulesRefused { .. } => EventKind::RulesRefused,
+            Event::RolledBack { .. } => EventKind::Rollback,
         }
     }
 
@@ -137,6 +156,19 @@ impl Event {
                 commit.chars().take(12).collect::<String>(),
                 one_line(author)
             ),
+            Event::RolledBack {
+                environment,
+                image,
+                version,
+                to,
+                ..
+            } => format!(
+                "{}: {} {} rolled back to {}",
+                one_line(environment),
+                one_line(image),
+                one_line(version),
+                one_line(to)
+            ),
         }
     }
 
@@ -173,6 +205,10 @@ impl Event {
                 for error in errors {
                     let _ = write!(text, "\n- {}", one_line(error));
                 }
+            }
+            Event::RolledBack { reason, commit, .. } => {
+                let short: String = commit.chars().take(12).collect();
+                let _ = write!(text, " (commit {short}): {}", one_line(reason));
             }
         }
         text
@@ -255,6 +291,23 @@ mod tests {
         assert_eq!(
             scan.text(),
             "image api: scan failed 3 times in a row: timed out"
+        );
+        let rollback = Event::RolledBack {
+            environment: "staging".into(),
+            image: "api".into(),
+            version: "1.0.1".into(),
+            to: "1.0.0".into(),
+            reason: "1.0.1 did not verify in staging within 15m: http https://s/v: answered 503"
+                .into(),
+            commit: "0123456789abcdef".into(),
+        };
+        assert_eq!(
+            rollback.text(),
+            "staging: api 1.0.1 rolled back to 1.0.0 (commit 0123456789ab): 1.0.1 did not verify in staging within 15m: http https://s/v: answered 503"
+        );
+        assert_eq!(
+            serde_json::to_value(&rollback).unwrap()["event"],
+            "rollback"
         );
         let json = serde_json::to_value(&scan).unwrap();
         assert_eq!(json["event"], "scan_failing");

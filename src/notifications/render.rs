@@ -97,6 +97,14 @@ pub fn sample(kind: EventKind) -> Event {
                 "baton.toml:12:1@000000000000: environments.production.mode: \"fast\" is not a mode: use \"push\" or \"review\"".into(),
             ],
         },
+        EventKind::Rollback => Event::RolledBack {
+            environment: "staging".into(),
+            image: "app".into(),
+            version: "1.0.1".into(),
+            to: "1.0.0".into(),
+            reason: "1.0.1 did not verify in staging within 15m: http https://staging.example.com/version: answered 503".into(),
+            commit: "0".repeat(40),
+        },
     }
 }
 

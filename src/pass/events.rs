@@ -26,6 +26,20 @@ pub fn events_from_report(report: &PassReport) -> Vec<Event> {
             | Outcome::Waiting(_)
             | Outcome::Reviewed { .. } => {}
         }
+        if let Outcome::Pushed { commit, .. } = &env.outcome {
+            for v in &env.verification {
+                if let Some(to) = &v.rolled_back_to {
+                    events.push(Event::RolledBack {
+                        environment: env.name.clone(),
+                        image: v.image.clone(),
+                        version: v.version.clone(),
+                        to: to.clone(),
+                        reason: v.summary.clone(),
+                        commit: commit.clone(),
+                    });
+                }
+            }
+        }
         for review in &env.reviews {
             if let ReviewAction::Opened { url, .. } = &review.action {
                 events.push(Event::ReviewOpened {

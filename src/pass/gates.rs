@@ -37,6 +37,8 @@ pub struct Target {
     pub soaked: Option<Soaked>,
     /// The environment the version comes from.
     pub source: Option<String>,
+    /// A rollback of a move that did not verify: no gate holds it.
+    pub rollback: Option<super::verify::Rollback>,
 }
 
 /// Targets per policy name, and what waits.
@@ -89,9 +91,27 @@ pub(super) fn candidates(
                         tag: manual.version.clone(),
                         soaked: None,
                         source: None,
+                        rollback: None,
                     },
                 );
             }
+            continue;
+        }
+        // A move that did not verify in time goes back first, whatever else would move.
+        if let Some(rollback) = cx
+            .verified
+            .get(name, image)
+            .and_then(|v| v.rollback.clone())
+        {
+            out.by_policy.insert(
+                policy_name.to_string(),
+                Target {
+                    tag: rollback.to.clone(),
+                    soaked: None,
+                    source: None,
+                    rollback: Some(rollback),
+                },
+            );
             continue;
         }
         let mut current: Vec<String> = markers
@@ -145,6 +165,7 @@ pub(super) fn candidates(
                         tag: proposed,
                         soaked: None,
                         source: source.map(str::to_string),
+                        rollback: None,
                     },
                 );
             }
@@ -163,7 +184,7 @@ pub(super) fn candidates(
 }
 
 /// Reads the history of commits touching `paths`, newest first, off the async threads.
-async fn read_history(
+pub(super) async fn read_history(
     workspace: &Workspace,
     paths: Vec<PathBuf>,
 ) -> Result<Arc<Vec<CommitRecord>>, String> {
@@ -192,7 +213,10 @@ pub(super) async fn history_gates(
 ) {
     let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for policy in changed {
-        if targets.by_policy.contains_key(policy)
+        if targets
+            .by_policy
+            .get(policy)
+            .is_some_and(|t| t.rollback.is_none())
             && let Some(image) = image_of(cx, policy)
         {
             images
@@ -213,15 +237,20 @@ pub(super) async fn history_gates(
             Err(e) => Err((e.clone(), None)),
             Ok(records) => {
                 let manual = promotion::latest_manual_promotion(records, name, &repository);
+                let rolled_back = promotion::latest_rollback(records, name, &repository);
                 policies
                     .iter()
                     .map(|p| {
-                        promotion::check_manual(
-                            name,
-                            &image,
-                            &cx.config.policies[p].policy,
-                            manual.as_ref(),
-                            &targets.by_policy[p].tag,
+                        let policy = &cx.config.policies[p].policy;
+                        let tag = &targets.by_policy[p].tag;
+                        promotion::check_manual(name, &image, policy, manual.as_ref(), tag).and(
+                            promotion::check_rolled_back(
+                                name,
+                                &image,
+                                policy,
+                                rolled_back.as_ref(),
+                                tag,
+                            ),
                         )
                     })
                     .find_map(Result::err)
@@ -230,6 +259,25 @@ pub(super) async fn history_gates(
                         Hold::UpToDate => Ok(()),
                     })
             }
+        };
+        // The source must verify now, and its soak counts from its first passed verification.
+        let mut verified_since = None;
+        let verdict = match (verdict, &env.promote_from) {
+            (Ok(()), Some(source)) if cx.config.environments[source].verify.enabled() => {
+                let judged = cx
+                    .verified
+                    .get(source, &image)
+                    .filter(|v| v.version == tag)
+                    .map(|v| &v.judgement);
+                match crate::verification::promotable(source, &image, &tag, judged) {
+                    Ok(since) => {
+                        verified_since = Some(since);
+                        Ok(())
+                    }
+                    Err(reason) => Err((reason, None)),
+                }
+            }
+            (verdict, _) => verdict,
         };
         let verdict = match (verdict, &env.promote_from, env.soak) {
             (Ok(()), Some(source), Some(soak)) => {
@@ -249,9 +297,17 @@ pub(super) async fn history_gates(
                             &image_policies(cx, &image),
                         )
                         .await;
-                        promotion::check_soak(&image, &tag, source, soak, arrival, cx.now)
-                            .map(Some)
-                            .map_err(|w| (w.reason, w.until))
+                        promotion::check_soak(
+                            &image,
+                            &tag,
+                            source,
+                            soak,
+                            arrival,
+                            verified_since,
+                            cx.now,
+                        )
+                        .map(Some)
+                        .map_err(|w| (w.reason, w.until))
                     }
                     Some(Err(e)) => Err((e.clone(), None)),
                     None => Err(("history was not read".to_string(), None)),
@@ -293,7 +349,7 @@ fn image_policies(cx: &Context<'_>, image: &str) -> BTreeSet<String> {
 /// When `version` of the image reached the source environment, from `records` (the source's
 /// history); commits without trailers are judged by the content of the files that hold the
 /// image's markers in the source now.
-async fn arrival(
+pub(super) async fn arrival(
     workspace: &Workspace,
     records: Arc<Vec<CommitRecord>>,
     source: &str,

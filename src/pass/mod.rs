@@ -13,6 +13,7 @@ mod report;
 mod review;
 pub mod rules;
 mod scan;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -25,9 +26,8 @@ use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
 use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
-use crate::markers::{self, Field, Marker, Plan, Resolved, ScanOptions};
+use crate::markers::{self, Field, Marker, Part, Plan, Resolved, ScanOptions};
 use crate::promotion;
-use crate::reference::Reference;
 use crate::registry::Registries;
 
 pub use choose::choose;
@@ -39,9 +39,10 @@ pub use progress::{Progress, Step};
 pub use promote::{PromoteError, PromoteRequest, check_request, promote};
 pub use report::{
     AutoMerge, EnvironmentReport, HeldTag, Outcome, PassReport, Review, ReviewAction, Running,
-    Selection, Waiting, waiting_text,
+    Selection, Verification, Waiting, waiting_text,
 };
 pub use scan::{ImageScan, policies_of, scan_and_judge, scan_image, scan_images};
+pub use verify::{ImageVerification, Rollback, Verified};
 
 /// What a pass should do.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +91,8 @@ struct Context<'a> {
     listed: BTreeMap<String, BTreeSet<String>>,
     /// The commit of the repository's rules in force, named by every commit's `Baton-Rules`.
     rules_commit: Option<String>,
+    /// How the verified environments' current moves stand, judged before any moves.
+    verified: verify::Verified,
 }
 
 impl<'a> Context<'a> {
@@ -116,6 +119,7 @@ impl<'a> Context<'a> {
             forge: forge_for(config),
             listed: BTreeMap::new(),
             rules_commit: None,
+            verified: verify::Verified::default(),
         }
     }
 }
@@ -306,7 +310,7 @@ async fn run_writing(
     let template = check_options(config, options)?;
     progress::report(options.progress.as_ref(), Step::Syncing);
     workspace.sync().await.map_err(PassError::Sync)?;
-    let cx = Context {
+    let mut cx = Context {
         listed,
         rules_commit,
         ..Context::new(
@@ -319,6 +323,9 @@ async fn run_writing(
             options.now,
         )
     };
+    // Every verified environment is judged first, its checks asked concurrently, so that a
+    // slow check holds up no environment more than its own bounded time.
+    cx.verified = verify::verify_all(&cx, &environment_order(config)).await;
     let mut environments = Vec::new();
     let mut unusable: Option<String> = None;
     for name in environment_order(config) {
@@ -338,6 +345,9 @@ async fn run_writing(
             }
         };
         log_environment(&report);
+        if !options.dry_run {
+            record_rollbacks(&cx, &report).await;
+        }
         if unusable.is_none() && matches!(report.outcome, Outcome::Failed(_)) && !options.dry_run {
             // The next environment must not build on this one's unpushed commit.
             if let Err(err) = workspace.sync().await {
@@ -362,6 +372,35 @@ async fn run_writing(
         digest_failures,
         rules: None,
     })
+}
+
+/// After an environment's push: appends a rolled-back record to the note of each move it
+/// rolled back.
+async fn record_rollbacks(cx: &Context<'_>, report: &EnvironmentReport) {
+    if !matches!(report.outcome, Outcome::Pushed { .. }) {
+        return;
+    }
+    let Some(images) = cx.verified.by_env.get(&report.name) else {
+        return;
+    };
+    let entries: Vec<(String, String)> = images
+        .values()
+        .filter(|v| {
+            v.rollback.as_ref().is_some_and(|rb| {
+                report.moves.iter().any(|m| {
+                    cx.config.policies.get(&m.policy).map(|p| &p.image) == Some(&v.image)
+                        && m.to.split(", ").any(|t| t == rb.to)
+                })
+            })
+        })
+        .map(|v| {
+            (
+                v.commit.clone(),
+                verify::rollback_record(cx, &report.name, v),
+            )
+        })
+        .collect();
+    verify::write_notes(cx, &entries).await;
 }
 
 /// Chooses a tag for every policy whose image scanned successfully, judged now.
@@ -442,6 +481,7 @@ async fn environment_pass(
     manual: Option<&Manual>,
 ) -> EnvironmentReport {
     let mut report = EnvironmentReport::new(name);
+    report.verification = verification_views(cx, name);
     // A person's explicit move is not held by windows or freezes.
     let window = match manual {
         Some(_) => None,
@@ -524,13 +564,7 @@ fn keep_newer(
     prepared: &mut Prepared,
     report: &mut EnvironmentReport,
 ) -> bool {
-    let tag_of = |field: Field, value: &str| -> Option<String> {
-        match field {
-            Field::Full => Reference::split(value).tag.map(str::to_string),
-            Field::Tag => Some(value.to_string()),
-            Field::Name | Field::Digest => None,
-        }
-    };
+    let tag_of = |field: Field, value: &str| field.read(value).tag.map(str::to_string);
     let mut newer: BTreeSet<String> = BTreeSet::new();
     for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
         let Some(policy) = cx.config.policies.get(&change.policy) else {
@@ -643,17 +677,10 @@ fn running(cx: &Context<'_>, scan: &markers::Scan) -> BTreeMap<String, Running> 
         let Some(policy) = cx.config.policies.get(&marker.policy) else {
             continue;
         };
-        let version = match marker.field {
-            Field::Full => {
-                let current = Reference::split(&marker.current);
-                match current.tag {
-                    Some(tag) => Some(tag.to_string()),
-                    None => current.digest.map(short_digest),
-                }
-            }
-            Field::Tag => Some(marker.current.clone()),
-            Field::Digest => Some(short_digest(&marker.current)),
-            Field::Name => None,
+        let current = marker.field.read(&marker.current);
+        let version = match current.tag {
+            Some(tag) => Some(tag.to_string()),
+            None => current.digest.map(short_digest),
         };
         let entry = out.entry(policy.image.clone()).or_default();
         if let Some(version) = version.filter(|v| !v.is_empty())
@@ -666,6 +693,44 @@ fn running(cx: &Context<'_>, scan: &markers::Scan) -> BTreeMap<String, Running> 
         }
     }
     out
+}
+
+/// How each image's current move verifies in environment `name`, for the report.
+fn verification_views(cx: &Context<'_>, name: &str) -> Vec<report::Verification> {
+    let Some(images) = cx.verified.by_env.get(name) else {
+        return Vec::new();
+    };
+    images
+        .values()
+        .map(|v| {
+            let (state, until) = match &v.judgement.state {
+                crate::verification::State::Passed { now: true, .. } => ("passed", None),
+                crate::verification::State::Passed { now: false, .. } => ("failing", None),
+                crate::verification::State::Waiting { deadline } => ("waiting", Some(*deadline)),
+                crate::verification::State::Failed { .. } if v.rollback.is_some() => {
+                    ("rolling_back", None)
+                }
+                crate::verification::State::Failed { .. } => ("failed", None),
+            };
+            let mut summary = match &v.rollback {
+                Some(rb) => rb.reason.clone(),
+                None => v.judgement.describe(),
+            };
+            if let Some(kept) = &v.kept {
+                summary.push_str(&format!("; not rolled back: {kept}"));
+            }
+            report::Verification {
+                image: v.image.clone(),
+                version: v.version.clone(),
+                commit: v.commit.clone(),
+                state,
+                summary,
+                checks: v.judgement.answers.clone(),
+                until,
+                rolled_back_to: v.rollback.as_ref().map(|rb| rb.to.clone()),
+            }
+        })
+        .collect()
 }
 
 /// `sha256:0123456789ab` from a full digest.
@@ -695,11 +760,7 @@ fn unlisted_tags(cx: &Context<'_>, scan: &markers::Scan) -> Vec<markers::Problem
         let Some(listed) = cx.listed.get(&policy.image) else {
             continue;
         };
-        let tag = match marker.field {
-            Field::Tag => Some(marker.current.as_str()),
-            Field::Full => Reference::split(&marker.current).tag,
-            Field::Name | Field::Digest => None,
-        };
+        let tag = marker.field.read(&marker.current).tag;
         if let Some(tag) = tag.filter(|t| !t.is_empty() && !listed.contains(*t)) {
             out.push(markers::Problem {
                 path: marker.path.clone(),
@@ -753,11 +814,38 @@ fn commit_text(
             manual.by, manual.image
         ));
     }
+    let mut trailers = Vec::new();
+    for m in moves {
+        if let Some(rb) = targets
+            .by_policy
+            .get(&m.policy)
+            .and_then(|t| t.rollback.as_ref())
+        {
+            notes.push(format!("{}: rolled back: {}", m.policy, rb.reason));
+            let pair = (rb.of.clone(), rb.check.clone());
+            if !trailers.contains(&pair) {
+                trailers.push(pair);
+            }
+        }
+    }
     let text = insert_body(&text, &notes);
-    Ok(match &cx.rules_commit {
+    let mut text = match &cx.rules_commit {
         Some(commit) => rules::with_rules_trailer(&text, commit),
         None => text,
-    })
+    };
+    for (of, check) in trailers {
+        use crate::common::text::one_line;
+        use crate::git::message::{TRAILER_FAILED_CHECK, TRAILER_ROLLBACK_OF};
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{TRAILER_ROLLBACK_OF}: {}\n{TRAILER_FAILED_CHECK}: {}\n",
+            one_line(&of),
+            one_line(&check)
+        ));
+    }
+    Ok(text)
 }
 
 /// Puts `lines` as a paragraph after the message's subject.
@@ -959,14 +1047,16 @@ async fn resolve_digests(
         let Some(target) = targets.get(&marker.policy) else {
             continue;
         };
-        let wants = match (marker.field, policy.pin_digest) {
-            (Field::Digest, _) => true,
-            (Field::Full, DigestPinning::Always) => true,
-            (Field::Full, DigestPinning::IfNotPresent) => {
-                let current = Reference::split(&marker.current);
+        let field = marker.field;
+        let wants = match policy.pin_digest {
+            _ if field.digest_only() => true,
+            _ if !field.holds(Part::Digest) => false,
+            DigestPinning::Always => true,
+            DigestPinning::IfNotPresent => {
+                let current = field.read(&marker.current);
                 !(current.tag == Some(target.tag.as_str()) && current.digest.is_some())
             }
-            _ => false,
+            DigestPinning::Never => false,
         };
         if wants && marker.hold.is_none() {
             needed.insert(marker.policy.clone());
@@ -1051,15 +1141,17 @@ fn resolve_marker(
 ) -> Option<Resolved> {
     let policy = cx.config.policies.get(&marker.policy)?;
     let repository = &cx.config.images.get(&policy.image)?.repository_text;
-    let current = Reference::split(&marker.current);
+    let field = marker.field;
+    let current = field.read(&marker.current);
     let Some(target) = target else {
         return Some(keep_current(repository, marker));
     };
     let tag = target.tag.as_str();
-    let digest = match (marker.field, policy.pin_digest) {
-        (Field::Tag | Field::Name, _) | (Field::Full, DigestPinning::Never) => None,
-        (Field::Full, DigestPinning::IfNotPresent)
-            if current.tag == Some(tag) && current.digest.is_some() =>
+    let digest = match policy.pin_digest {
+        _ if !field.holds(Part::Digest) => None,
+        DigestPinning::Never if !field.digest_only() => None,
+        DigestPinning::IfNotPresent
+            if !field.digest_only() && current.tag == Some(tag) && current.digest.is_some() =>
         {
             current.digest.map(str::to_string)
         }
@@ -1079,28 +1171,11 @@ fn resolve_marker(
 
 /// A resolution that leaves the marker's value exactly as it is.
 fn keep_current(repository: &str, marker: &Marker) -> Resolved {
-    let current = Reference::split(&marker.current);
-    match marker.field {
-        Field::Full => Resolved {
-            repository: current.name.to_string(),
-            tag: current.tag.unwrap_or_default().to_string(),
-            digest: current.digest.map(str::to_string),
-        },
-        Field::Tag => Resolved {
-            repository: repository.to_string(),
-            tag: marker.current.clone(),
-            digest: None,
-        },
-        Field::Name => Resolved {
-            repository: marker.current.clone(),
-            tag: String::new(),
-            digest: None,
-        },
-        Field::Digest => Resolved {
-            repository: repository.to_string(),
-            tag: String::new(),
-            digest: Some(marker.current.clone()),
-        },
+    let current = marker.field.read(&marker.current);
+    Resolved {
+        repository: current.name.unwrap_or(repository).to_string(),
+        tag: current.tag.unwrap_or_default().to_string(),
+        digest: current.digest.map(str::to_string),
     }
 }
 

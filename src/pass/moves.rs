@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::git::message::Move;
-use crate::markers::{Field, Plan};
-use crate::reference::Reference;
+use crate::markers::{Part, Plan};
 
 use super::Selection;
 
@@ -38,12 +37,16 @@ pub fn moves_from_plan(
     let mut by_policy: BTreeMap<String, Acc> = BTreeMap::new();
     for change in plan.edits.iter().flat_map(|e| &e.changes) {
         let acc = by_policy.entry(change.policy.clone()).or_default();
-        match change.field {
-            Field::Full => {
-                let before = Reference::split(&change.from);
-                let after = Reference::split(&change.to);
-                push_unique(&mut acc.from, version_text(before.tag, None));
-                push_unique(&mut acc.to, version_text(after.tag, None));
+        let field = change.field;
+        if field.digest_only() {
+            push_unique(&mut acc.digest_from, short(&change.from));
+            acc.digest_to = Some(change.to.clone());
+        } else if field.holds(Part::Tag) {
+            let before = field.read(&change.from);
+            let after = field.read(&change.to);
+            push_unique(&mut acc.from, version_text(before.tag, None));
+            push_unique(&mut acc.to, version_text(after.tag, None));
+            if field.holds(Part::Digest) {
                 push_unique(
                     &mut acc.pinned_from,
                     version_text(before.tag, before.digest),
@@ -53,14 +56,9 @@ pub fn moves_from_plan(
                     acc.digest_to = Some(digest.to_string());
                 }
             }
-            Field::Tag | Field::Name => {
-                push_unique(&mut acc.from, change.from.clone());
-                push_unique(&mut acc.to, change.to.clone());
-            }
-            Field::Digest => {
-                push_unique(&mut acc.digest_from, short(&change.from));
-                acc.digest_to = Some(change.to.clone());
-            }
+        } else {
+            push_unique(&mut acc.from, change.from.clone());
+            push_unique(&mut acc.to, change.to.clone());
         }
     }
     by_policy

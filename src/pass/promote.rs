@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use crate::config::{Config, DigestPinning};
 use crate::git::message::MessageTemplate;
 use crate::git::{GitError, Workspace};
-use crate::markers::Field;
+use crate::markers::Part;
 use crate::promotion::{self, SourceVersion};
 use crate::registry::Registries;
 
@@ -354,14 +354,13 @@ async fn registry_choice(
 /// Whether `marker` holds (or is to hold) a digest.
 fn pins_digest(config: &Config, marker: &crate::markers::Marker) -> bool {
     let pinning = config.policies.get(&marker.policy).map(|p| p.pin_digest);
-    match marker.field {
-        Field::Digest => true,
-        Field::Full => matches!(
-            pinning,
-            Some(DigestPinning::Always | DigestPinning::IfNotPresent)
-        ),
-        Field::Tag | Field::Name => false,
-    }
+    let field = marker.field;
+    field.digest_only()
+        || (field.holds(Part::Digest)
+            && matches!(
+                pinning,
+                Some(DigestPinning::Always | DigestPinning::IfNotPresent)
+            ))
 }
 
 /// Refuses a version the registry does not list, or whose digest pinned markers need but

@@ -144,6 +144,29 @@ pub struct EnvironmentReport {
     pub notes: Vec<String>,
     /// Per `[images]` name: the versions its markers hold after this pass, and a hold.
     pub running: BTreeMap<String, Running>,
+    /// How each image's current move verifies, in an environment with verification checks.
+    pub verification: Vec<Verification>,
+}
+
+/// How one image's current move verifies in an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The `[images]` name.
+    pub image: String,
+    /// The version its markers hold.
+    pub version: String,
+    /// The commit that brought it.
+    pub commit: String,
+    /// `passed`, `failing` (passed once, failing now), `waiting`, `failed` or `rolling_back`.
+    pub state: &'static str,
+    /// In words, naming the failing check and its last answer.
+    pub summary: String,
+    /// Each check's last answer.
+    pub checks: Vec<crate::verification::Answer>,
+    /// Until when it may still pass (`waiting`).
+    pub until: Option<Timestamp>,
+    /// The version a rollback moves back to in this pass.
+    pub rolled_back_to: Option<String>,
 }
 
 /// What one image's markers hold in an environment.
@@ -172,6 +195,7 @@ impl EnvironmentReport {
             reviews: Vec::new(),
             notes: Vec::new(),
             running: BTreeMap::new(),
+            verification: Vec::new(),
         }
     }
 }

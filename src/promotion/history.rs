@@ -166,6 +166,42 @@ pub fn latest_manual_promotion(
     None
 }
 
+/// A rollback after a failed verification (`Baton-Rollback-Of`) that is the latest recorded
+/// move of `image` in `environment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledBack {
+    /// The version that did not verify.
+    pub of: String,
+    /// The commit of the rollback.
+    pub commit: String,
+    /// The check that failed, from `Baton-Failed-Check`.
+    pub check: Option<String>,
+}
+
+/// The rollback that is the latest recorded move of `image` in `environment`, if it is one.
+/// A person's later `baton promote` is a newer move, so it ends the rollback's hold.
+pub fn latest_rollback(
+    records: &[CommitRecord],
+    environment: &str,
+    image: &str,
+) -> Option<RolledBack> {
+    let record = records
+        .iter()
+        .find(|r| !moves_for(r, environment, image).is_empty())?;
+    let value = |key: &str| {
+        record
+            .trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    Some(RolledBack {
+        of: value(crate::git::message::TRAILER_ROLLBACK_OF)?,
+        commit: record.id.to_string(),
+        check: value(crate::git::message::TRAILER_FAILED_CHECK),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,11 +30,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::common::time::{format_duration, utc};
-use crate::markers::{Field, Marker};
+use crate::markers::Marker;
 use crate::policy::Policy;
-use crate::reference::Reference;
 
-pub use history::{Arrival, Evidence, ManualPromotion, find_arrival, latest_manual_promotion};
+pub use history::{
+    Arrival, Evidence, ManualPromotion, RolledBack, find_arrival, latest_manual_promotion,
+    latest_rollback,
+};
 pub use review::{
     ReviewDetails, ReviewKey, ReviewText, parse_review_marker, review_branch, review_text,
 };
@@ -58,14 +60,12 @@ impl fmt::Display for Wait {
 /// The version (tag) a marker holds, for the markers that hold one: full references and
 /// `:tag` markers. `:name` and `:digest` markers say nothing about the version.
 pub fn held_version(marker: &Marker) -> Option<String> {
-    match marker.field {
-        Field::Full => Reference::split(&marker.current)
-            .tag
-            .filter(|t| !t.is_empty())
-            .map(str::to_string),
-        Field::Tag => Some(marker.current.clone()).filter(|t| !t.is_empty()),
-        Field::Name | Field::Digest => None,
-    }
+    marker
+        .field
+        .read(&marker.current)
+        .tag
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 /// What a source environment's markers hold for one image.
@@ -219,6 +219,34 @@ pub fn check_manual(
     )))
 }
 
+/// Checks a candidate against the latest rollback of the image in this environment, if that
+/// is its latest move: automatic moves resume only with a version newer than the one rolled
+/// back. A person's `baton promote` is a newer move and ends it.
+pub fn check_rolled_back(
+    environment: &str,
+    image: &str,
+    policy: &Policy,
+    rolled_back: Option<&RolledBack>,
+    candidate: &str,
+) -> Result<(), Hold> {
+    let Some(rb) = rolled_back else {
+        return Ok(());
+    };
+    if policy.compare(candidate, &rb.of) == Some(Ordering::Greater) {
+        return Ok(());
+    }
+    let short = &rb.commit[..rb.commit.len().min(12)];
+    Err(Hold::Blocked(format!(
+        "{image} {} was rolled back in {environment} (commit {short}){}: automatic moves resume with a version newer than {}, or a person's baton promote",
+        rb.of,
+        rb.check
+            .as_deref()
+            .map(|c| format!(" because {c} did not pass"))
+            .unwrap_or_default(),
+        rb.of
+    )))
+}
+
 /// Proof that a candidate soaked long enough in its source environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Soaked {
@@ -230,14 +258,18 @@ pub struct Soaked {
     pub arrival: Arrival,
     /// When it was checked.
     pub checked_at: Timestamp,
+    /// Whether the soak counts from the first passed verification (the arrival's time is
+    /// then that instant) rather than from the commit.
+    pub verified: bool,
 }
 
 impl Soaked {
     /// `24h required; in staging since 2026-11-25 10:00 UTC (commit 0123456789ab), 25h3m`.
     pub fn describe(&self) -> String {
         format!(
-            "{} required; in {} since {} (commit {}{}), {}",
+            "{} required; {}in {} since {} (commit {}{}), {}",
             format_duration(self.soak),
+            if self.verified { "verified " } else { "" },
             self.source,
             utc(self.arrival.time),
             self.arrival.short_commit(),
@@ -267,13 +299,15 @@ pub fn age(since: Timestamp, now: Timestamp) -> String {
 }
 
 /// Checks that the candidate has soaked: `arrival` is when it reached `source` (`None` when
-/// the source's history is empty, which cannot prove anything).
+/// the source's history is empty, which cannot prove anything). With `verified_since` (the
+/// source verifies its moves) the soak counts from when its verification first passed.
 pub fn check_soak(
     image: &str,
     candidate: &str,
     source: &str,
     soak: Duration,
     arrival: Option<Arrival>,
+    verified_since: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<Soaked, Wait> {
     let Some(arrival) = arrival else {
@@ -285,6 +319,15 @@ pub fn check_soak(
             until: None,
         });
     };
+    let mut arrival = arrival;
+    if let Some(since) = verified_since {
+        arrival.time = arrival.time.max(since);
+    }
+    let since_word = if verified_since.is_some() {
+        ", verified since"
+    } else {
+        " since"
+    };
     let secs = i64::try_from(soak.as_secs()).unwrap_or(i64::MAX);
     let ready = arrival
         .time
@@ -293,7 +336,7 @@ pub fn check_soak(
     if now < ready {
         return Err(Wait {
             reason: format!(
-                "{image} {candidate} soaking in {source} since {} (commit {}{}), {} of {}: ready at {}",
+                "{image} {candidate} soaking in {source}{since_word} {} (commit {}{}), {} of {}: ready at {}",
                 utc(arrival.time),
                 arrival.short_commit(),
                 evidence_note(&arrival.evidence),
@@ -309,12 +352,14 @@ pub fn check_soak(
         soak,
         arrival,
         checked_at: now,
+        verified: verified_since.is_some(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::markers::Field;
     use crate::policy::{Rule, SemverRange};
     use std::path::PathBuf;
 
@@ -498,6 +543,7 @@ mod tests {
             "staging",
             soak,
             Some(arrival.clone()),
+            None,
             early,
         )
         .unwrap_err();
@@ -507,8 +553,16 @@ mod tests {
             "app 1.2.0 soaking in staging since 2025-11-25 10:00 UTC (commit abcdefabcdef), 2h of 24h: ready at 2025-11-26 10:00 UTC"
         );
         let late = at(1_764_064_800 + 25 * 3600 + 180);
-        let soaked =
-            check_soak("app", "1.2.0", "staging", soak, Some(arrival.clone()), late).unwrap();
+        let soaked = check_soak(
+            "app",
+            "1.2.0",
+            "staging",
+            soak,
+            Some(arrival.clone()),
+            None,
+            late,
+        )
+        .unwrap();
         assert_eq!(
             soaked.describe(),
             "24h required; in staging since 2025-11-25 10:00 UTC (commit abcdefabcdef), 25h3m"
@@ -520,12 +574,46 @@ mod tests {
                 "1.2.0",
                 "staging",
                 soak,
-                Some(arrival),
+                Some(arrival.clone()),
+                None,
                 at(1_764_064_800 + 24 * 3600)
             )
             .is_ok()
         );
-        let none = check_soak("app", "1.2.0", "staging", soak, None, late).unwrap_err();
+        let none = check_soak("app", "1.2.0", "staging", soak, None, None, late).unwrap_err();
         assert_eq!(none.until, None);
+        // Verified: counted from the first passed verification, and said so.
+        let verified = at(1_764_064_800 + 3600);
+        let wait = check_soak(
+            "app",
+            "1.2.0",
+            "staging",
+            soak,
+            Some(arrival.clone()),
+            Some(verified),
+            at(1_764_064_800 + 24 * 3600),
+        )
+        .unwrap_err();
+        assert_eq!(
+            wait.reason,
+            "app 1.2.0 soaking in staging, verified since 2025-11-25 11:00 UTC (commit abcdefabcdef), 23h of 24h: ready at 2025-11-26 11:00 UTC"
+        );
+        let soaked = check_soak(
+            "app",
+            "1.2.0",
+            "staging",
+            soak,
+            Some(arrival),
+            Some(verified),
+            at(1_764_064_800 + 25 * 3600),
+        )
+        .unwrap();
+        assert!(
+            soaked
+                .describe()
+                .starts_with("24h required; verified in staging since 2025-11-25 11:00 UTC"),
+            "{}",
+            soaked.describe()
+        );
     }
 }

@@ -50,6 +50,8 @@ mod promotion {
     mod cli;
     mod flow;
     mod human_control;
+    mod verify;
+    mod verify_attacks;
 }
 mod redaction;
 mod rules;

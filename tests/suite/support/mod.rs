@@ -5,6 +5,7 @@
 
 pub mod baton;
 pub mod browser;
+pub mod check_server;
 pub mod config;
 pub mod cosign;
 pub mod daemon;

@@ -97,6 +97,12 @@ impl PromotionWorld {
 
     /// Rewrites the configuration with `production` (TOML keys) as production's keys.
     pub fn write_config(&self, production: &str) {
+        self.write_config_with(&[], production);
+    }
+
+    /// Rewrites the configuration with `staging` (`key = value` lines) added to staging's keys
+    /// and `production` (TOML keys, then any further tables) after production's.
+    pub fn write_config_with(&self, staging: &[&str], production: &str) {
         let host = self.host();
         let forge = match &self.forge {
             Some(f) => f.config_section(&self.dir.path().join("forge-token")),
@@ -109,6 +115,7 @@ impl PromotionWorld {
             .text_value("images.app", "interval", "1m")
             .semver_policy("app", "app", "1.x")
             .environment("staging", &["clusters/staging"])
+            .lines("environments.staging", &staging.join("\n"))
             .environment("production", &["clusters/production"])
             .raw(&format!("{production}\n{forge}"))
             .write();
