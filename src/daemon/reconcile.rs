@@ -90,10 +90,15 @@ pub async fn run(
                         shared.set_ready(name);
                         systemd::ready("watching registries");
                     }
+                    let first = workspace.is_none();
                     workspace = Some((key, ws));
                     clone_failures = 0;
                     // No pass yet: the first one waits for every image's first scan, and a
-                    // reload that moved the workspace has left a wake-up behind.
+                    // reload that moved the workspace has left a wake-up behind. A repository
+                    // added (or cloned) after those scans has nothing else to wait for.
+                    if first && shared.first_scans_done() {
+                        pending = true;
+                    }
                 }
                 Err(err) => {
                     clone_failures += 1;
@@ -321,6 +326,8 @@ impl Reconcilers {
                 continue;
             }
             let (stop_tx, stop_rx) = watch::channel(false);
+            // Registered now, so that a wake-up sent before the task runs is kept.
+            let _ = self.shared.reconcile_trigger(&name);
             // A repository added back waits for its old reconciler, so that two never work
             // in one clone.
             let previous = self.retiring.remove(&name);

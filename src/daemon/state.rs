@@ -214,6 +214,11 @@ impl Shared {
         triggers.entry(name.to_string()).or_default().clone()
     }
 
+    /// True once every image has been scanned at least once since start-up.
+    pub fn first_scans_done(&self) -> bool {
+        self.lock().first_scans_done
+    }
+
     /// Wakes every repository's reconciler (each runs one pass; a wake-up while a pass runs
     /// is kept for after it).
     pub fn wake_reconcilers(&self) {

@@ -253,7 +253,7 @@ async fn a_rejected_push_is_retried_and_a_reload_adds_and_removes_repositories()
     daemon.wait_event("configuration reloaded", |_| true);
     wait_moved(&added, "1.1.0", "the added repository to move to 1.1.0");
     daemon.wait_event(
-        "repository removed from the configuration: its reconciler stops",
+        "repository removed: its reconciler stops after the pass in progress",
         |e| e["repository"] == "payments",
     );
     let ready = repositories_of(&daemon, "workspace ready");
