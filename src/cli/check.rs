@@ -12,8 +12,9 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// Also check online: clone the repository, read every environment's markers (unknown
-    /// policies, missing paths) and list every image's tags (registry reachability).
-    #[arg(long)]
+    /// policies, missing paths), list every image's tags (registry reachability) and estimate
+    /// each registry's requests per hour against its budget (`--online` is the same).
+    #[arg(long, visible_alias = "online")]
     pub repo: bool,
     /// Check a checkout's rules file (or, for a directory, Flux's objects in it) offline, for
     /// CI before merge: inside the host configuration's fences when one is found, else alone.

@@ -14,6 +14,7 @@ mod run;
 mod status;
 mod tags;
 pub mod terminal;
+mod verify;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -108,6 +109,9 @@ pub enum Command {
     /// Move an image in an environment by hand (a rollback, or ahead of the gates), as a
     /// commit or review with a Baton-Promoted-By trailer the automatic passes respect.
     Promote(promote::PromoteArgs),
+    /// Check that the commits in a range (for CI or a pre-receive hook) move marked images
+    /// only as the environments' gates allow, or carry Baton-Promoted-By; exit 1 when not.
+    Verify(verify::VerifyArgs),
     /// Write a commented starter configuration from flags (asks for the rest only at a
     /// terminal).
     Init(init::InitArgs),
@@ -151,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Promote(args) => promote::run(&args),
+        Command::Verify(args) => verify::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Completions { shell } => completions(shell),
         Command::Man => man::run(),

@@ -228,6 +228,35 @@ pub fn now_override() -> anyhow::Result<Option<jiff::Timestamp>> {
     }
 }
 
+/// Prints each registry's estimated requests per hour against its budget and stated limit,
+/// and a warning (stderr) for each one that is close to or over it.
+fn print_estimates(config: &crate::config::Config, registries: &Registries, report: &PassReport) {
+    let stated = report
+        .scans
+        .values()
+        .filter_map(|scan| {
+            let limit = registries.client(&scan.registry).ok()?.rate_limit()?;
+            Some((scan.registry.clone(), limit))
+        })
+        .collect();
+    for estimate in pass::estimate(config, &report.scans, &stated) {
+        let mut line = format!(
+            "registry {}: about {:.0} requests/hour at the configured intervals",
+            estimate.registry, estimate.per_hour
+        );
+        if let Some(budget) = estimate.budget {
+            line.push_str(&format!(", budget {budget:.0}/hour (requests_per_minute)"));
+        }
+        if let Some(stated) = estimate.stated {
+            line.push_str(&format!(", the registry states {stated:.0}/hour"));
+        }
+        println!("{line}");
+        for warning in estimate.warnings() {
+            eprintln!("warning: {warning}");
+        }
+    }
+}
+
 /// One pass for real: exit 0 when everything succeeded, 1 on a failure, 3 when nothing
 /// failed but a marker has a problem (as `plan`; everything else moved and was pushed).
 pub fn once(args: &OnceArgs) -> anyhow::Result<ExitCode> {
@@ -479,6 +508,7 @@ pub fn check_online(args: &ConfigArg) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        print_estimates(&p.config, &p.registries, &report);
         for env in &report.environments {
             if let Outcome::Failed(why) = &env.outcome {
                 bad = true;

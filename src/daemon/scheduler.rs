@@ -321,9 +321,26 @@ async fn image_task(
         // while the scan ran.
         let current = loaded_rx.borrow().clone();
         shared.record_scan(&current, &image.repository_text, scan, last_fire.elapsed());
-        let interval = key.interval;
+        let interval = paced(&loaded, &name, key.interval);
         next = (last_fire + interval + jitter(interval)).max(Instant::now() + interval / 4);
     }
+}
+
+/// `interval` stretched for the rate limit of the image's registry, shared by every image on
+/// it (see `registry::Pace`); logged when stretched.
+fn paced(loaded: &Loaded, name: &str, interval: Duration) -> Duration {
+    let Some(image) = loaded.config.images.get(name) else {
+        return interval;
+    };
+    let Ok(client) = loaded.registries.for_image(&image.repository) else {
+        return interval;
+    };
+    let paced = client.paced(interval);
+    if paced > interval {
+        let remaining = client.rate_limit().map_or(0, |l| l.remaining);
+        tracing::info!(image = %name, registry = %client.host(), interval_s = interval.as_secs(), paced_s = paced.as_secs(), remaining, "scan interval stretched for the registry's rate limit");
+    }
+    paced
 }
 
 #[cfg(test)]

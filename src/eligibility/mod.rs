@@ -103,6 +103,8 @@ pub struct Judged {
     pub follows: BTreeMap<String, Follow>,
     /// Registry requests the judgements took.
     pub requests: u32,
+    /// Of those, the ones every scan makes again (following moving tags).
+    pub per_scan: u32,
     /// New judgements made in this scan (the rest were read from the store).
     pub new: usize,
     /// The fingerprint of the signature keys the verdicts were reached with

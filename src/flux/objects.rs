@@ -10,6 +10,7 @@ use super::{
     API_GROUP, API_VERSIONS, DigestReflection, ImagePolicy, ImageRepository, ImageUpdateAutomation,
     ObjectRef, Objects, Place, Problem, Severity, selector,
 };
+use crate::policy::config::rules_given;
 use crate::policy::{GoRegex, Order, Rule, SemverRange, TagFilter};
 use crate::reference::ImageName;
 
@@ -323,15 +324,11 @@ fn read_rule(p: &Fields) -> Option<Rule> {
     let semver = p.mapping("semver");
     let alphabetical = p.mapping("alphabetical");
     let numerical = p.mapping("numerical");
-    let given = [
-        ("semver", semver.is_some()),
-        ("alphabetical", alphabetical.is_some()),
-        ("numerical", numerical.is_some()),
-    ]
-    .iter()
-    .filter(|(_, set)| *set)
-    .map(|(k, _)| *k)
-    .collect::<Vec<_>>();
+    let given = rules_given(
+        semver.is_some(),
+        alphabetical.is_some(),
+        numerical.is_some(),
+    );
     if given.len() != 1 {
         let sets = if given.is_empty() {
             "none".to_string()

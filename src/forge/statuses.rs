@@ -20,6 +20,9 @@ pub struct CommitCheck {
 /// Most statuses or check runs read per commit (one page of 100 each).
 const PAGE: &str = "100";
 
+/// Gitea's and Forgejo's largest page (their default `MAX_RESPONSE_ITEMS`).
+const GITEA_PAGE: &str = "50";
+
 impl Forge {
     /// The commit statuses and check runs reported on `commit` (the latest per context).
     pub async fn commit_checks(&self, commit: &str) -> Result<Vec<CommitCheck>, ForgeError> {
@@ -36,7 +39,13 @@ impl Forge {
 /// check runs (`GET .../commits/REF/check-runs`).
 pub(super) async fn github(forge: &Forge, commit: &str) -> Result<Vec<CommitCheck>, ForgeError> {
     let repo = super::github::repo_url(forge);
-    let mut out = combined(forge, &format!("{repo}/commits/{commit}/status"), "state").await?;
+    let mut out = combined(
+        forge,
+        &format!("{repo}/commits/{commit}/status"),
+        ("per_page", PAGE),
+        "state",
+    )
+    .await?;
     let action = format!("read the check runs of commit {commit}");
     let request = forge.http.get(with_query(
         format!("{repo}/commits/{commit}/check-runs"),
@@ -72,19 +81,24 @@ pub(super) async fn github(forge: &Forge, commit: &str) -> Result<Vec<CommitChec
 /// `status` where GitHub's say `state`.
 pub(super) async fn gitea(forge: &Forge, commit: &str) -> Result<Vec<CommitCheck>, ForgeError> {
     let repo = super::github::repo_url(forge);
-    combined(forge, &format!("{repo}/commits/{commit}/status"), "status").await
+    combined(
+        forge,
+        &format!("{repo}/commits/{commit}/status"),
+        ("limit", GITEA_PAGE),
+        "status",
+    )
+    .await
 }
 
 /// A combined status reply: `{"state": .., "statuses": [{"context", STATE_FIELD, "description"}]}`.
 async fn combined(
     forge: &Forge,
     url: &str,
+    page: (&str, &str),
     state_field: &str,
 ) -> Result<Vec<CommitCheck>, ForgeError> {
     let action = "read the commit statuses";
-    let request = forge
-        .http
-        .get(with_query(url.to_string(), &[("per_page", PAGE)]));
+    let request = forge.http.get(with_query(url.to_string(), &[page]));
     let reply = forge.send(action, request).await?;
     let statuses = match reply.get("statuses") {
         Some(Value::Null) | None => return Ok(Vec::new()),

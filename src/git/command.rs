@@ -168,7 +168,8 @@ static USERINFO_PASSWORD: LazyLock<regex::Regex> = LazyLock::new(|| {
         .unwrap_or_else(|_| unreachable!("constant regex"))
 });
 
-fn url_has_password(url: &str) -> bool {
+/// True when `url` has `user:password@` in its authority (the part `redact_url` hides).
+pub fn url_has_password(url: &str) -> bool {
     USERINFO_PASSWORD.is_match(url)
 }
 

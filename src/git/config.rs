@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::command::{is_valid_branch, url_has_password};
 use super::{MessageTemplate, RemoteSettings, SigningFormat, TokenSource};
 use crate::common::settings::Table;
 use crate::common::time::MIN_INTERVAL;
@@ -163,31 +164,12 @@ impl GitConfig {
     }
 }
 
-/// True when an URL has `user:password@` in its authority.
-fn url_has_password(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split('/').next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-}
-
 /// Reports `name` at `key` when git would not take it as a branch name.
 pub fn check_branch_name(t: &Table, key: &str, name: &str) {
-    let bad = name.is_empty()
-        || name.starts_with('-')
-        || name.starts_with('/')
-        || name.ends_with('/')
-        || name.ends_with(".lock")
-        || name.contains("..")
-        || name.contains("//")
-        || name.contains("@{")
-        || name
-            .chars()
-            .any(|c| c.is_control() || " ~^:?*[\\".contains(c));
-    if bad {
-        t.error(key, format!("{name:?} is not a valid branch name"));
+    if !is_valid_branch(name) {
+        t.error(
+            key,
+            format!("{name:?} is not a valid branch name: use a name git accepts, like main or baton/updates"),
+        );
     }
 }

@@ -15,6 +15,7 @@ pub mod history;
 pub mod message;
 pub mod notes;
 mod push;
+pub mod range;
 mod sign;
 pub mod snapshot;
 pub mod trailers;

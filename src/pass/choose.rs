@@ -109,3 +109,70 @@ pub fn choose(
         });
     selection
 }
+
+#[cfg(test)]
+mod signature_tests {
+    use std::collections::BTreeMap;
+
+    use crate::eligibility::{Judged, Verdict};
+    use crate::signature::{Layout, Verdict as Signature, keys_fingerprint};
+
+    fn config() -> crate::config::Config {
+        let key = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/cosign/sigstore-rs-cosign.pub");
+        let text = format!(
+            "[git]\nurl = \"file:///srv/fleet.git\"\n[images.app]\nrepository = \"ghcr.io/example/app\"\n[images.app.signature]\nkey_file = {:?}\n[policies.app]\nimage = \"app\"\nsemver = \"1.x\"\n[environments.staging]\npaths = [\"s\"]\n",
+            key.display().to_string()
+        );
+        crate::config::Config::from_text(
+            std::path::Path::new("/etc/baton/baton.toml"),
+            &text,
+            figment::providers::Env::prefixed("BATON_UNIT_TEST_NOTHING_"),
+        )
+        .unwrap()
+    }
+
+    fn judged(keys: Option<String>) -> Judged {
+        let signed = Verdict::Judged {
+            age: None,
+            signature: Some(Signature::Signed {
+                key: "sha256:k".into(),
+                layout: Layout::SigTag,
+            }),
+        };
+        let unsigned = Verdict::Judged {
+            age: None,
+            signature: Some(Signature::Unsigned),
+        };
+        Judged {
+            verdicts: BTreeMap::from([("1.1.0".into(), unsigned), ("1.0.0".into(), signed)]),
+            signature_keys: keys,
+            ..Judged::default()
+        }
+    }
+
+    #[test]
+    fn verdicts_count_only_under_the_keys_they_were_reached_with() {
+        let config = config();
+        let tags: Vec<String> = vec!["1.0.0".into(), "1.1.0".into()];
+        let now = jiff::Timestamp::now();
+        let keys = keys_fingerprint(&config.images["app"].signature.as_ref().unwrap().keys);
+        let current = judged(Some(keys));
+        let selection = super::choose(&config, "app", &tags, Some(&current), now);
+        assert_eq!(selection.chosen(), Some("1.0.0"));
+        assert_eq!(selection.held.len(), 1);
+        assert_eq!(selection.held[0].kind, "unsigned");
+        // Verdicts from other keys (a reload changed them), or none at all: nothing moves.
+        let stale = judged(Some("another key set".into()));
+        let selection = super::choose(&config, "app", &tags, Some(&stale), now);
+        assert_eq!(selection.chosen(), None);
+        assert!(
+            selection
+                .error
+                .unwrap()
+                .contains("signatures not checked yet")
+        );
+        let selection = super::choose(&config, "app", &tags, None, now);
+        assert_eq!(selection.chosen(), None);
+    }
+}

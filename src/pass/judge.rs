@@ -278,6 +278,7 @@ async fn follow(
     judged: &mut Judged,
 ) -> Follow {
     judged.requests = judged.requests.saturating_add(1);
+    judged.per_scan = judged.per_scan.saturating_add(1);
     let digest = match client.digest(repository, moving).await {
         Ok(digest) => digest,
         Err(err) => {
@@ -289,6 +290,7 @@ async fn follow(
     let mut cache: BTreeMap<&str, String> = BTreeMap::new();
     for tag in ranked.iter().take(FOLLOW_DEPTH) {
         judged.requests = judged.requests.saturating_add(1);
+        judged.per_scan = judged.per_scan.saturating_add(1);
         match client.digest(repository, tag).await {
             Ok(d) if d == digest => {
                 return Follow::Found {

@@ -2,6 +2,7 @@
 //! marked files, commit and push. `baton once` runs one, `baton plan` one without writing.
 
 mod auto_merge;
+mod budget;
 mod choose;
 mod events;
 mod gates;
@@ -9,6 +10,7 @@ mod judge;
 mod moves;
 mod progress;
 mod promote;
+pub mod range;
 mod report;
 mod review;
 pub mod rules;
@@ -30,6 +32,7 @@ use crate::markers::{self, Field, Marker, Part, Plan, Resolved, ScanOptions};
 use crate::promotion;
 use crate::registry::Registries;
 
+pub use budget::{RegistryEstimate, WARN_SHARE, estimate};
 pub use choose::choose;
 pub use events::{events_from_report, scan_failures};
 pub use gates::{HISTORY_LIMIT, Manual};

@@ -5,20 +5,30 @@ use crate::common::settings::{KeyPath, Table};
 
 use super::{GoRegex, Order, Rule, SemverRange, TagFilter, default_exclude};
 
+/// The names of the rules a policy sets, of `semver`, `alphabetical` and `numerical` (a
+/// policy must set exactly one; Baton's TOML and Flux's ImagePolicy both check it).
+pub fn rules_given(semver: bool, alphabetical: bool, numerical: bool) -> Vec<&'static str> {
+    [
+        ("semver", semver),
+        ("alphabetical", alphabetical),
+        ("numerical", numerical),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(name, _)| name)
+    .collect()
+}
+
 /// Reads the rule: exactly one of `semver`, `alphabetical` or `numerical`.
 pub fn read_rule(t: &Table) -> Option<Rule> {
     let semver = t.string("semver");
     let alphabetical = t.string("alphabetical");
     let numerical = t.string("numerical");
-    let given: Vec<&str> = [
-        ("semver", semver.is_some()),
-        ("alphabetical", alphabetical.is_some()),
-        ("numerical", numerical.is_some()),
-    ]
-    .iter()
-    .filter(|(_, set)| *set)
-    .map(|(k, _)| *k)
-    .collect();
+    let given = rules_given(
+        semver.is_some(),
+        alphabetical.is_some(),
+        numerical.is_some(),
+    );
     match given.len() {
         0 => {
             let present = ["semver", "alphabetical", "numerical"]

@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod limits;
 mod manifest;
+mod pace;
 mod platform;
 mod pool;
 mod settings;
@@ -42,6 +43,7 @@ pub use manifest::{
     CREATED_ANNOTATION, CreatedInfo, ImageConfigInfo, IndexEntry, MAX_INDEX_ENTRIES, Manifest,
     ManifestKind, parse_image_config, parse_manifest,
 };
+pub use pace::{MAX_HORIZON, Pace, RESERVE, RateLimit};
 pub use platform::{Platform, PlatformError};
 pub use pool::Registries;
 pub use settings::{
@@ -96,9 +98,12 @@ pub struct RegistryClient {
     creds: tokio::sync::Mutex<Option<(Instant, Option<ResolvedCredential>)>>,
     budget: Option<RequestBudget>,
     rate_limit_remaining: AtomicU64,
+    pace: Pace,
     page_size: AtomicU32,
     /// Whether the registry offers the OCI referrers API (`signatures::REFERRERS_*`).
     referrers_api: std::sync::atomic::AtomicU8,
+    /// The last signature found was a bundle: look for bundles first.
+    bundle_first: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -157,8 +162,10 @@ impl RegistryClient {
             token_lock: tokio::sync::Mutex::new(()),
             creds: tokio::sync::Mutex::new(None),
             rate_limit_remaining: AtomicU64::new(u64::MAX),
+            pace: Pace::default(),
             page_size: AtomicU32::new(page_size),
             referrers_api: std::sync::atomic::AtomicU8::new(signatures::REFERRERS_UNKNOWN),
+            bundle_first: std::sync::atomic::AtomicBool::new(false),
             settings,
         })
     }
@@ -531,6 +538,29 @@ impl RegistryClient {
                 .store(n.min(u64::MAX - 1), Ordering::Relaxed);
             tracing::debug!(registry = %self.host, remaining = n, "rate limit remaining");
         }
+        if let Some(limit) = RateLimit::parse(
+            header_str(headers, "ratelimit-remaining"),
+            header_str(headers, "ratelimit-limit"),
+            header_str(headers, "ratelimit-reset"),
+        ) {
+            self.pace.observe(limit, Instant::now());
+        }
+    }
+
+    /// The last rate-limit statement this registry sent, if any.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.pace.last()
+    }
+
+    /// Requests per second sent to this registry lately, by every image and pass.
+    pub fn request_rate(&self) -> f64 {
+        self.pace.rate(Instant::now())
+    }
+
+    /// `interval` stretched for this registry's rate limit (see [`Pace::paced`]); every
+    /// image on the registry shares the one pace.
+    pub fn paced(&self, interval: Duration) -> Duration {
+        self.pace.paced(interval, Instant::now())
     }
 
     /// Sends one API request with auth, budget, and retries on 429, 5xx and
@@ -558,6 +588,7 @@ impl RegistryClient {
                 request = request.header(AUTHORIZATION, auth);
             }
             call.requests += 1;
+            self.pace.sent(Instant::now());
             tracing::debug!(
                 registry = %self.host,
                 repository = call.repository,

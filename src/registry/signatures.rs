@@ -83,15 +83,48 @@ impl RegistryClient {
     ) -> Result<Verdict, RegistryError> {
         let mut failures: Vec<String> = Vec::new();
         let mut found = false;
-        // cosign 1 and 2: the .sig tag.
+        // Where this registry's last signature was found is looked at first.
+        let bundle_first = self.bundle_first.load(Ordering::Relaxed);
+        for bundle in [bundle_first, !bundle_first] {
+            let verdict = if bundle {
+                self.bundle_verdict(call, digest, keys, referrers_tag, &mut failures, &mut found)
+                    .await?
+            } else {
+                self.sig_tag_verdict(call, digest, keys, sig_tag, &mut failures, &mut found)
+                    .await?
+            };
+            if let Some(verdict) = verdict {
+                self.bundle_first.store(bundle, Ordering::Relaxed);
+                return Ok(verdict);
+            }
+        }
+        Ok(match (found, failures.into_iter().next()) {
+            (_, Some(detail)) => Verdict::BadSignature { detail },
+            (false, None) => Verdict::Unsigned,
+            (true, None) => Verdict::BadSignature {
+                detail: "signature artifacts hold no signature".into(),
+            },
+        })
+    }
+
+    /// cosign 1 and 2: the `.sig` tag's simple-signing layers. `Some` when one is valid.
+    async fn sig_tag_verdict(
+        &self,
+        call: &mut Call<'_>,
+        digest: &str,
+        keys: &[PublicKey],
+        sig_tag: &str,
+        failures: &mut Vec<String>,
+        found: &mut bool,
+    ) -> Result<Option<Verdict>, RegistryError> {
         match self.artifact(call, sig_tag).await? {
             Fetched::Missing => {}
             Fetched::Refused(why) => {
-                found = true;
+                *found = true;
                 failures.push(format!("{sig_tag}: {why}"));
             }
             Fetched::Body(manifest) => {
-                found = true;
+                *found = true;
                 match simple_signing_layers(&manifest) {
                     Err(why) => failures.push(format!("{sig_tag}: {why}")),
                     Ok(layers) if layers.is_empty() => {
@@ -108,7 +141,7 @@ impl RegistryClient {
                             };
                             match verify_simple_signing(keys, &payload, &layer.signature, digest) {
                                 Ok(key) => {
-                                    return Ok(signed(keys, key, Layout::SigTag));
+                                    return Ok(Some(signed(keys, key, Layout::SigTag)));
                                 }
                                 Err(why) => failures.push(why),
                             }
@@ -117,7 +150,20 @@ impl RegistryClient {
                 }
             }
         }
-        // cosign 3: a Sigstore bundle referring to the digest.
+        Ok(None)
+    }
+
+    /// cosign 3: a Sigstore bundle referring to the digest, through the referrers API or
+    /// the referrers tag. `Some` when one is valid.
+    async fn bundle_verdict(
+        &self,
+        call: &mut Call<'_>,
+        digest: &str,
+        keys: &[PublicKey],
+        referrers_tag: &str,
+        failures: &mut Vec<String>,
+        found: &mut bool,
+    ) -> Result<Option<Verdict>, RegistryError> {
         let index = match self.referrers(call, digest).await? {
             Some(index) => Fetched::Body(index),
             None => self.artifact(call, referrers_tag).await?,
@@ -125,12 +171,12 @@ impl RegistryClient {
         match index {
             Fetched::Missing => {}
             Fetched::Refused(why) => {
-                found = true;
+                *found = true;
                 failures.push(format!("referrers of {digest}: {why}"));
             }
             Fetched::Body(index) => match bundle_manifests(&index) {
                 Err(why) => {
-                    found = true;
+                    *found = true;
                     failures.push(why);
                 }
                 Ok(entries) => {
@@ -138,7 +184,7 @@ impl RegistryClient {
                         let manifest = match self.artifact(call, &entry.digest).await? {
                             Fetched::Body(body) if sha256_digest(&body) == entry.digest => body,
                             Fetched::Body(_) => {
-                                found = true;
+                                *found = true;
                                 failures.push(format!(
                                     "the referrer manifest {} does not hash to its digest",
                                     entry.digest
@@ -147,7 +193,7 @@ impl RegistryClient {
                             }
                             Fetched::Missing => continue,
                             Fetched::Refused(why) => {
-                                found = true;
+                                *found = true;
                                 failures.push(why);
                                 continue;
                             }
@@ -156,12 +202,12 @@ impl RegistryClient {
                             Ok(None) => continue,
                             Ok(Some(layers)) => layers,
                             Err(why) => {
-                                found = true;
+                                *found = true;
                                 failures.push(why);
                                 continue;
                             }
                         };
-                        found = true;
+                        *found = true;
                         if layers.is_empty() {
                             failures.push("a bundle manifest has no bundle layer".into());
                         }
@@ -174,7 +220,7 @@ impl RegistryClient {
                                 }
                             };
                             match verify_bundle(keys, &bundle, digest) {
-                                Ok(key) => return Ok(signed(keys, key, Layout::Bundle)),
+                                Ok(key) => return Ok(Some(signed(keys, key, Layout::Bundle))),
                                 Err(why) => failures.push(why),
                             }
                         }
@@ -182,13 +228,7 @@ impl RegistryClient {
                 }
             },
         }
-        Ok(match (found, failures.into_iter().next()) {
-            (_, Some(detail)) => Verdict::BadSignature { detail },
-            (false, None) => Verdict::Unsigned,
-            (true, None) => Verdict::BadSignature {
-                detail: "signature artifacts hold no signature".into(),
-            },
-        })
+        Ok(None)
     }
 
     /// GETs a manifest or index by tag or digest, at most [`MAX_SIGNATURE_MANIFEST`] bytes.

@@ -10,6 +10,7 @@ mod cadence {
     mod follow;
     mod manifests;
     mod min_age;
+    mod polling;
 }
 mod cli {
     mod check;
@@ -52,6 +53,7 @@ mod promotion {
     mod human_control;
     mod verify;
     mod verify_attacks;
+    mod verify_range;
 }
 mod redaction;
 mod rules;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use crate::support::prism::{Prism, violations};
-use baton::forge::{Forge, ForgeError, NewPullRequest, PullState};
+use baton::forge::{Forge, ForgeError, NewPullRequest, PullState, StatusState};
 
 const TOKEN: &str = "forge-secret-token-456";
 
@@ -97,4 +97,82 @@ async fn the_gitea_fake_and_batons_calls_pass_giteas_description() {
         .unwrap();
     let log = prism.settled_log(12);
     assert!(log.contains("Violation: request.query.state"), "{log}");
+}
+
+/// Verification's `commit_status` read: Gitea's combined status of a commit (entries carry
+/// `status`), request and the fake's reply judged by the description; GitLab's list of a
+/// commit's statuses from the fake (no description to judge it by).
+#[tokio::test]
+async fn reading_a_commits_statuses_passes_giteas_description() {
+    let fake = FakeForge::start(FakeKind::Gitea, "platform/fleet", TOKEN).await;
+    let prism = Prism::proxy(&description(), &fake.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    let config = client_config(
+        FakeKind::Gitea,
+        &prism.base_url(),
+        "platform/fleet",
+        dir.path(),
+        TOKEN,
+    );
+    let forge = Forge::from_config(&config).unwrap();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    assert!(forge.commit_checks(sha).await.unwrap().is_empty());
+    fake.set_status(sha, "kustomization/apps", "pending", "");
+    fake.set_status(sha, "kustomization/apps", "success", "applied");
+    fake.set_status(sha, "ci/lint", "warning", "");
+    fake.set_status(sha, "ci/test", "error", "exit 1");
+    let read: Vec<(String, StatusState)> = forge
+        .commit_checks(sha)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.context, c.state))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("kustomization/apps".to_string(), StatusState::Success),
+            ("ci/lint".to_string(), StatusState::Success),
+            ("ci/test".to_string(), StatusState::Failure),
+        ]
+    );
+    // Not a commit id: refused before any request.
+    assert!(forge.commit_checks("main; rm -rf").await.is_err());
+    let log = prism.settled_log(2);
+    let bad = violations(&log, true);
+    assert!(
+        bad.is_empty(),
+        "requests or fake replies Gitea's description refuses:\n{}\n\nfull log:\n{log}",
+        bad.join("\n")
+    );
+    assert_eq!(log.matches("Request received").count(), 2, "{log}");
+
+    let gitlab = FakeForge::start(FakeKind::GitLab, "platform/fleet", TOKEN).await;
+    let config = client_config(
+        FakeKind::GitLab,
+        &gitlab.base_url(),
+        "platform/fleet",
+        dir.path(),
+        TOKEN,
+    );
+    let forge = Forge::from_config(&config).unwrap();
+    gitlab.set_status(sha, "kustomization/apps", "running", "");
+    gitlab.set_status(sha, "deploy", "failed", "rollout stuck");
+    let read: Vec<(String, StatusState)> = forge
+        .commit_checks(sha)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.context, c.state))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("kustomization/apps".to_string(), StatusState::Pending),
+            ("deploy".to_string(), StatusState::Failure),
+        ]
+    );
+    assert!(gitlab.requests().iter().any(|r| r.method == "GET"
+        && r.path
+            == format!("/api/v4/projects/platform%2Ffleet/repository/commits/{sha}/statuses")));
 }

@@ -306,3 +306,83 @@ async fn the_github_fakes_statuses_and_merges_answer_as_githubs_description_says
             .any(|r| r.method == "PUT" && r.path.ends_with("/pulls/1/merge"))
     );
 }
+
+/// Verification's `commit_status` reads: the combined status and the check runs of a commit,
+/// as GitHub's own examples answer them, then the fake's, both judged by the description.
+#[tokio::test]
+async fn reading_statuses_and_check_runs_passes_githubs_own_description() {
+    let prism = Prism::mock(&description());
+    let dir = tempfile::tempdir().unwrap();
+    let forge = Forge::from_config(&config(
+        &prism.base_url(),
+        "octocat/Hello-World",
+        dir.path(),
+    ))
+    .unwrap();
+    let checks = forge
+        .commit_checks("6dcb09b5b57875f334f61aebed695e2e4193db5e")
+        .await
+        .unwrap();
+    let read: Vec<(&str, StatusState)> = checks
+        .iter()
+        .map(|c| (c.context.as_str(), c.state))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("continuous-integration/jenkins", StatusState::Success),
+            ("security/brakeman", StatusState::Success),
+            ("mighty_readme", StatusState::Success),
+        ],
+        "{}",
+        prism.log_text()
+    );
+    let log = prism.settled_log(2);
+    assert_eq!(
+        log.matches("The request passed the validation rules")
+            .count(),
+        2,
+        "{log}"
+    );
+    let bad = violations(&log, false);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+
+    // The fake, with a failing status, a running and a failed check run, through the proxy.
+    let fake = FakeForge::start(FakeKind::GitHub, "platform/fleet", TOKEN).await;
+    let proxy = Prism::proxy(&description(), &fake.base_url());
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    fake.set_status(sha, "kustomization/apps", "pending", "reconciling");
+    fake.set_status(sha, "kustomization/apps", "failure", "health check failed");
+    fake.set_status(sha, "ci/build", "success", "");
+    fake.set_check_run(sha, "deploy", "in_progress", None);
+    fake.set_check_run(sha, "smoke", "completed", Some("timed_out"));
+    let mut config = config(&proxy.base_url(), "platform/fleet", dir.path());
+    config.draft = false;
+    let forge = Forge::from_config(&config).unwrap();
+    let checks = forge.commit_checks(sha).await.unwrap();
+    let read: Vec<(&str, StatusState, &str)> = checks
+        .iter()
+        .map(|c| (c.context.as_str(), c.state, c.description.as_str()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (
+                "kustomization/apps",
+                StatusState::Failure,
+                "health check failed"
+            ),
+            ("ci/build", StatusState::Success, ""),
+            ("deploy", StatusState::Pending, "Mighty Readme report"),
+            ("smoke", StatusState::Failure, "Mighty Readme report"),
+        ]
+    );
+    let log = proxy.settled_log(2);
+    let bad = violations(&log, true);
+    assert!(
+        bad.is_empty(),
+        "requests or fake replies GitHub's description refuses:\n{}\n\nfull log:\n{log}",
+        bad.join("\n")
+    );
+    assert_eq!(log.matches("Request received").count(), 2, "{log}");
+}

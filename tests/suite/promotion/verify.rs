@@ -262,3 +262,63 @@ async fn a_move_that_never_verifies_rolls_back_and_only_verified_time_soaks() {
         .collect();
     assert_eq!(verdicts, ["failed", "rolled_back"], "{rolled}");
 }
+
+/// `commit_status`: the forge's statuses on the move's commit, as Flux's
+/// notification-controller writes them (`kustomization/NAME`), decide the verdict.
+#[tokio::test]
+async fn commit_statuses_on_the_moves_commit_verify_it() {
+    use crate::support::fake_forge::FakeKind;
+    let mut w = PromotionWorld::new("", Some(FakeKind::GitHub)).await;
+    w.write_config_with(
+        &["verify_timeout = \"30m\""],
+        r#"
+[[environments.staging.verify]]
+commit_status = "kustomization/*"
+retries = 0
+"#,
+    );
+    w.push_tag("1.1.0").await;
+    let t0 = Timestamp::now();
+    w.pass_at(t0).await;
+    let sha = git(&w.remote.path, &["rev-parse", "main"]);
+    let v = env(&w.pass_at(later(t0, 1)).await, "staging").verification[0].clone();
+    assert_eq!((v.version.as_str(), v.state), ("1.1.0", "waiting"));
+    assert!(
+        v.summary.contains(&format!(
+            "commit_status kustomization/*: no status matches \"kustomization/*\" on commit {} yet (seen: none)",
+            &sha[..12]
+        )),
+        "{}",
+        v.summary
+    );
+    let forge = w.forge.take().unwrap();
+    forge.set_status(&sha, "ci/build", "success", "");
+    forge.set_status(&sha, "kustomization/apps", "failure", "health check failed");
+    let v = env(&w.pass_at(later(t0, 2)).await, "staging").verification[0].clone();
+    assert!(
+        v.summary.ends_with(
+            "commit_status kustomization/*: kustomization/apps failure (health check failed)"
+        ),
+        "{}",
+        v.summary
+    );
+    forge.set_status(
+        &sha,
+        "kustomization/apps",
+        "success",
+        "applied revision main@sha1:abc",
+    );
+    let v = env(&w.pass_at(later(t0, 3)).await, "staging").verification[0].clone();
+    assert_eq!(v.state, "passed", "{v:?}");
+    assert_eq!(
+        v.checks[0].answer,
+        "kustomization/apps success (applied revision main@sha1:abc)"
+    );
+    // The forge was asked about the move's own commit.
+    assert!(
+        forge
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with(&format!("/commits/{sha}/status")))
+    );
+}

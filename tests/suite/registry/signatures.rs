@@ -160,6 +160,13 @@ async fn bundle_referrers_are_judged() {
     assert_signed(&check.verdict, &keys, Layout::Bundle);
     // .sig (404), referrers API (404), referrers tag, referrer manifest, bundle blob.
     assert_eq!(check.requests, 5);
+    // The next bundle is looked for first, and the missing referrers API is remembered:
+    // the referrers tag, the referrer manifest, the bundle.
+    let next = registry.push_image(REPO, "2.2.0").await;
+    crate::support::cosign::sign_with_bundle(&registry, &key, REPO, &next).await;
+    let check = client.check_signature(REPO, &next, &keys).await.unwrap();
+    assert_signed(&check.verdict, &keys, Layout::Bundle);
+    assert_eq!(check.requests, 3);
 
     let check = client
         .check_signature(REPO, &for_other, &keys)

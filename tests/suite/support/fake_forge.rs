@@ -44,6 +44,12 @@
 //!   `Do`, `head_commit_id`, `merge_when_checks_succeed` (200 merged, 201 scheduled, both
 //!   empty; 405 not mergeable; 409 head out of date); `DELETE .../pulls/{n}/merge` cancels
 //!   a scheduled merge (204, 404 when none); `GET .../pulls/{n}`.
+//! - Reading statuses (verification's `commit_status`): GitHub `GET .../commits/{ref}/status`
+//!   (a CombinedCommitStatus, the latest per context) and `GET .../commits/{ref}/check-runs`
+//!   (`total_count`, `check_runs` with `name`, `status`, `conclusion`), both from the
+//!   description's examples; Gitea `GET .../commits/{ref}/status` (a CombinedStatus whose
+//!   entries carry `status`); GitLab `GET /projects/:id/repository/commits/:sha/statuses`
+//!   (doc/api/commits.md: a list with `name`, `status`, `description`, `target_url`).
 //! - Cancelling: GitHub `disablePullRequestAutoMerge` (GraphQL), with `auto_merge.enabled_by`
 //!   read first; GitLab `POST .../merge_requests/:iid/cancel_merge_when_pipeline_succeeds`
 //!   (201; 406 when nothing is set), with `merge_user` read first (`GET .../merge_requests/:iid`).
@@ -169,6 +175,19 @@ pub struct FakeStatus {
     pub target_url: Option<String>,
 }
 
+/// A GitHub check run someone reported on a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeCheckRun {
+    /// The commit.
+    pub sha: String,
+    /// Its name.
+    pub name: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    /// With `completed`: `success`, `failure`, `neutral`...
+    pub conclusion: Option<String>,
+}
+
 /// What the forge says about a pull request's mergeability.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MergeGate {
@@ -219,6 +238,7 @@ struct ForgeState {
     behaviour: FakeBehaviour,
     addr: Option<SocketAddr>,
     statuses: Vec<FakeStatus>,
+    check_runs: Vec<FakeCheckRun>,
     gate: MergeGate,
     remote: Option<PathBuf>,
 }
@@ -246,6 +266,7 @@ impl FakeForge {
             behaviour: FakeBehaviour::default(),
             addr: None,
             statuses: Vec::new(),
+            check_runs: Vec::new(),
             gate: MergeGate::default(),
             remote: None,
         }));
@@ -351,6 +372,28 @@ impl FakeForge {
     /// Every commit status set so far.
     pub fn statuses(&self) -> Vec<FakeStatus> {
         self.state.lock().unwrap().statuses.clone()
+    }
+
+    /// Records a commit status on `sha` as another tool (Flux's notification-controller, a
+    /// CI) would set it: `state` in the forge's own word.
+    pub fn set_status(&self, sha: &str, context: &str, state: &str, description: &str) {
+        self.state.lock().unwrap().statuses.push(FakeStatus {
+            sha: sha.to_string(),
+            state: state.to_string(),
+            context: context.to_string(),
+            description: description.to_string(),
+            target_url: None,
+        });
+    }
+
+    /// Records a GitHub check run on `sha`.
+    pub fn set_check_run(&self, sha: &str, name: &str, status: &str, conclusion: Option<&str>) {
+        self.state.lock().unwrap().check_runs.push(FakeCheckRun {
+            sha: sha.to_string(),
+            name: name.to_string(),
+            status: status.to_string(),
+            conclusion: conclusion.map(String::from),
+        });
     }
 
     /// Sets what the forge reports about checks and approvals; pull requests with auto-merge
@@ -641,6 +684,33 @@ fn settle_auto_merges(state: &mut ForgeState) {
         .collect();
     for number in ready {
         let _ = merge_pull(state, number);
+    }
+}
+
+/// The latest status per context on `sha`, oldest context first.
+fn latest_statuses(state: &ForgeState, sha: &str) -> Vec<FakeStatus> {
+    let mut out: Vec<FakeStatus> = Vec::new();
+    for s in state.statuses.iter().filter(|s| s.sha == sha) {
+        match out.iter_mut().find(|o| o.context == s.context) {
+            Some(o) => *o = s.clone(),
+            None => out.push(s.clone()),
+        }
+    }
+    out
+}
+
+/// The combined state of `statuses` as GitHub and Gitea compute it: failure (or error) wins,
+/// then pending, then success; no status is pending.
+fn combined_state(statuses: &[FakeStatus]) -> &'static str {
+    if statuses
+        .iter()
+        .any(|s| s.state == "failure" || s.state == "error")
+    {
+        "failure"
+    } else if statuses.is_empty() || statuses.iter().any(|s| s.state == "pending") {
+        "pending"
+    } else {
+        "success"
     }
 }
 
@@ -954,6 +1024,56 @@ fn github(
                 &[],
                 json!({"sha": head, "merged": true, "message": "Pull Request successfully merged"}),
             )
+        }
+        ("GET", ["commits", sha, "status"]) => {
+            // GitHub's combined status: the latest status per context.
+            let statuses = latest_statuses(state, sha);
+            let mut out = github_examples()["combined-commit-status"]["value"].clone();
+            let template = out["statuses"][0].clone();
+            out["state"] = json!(combined_state(&statuses));
+            out["sha"] = json!(sha);
+            out["total_count"] = json!(statuses.len());
+            out["statuses"] = Value::Array(
+                statuses
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let mut v = template.clone();
+                        v["id"] = json!(i + 1);
+                        v["state"] = json!(s.state);
+                        v["context"] = json!(s.context);
+                        v["description"] = json!(s.description);
+                        v["target_url"] = json!(s.target_url);
+                        v
+                    })
+                    .collect(),
+            );
+            reply(StatusCode::OK, &[], out)
+        }
+        ("GET", ["commits", sha, "check-runs"]) => {
+            let mut out = github_examples()["check-run-paginated"]["value"].clone();
+            let template = out["check_runs"][0].clone();
+            let runs: Vec<Value> = state
+                .check_runs
+                .iter()
+                .filter(|r| r.sha == *sha)
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut v = template.clone();
+                    v["id"] = json!(i + 1);
+                    v["head_sha"] = json!(sha);
+                    v["name"] = json!(r.name);
+                    v["status"] = json!(r.status);
+                    v["conclusion"] = json!(r.conclusion);
+                    if r.conclusion.is_none() {
+                        v["completed_at"] = Value::Null;
+                    }
+                    v
+                })
+                .collect();
+            out["total_count"] = json!(runs.len());
+            out["check_runs"] = Value::Array(runs);
+            reply(StatusCode::OK, &[], out)
         }
         ("POST", ["statuses", sha]) => {
             let status = record_status(state, sha, body, "context");
@@ -1286,6 +1406,31 @@ fn gitlab(
             let p = pull_mut(state, n).unwrap().clone();
             reply(StatusCode::OK, &[], gitlab_json(state, &p))
         }
+        ("GET", ["repository", "commits", sha, "statuses"]) => {
+            // The latest status per name, as GitLab lists them without `all`.
+            let statuses: Vec<Value> = latest_statuses(state, sha)
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    json!({
+                        "id": i + 1,
+                        "sha": sha,
+                        "ref": "main",
+                        "status": s.state,
+                        "name": s.context,
+                        "target_url": s.target_url,
+                        "description": s.description,
+                        "created_at": "2026-11-25T10:00:00.000Z",
+                        "started_at": null,
+                        "finished_at": "2026-11-25T10:00:00.000Z",
+                        "allow_failure": false,
+                        "coverage": null,
+                        "author": {"id": 11, "username": "flux", "name": "Flux", "state": "active"},
+                    })
+                })
+                .collect();
+            reply(StatusCode::OK, &[], Value::Array(statuses))
+        }
         ("POST", ["statuses", sha]) => {
             let status = record_status(state, sha, body, "name");
             reply(
@@ -1477,6 +1622,41 @@ fn gitea(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &[],
                 json!({"message": "Please try again later"}),
+            )
+        }
+        ("GET", ["commits", sha, "status"]) => {
+            // Gitea's CombinedStatus: entries say `status` where GitHub's say `state`.
+            let statuses = latest_statuses(state, sha);
+            let addr = state.addr.unwrap();
+            let repo = state.repository.clone();
+            let items: Vec<Value> = statuses
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    json!({
+                        "id": i + 1,
+                        "status": s.state,
+                        "context": s.context,
+                        "description": s.description,
+                        "target_url": s.target_url.clone().unwrap_or_default(),
+                        "url": format!("http://{addr}/api/v1/repos/{repo}/statuses/{sha}"),
+                        "created_at": "2026-11-25T10:00:00Z",
+                        "updated_at": "2026-11-25T10:00:00Z",
+                        "creator": {"id": 21, "login": "flux"},
+                    })
+                })
+                .collect();
+            reply(
+                StatusCode::OK,
+                &[],
+                json!({
+                    "sha": sha,
+                    "state": combined_state(&statuses),
+                    "total_count": items.len(),
+                    "statuses": items,
+                    "commit_url": format!("http://{addr}/api/v1/repos/{repo}/git/commits/{sha}"),
+                    "url": format!("http://{addr}/api/v1/repos/{repo}/commits/{sha}/status"),
+                }),
             )
         }
         ("POST", ["statuses", sha]) => {

@@ -82,6 +82,9 @@ pub struct Behaviour {
     pub chunked: bool,
     /// `RateLimit-Remaining` value to send on every API reply.
     pub rate_limit_remaining: Option<String>,
+    /// More headers on every API reply, replacing the Docker Hub pair above when named
+    /// alike: the IETF draft's `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`.
+    pub extra_headers: Vec<(&'static str, String)>,
     /// Require Bearer tokens from the fake's own token server.
     pub bearer: Option<BearerAuth>,
     /// Manifests by tag.
@@ -213,6 +216,10 @@ async fn handle(
     if let Some(remaining) = &behaviour.rate_limit_remaining {
         common.push(("ratelimit-remaining", remaining.clone()));
         common.push(("ratelimit-limit", "100;w=21600".to_string()));
+    }
+    for (name, value) in &behaviour.extra_headers {
+        common.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        common.push((name, value.clone()));
     }
     let path = uri.path().to_string();
     let Some(rest) = path.strip_prefix("/v2/") else {

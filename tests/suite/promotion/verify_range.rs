@@ -1,0 +1,250 @@
+//! `baton verify --range` as CI and a pre-receive hook run it: the real binary over a real
+//! repository's commits. A person's edit that skips promote_from or the soak, or lands in a
+//! freeze, is named with file, line and gate; a `Baton-Promoted-By` commit passes; a
+//! pre-receive hook turns the push away. Attacks: ranges that are options, trees, unknown
+//! names or symmetric differences.
+
+use std::path::Path;
+
+use crate::support::baton::{Baton, Run};
+use crate::support::git_server::git;
+use crate::support::promotion::{PRODUCTION, PromotionWorld, STAGING, manifest};
+
+const GATED: &str = "promote_from = \"staging\"\nsoak = \"24h\"\n";
+
+fn commit(work: &Path, file: &str, text: &str, message: &str) -> String {
+    std::fs::write(work.join(file), text).unwrap();
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "--quiet", "-m", message]);
+    git(work, &["rev-parse", "HEAD"])
+}
+
+fn verify(w: &PromotionWorld, repo: &Path, range: &str, json: bool) -> Run {
+    let mut args = vec![
+        "verify".to_string(),
+        "--range".to_string(),
+        range.to_string(),
+        "--repo".to_string(),
+        repo.display().to_string(),
+    ];
+    if json {
+        args.push("--json".into());
+    }
+    Baton::new(args).config(&w.config_path).run()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_edits_that_skip_the_gates_are_named_with_file_line_and_gate() {
+    let w = PromotionWorld::new(GATED, None).await;
+    let host = w.host();
+    let work = w.writer.work.clone();
+    git(&work, &["pull", "--quiet", "origin", "main"]);
+    let base = git(&work, &["rev-parse", "HEAD"]);
+
+    // Production straight to 1.1.0 while staging runs 1.0.0: promote_from is not satisfied.
+    let skip = commit(
+        &work,
+        PRODUCTION,
+        &manifest(&host, "1.1.0", None),
+        "hotfix prod",
+    );
+    let run = verify(&w, &work, &format!("{base}..{skip}"), false);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stdout.contains(&format!(
+            "{PRODUCTION}:1: app {host}/app:1.0.0 -> {host}/app:1.1.0 in production by commit {}",
+            &skip[..12]
+        )),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stdout
+            .contains("gate promote_from: staging runs 1.0.0 there, not 1.1.0"),
+        "{}",
+        run.both()
+    );
+    let run = verify(&w, &work, &format!("{base}..{skip}"), true);
+    assert_eq!(run.code, 1, "{}", run.both());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["commits"], 1);
+    assert_eq!(json["violations"][0]["gate"], "promote_from");
+    assert_eq!(json["violations"][0]["file"], PRODUCTION);
+    assert_eq!(json["violations"][0]["line"], 1);
+    assert_eq!(json["violations"][0]["commit"], skip.as_str());
+    assert_eq!(json["violations"][0]["environment"], "production");
+
+    // Staging first, production right after: promote_from holds, the soak does not.
+    git(&work, &["reset", "--quiet", "--hard", &base]);
+    commit(
+        &work,
+        STAGING,
+        &manifest(&host, "1.1.0", None),
+        "staging 1.1.0",
+    );
+    let rushed = commit(
+        &work,
+        PRODUCTION,
+        &manifest(&host, "1.1.0", None),
+        "prod 1.1.0",
+    );
+    let run = verify(&w, &work, &format!("{base}..{rushed}"), true);
+    assert_eq!(run.code, 1, "{}", run.both());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["commits"], 2);
+    assert_eq!(
+        json["moves"], 1,
+        "staging has no gates: only production's move counts"
+    );
+    let violations = json["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 1, "{json:#}");
+    assert_eq!(violations[0]["gate"], "soak");
+    assert!(
+        violations[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("24h required"),
+        "{json:#}"
+    );
+
+    // The same move recorded as a person's decision (what baton promote writes) passes.
+    git(&work, &["reset", "--quiet", "--hard", &base]);
+    std::fs::write(work.join(PRODUCTION), manifest(&host, "1.1.0", None)).unwrap();
+    git(
+        &work,
+        &[
+            "commit",
+            "--quiet",
+            "-am",
+            "production: app 1.0.0 -> 1.1.0\n\nBaton-Promoted-By: alice",
+        ],
+    );
+    let promoted = git(&work, &["rev-parse", "HEAD"]);
+    let run = verify(&w, &work, &format!("{base}..{promoted}"), false);
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(run.stdout.contains("promoted by hand"), "{}", run.both());
+
+    // An evil merge: both sides leave production alone, the merge itself moves it.
+    git(&work, &["reset", "--quiet", "--hard", &base]);
+    git(&work, &["checkout", "--quiet", "-b", "side"]);
+    commit(&work, "README.side", "x\n", "side work");
+    git(&work, &["checkout", "--quiet", "main"]);
+    commit(&work, "README.main", "y\n", "main work");
+    git(
+        &work,
+        &["merge", "--quiet", "--no-ff", "--no-commit", "side"],
+    );
+    std::fs::write(work.join(PRODUCTION), manifest(&host, "1.1.0", None)).unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "--quiet", "-m", "Merge side"]);
+    let merge = git(&work, &["rev-parse", "HEAD"]);
+    let run = verify(&w, &work, &format!("{base}..{merge}"), true);
+    assert_eq!(run.code, 1, "{}", run.both());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["violations"][0]["commit"], merge.as_str(), "{json:#}");
+    git(&work, &["reset", "--quiet", "--hard", &base]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_is_a_gate_for_hand_edits_too() {
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let w = PromotionWorld::new(&format!("freeze = [\"{today}\"]\n"), None).await;
+    let host = w.host();
+    let work = w.writer.work.clone();
+    git(&work, &["pull", "--quiet", "origin", "main"]);
+    let base = git(&work, &["rev-parse", "HEAD"]);
+    let frozen = commit(
+        &work,
+        PRODUCTION,
+        &manifest(&host, "1.1.0", None),
+        "prod during freeze",
+    );
+    let run = verify(&w, &work, &format!("{base}..{frozen}"), false);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stdout.contains("gate freeze: committed at"),
+        "{}",
+        run.both()
+    );
+    assert!(run.stdout.contains(&today.to_string()), "{}", run.both());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_receive_hook_turns_away_a_push_that_skips_the_gates() {
+    let w = PromotionWorld::new(GATED, None).await;
+    let host = w.host();
+    w.remote.set_pre_receive(&format!(
+        "while read old new ref; do\n  \"{}\" verify --range \"$old..$new\" --repo . --config \"{}\" || exit 1\ndone",
+        Baton::path().display(),
+        w.config_path.display()
+    ));
+    let work = w.writer.work.clone();
+    git(&work, &["pull", "--quiet", "origin", "main"]);
+    let before = w.remote.head("main");
+    commit(
+        &work,
+        PRODUCTION,
+        &manifest(&host, "1.1.0", None),
+        "hotfix prod",
+    );
+    let push = crate::support::git_server::git_command(&work, &["push", "origin", "main"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&push.stderr);
+    assert!(!push.status.success(), "{stderr}");
+    assert!(stderr.contains("gate promote_from"), "{stderr}");
+    assert!(stderr.contains("pre-receive hook declined"), "{stderr}");
+    assert_eq!(w.remote.head("main"), before, "nothing landed");
+
+    // The same change recorded as a promotion by hand is let in.
+    git(
+        &work,
+        &[
+            "commit",
+            "--quiet",
+            "--amend",
+            "-m",
+            "production: app 1.0.0 -> 1.1.0\n\nBaton-Promoted-By: alice",
+        ],
+    );
+    git(&work, &["push", "--quiet", "origin", "main"]);
+    assert_eq!(
+        w.remote.head("main"),
+        Some(git(&work, &["rev-parse", "HEAD"]))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_ranges_are_refused_before_git_sees_them() {
+    let w = PromotionWorld::new(GATED, None).await;
+    let work = w.writer.work.clone();
+    let out = w.dir.path().join("written-by-git");
+    for range in [
+        format!("--output={}..HEAD", out.display()),
+        format!("HEAD..--output={}", out.display()),
+        "HEAD...HEAD~1".to_string(),
+        "HEAD".to_string(),
+        "HEAD~1..HEAD^{tree}".to_string(),
+        "HEAD~1..no-such-branch".to_string(),
+        "HEAD~1..HEAD\nmain".to_string(),
+        "..".to_string(),
+    ] {
+        let run = verify(&w, &work, &range, false);
+        assert_ne!(run.code, 0, "{range:?} was accepted: {}", run.both());
+        assert!(run.stderr.contains("--range"), "{range:?}: {}", run.both());
+        assert!(!out.exists(), "{range:?} made git write a file");
+    }
+    // A repository path that is not a repository.
+    let run = Baton::new([
+        "verify",
+        "--range",
+        "HEAD~1..HEAD",
+        "--repo",
+        "/nonexistent",
+    ])
+    .config(&w.config_path)
+    .run();
+    assert_ne!(run.code, 0, "{}", run.both());
+}
