@@ -275,7 +275,7 @@ impl Shared {
         let images = Arc::make_mut(&mut scan.images);
         let policies = Arc::make_mut(&mut scan.policies);
         for (repository, catalog) in catalogs.iter() {
-            for (name, image) in &catalog.images {
+            for (name, image) in catalog.images.iter() {
                 match images.get(name) {
                     Some(known) if known != image => {
                         tracing::error!(repository = %repository, image = %name, scanned = %known.repository_text, "another repository's rules define this image differently: the first definition is scanned; give one of them another name");
@@ -286,7 +286,7 @@ impl Shared {
                     }
                 }
             }
-            for (name, policy) in &catalog.policies {
+            for (name, policy) in catalog.policies.iter() {
                 match policies.get(name) {
                     Some(known) if known != policy => {
                         tracing::error!(repository = %repository, policy = %name, "another repository's rules define this policy differently: the first definition chooses; give one of them another name");
