@@ -1047,3 +1047,70 @@ fn signature_keys_are_read_and_checked_at_load() {
     ));
     assert!(e.contains("key_fle"), "{e}");
 }
+
+#[test]
+fn verification_checks_are_read_and_bad_ones_named() {
+    let config = load(&format!(
+        r#"{BASE}verify_timeout = "10m"
+on_verify_failure = "rollback"
+[[environments.staging.verify]]
+http = "https://staging.example.com/{{image}}/version"
+expect = "{{version}}"
+timeout = "3s"
+retries = 1
+[[environments.staging.verify]]
+prometheus = "http://prometheus:9090"
+query = 'up{{env="{{env}}"}} == 1'
+[[environments.staging.verify]]
+commit_status = "kustomization/*"
+"#
+    ))
+    .unwrap();
+    let verify = &config.environments["staging"].verify;
+    assert_eq!(verify.timeout, Duration::from_secs(600));
+    assert_eq!(verify.on_failure, crate::verification::OnFailure::Rollback);
+    assert_eq!(verify.checks.len(), 3);
+    assert_eq!(verify.checks[0].timeout, Duration::from_secs(3));
+    assert_eq!(verify.checks[0].retries, 1);
+    assert!(verify.checks[0].per_image());
+    assert!(!verify.checks[1].per_image());
+    let bad = |extra: &str| one_error(&format!("{BASE}{extra}"));
+    assert!(
+        bad("on_verify_failure = \"undo\"\n[[environments.staging.verify]]\nhttp = \"https://s/v\"\n")
+            .contains("environments.staging.on_verify_failure: \"undo\" is not a choice: use \"hold\" or \"rollback\""),
+    );
+    assert!(
+        bad("verify_timeout = \"5m\"\n")
+            .contains("there is no [[environments.NAME.verify]] check to time")
+    );
+    let both = bad(
+        "[[environments.staging.verify]]\nhttp = \"https://s/v\"\nprometheus = \"http://p\"\nquery = \"up\"\n",
+    );
+    assert!(both.contains("environments.staging.verify.0.prometheus: one verify check asks one thing, this one sets http and prometheus"), "{both}");
+    assert!(bad("[[environments.staging.verify]]\nprometheus = \"http://p\"\n").contains("query"),);
+    let secret = bad("[[environments.staging.verify]]\nhttp = \"https://user:pw@s/v\"\n");
+    assert!(
+        secret.contains("the address carries credentials"),
+        "{secret}"
+    );
+    assert!(!secret.contains("pw@"), "{secret}");
+    assert!(
+        bad("[[environments.staging.verify]]\nhttp = \"ftp://s/v\"\n")
+            .contains("is not an http(s) address")
+    );
+    assert!(
+        bad("[[environments.staging.verify]]\ncommit_status = \"kustomization/[\"\n")
+            .contains("is not a glob")
+    );
+    assert!(
+        bad("[[environments.staging.verify]]\nexpect = \"x\"\n")
+            .contains("a verify check needs one of")
+    );
+    let review = bad(
+        "mode = \"review\"\non_verify_failure = \"rollback\"\n[[environments.staging.verify]]\nhttp = \"https://s/v\"\n",
+    );
+    assert!(
+        review.contains("\"rollback\" needs mode = \"push\""),
+        "{review}"
+    );
+}

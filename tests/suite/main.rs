@@ -50,6 +50,7 @@ mod promotion {
     mod auto_merge;
     mod cli;
     mod flow;
+    mod full_cycle;
     mod human_control;
     mod verify;
     mod verify_attacks;

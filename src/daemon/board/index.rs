@@ -316,6 +316,15 @@ fn cell(h: &mut Html, status: &Status, snap: &Snapshot, image: &str, env: &str, 
             .text(&redact(reason, &snap.secret_paths))
             .raw("</span>");
     }
+    // The environment's verification of this image's current move: its state, the check
+    // that fails and its last answer.
+    for v in es.verification.iter().filter(|v| v.image == image) {
+        h.raw("<span class=\"gate verify\" data-gate=\"verify\" data-verify=\"")
+            .text(&v.state)
+            .raw("\"><strong>verification</strong> ")
+            .text(&redact(&v.summary, &snap.secret_paths))
+            .raw("</span>");
+    }
     for w in &waits {
         gate(h, w, soak, snap, now);
     }

@@ -6,7 +6,8 @@ use jiff::Timestamp;
 use super::*;
 use crate::config::Config;
 use crate::daemon::status::{
-    EnvironmentStatus, ImageStatus, PolicyStatus, ReviewEntry, RunningEntry, Status, WaitingEntry,
+    EnvironmentStatus, ImageStatus, PolicyStatus, ReviewEntry, RunningEntry, Status,
+    VerificationEntry, WaitingEntry,
 };
 
 const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
@@ -109,6 +110,16 @@ fn status(now: Timestamp, images: usize) -> Status {
         summary: "open".into(),
         merge: None,
     });
+    // app0's move in staging fails its check now.
+    staging.verification.push(VerificationEntry {
+        image: "app0".into(),
+        version: "1.2.0".into(),
+        commit: "0123456789ab".into(),
+        state: "failing".into(),
+        summary: format!("verified since 2026-11-27 10:05 UTC, failing now: http https://staging.example.com/version: answered 503: {HOSTILE}"),
+        checks: Vec::new(),
+        until: None,
+    });
     status.environments.insert("staging".into(), staging);
     status.environments.insert("production".into(), production);
     status
@@ -140,6 +151,10 @@ fn every_state_shows() {
     assert!(page.contains("data-scan=\"failing\""), "{page}");
     assert!(page.contains("data-state=\"review\""), "{page}");
     assert!(page.contains("pull request #7"), "{page}");
+    assert!(
+        page.contains("data-gate=\"verify\" data-verify=\"failing\"><strong>verification</strong> verified since 2026-11-27 10:05 UTC, failing now: http https://staging.example.com/version: answered 503: &lt;script&gt;"),
+        "{page}"
+    );
     assert!(page.contains("<meta http-equiv=\"refresh\""));
 }
 
