@@ -54,7 +54,10 @@ fn check_rules(args: &CheckArgs, rules: &std::path::Path) -> anyhow::Result<Exit
         || std::env::var_os("BATON_CONFIG").is_some_and(|v| !v.is_empty());
     let host = match std::fs::read_to_string(&path) {
         Ok(text) => match Config::load(&path) {
-            Ok(config) => Some((config, text)),
+            Ok(config) => Some((
+                super::pass::narrow(config, args.config.repository.as_deref())?,
+                text,
+            )),
             Err(errors) => {
                 eprintln!("{errors}");
                 return Ok(ExitCode::FAILURE);
@@ -175,17 +178,43 @@ pub fn warnings(config: &Config) -> Vec<String> {
 pub fn summary(config: &Config) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut out = format!(
-        "{}: ok: {}, {}, {}, {}\n  git: {} (branch {})",
+        "{}: ok: {}, {}, {}, {}",
         config.source.display(),
         plural(config.registries.len(), "registry"),
         plural(config.images.len(), "image"),
         plural(config.policies.len(), "policy"),
         plural(config.environments.len(), "environment"),
-        config.git.remote.url,
-        config.git.remote.branch,
     )
     .replace("registrys", "registries")
     .replace("policys", "policies");
+    if config.has_named_repositories() {
+        for (name, repository) in &config.repositories {
+            let environments: Vec<&str> = config
+                .environments
+                .iter()
+                .filter(|(_, e)| e.repository == *name)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            out.push_str(&format!(
+                "\n  repository {name}: {} (branch {}), environments: {}{}",
+                repository.git.remote.url,
+                repository.git.remote.branch,
+                match environments.is_empty() {
+                    true => "none".to_string(),
+                    false => environments.join(", "),
+                },
+                match &repository.rules {
+                    Some(rules) => format!(", rules {}", rules.source),
+                    None => String::new(),
+                }
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "\n  git: {} (branch {})",
+            config.git.remote.url, config.git.remote.branch
+        ));
+    }
     if let Some(rules) = &config.rules {
         out.push_str(&format!(
             "\n  rules: {} in the repository, read at the commit each pass builds on (check them with --repo or --rules PATH)",
@@ -196,7 +225,7 @@ pub fn summary(config: &Config) -> String {
             out.push_str(&format!("; review required for {}", names.join(", ")));
         }
     }
-    for (name, policy) in &config.policies {
+    for (name, policy) in config.policies.iter() {
         let image = &config.images[&policy.image];
         out.push_str(&format!(
             "\n  policy {name}: {} by {}",

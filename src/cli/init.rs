@@ -239,7 +239,7 @@ fn render(a: &Answers) -> String {
          # docker_config = \"/etc/baton/docker-config.json\"\n\n",
     );
     out.push_str("# Images to watch; the section name is what policies refer to.\n");
-    for (name, repository) in &a.images {
+    for (name, repository) in a.images.iter() {
         out.push_str(&format!(
             "[images.{}]\nrepository = {}\ninterval = \"5m\"\n\n",
             key(name),
@@ -250,7 +250,7 @@ fn render(a: &Answers) -> String {
         "# Policies choose one tag per image; the section name is what markers name, e.g.\n\
          #   image: ghcr.io/example/app:1.0.0 # {\"$imagepolicy\": \"flux-system:app\"}\n",
     );
-    for (name, _) in &a.images {
+    for (name, _) in a.images.iter() {
         out.push_str(&format!(
             "[policies.{}]\nimage = {}\nsemver = {}\n\n",
             key(name),

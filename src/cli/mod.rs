@@ -70,6 +70,9 @@ pub struct ConfigArg {
     /// Configuration file [default: $BATON_CONFIG, else /etc/baton/baton.toml].
     #[arg(long, short = 'c', value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// With several [repositories]: the one `once`, `plan`, `history` and `promote` work in.
+    #[arg(long, value_name = "NAME")]
+    pub repository: Option<String>,
 }
 
 impl ConfigArg {

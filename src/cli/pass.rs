@@ -81,9 +81,33 @@ pub struct Session {
     _lock: StateLock,
 }
 
-/// Loads the configuration named by `args`.
+/// Loads the configuration named by `args`, narrowed to the repository `--repository` names
+/// (needed when there are several).
 pub fn load(args: &ConfigArg) -> anyhow::Result<Config> {
-    Config::load(&args.path()).map_err(|errors| anyhow::anyhow!("{errors}"))
+    let config = Config::load(&args.path()).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    narrow(config, args.repository.as_deref())
+}
+
+/// `config` narrowed to the repository `name`; without a name, the only one.
+pub fn narrow(config: Config, name: Option<&str>) -> anyhow::Result<Config> {
+    let names = config.repository_names();
+    let name = match name {
+        Some(name) => name.to_string(),
+        None if names.len() == 1 => return Ok(config),
+        None => anyhow::bail!(
+            "{} has several repositories ({}): name one with --repository NAME",
+            config.source.display(),
+            names.join(", ")
+        ),
+    };
+    match config.for_repository(&name) {
+        Some(view) => Ok(view.into_owned()),
+        None => anyhow::bail!(
+            "--repository {name:?}: {} has no such repository; use one of {}",
+            config.source.display(),
+            names.join(", ")
+        ),
+    }
 }
 
 /// Loads the configuration, locks the state directory and opens (or clones) the workspace.
@@ -99,9 +123,21 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
     let registries =
         Registries::from_config(&config.registries).context("cannot read registry credentials")?;
     create_state_dir(&config)?;
-    let dir = match access {
-        Access::Write => config.daemon.state_dir.clone(),
-        Access::Read => config.daemon.state_dir.join(READ_ONLY_DIR),
+    // The lock is the state directory's (the daemon's, for writes); the clone is the
+    // repository's, where the daemon keeps it.
+    let (dir, clone_dir) = match access {
+        Access::Write => (
+            config.daemon.state_dir.clone(),
+            config.repository_state_dir(&config.repository),
+        ),
+        Access::Read => {
+            let dir = config.daemon.state_dir.join(READ_ONLY_DIR);
+            let clone_dir = match config.has_named_repositories() {
+                true => dir.join("repositories").join(&config.repository),
+                false => dir.clone(),
+            };
+            (dir, clone_dir)
+        }
     };
     let lock = StateLock::acquire_waiting(&dir, STATE_LOCK_WAIT, |holder| {
         let who = match holder {
@@ -119,11 +155,11 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
     let preparing = format!(
         "preparing the clone of {} in {} (a first run clones the branch)",
         config.git.remote.display_url(),
-        dir.display()
+        clone_dir.display()
     );
     let workspace = terminal::during(
         &preparing,
-        Workspace::open_or_clone(&dir, &config.git.remote),
+        Workspace::open_or_clone(&clone_dir, &config.git.remote),
     )
     .await
     .with_context(|| {
@@ -131,7 +167,7 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
             "cannot prepare the clone of git.url {} (branch {}) in {}: check git.url and git.branch in {}",
             config.git.remote.display_url(),
             config.git.remote.branch,
-            dir.display(),
+            clone_dir.display(),
             config.source.display()
         )
     })?;

@@ -8,7 +8,6 @@ use figment::{Figment, Profile, Provider};
 
 use super::*;
 use crate::common::settings::{ConfigError, Location, Reader, SpanIndex};
-use crate::git::GitConfig;
 use crate::markers::MarkersConfig;
 
 /// Reads the whole configuration; returns every problem found.
@@ -34,9 +33,12 @@ pub(super) fn build(
     let top = reader.root(root);
 
     let daemon = DaemonConfig::read(top.section("daemon"));
-    let git_table = top.section("git");
-    let rules = rules::read_host_part(&git_table, top.table("rules"));
-    let git = GitConfig::read(git_table);
+    let repositories = repositories::read(&top);
+    let repository_names = match &repositories {
+        Some(r) => r.keys().cloned().collect(),
+        None if top.has("repositories") => top.names("repositories"),
+        None => [DEFAULT_REPOSITORY.to_string()].into(),
+    };
     let markers = MarkersConfig::read(top.section("markers"));
     let registries = top
         .named_tables("registries")
@@ -56,7 +58,7 @@ pub(super) fn build(
             PolicyConfig::read(&name, table, &images, &image_names).map(|p| (name, p))
         })
         .collect::<BTreeMap<_, _>>();
-    let environments = environments::read_environments(&top);
+    let environments = environments::read_environments(&top, &repository_names);
     // `None` when absent, `Some(None)` when present but invalid.
     let forge = top.table("forge").map(ForgeConfig::read);
     let notifications = top
@@ -64,34 +66,40 @@ pub(super) fn build(
         .into_iter()
         .filter_map(|(name, table)| NotificationConfig::read(table).map(|n| (name, n)))
         .collect::<BTreeMap<_, _>>();
+    // With rules in a repository, hooks may name the images those rules define.
+    let any_rules = repositories
+        .as_ref()
+        .is_some_and(|r| r.values().any(|r| r.rules.is_some()));
+    let hook_images = (!any_rules).then_some(&image_names);
     let webhooks = top
         .named_tables("webhooks")
         .into_iter()
         .filter_map(|(name, table)| {
-            WebhookConfig::read(&name, table, &image_names).map(|w| (name, w))
+            WebhookConfig::read(&name, table, hook_images).map(|w| (name, w))
         })
         .collect::<BTreeMap<_, _>>();
-    if !top.has("git") {
-        top.missing("git", "add a [git] section with at least url = \"...\"");
-    }
     top.finish();
 
     if reader.is_clean()
-        && let (Some(daemon), Some(git)) = (daemon, git)
+        && let (Some(daemon), Some(repositories)) = (daemon, repositories)
+        && let Some((repository, first)) = repositories.iter().next()
     {
+        let (repository, git, rules) = (repository.clone(), first.git.clone(), first.rules.clone());
         return Ok(Config {
             source: file.to_path_buf(),
             daemon,
             git,
+            repository,
+            repositories,
             markers,
             registries,
-            images,
-            policies,
+            images: std::sync::Arc::new(images),
+            policies: std::sync::Arc::new(policies),
             environments,
             forge: forge.flatten(),
             notifications,
             webhooks,
-            rules: rules.flatten(),
+            rules,
         });
     }
     let mut errors = reader.into_errors();

@@ -24,6 +24,8 @@ pub enum Mode {
 /// One `[environments.NAME]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentConfig {
+    /// The repository that holds its paths (`repository = NAME`; optional with one).
+    pub repository: String,
     /// Directories (relative to the repository root) this environment owns.
     pub paths: Vec<PathBuf>,
     /// How moves are delivered.
@@ -48,16 +50,26 @@ pub struct EnvironmentConfig {
     pub auto_merge: bool,
 }
 
-/// Reads every `[environments.NAME]`, then checks them against each other: no two own the
-/// same file, and `promote_from` forms no cycle.
-pub(super) fn read_environments(top: &Table) -> BTreeMap<String, EnvironmentConfig> {
+/// Reads every `[environments.NAME]`, then checks them against each other: no two of one
+/// repository own the same file, and `promote_from` forms no cycle. `repositories` are the
+/// names `repository` may take.
+pub(super) fn read_environments(
+    top: &Table,
+    repositories: &BTreeSet<String>,
+) -> BTreeMap<String, EnvironmentConfig> {
     let tables = top.named_tables("environments");
     let names: HashSet<String> = tables.iter().map(|(n, _)| n.clone()).collect();
     let mut promote: BTreeMap<String, (String, KeyPath)> = BTreeMap::new();
     let mut out = BTreeMap::new();
     let mut owned: Vec<(String, PathBuf, KeyPath)> = Vec::new();
     for (name, t) in tables {
-        if let Some(env) = read_environment(&name, &t, &names) {
+        let repository = read_repository(&t, repositories);
+        if let Some(mut env) = read_environment(&name, &t, &names) {
+            let Some(repository) = repository else {
+                t.finish();
+                continue;
+            };
+            env.repository = repository;
             if let Some(from) = env.promote_from.as_ref().filter(|from| **from != name) {
                 promote.insert(name.clone(), (from.clone(), t.child_path("promote_from")));
             }
@@ -70,12 +82,18 @@ pub(super) fn read_environments(top: &Table) -> BTreeMap<String, EnvironmentConf
         }
         t.finish();
     }
-    // Each file belongs to one environment: paths of two environments must not nest.
+    // Each file belongs to one environment: paths of two environments of one repository
+    // must not nest.
+    let same_repository = |a: &String, b: &String| {
+        out.get(a).map(|e: &EnvironmentConfig| &e.repository)
+            == out.get(b).map(|e: &EnvironmentConfig| &e.repository)
+    };
     for (i, (name, path, key)) in owned.iter().enumerate() {
-        if let Some((other, other_path, _)) = owned[..i]
-            .iter()
-            .find(|(other, p, _)| other != name && (p.starts_with(path) || path.starts_with(p)))
-        {
+        if let Some((other, other_path, _)) = owned[..i].iter().find(|(other, p, _)| {
+            other != name
+                && same_repository(name, other)
+                && (p.starts_with(path) || path.starts_with(p))
+        }) {
             let shown = |p: &Path| match p.as_os_str().is_empty() {
                 true => ".".to_string(),
                 false => p.display().to_string(),
@@ -86,6 +104,20 @@ pub(super) fn read_environments(top: &Table) -> BTreeMap<String, EnvironmentConf
                     "{:?} overlaps {:?} of environment {other:?}: a file must belong to one environment only; make the paths disjoint",
                     shown(path),
                     shown(other_path)
+                ),
+            );
+        }
+    }
+    // promote_from reads the source's markers and history in the same clone.
+    for (name, (from, path)) in &promote {
+        if let (Some(env), Some(source)) = (out.get(name), out.get(from))
+            && env.repository != source.repository
+        {
+            top.error_at(
+                path,
+                format!(
+                    "{from:?} is in repository {:?} and {name} in repository {:?}: promotion across repositories is not supported yet; promote from an environment of the same repository",
+                    source.repository, env.repository
                 ),
             );
         }
@@ -110,6 +142,44 @@ pub(super) fn read_environments(top: &Table) -> BTreeMap<String, EnvironmentConf
         }
     }
     out
+}
+
+/// Reads `repository`: a configured name, and required when there are several.
+fn read_repository(t: &Table, repositories: &BTreeSet<String>) -> Option<String> {
+    let known = || {
+        repositories
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match t.string("repository") {
+        Some(name) if repositories.contains(&name) => Some(name),
+        Some(name) => {
+            t.error(
+                "repository",
+                format!(
+                    "names unknown repository {name:?}: use one of the [repositories] names ({})",
+                    known()
+                ),
+            );
+            None
+        }
+        None if repositories.len() == 1 => repositories.first().cloned(),
+        // The repositories themselves are invalid: reported there.
+        None if repositories.is_empty() => None,
+        None => {
+            t.mark_known("repository");
+            t.missing(
+                "repository",
+                &format!(
+                    "there are several repositories: say which one holds this environment's paths, one of {}",
+                    known()
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<EnvironmentConfig> {
@@ -201,6 +271,7 @@ fn read_environment(name: &str, t: &Table, names: &HashSet<String>) -> Option<En
         );
     }
     Some(EnvironmentConfig {
+        repository: String::new(),
         paths: paths?,
         mode: mode?,
         review_branch,

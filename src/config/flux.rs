@@ -149,7 +149,7 @@ pub(super) fn apply(
             ));
             continue;
         }
-        config.images.insert(
+        std::sync::Arc::make_mut(&mut config.images).insert(
             key,
             ImageConfig {
                 repository: name,
@@ -166,7 +166,7 @@ pub(super) fn apply(
         );
     }
 
-    for policy in &objects.policies {
+    for policy in objects.policies.iter() {
         let key = policy.id.to_string();
         let image = image_key(&policy.repository);
         let Some(image_config) = config.images.get(&image) else {
@@ -183,7 +183,7 @@ pub(super) fn apply(
             ));
             continue;
         }
-        config.policies.insert(
+        std::sync::Arc::make_mut(&mut config.policies).insert(
             key.clone(),
             PolicyConfig {
                 image,
@@ -295,6 +295,7 @@ pub(super) fn apply(
         config.environments.insert(
             name,
             EnvironmentConfig {
+                repository: host.repository.clone(),
                 paths: vec![automation.path.clone()],
                 mode,
                 review_branch: "baton/{env}/{image}".to_string(),

@@ -8,6 +8,7 @@ mod flux;
 mod images;
 mod listen;
 mod policies;
+mod repositories;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ pub use flux::image_key as flux_image_key;
 pub use images::ImageConfig;
 pub use listen::{default_listen, read_listen};
 pub use policies::{DigestPinning, PolicyConfig};
+pub use repositories::{RepositoryConfig, check_name as check_repository_name};
 pub use rules::{RULE_SECTIONS, RulesConfig, RulesFiles, RulesSource, WithRules};
 
 /// Where the configuration is read from when neither `--config` nor `BATON_CONFIG` says.
@@ -57,16 +59,22 @@ pub struct Config {
     pub source: PathBuf,
     /// Process-wide settings.
     pub daemon: DaemonConfig,
-    /// The repository Baton edits.
+    /// The repository a pass over this configuration edits: with several repositories, the
+    /// one named by `repository` (a pass works on [`Config::for_repository`]'s view).
     pub git: GitConfig,
+    /// The name of the repository `git` and `rules` belong to.
+    pub repository: String,
+    /// Every repository, by name: `[repositories.NAME]`, or `[git]` alone as the one named
+    /// [`DEFAULT_REPOSITORY`].
+    pub repositories: BTreeMap<String, RepositoryConfig>,
     /// Which files are searched for markers.
     pub markers: MarkersConfig,
     /// Per-registry access settings, keyed by registry host as written in image names.
     pub registries: BTreeMap<String, RegistryConfig>,
     /// Images to watch, keyed by the name policies refer to.
-    pub images: BTreeMap<String, ImageConfig>,
+    pub images: std::sync::Arc<BTreeMap<String, ImageConfig>>,
     /// Version-selection policies, keyed by the name markers refer to.
-    pub policies: BTreeMap<String, PolicyConfig>,
+    pub policies: std::sync::Arc<BTreeMap<String, PolicyConfig>>,
     /// Environments: which paths move, and how.
     pub environments: BTreeMap<String, EnvironmentConfig>,
     /// The forge that review-mode environments open pull requests on, when set.
@@ -75,7 +83,8 @@ pub struct Config {
     pub notifications: BTreeMap<String, NotificationConfig>,
     /// Registry webhooks served at `POST /hooks/NAME`, keyed by NAME.
     pub webhooks: BTreeMap<String, WebhookConfig>,
-    /// `[git] rules` and `[rules]`: the repository's rules and the host's fences, when set.
+    /// `rules` of the repository `repository` and `[rules]`: its rules and the host's fences,
+    /// when set.
     pub rules: Option<RulesConfig>,
 }
 
@@ -115,8 +124,14 @@ impl Config {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let mut config = assemble::build(path, &base_dir, &figment, &index, None).map_err(fail)?;
+        let host_text: std::sync::Arc<str> = std::sync::Arc::from(text);
+        for repository in config.repositories.values_mut() {
+            if let Some(rules) = &mut repository.rules {
+                rules.host_text = host_text.clone();
+            }
+        }
         if let Some(rules) = &mut config.rules {
-            rules.host_text = std::sync::Arc::from(text);
+            rules.host_text = host_text;
         }
         Ok(config)
     }
@@ -131,18 +146,69 @@ impl Config {
 
     /// The names of the repositories this configuration edits, in order.
     pub fn repository_names(&self) -> Vec<String> {
-        vec![DEFAULT_REPOSITORY.to_string()]
+        self.repositories.keys().cloned().collect()
     }
 
-    /// This configuration narrowed to the repository `name`: the `git` and environments a
-    /// pass over that repository works with; `None` when there is no such repository.
+    /// True when the configuration names its repositories (`[repositories.NAME]`) rather than
+    /// having the one `[git]`.
+    pub fn has_named_repositories(&self) -> bool {
+        !self.repositories.contains_key(DEFAULT_REPOSITORY) || self.repositories.len() > 1
+    }
+
+    /// This configuration narrowed to the repository `name`: its `git` and `rules`, and only
+    /// its environments, as a pass over that repository works with it; `None` when there is
+    /// no such repository. With one repository, the configuration itself.
     pub fn for_repository(&self, name: &str) -> Option<std::borrow::Cow<'_, Config>> {
-        (name == DEFAULT_REPOSITORY).then_some(std::borrow::Cow::Borrowed(self))
+        let repository = self.repositories.get(name)?;
+        let whole =
+            self.repository == name && self.environments.values().all(|e| e.repository == name);
+        if whole {
+            return Some(std::borrow::Cow::Borrowed(self));
+        }
+        let mut view = Config {
+            git: repository.git.clone(),
+            repository: name.to_string(),
+            rules: repository.rules.clone(),
+            environments: BTreeMap::new(),
+            ..self.clone_without_environments()
+        };
+        view.environments = self
+            .environments
+            .iter()
+            .filter(|(_, e)| e.repository == name)
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect();
+        Some(std::borrow::Cow::Owned(view))
     }
 
-    /// The state directory of the repository `name`'s clone.
-    pub fn repository_state_dir(&self, _name: &str) -> PathBuf {
-        self.daemon.state_dir.clone()
+    /// A copy with no environments (the view fills in its own).
+    fn clone_without_environments(&self) -> Config {
+        Config {
+            source: self.source.clone(),
+            daemon: self.daemon.clone(),
+            git: self.git.clone(),
+            repository: self.repository.clone(),
+            repositories: self.repositories.clone(),
+            markers: self.markers.clone(),
+            registries: self.registries.clone(),
+            images: self.images.clone(),
+            policies: self.policies.clone(),
+            environments: BTreeMap::new(),
+            forge: self.forge.clone(),
+            notifications: self.notifications.clone(),
+            webhooks: self.webhooks.clone(),
+            rules: self.rules.clone(),
+        }
+    }
+
+    /// The state directory of the repository `name`'s clone: the state directory itself for
+    /// `[git]`, `repositories/NAME` below it for `[repositories.NAME]`.
+    pub fn repository_state_dir(&self, name: &str) -> PathBuf {
+        if self.has_named_repositories() {
+            self.daemon.state_dir.join("repositories").join(name)
+        } else {
+            self.daemon.state_dir.clone()
+        }
     }
 
     /// The settings for the registry that serves `image`, if any were given.

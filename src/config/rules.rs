@@ -122,10 +122,26 @@ pub(super) fn read_host_part(git: &Table, section: Option<Table>) -> Option<Opti
                 None
             }
         });
+    let review_required = read_fences(section, git.has("rules"));
+    if git.has("rules") && source.is_none() {
+        return None;
+    }
+    let review_required = review_required?;
+    Some(source.map(|source| RulesConfig {
+        source,
+        review_required,
+        host_text: Arc::from(""),
+        fenced: true,
+    }))
+}
+
+/// Reads the `[rules]` section; `any_rules` tells whether some repository has rules to fence.
+/// `None` when invalid (reported).
+pub(super) fn read_fences(section: Option<Table>, any_rules: bool) -> Option<BTreeSet<String>> {
     let mut review_required = BTreeSet::new();
     let mut ok = true;
     if let Some(t) = section {
-        if !git.has("rules") {
+        if !any_rules {
             t.error_at(
                 t.path(),
                 "[rules] fences the repository's rules, but [git] rules is not set: set rules = \"baton.toml\" (or \"flux:DIR\") in [git], or remove [rules]",
@@ -142,17 +158,7 @@ pub(super) fn read_host_part(git: &Table, section: Option<Table>) -> Option<Opti
         }
         t.finish();
     }
-    if git.has("rules") && source.is_none() {
-        return None;
-    }
-    ok.then(|| {
-        source.map(|source| RulesConfig {
-            source,
-            review_required,
-            host_text: Arc::from(""),
-            fenced: true,
-        })
-    })
+    ok.then_some(review_required)
 }
 
 /// The rules file's filtered values as a figment provider named [`RULES_SOURCE`].
@@ -399,6 +405,33 @@ impl Config {
                 }
             }
         }
+        // The repository's rules place environments in this repository only.
+        if self.has_named_repositories()
+            && let Some(Value::Dict(_, envs)) = dict.get_mut("environments")
+        {
+            for (name, value) in envs.iter_mut() {
+                let Value::Dict(_, table) = value else {
+                    continue;
+                };
+                match table.get("repository") {
+                    None => {
+                        table.insert(
+                            "repository".into(),
+                            Value::String(Tag::Default, self.repository.clone()),
+                        );
+                    }
+                    Some(Value::String(_, owner)) if *owner == self.repository => {}
+                    Some(_) => errors.push(located(
+                        &index,
+                        &key(&["environments", name, "repository"]),
+                        format!(
+                            "the rules of repository {:?} define environments of that repository only: remove repository here, or define {name} in the other repository's rules or the host configuration",
+                            self.repository
+                        ),
+                    )),
+                }
+            }
+        }
         // Signature keys name files on this host and decide what may deploy: never the
         // repository's to choose.
         if let Some(Value::Dict(_, images)) = dict.get("images") {
@@ -459,7 +492,12 @@ impl Config {
             Some((RULES_SOURCE, &index)),
         );
         match built {
-            Ok(mut config) if errors.is_empty() => {
+            Ok(config) if errors.is_empty() => {
+                // Narrowed to this repository again, as the configuration it was applied to.
+                let mut config = match config.for_repository(&self.repository) {
+                    Some(view) => view.into_owned(),
+                    None => config,
+                };
                 config.rules = self.rules.clone();
                 Ok(config)
             }

@@ -801,6 +801,187 @@ fn a_gpg_signing_key_is_an_id_and_an_ssh_one_a_file() {
     );
 }
 
+const TWO: &str = r#"
+[daemon]
+state_dir = "/var/lib/baton"
+
+[repositories.fleet]
+url = "file:///srv/fleet.git"
+
+[repositories.payments]
+url = "file:///srv/payments.git"
+branch = "deploy"
+
+[images.app]
+repository = "ghcr.io/example/app"
+
+[policies.app]
+image = "app"
+semver = "1.x"
+
+[environments.staging]
+repository = "fleet"
+paths = ["clusters/staging"]
+
+[environments.payments]
+repository = "payments"
+paths = ["clusters/staging"]
+"#;
+
+#[test]
+fn several_repositories_each_with_their_environments() {
+    let config = load(TWO).unwrap();
+    assert_eq!(config.repository_names(), ["fleet", "payments"]);
+    assert!(config.has_named_repositories());
+    assert_eq!(config.environments["payments"].repository, "payments");
+    // The same path in two repositories is two different files.
+    let payments = config.for_repository("payments").unwrap();
+    assert_eq!(payments.git.remote.branch, "deploy");
+    assert_eq!(payments.repository, "payments");
+    assert_eq!(
+        payments.environments.keys().collect::<Vec<_>>(),
+        ["payments"]
+    );
+    assert_eq!(
+        payments.images.len(),
+        1,
+        "images are shared by every repository"
+    );
+    assert_eq!(
+        config.repository_state_dir("payments"),
+        Path::new("/var/lib/baton/repositories/payments")
+    );
+    assert!(config.for_repository("nope").is_none());
+    // `[git]` is the one repository `default`, in the state directory itself.
+    let single = load(BASE).unwrap();
+    assert_eq!(single.repository_names(), [DEFAULT_REPOSITORY]);
+    assert!(!single.has_named_repositories());
+    assert_eq!(
+        single.repository_state_dir(DEFAULT_REPOSITORY),
+        Path::new("/var/lib/baton")
+    );
+    assert_eq!(
+        single.environments["staging"].repository,
+        DEFAULT_REPOSITORY
+    );
+}
+
+#[test]
+fn a_wrong_repository_name_is_located() {
+    let text = TWO.replace("repository = \"payments\"", "repository = \"payment\"");
+    let e = one_error(&text);
+    assert!(
+        e.starts_with("/etc/baton/baton.toml:24:1: environments.payments.repository: names unknown repository \"payment\": use one of the [repositories] names (fleet, payments)"),
+        "{e}"
+    );
+    let text = TWO.replace("repository = \"fleet\"\n", "");
+    let e = one_error(&text);
+    assert!(
+        e.contains("environments.staging.repository: required key is missing: there are several repositories"),
+        "{e}"
+    );
+    // With `[git]`, the one repository is `default`.
+    let e = one_error(&format!("{BASE}repository = \"fleet\"\n"));
+    assert!(
+        e.contains(
+            "names unknown repository \"fleet\": use one of the [repositories] names (default)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn git_and_repositories_together_are_refused() {
+    let text = format!("{TWO}\n[git]\nurl = \"file:///srv/other.git\"\n");
+    let e = errors(&text);
+    assert!(
+        e.iter()
+            .any(|e| e.contains("repositories: [git] and [repositories] are both set")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn hostile_repository_names_and_shared_branches_are_refused() {
+    for name in ["\"../etc\"", "\"a/b\"", "\".hidden\"", "\"\"", "\"x y\""] {
+        let text = TWO.replace("[repositories.payments]", &format!("[repositories.{name}]"));
+        let e = errors(&text);
+        assert!(
+            e.iter().any(|e| e.contains("cannot name a repository")),
+            "{name}: {e:#?}"
+        );
+    }
+    // Two names for one url and branch would race each other.
+    let text = TWO.replace(
+        "file:///srv/payments.git\"\nbranch = \"deploy\"",
+        "file:///srv/fleet.git/\"\nbranch = \"main\"",
+    );
+    let e = one_error(&text);
+    assert!(
+        e.contains(
+            "repositories.payments.url: repository \"payments\" writes to the same url and branch"
+        ),
+        "{e}"
+    );
+    // Another push branch is another writer target: allowed.
+    let text = TWO.replace(
+        "file:///srv/payments.git\"\nbranch = \"deploy\"",
+        "file:///srv/fleet.git\"\npush_branch = \"baton\"",
+    );
+    load(&text).unwrap();
+}
+
+#[test]
+fn promotion_stays_inside_one_repository() {
+    let text = TWO.replace(
+        "repository = \"payments\"\n",
+        "repository = \"payments\"\npromote_from = \"staging\"\n",
+    );
+    let e = one_error(&text);
+    assert!(
+        e.contains("environments.payments.promote_from: \"staging\" is in repository \"fleet\" and payments in repository \"payments\": promotion across repositories is not supported yet"),
+        "{e}"
+    );
+}
+
+#[test]
+fn rules_of_one_repository_cannot_define_anothers_environments() {
+    let host = TWO.replace(
+        "branch = \"deploy\"",
+        "branch = \"deploy\"\nrules = \"baton.toml\"",
+    );
+    let config = load(&host).unwrap();
+    let view = config.for_repository("payments").unwrap();
+    assert!(view.rules.is_some());
+    assert!(config.for_repository("fleet").unwrap().rules.is_none());
+    let apply = |rules: &str| {
+        view.with_rules(&RulesFiles {
+            commit: Some("0123456789ab".into()),
+            files: vec![("baton.toml".into(), rules.as_bytes().to_vec())],
+        })
+    };
+    // Its own environment: placed in its repository, the view keeps only its own.
+    let ok = apply("[environments.canary]\npaths = [\"canary\"]\n").unwrap();
+    assert_eq!(ok.config.environments["canary"].repository, "payments");
+    assert_eq!(ok.config.repository, "payments");
+    assert!(!ok.config.environments.contains_key("staging"));
+    // Another repository's environment, by name or by `repository`.
+    let e = apply("[environments.staging]\npaths = [\"x\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("environments.staging: defined both here and at /etc/baton/baton.toml:20:"),
+        "{e}"
+    );
+    let e = apply("[environments.canary]\nrepository = \"fleet\"\npaths = [\"canary\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("baton.toml:2:1@0123456789ab: environments.canary.repository: the rules of repository \"payments\" define environments of that repository only"),
+        "{e}"
+    );
+}
+
 #[test]
 fn signature_keys_are_read_and_checked_at_load() {
     let dir = tempfile::tempdir().unwrap();

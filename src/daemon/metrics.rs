@@ -47,6 +47,22 @@ pub struct ResultLabel {
     pub result: String,
 }
 
+/// Labels of a repository's pass or push with its outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RepositoryResultLabels {
+    /// The repository's name (`default` for `[git]`).
+    pub repository: String,
+    /// `ok` or `failed`.
+    pub result: String,
+}
+
+/// Labels naming one repository.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RepositoryLabel {
+    /// The repository's name (`default` for `[git]`).
+    pub repository: String,
+}
+
 /// Labels naming one registry.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RegistryLabel {
@@ -86,16 +102,19 @@ pub struct Metrics {
     pub policy_choices: Family<PolicyLabel, Counter>,
     /// Commits made, per environment.
     pub commits: Family<EnvironmentLabel, Counter>,
-    /// Pushes, by outcome.
-    pub pushes: Family<ResultLabel, Counter>,
-    /// Pushes that were rejected and retried.
-    pub push_retries: Counter,
+    /// Pushes, per repository and outcome.
+    pub pushes: Family<RepositoryResultLabels, Counter>,
+    /// Pushes that were rejected and retried, per repository.
+    pub push_retries: Family<RepositoryLabel, Counter>,
     /// Reviews opened or updated, per environment and action.
     pub reviews: Family<ReviewLabels, Counter>,
     /// Configuration reloads, by outcome.
     pub reloads: Family<ResultLabel, Counter>,
-    /// Reconciliation passes, by outcome (`failed` when any environment failed).
-    pub passes: Family<ResultLabel, Counter>,
+    /// Reconciliation passes, per repository and outcome (`failed` when any environment
+    /// failed).
+    pub passes: Family<RepositoryResultLabels, Counter>,
+    /// Unix time of each repository's last successful sync with its remote.
+    pub repository_last_sync: Family<RepositoryLabel, Gauge<f64, AtomicU64>>,
     /// Images in the configuration in force.
     pub images: Gauge,
     /// Last `RateLimit-Remaining` a registry reported.
@@ -124,10 +143,11 @@ impl Metrics {
             policy_choices: Family::default(),
             commits: Family::default(),
             pushes: Family::default(),
-            push_retries: Counter::default(),
+            push_retries: Family::default(),
             reviews: Family::default(),
             reloads: Family::default(),
             passes: Family::default(),
+            repository_last_sync: Family::default(),
             images: Gauge::default(),
             rate_limit_remaining: Family::default(),
             last_success: Family::default(),
@@ -187,6 +207,11 @@ impl Metrics {
             metrics.passes.clone(),
         );
         registry.register(
+            "repository_last_sync_timestamp_seconds",
+            "Unix time of a repository's last successful sync with its remote",
+            metrics.repository_last_sync.clone(),
+        );
+        registry.register(
             "images",
             "Images in the configuration in force",
             metrics.images.clone(),
@@ -206,14 +231,58 @@ impl Metrics {
             let label = ResultLabel {
                 result: result.to_string(),
             };
-            let _ = metrics.pushes.get_or_create(&label);
             let _ = metrics.reloads.get_or_create(&label);
-            let _ = metrics.passes.get_or_create(&label);
         }
         Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// Creates repository `name`'s series at zero, so that rates and alerts see it from the
+    /// start.
+    pub fn add_repository(&self, name: &str) {
+        for result in ["ok", "failed"] {
+            let label = RepositoryResultLabels {
+                repository: name.to_string(),
+                result: result.to_string(),
+            };
+            let _ = self.pushes.get_or_create(&label);
+            let _ = self.passes.get_or_create(&label);
+        }
+        let _ = self.push_retries.get_or_create(&RepositoryLabel {
+            repository: name.to_string(),
+        });
+    }
+
+    /// Drops the series of a repository no longer configured.
+    pub fn remove_repository(&self, name: &str) {
+        for result in ["ok", "failed"] {
+            let label = RepositoryResultLabels {
+                repository: name.to_string(),
+                result: result.to_string(),
+            };
+            self.pushes.remove(&label);
+            self.passes.remove(&label);
+        }
+        let label = RepositoryLabel {
+            repository: name.to_string(),
+        };
+        self.push_retries.remove(&label);
+        self.repository_last_sync.remove(&label);
+    }
+
+    /// Records that repository `name` synced with its remote now.
+    pub fn repository_synced(&self, name: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.repository_last_sync
+            .get_or_create(&RepositoryLabel {
+                repository: name.to_string(),
+            })
+            .set(now);
     }
 
     /// Records that `activity` succeeded now.
@@ -260,6 +329,7 @@ mod tests {
             })
             .inc_by(2);
         metrics.succeeded("scan");
+        metrics.add_repository("fleet");
         metrics
             .reviews
             .get_or_create(&ReviewLabels {
@@ -281,6 +351,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE baton_push_retries counter"), "{text}");
+        assert!(
+            text.contains("baton_passes_total{repository=\"fleet\",result=\"ok\"} 0"),
+            "{text}"
+        );
+        metrics.remove_repository("fleet");
+        assert!(!metrics.render().contains("fleet"));
         assert!(
             text.contains("baton_reviews_total{environment=\"production\",action=\"opened\"} 1"),
             "{text}"

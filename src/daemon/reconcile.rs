@@ -37,11 +37,11 @@ struct WorkspaceKey {
 }
 
 impl WorkspaceKey {
-    /// The clone of repository `name` in `config`; `None` when it has no such repository.
-    fn of(config: &Config, name: &str) -> Option<Self> {
-        let view = config.for_repository(name)?;
+    /// The clone of repository `name`; `None` when the configuration has no such repository.
+    fn of(loaded: &Loaded, name: &str) -> Option<Self> {
+        let view = loaded.views.get(name)?;
         Some(WorkspaceKey {
-            state_dir: config.repository_state_dir(name),
+            state_dir: loaded.config.repository_state_dir(name),
             remote: view.git.remote.clone(),
         })
     }
@@ -69,7 +69,7 @@ pub async fn run(
             return;
         }
         let loaded = loaded_rx.borrow_and_update().clone();
-        let Some(key) = WorkspaceKey::of(&loaded.config, name) else {
+        let Some(key) = WorkspaceKey::of(&loaded, name) else {
             tracing::info!(
                 repository = name,
                 "repository removed from the configuration: its reconciler stops"
@@ -90,10 +90,15 @@ pub async fn run(
                         shared.set_ready(name);
                         systemd::ready("watching registries");
                     }
+                    let first = workspace.is_none();
                     workspace = Some((key, ws));
                     clone_failures = 0;
                     // No pass yet: the first one waits for every image's first scan, and a
-                    // reload that moved the workspace has left a wake-up behind.
+                    // reload that moved the workspace has left a wake-up behind. A repository
+                    // added (or cloned) after those scans has nothing else to wait for.
+                    if first && shared.first_scans_done() {
+                        pending = true;
+                    }
                 }
                 Err(err) => {
                     clone_failures += 1;
@@ -120,7 +125,7 @@ pub async fn run(
             }
         }
         // From the last pass, with the interval in force now (a reload may change it).
-        let interval = match loaded.config.for_repository(name) {
+        let interval = match loaded.views.get(name) {
             Some(view) if verifying => view.git.interval.min(VERIFY_RECHECK),
             Some(view) => view.git.interval,
             None => continue,
@@ -153,7 +158,7 @@ pub async fn run(
         let Some((key, ws)) = workspace.as_ref() else {
             continue;
         };
-        if WorkspaceKey::of(&loaded.config, name).as_ref() != Some(key) {
+        if WorkspaceKey::of(&loaded, name).as_ref() != Some(key) {
             pending = true;
             continue;
         }
@@ -171,18 +176,34 @@ async fn reconcile(
     ws: &Workspace,
     trigger: &str,
 ) -> bool {
-    let Some(config) = loaded.config.for_repository(name) else {
+    let Some(config) = loaded.view(name) else {
         return false;
     };
     let config = &*config;
-    let selections = shared.selections(config);
     let started = Instant::now();
     tracing::debug!(repository = name, trigger, "reconciling");
-    // Rules in the repository are read at the commit each pass builds on, and their images
-    // are scanned in the pass (the scan tasks know only the host's images).
+    // Rules in the repository are read at the commit each pass builds on; the images they
+    // define join the daemon's scan set (each image scanned once, however many repositories
+    // use it), and until an image's first scan its markers stay as they are.
     let result = match &config.rules {
-        Some(_) => pass::run(config, &loaded.registries, ws, &PassOptions::default()).await,
+        Some(_) => match pass::read_rules(config, ws).await {
+            Ok((effective, rules)) => {
+                shared.record_catalog(name, &loaded.host, &effective);
+                let selections = shared.selections(&effective);
+                pass::run_with_rules(
+                    &effective,
+                    rules,
+                    &loaded.registries,
+                    ws,
+                    &PassOptions::default(),
+                    selections,
+                )
+                .await
+            }
+            Err(err) => Err(err),
+        },
         None => {
+            let selections = shared.selections(config);
             pass::run_with_selections(
                 config,
                 &loaded.registries,
@@ -307,6 +328,8 @@ impl Reconcilers {
                 continue;
             }
             let (stop_tx, stop_rx) = watch::channel(false);
+            // Registered now, so that a wake-up sent before the task runs is kept.
+            let _ = self.shared.reconcile_trigger(&name);
             // A repository added back waits for its old reconciler, so that two never work
             // in one clone.
             let previous = self.retiring.remove(&name);

@@ -105,13 +105,13 @@ pub fn load(
         Some(p) if p.config.daemon.state_dir == config.daemon.state_dir => p.eligibility.clone(),
         _ => Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir)),
     };
-    Ok(Loaded {
-        config: Arc::new(config),
+    Ok(Loaded::new(
+        config,
         registries,
         scan_limit,
         eligibility,
         text,
-    })
+    ))
 }
 
 /// Runs the daemon until a stop signal. Returns `Ok(true)` after a clean stop, `Ok(false)`
@@ -255,8 +255,23 @@ impl Daemon {
                     self.reload("file change", false).await;
                 }
                 _ = tick_some(&mut watchdog) => systemd::watchdog(),
+                _ = self.shared.catalog_changed.notified() => self.rescan(),
             }
         }
+    }
+
+    /// Puts in force the scan set a repository's rules changed: the host's images plus
+    /// every repository's rules images, each scanned once, and webhooks matching them.
+    fn rescan(&mut self) {
+        let current = self.loaded_tx.borrow().clone();
+        let new = Arc::new(current.with_scan(self.shared.scan_config(&current.host)));
+        let config = new.config.clone();
+        self.loaded_tx.send_replace(new);
+        self.shared.apply_config(&config);
+        let (started, stopped) = self.scheduler.sync(&config);
+        self.hooks.set_images(&config);
+        warn_unknown_hook_images(&config);
+        tracing::info!(images = config.images.len(), started = %started.join(","), stopped = %stopped.join(","), "scan set follows the repositories' rules");
     }
 
     /// Loads the configuration again and puts it in force when it is valid.
@@ -299,7 +314,9 @@ impl Daemon {
     /// Validates and swaps in the new configuration; returns a summary of what changed.
     async fn put_in_force(&mut self, current: &Loaded, forced: bool) -> Result<String, LoadError> {
         let new = load(&self.path, Some(current), forced)?;
-        let old = &current.config;
+        // The repositories' rules images stay scanned (those of removed repositories go).
+        let new = new.with_scan(self.shared.scan_config(&new.host));
+        let old = &current.host;
         let config = new.config.clone();
         let lock = if config.daemon.state_dir != old.daemon.state_dir {
             Some(StateLock::acquire(&config.daemon.state_dir)?)
@@ -337,12 +354,17 @@ impl Daemon {
             tracing::warn!("daemon.log_format changed: it takes effect at the next start of baton");
         }
         release_free_memory();
-        let summary = describe_changes(old, &config);
+        let summary = describe_changes(old, &new.host);
         self.loaded_tx.send_replace(Arc::new(new));
         // The state first, so that the first scan of a new image finds its entry.
+        self.shared.config_loaded(&config);
         self.shared.apply_config(&config);
         self.scheduler.sync(&config);
-        self.reconcilers.sync(&config);
+        let (added, removed) = self.reconcilers.sync(&config);
+        if !added.is_empty() || !removed.is_empty() {
+            tracing::info!(added = %added.join(","), removed = %removed.join(","), "repositories changed: the others keep running");
+        }
+        warn_unknown_hook_images(&config);
         self.shared.wake_reconcilers();
         Ok(summary)
     }
@@ -374,6 +396,21 @@ impl Daemon {
         drop(self.locks);
         tracing::info!("stopped");
         finished
+    }
+}
+
+/// Warns of `[webhooks.X] images` names that neither the host nor any repository's rules
+/// (as last read) define: such a hook never triggers that name.
+fn warn_unknown_hook_images(config: &Config) {
+    if config.repositories.values().all(|r| r.rules.is_none()) {
+        return; // checked when the file was read
+    }
+    for (hook, webhook) in &config.webhooks {
+        for image in webhook.images.iter().flatten() {
+            if !config.images.contains_key(image) {
+                tracing::warn!(hook = %hook, image = %image, "webhook names an image neither the host configuration nor the repositories' rules (as last read) define");
+            }
+        }
     }
 }
 
@@ -421,6 +458,7 @@ pub fn describe_changes(old: &Config, new: &Config) -> String {
         ("policies", keys(&old.policies, &new.policies)),
         ("environments", keys(&old.environments, &new.environments)),
         ("registries", keys(&old.registries, &new.registries)),
+        ("repositories", keys(&old.repositories, &new.repositories)),
     ] {
         if !changes.is_empty() {
             parts.push(format!("{section} {}", changes.join(" ")));

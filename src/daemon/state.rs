@@ -14,8 +14,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::board::BoardState;
 use super::metrics::{
-    EnvironmentLabel, ImageLabel, Metrics, PolicyLabel, RegistryLabel, ResultLabel, ReviewLabels,
-    ScanErrorLabels,
+    EnvironmentLabel, ImageLabel, Metrics, PolicyLabel, RegistryLabel, RepositoryLabel,
+    RepositoryResultLabels, ReviewLabels, ScanErrorLabels,
 };
 use super::status::{
     self, ImageStatus, PolicyStatus, ProblemEntry, RepositoryStatus, ReviewEntry, Status,
@@ -30,8 +30,11 @@ use crate::registry::Registries;
 /// A validated configuration together with what was built from it.
 #[derive(Debug)]
 pub struct Loaded {
-    /// The configuration.
+    /// What the scan tasks scan: the host configuration plus the images and policies each
+    /// repository's rules define (as its last pass read them).
     pub config: Arc<Config>,
+    /// The host configuration as the file says.
+    pub host: Arc<Config>,
     /// Registry clients for it (kept across reloads that leave `[registries]` alone, so
     /// tokens and request budgets carry over).
     pub registries: Arc<Registries>,
@@ -41,6 +44,64 @@ pub struct Loaded {
     pub eligibility: Arc<crate::eligibility::Store>,
     /// The file's bytes when it was loaded, to skip reloads that change nothing.
     pub text: Vec<u8>,
+    /// Per repository: the configuration narrowed to it, as its passes take it.
+    pub views: BTreeMap<String, Arc<Config>>,
+}
+
+impl Loaded {
+    /// `config` with what was built from it, and its per-repository views.
+    pub fn new(
+        config: Config,
+        registries: Arc<Registries>,
+        scan_limit: Arc<Semaphore>,
+        eligibility: Arc<crate::eligibility::Store>,
+        text: Vec<u8>,
+    ) -> Self {
+        let views = config
+            .repository_names()
+            .into_iter()
+            .filter_map(|name| {
+                let view = Arc::new(config.for_repository(&name)?.into_owned());
+                Some((name, view))
+            })
+            .collect();
+        let config = Arc::new(config);
+        Loaded {
+            config: config.clone(),
+            host: config,
+            registries,
+            scan_limit,
+            eligibility,
+            text,
+            views,
+        }
+    }
+
+    /// The same host configuration with `scan` as the scan set.
+    pub fn with_scan(&self, scan: Config) -> Self {
+        Loaded {
+            config: Arc::new(scan),
+            host: self.host.clone(),
+            registries: self.registries.clone(),
+            scan_limit: self.scan_limit.clone(),
+            eligibility: self.eligibility.clone(),
+            text: self.text.clone(),
+            views: self.views.clone(),
+        }
+    }
+
+    /// The configuration narrowed to repository `name`; `None` when it has no such one.
+    pub fn view(&self, name: &str) -> Option<Arc<Config>> {
+        self.views.get(name).cloned()
+    }
+}
+
+/// The images and policies a repository's rules define beyond the host's, as its last pass
+/// read them: the daemon scans them like the host's.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct RulesCatalog {
+    images: BTreeMap<String, crate::config::ImageConfig>,
+    policies: BTreeMap<String, crate::config::PolicyConfig>,
 }
 
 /// The last successful listing of one image.
@@ -93,6 +154,10 @@ pub struct Shared {
     scan_failures: Mutex<ScanFailures>,
     /// What the board shows beside the status.
     pub board: BoardState,
+    /// Per repository: what its rules define beyond the host configuration.
+    catalogs: Mutex<BTreeMap<String, RulesCatalog>>,
+    /// Wakes the main loop when a repository's rules changed the images to scan.
+    pub catalog_changed: Notify,
 }
 
 /// How long the last successful sync may be ago before `/readyz` fails: three git intervals.
@@ -127,15 +192,31 @@ impl Shared {
             notifier: Mutex::new(None),
             scan_failures: Mutex::new(ScanFailures::new()),
             board: BoardState::default(),
+            catalogs: Mutex::new(BTreeMap::new()),
+            catalog_changed: Notify::new(),
         };
+        shared.config_loaded(config);
         shared.apply_config(config);
         shared
+    }
+
+    /// Records that `config` was loaded and put in force (clearing a refused reload).
+    pub fn config_loaded(&self, config: &Config) {
+        let mut state = self.lock();
+        state.status.config.path = config.source.display().to_string();
+        state.status.config.loaded_at = status::now();
+        state.status.config.last_reload_error = None;
     }
 
     /// The handle repository `name`'s reconciler waits on besides its timer.
     pub fn reconcile_trigger(&self, name: &str) -> Arc<Notify> {
         let mut triggers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
         triggers.entry(name.to_string()).or_default().clone()
+    }
+
+    /// True once every image has been scanned at least once since start-up.
+    pub fn first_scans_done(&self) -> bool {
+        self.lock().first_scans_done
     }
 
     /// Wakes every repository's reconciler (each runs one pass; a wake-up while a pass runs
@@ -145,6 +226,79 @@ impl Shared {
         for trigger in triggers.values() {
             trigger.notify_one();
         }
+    }
+
+    /// Keeps the images and policies repository `repository`'s rules define (those of
+    /// `effective` that `host` lacks); wakes the main loop when they changed.
+    pub fn record_catalog(&self, repository: &str, host: &Config, effective: &Config) {
+        let catalog = RulesCatalog {
+            images: effective
+                .images
+                .iter()
+                .filter(|(name, _)| !host.images.contains_key(*name))
+                .map(|(n, i)| (n.clone(), i.clone()))
+                .collect(),
+            policies: effective
+                .policies
+                .iter()
+                .filter(|(name, _)| !host.policies.contains_key(*name))
+                .map(|(n, p)| (n.clone(), p.clone()))
+                .collect(),
+        };
+        let mut catalogs = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
+        if catalogs.get(repository) != Some(&catalog) {
+            tracing::info!(
+                repository,
+                images = catalog.images.len(),
+                policies = catalog.policies.len(),
+                "the repository's rules changed the images to scan"
+            );
+            catalogs.insert(repository.to_string(), catalog);
+            self.catalog_changed.notify_one();
+        }
+    }
+
+    /// The scan set for `host`: its images and policies plus those of each of its
+    /// repositories' rules, each image once however many repositories use it. A name two
+    /// repositories define differently keeps the first definition (by repository name) and
+    /// the other is logged.
+    pub fn scan_config(&self, host: &Config) -> Config {
+        let mut catalogs = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
+        catalogs.retain(|name, _| host.repositories.contains_key(name));
+        let mut scan = host.clone();
+        if catalogs
+            .values()
+            .all(|c| c.images.is_empty() && c.policies.is_empty())
+        {
+            return scan;
+        }
+        let images = Arc::make_mut(&mut scan.images);
+        let policies = Arc::make_mut(&mut scan.policies);
+        for (repository, catalog) in catalogs.iter() {
+            for (name, image) in catalog.images.iter() {
+                match images.get(name) {
+                    Some(known) if known != image => {
+                        tracing::error!(repository = %repository, image = %name, scanned = %known.repository_text, "another repository's rules define this image differently: the first definition is scanned; give one of them another name");
+                    }
+                    Some(_) => {}
+                    None => {
+                        images.insert(name.clone(), image.clone());
+                    }
+                }
+            }
+            for (name, policy) in catalog.policies.iter() {
+                match policies.get(name) {
+                    Some(known) if known != policy => {
+                        tracing::error!(repository = %repository, policy = %name, "another repository's rules define this policy differently: the first definition chooses; give one of them another name");
+                    }
+                    Some(_) => {}
+                    None => {
+                        policies.insert(name.clone(), policy.clone());
+                    }
+                }
+            }
+        }
+        scan
     }
 
     /// The handle an image's scan task waits on besides its timer.
@@ -224,6 +378,7 @@ impl Shared {
     /// Records a successful sync of repository `name` with its remote and the head it found.
     pub fn synced(&self, name: &str, head: Option<String>) {
         self.metrics.succeeded("sync");
+        self.metrics.repository_synced(name);
         let mut state = self.lock();
         let state = &mut *state;
         if let Some(clock) = state.clocks.get_mut(name) {
@@ -295,6 +450,12 @@ impl Shared {
             .retain(|name, _| names.contains(name));
         let mut state = self.lock();
         let state = &mut *state;
+        for name in state.clocks.keys().filter(|n| !names.contains(*n)) {
+            self.metrics.remove_repository(name);
+        }
+        for name in names.iter().filter(|n| !state.clocks.contains_key(*n)) {
+            self.metrics.add_repository(name);
+        }
         state.clocks.retain(|name, _| names.contains(name));
         state
             .status
@@ -329,9 +490,6 @@ impl Shared {
             }
         }
         mirror_single(&mut state.status);
-        state.status.config.path = config.source.display().to_string();
-        state.status.config.loaded_at = status::now();
-        state.status.config.last_reload_error = None;
         let gone: Vec<String> = state
             .status
             .images
@@ -350,7 +508,7 @@ impl Shared {
             self.metrics.tags_seen.remove(&label);
             self.metrics.tags_dropped.remove(&label);
         }
-        for (name, image) in &config.images {
+        for (name, image) in config.images.iter() {
             if state
                 .tags
                 .get(name)
@@ -380,8 +538,9 @@ impl Shared {
             .status
             .environments
             .retain(|name, _| config.environments.contains_key(name));
-        for name in config.environments.keys() {
-            state.status.environments.entry(name.clone()).or_default();
+        for (name, env) in config.environments.iter() {
+            let entry = state.status.environments.entry(name.clone()).or_default();
+            entry.repository = env.repository.clone();
         }
         self.metrics.images.set(config.images.len() as i64);
         // Every choice again: policies and exclusions may have changed.
@@ -393,7 +552,7 @@ impl Shared {
                 });
             }
         }
-        for (policy_name, policy) in &config.policies {
+        for (policy_name, policy) in config.policies.iter() {
             let Some(cached) = state.tags.get(&policy.image) else {
                 continue;
             };
@@ -611,7 +770,8 @@ impl Shared {
             Err(err) => {
                 self.metrics
                     .passes
-                    .get_or_create(&ResultLabel {
+                    .get_or_create(&RepositoryResultLabels {
+                        repository: repository.to_string(),
                         result: "failed".into(),
                     })
                     .inc();
@@ -630,7 +790,8 @@ impl Shared {
             .any(|e| matches!(e.outcome, Outcome::Failed(_)));
         self.metrics
             .passes
-            .get_or_create(&ResultLabel {
+            .get_or_create(&RepositoryResultLabels {
+                repository: repository.to_string(),
                 result: if failed { "failed" } else { "ok" }.into(),
             })
             .inc();
@@ -642,6 +803,7 @@ impl Shared {
                 .environments
                 .entry(env.name.clone())
                 .or_default();
+            entry.repository = repository.to_string();
             entry.last_pass = Some(now.clone());
             entry.holds = env.held.clone();
             // Each marker problem is logged when it appears and when it is gone, not on
@@ -717,11 +879,17 @@ impl Shared {
                     self.metrics.commits.get_or_create(&label).inc();
                     self.metrics
                         .pushes
-                        .get_or_create(&ResultLabel {
+                        .get_or_create(&RepositoryResultLabels {
+                            repository: repository.to_string(),
                             result: "ok".into(),
                         })
                         .inc();
-                    self.metrics.push_retries.inc_by(u64::from(*retries));
+                    self.metrics
+                        .push_retries
+                        .get_or_create(&RepositoryLabel {
+                            repository: repository.to_string(),
+                        })
+                        .inc_by(u64::from(*retries));
                     self.metrics.succeeded("push");
                 }
                 Outcome::Skipped(why) => {
@@ -742,7 +910,8 @@ impl Shared {
                     if !env.moves.is_empty() {
                         self.metrics
                             .pushes
-                            .get_or_create(&ResultLabel {
+                            .get_or_create(&RepositoryResultLabels {
+                                repository: repository.to_string(),
                                 result: "failed".into(),
                             })
                             .inc();

@@ -112,6 +112,9 @@ pub struct PolicyStatus {
 /// One environment's last reconciliation and what it waits for.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct EnvironmentStatus {
+    /// The repository that holds it.
+    #[serde(default)]
+    pub repository: String,
     /// When it was last reconciled.
     pub last_pass: Option<String>,
     /// How that ended: `up to date`, `pushed to BRANCH`, `waiting`, `failed`.
@@ -420,7 +423,7 @@ impl Status {
             git_text(&mut out, "", &self.git, self.rules.as_ref());
         }
         let _ = writeln!(out, "\nimages:");
-        for (name, image) in &self.images {
+        for (name, image) in self.images.iter() {
             let _ = writeln!(
                 out,
                 "  {name} ({}): {} tags, last scan {}",
@@ -431,7 +434,7 @@ impl Status {
             if let Some(error) = &image.last_error {
                 let _ = writeln!(out, "    error: {error}");
             }
-            for (policy, choice) in &image.policies {
+            for (policy, choice) in image.policies.iter() {
                 let _ = writeln!(
                     out,
                     "    {policy}: {} ({})",
@@ -442,6 +445,10 @@ impl Status {
         }
         let _ = writeln!(out, "\nenvironments:");
         for (name, env) in &self.environments {
+            let name = match self.repositories.len() > 1 {
+                true => format!("{name} ({})", env.repository),
+                false => name.clone(),
+            };
             let _ = writeln!(
                 out,
                 "  {name}: {}, last pass {}",

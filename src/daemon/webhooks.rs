@@ -77,6 +77,7 @@ pub enum WebhookError {
 }
 
 /// One configured hook, ready to verify requests.
+#[derive(Clone)]
 struct Hook {
     kind: WebhookKind,
     secret: Secret,
@@ -96,13 +97,20 @@ impl Hooks {
         for (name, hook) in &config.webhooks {
             hooks.insert(name.clone(), Hook::from_config(name, hook)?);
         }
-        let images = config
-            .images
-            .iter()
-            .map(|(name, image)| (name.clone(), image.repository.clone()))
-            .collect();
-        Ok(Hooks { hooks, images })
+        Ok(Hooks {
+            hooks,
+            images: images_of(config),
+        })
     }
+}
+
+/// Every image a push may name: the `[images]` name and its repository.
+fn images_of(config: &Config) -> Vec<(String, ImageName)> {
+    config
+        .images
+        .iter()
+        .map(|(name, image)| (name.clone(), image.repository.clone()))
+        .collect()
 }
 
 impl Hook {
@@ -218,6 +226,19 @@ impl WebhookState {
             Err(poisoned) => *poisoned.into_inner() = hooks,
         }
         Ok(())
+    }
+
+    /// Keeps the hooks in force and matches pushes against the images of `config` from now
+    /// on: the daemon's scan set, which grows and shrinks with the repositories' rules.
+    pub fn set_images(&self, config: &Config) {
+        let hooks = Arc::new(Hooks {
+            hooks: self.hooks().hooks.clone(),
+            images: images_of(config),
+        });
+        match self.inner.hooks.write() {
+            Ok(mut current) => *current = hooks,
+            Err(poisoned) => *poisoned.into_inner() = hooks,
+        }
     }
 
     /// Names of the hooks in force, in order.

@@ -67,7 +67,7 @@ pub fn estimate(
 ) -> Vec<RegistryEstimate> {
     let mut out: BTreeMap<String, RegistryEstimate> = BTreeMap::new();
     let passes_per_hour = 3600.0 / config.git.interval.as_secs_f64().max(1.0);
-    for (name, image) in &config.images {
+    for (name, image) in config.images.iter() {
         let host = image.repository.registry.clone();
         let entry = out.entry(host.clone()).or_insert_with(|| RegistryEstimate {
             registry: host.clone(),

@@ -261,6 +261,44 @@ pub async fn run_with_selections(
     .await
 }
 
+/// The configuration a pass over `workspace` works with: with rules in the repository, the
+/// host's merged with the rules at the commit the workspace syncs to (logged), and what
+/// happened to them; without, the host's own and `None`.
+pub async fn read_rules<'a>(
+    config: &'a Config,
+    workspace: &Workspace,
+) -> Result<(std::borrow::Cow<'a, Config>, Option<rules::RulesReport>), PassError> {
+    with_rules(config, workspace).await.map_err(PassError::Sync)
+}
+
+/// [`run_with_selections`] over `config` as [`read_rules`] returned it: its commits name the
+/// rules commit applied and the report carries `rules`.
+pub async fn run_with_rules(
+    config: &Config,
+    report_rules: Option<rules::RulesReport>,
+    registries: &Registries,
+    workspace: &Workspace,
+    options: &PassOptions,
+    selections: BTreeMap<String, Selection>,
+) -> Result<PassReport, PassError> {
+    if !options.dry_run {
+        rules::mark_refused(config, report_rules.as_ref()).await;
+    }
+    let rules_commit = report_rules.as_ref().and_then(|r| r.applied.clone());
+    let mut report = run_writing(
+        config,
+        registries,
+        workspace,
+        options,
+        selections,
+        BTreeMap::new(),
+        rules_commit,
+    )
+    .await?;
+    report.rules = report_rules;
+    Ok(report)
+}
+
 /// [`run_with_selections`], with the tags each image's scan listed (for the report of
 /// markers holding tags the registry does not list).
 async fn run_writing(
@@ -381,7 +419,7 @@ pub fn select_at(
     now: Timestamp,
 ) -> BTreeMap<String, Selection> {
     let mut out = BTreeMap::new();
-    for (name, policy) in &config.policies {
+    for (name, policy) in config.policies.iter() {
         let image = &config.images[&policy.image];
         let selection = match scans.get(&policy.image) {
             Some(ImageScan {

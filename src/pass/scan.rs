@@ -54,7 +54,7 @@ pub async fn scan_images(
         config.daemon.concurrency.max(1),
     ));
     let mut set = tokio::task::JoinSet::new();
-    for (name, image) in &config.images {
+    for (name, image) in config.images.iter() {
         let client = registries.for_image(&image.repository);
         let limit = limit.clone();
         let name = name.clone();

@@ -44,9 +44,14 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
-    /// Reads `[webhooks.NAME]`; `image_names` are the `[images]` names it may trigger. `None`
-    /// when it has errors (all of them reported).
-    pub fn read(name: &str, t: Table, image_names: &BTreeSet<String>) -> Option<WebhookConfig> {
+    /// Reads `[webhooks.NAME]`; `image_names` are the `[images]` names it may trigger, or
+    /// `None` when a repository's rules may define more (the daemon then warns of a name
+    /// neither defines once it has read them). `None` when it has errors (all reported).
+    pub fn read(
+        name: &str,
+        t: Table,
+        image_names: Option<&BTreeSet<String>>,
+    ) -> Option<WebhookConfig> {
         // The name is a URL path segment (`/hooks/NAME`) and a metrics label.
         let name_ok = name.len() <= 64
             && name
@@ -90,10 +95,17 @@ impl WebhookConfig {
                 None
             }
             Some(items) => {
-                let known: Vec<&str> = image_names.iter().map(String::as_str).collect();
+                let known: Vec<&str> = image_names
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
                 let mut ok = true;
                 for (image, path) in &items {
-                    if !image_names.contains(image) {
+                    if image.trim().is_empty() {
+                        ok = false;
+                        t.error_at(path, "an empty name: give [images] names");
+                    } else if image_names.is_some_and(|names| !names.contains(image)) {
                         ok = false;
                         let hint = unknown_name_hint(image, &known, "images");
                         t.error_at(

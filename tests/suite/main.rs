@@ -20,6 +20,7 @@ mod cli {
 mod daemon {
     mod hooks;
     mod reload;
+    mod repositories;
     mod run;
     mod stop;
 }

@@ -106,9 +106,15 @@ async fn commits_a_new_tag_and_reports_it() {
     assert_eq!(get(r#"baton_tags_seen{image="app"}"#), 2.0);
     assert!(get(r#"baton_policy_choices_total{policy="app"}"#) >= 2.0);
     assert_eq!(get(r#"baton_commits_total{environment="staging"}"#), 1.0);
-    assert_eq!(get(r#"baton_pushes_total{result="ok"}"#), 1.0);
-    assert_eq!(get("baton_push_retries_total"), 0.0);
-    assert!(get(r#"baton_passes_total{result="ok"}"#) >= 2.0);
+    assert_eq!(
+        get(r#"baton_pushes_total{repository="default",result="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(r#"baton_push_retries_total{repository="default"}"#),
+        0.0
+    );
+    assert!(get(r#"baton_passes_total{repository="default",result="ok"}"#) >= 2.0);
     assert_eq!(get("baton_images"), 2.0);
     for activity in ["scan", "sync", "push", "config_load"] {
         assert!(
@@ -117,7 +123,10 @@ async fn commits_a_new_tag_and_reports_it() {
             )) > 1.7e9
         );
     }
-    assert_eq!(get(r#"baton_pushes_total{result="failed"}"#), 0.0);
+    assert_eq!(
+        get(r#"baton_pushes_total{repository="default",result="failed"}"#),
+        0.0
+    );
     assert_eq!(get(r#"baton_reloads_total{result="ok"}"#), 0.0);
     assert_eq!(get(r#"baton_reloads_total{result="failed"}"#), 0.0);
 

@@ -38,7 +38,7 @@ async fn killed_at_random_points_then_a_pass_converges() {
     let (mut finished, mut landed) = (0, 0);
     for round in 1..=kills {
         let tag = format!("1.{round}.0");
-        for image in &many.images {
+        for image in many.images.iter() {
             if rng.random_bool(0.5) {
                 many.push(image, &tag).await;
             }

@@ -34,7 +34,7 @@ async fn two_instances_racing_on_one_branch_lose_nothing_and_repeat_nothing() {
         // once, the second a few milliseconds behind the first, in random order.
         let tag = format!("1.{round}.0");
         let mut chosen = Vec::new();
-        for image in &many.images {
+        for image in many.images.iter() {
             if rng.random_bool(0.6) {
                 chosen.push(image.clone());
             }

@@ -67,22 +67,46 @@ fn answers(port: u16) -> bool {
 impl LocalRegistry {
     /// Starts a registry without authentication.
     pub fn start() -> Self {
-        Self::launch(None, None)
+        Self::launch(None, None, false)
+    }
+
+    /// Starts a registry without authentication that writes an access log line per request
+    /// (read with [`LocalRegistry::requests`]), to count what a client asked.
+    pub fn start_with_access_log() -> Self {
+        Self::launch(None, None, true)
+    }
+
+    /// How many requests the access log holds whose request line contains `needle`, e.g.
+    /// `GET /v2/team/app/tags/list`.
+    pub fn requests(&self, needle: &str) -> usize {
+        std::fs::read_to_string(self.dir.path().join("registry.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains(needle))
+            .count()
     }
 
     /// Starts a registry that requires htpasswd Basic auth for `user`.
     pub fn start_with_auth(user: &str, password: &str) -> Self {
-        Self::launch(Some((user.to_string(), password.to_string())), None)
+        Self::launch(Some((user.to_string(), password.to_string())), None, false)
     }
 
     /// Starts a registry without authentication that sends its event envelopes
     /// (`notifications: endpoints:`) to `url` with `Authorization: <authorization>`.
     /// Failed deliveries are retried every 100ms until they succeed.
     pub fn start_with_notifications(url: &str, authorization: &str) -> Self {
-        Self::launch(None, Some((url.to_string(), authorization.to_string())))
+        Self::launch(
+            None,
+            Some((url.to_string(), authorization.to_string())),
+            false,
+        )
     }
 
-    fn launch(auth: Option<(String, String)>, notify: Option<(String, String)>) -> Self {
+    fn launch(
+        auth: Option<(String, String)>,
+        notify: Option<(String, String)>,
+        access_log: bool,
+    ) -> Self {
         assert!(
             std::path::Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: apt-get install docker-registry"
@@ -131,10 +155,11 @@ impl LocalRegistry {
                 &config,
                 format!(
                     "version: 0.1\n\
-                     log:\n  level: error\n  accesslog:\n    disabled: true\n\
+                     log:\n  level: error\n  accesslog:\n    disabled: {}\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n  cache:\n    blobdescriptor: inmemory\n\
                      http:\n  addr: 127.0.0.1:{port}\n  secret: baton-test-secret\n\
                      {auth_block}{notify_block}",
+                    !access_log,
                     dir.path().join("data").display()
                 ),
             )

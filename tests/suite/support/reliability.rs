@@ -229,7 +229,7 @@ impl Many {
             &["rm", "--quiet", "--ignore-unmatch", APP_PATH],
         );
         for env in &many.environments {
-            for image in &many.images {
+            for image in many.images.iter() {
                 write(
                     &writer.work.join(many.manifest_path(env, image)),
                     &many.manifest(env, image, FIRST),
@@ -333,7 +333,7 @@ impl Many {
             .instance_config(name, url)
             .lines("daemon", daemon_extra)
             .set("git", "push_retries", "20");
-        for image in &self.images {
+        for image in self.images.iter() {
             config = config
                 .image(image, &format!("{host}/team/{image}"))
                 .semver_policy(image, image, "1.x");
@@ -381,7 +381,7 @@ impl Many {
         let moves = self.moves();
         let head = self.head();
         for env in &self.environments {
-            for image in &self.images {
+            for image in self.images.iter() {
                 let repository = self.repository(image);
                 let mine: Vec<&Move> = moves
                     .iter()
