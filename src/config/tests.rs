@@ -1114,3 +1114,24 @@ commit_status = "kustomization/*"
         "{review}"
     );
 }
+
+#[test]
+fn webhooks_may_name_images_a_repositorys_rules_define() {
+    let hook = "\n[webhooks.local]\nkind = \"distribution\"\nsecret_file = \"/run/credentials/baton.service/hook\"\nimages = [\"svc\"]\n";
+    // Without rules in a repository, only the host's images exist.
+    let e = one_error(&format!("{BASE}{hook}"));
+    assert!(e.contains("webhook names unknown image \"svc\""), "{e}");
+    // With rules, `svc` may come from them: the daemon checks once it has read them.
+    let with_rules = BASE.replace(
+        "url = \"file:///srv/fleet.git\"\n",
+        "url = \"file:///srv/fleet.git\"\nrules = \"baton.toml\"\n",
+    );
+    let config = load(&format!("{with_rules}{hook}")).unwrap();
+    assert_eq!(
+        config.webhooks["local"].images.as_deref(),
+        Some(&["svc".to_string()][..])
+    );
+    // An empty name is still refused.
+    let e = one_error(&format!("{with_rules}{}", hook.replace("\"svc\"", "\" \"")));
+    assert!(e.contains("an empty name"), "{e}");
+}
