@@ -96,6 +96,7 @@ pub(super) fn build(
             images: std::sync::Arc::new(images),
             policies: std::sync::Arc::new(policies),
             environments,
+            sources: BTreeMap::new(),
             forge: forge.flatten(),
             notifications,
             webhooks,

@@ -77,6 +77,10 @@ pub struct Config {
     pub policies: std::sync::Arc<BTreeMap<String, PolicyConfig>>,
     /// Environments: which paths move, and how.
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// In a view of one repository ([`Config::for_repository`]): the environments of other
+    /// repositories that its environments promote from, read (from a clone of their own
+    /// repository) and never edited. Empty otherwise.
+    pub sources: BTreeMap<String, EnvironmentConfig>,
     /// The forge that review-mode environments open pull requests on, when set.
     pub forge: Option<ForgeConfig>,
     /// Notification sinks, keyed by the `[notifications.NAME]` name.
@@ -144,6 +148,14 @@ impl Config {
         self.policies.iter().filter(move |(_, p)| p.image == image)
     }
 
+    /// The environment `name` for reading: one of this configuration's, or a source of
+    /// another repository that one of them promotes from.
+    pub fn environment_or_source(&self, name: &str) -> Option<&EnvironmentConfig> {
+        self.environments
+            .get(name)
+            .or_else(|| self.sources.get(name))
+    }
+
     /// The names of the repositories this configuration edits, in order.
     pub fn repository_names(&self) -> Vec<String> {
         self.repositories.keys().cloned().collect()
@@ -178,6 +190,13 @@ impl Config {
             .filter(|(_, e)| e.repository == name)
             .map(|(n, e)| (n.clone(), e.clone()))
             .collect();
+        view.sources = view
+            .environments
+            .values()
+            .filter_map(|e| e.promote_from.as_ref())
+            .filter(|from| !view.environments.contains_key(*from))
+            .filter_map(|from| Some((from.clone(), self.environments.get(from)?.clone())))
+            .collect();
         Some(std::borrow::Cow::Owned(view))
     }
 
@@ -194,6 +213,7 @@ impl Config {
             images: self.images.clone(),
             policies: self.policies.clone(),
             environments: BTreeMap::new(),
+            sources: BTreeMap::new(),
             forge: self.forge.clone(),
             notifications: self.notifications.clone(),
             webhooks: self.webhooks.clone(),
