@@ -940,7 +940,10 @@ fn promotion_may_come_from_another_repository() {
     let config = load(&text).unwrap();
     // The view of payments reads staging (of fleet) as a source and never edits it.
     let payments = config.for_repository("payments").unwrap();
-    assert_eq!(payments.environments.keys().collect::<Vec<_>>(), ["payments"]);
+    assert_eq!(
+        payments.environments.keys().collect::<Vec<_>>(),
+        ["payments"]
+    );
     assert_eq!(payments.sources.keys().collect::<Vec<_>>(), ["staging"]);
     assert_eq!(payments.sources["staging"].repository, "fleet");
     assert_eq!(

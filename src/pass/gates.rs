@@ -289,11 +289,13 @@ pub(super) async fn history_gates(
                 // A source of another repository is read in its own repository's clone.
                 let source_ws = cx.workspace_of(source);
                 if source_history.is_none() {
-                    source_history = Some(match (&source_ws, cx.config.environment_or_source(source)) {
-                        (Ok(ws), Some(env)) => read_history(ws, env.paths.clone()).await,
-                        (Err(e), _) => Err(e.clone()),
-                        (_, None) => Err(format!("no environment {source:?}")),
-                    });
+                    source_history = Some(
+                        match (&source_ws, cx.config.environment_or_source(source)) {
+                            (Ok(ws), Some(env)) => read_history(ws, env.paths.clone()).await,
+                            (Err(e), _) => Err(e.clone()),
+                            (_, None) => Err(format!("no environment {source:?}")),
+                        },
+                    );
                 }
                 match (source_history.as_ref(), source_ws.as_ref()) {
                     (Some(Ok(records)), Ok(&source_ws)) => {

@@ -306,13 +306,22 @@ async fn promotion_from_an_environment_of_another_repository() {
             .baton(&["once", "--repository", repository])
             .envs(envs)
             .run();
-        assert_eq!(run.code, 0, "once --repository {repository}: {}", run.both());
+        assert_eq!(
+            run.code,
+            0,
+            "once --repository {repository}: {}",
+            run.both()
+        );
         run
     };
 
     // The registry has 1.1.0, but fleet-staging still runs 1.0.0: payments-prod stays.
     let run = once("payments", &[]);
-    assert!(staging(&payments).contains("team/app:1.0.0 "), "{}", run.both());
+    assert!(
+        staging(&payments).contains("team/app:1.0.0 "),
+        "{}",
+        run.both()
+    );
     once("fleet", &[]);
     wait_moved(&fleet, "1.1.0", "fleet-staging to move to 1.1.0");
     let moved_at = jiff::Timestamp::now();
@@ -325,14 +334,26 @@ async fn promotion_from_an_environment_of_another_repository() {
         "{}",
         run.both()
     );
-    assert!(staging(&payments).contains("team/app:1.0.0 "), "{}", run.both());
+    assert!(
+        staging(&payments).contains("team/app:1.0.0 "),
+        "{}",
+        run.both()
+    );
 
     // Two hours later it has soaked: payments-prod takes fleet-staging's version.
     let later = (moved_at + jiff::SignedDuration::from_hours(2)).to_string();
     let run = once("payments", &[("BATON_NOW", &later)]);
-    wait_moved(&payments, "1.1.0", "payments-prod to take 1.1.0 from fleet-staging");
+    wait_moved(
+        &payments,
+        "1.1.0",
+        "payments-prod to take 1.1.0 from fleet-staging",
+    );
     let message = git(&payments.path, &["log", "-1", "--format=%B", BRANCH]);
-    assert!(message.contains("fleet-staging"), "{message}\n{}", run.both());
+    assert!(
+        message.contains("fleet-staging"),
+        "{message}\n{}",
+        run.both()
+    );
 
     // The source was only read, from a clone of its own under the state directory.
     assert_eq!(git(&fleet.path, &["rev-parse", BRANCH]), fleet_head);
@@ -365,5 +386,9 @@ async fn promotion_from_an_environment_of_another_repository() {
     let mut daemon = world.daemon(port, &[]);
     daemon.wait_ready();
     wait_moved(&fleet, "1.2.0", "fleet-staging to move to 1.2.0");
-    wait_moved(&payments, "1.2.0", "payments-prod to follow fleet-staging to 1.2.0");
+    wait_moved(
+        &payments,
+        "1.2.0",
+        "payments-prod to follow fleet-staging to 1.2.0",
+    );
 }
