@@ -5,6 +5,7 @@ mod assemble;
 mod daemon;
 mod environments;
 mod flux;
+mod groups;
 mod images;
 mod listen;
 mod policies;
@@ -81,6 +82,8 @@ pub struct Config {
     /// repositories that its environments promote from, read (from a clone of their own
     /// repository) and never edited. Empty otherwise.
     pub sources: BTreeMap<String, EnvironmentConfig>,
+    /// Images that move together, keyed by the `[groups.NAME]` name.
+    pub groups: BTreeMap<String, crate::promotion::group::GroupConfig>,
     /// The forge that review-mode environments open pull requests on, when set.
     pub forge: Option<ForgeConfig>,
     /// Notification sinks, keyed by the `[notifications.NAME]` name.
@@ -156,6 +159,16 @@ impl Config {
             .or_else(|| self.sources.get(name))
     }
 
+    /// The group `image` moves with, by name, when it is in one.
+    pub fn group_of(
+        &self,
+        image: &str,
+    ) -> Option<(&String, &crate::promotion::group::GroupConfig)> {
+        self.groups
+            .iter()
+            .find(|(_, g)| g.images.iter().any(|i| i == image))
+    }
+
     /// The names of the repositories this configuration edits, in order.
     pub fn repository_names(&self) -> Vec<String> {
         self.repositories.keys().cloned().collect()
@@ -214,6 +227,7 @@ impl Config {
             policies: self.policies.clone(),
             environments: BTreeMap::new(),
             sources: BTreeMap::new(),
+            groups: self.groups.clone(),
             forge: self.forge.clone(),
             notifications: self.notifications.clone(),
             webhooks: self.webhooks.clone(),
