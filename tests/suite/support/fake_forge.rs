@@ -7,16 +7,17 @@
 //! - GitHub: GitHub's own REST description (@octokit/openapi 23.0.2, cut down in
 //!   tests/fixtures/github). Replies are built from its examples and checked against its
 //!   schemas by tests/suite/forge/github_prism.rs (prism proxy).
-//! - Gitea/Forgejo: the swagger description a Gitea or Forgejo server serves, cut down in
-//!   tests/fixtures/gitea (Forgejo 11.0.3, the Gitea 1.22 API; scripts/gitea-api-subset), and
-//!   checked against it by tests/suite/forge/gitea_prism.rs (prism proxy: every request and
-//!   reply). The same fields as Gitea's own templates/swagger/v1_json.tmpl (go-gitea/gitea):
-//!   list `state` open|closed|all, `sort=recentupdate`, `page`, `limit`; create (`head`,
-//!   `base`, `title`, `body`) answers 201, an existing one 409; edit (PATCH) answers 201;
-//!   PullRequest `number`, `html_url`, `state`, `merged`, `merged_at` (a date-time string:
-//!   left out until merged), `title`, `body`, `head.ref`, `base.ref`, `labels`; labels by
-//!   id; `requested_reviewers` takes `reviewers` and answers 201 with a list, 422 for an
-//!   unknown user.
+//! - Gitea/Forgejo: each project's own swagger template, templates/swagger/v1_json.tmpl, cut
+//!   down in tests/fixtures/gitea (scripts/gitea-api-subset): Gitea's at go-gitea/gitea
+//!   67ce9ca1, Forgejo's at 7d05b5ac (2023-11, after Forgejo 1.21.0). Every request and reply
+//!   is checked against both by tests/suite/forge/gitea_prism.rs (prism proxy). List `state`
+//!   open|closed|all, `sort=recentupdate`, `page`, `limit`; create (`head`, `base`, `title`,
+//!   `body`) answers 201, an existing one 409; edit (PATCH) answers 201; PullRequest `number`,
+//!   `html_url`, `state`, `merged`, `merged_at` (a date-time string: left out until merged),
+//!   `title`, `body`, `head.ref`, `head.sha`, `head.repo.full_name`, `base.ref`, `labels`;
+//!   labels by id; `requested_reviewers` takes `reviewers` and answers 201 with a list, 422
+//!   for an unknown user. A merge scheduled for when checks succeed answers 201, as Gitea's
+//!   routers/api/v1/repo/pull.go does, though the swagger comment does not list 201.
 //! - GitLab: GitLab's own OpenAPI file, doc/api/openapi/openapi_v2.yaml (gitlabhq/gitlabhq
 //!   @ 0338625c, API v4, GitLab 18.8), cut down in tests/fixtures/gitlab
 //!   (scripts/gitlab-api-subset) and checked against it by tests/suite/forge/gitlab_prism.rs
