@@ -335,6 +335,60 @@ async fn a_member_its_source_has_not_verified_holds_the_group() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_rolls_back_together_when_one_member_does_not_verify() {
+    let server = crate::support::check_server::CheckServer::start("app 1.0.0 web 1.0.0").await;
+    let mut w = with_web("", None, None).await;
+    let host = w.host();
+    w.write_config_with(
+        &[
+            "verify_timeout = \"10m\"",
+            "on_verify_failure = \"rollback\"",
+        ],
+        &format!(
+            "\n[[environments.staging.verify]]\nhttp = \"{}/version\"\nexpect = \"{{image}} {{version}}\"\nretries = 0\n{}",
+            server.url,
+            shop(&host, false)
+        ),
+    );
+    w.push_tag("1.1.0").await;
+    w.registry.push_image("web", "1.1.0").await;
+    let t0 = jiff::Timestamp::now();
+    w.pass_at(t0).await;
+    assert!(w.head_message("main").contains("Baton-Group: shop"));
+    // web runs its 1.1.0, app never does: once app's time is up, both go back, in one commit.
+    server.answer(200, "app 1.0.0 web 1.1.0");
+    let later = |m: i64| t0.checked_add(jiff::SignedDuration::from_mins(m)).unwrap();
+    w.pass_at(later(2)).await;
+    let before = w.remote.head("main").unwrap();
+    let report = w.pass_at(later(12)).await;
+    assert!(
+        matches!(env(&report, "staging").outcome, Outcome::Pushed { .. }),
+        "{report:#?}"
+    );
+    let head = w.remote.head("main").unwrap();
+    assert_eq!(
+        git(
+            &w.remote.path,
+            &["rev-list", "--count", &format!("{before}..{head}")]
+        ),
+        "1"
+    );
+    let message = w.head_message("main");
+    for needle in [
+        "staging: group shop: app 1.1.0 -> 1.0.0, web 1.1.0 -> 1.0.0",
+        "app: rolled back: 1.1.0 did not verify in staging within 10m",
+        "web: rolled back: moved together with app in group shop, which did not verify",
+        "Baton-Rollback-Of: 1.1.0",
+    ] {
+        assert!(message.contains(needle), "{needle} in {message}");
+    }
+    assert_eq!(
+        w.file("main", WEB_STAGING),
+        web(&host, "1.0.0", None).trim_end()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_groups_are_refused_with_file_and_line() {
     let w = PromotionWorld::new("", None).await;
     let host = w.host();
