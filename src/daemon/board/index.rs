@@ -9,6 +9,7 @@ use super::html::Html;
 use super::layout::{self, Query, when};
 use super::state::{Snapshot, redact};
 use super::timeline::commit_url;
+use crate::common::text::short_commit;
 use crate::common::time::format_duration;
 use crate::config::{Config, Mode};
 use crate::daemon::status::{EnvironmentStatus, ImageStatus, Status, WaitingEntry};
@@ -454,14 +455,12 @@ pub fn timeline(h: &mut Html, snap: &Snapshot, repository: Option<&str>) {
             .raw("</span> <span class=\"by\">by ")
             .text(&e.by)
             .raw("</span> ");
-        let short = e.commit.get(..12).unwrap_or(&e.commit);
+        let short = short_commit(&e.commit);
         let url = commit_url(forge, &e.commit);
         h.raw("<span class=\"commit\">");
         h.link(url.as_deref(), short);
         if let Some(merge) = &e.merge {
-            h.raw(" (merged in ")
-                .text(merge.get(..12).unwrap_or(merge))
-                .raw(")");
+            h.raw(" (merged in ").text(short_commit(merge)).raw(")");
         }
         h.raw("</span></li>\n");
     }
