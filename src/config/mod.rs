@@ -5,6 +5,7 @@ mod assemble;
 mod daemon;
 mod environments;
 mod flux;
+mod groups;
 mod images;
 mod listen;
 mod policies;
@@ -77,6 +78,8 @@ pub struct Config {
     pub policies: std::sync::Arc<BTreeMap<String, PolicyConfig>>,
     /// Environments: which paths move, and how.
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// Images that move together, keyed by the `[groups.NAME]` name.
+    pub groups: BTreeMap<String, crate::promotion::group::GroupConfig>,
     /// The forge that review-mode environments open pull requests on, when set.
     pub forge: Option<ForgeConfig>,
     /// Notification sinks, keyed by the `[notifications.NAME]` name.
@@ -144,6 +147,16 @@ impl Config {
         self.policies.iter().filter(move |(_, p)| p.image == image)
     }
 
+    /// The group `image` moves with, by name, when it is in one.
+    pub fn group_of(
+        &self,
+        image: &str,
+    ) -> Option<(&String, &crate::promotion::group::GroupConfig)> {
+        self.groups
+            .iter()
+            .find(|(_, g)| g.images.iter().any(|i| i == image))
+    }
+
     /// The names of the repositories this configuration edits, in order.
     pub fn repository_names(&self) -> Vec<String> {
         self.repositories.keys().cloned().collect()
@@ -194,6 +207,7 @@ impl Config {
             images: self.images.clone(),
             policies: self.policies.clone(),
             environments: BTreeMap::new(),
+            groups: self.groups.clone(),
             forge: self.forge.clone(),
             notifications: self.notifications.clone(),
             webhooks: self.webhooks.clone(),

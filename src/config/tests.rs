@@ -1135,3 +1135,77 @@ fn webhooks_may_name_images_a_repositorys_rules_define() {
     let e = one_error(&format!("{with_rules}{}", hook.replace("\"svc\"", "\" \"")));
     assert!(e.contains("an empty name"), "{e}");
 }
+
+#[test]
+fn groups_name_known_images_each_in_one_group() {
+    let images = format!(
+        "{BASE}\n[images.web]\nrepository = \"ghcr.io/example/web\"\n\n[images.db]\nrepository = \"ghcr.io/example/db\"\n"
+    );
+    let config = load(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"web\"]\nsame_version = true\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.groups["shop"],
+        crate::promotion::group::GroupConfig {
+            images: vec!["app".into(), "web".into()],
+            same_version: true,
+        }
+    );
+    assert_eq!(
+        config.group_of("web").map(|(n, _)| n.as_str()),
+        Some("shop")
+    );
+    assert_eq!(config.group_of("db"), None);
+
+    // An image in two groups: refused where it is named the second time.
+    let err = one_error(&format!(
+        "{images}\n[groups.a]\nimages = [\"app\", \"web\"]\n\n[groups.b]\nimages = [\"db\", \"web\"]\n"
+    ));
+    assert!(
+        err.starts_with("/etc/baton/baton.toml:25:17: ")
+            && err.contains("groups.b.images.1: image \"web\" is already in group \"a\" (groups.a.images): an image moves with one group only"),
+        "{err}"
+    );
+    // Unknown names, with the close one.
+    let err = one_error(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"webb\"]\n"
+    ));
+    assert!(
+        err.contains("groups.shop.images.1: group \"shop\" names unknown image \"webb\": did you mean \"web\"?"),
+        "{err}"
+    );
+    // Twice in one group, one image, none, not strings, a stray key, an image's name.
+    let err = one_error(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"app\"]\n"
+    ));
+    assert!(
+        err.contains("\"app\" is listed twice in group \"shop\""),
+        "{err}"
+    );
+    let err = one_error(&format!("{images}\n[groups.shop]\nimages = [\"app\"]\n"));
+    assert!(
+        err.contains("group \"shop\" has 1 image: a group moves two or more"),
+        "{err}"
+    );
+    let err = one_error(&format!("{images}\n[groups.shop]\nsame_version = true\n"));
+    assert!(err.contains("groups.shop.images"), "{err}");
+    let err = one_error(&format!("{images}\n[groups.shop]\nimages = [\"app\", 7]\n"));
+    assert!(
+        err.contains("groups.shop.images.1: expected a string"),
+        "{err}"
+    );
+    let err = one_error(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"web\"]\nsame_versoin = true\n"
+    ));
+    assert!(err.contains("same_version"), "{err}");
+    let err = one_error(&format!(
+        "{images}\n[groups.web]\nimages = [\"app\", \"db\"]\n"
+    ));
+    assert!(
+        err.contains("group \"web\" has the name of an image"),
+        "{err}"
+    );
+    let err = one_error(&format!("{images}\n[groups]\nshop = 3\n"));
+    assert!(err.contains("groups.shop"), "{err}");
+}

@@ -6,6 +6,7 @@ mod budget;
 mod choose;
 mod events;
 mod gates;
+mod groups;
 mod judge;
 mod moves;
 mod progress;
@@ -827,6 +828,30 @@ fn commit_text(
             }
         }
     }
+    let grouped = group_moves(cx, moves);
+    for (group, members) in &grouped {
+        let names: Vec<&str> = members.iter().map(|m| m.policy.as_str()).collect();
+        notes.push(match names.as_slice() {
+            [one] => {
+                format!("group {group}: only {one} had to move; the others hold their versions")
+            }
+            _ => format!(
+                "group {group}: {} move together{}",
+                crate::common::text::listed(&names, "and"),
+                if cx.config.groups[group].same_version {
+                    ", to one version (same_version)"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    let text = match (&cx.template, grouped.as_slice()) {
+        (None, [(group, members)]) if members.len() == moves.len() && moves.len() > 1 => {
+            with_subject(&text, &group_subject(name, group, members))
+        }
+        _ => text,
+    };
     let text = insert_body(&text, &notes);
     let mut text = match &cx.rules_commit {
         Some(commit) => rules::with_rules_trailer(&text, commit),
@@ -844,7 +869,50 @@ fn commit_text(
             one_line(&check)
         ));
     }
+    for (group, _) in &grouped {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{}: {group}\n",
+            crate::git::message::TRAILER_GROUP
+        ));
+    }
     Ok(text)
+}
+
+/// The moves of `moves` whose image is in a `[groups.NAME]`, by group name.
+fn group_moves<'m>(cx: &Context<'_>, moves: &'m [Move]) -> Vec<(String, Vec<&'m Move>)> {
+    let mut out: Vec<(String, Vec<&Move>)> = Vec::new();
+    for m in moves {
+        let Some((group, _)) = cx
+            .config
+            .policies
+            .get(&m.policy)
+            .and_then(|p| cx.config.group_of(&p.image))
+        else {
+            continue;
+        };
+        match out.iter_mut().find(|(g, _)| g == group) {
+            Some((_, list)) => list.push(m),
+            None => out.push((group.clone(), vec![m])),
+        }
+    }
+    out
+}
+
+/// The subject of a commit that moves one group: `ENV: group NAME: a 1 -> 2, b 1 -> 2`.
+fn group_subject(env: &str, group: &str, members: &[&Move]) -> String {
+    let lines: Vec<String> = members.iter().map(|m| m.line()).collect();
+    crate::common::text::one_line(&format!("{env}: group {group}: {}", lines.join(", ")))
+}
+
+/// `text` with its first line replaced by `subject`.
+fn with_subject(text: &str, subject: &str) -> String {
+    match text.split_once('\n') {
+        Some((_, rest)) => format!("{subject}\n{rest}"),
+        None => subject.to_string(),
+    }
 }
 
 /// Puts `lines` as a paragraph after the message's subject.
@@ -972,6 +1040,18 @@ async fn prepare_environment(
         gates::history_gates(cx, name, env, &changed, source_scan.as_ref(), &mut targets).await;
         if targets.by_policy.len() != before {
             plan = plan_with(cx, &scan, &targets.by_policy, &digests, &|_| true);
+        }
+        // Groups move as a whole, or not at all.
+        if !cx.config.groups.is_empty() {
+            let changed: BTreeSet<String> = plan
+                .edits
+                .iter()
+                .flat_map(|e| &e.changes)
+                .map(|c| c.policy.clone())
+                .collect();
+            if groups::hold_groups(cx, name, &scan, &changed, &mut targets) {
+                plan = plan_with(cx, &scan, &targets.by_policy, &digests, &|_| true);
+            }
         }
     }
     Ok(Prepared {

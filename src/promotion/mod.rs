@@ -19,6 +19,7 @@
 //! - **Holds.** Markers with `"hold"` are left alone by the marker planner and reported.
 
 pub mod config;
+pub mod group;
 pub mod history;
 pub mod review;
 pub mod window;
