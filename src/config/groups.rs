@@ -20,6 +20,19 @@ pub(super) fn read_groups(
     // Image → the group that has it, to refuse a second one.
     let mut member_of: BTreeMap<String, String> = BTreeMap::new();
     for (name, t) in top.named_tables("groups") {
+        let plain = !name.is_empty()
+            && !name.starts_with(['.', '-'])
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !plain || name.contains("..") || name.ends_with(".lock") {
+            t.error_at(
+                t.path(),
+                format!(
+                    "group name {name:?} must be letters, digits, '.', '_' or '-' (not first): it names the review branch baton/ENV/NAME and the pull request's marker"
+                ),
+            );
+        }
         if all_images.contains(&name) {
             t.error_at(
                 t.path(),

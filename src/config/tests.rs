@@ -1206,6 +1206,12 @@ fn groups_name_known_images_each_in_one_group() {
         err.contains("group \"web\" has the name of an image"),
         "{err}"
     );
+    for bad in ["../x", "a b", "-x", "x.lock", "a=b"] {
+        let err = one_error(&format!(
+            "{images}\n[groups.\"{bad}\"]\nimages = [\"app\", \"db\"]\n"
+        ));
+        assert!(err.contains("must be letters, digits"), "{bad}: {err}");
+    }
     let err = one_error(&format!("{images}\n[groups]\nshop = 3\n"));
     assert!(err.contains("groups.shop"), "{err}");
 }

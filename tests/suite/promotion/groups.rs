@@ -259,6 +259,136 @@ async fn in_review_mode_a_group_is_one_pull_request_checked_by_githubs_descripti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_pull_request_merges_itself_with_every_member() {
+    let mut w = with_web("", Some(FakeKind::GitHub), None).await;
+    let host = w.host();
+    w.write_config(&format!(
+        "mode = \"review\"\npromote_from = \"staging\"\nauto_merge = true\n{}",
+        shop(&host, true)
+    ));
+    let forge = w.forge.take().unwrap();
+    forge.track_remote(&w.remote.path);
+    forge.set_gate(crate::support::fake_forge::MergeGate {
+        checks_green: true,
+        approved: true,
+        auto_merge_disallowed: false,
+    });
+    w.push_tag("1.1.0").await;
+    w.registry.push_image("web", "1.1.0").await;
+    // Staging moves both; production proposes both in one pull request, merged at once.
+    let report = w.pass_at(hours_from_now(0)).await;
+    let production = env(&report, "production");
+    assert_eq!(production.reviews.len(), 1, "{production:#?}");
+    assert_eq!(production.reviews[0].branch, "baton/production/shop");
+    assert_eq!(
+        production.reviews[0].merge,
+        Some(baton::pass::AutoMerge::Merged),
+        "{production:#?}"
+    );
+    assert!(forge.pulls()[0].merged);
+    assert_eq!(
+        w.file("main", "clusters/production/app.yaml"),
+        crate::support::promotion::manifest(&host, "1.1.0", None).trim_end()
+    );
+    assert_eq!(
+        w.file("main", WEB_PRODUCTION),
+        web(&host, "1.1.0", None).trim_end()
+    );
+    let report = w.pass_at(hours_from_now(0)).await;
+    assert_eq!(env(&report, "production").outcome, Outcome::Unchanged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_its_source_has_not_verified_holds_the_group() {
+    let server = crate::support::check_server::CheckServer::start("app 1.0.0 web 1.0.0").await;
+    let mut w = with_web("", None, None).await;
+    let host = w.host();
+    // Staging's check runs per image: the body must name the image and its version.
+    w.write_config(&format!(
+        "promote_from = \"staging\"\n\n[[environments.staging.verify]]\nhttp = \"{}/version\"\nexpect = \"{{image}} {{version}}\"\nretries = 0\n{}",
+        server.url,
+        shop(&host, false)
+    ));
+    w.push_tag("1.1.0").await;
+    w.registry.push_image("web", "1.1.0").await;
+    w.pass_at(hours_from_now(0)).await;
+    // app 1.1.0 runs in staging, web 1.1.0 does not yet: production moves neither.
+    server.answer(200, "app 1.1.0 web 1.0.0");
+    let report = w.pass_at(hours_from_now(0)).await;
+    let production = waiting_text(&report, "production");
+    assert!(
+        production.contains("app: group shop (app, web) moves together, and web may not move now: web 1.1.0 not verified in staging yet"),
+        "{production}"
+    );
+    assert!(env(&report, "production").moves.is_empty(), "{report:#?}");
+    // Both verified: both move, in one commit.
+    server.answer(200, "app 1.1.0 web 1.1.0");
+    let report = w.pass_at(hours_from_now(0)).await;
+    assert!(
+        matches!(env(&report, "production").outcome, Outcome::Pushed { .. }),
+        "{report:#?}"
+    );
+    assert!(
+        w.head_message("main")
+            .starts_with("production: group shop: app 1.0.0 -> 1.1.0, web 1.0.0 -> 1.1.0\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_rolls_back_together_when_one_member_does_not_verify() {
+    let server = crate::support::check_server::CheckServer::start("app 1.0.0 web 1.0.0").await;
+    let mut w = with_web("", None, None).await;
+    let host = w.host();
+    w.write_config_with(
+        &[
+            "verify_timeout = \"10m\"",
+            "on_verify_failure = \"rollback\"",
+        ],
+        &format!(
+            "\n[[environments.staging.verify]]\nhttp = \"{}/version\"\nexpect = \"{{image}} {{version}}\"\nretries = 0\n{}",
+            server.url,
+            shop(&host, false)
+        ),
+    );
+    w.push_tag("1.1.0").await;
+    w.registry.push_image("web", "1.1.0").await;
+    let t0 = jiff::Timestamp::now();
+    w.pass_at(t0).await;
+    assert!(w.head_message("main").contains("Baton-Group: shop"));
+    // web runs its 1.1.0, app never does: once app's time is up, both go back, in one commit.
+    server.answer(200, "app 1.0.0 web 1.1.0");
+    let later = |m: i64| t0.checked_add(jiff::SignedDuration::from_mins(m)).unwrap();
+    w.pass_at(later(2)).await;
+    let before = w.remote.head("main").unwrap();
+    let report = w.pass_at(later(12)).await;
+    assert!(
+        matches!(env(&report, "staging").outcome, Outcome::Pushed { .. }),
+        "{report:#?}"
+    );
+    let head = w.remote.head("main").unwrap();
+    assert_eq!(
+        git(
+            &w.remote.path,
+            &["rev-list", "--count", &format!("{before}..{head}")]
+        ),
+        "1"
+    );
+    let message = w.head_message("main");
+    for needle in [
+        "staging: group shop: app 1.1.0 -> 1.0.0, web 1.1.0 -> 1.0.0",
+        "app: rolled back: 1.1.0 did not verify in staging within 10m",
+        "web: rolled back: moved together with app in group shop, which did not verify",
+        "Baton-Rollback-Of: 1.1.0",
+    ] {
+        assert!(message.contains(needle), "{needle} in {message}");
+    }
+    assert_eq!(
+        w.file("main", WEB_STAGING),
+        web(&host, "1.0.0", None).trim_end()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_groups_are_refused_with_file_and_line() {
     let w = PromotionWorld::new("", None).await;
     let host = w.host();
@@ -278,6 +408,10 @@ async fn hostile_groups_are_refused_with_file_and_line() {
         (
             "[groups.a]\nimages = \"app\"\n",
             "groups.a.images: expected an array of strings",
+        ),
+        (
+            "[groups.\"../../x\"]\nimages = [\"app\", \"web\"]\n",
+            "must be letters, digits",
         ),
     ] {
         w.write_config(&format!(
