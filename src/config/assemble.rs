@@ -103,6 +103,7 @@ pub(super) fn build(
             images: std::sync::Arc::new(images),
             policies: std::sync::Arc::new(policies),
             environments,
+            sources: BTreeMap::new(),
             groups,
             forge: forge.flatten(),
             notifications,

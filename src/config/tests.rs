@@ -932,14 +932,35 @@ fn hostile_repository_names_and_shared_branches_are_refused() {
 }
 
 #[test]
-fn promotion_stays_inside_one_repository() {
+fn promotion_may_come_from_another_repository() {
     let text = TWO.replace(
         "repository = \"payments\"\n",
-        "repository = \"payments\"\npromote_from = \"staging\"\n",
+        "repository = \"payments\"\npromote_from = \"staging\"\nsoak = \"1h\"\n",
     );
-    let e = one_error(&text);
+    let config = load(&text).unwrap();
+    // The view of payments reads staging (of fleet) as a source and never edits it.
+    let payments = config.for_repository("payments").unwrap();
+    assert_eq!(
+        payments.environments.keys().collect::<Vec<_>>(),
+        ["payments"]
+    );
+    assert_eq!(payments.sources.keys().collect::<Vec<_>>(), ["staging"]);
+    assert_eq!(payments.sources["staging"].repository, "fleet");
+    assert_eq!(
+        payments.environment_or_source("staging").map(|e| &e.paths),
+        Some(&vec![PathBuf::from("clusters/staging")])
+    );
+    let fleet = config.for_repository("fleet").unwrap();
+    assert!(fleet.sources.is_empty());
+    // A verified source of another repository: its verdicts are that repository's notes.
+    let verified = text.replace(
+        "[environments.payments]",
+        "[[environments.staging.verify]]\nhttp = \"https://staging.example.com/{{image}}\"\nexpect = \"{{version}}\"\n\n[environments.payments]",
+    );
+    let e = one_error(&verified);
     assert!(
-        e.contains("environments.payments.promote_from: \"staging\" is in repository \"fleet\" and payments in repository \"payments\": promotion across repositories is not supported yet"),
+        e.contains("environments.payments.promote_from: \"staging\" is in repository \"fleet\" and verifies its moves")
+            && e.contains("not supported yet"),
         "{e}"
     );
 }

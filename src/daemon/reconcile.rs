@@ -228,6 +228,9 @@ async fn reconcile(
                 .filter(|e| matches!(e.outcome, pass::Outcome::Failed(_)))
                 .count();
             let took_ms = started.elapsed().as_millis() as u64;
+            if pushed > 0 {
+                wake_promoting_from(name, shared, loaded);
+            }
             if pushed + failed > 0 {
                 tracing::info!(
                     repository = name,
@@ -269,6 +272,17 @@ async fn reconcile(
                     .any(|v| v.state == "waiting" || v.rolled_back_to.is_some())
         })
     })
+}
+
+/// Wakes the reconcilers of the other repositories with an environment that promotes from
+/// one of repository `name`'s: what they promote has just moved.
+fn wake_promoting_from(name: &str, shared: &Shared, loaded: &Loaded) {
+    for (other, view) in &loaded.views {
+        if other != name && view.sources.values().any(|s| s.repository == name) {
+            tracing::debug!(repository = %other, source_repository = name, "a promotion source moved");
+            shared.reconcile_trigger(other).notify_one();
+        }
+    }
 }
 
 /// The reconcilers, one per repository: started and stopped as reloads add and remove

@@ -97,6 +97,9 @@ struct Context<'a> {
     rules_commit: Option<String>,
     /// How the verified environments' current moves stand, judged before any moves.
     verified: verify::Verified,
+    /// Clones of the other repositories that sources (`Config::sources`) are read from, by
+    /// source environment; the error when one cannot be cloned or synced.
+    sources: BTreeMap<String, Result<Workspace, String>>,
 }
 
 impl<'a> Context<'a> {
@@ -124,8 +127,61 @@ impl<'a> Context<'a> {
             listed: BTreeMap::new(),
             rules_commit: None,
             verified: verify::Verified::default(),
+            sources: BTreeMap::new(),
         }
     }
+
+    /// The clone environment `name` is read from: this repository's, or for a source of
+    /// another repository, that repository's (an error when it could not be synced).
+    fn workspace_of(&self, name: &str) -> Result<&Workspace, String> {
+        match self.sources.get(name) {
+            Some(Ok(ws)) => Ok(ws),
+            Some(Err(e)) => Err(e.clone()),
+            None => Ok(self.workspace),
+        }
+    }
+}
+
+/// Clones of the repositories that `config`'s sources of other repositories are in, synced
+/// to their branch now; each under `STATE_DIR/sources/REPOSITORY/SOURCE_REPOSITORY`, owned
+/// by this repository's passes, so that no other reconciler's clone is read while it changes.
+/// The source's branch is what it runs: a push branch for pull requests is not followed.
+async fn open_sources(config: &Config) -> BTreeMap<String, Result<Workspace, String>> {
+    let mut by_repository: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for (name, env) in &config.sources {
+        by_repository
+            .entry(env.repository.as_str())
+            .or_default()
+            .push(name);
+    }
+    let mut out = BTreeMap::new();
+    for (repository, names) in by_repository {
+        let opened = match config.repositories.get(repository) {
+            None => Err(format!("no repository {repository:?} in the configuration")),
+            Some(source) => {
+                let mut remote = source.git.remote.clone();
+                remote.push_branch = None;
+                let dir = config
+                    .daemon
+                    .state_dir
+                    .join("sources")
+                    .join(&config.repository)
+                    .join(repository);
+                match Workspace::open_or_clone(&dir, &remote).await {
+                    Ok(ws) => ws.sync().await.map(|_| ws).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+                .map_err(|e| format!("cannot read repository {repository:?}: {e}"))
+            }
+        };
+        if let Err(e) = &opened {
+            tracing::warn!(repository = %config.repository, source_repository = repository, error = %e, "cannot sync the clone of a promotion source");
+        }
+        for name in names {
+            out.insert(name.clone(), opened.clone());
+        }
+    }
+    out
 }
 
 /// The forge client for review-mode environments, when one is configured and needed.
@@ -317,6 +373,7 @@ async fn run_writing(
     let mut cx = Context {
         listed,
         rules_commit,
+        sources: open_sources(config).await,
         ..Context::new(
             config,
             registries,
@@ -463,11 +520,11 @@ pub fn environment_order(config: &Config) -> Vec<String> {
         if order.iter().any(|n| n == name) || !visiting.insert(name.to_string()) {
             return;
         }
-        if let Some(from) = config
-            .environments
-            .get(name)
-            .and_then(|e| e.promote_from.as_deref())
-        {
+        // A source of another repository is read, not processed here.
+        let Some(env) = config.environments.get(name) else {
+            return;
+        };
+        if let Some(from) = env.promote_from.as_deref() {
             visit(from, config, order, visiting);
         }
         order.push(name.to_string());
@@ -950,7 +1007,16 @@ struct Prepared {
 
 /// Scans `paths` for markers off the async threads.
 async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Scan, String> {
-    let root = cx.workspace.work_tree().to_path_buf();
+    scan_paths_in(cx, cx.workspace, paths).await
+}
+
+/// [`scan_paths`] in the clone `workspace` (a source's of another repository).
+async fn scan_paths_in(
+    cx: &Context<'_>,
+    workspace: &Workspace,
+    paths: Vec<PathBuf>,
+) -> Result<markers::Scan, String> {
+    let root = workspace.work_tree().to_path_buf();
     let options = ScanOptions {
         extra_globs: cx.config.markers.include.clone(),
         max_file_size: cx.config.markers.max_file_size,
@@ -1023,8 +1089,15 @@ async fn prepare_environment(
     let source_scan =
         match (&env.promote_from, manual) {
             (Some(source), None) => {
-                let paths = cx.config.environments[source].paths.clone();
-                Some(scan_paths(cx, paths).await.map_err(|e| {
+                let read = async {
+                    let paths = cx
+                        .config
+                        .environment_or_source(source)
+                        .map(|e| e.paths.clone())
+                        .ok_or_else(|| format!("no environment {source:?}"))?;
+                    scan_paths_in(cx, cx.workspace_of(source)?, paths).await
+                };
+                Some(read.await.map_err(|e| {
                     format!("cannot read {source}, which {name} promotes from: {e}")
                 })?)
             }
