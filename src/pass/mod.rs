@@ -645,6 +645,19 @@ fn keep_newer(
     if newer.is_empty() {
         return true;
     }
+    // A group moves as a whole: when one member keeps another writer's newer version, the
+    // others keep theirs too (the next pass judges the group again).
+    let images: BTreeSet<String> = newer
+        .iter()
+        .filter_map(|p| cx.config.policies.get(p).map(|p| p.image.clone()))
+        .collect();
+    for image in &images {
+        if let Some((_, group)) = cx.config.group_of(image) {
+            for member in &group.images {
+                newer.extend(cx.config.policies_for_image(member).map(|(n, _)| n.clone()));
+            }
+        }
+    }
     prepared.plan = plan_with(
         cx,
         &prepared.scan,
@@ -889,7 +902,11 @@ fn commit_text(
             }
         }
     }
-    let grouped = group_moves(cx, moves);
+    // A person's `baton promote` moves its one image, not a group.
+    let grouped = match manual {
+        Some(_) => Vec::new(),
+        None => group_moves(cx, moves),
+    };
     for (group, members) in &grouped {
         let names: Vec<&str> = members.iter().map(|m| m.policy.as_str()).collect();
         notes.push(match names.as_slice() {

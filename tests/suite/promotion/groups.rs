@@ -157,6 +157,38 @@ async fn a_group_moves_in_one_commit_only_when_every_member_has_the_version_and_
         w.head_message("main")
             .starts_with("production: group shop: app 1.0.0 -> 1.1.0, web 1.0.0 -> 1.1.0\n")
     );
+
+    // A person's baton promote moves one member alone; the group does not undo it.
+    let run = Baton::new([
+        "promote",
+        "app",
+        "--to",
+        "production",
+        "--version",
+        "1.0.0",
+        "--by",
+        "alice",
+    ])
+    .config(&w.config_path)
+    .run();
+    assert_eq!(run.code, 0, "{}", run.both());
+    let message = w.head_message("main");
+    assert!(
+        message.starts_with("production: app 1.1.0 -> 1.0.0\n"),
+        "{message}"
+    );
+    assert!(!message.contains("Baton-Group"), "{message}");
+    assert_eq!(
+        w.file("main", WEB_PRODUCTION),
+        web(&host, "1.1.0", None).trim_end()
+    );
+    let promoted = w.remote.head("main");
+    let report = w.pass_at(hours_from_now(0)).await;
+    assert!(
+        waiting_text(&report, "production").contains("alice moved app in production by hand"),
+        "{report:#?}"
+    );
+    assert_eq!(w.remote.head("main"), promoted);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
