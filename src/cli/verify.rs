@@ -12,6 +12,7 @@ use crate::pass::range::{RangeReport, judge};
 
 use super::ConfigArg;
 use super::output::{OutputArg, SCHEMA, print_json};
+use crate::common::text::short_commit;
 
 /// Arguments of `baton verify`.
 #[derive(Debug, clap::Args)]
@@ -89,7 +90,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                         format!("the rules file {} is not at {to}", file.display())
                     })?;
                 let files = RulesFiles {
-                    commit: Some(to.get(..12).unwrap_or(&to).to_string()),
+                    commit: Some(short_commit(&to).to_string()),
                     files: vec![(file.clone(), bytes.into_bytes())],
                 };
                 config = config
@@ -131,7 +132,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         for e in &report.exempt {
             println!(
                 "  promoted by hand: {} (Baton-Promoted-By: {})",
-                e.commit.get(..12).unwrap_or(&e.commit),
+                short_commit(&e.commit),
                 e.promoted_by
             );
         }

@@ -255,12 +255,11 @@ async fn reconcile(
             tracing::error!(repository = name, trigger, error = %err, "reconciliation failed: the next one tries again");
         }
     }
-    // The board shows the first repository's timeline.
-    let first = loaded.config.repository_names().into_iter().next();
-    if result.is_ok() && first.as_deref() == Some(name) && shared.board.timeline_head() != head {
+    // The board's timeline holds every repository's moves, each read again when its head moved.
+    if result.is_ok() && shared.board.timeline_head(name) != head {
         shared
             .board
-            .set_timeline(head.clone(), super::board::read_timeline(ws));
+            .set_timeline(name, head.clone(), super::board::read_timeline(name, ws));
     }
     shared.record_pass(name, &result, head);
     // A verified environment that just moved, or a move still verifying, is asked again soon.

@@ -167,11 +167,8 @@ async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, F
             "merge_when_checks_succeed": true,
         }));
     forge.send(&action, request).await?;
-    let action = format!("read pull request #{number}");
-    let request = forge
-        .http
-        .get(format!("{}/pulls/{number}", repo_url(forge)));
-    let pr = pull_request(forge, &action, &forge.send(&action, request).await?)?;
+    let reply = github::read_pull(forge, number).await?;
+    let pr = pull_request(forge, &format!("read pull request #{number}"), &reply)?;
     Ok(match pr.state {
         crate::forge::PullState::Merged => MergeOutcome::Merged,
         _ => MergeOutcome::Scheduled,

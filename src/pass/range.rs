@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::common::text::short_commit as short;
 use crate::common::time::utc;
 use crate::config::{Config, EnvironmentConfig};
 use crate::git::NOTES_REF;
@@ -89,10 +90,6 @@ pub struct RangeReport {
     pub violations: Vec<Violation>,
     /// What was not checked and why.
     pub notes: Vec<String>,
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 /// Whether `env` has a gate this command checks.

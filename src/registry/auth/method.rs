@@ -41,15 +41,26 @@ pub trait Method: Sync {
         false
     }
 
+    /// What goes on a request, from the configured values alone; `None` is anonymous. By
+    /// default none: a method that looks its credential up implements [`Method::resolve`].
+    fn credential(&self, credentials: &Credentials) -> Option<ResolvedCredential> {
+        let _ = credentials;
+        None
+    }
+
     /// What goes on a request to `host` (`host:port`, Docker Hub's API host for Docker Hub);
     /// `None` is anonymous. `helper_dir` holds `docker-credential-*` helpers (else `PATH`).
     /// An error is the detail of a `RegistryError::Credentials` and never holds a secret.
+    /// By default [`Method::credential`], at once.
     fn resolve<'a>(
         &'a self,
         credentials: &'a Credentials,
         host: &'a str,
         helper_dir: Option<&'a Path>,
-    ) -> Resolving<'a>;
+    ) -> Resolving<'a> {
+        let _ = (host, helper_dir);
+        Box::pin(std::future::ready(Ok(self.credential(credentials))))
+    }
 
     /// Where to look when the registry refuses these credentials, for error hints.
     fn hint(&self, credentials: &Credentials) -> String;
@@ -204,9 +215,4 @@ pub enum ResolvedCredential {
     },
     /// A registry token sent as `Authorization: Bearer` directly.
     Bearer(Secret),
-}
-
-/// A [`Resolving`] that is ready now.
-pub fn ready<'a>(credential: Option<ResolvedCredential>) -> Resolving<'a> {
-    Box::pin(std::future::ready(Ok(credential)))
 }

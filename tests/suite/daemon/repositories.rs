@@ -129,6 +129,17 @@ async fn two_repositories_share_each_scan_and_a_down_one_holds_up_none() {
         metrics.get(r#"baton_pushes_total{repository="down",result="ok"}"#),
         Some(&0.0)
     );
+    // The board's timeline has both repositories' moves, each named.
+    let (code, board) = daemon.get("/").unwrap();
+    assert_eq!(code, 200, "{board}");
+    for name in ["fleet", "payments"] {
+        assert!(
+            board.contains(&format!(
+                "<span class=\"repository\">{name}</span> <strong>{name}-staging</strong>"
+            )),
+            "{board}"
+        );
+    }
 
     // Status per repository; the down one says why, and readiness names it.
     let status = daemon.status();
