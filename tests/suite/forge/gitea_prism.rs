@@ -54,6 +54,8 @@ async fn every_call_passes(description: &Path) {
     );
     config.reviewers.push("nobody".into());
     let forge = Forge::from_config(&config).unwrap();
+    // Baton's labels come after 60 others: past the first page a server answers (50 at most).
+    fake.add_labels_before(60);
 
     assert!(
         forge
@@ -136,9 +138,9 @@ async fn every_call_passes(description: &Path) {
     );
     assert!(fake.pulls()[0].merged);
 
-    // user, list, open, labels, label, alice, nobody (refused), update, list, open (refused),
-    // status, statuses, merge (scheduled), read, cancel, merge, read.
-    let calls = 17;
+    // user, list, open, labels (two pages), label, alice, nobody (refused), update, list,
+    // open (refused), status, statuses, merge (scheduled), read, cancel, merge, read.
+    let calls = 18;
     let log = prism.settled_log(calls);
     assert_eq!(log.matches("Request received").count(), calls, "{log}");
     assert_eq!(fake.requests().len(), calls);
