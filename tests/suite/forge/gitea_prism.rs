@@ -26,9 +26,10 @@ fn forgejo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gitea/forgejo.baton.json")
 }
 
-/// A reply the descriptions do not list, though Gitea and Forgejo send it: a merge scheduled
-/// for when checks succeed answers 201 (routers/api/v1/repo/pull.go, MergePullRequest:
-/// `ctx.Status(http.StatusCreated)`), while the swagger comment lists 200, 404, 405, 409, 423.
+/// A reply the descriptions do not list, though Gitea sends it: a merge scheduled for when
+/// checks succeed answers 201 (go-gitea/gitea routers/api/v1/repo/pull.go at 000762f8,
+/// MergePullRequest: `ctx.Status(http.StatusCreated)`), while the swagger comment lists 200,
+/// 404, 405, 409, 423.
 const SCHEDULED_MERGE_201: &str = "Unable to match the returned status code with those defined in the document: 200,404,405,409,423";
 
 fn new_pr(to: &str) -> NewPullRequest {

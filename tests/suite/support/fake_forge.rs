@@ -19,7 +19,7 @@
 //!   `DEFAULT_PAGING_NUM`/`MAX_RESPONSE_ITEMS`); `requested_reviewers` takes `reviewers` and
 //!   answers 201 with a list, 422
 //!   for an unknown user. A merge scheduled for when checks succeed answers 201, as Gitea's
-//!   routers/api/v1/repo/pull.go does, though the swagger comment does not list 201.
+//!   routers/api/v1/repo/pull.go (at 000762f8) does, though the swagger comment omits 201.
 //! - GitLab: GitLab's own OpenAPI file, doc/api/openapi/openapi_v2.yaml (gitlabhq/gitlabhq
 //!   @ 0338625c, API v4, GitLab 18.8), cut down in tests/fixtures/gitlab
 //!   (scripts/gitlab-api-subset) and checked against it by tests/suite/forge/gitlab_prism.rs
@@ -45,7 +45,8 @@
 //!   (errors in a 200 reply, as GitHub's GraphQL API answers them).
 //! - GitLab (openapi_v2.yaml as above; doc/api/commits.md @ 00359ec1 for the statuses'
 //!   nulls): `POST /projects/:id/statuses/:sha` (`state`, `name`, `description`,
-//!   `target_url`; 201, as lib/api/commit_statuses.rb answers though the file says 200);
+//!   `target_url`; 201, as Grape answers lib/api/commit_statuses.rb's POST, though the file
+//!   says 200);
 //!   `PUT .../merge_requests/:iid/merge` with `sha` and `merge_when_pipeline_succeeds`
 //!   (200 with the merge request, 405 when it cannot be merged, 409 when `sha` is not the
 //!   head); replies carry `sha`, `merge_when_pipeline_succeeds`, `detailed_merge_status`.
