@@ -61,7 +61,9 @@ fn split_range(range: &str) -> anyhow::Result<(Option<&str>, &str)> {
 /// Runs `baton verify`.
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let path = args.config.path();
-    let mut config = Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // With several repositories, the range is in one of them: only its environments apply.
+    let mut config = super::pass::narrow(config, args.config.repository.as_deref())?;
     let reader = RangeReader::new(&args.repo);
     let (from, to) = split_range(&args.range)?;
     let to = reader

@@ -269,6 +269,12 @@ fn judge_file(
             continue;
         };
         let Some(source_env) = config.environments.get(source) else {
+            let note = format!(
+                "{name} promotes from {source} of another repository: its promote_from, soak and verification are not checked here (one repository at a time)"
+            );
+            if !report.notes.contains(&note) {
+                report.notes.push(note);
+            }
             continue;
         };
         let runs = sources.version(config, reader, &commit.id, source_env, &policy.image)?;
