@@ -378,6 +378,24 @@ fn registry_settings() {
         "[registries.\"ghcr.io\"]\nusername = \"bot\"\n{BASE}"
     ));
     assert!(e.contains("username needs password_file"), "{e}");
+    let e = one_error(&format!(
+        "[registries.\"ghcr.io\"]\nusername = \"bot\"\npassword_file = \"/p\"\ntoken_file = \"/t\"\n{BASE}"
+    ));
+    assert!(
+        e.contains("token_file: token_file and password_file are both set: keep one"),
+        "{e}"
+    );
+    let config = load(&format!(
+        "[registries.\"ghcr.io\"]\ndocker_config = \"/d.json\"\ntoken_file = \"/t\"\n{BASE}"
+    ))
+    .unwrap();
+    let auth = &config.registries["ghcr.io"].auth;
+    assert_eq!(auth.method, crate::registry::AuthMethod::Bearer);
+    assert_eq!(
+        auth.files().count(),
+        2,
+        "both files are listed for check and the board"
+    );
     let e = one_error(&format!("[registries.\"ghcr.io\"]\npage_size = 0\n{BASE}"));
     assert!(e.contains("0 is out of range: use 1 to 10000"), "{e}");
     let config = load(&format!(

@@ -25,6 +25,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::common::backoff::Backoff;
+use crate::common::text::short_digest;
 use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
@@ -805,11 +806,6 @@ fn verification_views(cx: &Context<'_>, name: &str) -> Vec<report::Verification>
             }
         })
         .collect()
-}
-
-/// `sha256:0123456789ab` from a full digest.
-fn short_digest(digest: &str) -> String {
-    digest.chars().take("sha256:".len() + 12).collect()
 }
 
 /// After a push: the moved images run the versions they moved to.

@@ -9,6 +9,7 @@ use super::html::Html;
 use super::layout::{self, Query, when};
 use super::state::{Snapshot, redact};
 use super::timeline::commit_url;
+use crate::common::text::short_commit;
 use crate::common::time::format_duration;
 use crate::config::{Config, Mode};
 use crate::daemon::status::{EnvironmentStatus, ImageStatus, Status, WaitingEntry};
@@ -472,7 +473,7 @@ pub fn timeline(h: &mut Html, snap: &Snapshot, repository: Option<&str>) {
             .raw("</span> <span class=\"by\">by ")
             .text(&e.by)
             .raw("</span> ");
-        let short = e.commit.get(..12).unwrap_or(&e.commit);
+        let short = short_commit(&e.commit);
         // [forge] names one repository: with several, only its commits get a link.
         let url = forge
             .filter(|f| !several || is_forge_repository(snap, f, &e.repository))
@@ -480,9 +481,7 @@ pub fn timeline(h: &mut Html, snap: &Snapshot, repository: Option<&str>) {
         h.raw("<span class=\"commit\">");
         h.link(url.as_deref(), short);
         if let Some(merge) = &e.merge {
-            h.raw(" (merged in ")
-                .text(merge.get(..12).unwrap_or(merge))
-                .raw(")");
+            h.raw(" (merged in ").text(short_commit(merge)).raw(")");
         }
         h.raw("</span></li>\n");
     }

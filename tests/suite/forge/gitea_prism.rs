@@ -26,9 +26,10 @@ fn forgejo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gitea/forgejo.baton.json")
 }
 
-/// A reply the descriptions do not list, though Gitea and Forgejo send it: a merge scheduled
-/// for when checks succeed answers 201 (routers/api/v1/repo/pull.go, MergePullRequest:
-/// `ctx.Status(http.StatusCreated)`), while the swagger comment lists 200, 404, 405, 409, 423.
+/// A reply the descriptions do not list, though Gitea sends it: a merge scheduled for when
+/// checks succeed answers 201 (go-gitea/gitea routers/api/v1/repo/pull.go at 000762f8,
+/// MergePullRequest: `ctx.Status(http.StatusCreated)`), while the swagger comment lists 200,
+/// 404, 405, 409, 423.
 const SCHEDULED_MERGE_201: &str = "Unable to match the returned status code with those defined in the document: 200,404,405,409,423";
 
 fn new_pr(to: &str) -> NewPullRequest {
@@ -54,6 +55,8 @@ async fn every_call_passes(description: &Path) {
     );
     config.reviewers.push("nobody".into());
     let forge = Forge::from_config(&config).unwrap();
+    // Baton's labels come after 60 others: past the first page a server answers (50 at most).
+    fake.add_labels_before(60);
 
     assert!(
         forge
@@ -136,9 +139,9 @@ async fn every_call_passes(description: &Path) {
     );
     assert!(fake.pulls()[0].merged);
 
-    // user, list, open, labels, label, alice, nobody (refused), update, list, open (refused),
-    // status, statuses, merge (scheduled), read, cancel, merge, read.
-    let calls = 17;
+    // user, list, open, labels (two pages), label, alice, nobody (refused), update, list,
+    // open (refused), status, statuses, merge (scheduled), read, cancel, merge, read.
+    let calls = 18;
     let log = prism.settled_log(calls);
     assert_eq!(log.matches("Request received").count(), calls, "{log}");
     assert_eq!(fake.requests().len(), calls);
