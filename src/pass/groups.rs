@@ -3,9 +3,9 @@
 //! Otherwise none of them moves and each would-be mover waits with the reason, which names the
 //! member at fault. A rollback is not held: it moves its own image at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::markers::Scan;
+use crate::markers::{Marker, Scan};
 use crate::promotion::group::{self, Standing};
 
 use super::gates::Targets;
@@ -23,10 +23,24 @@ pub(super) fn hold_groups(
     targets: &mut Targets,
 ) -> bool {
     let mut held = false;
+    // The environment's markers by image, read once.
+    let mut by_image: BTreeMap<&str, Vec<&Marker>> = BTreeMap::new();
+    for marker in scan.files.iter().flat_map(|f| &f.markers) {
+        if let Some(policy) = cx.config.policies.get(&marker.policy) {
+            by_image
+                .entry(policy.image.as_str())
+                .or_default()
+                .push(marker);
+        }
+    }
     for (group_name, group) in &cx.config.groups {
         let mut members: Vec<(String, Standing, Vec<String>)> = Vec::new();
         for image in &group.images {
-            if let Some((standing, policies)) = standing(cx, scan, changed, targets, image) {
+            let markers = by_image
+                .get(image.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            if let Some((standing, policies)) = standing(markers, changed, targets, image) {
                 members.push((image.clone(), standing, policies));
             }
         }
@@ -62,21 +76,15 @@ pub(super) fn hold_groups(
     held
 }
 
-/// How `image` stands in this environment, with its policies that have markers here; `None`
-/// when it has no marker here (or is being rolled back, which no group holds).
+/// How `image` stands in this environment (`markers`, its markers here), with its policies
+/// that have markers here; `None` when it has no marker here (or is being rolled back, which
+/// no group holds).
 fn standing(
-    cx: &Context<'_>,
-    scan: &Scan,
+    markers: &[&Marker],
     changed: &BTreeSet<String>,
     targets: &Targets,
     image: &str,
 ) -> Option<(Standing, Vec<String>)> {
-    let markers: Vec<&crate::markers::Marker> = scan
-        .files
-        .iter()
-        .flat_map(|f| &f.markers)
-        .filter(|m| cx.config.policies.get(&m.policy).map(|p| p.image.as_str()) == Some(image))
-        .collect();
     let first = markers.first()?;
     let mut policies: Vec<String> = markers
         .iter()
