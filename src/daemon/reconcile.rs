@@ -84,7 +84,7 @@ pub async fn run(
             match opened {
                 Ok(ws) => {
                     let head = ws.head().ok().map(|id| id.to_string());
-                    tracing::info!(repository = name, remote = %key.remote.display_url(), branch = %key.remote.branch, push_branch = key.remote.push_branch.as_deref().unwrap_or("-"), dir = %ws.work_tree().display(), "workspace ready");
+                    tracing::info!(repository = name, remote = %key.remote.display_url(), branch = %key.remote.branch, push_branch = key.remote.push_branch.as_deref().unwrap_or("-"), dir = %ws.git_dir().display(), "workspace ready");
                     shared.synced(name, head);
                     if workspace.is_none() {
                         shared.set_ready(name);

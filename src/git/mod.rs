@@ -1,12 +1,13 @@
-//! The Git layer: a clone kept in the state directory, commits built in-process with gix from
-//! edited files, pushes and fetches through the system `git` in a controlled environment.
+//! The Git layer: a bare clone kept in the state directory, files read from its trees, commits
+//! built in-process with gix from edited bytes, pushes and fetches through the system `git` in
+//! a controlled environment.
 //!
 //! Network operations (clone, fetch, push, ls-remote) run the `git` binary so that fetch and push
 //! share one transport and one credential path: ssh with a configured key and known_hosts, or
 //! HTTPS with a token handed over by an askpass helper (never in a URL, argv or log). Everything
-//! local (opening and checking the clone, trees, commits, history) uses gix; resetting the work
-//! tree after a fetch uses `git checkout --force` and `git clean`, which handle every file mode
-//! and attribute the way users expect.
+//! local (opening and checking the clone, reading trees, writing blobs, trees and commits,
+//! history) uses gix. There is no work tree and no index: nothing is checked out, cleaned or
+//! staged, so a pass costs in proportion to the environments' files, not the repository.
 
 pub mod command;
 mod commit;
@@ -33,7 +34,7 @@ pub use notes::{NOTES_REF, NoteAuthor};
 pub use push::PushOutcome;
 pub use sign::{Signing, SigningFormat};
 pub use snapshot::Snapshot;
-pub use tree::TreeReader;
+pub use tree::{BlobData, TreeFile, TreePathError, TreeReader, blob_id};
 pub use workspace::Workspace;
 
 /// The object id type used throughout (a SHA-1 today).
@@ -156,7 +157,7 @@ pub enum GitError {
         /// Why.
         source: std::io::Error,
     },
-    /// A path given to `commit` is not a plain relative path inside the work tree.
+    /// A path given to `commit_contents` is not a plain file path inside the repository.
     #[error("path {path} cannot be committed: {reason}")]
     BadPath {
         /// The path as given.
@@ -226,6 +227,16 @@ impl GitError {
             action: action.into(),
             detail: err.to_string(),
         }
+    }
+
+    /// [`GitError::repo`] for an error with causes (gix's): the detail is the whole chain,
+    /// so that the words of the I/O error underneath (a full disk) are in it.
+    pub(crate) fn repo_chain(
+        dir: &std::path::Path,
+        action: impl Into<String>,
+        err: &(dyn std::error::Error + 'static),
+    ) -> Self {
+        Self::repo(dir, action, crate::common::text::error_chain(err))
     }
 }
 

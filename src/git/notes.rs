@@ -33,7 +33,7 @@ pub struct NoteAuthor<'a> {
 impl Workspace {
     /// A local git command with `author` as author and committer of the notes commits.
     fn notes_command(&self, what: &str, author: NoteAuthor<'_>) -> super::GitCommand {
-        let mut cmd = self.environment().local(what, self.work_tree());
+        let mut cmd = self.environment().local(what, self.git_dir());
         for (key, value) in [
             ("GIT_AUTHOR_NAME", author.name),
             ("GIT_AUTHOR_EMAIL", author.email),
@@ -49,7 +49,7 @@ impl Workspace {
     /// kept, sorted, duplicates dropped). A remote without notes is no error.
     pub async fn fetch_notes(&self, author: NoteAuthor<'_>) -> Result<(), GitError> {
         let mut fetch = self.environment().network("fetch")?;
-        fetch.current_dir(self.work_tree()).args([
+        fetch.current_dir(self.git_dir()).args([
             "fetch",
             "--quiet",
             "--no-tags",
@@ -65,7 +65,7 @@ impl Workspace {
         }
         if self.local_ref(NOTES_REF)?.is_none() {
             self.environment()
-                .local("update-ref", self.work_tree())
+                .local("update-ref", self.git_dir())
                 .args(["update-ref", NOTES_REF, FETCHED_REF])
                 .run()
                 .await?;
@@ -89,7 +89,7 @@ impl Workspace {
         let repo = self.open_repo()?;
         Ok(repo
             .try_find_reference(name)
-            .map_err(|e| GitError::repo(self.work_tree(), format!("reading {name}"), e))?
+            .map_err(|e| GitError::repo(self.git_dir(), format!("reading {name}"), e))?
             .and_then(|mut r| r.peel_to_id().ok())
             .map(|id| id.detach()))
     }
@@ -102,7 +102,7 @@ impl Workspace {
         }
         let out = self
             .environment()
-            .local("notes list", self.work_tree())
+            .local("notes list", self.git_dir())
             .args(["notes", &format!("--ref={NOTES_REF}"), "list"])
             .run()
             .await?;
@@ -161,7 +161,7 @@ impl Workspace {
         }
         for attempt in 1..=PUSH_ATTEMPTS {
             let mut push = self.environment().network("push")?;
-            push.current_dir(self.work_tree()).args([
+            push.current_dir(self.git_dir()).args([
                 "push",
                 "--porcelain",
                 "--no-verify",

@@ -1,5 +1,5 @@
-//! Pushing a commit with the system `git`: never a forced push to the target branch, a lease
-//! for the branches Baton owns, and a rejected or raced push told apart from a refusal.
+//! Pushing a commit with the system `git`: never a forced push to the target branch, a
+//! lease for the branches Baton owns, and a rejected or raced push told apart from a refusal.
 
 use gix::ObjectId;
 
@@ -68,7 +68,7 @@ impl Workspace {
         }
         let dest = format!("refs/heads/{branch}");
         let mut cmd = self.environment().network("push")?;
-        cmd.current_dir(self.work_tree())
+        cmd.current_dir(self.git_dir())
             .args(["push", "--porcelain", "--no-verify"]);
         // Where the branch was before a forced push: if it is still there after a refusal,
         // nothing moved and the refusal is real (a hook), not a race.
@@ -138,9 +138,9 @@ impl Workspace {
             leased
         } else {
             match self.open_repo().and_then(|repo| {
-                let found = repo.find_commit(commit).map_err(|e| {
-                    GitError::repo(self.work_tree(), "reading the pushed commit", e)
-                })?;
+                let found = repo
+                    .find_commit(commit)
+                    .map_err(|e| GitError::repo(self.git_dir(), "reading the pushed commit", e))?;
                 Ok(found.parent_ids().next().map(|id| id.detach()))
             }) {
                 Ok(parent) => parent,

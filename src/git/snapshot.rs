@@ -40,7 +40,7 @@ impl Workspace {
         wanted: &dyn Fn(&Path) -> bool,
         max_size: u64,
     ) -> Result<Snapshot, GitError> {
-        let dir = self.work_tree();
+        let dir = self.git_dir();
         let err = |action: String, e: &dyn std::fmt::Display| GitError::repo(dir, action, e);
         let repo = gix::open_opts(dir, gix::open::Options::isolated())
             .map_err(|e| err("opening the clone".into(), &e))?;

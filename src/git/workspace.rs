@@ -1,6 +1,6 @@
-//! The clone in the state directory: cloned on first use, checked and re-cloned when broken,
-//! reset to the remote branch on every sync. Commits are built in `commit.rs`, pushes made in
-//! `push.rs`, past files read in `tree.rs`.
+//! The repository in the state directory: a bare clone of the remote branch, fetched into on
+//! every sync, committed to in-process and pushed by `git push`. No work tree and no index:
+//! files are read from trees and written as blobs (see `tree.rs` and `commit.rs`).
 //!
 //! One `Workspace` per state directory and one user at a time: the caller holds a lock on the
 //! state directory (stale git lock files are removed on sync as if left by a crash).
@@ -14,12 +14,12 @@ use super::GitError;
 use super::command::{GitEnvironment, RemoteSettings, is_valid_branch};
 use super::history::{CommitRecord, HistoryQuery, read_history};
 
-/// A clone of the remote branch kept under `STATE_DIR/git/checkout`.
+/// A bare clone of the remote branch kept under `STATE_DIR/git/repo.git`.
 #[derive(Debug, Clone)]
 pub struct Workspace {
     env: GitEnvironment,
     root: PathBuf,
-    checkout: PathBuf,
+    repo: PathBuf,
 }
 
 /// Whether `url` names a local path rather than a URL or an scp-like `host:path`.
@@ -35,10 +35,12 @@ fn is_plain_path(url: &str) -> bool {
 }
 
 impl Workspace {
-    /// Opens the clone under `state_dir`, cloning the remote first when there is none. A clone
-    /// that gix cannot open, whose HEAD, commit or trees are unreadable, or whose remote URL
-    /// differs from `settings.url`, is moved to `checkout.broken` (replacing an older one) and
-    /// cloned again; the reason is logged.
+    /// Opens the repository under `state_dir`, cloning the remote first when there is none.
+    /// A state directory holding the checkout of older versions (`git/checkout`) is turned
+    /// into the bare repository, keeping its objects, refs and reflogs. A repository that gix
+    /// cannot open, whose HEAD, commit or trees are unreadable, or whose remote URL differs
+    /// from `settings.url`, is moved to `repo.broken` (replacing an older one) and cloned
+    /// again; the reason is logged.
     pub async fn open_or_clone(
         state_dir: &Path,
         settings: &RemoteSettings,
@@ -61,19 +63,24 @@ impl Workspace {
             source,
         })?;
         let ws = Workspace {
-            checkout: root.join("checkout"),
+            repo: root.join("repo.git"),
             root,
             env,
         };
+        remove_dir_if_exists(&ws.root.join("repo.tmp"))?;
+        // What an interrupted clone of older versions left.
         remove_dir_if_exists(&ws.root.join("checkout.tmp"))?;
-        if ws.checkout.exists() {
+        if !ws.repo.exists() && ws.root.join("checkout").exists() {
+            ws.migrate_checkout().await?;
+        }
+        if ws.repo.exists() {
             match ws.check_health().await {
                 Ok(()) => {
-                    tracing::debug!(dir = %ws.checkout.display(), "opened existing clone");
+                    tracing::debug!(dir = %ws.repo.display(), "opened existing repository");
                     return Ok(ws);
                 }
                 Err(reason) => {
-                    tracing::warn!(dir = %ws.checkout.display(), %reason, "clone unusable, cloning again");
+                    tracing::warn!(dir = %ws.repo.display(), %reason, "repository unusable, cloning again");
                     ws.move_aside()?;
                 }
             }
@@ -82,9 +89,9 @@ impl Workspace {
         Ok(ws)
     }
 
-    /// The work tree, where edits are made before [`Workspace::commit`].
-    pub fn work_tree(&self) -> &Path {
-        &self.checkout
+    /// The bare repository (what `git -C` needs to look inside).
+    pub fn git_dir(&self) -> &Path {
+        &self.repo
     }
 
     /// The remote settings in use (paths made absolute).
@@ -98,20 +105,20 @@ impl Workspace {
     }
 
     pub(super) fn open_repo(&self) -> Result<gix::Repository, GitError> {
-        gix::open_opts(&self.checkout, gix::open::Options::isolated())
-            .map_err(|e| GitError::repo(&self.checkout, "opening the clone", e))
+        gix::open_opts(&self.repo, gix::open::Options::isolated())
+            .map_err(|e| GitError::repo(&self.repo, "opening the repository", e))
     }
 
-    /// The commit HEAD points at.
+    /// The commit HEAD points at: the remote head after a sync, then each commit made on it.
     pub fn head(&self) -> Result<ObjectId, GitError> {
         let repo = self.open_repo()?;
         repo.head_id()
             .map(|id| id.detach())
-            .map_err(|e| GitError::repo(&self.checkout, "reading HEAD", e))
+            .map_err(|e| GitError::repo(&self.repo, "reading HEAD", e))
     }
 
     async fn check_health(&self) -> Result<(), String> {
-        let dir = self.checkout.clone();
+        let dir = self.repo.clone();
         let url = self.settings().url.clone();
         let shown = self.settings().display_url();
         tokio::task::spawn_blocking(move || health(&dir, &url, &shown))
@@ -120,22 +127,77 @@ impl Workspace {
     }
 
     fn move_aside(&self) -> Result<(), GitError> {
-        let aside = self.root.join("checkout.broken");
+        let aside = self.root.join("repo.broken");
         remove_dir_if_exists(&aside)?;
-        std::fs::rename(&self.checkout, &aside).map_err(|source| GitError::Io {
-            action: "cannot move broken clone aside",
-            path: self.checkout.clone(),
+        std::fs::rename(&self.repo, &aside).map_err(|source| GitError::Io {
+            action: "cannot move broken repository aside",
+            path: self.repo.clone(),
             source,
         })
     }
 
+    /// Turns the checkout older versions kept (`git/checkout`) into `git/repo.git`: its
+    /// `.git` becomes the bare repository, with every object, ref and reflog. The files of
+    /// the work tree are removed when they are exactly HEAD's; otherwise the work tree is kept
+    /// as `git/checkout.old` for a person to look at. Logged either way.
+    async fn migrate_checkout(&self) -> Result<(), GitError> {
+        let checkout = self.root.join("checkout");
+        let dot_git = checkout.join(".git");
+        if !dot_git.is_dir() {
+            tracing::warn!(dir = %checkout.display(), "the checkout of an older version has no .git directory: cloning anew and leaving it where it is");
+            return Ok(());
+        }
+        // Whether a person changed anything there (Baton's own edits are all committed).
+        let status = self
+            .env
+            .local("status", &checkout)
+            .args([
+                "status",
+                "--porcelain",
+                "--untracked-files=all",
+                "--ignored",
+            ])
+            .output()
+            .await;
+        let changed = match &status {
+            Ok(out) if out.success => !out.stdout.trim().is_empty(),
+            _ => true,
+        };
+        self.env
+            .local("config", &dot_git)
+            .args(["config", "--file", "config", "core.bare", "true"])
+            .run()
+            .await?;
+        std::fs::rename(&dot_git, &self.repo).map_err(|source| GitError::Io {
+            action: "cannot move the checkout's repository to",
+            path: self.repo.clone(),
+            source,
+        })?;
+        let _ = std::fs::remove_file(self.repo.join("index"));
+        if changed {
+            let old = self.root.join("checkout.old");
+            remove_dir_if_exists(&old)?;
+            std::fs::rename(&checkout, &old).map_err(|source| GitError::Io {
+                action: "cannot move the old work tree to",
+                path: old.clone(),
+                source,
+            })?;
+            tracing::warn!(repository = %self.repo.display(), kept = %old.display(), "moved the clone of an older version to a bare repository; its work tree had files that differ from HEAD and is kept for you to look at (Baton no longer uses it; remove it when done)");
+        } else {
+            remove_dir_if_exists(&checkout)?;
+            tracing::info!(repository = %self.repo.display(), "moved the clone of an older version to a bare repository, with every commit and ref; its work tree held only HEAD's files and was removed");
+        }
+        Ok(())
+    }
+
     async fn clone_fresh(&self) -> Result<(), GitError> {
-        let tmp = self.root.join("checkout.tmp");
+        let tmp = self.root.join("repo.tmp");
         let settings = self.settings();
         tracing::info!(remote = %settings.display_url(), branch = %settings.branch, "cloning");
         let mut cmd = self.env.network("clone")?;
         cmd.current_dir(&self.root).args([
             "clone",
+            "--bare",
             "--quiet",
             "--no-tags",
             "--single-branch",
@@ -143,6 +205,9 @@ impl Workspace {
             "gc.autoDetach=false",
             "-c",
             "maintenance.autoDetach=false",
+            // Bare repositories keep no reflog by default: dropped local commits stay findable.
+            "-c",
+            "core.logAllRefUpdates=true",
             "--branch",
             &settings.branch,
             "--",
@@ -158,34 +223,31 @@ impl Workspace {
             }
             return Err(self.no_space(e, "cloning"));
         }
-        std::fs::rename(&tmp, &self.checkout).map_err(|source| GitError::Io {
+        std::fs::rename(&tmp, &self.repo).map_err(|source| GitError::Io {
             action: "cannot move new clone into place",
-            path: self.checkout.clone(),
+            path: self.repo.clone(),
             source,
         })?;
         // git creates the clone with the umask's mode; the fleet's content stays private.
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.checkout, std::fs::Permissions::from_mode(0o700))
-                .map_err(|source| GitError::Io {
+            std::fs::set_permissions(&self.repo, std::fs::Permissions::from_mode(0o700)).map_err(
+                |source| GitError::Io {
                     action: "cannot make the clone private",
-                    path: self.checkout.clone(),
+                    path: self.repo.clone(),
                     source,
-                })?;
+                },
+            )?;
         }
         if let Err(reason) = self.check_health().await {
-            return Err(GitError::repo(
-                &self.checkout,
-                "checking the new clone",
-                reason,
-            ));
+            return Err(GitError::repo(&self.repo, "checking the new clone", reason));
         }
         Ok(())
     }
 
     /// Removes lock files a crashed git or Baton left behind.
     fn remove_stale_locks(&self) {
-        let git = self.checkout.join(".git");
+        let git = &self.repo;
         let branch = &self.settings().branch;
         let candidates = [
             git.join("index.lock"),
@@ -227,7 +289,7 @@ impl Workspace {
             let repo = self.open_repo()?;
             if repo
                 .try_find_reference(push.as_str())
-                .map_err(|e| GitError::repo(&self.checkout, format!("reading {push}"), e))?
+                .map_err(|e| GitError::repo(&self.repo, format!("reading {push}"), e))?
                 .is_some()
             {
                 return Ok(push);
@@ -236,11 +298,10 @@ impl Workspace {
         Ok(self.tracking_ref())
     }
 
-    /// Fetches the branch (and the push branch, when one is configured and exists) and makes
-    /// the work tree exactly the remote head passes build on: the push branch while it
-    /// exists, else the branch. Local commits and changes are dropped (they stay in the
-    /// reflog), untracked and ignored files are removed, so nothing half-written by a crash is
-    /// ever committed. A clone whose checkout fails is cloned again. Returns that remote head.
+    /// Fetches the branch (and the push branch, when one is configured and exists) and points
+    /// HEAD's branch at the remote head passes build on: the push branch while it exists,
+    /// else the branch. Local commits are dropped (they stay in the reflog). A repository
+    /// whose fetched head cannot be read is cloned again. Returns that remote head.
     pub async fn sync(&self) -> Result<ObjectId, GitError> {
         self.remove_stale_locks();
         let branch = self.settings().branch.clone();
@@ -255,7 +316,7 @@ impl Workspace {
             } else {
                 // Merged and deleted (or never pushed): the next commit starts from the branch.
                 self.env
-                    .local("update-ref", &self.checkout)
+                    .local("update-ref", &self.repo)
                     .args(["update-ref", "-d", &push_tracking])
                     .run()
                     .await?;
@@ -270,34 +331,28 @@ impl Workspace {
             return Err(e);
         }
         let base = self.base_ref()?;
-        if let Err(e) = self.reset_to(&base).await {
-            // A full disk is no reason to throw the clone away: a new one would not fit either.
-            if e.is_no_space() {
-                return Err(self.no_space(e, "checking out the remote head"));
-            }
-            tracing::warn!(dir = %self.checkout.display(), error = %e, "resetting the clone failed, cloning again");
-            self.move_aside()?;
-            self.clone_fresh().await?;
-            if base != tracking {
-                // The fresh clone has only the branch: fetch the push branch again.
+        let id = match self.reset_to(&base).await {
+            Ok(id) => id,
+            Err(e) => {
+                if e.is_no_space() {
+                    return Err(self.no_space(e, "moving to the remote head"));
+                }
+                tracing::warn!(dir = %self.repo.display(), error = %e, "the fetched head is unreadable, cloning again");
+                self.move_aside()?;
+                self.clone_fresh().await?;
                 self.fetch(&refspecs).await?;
-                self.reset_to(&base).await?;
+                self.reset_to(&base).await?
             }
-        }
-        let repo = self.open_repo()?;
-        let id = repo
-            .find_reference(base.as_str())
-            .and_then(|mut r| r.peel_to_id())
-            .map_err(|e| GitError::repo(&self.checkout, format!("reading {base}"), e))?;
+        };
         tracing::debug!(head = %id, base = %base, "synced with remote");
-        Ok(id.detach())
+        Ok(id)
     }
 
     /// Fetches `refspecs` from the remote, without tags.
     async fn fetch(&self, refspecs: &[String]) -> Result<(), GitError> {
         let mut fetch = self.env.network("fetch")?;
         fetch
-            .current_dir(&self.checkout)
+            .current_dir(&self.repo)
             .args(["fetch", "--quiet", "--no-tags", "origin"])
             .args(refspecs);
         fetch
@@ -307,28 +362,56 @@ impl Workspace {
             .map_err(|e| self.no_space(e, "fetching"))
     }
 
-    async fn reset_to(&self, rev: &str) -> Result<(), GitError> {
-        let branch = &self.settings().branch;
-        self.env
-            .local("checkout", &self.checkout)
-            .args([
-                "checkout",
-                "--quiet",
-                "--force",
-                "--no-track",
-                "-B",
-                branch,
-                rev,
-                "--",
-            ])
-            .run()
-            .await?;
-        self.env
-            .local("clean", &self.checkout)
-            .args(["clean", "-ffdxq"])
-            .run()
-            .await?;
-        Ok(())
+    /// Points HEAD at `refs/heads/BRANCH` and that branch at what `rev` names, after checking
+    /// that its commit and root tree can be read. Returns the commit.
+    async fn reset_to(&self, rev: &str) -> Result<ObjectId, GitError> {
+        let head_ref = format!("refs/heads/{}", self.settings().branch);
+        let (id, current) = {
+            let repo = self.open_repo()?;
+            let id = repo
+                .find_reference(rev)
+                .and_then(|mut r| r.peel_to_id())
+                .map_err(|e| GitError::repo(&self.repo, format!("reading {rev}"), e))?
+                .detach();
+            repo.find_commit(id)
+                .and_then(|c| c.tree())
+                .map_err(|e| GitError::repo(&self.repo, format!("reading the tree of {rev}"), e))?;
+            let current = repo
+                .head_name()
+                .map_err(|e| GitError::repo(&self.repo, "reading HEAD", e))?
+                .map(|n| n.as_bstr().to_string());
+            (id, current)
+        };
+        if current.as_deref() != Some(head_ref.as_str()) {
+            // The branch changed in the configuration (or HEAD was damaged).
+            self.env
+                .local("symbolic-ref", &self.repo)
+                .args(["symbolic-ref", "HEAD", &head_ref])
+                .run()
+                .await?;
+        }
+        let repo = gix::open_opts(
+            &self.repo,
+            gix::open::Options::isolated()
+                .config_overrides(["committer.name=baton", "committer.email=baton@localhost"]),
+        )
+        .map_err(|e| GitError::repo(&self.repo, "opening the repository", e))?;
+        repo.reference(
+            head_ref.as_str(),
+            id,
+            gix::refs::transaction::PreviousValue::Any,
+            format!("baton: reset to {rev}"),
+        )
+        .map_err(|e| GitError::repo_chain(&self.repo, format!("moving {head_ref}"), &e))?;
+        Ok(id)
+    }
+
+    /// Points the local branch back at the remote head fetched by the last
+    /// [`Workspace::sync`], without fetching: drops local commits (a review commit once it is
+    /// pushed to its own branch).
+    pub async fn reset_to_remote(&self) -> Result<(), GitError> {
+        let base = self.base_ref()?;
+        self.reset_to(&base).await.map(|_| ())
     }
 
     /// `err` as [`GitError::NoSpace`] when a full file system caused it, unchanged otherwise.
@@ -374,7 +457,7 @@ impl Workspace {
     pub async fn remote_branch(&self, branch: &str) -> Result<Option<ObjectId>, GitError> {
         let dest = format!("refs/heads/{branch}");
         let mut cmd = self.env.network("ls-remote")?;
-        cmd.current_dir(&self.checkout)
+        cmd.current_dir(&self.repo)
             .args(["ls-remote", "--quiet", "origin", &dest]);
         let out = cmd.run().await?;
         for line in out.stdout.lines() {
@@ -383,7 +466,7 @@ impl Workspace {
             {
                 return ObjectId::from_hex(id.as_bytes())
                     .map(Some)
-                    .map_err(|e| GitError::repo(&self.checkout, "reading ls-remote output", e));
+                    .map_err(|e| GitError::repo(&self.repo, "reading ls-remote output", e));
             }
         }
         Ok(None)
@@ -394,14 +477,6 @@ impl Workspace {
         let repo = self.open_repo()?;
         let tip = self.head()?;
         read_history(&repo, tip, query)
-    }
-
-    /// Makes the work tree and the local branch exactly the remote head fetched by the last
-    /// [`Workspace::sync`], without fetching: drops local commits and edits (a review commit
-    /// once it is pushed to its own branch).
-    pub async fn reset_to_remote(&self) -> Result<(), GitError> {
-        let base = self.base_ref()?;
-        self.reset_to(&base).await
     }
 
     /// Fetches `branch` (a branch Baton owns, such as a review branch) and returns its head
@@ -442,7 +517,7 @@ impl Workspace {
         let base = self.base_ref()?;
         let out = self
             .env
-            .local("merge-base", &self.checkout)
+            .local("merge-base", &self.repo)
             .args(["merge-base", "--is-ancestor", &commit.to_string(), &base])
             .output()
             .await?;
@@ -451,7 +526,7 @@ impl Workspace {
             (true, _) => Ok(true),
             (false, true) => Ok(false),
             (false, false) => Err(GitError::repo(
-                &self.checkout,
+                &self.repo,
                 "checking whether a commit is merged",
                 out.stderr.trim(),
             )),
@@ -464,20 +539,20 @@ impl Workspace {
         let base = self.base_ref()?;
         let out = self
             .env
-            .local("rev-list", &self.checkout)
+            .local("rev-list", &self.repo)
             .args(["rev-list", "--count", &format!("{base}..{commit}")])
             .output()
             .await?;
         if !out.success {
             return Err(GitError::repo(
-                &self.checkout,
+                &self.repo,
                 "counting a branch's own commits",
                 out.stderr.trim(),
             ));
         }
         out.stdout.trim().parse().map_err(|_| {
             GitError::repo(
-                &self.checkout,
+                &self.repo,
                 "counting a branch's own commits",
                 "git rev-list --count printed no number",
             )
@@ -485,12 +560,12 @@ impl Workspace {
     }
 }
 
-/// Checks that a clone is usable; the error says why not.
+/// Checks that a repository is a usable bare clone of `url`; the error says why not.
 fn health(dir: &Path, url: &str, shown_url: &str) -> Result<(), String> {
     let repo = gix::open_opts(dir, gix::open::Options::isolated())
         .map_err(|e| format!("gix cannot open it: {e}"))?;
-    if repo.workdir().is_none() {
-        return Err("it has no work tree".into());
+    if repo.workdir().is_some() {
+        return Err("it is not a bare repository".into());
     }
     let config = repo.config_snapshot();
     let origin = config

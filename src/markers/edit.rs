@@ -1,9 +1,10 @@
 //! Turning policy choices into verified byte edits, and writing them atomically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser};
 
@@ -17,6 +18,7 @@ pub fn plan(scan: &Scan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync))
         problems: scan.problems.clone(),
         ..Plan::default()
     };
+    let texts = missing_texts(scan, resolve);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
@@ -25,11 +27,22 @@ pub fn plan(scan: &Scan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync))
         let handles: Vec<_> = scan
             .files
             .chunks(chunk)
-            .map(|files| {
+            .enumerate()
+            .map(|(n, files)| {
+                let texts = &texts;
                 s.spawn(move || {
                     files
                         .iter()
-                        .map(|f| plan_file(f, resolve))
+                        .enumerate()
+                        .map(|(i, f)| {
+                            let text = match &f.text {
+                                Some(text) => Ok(text),
+                                None => texts
+                                    .get(&(n * chunk + i))
+                                    .map_or(Err(NOT_READ), |t| t.as_ref().map_err(String::as_str)),
+                            };
+                            plan_file(f, text, resolve)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -49,6 +62,48 @@ pub fn plan(scan: &Scan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync))
     plan
 }
 
+/// Why a file scanned without its text cannot be edited when the scan has no text source.
+const NOT_READ: &str = "the file's text was not read";
+
+/// The texts of the files scanned without them whose markers would change, read in one
+/// request from the scan's text source, by index in `scan.files`.
+fn missing_texts(
+    scan: &Scan,
+    resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync),
+) -> HashMap<usize, Result<Arc<str>, String>> {
+    let needed: Vec<usize> = scan
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.text.is_none() && would_change(f, resolve))
+        .map(|(i, _)| i)
+        .collect();
+    let Some(source) = scan.texts.as_ref().filter(|_| !needed.is_empty()) else {
+        return HashMap::new();
+    };
+    let paths: Vec<&Path> = needed
+        .iter()
+        .map(|&i| scan.files[i].path.as_path())
+        .collect();
+    let mut read = source.texts(&paths).into_iter();
+    needed
+        .into_iter()
+        .map(|i| {
+            let text = read.next().unwrap_or_else(|| Err(NOT_READ.to_string()));
+            (i, text)
+        })
+        .collect()
+}
+
+/// Whether any of the file's markers would get a new value (or a problem that needs the
+/// text to be reported the same way as with it).
+fn would_change(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync)) -> bool {
+    file.markers.iter().any(|marker| {
+        marker.hold.is_none()
+            && resolve(marker).is_some_and(|r| matches!(new_value(marker, &r), Ok(Some(_))))
+    })
+}
+
 #[derive(Default)]
 struct FilePlan {
     edit: Option<FileEdit>,
@@ -56,7 +111,11 @@ struct FilePlan {
     problems: Vec<Problem>,
 }
 
-fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync)) -> FilePlan {
+fn plan_file(
+    file: &FileScan,
+    text: Result<&Arc<str>, &str>,
+    resolve: &(dyn Fn(&Marker) -> Option<Resolved> + Sync),
+) -> FilePlan {
     let mut out = FilePlan::default();
     let mut replacements: Vec<(Range<usize>, String)> = Vec::new();
     let mut changes = Vec::new();
@@ -95,7 +154,18 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     if replacements.is_empty() {
         return out;
     }
-    let (after, changes) = match verified_edit(file, &replacements, &changes) {
+    let text = match text {
+        Ok(text) => text,
+        Err(why) => {
+            out.problems.push(Problem {
+                path: file.path.clone(),
+                line: 0,
+                message: format!("cannot read the file: {why}: the file is left unchanged"),
+            });
+            return out;
+        }
+    };
+    let (after, changes) = match verified_edit(file, text, &replacements, &changes) {
         Ok(after) => (after, changes),
         Err(Refusal::File(message)) => {
             out.problems.push(Problem {
@@ -117,6 +187,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
             for (replacement, change) in replacements.iter().zip(&changes) {
                 match verified_edit(
                     file,
+                    text,
                     std::slice::from_ref(replacement),
                     std::slice::from_ref(change),
                 ) {
@@ -132,7 +203,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
             if kept_replacements.is_empty() {
                 return out;
             }
-            match verified_edit(file, &kept_replacements, &kept_changes) {
+            match verified_edit(file, text, &kept_replacements, &kept_changes) {
                 Ok(after) => (after, kept_changes),
                 Err(Refusal::Edit(message) | Refusal::File(message)) => {
                     out.problems.push(Problem {
@@ -147,7 +218,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     };
     out.edit = Some(FileEdit {
         path: file.path.clone(),
-        before: file.text.clone(),
+        before: text.clone(),
         after,
         changes,
     });
@@ -177,18 +248,30 @@ enum Refusal {
 /// Applies `replacements` to the file's text and checks the result with the YAML parser.
 fn verified_edit(
     file: &FileScan,
+    text: &str,
     replacements: &[(Range<usize>, String)],
     changes: &[Change],
 ) -> Result<String, Refusal> {
-    let after = edit_text(&file.text, replacements);
-    if quick_verify(&file.text, &after, replacements, changes) {
+    if let Some(bad) = replacements
+        .iter()
+        .zip(changes)
+        .find(|((range, _), change)| text.get(range.clone()) != Some(change.from.as_str()))
+    {
+        // A span that does not hold the value scanned: the text is not what was scanned.
+        return Err(Refusal::File(format!(
+            "line {} no longer holds {:?} where it was found",
+            bad.1.line, bad.1.from
+        )));
+    }
+    let after = edit_text(text, replacements);
+    if quick_verify(text, &after, replacements, changes) {
         return Ok(after);
     }
     let expected: BTreeMap<usize, (&str, &str)> = changes
         .iter()
         .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
         .collect();
-    verify(&file.path, &file.text, &after, &expected)?;
+    verify(&file.path, text, &after, &expected)?;
     Ok(after)
 }
 
@@ -530,7 +613,7 @@ mod tests {
             files: vec![FileScan {
                 path: PathBuf::from("f.yaml"),
                 markers,
-                text: Arc::from(text),
+                text: Some(Arc::from(text)),
             }],
             problems,
             ..Scan::default()

@@ -2,6 +2,7 @@
 //! Scanning and planning return data; `apply` is the one place that writes files.
 
 mod config;
+mod content;
 mod edit;
 mod form;
 mod parse;
@@ -19,10 +20,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use config::MarkersConfig;
+pub use content::{ContentMarker, ContentProblem, ContentScan, TextSource};
 pub use edit::{ApplyError, apply, edit_text, plan};
 pub use form::{Form, Invalid, Part, Parts};
 pub(crate) use scan::scan_text;
-pub use scan::{ScanError, scan};
+pub use scan::{FileFilter, ScanError, scan};
 
 /// Reads the markers in one file's text, as `scan` does for each file it reads, without
 /// touching the disk. `path` is the name used in markers and problems.
@@ -34,14 +36,14 @@ pub fn scan_str(path: &std::path::Path, text: &str) -> Scan {
         vec![FileScan {
             path: path.to_path_buf(),
             markers,
-            text: Arc::from(text),
+            text: Some(Arc::from(text)),
         }]
     };
     Scan {
         files,
         problems,
-        skipped: Skipped::default(),
         files_read: 1,
+        ..Scan::default()
     }
 }
 
@@ -167,6 +169,8 @@ pub struct Skipped {
     pub binary: usize,
     /// Symbolic links (never followed).
     pub symlinks: usize,
+    /// Submodules (another repository's commit, never entered).
+    pub submodules: usize,
     /// Holding a marker but not valid UTF-8.
     pub not_utf8: usize,
     /// Could not be read.
@@ -176,7 +180,12 @@ pub struct Skipped {
 impl Skipped {
     /// Total files skipped.
     pub fn total(&self) -> usize {
-        self.too_large + self.binary + self.symlinks + self.not_utf8 + self.unreadable
+        self.too_large
+            + self.binary
+            + self.symlinks
+            + self.submodules
+            + self.not_utf8
+            + self.unreadable
     }
 }
 
@@ -186,6 +195,7 @@ impl fmt::Display for Skipped {
             (self.too_large, "too large"),
             (self.binary, "binary"),
             (self.symlinks, "symbolic links"),
+            (self.submodules, "submodules"),
             (self.not_utf8, "not UTF-8"),
             (self.unreadable, "unreadable"),
         ]
@@ -208,8 +218,9 @@ pub struct FileScan {
     pub path: PathBuf,
     /// The markers, in line order.
     pub markers: Vec<Marker>,
-    /// The file's text as read.
-    pub text: Arc<str>,
+    /// The file's text as read; `None` when the scan kept only the markers (the text is
+    /// then read from [`Scan::texts`] when an edit needs it).
+    pub text: Option<Arc<str>>,
 }
 
 /// What a scan found.
@@ -223,6 +234,8 @@ pub struct Scan {
     pub skipped: Skipped,
     /// How many files were read.
     pub files_read: usize,
+    /// Where the texts of files scanned without them are read, when an edit needs them.
+    pub texts: Option<Arc<dyn TextSource>>,
 }
 
 /// One marked value that changes.

@@ -53,7 +53,7 @@ pub enum ScanError {
 }
 
 /// How many leading bytes are checked for NUL to call a file binary.
-const BINARY_PROBE: usize = 8192;
+pub(super) const BINARY_PROBE: usize = 8192;
 
 /// Scans `paths` (relative to `root`; the whole repository when empty) for marker files.
 ///
@@ -154,30 +154,12 @@ pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Sca
                 return WalkState::Continue;
             }
             let outcome = read_file(entry.path(), relative, options.max_file_size);
-            let mut state = lock(state);
-            match outcome {
-                FileOutcome::Skipped(apply) => apply(&mut state.skipped),
-                FileOutcome::Read(found) => {
-                    state.files_read += 1;
-                    if let Some((file, problems)) = found {
-                        state.problems.extend(problems);
-                        if !file.markers.is_empty() {
-                            state.files.push(file);
-                        }
-                    }
-                }
-                FileOutcome::Problem(problem) => {
-                    state.skipped.unreadable += 1;
-                    state.problems.push(problem);
-                }
-            }
+            lock(state).record(outcome);
             WalkState::Continue
         })
     });
     let mut scan = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    scan.files.sort_by(|a, b| a.path.cmp(&b.path));
-    scan.problems
-        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    scan.sort();
     tracing::debug!(files_read = scan.files_read, marker_files = scan.files.len(), problems = scan.problems.len(), skipped = %scan.skipped, "marker scan");
     Ok(scan)
 }
@@ -199,6 +181,55 @@ fn build_globs(globs: &[String]) -> Result<GlobSet, ScanError> {
         glob: globs.join(", "),
         reason: e.kind().to_string(),
     })
+}
+
+/// Which files a scan reads: `*.yaml`, `*.yml`, `Kustomization`, or a configured glob
+/// (matched on the relative path and on the file name).
+#[derive(Debug, Clone)]
+pub struct FileFilter {
+    extra: GlobSet,
+}
+
+impl FileFilter {
+    /// The filter for `extra_globs` (`markers.include`); a glob that does not parse is an error.
+    pub fn new(extra_globs: &[String]) -> Result<FileFilter, ScanError> {
+        Ok(FileFilter {
+            extra: build_globs(extra_globs)?,
+        })
+    }
+
+    /// Whether a file at `relative` (to the repository root) is read for markers.
+    pub fn wants(&self, relative: &Path) -> bool {
+        wanted_file(relative, &self.extra)
+    }
+}
+
+impl Scan {
+    /// Sorts files and problems by path (and line), as [`scan`] returns them.
+    pub fn sort(&mut self) {
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        self.problems
+            .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    }
+
+    fn record(&mut self, outcome: FileOutcome) {
+        match outcome {
+            FileOutcome::Skipped(apply) => apply(&mut self.skipped),
+            FileOutcome::Read(found) => {
+                self.files_read += 1;
+                if let Some((file, problems)) = found {
+                    self.problems.extend(problems);
+                    if !file.markers.is_empty() {
+                        self.files.push(file);
+                    }
+                }
+            }
+            FileOutcome::Problem(problem) => {
+                self.skipped.unreadable += 1;
+                self.problems.push(problem);
+            }
+        }
+    }
 }
 
 /// `*.yaml`, `*.yml`, `Kustomization`, or a configured glob (matched on the relative path
@@ -238,6 +269,11 @@ fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
     if let Err(err) = (&mut file).take(max_size + 1).read_to_end(&mut bytes) {
         return FileOutcome::Problem(unreadable(relative, &err));
     }
+    scan_bytes(relative, bytes, max_size)
+}
+
+/// What one file's bytes hold: skipped (too large, binary, not UTF-8) or its markers.
+fn scan_bytes(relative: &Path, bytes: Vec<u8>, max_size: u64) -> FileOutcome {
     if bytes.len() as u64 > max_size {
         return FileOutcome::Skipped(|s| s.too_large += 1);
     }
@@ -257,7 +293,7 @@ fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
         FileScan {
             path: relative.to_path_buf(),
             markers,
-            text,
+            text: Some(text),
         },
         problems,
     )))
@@ -291,7 +327,7 @@ fn marker_keys(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-fn has_marker_text(bytes: &[u8]) -> bool {
+pub(super) fn has_marker_text(bytes: &[u8]) -> bool {
     marker_keys(bytes).next().is_some()
 }
 

@@ -7,6 +7,7 @@ mod choose;
 mod events;
 mod gates;
 mod judge;
+mod marker_cache;
 mod moves;
 mod progress;
 mod promote;
@@ -15,6 +16,7 @@ mod report;
 mod review;
 pub mod rules;
 mod scan;
+mod tree_scan;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,7 +30,7 @@ use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
 use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
-use crate::markers::{self, Field, Marker, Part, Plan, Resolved, ScanOptions};
+use crate::markers::{self, Field, Marker, Part, Plan, Resolved};
 use crate::promotion;
 use crate::registry::Registries;
 
@@ -880,18 +882,17 @@ struct Prepared {
     plan: Plan,
 }
 
-/// Scans `paths` for markers off the async threads.
+/// Scans `paths` for markers in HEAD's tree, off the async threads: only the trees under
+/// the paths and the files the scan wants are read.
 async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Scan, String> {
-    let root = cx.workspace.work_tree().to_path_buf();
-    let options = ScanOptions {
-        extra_globs: cx.config.markers.include.clone(),
-        max_file_size: cx.config.markers.max_file_size,
-        ..ScanOptions::default()
-    };
-    let mut scan = tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
-        .await
-        .map_err(|e| format!("marker scan stopped: {e}"))?
-        .map_err(|e| e.to_string())?;
+    let workspace = cx.workspace.clone();
+    let globs = cx.config.markers.include.clone();
+    let max_size = cx.config.markers.max_file_size;
+    let mut scan = tokio::task::spawn_blocking(move || {
+        tree_scan::scan_tree(&workspace, &paths, &globs, max_size)
+    })
+    .await
+    .map_err(|e| format!("marker scan stopped: {e}"))??;
     rules::resolve_namespaces(cx.config, &mut scan);
     Ok(scan)
 }
@@ -987,14 +988,17 @@ async fn prepare_environment(
     })
 }
 
-/// The environment's paths that exist in the clone, and those that do not (a marker problem,
-/// not a failure: the other paths still move).
+/// The environment's paths that exist in HEAD's tree, and those that do not (a marker
+/// problem, not a failure: the other paths still move). A path that cannot be looked up is
+/// kept, so that the scan reports why.
 fn split_missing_paths(cx: &Context<'_>, env: &EnvironmentConfig) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let root = cx.workspace.work_tree();
-    env.paths
-        .iter()
-        .cloned()
-        .partition(|path| path.is_absolute() || root.join(path).exists())
+    env.paths.iter().cloned().partition(|path| {
+        path.is_absolute()
+            || path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+            || cx.workspace.has_path(path).unwrap_or(true)
+    })
 }
 
 /// The problem, with "did you mean" when a marker names an unknown policy close to a
@@ -1195,20 +1199,28 @@ async fn commit_and_push(
         message,
         author_name: git.author_name.clone(),
         author_email: git.author_email.clone(),
-        paths_changed: Vec::new(),
         signing: git.signing_key.as_ref().map(|key| Signing {
             key: key.clone(),
             format: git.signing_format,
         }),
     };
     // The commit is built from the planned bytes in memory (each edit already checked to
-    // parse and to differ only at its marked scalars); the workspace then writes the files.
+    // parse and to differ only at its marked scalars); no file is written anywhere.
     let contents: Vec<(PathBuf, Vec<u8>)> = plan
         .edits
         .iter()
         .map(|e| (e.path.clone(), e.after.clone().into_bytes()))
         .collect();
     let files = contents.len();
+    // Only saves work: the next pass finds what this commit writes already scanned.
+    let workspace = cx.workspace.clone();
+    let max_size = cx.config.markers.max_file_size;
+    let contents = tokio::task::spawn_blocking(move || {
+        tree_scan::remember_written(&workspace, &contents, max_size);
+        contents
+    })
+    .await
+    .map_err(|e| format!("cannot commit: {e}"))?;
     let commit = match cx.workspace.commit_contents(&request, contents).await {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(None),

@@ -823,7 +823,7 @@ mod local_files_and_replies {
             .await
             .unwrap();
         assert_eq!(mode(&state), 0o700, "state directory");
-        assert_eq!(mode(ws.work_tree()), 0o700, "clone");
+        assert_eq!(mode(ws.git_dir()), 0o700, "clone");
         assert_eq!(mode(&state.join("git")), 0o700, "git directory");
     }
 

@@ -1,15 +1,15 @@
-//! `Workspace::commit_contents`: commits bytes from memory, then writes them to the work tree
-//! and the index, keeping file modes and refusing paths that are not plain files inside it.
+//! `Workspace::commit_contents`: commits bytes from memory without any work tree, keeping file
+//! modes and refusing paths that are not plain files inside the repository.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::support::git_server::baton_side::{request, settings, staging_move};
-use crate::support::git_server::{APP_PATH, BRANCH, BareRepo, git, write};
+use crate::support::git_server::{APP_PATH, BRANCH, BareRepo, git, git_command, write};
 use baton::git::{GitError, Workspace};
 
 #[tokio::test]
-async fn commits_memory_contents_writes_work_tree_and_index() {
+async fn commits_memory_contents_without_a_work_tree() {
     let repo = BareRepo::seeded();
     // An executable file and a symbolic link in the seed.
     let writer = repo.writer();
@@ -32,7 +32,7 @@ async fn commits_memory_contents_writes_work_tree_and_index() {
         .await
         .unwrap();
     ws.sync().await.unwrap();
-    let req = request(&staging_move("1.0.0", "1.1.0"), &[]);
+    let req = request(&staging_move("1.0.0", "1.1.0"));
     let new_app = "image: ghcr.io/example/app:1.1.0 # {\"$imagepolicy\": \"flux-system:app\"}\n";
     let commit = ws
         .commit_contents(
@@ -46,22 +46,28 @@ async fn commits_memory_contents_writes_work_tree_and_index() {
         .unwrap()
         .expect("a commit");
     assert_eq!(ws.head().unwrap(), commit);
-    let tree = git(ws.work_tree(), &["ls-tree", "-r", "HEAD"]);
+    let tree = git(ws.git_dir(), &["ls-tree", "-r", "HEAD"]);
     assert!(
         tree.lines()
             .any(|l| l.starts_with("100755") && l.ends_with("bin/run.sh")),
         "{tree}"
     );
-    assert_eq!(
-        git(ws.work_tree(), &["show", &format!("HEAD:{APP_PATH}")]),
-        new_app.trim_end()
+    // The link is committed as it was.
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("120000") && l.ends_with("bin/link")),
+        "{tree}"
     );
-    assert_eq!(
-        std::fs::read_to_string(ws.work_tree().join(APP_PATH)).unwrap(),
-        new_app
-    );
-    // Work tree and index agree with the new HEAD.
-    assert_eq!(git(ws.work_tree(), &["status", "--porcelain"]), "");
+    let blob = git_command(
+        ws.git_dir(),
+        &["cat-file", "blob", &format!("HEAD:{APP_PATH}")],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(blob.stdout, new_app.as_bytes());
+    // Nothing was written outside the repository's objects and refs.
+    assert!(!ws.git_dir().join("index").exists());
+    assert!(!ws.git_dir().join(APP_PATH).exists());
 
     // The same contents again: no commit.
     let same = ws
@@ -70,8 +76,15 @@ async fn commits_memory_contents_writes_work_tree_and_index() {
         .unwrap();
     assert_eq!(same, None);
 
-    // A symbolic link, or a path through one, is refused and HEAD stays.
-    for bad in ["bin/link", "bin/link/staging/app.yaml", "../outside.yaml"] {
+    // A symbolic link, or a path through one, a directory, or a path leaving the repository
+    // is refused and HEAD stays.
+    for bad in [
+        "bin/link",
+        "bin/link/staging/app.yaml",
+        "../outside.yaml",
+        "bin",
+        "/tmp/x.yaml",
+    ] {
         let err = ws
             .commit_contents(&req, vec![(PathBuf::from(bad), b"x: 1\n".to_vec())])
             .await

@@ -351,7 +351,7 @@ async fn unresponsive_remote_times_out_and_git_is_killed() {
         .unwrap_err();
     assert!(matches!(err, GitError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains(&url), "{err}");
-    assert!(!state.path().join("git/checkout.tmp").exists());
+    assert!(!state.path().join("git/repo.tmp").exists());
     // No git process for that URL survives.
     std::thread::sleep(std::time::Duration::from_millis(200));
     let needle = format!("127.0.0.1:{port}");

@@ -1,10 +1,10 @@
 //! Workspace behaviour against a real bare repository reached by path and file:// URL:
 //! clone, commit, push, no-op commits, concurrent writers, refusing remotes, corrupt clones,
-//! signing and history.
+//! the older layout's checkout migrated, signing and history.
 
 use std::path::PathBuf;
 
-use crate::support::git_server::baton_side::{bump, request, settings, staging_move};
+use crate::support::git_server::baton_side::{app_at, bump, request, settings, staging_move};
 use crate::support::git_server::{APP_PATH, BRANCH, BareRepo, git, git_command, write};
 use baton::git::{
     CommitRequest, GitError, HistoryQuery, PushOutcome, Signing, SigningFormat, Workspace,
@@ -29,9 +29,23 @@ async fn clone_commit_push_over_file_url() {
     assert_eq!(repo.subjects(BRANCH)[0], "staging: app 1.0.0 -> 1.0.1");
     let content = git(&repo.path, &["show", &format!("{BRANCH}:{APP_PATH}")]);
     assert!(content.contains("app:1.0.1"), "{content}");
-    // The other files are untouched and the index agrees with HEAD.
-    let status = git(ws.work_tree(), &["status", "--porcelain"]);
-    assert_eq!(status, "");
+    // The other files are untouched, and nothing was checked out: a bare repository.
+    let changed = git(
+        &repo.path,
+        &[
+            "diff",
+            "--name-only",
+            &format!("{commit}~1"),
+            &commit.to_string(),
+        ],
+    );
+    assert_eq!(changed, APP_PATH);
+    assert_eq!(
+        git(ws.git_dir(), &["rev-parse", "--is-bare-repository"]),
+        "true"
+    );
+    assert!(!ws.git_dir().join("index").exists());
+    assert!(!state.path().join("git/checkout").exists());
     let author = git(&repo.path, &["log", "-1", "--format=%an <%ae>", BRANCH]);
     assert_eq!(author, "baton <baton@example.com>");
 }
@@ -50,13 +64,13 @@ async fn clone_commit_push_over_plain_path() {
     );
     assert_eq!(repo.head(BRANCH), Some(commit.to_string()));
     // Reopening finds the same clone healthy and does not re-clone.
-    let marker = ws.work_tree().join(".git/baton-marker");
+    let marker = ws.git_dir().join("baton-marker");
     std::fs::write(&marker, "x").unwrap();
     let again = Workspace::open_or_clone(state.path(), &settings(&repo.path_url()))
         .await
         .unwrap();
-    assert!(again.work_tree().join(".git/baton-marker").exists());
-    assert!(!state.path().join("git/checkout.broken").exists());
+    assert!(again.git_dir().join("baton-marker").exists());
+    assert!(!state.path().join("git/repo.broken").exists());
 }
 
 #[tokio::test]
@@ -70,12 +84,16 @@ async fn identical_content_makes_no_commit() {
     ws.push(first, BRANCH, false).await.unwrap();
     ws.sync().await.unwrap();
     assert_eq!(bump(&ws, "1.0.0", "1.0.1").await, None);
-    // Naming untouched files changes nothing either.
+    // Writing files with the bytes they already hold changes nothing either.
+    let readme = git(&repo.path, &["show", &format!("{BRANCH}:README.md")]);
     let none = ws
-        .commit(&request(
-            &staging_move("a", "b"),
-            &["README.md", "clusters/staging/other.yaml"],
-        ))
+        .commit_contents(
+            &request(&staging_move("a", "b")),
+            vec![(
+                PathBuf::from("README.md"),
+                format!("{readme}\n").into_bytes(),
+            )],
+        )
         .await
         .unwrap();
     assert_eq!(none, None);
@@ -84,22 +102,21 @@ async fn identical_content_makes_no_commit() {
 }
 
 #[tokio::test]
-async fn removed_and_new_files_are_committed() {
+async fn new_files_are_committed_and_paths_outside_refused() {
     let repo = BareRepo::seeded();
     let state = tempfile::tempdir().unwrap();
     let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
         .await
         .unwrap();
-    std::fs::remove_file(ws.work_tree().join("clusters/staging/other.yaml")).unwrap();
-    write(
-        &ws.work_tree().join("clusters/prod/new.yaml"),
-        "new: true\n",
-    );
+    ws.sync().await.unwrap();
     let id = ws
-        .commit(&request(
-            &staging_move("a", "b"),
-            &["clusters/staging/other.yaml", "clusters/prod/new.yaml"],
-        ))
+        .commit_contents(
+            &request(&staging_move("a", "b")),
+            vec![(
+                PathBuf::from("clusters/prod/new.yaml"),
+                b"new: true\n".to_vec(),
+            )],
+        )
         .await
         .unwrap()
         .unwrap();
@@ -107,13 +124,31 @@ async fn removed_and_new_files_are_committed() {
     let files = git(&repo.path, &["ls-tree", "-r", "--name-only", BRANCH]);
     assert_eq!(
         files.lines().collect::<Vec<_>>(),
-        vec!["README.md", "clusters/prod/new.yaml", APP_PATH]
+        vec![
+            "README.md",
+            "clusters/prod/new.yaml",
+            APP_PATH,
+            "clusters/staging/other.yaml"
+        ]
     );
-    let err = ws
-        .commit(&request(&staging_move("a", "b"), &["../outside"]))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, GitError::BadPath { .. }), "{err}");
+    for bad in [
+        "../outside",
+        "/etc/passwd",
+        ".git/config",
+        "README.md/x",
+        "clusters",
+    ] {
+        let err = ws
+            .commit_contents(
+                &request(&staging_move("a", "b")),
+                vec![(PathBuf::from(bad), b"x\n".to_vec())],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GitError::BadPath { .. }), "{bad}: {err}");
+        assert_eq!(ws.head().unwrap(), id, "{bad}");
+    }
+    assert!(!state.path().join("outside").exists());
 }
 
 #[tokio::test]
@@ -178,27 +213,119 @@ async fn refused_push_names_remote_and_hook_message_and_keeps_commit() {
 }
 
 #[tokio::test]
-async fn sync_drops_untracked_and_half_written_files() {
+async fn sync_drops_local_commits_and_stale_locks() {
     let repo = BareRepo::seeded();
     let state = tempfile::tempdir().unwrap();
     let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
         .await
         .unwrap();
-    let wt = ws.work_tree();
-    write(&wt.join(APP_PATH), "image: ghcr.io/exam");
-    write(&wt.join("clusters/staging/.app.yaml.tmp"), "partial");
-    std::fs::write(wt.join(".git/index.lock"), "").unwrap();
+    let dir = ws.git_dir();
     // A local commit that was never pushed is dropped from the branch (kept in the reflog).
     let local = bump(&ws, "1.0.0", "9.9.9").await.unwrap();
+    // Locks a crash left behind.
+    std::fs::write(dir.join("packed-refs.lock"), "").unwrap();
+    std::fs::write(dir.join(format!("refs/heads/{BRANCH}.lock")), "").unwrap();
     let head = ws.sync().await.unwrap();
     assert_ne!(head, local);
     assert_eq!(Some(head.to_string()), repo.head(BRANCH));
-    assert!(!wt.join("clusters/staging/.app.yaml.tmp").exists());
-    let content = std::fs::read_to_string(wt.join(APP_PATH)).unwrap();
+    assert_eq!(ws.head().unwrap(), head);
+    assert!(!dir.join("packed-refs.lock").exists());
+    let content = git(dir, &["show", &format!("HEAD:{APP_PATH}")]);
     assert!(content.contains("app:1.0.0"), "{content}");
-    assert_eq!(git(wt, &["status", "--porcelain", "--ignored"]), "");
-    let reflog = git(wt, &["reflog", "--format=%H", BRANCH]);
+    let reflog = git(dir, &["reflog", "--format=%H", BRANCH]);
     assert!(reflog.contains(&local.to_string()));
+}
+
+#[tokio::test]
+async fn the_checkout_of_older_versions_becomes_the_bare_repository() {
+    let repo = BareRepo::seeded();
+    let state = tempfile::tempdir().unwrap();
+    // What older versions kept: a clone with a work tree, with a review branch's head fetched
+    // under refs/baton/remote and a local commit in the reflog.
+    let checkout = state.path().join("git/checkout");
+    std::fs::create_dir_all(state.path().join("git")).unwrap();
+    git(
+        &state.path().join("git"),
+        &[
+            "clone",
+            "--quiet",
+            "--single-branch",
+            "--branch",
+            BRANCH,
+            &repo.file_url(),
+            "checkout",
+        ],
+    );
+    let head = git(&checkout, &["rev-parse", "HEAD"]);
+    git(
+        &checkout,
+        &["update-ref", "refs/baton/remote/baton/review", &head],
+    );
+    for (dirty, kept) in [(false, false), (true, true)] {
+        if dirty {
+            // A second state directory whose work tree a person edited by hand.
+            std::fs::rename(
+                state.path().join("git/repo.git"),
+                state.path().join("git/first.git"),
+            )
+            .unwrap();
+            git(
+                &state.path().join("git"),
+                &[
+                    "clone",
+                    "--quiet",
+                    "--single-branch",
+                    "--branch",
+                    BRANCH,
+                    &repo.file_url(),
+                    "checkout",
+                ],
+            );
+            write(&checkout.join("notes.txt"), "a person's notes\n");
+        }
+        let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
+            .await
+            .unwrap();
+        assert_eq!(ws.git_dir(), state.path().join("git/repo.git"));
+        assert_eq!(
+            git(ws.git_dir(), &["rev-parse", "--is-bare-repository"]),
+            "true"
+        );
+        assert!(!checkout.exists());
+        assert!(
+            !state.path().join("git/repo.broken").exists(),
+            "recloned instead of moved"
+        );
+        assert_eq!(state.path().join("git/checkout.old").exists(), kept);
+        if kept {
+            assert_eq!(
+                std::fs::read_to_string(state.path().join("git/checkout.old/notes.txt")).unwrap(),
+                "a person's notes\n"
+            );
+        } else {
+            // Refs fetched by the old layout are still there.
+            assert_eq!(
+                git(
+                    ws.git_dir(),
+                    &["rev-parse", "refs/baton/remote/baton/review"]
+                ),
+                head
+            );
+        }
+        assert_eq!(
+            Some(ws.sync().await.unwrap().to_string()),
+            repo.head(BRANCH)
+        );
+        let to = if dirty { "1.0.4" } else { "1.0.3" };
+        let commit = bump(&ws, "1.0.0", to).await.unwrap();
+        if !dirty {
+            assert_eq!(
+                ws.push(commit, BRANCH, false).await.unwrap(),
+                PushOutcome::Pushed
+            );
+            assert_eq!(repo.head(BRANCH), Some(commit.to_string()));
+        }
+    }
 }
 
 #[tokio::test]
@@ -207,9 +334,9 @@ async fn deleted_head_is_recloned() {
     let state = tempfile::tempdir().unwrap();
     let s = settings(&repo.file_url());
     let ws = Workspace::open_or_clone(state.path(), &s).await.unwrap();
-    std::fs::remove_file(ws.work_tree().join(".git/HEAD")).unwrap();
+    std::fs::remove_file(ws.git_dir().join("HEAD")).unwrap();
     let ws = Workspace::open_or_clone(state.path(), &s).await.unwrap();
-    assert!(state.path().join("git/checkout.broken").exists());
+    assert!(state.path().join("git/repo.broken").exists());
     assert_eq!(Some(ws.head().unwrap().to_string()), repo.head(BRANCH));
     let commit = bump(&ws, "1.0.0", "1.0.2").await.unwrap();
     assert_eq!(
@@ -224,7 +351,7 @@ async fn truncated_objects_are_recloned() {
     let state = tempfile::tempdir().unwrap();
     let s = settings(&repo.file_url());
     let ws = Workspace::open_or_clone(state.path(), &s).await.unwrap();
-    let objects = ws.work_tree().join(".git/objects");
+    let objects = ws.git_dir().join("objects");
     let mut truncated = 0;
     for entry in walk(&objects) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
@@ -243,7 +370,7 @@ async fn truncated_objects_are_recloned() {
     }
     assert!(truncated > 0);
     let ws = Workspace::open_or_clone(state.path(), &s).await.unwrap();
-    assert!(state.path().join("git/checkout.broken").exists());
+    assert!(state.path().join("git/repo.broken").exists());
     assert_eq!(
         Some(ws.sync().await.unwrap().to_string()),
         repo.head(BRANCH)
@@ -277,7 +404,7 @@ async fn changed_remote_url_is_recloned() {
         .await
         .unwrap();
     assert_eq!(ws.head().unwrap().to_string(), marker);
-    assert!(state.path().join("git/checkout.broken").exists());
+    assert!(state.path().join("git/repo.broken").exists());
 }
 
 #[tokio::test]
@@ -334,21 +461,21 @@ async fn ssh_signed_commit_verifies() {
     let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
         .await
         .unwrap();
-    write(
-        &ws.work_tree().join(APP_PATH),
-        "image: ghcr.io/example/app:1.0.1\n",
-    );
     let req = CommitRequest {
         signing: Some(Signing {
             key: key.clone(),
             format: SigningFormat::Ssh,
         }),
-        ..request(&staging_move("1.0.0", "1.0.1"), &[APP_PATH])
+        ..request(&staging_move("1.0.0", "1.0.1"))
     };
-    let id = ws.commit(&req).await.unwrap().unwrap();
+    let id = ws
+        .commit_contents(&req, vec![(PathBuf::from(APP_PATH), app_at("1.0.1"))])
+        .await
+        .unwrap()
+        .unwrap();
     let verify = |commit: &str| {
         git_command(
-            ws.work_tree(),
+            ws.git_dir(),
             &[
                 "-c",
                 "gpg.format=ssh",
@@ -370,7 +497,7 @@ async fn ssh_signed_commit_verifies() {
     );
     assert!(String::from_utf8_lossy(&ok.stderr).contains("Good \"git\" signature"));
     // An unsigned commit does not verify, so the check above can fail.
-    let parent = git(ws.work_tree(), &["rev-parse", "HEAD~1"]);
+    let parent = git(ws.git_dir(), &["rev-parse", "HEAD~1"]);
     assert!(!verify(&parent).status.success());
     // A missing key is a clear error.
     let bad = CommitRequest {
@@ -378,13 +505,12 @@ async fn ssh_signed_commit_verifies() {
             key: keys.path().join("missing"),
             format: SigningFormat::Ssh,
         }),
-        ..request(&staging_move("1.0.1", "1.0.2"), &[APP_PATH])
+        ..request(&staging_move("1.0.1", "1.0.2"))
     };
-    write(
-        &ws.work_tree().join(APP_PATH),
-        "image: ghcr.io/example/app:1.0.2\n",
-    );
-    let err = ws.commit(&bad).await.unwrap_err();
+    let err = ws
+        .commit_contents(&bad, vec![(PathBuf::from(APP_PATH), app_at("1.0.2"))])
+        .await
+        .unwrap_err();
     assert!(matches!(err, GitError::Sign { .. }), "{err}");
     assert!(err.to_string().contains("missing"), "{err}");
 }
@@ -484,11 +610,13 @@ async fn history_reads_trailers_newest_first_and_filters_paths() {
 async fn leftover_partial_clone_is_removed() {
     let repo = BareRepo::seeded();
     let state = tempfile::tempdir().unwrap();
-    // A clone killed half-way leaves its temporary directory behind.
+    // A clone killed half-way leaves its temporary directory behind (older versions' too).
+    write(&state.path().join("git/repo.tmp/HEAD"), "garbage");
     write(&state.path().join("git/checkout.tmp/.git/HEAD"), "garbage");
     let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
         .await
         .unwrap();
+    assert!(!state.path().join("git/repo.tmp").exists());
     assert!(!state.path().join("git/checkout.tmp").exists());
     assert_eq!(Some(ws.head().unwrap().to_string()), repo.head(BRANCH));
 }

@@ -175,16 +175,12 @@ async fn kill_during_the_push_then_a_clean_pass() {
     kill_tree(&mut child);
     assert_eq!(fleet.head(), seeded, "the killed push landed");
 
-    // Leave what a crash in the middle of writing could: a half-written marked file, a stray
-    // temporary file and a stale lock in the clone.
-    let checkout = fleet.checkout();
-    std::fs::write(
-        checkout.join(STAGING_APP),
-        "apiVersion: apps/v1\nkind: Deploy",
-    )
-    .unwrap();
-    std::fs::write(checkout.join("clusters/staging/.app.yaml.tmp"), "half").unwrap();
-    std::fs::write(checkout.join(".git/index.lock"), "").unwrap();
+    // Leave what a crash in the middle of writing could: a half-written object file and
+    // stale locks in the repository.
+    let repo = fleet.state_repo();
+    std::fs::write(repo.join("objects/tmp_obj_half"), "half").unwrap();
+    std::fs::write(repo.join(format!("refs/heads/{BRANCH}.lock")), "").unwrap();
+    std::fs::write(repo.join("HEAD.lock"), "").unwrap();
 
     fleet.remote.clear_pre_receive();
     let run = fleet.baton(&["once"]);
@@ -201,9 +197,9 @@ async fn kill_early_in_the_pass_then_a_clean_pass() {
 
     // Kill while the first clone is being made (or as soon after as the poll sees it).
     let mut child = fleet.command(&["once"], &[]).spawn().unwrap();
-    let tmp = fleet.state_dir().join("git/checkout.tmp");
-    let checkout = fleet.checkout();
-    while !tmp.exists() && !checkout.exists() && child.try_wait().unwrap().is_none() {
+    let tmp = fleet.state_dir().join("git/repo.tmp");
+    let repo = fleet.state_repo();
+    while !tmp.exists() && !repo.exists() && child.try_wait().unwrap().is_none() {
         std::thread::yield_now();
     }
     kill_tree(&mut child);

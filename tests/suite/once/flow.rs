@@ -179,14 +179,14 @@ async fn plan_prints_moves_diff_and_message_writes_nothing_and_exits_2() {
             plan.both()
         );
     }
-    // plan reads with its own clone beside the state directory's, and leaves its work tree
-    // as the remote has it.
-    assert!(!fleet.checkout().exists());
-    let status = crate::support::git_server::git(
-        &fleet.state_dir().join("read-only/git/checkout"),
-        &["status", "--porcelain"],
+    // plan reads with its own clone beside the state directory's, and leaves it at the
+    // remote's head.
+    assert!(!fleet.state_repo().exists());
+    let head = crate::support::git_server::git(
+        &fleet.state_dir().join("read-only/git/repo.git"),
+        &["rev-parse", "HEAD"],
     );
-    assert_eq!(status, "");
+    assert_eq!(head, fleet.head());
 
     // Only one environment.
     let staging = fleet.baton(&["plan", "--env", "staging"]);

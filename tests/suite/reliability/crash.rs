@@ -77,12 +77,10 @@ async fn killed_at_random_points_then_a_pass_converges() {
     assert!(again.stdout.contains("nothing to move"), "{}", again.both());
     many.assert_sound(false);
 
-    // The clone in the state directory is the remote head, with nothing else in it.
-    let checkout = many.state_dir("a").join("git/checkout");
-    assert_eq!(git(&checkout, &["rev-parse", "HEAD"]), many.head());
-    assert_eq!(git(&checkout, &["status", "--porcelain", "--ignored"]), "");
-    assert_eq!(
-        git(&checkout, &["rev-parse", "--abbrev-ref", "HEAD"]),
-        BRANCH
-    );
+    // The repository in the state directory is at the remote head, on the branch.
+    let repo = many.state_dir("a").join("git/repo.git");
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), many.head());
+    assert_eq!(git(&repo, &["rev-parse", "--is-bare-repository"]), "true");
+    assert_eq!(git(&repo, &["rev-parse", "--abbrev-ref", "HEAD"]), BRANCH);
+    git(&repo, &["fsck", "--no-progress", "--connectivity-only"]);
 }

@@ -182,10 +182,12 @@ async fn once_on_a_full_state_directory_fails_clearly_and_the_next_pass_succeeds
     let full = Full::fill(&state, mount.is_some());
     let failed = fleet.baton(&["once"]);
     assert_eq!(failed.code, 1, "{}", failed.both());
+    // The whole pass fails (when the sync cannot write), or each environment does (when the
+    // commit cannot): either way with the reason and what to do.
     let error = failed
         .stderr
         .lines()
-        .find(|l| l.starts_with("error: "))
+        .find(|l| l.starts_with("error: ") || l.trim_start().starts_with("environment staging: "))
         .unwrap_or_else(|| panic!("no error line: {}", failed.both()));
     eprintln!("baton once on a full state directory: {error}");
     if mount.is_some() {
@@ -198,10 +200,10 @@ async fn once_on_a_full_state_directory_fails_clearly_and_the_next_pass_succeeds
         );
         assert!(error.contains("free space there"), "{error}");
         // The clone is kept, not thrown away for a new one that cannot fit either.
-        assert!(fleet.checkout().join(".git").is_dir());
-        assert!(!state.join("git/checkout.broken").exists());
-        // git's words, said once, not twice.
-        assert_eq!(error.matches("failed (exit status").count(), 1, "{error}");
+        assert!(fleet.state_repo().join("objects").is_dir());
+        assert!(!state.join("git/repo.broken").exists());
+        // git's words (when git said any), said once, not twice.
+        assert!(error.matches("failed (exit status").count() <= 1, "{error}");
     } else {
         assert!(error.contains(&state.display().to_string()), "{error}");
         assert!(error.contains("Permission denied"), "{error}");
@@ -247,7 +249,14 @@ async fn the_daemon_survives_a_full_state_directory_and_catches_up() {
 
     let full = Full::fill(&state, mount.is_some());
     fleet.push("team/app", "1.5.0").await;
-    let failed = daemon.wait_event("reconciliation failed: the next one tries again", |_| true);
+    // A commit that cannot be written fails the environment; a sync that cannot, the whole
+    // reconciliation: wait for whichever the full disk caused.
+    let failed = wait_until(PATIENCE, "a failure on the full disk", || {
+        daemon.events().into_iter().find(|e| {
+            e["message"] == "reconciliation failed: the next one tries again"
+                || (e["message"] == "environment failed" && e["environment"] == "staging")
+        })
+    });
     let error = failed["error"].as_str().unwrap_or_default().to_string();
     eprintln!("the daemon on a full state directory: {error}");
     if mount.is_some() {
@@ -332,7 +341,7 @@ async fn a_disk_filling_during_the_push_loses_nothing_and_repeats_nothing() {
     assert_eq!(after.code, 0, "{}", after.both());
     assert_eq!(fleet.head(), pushed, "the move was committed twice");
     assert_eq!(
-        git(&fleet.checkout(), &["rev-parse", "HEAD"]),
+        git(&fleet.state_repo(), &["rev-parse", "HEAD"]),
         pushed,
         "the clone is not the remote's head"
     );
@@ -441,7 +450,7 @@ fn assert_failed_then_recovers(
     assert_eq!(again.code, 0, "{}", again.both());
     assert_eq!(fleet.head(), pushed, "the move was committed twice");
     assert_eq!(
-        git(&fleet.checkout(), &["rev-parse", "HEAD"]),
+        git(&fleet.state_repo(), &["rev-parse", "HEAD"]),
         pushed,
         "the clone is not the remote's head"
     );

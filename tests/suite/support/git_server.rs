@@ -684,7 +684,7 @@ pub mod baton_side {
 
     use baton::git::{CommitMessage, CommitRequest, Move, ObjectId, RemoteSettings, Workspace};
 
-    use super::{APP_PATH, BRANCH, write};
+    use super::{APP_PATH, BRANCH};
 
     /// Settings for `url` on [`BRANCH`] with a short time limit.
     pub fn settings(url: &str) -> RemoteSettings {
@@ -709,27 +709,29 @@ pub mod baton_side {
         }
     }
 
-    /// A commit request for `paths` with `msg`, unsigned.
-    pub fn request(msg: &CommitMessage, paths: &[&str]) -> CommitRequest {
+    /// A commit request with `msg`, unsigned.
+    pub fn request(msg: &CommitMessage) -> CommitRequest {
         CommitRequest {
             message: msg.render(None).unwrap(),
             author_name: "baton".into(),
             author_email: "baton@example.com".into(),
-            paths_changed: paths.iter().map(PathBuf::from).collect(),
             signing: None,
         }
     }
 
-    /// Writes the staging manifest with tag `to` and commits it as a move from `from`.
+    /// The staging manifest holding tag `to`.
+    pub fn app_at(to: &str) -> Vec<u8> {
+        format!("image: ghcr.io/example/app:{to} # {{\"$imagepolicy\": \"flux-system:app\"}}\n")
+            .into_bytes()
+    }
+
+    /// Commits the staging manifest with tag `to` as a move from `from`.
     pub async fn bump(ws: &Workspace, from: &str, to: &str) -> Option<ObjectId> {
-        write(
-            &ws.work_tree().join(APP_PATH),
-            &format!(
-                "image: ghcr.io/example/app:{to} # {{\"$imagepolicy\": \"flux-system:app\"}}\n"
-            ),
-        );
-        ws.commit(&request(&staging_move(from, to), &[APP_PATH]))
-            .await
-            .unwrap()
+        ws.commit_contents(
+            &request(&staging_move(from, to)),
+            vec![(PathBuf::from(APP_PATH), app_at(to))],
+        )
+        .await
+        .unwrap()
     }
 }

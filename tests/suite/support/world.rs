@@ -50,9 +50,9 @@ impl World {
         self.dir.path().join("state")
     }
 
-    /// The clone inside the state directory.
-    pub fn checkout(&self) -> PathBuf {
-        self.state_dir().join("git/checkout")
+    /// The bare repository inside the state directory.
+    pub fn state_repo(&self) -> PathBuf {
+        self.state_dir().join("git/repo.git")
     }
 
     /// The configuration every scenario starts from, for `DIR/baton.toml`: the state

@@ -1,0 +1,210 @@
+//! The marker scan of a pass, read from the fetched tree: blobs already scanned come from the
+//! marker cache by id, the others are read (in parallel) and scanned once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::git::{BlobData, ObjectId, TreeFile, Workspace, blob_id};
+use crate::markers::{self, ContentScan, TextSource};
+
+use super::marker_cache::{self, Entry, MarkerCache};
+
+/// The cache file of `workspace`, beside its repository.
+fn cache_path(workspace: &Workspace) -> PathBuf {
+    workspace.git_dir().with_file_name("marker-cache")
+}
+
+fn lock(cache: &Mutex<MarkerCache>) -> std::sync::MutexGuard<'_, MarkerCache> {
+    cache.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The markers in the files under `paths` in the workspace's HEAD tree (see
+/// [`Workspace::list_files`] for what is refused). Only blobs the cache does not know are
+/// read; the texts of the others are read when an edit needs them.
+pub(super) fn scan_tree(
+    workspace: &Workspace,
+    paths: &[PathBuf],
+    globs: &[String],
+    max_size: u64,
+) -> Result<markers::Scan, String> {
+    let filter = markers::FileFilter::new(globs).map_err(|e| e.to_string())?;
+    let listed = workspace
+        .list_files(paths, &|path| filter.wants(path))
+        .map_err(|e| e.to_string())?;
+    let shared = marker_cache::shared(&cache_path(workspace));
+    let mut scan = markers::Scan::default();
+    let mut unread: HashMap<PathBuf, (ObjectId, ContentScan)> = HashMap::new();
+    let mut misses: Vec<(PathBuf, ObjectId)> = Vec::new();
+    {
+        let mut cache = lock(&shared);
+        for file in listed {
+            let (path, id) = match file {
+                TreeFile::File { path, id } => (path, id),
+                TreeFile::Symlink { .. } => {
+                    scan.skipped.symlinks += 1;
+                    continue;
+                }
+                TreeFile::Submodule { .. } => {
+                    scan.skipped.submodules += 1;
+                    continue;
+                }
+            };
+            match cache.get(&id) {
+                Some(entry) if entry.size > max_size => scan.skipped.too_large += 1,
+                Some(Entry {
+                    scan: Some(content),
+                    ..
+                }) => match scan.add_content(&path, &content, None) {
+                    Ok(()) => {
+                        if matches!(content, ContentScan::Markers { .. }) {
+                            unread.insert(path, (id, content));
+                        }
+                    }
+                    Err(reason) => {
+                        cache.discard(&format!("an entry cannot be read: {reason}"));
+                        misses.push((path, id));
+                    }
+                },
+                _ => misses.push((path, id)),
+            }
+        }
+    }
+    let hits = scan.files_read;
+    type Read = (u64, Option<ContentScan>, Option<Arc<str>>);
+    let found: Mutex<Vec<Option<Read>>> = Mutex::new(vec![None; misses.len()]);
+    let ids: Vec<ObjectId> = misses.iter().map(|(_, id)| *id).collect();
+    workspace
+        .read_blobs(&ids, max_size, &|i, data| {
+            let read = match data {
+                BlobData::TooLarge { size } => (size, None, None),
+                BlobData::Bytes(bytes) => {
+                    let size = bytes.len() as u64;
+                    let (content, text) = ContentScan::of(bytes);
+                    (size, Some(content), text)
+                }
+            };
+            let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(slot) = found.get_mut(i) {
+                *slot = Some(read);
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    {
+        let mut cache = lock(&shared);
+        for ((path, id), read) in misses.into_iter().zip(found) {
+            let Some((size, content, text)) = read else {
+                // read_blobs hands every blob over or fails.
+                scan.skipped.unreadable += 1;
+                continue;
+            };
+            if let Some(content) = &content {
+                scan.add_content(&path, content, text)?;
+            } else {
+                scan.skipped.too_large += 1;
+            }
+            cache.insert(
+                id,
+                Entry {
+                    size,
+                    scan: content,
+                },
+            );
+        }
+        cache.save();
+    }
+    scan.sort();
+    if !unread.is_empty() {
+        scan.texts = Some(Arc::new(BlobTexts {
+            workspace: workspace.clone(),
+            unread,
+            cache: shared,
+            max_size,
+        }));
+    }
+    tracing::debug!(files_read = scan.files_read, from_cache = hits, marker_files = scan.files.len(), problems = scan.problems.len(), skipped = %scan.skipped, "marker scan");
+    Ok(scan)
+}
+
+/// Keeps the scans of files a commit writes, so that the next pass finds them in the cache.
+pub(super) fn remember_written(workspace: &Workspace, files: &[(PathBuf, Vec<u8>)], max_size: u64) {
+    let shared = marker_cache::shared(&cache_path(workspace));
+    let scanned: Vec<(ObjectId, Entry)> = files
+        .iter()
+        .filter(|(_, bytes)| bytes.len() as u64 <= max_size)
+        .filter_map(|(_, bytes)| {
+            let id = blob_id(bytes)?;
+            let (content, _) = ContentScan::of(bytes.clone());
+            Some((
+                id,
+                Entry {
+                    size: bytes.len() as u64,
+                    scan: Some(content),
+                },
+            ))
+        })
+        .collect();
+    let mut cache = lock(&shared);
+    for (id, entry) in scanned {
+        cache.insert(id, entry);
+    }
+    cache.save();
+}
+
+/// The texts of files scanned from the cache, read from their blobs when an edit needs them;
+/// each is scanned again and must hold exactly what the cache said, or the cache is dropped.
+#[derive(Debug)]
+struct BlobTexts {
+    workspace: Workspace,
+    unread: HashMap<PathBuf, (ObjectId, ContentScan)>,
+    cache: Arc<Mutex<MarkerCache>>,
+    max_size: u64,
+}
+
+impl TextSource for BlobTexts {
+    fn texts(&self, paths: &[&Path]) -> Vec<Result<Arc<str>, String>> {
+        let wanted: Vec<Option<&(ObjectId, ContentScan)>> =
+            paths.iter().map(|p| self.unread.get(*p)).collect();
+        let ids: Vec<ObjectId> = wanted.iter().flatten().map(|(id, _)| *id).collect();
+        let read: Mutex<Vec<Option<BlobData>>> = Mutex::new(vec![None; ids.len()]);
+        if let Err(e) = self.workspace.read_blobs(&ids, self.max_size, &|i, data| {
+            let mut read = read.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(slot) = read.get_mut(i) {
+                *slot = Some(data);
+            }
+        }) {
+            return paths.iter().map(|_| Err(e.to_string())).collect();
+        }
+        let mut read = read
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter();
+        let mut disagreed = false;
+        let out = wanted
+            .into_iter()
+            .map(|w| {
+                let Some((_, expected)) = w else {
+                    return Err("the file was not in the scan".to_string());
+                };
+                match read.next().flatten() {
+                    Some(BlobData::Bytes(bytes)) => match ContentScan::of(bytes) {
+                        (content, Some(text)) if content == *expected => Ok(text),
+                        _ => {
+                            disagreed = true;
+                            Err("the marker cache disagreed with the file's content (the cache is discarded: run again)".to_string())
+                        }
+                    },
+                    Some(BlobData::TooLarge { .. }) => {
+                        Err("the file is larger than markers.max_file_size".to_string())
+                    }
+                    None => Err("the file's blob was not read".to_string()),
+                }
+            })
+            .collect();
+        if disagreed {
+            lock(&self.cache).discard("an entry disagreed with its blob's content");
+        }
+        out
+    }
+}
