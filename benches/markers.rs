@@ -7,7 +7,12 @@
 //!
 //! - `BATON_MARKERS_GENERATE=DIR`: write the repository into DIR and exit;
 //! - `BATON_MARKERS_TIME=DIR`: time scan+plan (and, with `BATON_MARKERS_APPLY=1`,
-//!   scan+plan+apply) over DIR once and print the figures as `key=value` lines.
+//!   scan+plan+apply) over DIR once and print the figures as `key=value` lines;
+//! - `BATON_MARKERS_TREE=REMOTE` with `BATON_MARKERS_STATE=DIR`: what a pass does without a
+//!   work tree, timed once: the scan of the fetched tree of the bare repository REMOTE (cloned
+//!   into the state directory DIR first, untimed; the marker cache there is warm when DIR was
+//!   used before), the plan, and the commit of the edited files (blobs, trees and commit
+//!   written into DIR's repository, nothing pushed).
 //!
 //! The generator is deterministic (xorshift64* with a fixed seed): every run sees the same bytes.
 
@@ -248,6 +253,64 @@ fn time_pass(dir: &Path, apply: bool) {
     println!("total_s={:.4}", total.as_secs_f64());
 }
 
+/// One timed pass over the fetched tree (see the module comment); prints `key=value` lines.
+fn time_tree_pass(remote: &Path, state: &Path) {
+    use baton::git::{CommitRequest, RemoteSettings, Workspace};
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => panic!("no runtime: {err}"),
+    };
+    let settings = RemoteSettings::new(remote.to_string_lossy(), "main");
+    let workspace = runtime.block_on(async {
+        let ws = match Workspace::open_or_clone(state, &settings).await {
+            Ok(ws) => ws,
+            Err(err) => panic!("clone failed: {err}"),
+        };
+        if let Err(err) = ws.sync().await {
+            panic!("sync failed: {err}");
+        }
+        ws
+    });
+    let policies = resolver();
+    let resolve = |m: &Marker| policies.get(&m.policy).cloned();
+    let start = Instant::now();
+    let scan = match baton::pass::scan_tree(&workspace, &[], &[], 4 * 1024 * 1024) {
+        Ok(scan) => scan,
+        Err(err) => panic!("scan failed: {err}"),
+    };
+    let scanned = start.elapsed();
+    let plan = markers::plan(&scan, &resolve);
+    let planned = start.elapsed();
+    let contents: Vec<(PathBuf, Vec<u8>)> = plan
+        .edits
+        .iter()
+        .map(|e| (e.path.clone(), e.after.clone().into_bytes()))
+        .collect();
+    let request = CommitRequest {
+        message: "bench: every policy to 1.1.0".to_string(),
+        author_name: "bench".to_string(),
+        author_email: "bench@example.com".to_string(),
+        signing: None,
+    };
+    let commit = runtime.block_on(workspace.commit_contents(&request, contents));
+    if let Err(err) = &commit {
+        panic!("commit failed: {err}");
+    }
+    let total = start.elapsed();
+    let changes: usize = plan.edits.iter().map(|e| e.changes.len()).sum();
+    println!("files_read={}", scan.files_read);
+    println!("edited_files={}", plan.edits.len());
+    println!("changes={changes}");
+    println!("problems={}", plan.problems.len());
+    println!("scan_s={:.4}", scanned.as_secs_f64());
+    println!("plan_s={:.4}", (planned - scanned).as_secs_f64());
+    println!("scan_plan_s={:.4}", planned.as_secs_f64());
+    println!("total_s={:.4}", total.as_secs_f64());
+}
+
 fn criterion_benches(c: &mut Criterion) {
     let dir = match tempfile::tempdir() {
         Ok(dir) => dir,
@@ -289,6 +352,13 @@ fn main() {
         println!("files={files}");
         println!("bytes={bytes}");
         println!("markers={count}");
+        return;
+    }
+    if let (Some(remote), Some(state)) = (
+        std::env::var_os("BATON_MARKERS_TREE"),
+        std::env::var_os("BATON_MARKERS_STATE"),
+    ) {
+        time_tree_pass(Path::new(&remote), Path::new(&state));
         return;
     }
     if let Some(dir) = std::env::var_os("BATON_MARKERS_TIME") {

@@ -223,6 +223,16 @@ impl Workspace {
             }
             return Err(self.no_space(e, "cloning"));
         }
+        // What a clone with a work tree has: `git push` then moves the tracking ref of the
+        // branch it pushed, so the base of the next commit in this pass is that push.
+        let tracking = self.tracking_ref();
+        let spec = format!("+refs/heads/{}:{tracking}", settings.branch);
+        self.env
+            .local("config", &tmp)
+            .args(["config", "remote.origin.fetch", &spec])
+            .run()
+            .await
+            .map_err(|e| self.no_space(e, "cloning"))?;
         std::fs::rename(&tmp, &self.repo).map_err(|source| GitError::Io {
             action: "cannot move new clone into place",
             path: self.repo.clone(),

@@ -47,6 +47,7 @@ pub use report::{
     Selection, Verification, Waiting, waiting_text,
 };
 pub use scan::{ImageScan, policies_of, scan_and_judge, scan_image, scan_images};
+pub use tree_scan::scan_tree;
 pub use verify::{ImageVerification, Rollback, Verified};
 
 /// What a pass should do.

@@ -21,8 +21,9 @@ fn lock(cache: &Mutex<MarkerCache>) -> std::sync::MutexGuard<'_, MarkerCache> {
 
 /// The markers in the files under `paths` in the workspace's HEAD tree (see
 /// [`Workspace::list_files`] for what is refused). Only blobs the cache does not know are
-/// read; the texts of the others are read when an edit needs them.
-pub(super) fn scan_tree(
+/// read; the texts of the others are read when an edit needs them. Public for the markers
+/// benchmark.
+pub fn scan_tree(
     workspace: &Workspace,
     paths: &[PathBuf],
     globs: &[String],
@@ -206,5 +207,153 @@ impl TextSource for BlobTexts {
             lock(&self.cache).discard("an entry disagreed with its blob's content");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::RemoteSettings;
+    use crate::markers::{Marker, Resolved};
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Person")
+            .env("GIT_AUTHOR_EMAIL", "person@example.com")
+            .env("GIT_COMMITTER_NAME", "Person")
+            .env("GIT_COMMITTER_EMAIL", "person@example.com")
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    const MARKED: &str = "kind: Deployment\nspec:\n  image: app:1.0 # {\"$baton\": \"app\"}\n";
+    const HELD: &str = "image: app:1.0 # {\"$baton\": \"app\", \"hold\": \"INC-1\"}\n";
+
+    /// A remote holding three files, and the workspace synced with it.
+    async fn fixture(dir: &Path) -> Workspace {
+        let remote = dir.join("remote.git");
+        let work = dir.join("work");
+        std::fs::create_dir_all(&remote).unwrap();
+        git(
+            &remote,
+            &["init", "--quiet", "--bare", "--initial-branch", "main"],
+        );
+        std::fs::create_dir_all(work.join("env")).unwrap();
+        git(&work, &["init", "--quiet", "--initial-branch", "main"]);
+        std::fs::write(work.join("env/a.yaml"), MARKED).unwrap();
+        std::fs::write(work.join("env/b.yaml"), "plain: 1\n").unwrap();
+        std::fs::write(work.join("env/c.yaml"), HELD).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "--quiet", "-m", "seed"]);
+        git(
+            &work,
+            &["push", "--quiet", remote.to_str().unwrap(), "HEAD:main"],
+        );
+        let settings = RemoteSettings::new(remote.to_string_lossy(), "main");
+        let ws = Workspace::open_or_clone(&dir.join("state"), &settings)
+            .await
+            .unwrap();
+        ws.sync().await.unwrap();
+        ws
+    }
+
+    fn scan(ws: &Workspace) -> markers::Scan {
+        scan_tree(ws, &[PathBuf::from("env")], &[], 1 << 20).unwrap()
+    }
+
+    fn moved(m: &Marker) -> Option<Resolved> {
+        (m.policy == "app").then(|| Resolved {
+            repository: "app".into(),
+            tag: "2.0".into(),
+            digest: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_second_scan_comes_from_the_cache_and_an_edit_reads_its_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = fixture(dir.path()).await;
+        let first = scan(&ws);
+        assert_eq!(first.files_read, 3);
+        assert!(first.files.iter().all(|f| f.text.is_some()));
+        let second = scan(&ws);
+        assert_eq!(second.files_read, 3);
+        assert!(
+            second.files.iter().all(|f| f.text.is_none()),
+            "from the cache"
+        );
+        let markers = |s: &markers::Scan| {
+            s.files
+                .iter()
+                .flat_map(|f| f.markers.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(markers(&first), markers(&second));
+        let plan = markers::plan(&second, &moved);
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        assert_eq!(plan.edits.len(), 1);
+        assert_eq!(&*plan.edits[0].before, MARKED);
+        assert_eq!(plan.edits[0].after, MARKED.replace("app:1.0", "app:2.0"));
+        assert_eq!(plan.held.len(), 1);
+        // Kept on disk for the next process.
+        assert!(cache_path(&ws).exists());
+    }
+
+    #[tokio::test]
+    async fn an_entry_that_disagrees_with_its_blob_is_never_used_for_an_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = fixture(dir.path()).await;
+        scan(&ws);
+        // The entry for a.yaml's blob now says the value sits one byte further on.
+        let id = blob_id(MARKED.as_bytes()).unwrap();
+        let shared = marker_cache::shared(&cache_path(&ws));
+        let (bad, _) = ContentScan::of(MARKED.replace("app:1.0", " app:1.0").into_bytes());
+        lock(&shared).insert(
+            id,
+            Entry {
+                size: MARKED.len() as u64,
+                scan: Some(bad),
+            },
+        );
+        let second = scan(&ws);
+        let plan = markers::plan(&second, &moved);
+        assert!(plan.edits.is_empty(), "{:?}", plan.edits);
+        assert_eq!(plan.problems.len(), 1, "{:?}", plan.problems);
+        assert!(
+            plan.problems[0].message.contains("marker cache disagreed"),
+            "{}",
+            plan.problems[0]
+        );
+        // The cache was dropped: the next scan reads every file and edits as it should.
+        let third = scan(&ws);
+        assert!(third.files.iter().all(|f| f.text.is_some()));
+        let plan = markers::plan(&third, &moved);
+        assert_eq!(plan.edits.len(), 1);
+        assert_eq!(plan.edits[0].after, MARKED.replace("app:1.0", "app:2.0"));
+    }
+
+    #[tokio::test]
+    async fn written_content_is_known_to_the_next_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = fixture(dir.path()).await;
+        let edited = MARKED.replace("app:1.0", "app:2.0").into_bytes();
+        remember_written(
+            &ws,
+            &[(PathBuf::from("env/a.yaml"), edited.clone())],
+            1 << 20,
+        );
+        let shared = marker_cache::shared(&cache_path(&ws));
+        let entry = lock(&shared).get(&blob_id(&edited).unwrap()).unwrap();
+        assert_eq!(entry.scan, Some(ContentScan::of(edited).0));
     }
 }

@@ -270,9 +270,9 @@ async fn a_rejected_push_is_retried_and_a_reload_adds_and_removes_repositories()
     assert!(!metrics.contains("repository=\"payments\""), "{metrics}");
     // Each clone lives in its own directory under the state directory.
     for name in ["fleet", "added"] {
-        let checkout = world
+        let repo = world
             .state_dir()
-            .join(format!("repositories/{name}/git/checkout"));
-        assert!(checkout.join(STAGING).exists(), "{}", checkout.display());
+            .join(format!("repositories/{name}/git/repo.git"));
+        git(&repo, &["cat-file", "-e", &format!("HEAD:{STAGING}")]);
     }
 }
