@@ -149,15 +149,9 @@ pub fn warnings(config: &Config) -> Vec<String> {
     }
     for (host, registry) in &config.registries {
         let section = crate::config::display_path(&["registries".to_string(), host.clone()]);
-        for (key, path) in [
-            ("docker_config", &registry.docker_config),
-            ("password_file", &registry.password_file),
-            ("token_file", &registry.token_file),
-            ("ca_file", &registry.ca_file),
-        ] {
-            if let Some(path) = path {
-                files.push((format!("{section}.{key}"), path));
-            }
+        let ca_file = registry.ca_file.as_deref().map(|path| ("ca_file", path));
+        for (key, path) in registry.auth.files().chain(ca_file) {
+            files.push((format!("{section}.{key}"), path));
         }
     }
     if let Some(forge) = &config.forge {

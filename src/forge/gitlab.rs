@@ -147,8 +147,10 @@ async fn open(forge: &Forge, new: &NewPullRequest) -> Result<PullRequest, ForgeE
         "title": title,
         "description": new.body,
     });
+    // GitLab's description types `labels` as an array of names; its REST documentation
+    // says a comma-separated string. GitLab takes both (CommaSeparatedToArray).
     if !forge.labels.is_empty() {
-        body["labels"] = json!(forge.labels.join(","));
+        body["labels"] = json!(forge.labels);
     }
     let reviewers = reviewer_ids(forge).await;
     if !reviewers.is_empty() {

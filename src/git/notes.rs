@@ -19,7 +19,7 @@ const FETCHED_REF: &str = "refs/notes/baton-origin";
 const PUSH_ATTEMPTS: u32 = 4;
 
 /// Largest note read; a larger one (not Baton's) is skipped.
-const MAX_NOTE: usize = 256 * 1024;
+pub const MAX_NOTE: usize = 256 * 1024;
 
 /// Who writes notes: the commit identity of the notes ref's own commits.
 #[derive(Debug, Clone, Copy)]

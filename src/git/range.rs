@@ -235,4 +235,61 @@ impl RangeReader {
             })
             .collect())
     }
+
+    /// Whether the repository has Baton's notes ref, `refs/notes/baton`.
+    pub fn has_notes(&self) -> bool {
+        self.text(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            super::NOTES_REF,
+        ])
+        .is_ok_and(|id| !id.is_empty())
+    }
+
+    /// The text of the note on `commit` under `refs/notes/baton`; `Ok(None)` without one, or
+    /// when it is larger than [`super::notes::MAX_NOTE`] or not text.
+    pub fn note(&self, commit: &str) -> Result<Option<String>, String> {
+        let notes_ref = format!("--ref={}", super::NOTES_REF);
+        let Ok(blob) = self.text(&["notes", &notes_ref, "list", commit]) else {
+            return Ok(None);
+        };
+        let blob = blob.trim();
+        if blob.is_empty() || !blob.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let size = match self.text(&["cat-file", "-s", blob]) {
+            Ok(size) => size.parse::<usize>().unwrap_or(usize::MAX),
+            Err(_) => return Ok(None),
+        };
+        if size > super::notes::MAX_NOTE {
+            return Ok(None);
+        }
+        let bytes = self.git(&["cat-file", "blob", blob])?;
+        Ok(String::from_utf8(bytes).ok())
+    }
+
+    /// The commits reachable from `to` but not from `from` that changed something under
+    /// `paths`, newest first; at most `limit`. With `from` = `None`, `to` alone.
+    pub fn brought_in(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        paths: &[PathBuf],
+        limit: usize,
+    ) -> Result<Vec<String>, String> {
+        let Some(from) = from else {
+            return Ok(vec![to.to_string()]);
+        };
+        let max = limit.to_string();
+        let range = format!("{from}..{to}");
+        let mut args: Vec<String> = ["rev-list", "--max-count", &max, &range, "--"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(paths.iter().map(|p| p.display().to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(self.text(&refs)?.lines().map(str::to_string).collect())
+    }
 }

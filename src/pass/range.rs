@@ -1,7 +1,7 @@
-//! `baton verify --range`: the gates of each environment (promote_from, soak, windows,
-//! freezes) applied to the commits of a range, as if each move in them had been Baton's. A
-//! move that does not satisfy them is a violation unless its commit carries
-//! `Baton-Promoted-By` (a person's recorded decision, as `baton promote` writes it).
+//! `baton verify --range`: the gates of each environment (promote_from, the source's
+//! verification as its Git notes record it, soak, windows, freezes) applied to the commits of
+//! a range, as if each move in them had been Baton's. A move that does not satisfy them is a
+//! violation unless its commit carries `Baton-Promoted-By` (a person's recorded decision).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,10 +11,12 @@ use serde::Serialize;
 
 use crate::common::time::utc;
 use crate::config::{Config, EnvironmentConfig};
+use crate::git::NOTES_REF;
 use crate::git::message::TRAILER_PROMOTED_BY;
 use crate::git::range::{RangeCommit, RangeReader};
 use crate::markers::{self, Field, Marker};
 use crate::promotion::{self, SourceVersion};
+use crate::verification::{self, Subject};
 
 /// Files of a source environment read to learn what it runs, at most.
 const MAX_SOURCE_FILES: usize = 5000;
@@ -40,7 +42,7 @@ pub struct Violation {
     pub from: String,
     /// The value after.
     pub to: String,
-    /// `promote_from`, `soak`, `window` or `freeze`.
+    /// `promote_from`, `verification`, `soak`, `window` or `freeze`.
     pub gate: String,
     /// What is wrong, in words.
     pub reason: String,
@@ -148,9 +150,6 @@ pub fn judge(config: &Config, reader: &RangeReader, ids: &[String]) -> Result<Ra
         );
         return Ok(report);
     }
-    report.notes.push(
-        "verification checks are not judged yet: this command covers promote_from, soak, window and freeze".into(),
-    );
     let mut sources = SourceCache::default();
     for id in ids {
         let commit = reader.commit(id)?;
@@ -286,23 +285,56 @@ fn judge_file(
             ));
             continue;
         }
+        let verified = source_env.verify.enabled();
+        if env.soak.is_none() && !verified {
+            continue;
+        }
+        let arrival =
+            sources.arrival(config, reader, &commit.id, source_env, &policy.image, &to)?;
+        let mut since = Timestamp::from_second(arrival.time).map_err(|e| e.to_string())?;
+        if verified {
+            let subject = Subject {
+                env: source,
+                image: &policy.image,
+                version: &to,
+            };
+            match sources.recorded_pass(config, reader, &arrival, source_env, subject, at)? {
+                Ok(first_pass) => since = since.max(first_pass),
+                Err(reason) => {
+                    report.violations.push(violation(
+                        "verification",
+                        format!(
+                            "{reason}: {source} has verification checks, and a version is promoted from it only once they passed there (refs/notes/baton); let it verify, or record the decision with baton promote (Baton-Promoted-By)"
+                        ),
+                    ));
+                    continue;
+                }
+            }
+        }
         let Some(soak) = env.soak else { continue };
-        let since = sources.arrival(config, reader, &commit.id, source_env, &policy.image, &to)?;
         let needed = SignedDuration::try_from(soak).unwrap_or(SignedDuration::MAX);
-        let arrived = Timestamp::from_second(since).map_err(|e| e.to_string())?;
-        if at.duration_since(arrived) < needed {
+        if at.duration_since(since) < needed {
+            let how = if verified { "verified in" } else { "reached" };
             report.violations.push(violation(
                 "soak",
                 format!(
-                    "{to} reached {source} at {} ({} before this commit), {} required",
-                    utc(arrived),
-                    promotion::age(arrived, at),
+                    "{to} {how} {source} at {} ({} before this commit), {} required",
+                    utc(since),
+                    promotion::age(since, at),
                     crate::common::time::format_duration(soak)
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// Where a version's current run in a source environment began.
+struct Arrival {
+    /// The oldest first-parent commit of the run (`None` when the history does not show it).
+    commit: Option<String>,
+    /// Its time, seconds since the epoch (the judged commit's when unknown).
+    time: i64,
 }
 
 /// What a source environment runs at a commit, remembered per (commit, image).
@@ -352,8 +384,8 @@ impl SourceCache {
         Ok(version)
     }
 
-    /// When `version` arrived in `env` on the first-parent history of `commit`: the time of
-    /// the oldest commit of the unbroken run that holds it.
+    /// When `version` arrived in `env` on the first-parent history of `commit`: the oldest
+    /// commit of the unbroken run that holds it, and its time.
     fn arrival(
         &mut self,
         config: &Config,
@@ -362,21 +394,86 @@ impl SourceCache {
         env: &EnvironmentConfig,
         image: &str,
         version: &str,
-    ) -> Result<i64, String> {
+    ) -> Result<Arrival, String> {
         let history = reader.path_history(commit, &env.paths, MAX_SOAK_HISTORY)?;
         let mut since = None;
         for (id, time) in history {
             if self.version(config, reader, &id, env, image)?.as_deref() == Some(version) {
-                since = Some(time);
+                since = Some(Arrival {
+                    commit: Some(id),
+                    time,
+                });
             } else {
                 break;
             }
         }
-        // Nothing in the history changed the source's files: the version is as old as the
-        // newest commit that touched them, else as old as this commit.
+        // Nothing in the history changed the source's files: the version is as old as this
+        // commit.
         match since {
-            Some(t) => Ok(t),
-            None => reader.commit(commit).map(|c| c.time),
+            Some(a) => Ok(a),
+            None => reader.commit(commit).map(|c| Arrival {
+                commit: None,
+                time: c.time,
+            }),
         }
+    }
+
+    /// Whether `subject` (a version in the source environment `env`) had verified at `at`,
+    /// by the notes on the commits that brought it there: the arrival commit and, when that
+    /// is a merge, the commits it brought in that changed `env`'s files, each counted only
+    /// when it moved `env` to the version (a note on any other commit proves nothing about
+    /// this move).
+    fn recorded_pass(
+        &mut self,
+        config: &Config,
+        reader: &RangeReader,
+        arrival: &Arrival,
+        env: &EnvironmentConfig,
+        subject: Subject<'_>,
+        at: Timestamp,
+    ) -> Result<Result<Timestamp, String>, String> {
+        let Some(commit) = &arrival.commit else {
+            return Ok(Err(format!(
+                "{} {} has no commit that brought it to {} within the last {MAX_SOAK_HISTORY} commits",
+                subject.image, subject.version, subject.env
+            )));
+        };
+        if !reader.has_notes() {
+            return Ok(Err(format!(
+                "{} {} has no verification recorded in {}: the repository has no {} (fetch it: git fetch origin {}:{})",
+                subject.image, subject.version, subject.env, NOTES_REF, NOTES_REF, NOTES_REF
+            )));
+        }
+        let first_parent = reader.commit(commit)?.parents.first().cloned();
+        let mut records = Vec::new();
+        let mut candidates = reader.brought_in(
+            first_parent.as_deref(),
+            commit,
+            &env.paths,
+            MAX_SOAK_HISTORY,
+        )?;
+        if !candidates.contains(commit) {
+            candidates.push(commit.clone());
+        }
+        for id in candidates {
+            let parent = reader.commit(&id)?.parents.first().cloned();
+            let before = match &parent {
+                Some(p) => self.version(config, reader, p, env, subject.image)?,
+                None => None,
+            };
+            let moved = before.as_deref() != Some(subject.version)
+                && self
+                    .version(config, reader, &id, env, subject.image)?
+                    .as_deref()
+                    == Some(subject.version);
+            if !moved {
+                continue;
+            }
+            if let Some(text) = reader.note(&id)? {
+                records.extend(verification::parse_note(&text));
+            }
+        }
+        Ok(verification::recorded_pass(&records, subject, at)
+            .map_err(|e| format!("{e} (notes on commit {})", short(commit))))
     }
 }

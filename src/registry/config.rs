@@ -3,19 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::AuthConfig;
 use crate::common::settings::Table;
 
 /// One `[registries."HOST"]` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistryConfig {
-    /// A docker `config.json` with `auths`, `credsStore` or `credHelpers`.
-    pub docker_config: Option<PathBuf>,
-    /// User name for Basic or token auth; goes with `password_file`.
-    pub username: Option<String>,
-    /// File holding the password for `username`.
-    pub password_file: Option<PathBuf>,
-    /// File holding a bearer token.
-    pub token_file: Option<PathBuf>,
+    /// The auth keys (`docker_config`, `username` + `password_file`, `token_file`, each
+    /// method's own) and the method they configure.
+    pub auth: AuthConfig,
     /// Speak plain HTTP: only for registries on a trusted network.
     pub insecure: bool,
     /// Extra CA certificate (PEM) to trust for this registry.
@@ -36,10 +32,7 @@ impl RegistryConfig {
     /// Reads one `[registries."HOST"]` section, reporting every problem.
     pub fn read(t: Table) -> RegistryConfig {
         let config = RegistryConfig {
-            docker_config: t.file_path("docker_config"),
-            username: t.string("username"),
-            password_file: t.file_path("password_file"),
-            token_file: t.file_path("token_file"),
+            auth: AuthConfig::read(&t),
             insecure: t.bool("insecure").unwrap_or(false),
             ca_file: t.file_path("ca_file"),
             requests_per_minute: t
@@ -50,20 +43,6 @@ impl RegistryConfig {
             max_response_bytes: t.integer("max_response_bytes", 64 * 1024, 1 << 30),
             timeout: t.duration("timeout", Some(Duration::from_secs(1))),
         };
-        match (&config.username, &config.password_file) {
-            (Some(_), None) => t.error(
-                "username",
-                "username needs password_file: put the password in a file and set password_file",
-            ),
-            (None, Some(_)) => t.error("password_file", "password_file needs username"),
-            _ => {}
-        }
-        if config.token_file.is_some() && config.password_file.is_some() {
-            t.error(
-                "token_file",
-                "token_file and password_file are both set: keep one",
-            );
-        }
         t.finish();
         config
     }

@@ -4,7 +4,7 @@
 //! Nothing a registry says reaches the caller unchecked: tags that break the
 //! OCI grammar are dropped and counted, digests must be `sha256:` + 64 hex.
 
-mod auth;
+pub mod auth;
 mod config;
 mod error;
 mod limits;
@@ -34,7 +34,8 @@ use crate::reference::{
 };
 
 pub use auth::{
-    Challenge, DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub, parse_challenges,
+    AuthConfig, AuthMethod, Challenge, Credentials, DOCKER_HUB_CONFIG_KEY, ResolvedCredential,
+    is_docker_hub, parse_challenges,
 };
 pub use config::RegistryConfig;
 pub use error::{ErrorKind, RegistryError};
@@ -47,8 +48,8 @@ pub use pace::{MAX_HORIZON, Pace, RESERVE, RateLimit};
 pub use platform::{Platform, PlatformError};
 pub use pool::Registries;
 pub use settings::{
-    Credentials, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE,
-    FALLBACK_PAGE_SIZE, RegistrySettings,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE, FALLBACK_PAGE_SIZE,
+    RegistrySettings,
 };
 pub use signatures::SignatureCheck;
 
@@ -613,7 +614,7 @@ impl RegistryClient {
             self.note_rate_limit(resp.headers());
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED {
-                if auth_retried || matches!(self.settings.credentials, Credentials::Token(_)) {
+                if auth_retried || self.settings.credentials.method().method().preemptive() {
                     return Err(self.unauthorized(call, 401, self.settings.credentials.describe()));
                 }
                 auth_retried = true;

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::common::secret::{Secret, SecretFileError};
+use super::Credentials;
+use crate::common::secret::SecretFileError;
 
 /// Default number of tags asked for per page (`n=`).
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
@@ -13,45 +14,6 @@ pub const FALLBACK_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_MAX_TAGS: usize = 100_000;
 /// Default cap on one response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Where the credentials for one registry come from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Credentials {
-    /// Anonymous access (a Bearer challenge still gets an anonymous token).
-    #[default]
-    None,
-    /// A docker `config.json` (`auths`, `credsStore`, `credHelpers`), read
-    /// when credentials are first needed and again every few minutes.
-    DockerConfig(PathBuf),
-    /// A username and password (from Baton's `username` + `password_file`),
-    /// used for Basic auth or in the Bearer token request.
-    UserPassword {
-        /// The account name.
-        username: String,
-        /// The password or personal access token.
-        password: Secret,
-    },
-    /// A registry bearer token (from `token_file`) sent as is on every request.
-    Token(Secret),
-}
-
-impl Credentials {
-    /// Where to look when the registry refuses these credentials, for error hints.
-    pub fn describe(&self) -> String {
-        match self {
-            Credentials::None => {
-                "no credentials are configured: add docker_config or username and password_file for this registry".to_string()
-            }
-            Credentials::DockerConfig(path) => {
-                format!("check credentials in {}", path.display())
-            }
-            Credentials::UserPassword { username, .. } => {
-                format!("check the username {username:?} and password configured for this registry")
-            }
-            Credentials::Token(_) => "check the token configured for this registry".to_string(),
-        }
-    }
-}
 
 /// Settings for one registry host: transport, credentials and limits.
 #[derive(Debug, Clone)]
@@ -89,7 +51,7 @@ impl Default for RegistrySettings {
         RegistrySettings {
             insecure: false,
             ca_file: None,
-            credentials: Credentials::None,
+            credentials: Credentials::anonymous(),
             credential_helper_dir: None,
             request_budget_per_minute: None,
             page_size: DEFAULT_PAGE_SIZE,
@@ -130,20 +92,7 @@ impl RegistrySettings {
         if let Some(timeout) = section.timeout {
             settings.timeout = timeout;
         }
-        settings.credentials = match (
-            &section.username,
-            &section.password_file,
-            &section.token_file,
-            &section.docker_config,
-        ) {
-            (Some(username), Some(password_file), _, _) => Credentials::UserPassword {
-                username: username.clone(),
-                password: Secret::from_file(password_file)?,
-            },
-            (_, _, Some(token_file), _) => Credentials::Token(Secret::from_file(token_file)?),
-            (_, _, _, Some(docker_config)) => Credentials::DockerConfig(docker_config.clone()),
-            _ => Credentials::None,
-        };
+        settings.credentials = section.auth.load()?;
         Ok(settings)
     }
 }
@@ -151,19 +100,17 @@ impl RegistrySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::secret::Secret;
 
     #[test]
     fn secret_never_prints() {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s}"), "***");
         assert_eq!(format!("{s:?}"), "***");
-        let c = Credentials::UserPassword {
-            username: "alice".into(),
-            password: s.clone(),
-        };
+        let c = Credentials::password("alice", s.clone());
         assert!(!format!("{c:?}").contains("hunter2"));
         let settings = RegistrySettings {
-            credentials: Credentials::Token(s),
+            credentials: Credentials::bearer(s),
             ..Default::default()
         };
         assert!(!format!("{settings:?}").contains("hunter2"));

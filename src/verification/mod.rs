@@ -459,6 +459,57 @@ pub fn promotable(
     }
 }
 
+/// Whether the recorded results say `subject` (a version in a source environment) had
+/// verified at instant `at`, for `baton verify --range`: only records of that environment,
+/// image and version made at or before `at` count. `Ok(since)` with the first pass when the
+/// latest such record is a pass; otherwise why not, in words.
+pub fn recorded_pass(
+    records: &[Record],
+    subject: Subject<'_>,
+    at: Timestamp,
+) -> Result<Timestamp, String> {
+    let Subject {
+        env,
+        image,
+        version,
+    } = subject;
+    let mut mine: Vec<(Timestamp, &Record)> = records
+        .iter()
+        .filter(|r| r.environment == env && r.image == image && r.version == version)
+        .filter_map(|r| Some((r.time()?, r)))
+        .filter(|(t, _)| *t <= at)
+        .collect();
+    mine.sort_by_key(|(t, _)| *t);
+    let first_pass = mine
+        .iter()
+        .find(|(_, r)| r.verdict == Verdict::Passed)
+        .map(|(t, _)| *t);
+    let Some((last_at, last)) = mine.last() else {
+        return Err(format!(
+            "{image} {version} has no verification recorded in {env} before this commit"
+        ));
+    };
+    let failing = last
+        .failing()
+        .unwrap_or_else(|| "no check answered".to_string());
+    match (first_pass, last.verdict) {
+        (Some(since), Verdict::Passed) => Ok(since),
+        (_, Verdict::RolledBack) => Err(format!(
+            "{image} {version} was rolled back in {env} at {}: {failing}",
+            utc(*last_at)
+        )),
+        (Some(since), Verdict::Failed) => Err(format!(
+            "{image} {version} verified in {env} since {}, but failed there at {}: {failing}",
+            utc(since),
+            utc(*last_at)
+        )),
+        (None, _) => Err(format!(
+            "{image} {version} never passed verification in {env} (last recorded at {}: {failing})",
+            utc(*last_at)
+        )),
+    }
+}
+
 /// The reason text of a rollback, for the commit body and the notification.
 pub fn rollback_reason(env: &str, version: &str, timeout: Duration, failing: &str) -> String {
     format!(

@@ -168,3 +168,64 @@ fn notes_round_trip_one_record_per_line() {
     assert_eq!(parse_note(&text), vec![r.clone(), r]);
     assert_eq!(short(&"x".repeat(500)).chars().count(), ANSWER_CHARS + 1);
 }
+
+fn record(at: &str, version: &str, verdict: Verdict) -> Record {
+    Record {
+        at: at.into(),
+        environment: "staging".into(),
+        image: "app".into(),
+        version: version.into(),
+        verdict,
+        checks: vec![answer(verdict == Verdict::Passed, "answered 503")],
+    }
+}
+
+#[test]
+fn a_recorded_pass_counts_only_for_its_version_and_before_the_instant_judged() {
+    let pass = record("1970-01-01T00:10:00Z", "1.2.0", Verdict::Passed);
+    assert_eq!(
+        recorded_pass(std::slice::from_ref(&pass), SUBJECT, at(700)),
+        Ok(at(600))
+    );
+    // After the instant judged, it does not count yet.
+    assert!(
+        recorded_pass(std::slice::from_ref(&pass), SUBJECT, at(500))
+            .unwrap_err()
+            .contains("has no verification recorded in staging")
+    );
+    // Another version's or environment's pass does not count.
+    let other = record("1970-01-01T00:10:00Z", "1.1.0", Verdict::Passed);
+    let mut elsewhere = pass.clone();
+    elsewhere.environment = "production".into();
+    assert!(recorded_pass(&[other, elsewhere], SUBJECT, at(700)).is_err());
+    // A time that is not a time does not count.
+    let mut garbled = pass.clone();
+    garbled.at = "yesterday".into();
+    assert!(recorded_pass(&[garbled], SUBJECT, at(700)).is_err());
+    // A later failure or rollback undoes it, in the order of time, not of lines.
+    let failed = record("1970-01-01T00:20:00Z", "1.2.0", Verdict::Failed);
+    let why = recorded_pass(&[failed.clone(), pass.clone()], SUBJECT, at(1300)).unwrap_err();
+    assert_eq!(
+        why,
+        "app 1.2.0 verified in staging since 1970-01-01 00:10 UTC, but failed there at 1970-01-01 00:20 UTC: http http://s/version: answered 503"
+    );
+    let back = record("1970-01-01T00:20:00Z", "1.2.0", Verdict::RolledBack);
+    assert!(
+        recorded_pass(&[pass.clone(), back], SUBJECT, at(1300))
+            .unwrap_err()
+            .contains("was rolled back in staging")
+    );
+    // Failures only: never passed.
+    assert!(
+        recorded_pass(&[failed], SUBJECT, at(1300))
+            .unwrap_err()
+            .starts_with("app 1.2.0 never passed verification in staging")
+    );
+    // Passing again after a failure counts from the first pass.
+    let again = record("1970-01-01T00:30:00Z", "1.2.0", Verdict::Passed);
+    let failed = record("1970-01-01T00:20:00Z", "1.2.0", Verdict::Failed);
+    assert_eq!(
+        recorded_pass(&[pass, failed, again], SUBJECT, at(1900)),
+        Ok(at(600))
+    );
+}

@@ -257,10 +257,7 @@ mod registries {
     }
 
     fn password() -> Credentials {
-        Credentials::UserPassword {
-            username: "carol".into(),
-            password: Secret::new("carols-registry-password"),
-        }
+        Credentials::password("carol", Secret::new("carols-registry-password"))
     }
 
     #[tokio::test]
@@ -311,7 +308,7 @@ mod registries {
         .unwrap();
         let client = RegistryClient::new(
             &registry.addr.to_string(),
-            settings(Credentials::DockerConfig(config)),
+            settings(Credentials::docker_config(config)),
         )
         .unwrap();
         let err = client.list_tags("app").await.unwrap_err();
@@ -336,8 +333,11 @@ mod registries {
         baton::common::http::install_crypto_provider();
         let tokens = token_server("9223372036854775807").await;
         let registry = registry(format!("http://{}/token", tokens.addr)).await;
-        let client =
-            RegistryClient::new(&registry.addr.to_string(), settings(Credentials::None)).unwrap();
+        let client = RegistryClient::new(
+            &registry.addr.to_string(),
+            settings(Credentials::anonymous()),
+        )
+        .unwrap();
         // A scan task would have panicked here (Instant + Duration overflow); twice, to use
         // the cached token too.
         for _ in 0..2 {

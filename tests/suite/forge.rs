@@ -6,6 +6,7 @@
 
 mod gitea_prism;
 mod github_prism;
+mod gitlab_prism;
 mod merge;
 
 use std::time::Duration;

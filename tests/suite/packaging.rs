@@ -1,4 +1,4 @@
-//! The shipped artefacts: the systemd unit (verified and scored by systemd-analyze), the
+//! The shipped artefacts: the systemd units, main and template (verified and scored by systemd-analyze), the
 //! Debian package (built with cargo-deb, inspected with dpkg-deb, unpacked into a scratch
 //! root) and the container image's Dockerfile (hadolint, and paths matching the binary).
 //! `scripts/test` installs systemd-analyze, cargo-deb and hadolint when they are missing.
@@ -25,49 +25,61 @@ fn run(cmd: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The shipped units: the main one and the template for one instance per configuration.
+const UNITS: [&str; 2] = ["baton.service", "baton@.service"];
+
+/// What systemd-analyze is given for a unit file: the template as one of its instances.
+fn analyzed(unit: &str) -> String {
+    unit.replace("@.", "@test.")
+}
+
 /// The unit with ExecStart pointing at the binary under test, so `verify` can find it.
-fn unit_for_test(dir: &Path) -> PathBuf {
-    let unit = std::fs::read_to_string(repo().join("systemd/baton.service")).unwrap();
+fn unit_for_test(dir: &Path, name: &str) -> PathBuf {
+    let unit = std::fs::read_to_string(repo().join("systemd").join(name)).unwrap();
     assert!(unit.contains("ExecStart=/usr/bin/baton run"));
-    let path = dir.join("baton.service");
     std::fs::write(
-        &path,
+        dir.join(name),
         unit.replace("/usr/bin/baton", &Baton::path().display().to_string()),
     )
     .unwrap();
-    path
+    dir.join(analyzed(name))
 }
 
 #[test]
-fn systemd_unit_verifies_cleanly() {
+fn systemd_units_verify_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let unit = unit_for_test(dir.path());
-    let (ok, text) = run(Command::new("systemd-analyze").arg("verify").arg(&unit));
-    assert!(
-        ok && text.trim().is_empty(),
-        "systemd-analyze verify:\n{text}"
-    );
+    for name in UNITS {
+        let unit = unit_for_test(dir.path(), name);
+        let (ok, text) = run(Command::new("systemd-analyze").arg("verify").arg(&unit));
+        assert!(
+            ok && text.trim().is_empty(),
+            "systemd-analyze verify {}:\n{text}",
+            unit.display()
+        );
+    }
 }
 
 #[test]
-fn systemd_unit_exposure_is_at_most_2() {
+fn systemd_units_exposure_is_at_most_2() {
     let dir = tempfile::tempdir().unwrap();
-    let unit = unit_for_test(dir.path());
-    let (_, text) = run(Command::new("systemd-analyze")
-        .args(["security", "--offline=yes", "--no-pager"])
-        .arg(&unit));
-    let line = text
-        .lines()
-        .find(|l| l.contains("Overall exposure level"))
-        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
-    let score: f64 = line
-        .split(':')
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("cannot read the score from {line:?}"));
-    println!("{line}");
-    assert!(score <= 2.0, "{line}");
+    for name in UNITS {
+        let unit = unit_for_test(dir.path(), name);
+        let (_, text) = run(Command::new("systemd-analyze")
+            .args(["security", "--offline=yes", "--no-pager"])
+            .arg(&unit));
+        let line = text
+            .lines()
+            .find(|l| l.contains("Overall exposure level"))
+            .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
+        let score: f64 = line
+            .split(':')
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read the score from {line:?}"));
+        println!("{line}");
+        assert!(score <= 2.0, "{line}");
+    }
 }
 
 #[test]
@@ -85,6 +97,45 @@ fn systemd_unit_has_what_the_daemon_relies_on() {
         &format!("--config {DEFAULT_CONFIG_PATH}"),
     ] {
         assert!(unit.contains(line), "unit lacks {line:?}");
+    }
+}
+
+/// The template is the main unit with only what makes an instance its own changed: its
+/// configuration, state directory and credentials. Every other line, the sandbox and the
+/// watchdog included, is the same, so a hardening change cannot miss one of them.
+#[test]
+fn systemd_template_is_the_main_unit_per_instance() {
+    let directives = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(repo().join("systemd").join(name))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    let main = directives("baton.service");
+    let template = directives("baton@.service");
+    let per_instance = [
+        ("Description=Baton image automation daemon", " (%i)"),
+        (
+            "ExecStart=/usr/bin/baton run --config /etc/baton/",
+            "%i.toml",
+        ),
+        ("StateDirectory=baton", "@%i"),
+        ("Environment=HOME=/var/lib/baton", "@%i"),
+        ("Environment=BATON_DAEMON__STATE_DIR=/var/lib/baton", "@%i"),
+        ("LoadCredential=baton:/etc/baton/", "%i.credentials"),
+    ];
+    assert_eq!(main.len(), template.len(), "{main:#?}\n{template:#?}");
+    for (m, t) in main.iter().zip(&template) {
+        let expected = per_instance
+            .iter()
+            .find(|(prefix, _)| m.starts_with(prefix))
+            .map(|(prefix, tail)| format!("{prefix}{tail}"));
+        match expected {
+            Some(expected) => assert_eq!(t, &expected, "the template's line for {m:?}"),
+            None => assert_eq!(t, m, "the template differs from baton.service"),
+        }
     }
 }
 
@@ -251,7 +302,7 @@ fn debian_package_builds_and_installs_into_a_scratch_root() {
         depends.contains("git") && depends.contains("openssh-client"),
         "{depends}"
     );
-    for script in ["postinst", "postrm"] {
+    for script in ["postinst", "prerm", "postrm"] {
         assert!(control.contains(script), "no {script} in {control}");
     }
 
@@ -260,7 +311,8 @@ fn debian_package_builds_and_installs_into_a_scratch_root() {
     for path in [
         "./usr/bin/baton",
         "./etc/baton/baton.toml",
-        "baton.service",
+        "./usr/lib/systemd/system/baton.service",
+        "./usr/lib/systemd/system/baton@.service",
         "./usr/share/doc/baton/README.Debian",
         "./usr/share/doc/baton/README.md",
         "./usr/share/doc/baton/docs/configuration.md",

@@ -110,9 +110,7 @@ fn secret_paths(config: &Config) -> Vec<String> {
     paths.extend(config.git.signing_key.clone());
     paths.extend(config.daemon.ui_token_file.clone());
     for registry in config.registries.values() {
-        paths.extend(registry.docker_config.clone());
-        paths.extend(registry.password_file.clone());
-        paths.extend(registry.token_file.clone());
+        paths.extend(registry.auth.files().map(|(_, path)| path.to_path_buf()));
     }
     paths.extend(config.forge.as_ref().map(|f| f.token_file.clone()));
     for hook in config.webhooks.values() {

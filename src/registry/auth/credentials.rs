@@ -1,9 +1,9 @@
-//! The credentials the client answers with: those configured (`Credentials`), resolved from a
-//! docker config or credential helper when first needed and again every few minutes.
+//! The credentials the client answers with: those configured (`Credentials`), resolved by
+//! their method (a docker config, a credential helper) when first needed and every few minutes.
 
 use std::time::{Duration, Instant};
 
-use super::docker_config::{self, ResolvedCredential};
+use super::ResolvedCredential;
 use crate::reference::DOCKER_HUB_API;
 use crate::registry::{Call, RegistryClient, RegistryError};
 
@@ -32,17 +32,16 @@ impl RegistryClient {
             Some(port) if !self.docker_hub => format!("{lookup_host}:{port}"),
             _ => lookup_host.to_string(),
         };
-        let creds = docker_config::resolve(
-            &self.settings.credentials,
-            &lookup_host,
-            self.settings.credential_helper_dir.as_deref(),
-        )
-        .await
-        .map_err(|detail| RegistryError::Credentials {
-            registry: self.host.clone(),
-            repository: call.repository.to_string(),
-            detail,
-        })?;
+        let creds = self
+            .settings
+            .credentials
+            .resolve(&lookup_host, self.settings.credential_helper_dir.as_deref())
+            .await
+            .map_err(|detail| RegistryError::Credentials {
+                registry: self.host.clone(),
+                repository: call.repository.to_string(),
+                detail,
+            })?;
         *cache = Some((Instant::now(), creds.clone()));
         Ok(creds)
     }

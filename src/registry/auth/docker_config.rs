@@ -1,5 +1,5 @@
-//! Credentials from a docker `config.json` (`auths`, `credsStore`,
-//! `credHelpers`) and from `docker-credential-<name>` helper programs.
+//! The `docker_config` auth method: credentials from a docker `config.json` (`auths`,
+//! `credsStore`, `credHelpers`) and from `docker-credential-<name>` helper programs.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,36 +10,16 @@ use base64::Engine;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::AuthMethod;
+use super::method::{Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Value};
 use crate::common::secret::Secret;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_API};
-use crate::registry::settings::Credentials;
 
 /// The key Docker uses for Docker Hub in `config.json` and with helpers.
 pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
 /// Time a credential helper may take.
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Credentials ready to put on a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResolvedCredential {
-    /// Username and password: Basic auth, or Basic on the token request.
-    Basic {
-        /// Account name.
-        username: String,
-        /// Password.
-        password: Secret,
-    },
-    /// An OAuth2 refresh token (`identitytoken`, or a helper's `<token>` user).
-    IdentityToken {
-        /// Account name, when known.
-        username: String,
-        /// The refresh token.
-        token: Secret,
-    },
-    /// A registry token sent as `Authorization: Bearer` directly.
-    Bearer(Secret),
-}
 
 /// The parts of `config.json` Baton reads.
 #[derive(Debug, Default, Deserialize)]
@@ -301,21 +281,34 @@ pub async fn run_helper(
     parse_helper_reply(&stdout).map_err(|e| format!("credential helper {program_name}: {e}"))
 }
 
-/// Turns Baton's credential settings into what goes on a request for `host`.
-/// Errors are the detail for a `RegistryError::Credentials`.
-pub async fn resolve(
-    credentials: &Credentials,
-    host: &str,
-    helper_dir: Option<&Path>,
-) -> Result<Option<ResolvedCredential>, String> {
-    match credentials {
-        Credentials::None => Ok(None),
-        Credentials::UserPassword { username, password } => Ok(Some(ResolvedCredential::Basic {
-            username: username.clone(),
-            password: password.clone(),
-        })),
-        Credentials::Token(token) => Ok(Some(ResolvedCredential::Bearer(token.clone()))),
-        Credentials::DockerConfig(path) => {
+/// A docker `config.json` (`docker_config`): `auths`, `credsStore` and `credHelpers`, read
+/// each time credentials are looked up (the client keeps them a few minutes).
+pub struct DockerConfig;
+
+const DOCKER_CONFIG: &str = "docker_config";
+
+impl Method for DockerConfig {
+    fn keys(&self) -> &'static [Key] {
+        &[Key {
+            name: DOCKER_CONFIG,
+            holds: Holds::File,
+        }]
+    }
+
+    fn exclusive(&self) -> bool {
+        false
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        credentials: &'a Credentials,
+        host: &'a str,
+        helper_dir: Option<&'a Path>,
+    ) -> Resolving<'a> {
+        Box::pin(async move {
+            let Some(path) = credentials.path(DOCKER_CONFIG) else {
+                return Ok(None);
+            };
             let text = tokio::fs::read_to_string(path).await.map_err(|e| {
                 format!(
                     "cannot read docker config {}: {e}: check docker_config",
@@ -335,7 +328,19 @@ pub async fn resolve(
                     fallback,
                 } => Ok(run_helper(&helper, &server, helper_dir).await?.or(fallback)),
             }
-        }
+        })
+    }
+
+    fn hint(&self, credentials: &Credentials) -> String {
+        let path = credentials.path(DOCKER_CONFIG).unwrap_or(Path::new(""));
+        format!("check credentials in {}", path.display())
+    }
+}
+
+impl Credentials {
+    /// Credentials looked up in the docker `config.json` at `path`.
+    pub fn docker_config(path: impl Into<PathBuf>) -> Credentials {
+        Credentials::new(AuthMethod::DockerConfig).with(DOCKER_CONFIG, Value::Path(path.into()))
     }
 }
 

@@ -1,10 +1,17 @@
 //! How the client answers a registry's auth challenge: Basic with the configured or looked-up
 //! credentials, Bearer with a token from the realm (`token`), or a configured token as is.
+//! Each auth method is one file implementing [`Method`], registered in [`AuthMethod`].
 
 mod challenge;
+mod config;
 mod credentials;
-mod docker_config;
+mod method;
 mod token;
+
+mod anonymous;
+mod bearer;
+mod docker_config;
+mod password;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -13,12 +20,30 @@ use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use super::{Call, RegistryClient, RegistryError};
+use crate::common::kind::named_kinds;
 use crate::common::secret::Secret;
-use crate::registry::settings::Credentials;
 
 pub use challenge::{Challenge, parse_challenges, pull_scope};
+pub use config::AuthConfig;
+pub use docker_config::{DOCKER_HUB_CONFIG_KEY, is_docker_hub};
+pub use method::{
+    Configured, Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Value, Values,
+};
 
-pub use docker_config::{DOCKER_HUB_CONFIG_KEY, ResolvedCredential, is_docker_hub};
+named_kinds! {
+    /// How Baton authenticates to a registry, chosen by the keys a `[registries."HOST"]`
+    /// section sets (see `AuthConfig`); keys are read, and listed, in this order.
+    pub enum AuthMethod: "an auth method", fn method -> dyn Method {
+        /// `docker_config`: a docker `config.json` and its credential helpers.
+        DockerConfig = "docker_config" => docker_config::DockerConfig,
+        /// `username` + `password_file`: Basic auth, or Basic on the token request.
+        Password = "password" => password::Password,
+        /// `token_file`: a bearer token sent as is on every request.
+        Bearer = "bearer" => bearer::Bearer,
+        /// No credentials (the fallback; a Bearer challenge still gets an anonymous token).
+        Anonymous = "anonymous" => anonymous::Anonymous,
+    }
+}
 
 /// What the client has learnt of a registry's auth: its challenge and the tokens it gave.
 #[derive(Default)]
@@ -72,33 +97,39 @@ impl RegistryClient {
         &self,
         call: &mut Call<'_>,
     ) -> Result<Option<HeaderValue>, RegistryError> {
-        if let Credentials::Token(token) = &self.settings.credentials {
-            return Ok(Some(self.bearer_value(call, token)?));
-        }
         let challenge = self
             .auth
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .challenge
             .clone();
+        if self.settings.credentials.method().method().preemptive() {
+            return self.credential_header(call).await;
+        }
         match challenge {
             None => Ok(None),
-            Some(Challenge::Basic) => match self.credentials(call).await? {
-                Some(ResolvedCredential::Basic { username, password }) => {
-                    Ok(Some(basic_value(&username, &password)))
-                }
-                Some(ResolvedCredential::IdentityToken { username, token }) => {
-                    Ok(Some(basic_value(&username, &token)))
-                }
-                Some(ResolvedCredential::Bearer(token)) => {
-                    Ok(Some(self.bearer_value(call, &token)?))
-                }
-                None => Ok(None),
-            },
+            Some(Challenge::Basic) => self.credential_header(call).await,
             Some(Challenge::Bearer { realm, service, .. }) => {
                 let token = self.token(call, &realm, service.as_deref()).await?;
                 Ok(Some(self.bearer_value(call, &token)?))
             }
+        }
+    }
+
+    /// The configured credential itself as the `Authorization` value.
+    async fn credential_header(
+        &self,
+        call: &mut Call<'_>,
+    ) -> Result<Option<HeaderValue>, RegistryError> {
+        match self.credentials(call).await? {
+            Some(ResolvedCredential::Basic { username, password }) => {
+                Ok(Some(basic_value(&username, &password)))
+            }
+            Some(ResolvedCredential::IdentityToken { username, token }) => {
+                Ok(Some(basic_value(&username, &token)))
+            }
+            Some(ResolvedCredential::Bearer(token)) => Ok(Some(self.bearer_value(call, &token)?)),
+            None => Ok(None),
         }
     }
 

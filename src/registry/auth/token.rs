@@ -7,9 +7,9 @@ use std::time::{Instant, SystemTime};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 
+use super::ResolvedCredential;
 use super::basic_value;
 use super::challenge::{TokenReply, pull_scope};
-use super::docker_config::ResolvedCredential;
 use crate::common::secret::Secret;
 use crate::registry::error::sanitize;
 use crate::registry::{Call, RegistryClient, RegistryError};

@@ -101,7 +101,7 @@ async fn the_gitea_fake_and_batons_calls_pass_giteas_description() {
 
 /// Verification's `commit_status` read: Gitea's combined status of a commit (entries carry
 /// `status`), request and the fake's reply judged by the description; GitLab's list of a
-/// commit's statuses from the fake (no description to judge it by).
+/// commit's statuses from the fake (judged by GitLab's description in gitlab_prism.rs).
 #[tokio::test]
 async fn reading_a_commits_statuses_passes_giteas_description() {
     let fake = FakeForge::start(FakeKind::Gitea, "platform/fleet", TOKEN).await;

@@ -248,3 +248,261 @@ async fn hostile_ranges_are_refused_before_git_sees_them() {
     .run();
     assert_ne!(run.code, 0, "{}", run.both());
 }
+
+/// `commit` with author and committer dates at `at`.
+fn commit_at(work: &Path, file: &str, text: &str, message: &str, at: jiff::Timestamp) -> String {
+    std::fs::write(work.join(file), text).unwrap();
+    git(work, &["add", "-A"]);
+    let date = at.to_string();
+    let out = crate::support::git_server::git_command(work, &["commit", "--quiet", "-m", message])
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_DATE", &date)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git(work, &["rev-parse", "HEAD"])
+}
+
+/// Appends `line` to the note of `commit` under refs/notes/baton.
+fn note(work: &Path, commit: &str, line: &str) {
+    git(
+        work,
+        &[
+            "notes",
+            "--ref=refs/notes/baton",
+            "append",
+            "--no-separator",
+            "-m",
+            line,
+            commit,
+        ],
+    );
+}
+
+/// A note line: `verdict` for `app` `version` in staging at `at`.
+fn record(version: &str, verdict: &str, at: jiff::Timestamp) -> String {
+    serde_json::json!({
+        "at": at.to_string(), "environment": "staging", "image": "app", "version": version,
+        "verdict": verdict,
+        "checks": [{"check": "http http://127.0.0.1:9/version", "passed": verdict == "passed", "answer": "answered 503"}]
+    })
+    .to_string()
+}
+
+/// Staging has a check; production is promoted from it with `soak`.
+fn verified(soak: &str) -> String {
+    format!(
+        "promote_from = \"staging\"\n{soak}\n[[environments.staging.verify]]\nhttp = \"http://127.0.0.1:9/version\"\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_the_source_never_verified_is_named_by_its_notes_hostile_ones_included() {
+    use crate::support::promotion::hours_from_now;
+    let w = PromotionWorld::new(&verified(""), None).await;
+    let host = w.host();
+    let work = w.writer.work.clone();
+    git(&work, &["pull", "--quiet", "origin", "main"]);
+    let base = git(&work, &["rev-parse", "HEAD"]);
+    // Staging gets 1.1.0 through a merge (as a review merged on the forge would), 4h ago;
+    // production follows now.
+    git(&work, &["checkout", "--quiet", "-b", "review"]);
+    let moved = commit_at(
+        &work,
+        STAGING,
+        &manifest(&host, "1.1.0", None),
+        "staging: app 1.0.0 -> 1.1.0",
+        hours_from_now(-4),
+    );
+    git(&work, &["checkout", "--quiet", "main"]);
+    let date = hours_from_now(-3).to_string();
+    let out = crate::support::git_server::git_command(
+        &work,
+        &[
+            "merge",
+            "--quiet",
+            "--no-ff",
+            "-m",
+            "Merge review",
+            "review",
+        ],
+    )
+    .env("GIT_COMMITTER_DATE", &date)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prod = commit(
+        &work,
+        PRODUCTION,
+        &manifest(&host, "1.1.0", None),
+        "prod 1.1.0",
+    );
+    let range = format!("{base}..{prod}");
+    let gate = |json: bool| verify(&w, &work, &range, json);
+
+    // No notes at all: refused, and told where the record lives.
+    let run = gate(false);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stdout.contains(&format!(
+            "{PRODUCTION}:1: app {host}/app:1.0.0 -> {host}/app:1.1.0 in production by commit {}",
+            &prod[..12]
+        )),
+        "{}",
+        run.both()
+    );
+    assert!(
+        run.stdout.contains("gate verification: app 1.1.0 has no verification recorded in staging: the repository has no refs/notes/baton"),
+        "{}",
+        run.both()
+    );
+
+    // Hostile notes: garbage on the move, a pass for another version on the move, a pass for
+    // this version on a commit that did not bring it (the base), another environment's pass.
+    note(&work, &moved, "{\"at\": garbage");
+    note(
+        &work,
+        &moved,
+        &record("1.2.0", "passed", hours_from_now(-2)),
+    );
+    note(&work, &base, &record("1.1.0", "passed", hours_from_now(-2)));
+    note(
+        &work,
+        &moved,
+        &record("1.1.0", "passed", hours_from_now(-2)).replace("\"staging\"", "\"production\""),
+    );
+    let run = gate(true);
+    assert_eq!(run.code, 1, "{}", run.both());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let violations = json["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 1, "{json:#}");
+    assert_eq!(violations[0]["gate"], "verification");
+    assert_eq!(violations[0]["line"], 1);
+    assert!(
+        violations[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("app 1.1.0 has no verification recorded in staging before this commit"),
+        "{json:#}"
+    );
+
+    // Failures only: never passed.
+    note(
+        &work,
+        &moved,
+        &record("1.1.0", "failed", hours_from_now(-3)),
+    );
+    let run = gate(false);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stdout
+            .contains("gate verification: app 1.1.0 never passed verification in staging"),
+        "{}",
+        run.both()
+    );
+
+    // A pass recorded on the commit that brought it, before production moved: let in.
+    note(
+        &work,
+        &moved,
+        &record("1.1.0", "passed", hours_from_now(-2)),
+    );
+    let run = gate(false);
+    assert_eq!(run.code, 0, "{}", run.both());
+
+    // The soak counts verified time: 2h verified (3h since the merge) is short of 3h.
+    w.write_config(&verified("soak = \"3h\""));
+    let run = gate(true);
+    assert_eq!(run.code, 1, "{}", run.both());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["violations"][0]["gate"], "soak", "{json:#}");
+    assert!(
+        json["violations"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1.1.0 verified in staging at"),
+        "{json:#}"
+    );
+    // A pass dated before the version arrived counts from its arrival (3h), still short of 4h.
+    note(
+        &work,
+        &moved,
+        &record("1.1.0", "passed", hours_from_now(-10)),
+    );
+    w.write_config(&verified("soak = \"4h\""));
+    let run = gate(true);
+    assert_eq!(run.code, 1, "{}", run.both());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["violations"][0]["gate"], "soak", "{json:#}");
+    w.write_config(&verified("soak = \"2h\""));
+    assert_eq!(gate(false).code, 0);
+
+    // A failure recorded after the pass (and before production moved) is a violation again.
+    note(
+        &work,
+        &moved,
+        &record("1.1.0", "failed", hours_from_now(-1)),
+    );
+    let run = gate(false);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(run.stdout.contains("but failed there at"), "{}", run.both());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baton_s_own_verified_promotion_passes_the_gate_by_the_notes_it_pushed() {
+    let server = crate::support::check_server::CheckServer::start("1.0.0").await;
+    let mut w = PromotionWorld::new(
+        &format!(
+            "promote_from = \"staging\"\n[[environments.staging.verify]]\nhttp = \"{}/version\"\nexpect = \"{{version}}\"\nretries = 0\n",
+            server.url
+        ),
+        None,
+    )
+    .await;
+    let base = w.remote.head("main").unwrap();
+    w.push_tag("1.1.0").await;
+    // Real time: the notes' times and the commits' times are compared.
+    w.pass_at(jiff::Timestamp::now()).await;
+    server.answer(200, "1.1.0");
+    let report = w.pass_at(jiff::Timestamp::now()).await;
+    assert!(
+        matches!(
+            crate::support::promotion::env(&report, "production").outcome,
+            baton::pass::Outcome::Pushed { .. }
+        ),
+        "{report:#?}"
+    );
+    let work = w.writer.work.clone();
+    git(&work, &["pull", "--quiet", "origin", "main"]);
+    let range = format!("{base}..HEAD");
+    // A checkout without the notes cannot prove it, and says what to fetch.
+    let run = verify(&w, &work, &range, false);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stdout
+            .contains("git fetch origin refs/notes/baton:refs/notes/baton"),
+        "{}",
+        run.both()
+    );
+    git(
+        &work,
+        &[
+            "fetch",
+            "--quiet",
+            "origin",
+            "refs/notes/baton:refs/notes/baton",
+        ],
+    );
+    let run = verify(&w, &work, &range, true);
+    assert_eq!(run.code, 0, "{}", run.both());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["moves"], 1, "{json:#}");
+}

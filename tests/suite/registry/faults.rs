@@ -349,10 +349,7 @@ async fn bearer_token_with_credentials() {
     let good = client(
         &fake,
         RegistrySettings {
-            credentials: Credentials::UserPassword {
-                username: "carol".into(),
-                password: Secret::new("pa55"),
-            },
+            credentials: Credentials::password("carol", Secret::new("pa55")),
             ..settings()
         },
     );
@@ -362,10 +359,7 @@ async fn bearer_token_with_credentials() {
     let bad = client(
         &fake,
         RegistrySettings {
-            credentials: Credentials::UserPassword {
-                username: "carol".into(),
-                password: Secret::new("nope-nope"),
-            },
+            credentials: Credentials::password("carol", Secret::new("nope-nope")),
             ..settings()
         },
     );
@@ -413,7 +407,7 @@ async fn identity_token_from_docker_config_uses_the_oauth2_refresh_flow() {
     let c = client(
         &fake,
         RegistrySettings {
-            credentials: Credentials::DockerConfig(config),
+            credentials: Credentials::docker_config(config),
             ..settings()
         },
     );
@@ -461,7 +455,7 @@ async fn credential_helper_supplies_credentials_on_stdin() {
     let c = client(
         &fake,
         RegistrySettings {
-            credentials: Credentials::DockerConfig(config.clone()),
+            credentials: Credentials::docker_config(config.clone()),
             credential_helper_dir: Some(dir.path().to_path_buf()),
             ..settings()
         },
@@ -481,7 +475,7 @@ async fn credential_helper_supplies_credentials_on_stdin() {
     let c = client(
         &fake,
         RegistrySettings {
-            credentials: Credentials::DockerConfig(config),
+            credentials: Credentials::docker_config(config),
             credential_helper_dir: Some(dir.path().to_path_buf()),
             ..settings()
         },

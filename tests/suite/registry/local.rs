@@ -98,10 +98,7 @@ async fn basic_auth_with_right_and_wrong_password() {
     let wrong = RegistryClient::new(
         &registry.host(),
         baton::registry::RegistrySettings {
-            credentials: Credentials::UserPassword {
-                username: "alice".into(),
-                password: Secret::new("wrong-password"),
-            },
+            credentials: Credentials::password("alice", Secret::new("wrong-password")),
             ..registry.settings()
         },
     )
@@ -120,7 +117,7 @@ async fn basic_auth_with_right_and_wrong_password() {
     let anonymous = RegistryClient::new(
         &registry.host(),
         baton::registry::RegistrySettings {
-            credentials: Credentials::None,
+            credentials: Credentials::anonymous(),
             ..registry.settings()
         },
     )
@@ -148,7 +145,7 @@ async fn basic_auth_from_docker_config() {
     let client = RegistryClient::new(
         &registry.host(),
         baton::registry::RegistrySettings {
-            credentials: Credentials::DockerConfig(config.clone()),
+            credentials: Credentials::docker_config(config.clone()),
             ..registry.settings()
         },
     )
@@ -160,7 +157,7 @@ async fn basic_auth_from_docker_config() {
     let client = RegistryClient::new(
         &registry.host(),
         baton::registry::RegistrySettings {
-            credentials: Credentials::DockerConfig(config.clone()),
+            credentials: Credentials::docker_config(config.clone()),
             ..registry.settings()
         },
     )

@@ -17,15 +17,21 @@
 //!   left out until merged), `title`, `body`, `head.ref`, `base.ref`, `labels`; labels by
 //!   id; `requested_reviewers` takes `reviewers` and answers 201 with a list, 422 for an
 //!   unknown user.
-//! - GitLab: GitLab's REST documentation, doc/api/merge_requests.md (gitlabhq/gitlabhq,
-//!   the GitLab 13 page) and the create attributes as GitLab's current documentation
-//!   lists them: list by `source_branch`, `state=all`, `per_page`; create takes
-//!   `source_branch`, `target_branch`, `title`, `description`, `labels` (comma-separated)
-//!   and `reviewer_ids`; update is PUT `merge_requests/:merge_request_iid`; replies carry
-//!   `iid`, `web_url`, `state` (opened|closed|locked|merged), `title`, `description`,
-//!   `source_branch`, `target_branch`, `labels`. Not from the documentation: the 409 with
-//!   a `message` list for a second open request, and `GET /users?username=` (a list of
-//!   users with `id`), as GitLab answers them.
+//! - GitLab: GitLab's own OpenAPI file, doc/api/openapi/openapi_v2.yaml (gitlabhq/gitlabhq
+//!   @ 0338625c, API v4, GitLab 18.8), cut down in tests/fixtures/gitlab
+//!   (scripts/gitlab-api-subset) and checked against it by tests/suite/forge/gitlab_prism.rs
+//!   (prism proxy): list (`source_branch`, `state=all`, `per_page`), create (`source_branch`,
+//!   `target_branch`, `title`, `description`, `labels` as an array of names, `reviewer_ids`;
+//!   201, 409 for a second open one), read and update (PUT) `merge_requests/:iid`, merge,
+//!   cancel, commit statuses. Where that file contradicts GitLab's REST documentation of the
+//!   same commit (doc/api/merge_requests.md), the fake follows the documentation and the test
+//!   lists the contradiction: `draft`, `merge_when_pipeline_succeeds` booleans, `labels` and
+//!   `reviewers` arrays, `source_project_id`/`target_project_id` integers, `merge_user` null
+//!   until set (the file types each as a string or as one object). Not in the file,
+//!   checked by hand against doc/api/users.md (gitlabhq @ 000087ab): `GET /user` (`username`)
+//!   and `GET /users?username=` (a list of users with `id`). Replies carry `iid`, `web_url`,
+//!   `state` (opened|closed|locked|merged), `title`, `description`, `source_branch`,
+//!   `target_branch`, `sha`, `author`, `detailed_merge_status`.
 //!
 //! Statuses and merges (issue 18 item 5; GitHub's shapes come from the same description,
 //! the GraphQL mutation is checked against @octokit/graphql-schema by the auto-merge tests):
@@ -34,8 +40,9 @@
 //!   `PUT .../pulls/{n}/merge` with `sha` (200 merged, 405 not mergeable, 409 "Head branch was
 //!   modified"); `POST /api/graphql` `enablePullRequestAutoMerge` with `expectedHeadOid`
 //!   (errors in a 200 reply, as GitHub's GraphQL API answers them).
-//! - GitLab (doc/api/commits.md, doc/api/merge_requests.md): `POST
-//!   /projects/:id/statuses/:sha` (`state`, `name`, `description`, `target_url`; 201);
+//! - GitLab (openapi_v2.yaml as above; doc/api/commits.md @ 00359ec1 for the statuses'
+//!   nulls): `POST /projects/:id/statuses/:sha` (`state`, `name`, `description`,
+//!   `target_url`; 201, as lib/api/commit_statuses.rb answers though the file says 200);
 //!   `PUT .../merge_requests/:iid/merge` with `sha` and `merge_when_pipeline_succeeds`
 //!   (200 with the merge request, 405 when it cannot be merged, 409 when `sha` is not the
 //!   head); replies carry `sha`, `merge_when_pipeline_succeeds`, `detailed_merge_status`.
@@ -1214,6 +1221,26 @@ fn github_graphql(state: &mut ForgeState, body: &Value) -> Response {
 
 // ---- GitLab -----------------------------------------------------------------------------
 
+/// The `labels` of a GitLab request, as GitLab reads them (CommaSeparatedToArray): a
+/// comma-separated string or an array of names, each of which may hold commas itself.
+fn gitlab_labels(body: &Value) -> Vec<String> {
+    let parts: Vec<String> = match body.get("labels") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
+            .collect(),
+        _ => Vec::new(),
+    };
+    parts
+        .iter()
+        .flat_map(|p| p.split(','))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 fn gitlab_json(state: &ForgeState, p: &FakePull) -> Value {
     json!({
         "iid": p.number,
@@ -1299,11 +1326,7 @@ fn gitlab(
             }
             let users = state.users.clone();
             let pr = FakePull {
-                labels: str_of(body, "labels")
-                    .split(',')
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect(),
+                labels: gitlab_labels(body),
                 reviewers: body
                     .get("reviewer_ids")
                     .and_then(Value::as_array)
@@ -1424,7 +1447,6 @@ fn gitlab(
                         "started_at": null,
                         "finished_at": "2026-11-25T10:00:00.000Z",
                         "allow_failure": false,
-                        "coverage": null,
                         "author": {"id": 11, "username": "flux", "name": "Flux", "state": "active"},
                     })
                 })
@@ -1448,7 +1470,6 @@ fn gitlab(
                     "started_at": null,
                     "finished_at": "2026-11-25T10:00:00.000Z",
                     "allow_failure": false,
-                    "coverage": null,
                     "author": {"id": user_id(TOKEN_USER), "username": TOKEN_USER, "name": "Baton", "state": "active"},
                 }),
             )

@@ -223,11 +223,10 @@ impl LocalRegistry {
         RegistrySettings {
             insecure: true,
             credentials: match &self.auth {
-                Some((user, password)) => Credentials::UserPassword {
-                    username: user.clone(),
-                    password: Secret::new(password.clone()),
-                },
-                None => Credentials::None,
+                Some((user, password)) => {
+                    Credentials::password(user.clone(), Secret::new(password.clone()))
+                }
+                None => Credentials::anonymous(),
             },
             ..Default::default()
         }
