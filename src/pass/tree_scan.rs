@@ -122,6 +122,7 @@ pub fn scan_tree(
             unread,
             cache: shared,
             max_size,
+            read: Mutex::new(HashMap::new()),
         }));
     }
     tracing::debug!(files_read = scan.files_read, from_cache = hits, marker_files = scan.files.len(), problems = scan.problems.len(), skipped = %scan.skipped, "marker scan");
@@ -155,16 +156,62 @@ pub(super) fn remember_written(workspace: &Workspace, files: &[(PathBuf, Vec<u8>
 
 /// The texts of files scanned from the cache, read from their blobs when an edit needs them;
 /// each is scanned again and must hold exactly what the cache said, or the cache is dropped.
+/// A text read once is kept, so every plan of the pass shares it (as a scan of files does).
 #[derive(Debug)]
 struct BlobTexts {
     workspace: Workspace,
     unread: HashMap<PathBuf, (ObjectId, ContentScan)>,
     cache: Arc<Mutex<MarkerCache>>,
     max_size: u64,
+    read: Mutex<HashMap<PathBuf, Arc<str>>>,
 }
 
 impl TextSource for BlobTexts {
     fn texts(&self, paths: &[&Path]) -> Vec<Result<Arc<str>, String>> {
+        let kept: Vec<Option<Arc<str>>> = {
+            let read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+            paths.iter().map(|p| read.get(*p).cloned()).collect()
+        };
+        let missing: Vec<&Path> = paths
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| k.is_none())
+            .map(|(p, _)| *p)
+            .collect();
+        let started = std::time::Instant::now();
+        let mut fresh = self.read_texts(&missing).into_iter();
+        if !missing.is_empty() {
+            tracing::debug!(
+                files = missing.len(),
+                kept = paths.len() - missing.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "texts read from blobs"
+            );
+        }
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        paths
+            .iter()
+            .zip(kept)
+            .map(|(path, kept)| match kept {
+                Some(text) => Ok(text),
+                None => {
+                    let text = fresh
+                        .next()
+                        .unwrap_or_else(|| Err("the file's blob was not read".to_string()))?;
+                    read.insert(path.to_path_buf(), text.clone());
+                    Ok(text)
+                }
+            })
+            .collect()
+    }
+}
+
+impl BlobTexts {
+    /// Reads and checks the texts of `paths`, in order.
+    fn read_texts(&self, paths: &[&Path]) -> Vec<Result<Arc<str>, String>> {
+        if paths.is_empty() {
+            return Vec::new();
+        }
         let wanted: Vec<Option<&(ObjectId, ContentScan)>> =
             paths.iter().map(|p| self.unread.get(*p)).collect();
         let ids: Vec<ObjectId> = wanted.iter().flatten().map(|(id, _)| *id).collect();
@@ -305,6 +352,9 @@ mod tests {
         assert_eq!(&*plan.edits[0].before, MARKED);
         assert_eq!(plan.edits[0].after, MARKED.replace("app:1.0", "app:2.0"));
         assert_eq!(plan.held.len(), 1);
+        // Read once: every plan of the pass shares the text.
+        let again = markers::plan(&second, &moved);
+        assert!(Arc::ptr_eq(&plan.edits[0].before, &again.edits[0].before));
         // Kept on disk for the next process.
         assert!(cache_path(&ws).exists());
     }
