@@ -354,7 +354,10 @@ fn read_one(
         });
     }
     let mut found = repo.find_blob(id).map_err(|e| err(&e))?;
-    Ok(BlobData::Bytes(found.take_data()))
+    // The buffer a delta was decoded into is several times the blob: keep only the blob.
+    let mut data = found.take_data();
+    data.shrink_to_fit();
+    Ok(BlobData::Bytes(data))
 }
 
 /// Files at past commits, read from one open repository (see [`Workspace::tree_reader`]).

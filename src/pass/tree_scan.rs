@@ -215,11 +215,18 @@ impl BlobTexts {
         let wanted: Vec<Option<&(ObjectId, ContentScan)>> =
             paths.iter().map(|p| self.unread.get(*p)).collect();
         let ids: Vec<ObjectId> = wanted.iter().flatten().map(|(id, _)| *id).collect();
-        let read: Mutex<Vec<Option<BlobData>>> = Mutex::new(vec![None; ids.len()]);
+        // Each blob is scanned on its reading thread as soon as it is read, so only the
+        // texts are kept, never the buffers the pack was decoded into.
+        type Read = Option<(ContentScan, Option<Arc<str>>)>;
+        let read: Mutex<Vec<Option<Read>>> = Mutex::new(vec![None; ids.len()]);
         if let Err(e) = self.workspace.read_blobs(&ids, self.max_size, &|i, data| {
+            let scanned = match data {
+                BlobData::Bytes(bytes) => Some(ContentScan::of(bytes)),
+                BlobData::TooLarge { .. } => None,
+            };
             let mut read = read.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(slot) = read.get_mut(i) {
-                *slot = Some(data);
+                *slot = Some(scanned);
             }
         }) {
             return paths.iter().map(|_| Err(e.to_string())).collect();
@@ -236,14 +243,12 @@ impl BlobTexts {
                     return Err("the file was not in the scan".to_string());
                 };
                 match read.next().flatten() {
-                    Some(BlobData::Bytes(bytes)) => match ContentScan::of(bytes) {
-                        (content, Some(text)) if content == *expected => Ok(text),
-                        _ => {
-                            disagreed = true;
-                            Err("the marker cache disagreed with the file's content (the cache is discarded: run again)".to_string())
-                        }
-                    },
-                    Some(BlobData::TooLarge { .. }) => {
+                    Some(Some((content, Some(text)))) if content == *expected => Ok(text),
+                    Some(Some(_)) => {
+                        disagreed = true;
+                        Err("the marker cache disagreed with the file's content (the cache is discarded: run again)".to_string())
+                    }
+                    Some(None) => {
                         Err("the file is larger than markers.max_file_size".to_string())
                     }
                     None => Err("the file's blob was not read".to_string()),
