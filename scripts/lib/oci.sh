@@ -25,6 +25,8 @@ oci_free_port() {
 #   OCI_NOTIFY_URL=URL       send the registry's notifications (`notifications:
 #                            endpoints:`, pushes only) to URL, with the header
 #                            `Authorization: $OCI_NOTIFY_AUTHORIZATION`;
+#   OCI_REGISTRY_ACCESSLOG=1  log every request (Apache format) to DIR/registry.log, for
+#                            counting requests;
 #   OCI_REGISTRY_HTPASSWD=FILE require Basic auth for the users in FILE (htpasswd -B);
 #                            the push helpers then read curl's `user = ...` from
 #                            OCI_CURL_CONFIG (kept out of process arguments).
@@ -57,7 +59,7 @@ version: 0.1
 log:
   level: error
   accesslog:
-    disabled: true
+    disabled: $([ "${OCI_REGISTRY_ACCESSLOG:-0}" = 1 ] && echo false || echo true)
 storage:
   filesystem:
     rootdirectory: $dir/data

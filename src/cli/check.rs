@@ -251,6 +251,17 @@ pub fn summary(config: &Config) -> String {
         }
         out.push_str(&line);
     }
+    for (name, group) in &config.groups {
+        out.push_str(&format!(
+            "\n  group {name}: {} move together, {}",
+            group.images.join(", "),
+            if group.same_version {
+                "same version only"
+            } else {
+                "each at its own version"
+            }
+        ));
+    }
     if let Some(forge) = &config.forge {
         out.push_str(&format!(
             "\n  forge: {} {} at {}",

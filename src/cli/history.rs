@@ -236,9 +236,9 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                     merged,
                     rules: match (&rules, &rules_author) {
                         (Some(c), Some(a)) => {
-                            format!("{} by {a}", crate::pass::rules::short(c))
+                            format!("{} by {a}", crate::common::text::short_commit(c))
                         }
-                        (Some(c), None) => crate::pass::rules::short(c).to_string(),
+                        (Some(c), None) => crate::common::text::short_commit(c).to_string(),
                         _ => String::new(),
                     },
                     verification: verification.iter().map(verdict_line).collect(),

@@ -753,7 +753,11 @@ pub(crate) fn print_notes(env: &pass::EnvironmentReport) {
 pub fn print_rules(report: &PassReport) {
     let Some(rules) = &report.rules else { return };
     match &rules.applied {
-        Some(commit) => println!("rules: {} at {}", rules.source, pass::rules::short(commit)),
+        Some(commit) => println!(
+            "rules: {} at {}",
+            rules.source,
+            crate::common::text::short_commit(commit)
+        ),
         None => println!("rules: {}: none valid, only the host's apply", rules.source),
     }
     for note in &rules.notes {

@@ -12,6 +12,7 @@ use crate::pass::range::{RangeReport, judge};
 
 use super::ConfigArg;
 use super::output::{OutputArg, SCHEMA, print_json};
+use crate::common::text::short_commit;
 
 /// Arguments of `baton verify`.
 #[derive(Debug, clap::Args)]
@@ -60,7 +61,9 @@ fn split_range(range: &str) -> anyhow::Result<(Option<&str>, &str)> {
 /// Runs `baton verify`.
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let path = args.config.path();
-    let mut config = Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // With several repositories, the range is in one of them: only its environments apply.
+    let mut config = super::pass::narrow(config, args.config.repository.as_deref())?;
     let reader = RangeReader::new(&args.repo);
     let (from, to) = split_range(&args.range)?;
     let to = reader
@@ -89,7 +92,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                         format!("the rules file {} is not at {to}", file.display())
                     })?;
                 let files = RulesFiles {
-                    commit: Some(to.get(..12).unwrap_or(&to).to_string()),
+                    commit: Some(short_commit(&to).to_string()),
                     files: vec![(file.clone(), bytes.into_bytes())],
                 };
                 config = config
@@ -131,7 +134,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         for e in &report.exempt {
             println!(
                 "  promoted by hand: {} (Baton-Promoted-By: {})",
-                e.commit.get(..12).unwrap_or(&e.commit),
+                short_commit(&e.commit),
                 e.promoted_by
             );
         }

@@ -57,6 +57,29 @@ pub fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, word: &s
     }
 }
 
+/// The first 12 characters of a commit id, as messages and pages show it.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+/// `sha256:0123456789ab` from a full digest, as messages show it.
+pub fn short_digest(digest: &str) -> String {
+    digest.chars().take("sha256:".len() + 12).collect()
+}
+
+/// Whether `name` may stand in a URL path, a file name or a metrics label: 1 to `max`
+/// bytes, an ASCII letter or digit first, then letters, digits, `-`, `_` and `extra`.
+pub fn is_plain_name(name: &str, max: usize, extra: &[u8]) -> bool {
+    name.len() <= max
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || extra.contains(&b))
+}
+
 /// What to say about a name that is not among the `[SECTION.NAME]` tables in `known`: the
 /// close one, the section to add, or the names there are.
 pub fn unknown_name_hint(given: &str, known: &[&str], section: &str) -> String {
@@ -70,6 +93,22 @@ pub fn unknown_name_hint(given: &str, known: &[&str], section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_forms_and_plain_names() {
+        assert_eq!(short_commit("0123456789abcdef"), "0123456789ab");
+        assert_eq!(short_commit("abc"), "abc");
+        assert_eq!(
+            short_digest(&format!("sha256:{}", "a".repeat(64))),
+            "sha256:aaaaaaaaaaaa"
+        );
+        assert!(is_plain_name("prod-1_a", 64, b""));
+        assert!(!is_plain_name("a.b", 64, b""));
+        assert!(is_plain_name("a.b", 64, b"."));
+        assert!(!is_plain_name("", 64, b""));
+        assert!(!is_plain_name("-a", 64, b""));
+        assert!(!is_plain_name("abc", 2, b""));
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]

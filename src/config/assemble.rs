@@ -59,6 +59,13 @@ pub(super) fn build(
         })
         .collect::<BTreeMap<_, _>>();
     let environments = environments::read_environments(&top, &repository_names);
+    // With rules in a repository, the host's groups may name the rules' images: they are
+    // checked once the rules are merged (`second`).
+    let rules_pending = second.is_none()
+        && repositories
+            .as_ref()
+            .is_some_and(|r| r.values().any(|r| r.rules.is_some()));
+    let groups = groups::read_groups(&top, (!rules_pending).then_some(&image_names), &image_names);
     // `None` when absent, `Some(None)` when present but invalid.
     let forge = top.table("forge").map(ForgeConfig::read);
     let notifications = top
@@ -96,6 +103,8 @@ pub(super) fn build(
             images: std::sync::Arc::new(images),
             policies: std::sync::Arc::new(policies),
             environments,
+            sources: BTreeMap::new(),
+            groups,
             forge: forge.flatten(),
             notifications,
             webhooks,

@@ -108,15 +108,18 @@ pub(super) fn read_environments(
             );
         }
     }
-    // promote_from reads the source's markers and history in the same clone.
+    // A source in another repository is read from a clone of that repository (its markers,
+    // history and soak); its verification lives in that repository's notes, which a pass
+    // over this repository does not judge yet.
     for (name, (from, path)) in &promote {
         if let (Some(env), Some(source)) = (out.get(name), out.get(from))
             && env.repository != source.repository
+            && source.verify.enabled()
         {
             top.error_at(
                 path,
                 format!(
-                    "{from:?} is in repository {:?} and {name} in repository {:?}: promotion across repositories is not supported yet; promote from an environment of the same repository",
+                    "{from:?} is in repository {:?} and verifies its moves, {name} in repository {:?}: promotion from a verified environment of another repository is not supported yet; promote from an environment of the same repository, or from one without [[environments.{from}.verify]] checks",
                     source.repository, env.repository
                 ),
             );

@@ -5,6 +5,7 @@ mod assemble;
 mod daemon;
 mod environments;
 mod flux;
+mod groups;
 mod images;
 mod listen;
 mod policies;
@@ -77,6 +78,12 @@ pub struct Config {
     pub policies: std::sync::Arc<BTreeMap<String, PolicyConfig>>,
     /// Environments: which paths move, and how.
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// In a view of one repository ([`Config::for_repository`]): the environments of other
+    /// repositories that its environments promote from, read (from a clone of their own
+    /// repository) and never edited. Empty otherwise.
+    pub sources: BTreeMap<String, EnvironmentConfig>,
+    /// Images that move together, keyed by the `[groups.NAME]` name.
+    pub groups: BTreeMap<String, crate::promotion::group::GroupConfig>,
     /// The forge that review-mode environments open pull requests on, when set.
     pub forge: Option<ForgeConfig>,
     /// Notification sinks, keyed by the `[notifications.NAME]` name.
@@ -144,6 +151,24 @@ impl Config {
         self.policies.iter().filter(move |(_, p)| p.image == image)
     }
 
+    /// The environment `name` for reading: one of this configuration's, or a source of
+    /// another repository that one of them promotes from.
+    pub fn environment_or_source(&self, name: &str) -> Option<&EnvironmentConfig> {
+        self.environments
+            .get(name)
+            .or_else(|| self.sources.get(name))
+    }
+
+    /// The group `image` moves with, by name, when it is in one.
+    pub fn group_of(
+        &self,
+        image: &str,
+    ) -> Option<(&String, &crate::promotion::group::GroupConfig)> {
+        self.groups
+            .iter()
+            .find(|(_, g)| g.images.iter().any(|i| i == image))
+    }
+
     /// The names of the repositories this configuration edits, in order.
     pub fn repository_names(&self) -> Vec<String> {
         self.repositories.keys().cloned().collect()
@@ -178,6 +203,13 @@ impl Config {
             .filter(|(_, e)| e.repository == name)
             .map(|(n, e)| (n.clone(), e.clone()))
             .collect();
+        view.sources = view
+            .environments
+            .values()
+            .filter_map(|e| e.promote_from.as_ref())
+            .filter(|from| !view.environments.contains_key(*from))
+            .filter_map(|from| Some((from.clone(), self.environments.get(from)?.clone())))
+            .collect();
         Some(std::borrow::Cow::Owned(view))
     }
 
@@ -194,6 +226,8 @@ impl Config {
             images: self.images.clone(),
             policies: self.policies.clone(),
             environments: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            groups: self.groups.clone(),
             forge: self.forge.clone(),
             notifications: self.notifications.clone(),
             webhooks: self.webhooks.clone(),

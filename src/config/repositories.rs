@@ -22,16 +22,7 @@ const MAX_NAME: usize = 64;
 /// Why `name` cannot name a repository, if it cannot: it becomes a directory under the
 /// state directory, a metric label and a log field.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let fine = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    if fine {
+    if crate::common::text::is_plain_name(name, MAX_NAME, b".") {
         Ok(())
     } else {
         Err(format!(

@@ -18,7 +18,7 @@ use crate::common::settings::{
 use crate::reference::ImageName;
 
 /// The sections a repository's rules file may hold; everything else is the host's.
-pub const RULE_SECTIONS: &[&str] = &["images", "policies", "environments"];
+pub const RULE_SECTIONS: &[&str] = &["images", "policies", "environments", "groups"];
 
 /// The name the rules file's values carry in the merged configuration.
 pub(super) const RULES_SOURCE: &str = "repository rules";
@@ -26,7 +26,7 @@ pub(super) const RULES_SOURCE: &str = "repository rules";
 /// Where the repository's rules are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RulesSource {
-    /// Baton's own TOML with `[images]`, `[policies]` and `[environments]`.
+    /// Baton's own TOML with `[images]`, `[policies]`, `[environments]` and `[groups]`.
     File(PathBuf),
     /// Flux's ImageRepository, ImagePolicy and ImageUpdateAutomation objects in the YAML
     /// files under this directory (`flux:DIR`; empty for the whole repository).
@@ -354,7 +354,7 @@ impl Config {
                 &index,
                 &key(&[&section]),
                 format!(
-                    "[{section}] belongs to the host configuration: the repository's rules may set only [images], [policies] and [environments]"
+                    "[{section}] belongs to the host configuration: the repository's rules may set only [images], [policies], [environments] and [groups]"
                 ),
             ));
             dict.remove(&section);
@@ -601,7 +601,7 @@ mod tests {
             errors,
             vec![
                 "baton.toml:10:1@0123456789ab: environments.production.mode: production must stay in review mode: the host's [rules] review_required names it; remove mode or set mode = \"review\"".to_string(),
-                "baton.toml:12:2@0123456789ab: git: [git] belongs to the host configuration: the repository's rules may set only [images], [policies] and [environments]".to_string(),
+                "baton.toml:12:2@0123456789ab: git: [git] belongs to the host configuration: the repository's rules may set only [images], [policies], [environments] and [groups]".to_string(),
             ]
         );
         let foreign = RULES.replace("registry.example.com/app", "ghcr.io/evil/app");
@@ -657,6 +657,36 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("the rules file baton.toml does not exist at commit 0123456789ab")
+        );
+    }
+
+    #[test]
+    fn groups_may_live_in_the_rules_and_are_checked_there() {
+        // The host's images grouped with the rules' image: known once merged.
+        let config = host(
+            "[images.web]\nrepository = \"registry.example.com/web\"\n\n[groups.shop]\nimages = [\"app\", \"web\"]\n",
+        );
+        let merged = apply(&config, RULES).unwrap();
+        assert_eq!(merged.groups["shop"].images, ["app", "web"]);
+        // A group in the rules file.
+        let text = format!(
+            "{RULES}\n[images.web]\nrepository = \"registry.example.com/web\"\n\n[groups.shop]\nimages = [\"app\", \"web\"]\nsame_version = true\n"
+        );
+        let merged = apply(&host(""), &text).unwrap();
+        assert!(merged.groups["shop"].same_version);
+        // Its mistakes are located in the rules file; a name in both places is refused.
+        let errors = apply(&host(""), &text.replace("\"web\"]", "\"wbe\"]")).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("baton.toml:15:18@0123456789ab: groups.shop.images.1: group \"shop\" names unknown image \"wbe\""),
+            "{errors:#?}"
+        );
+        let errors = apply(&config, &text).unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("groups.shop: defined both here and at /etc/baton/baton.toml")),
+            "{errors:#?}"
         );
     }
 

@@ -378,6 +378,24 @@ fn registry_settings() {
         "[registries.\"ghcr.io\"]\nusername = \"bot\"\n{BASE}"
     ));
     assert!(e.contains("username needs password_file"), "{e}");
+    let e = one_error(&format!(
+        "[registries.\"ghcr.io\"]\nusername = \"bot\"\npassword_file = \"/p\"\ntoken_file = \"/t\"\n{BASE}"
+    ));
+    assert!(
+        e.contains("token_file: token_file and password_file are both set: keep one"),
+        "{e}"
+    );
+    let config = load(&format!(
+        "[registries.\"ghcr.io\"]\ndocker_config = \"/d.json\"\ntoken_file = \"/t\"\n{BASE}"
+    ))
+    .unwrap();
+    let auth = &config.registries["ghcr.io"].auth;
+    assert_eq!(auth.method, crate::registry::AuthMethod::Bearer);
+    assert_eq!(
+        auth.files().count(),
+        2,
+        "both files are listed for check and the board"
+    );
     let e = one_error(&format!("[registries.\"ghcr.io\"]\npage_size = 0\n{BASE}"));
     assert!(e.contains("0 is out of range: use 1 to 10000"), "{e}");
     let config = load(&format!(
@@ -932,14 +950,35 @@ fn hostile_repository_names_and_shared_branches_are_refused() {
 }
 
 #[test]
-fn promotion_stays_inside_one_repository() {
+fn promotion_may_come_from_another_repository() {
     let text = TWO.replace(
         "repository = \"payments\"\n",
-        "repository = \"payments\"\npromote_from = \"staging\"\n",
+        "repository = \"payments\"\npromote_from = \"staging\"\nsoak = \"1h\"\n",
     );
-    let e = one_error(&text);
+    let config = load(&text).unwrap();
+    // The view of payments reads staging (of fleet) as a source and never edits it.
+    let payments = config.for_repository("payments").unwrap();
+    assert_eq!(
+        payments.environments.keys().collect::<Vec<_>>(),
+        ["payments"]
+    );
+    assert_eq!(payments.sources.keys().collect::<Vec<_>>(), ["staging"]);
+    assert_eq!(payments.sources["staging"].repository, "fleet");
+    assert_eq!(
+        payments.environment_or_source("staging").map(|e| &e.paths),
+        Some(&vec![PathBuf::from("clusters/staging")])
+    );
+    let fleet = config.for_repository("fleet").unwrap();
+    assert!(fleet.sources.is_empty());
+    // A verified source of another repository: its verdicts are that repository's notes.
+    let verified = text.replace(
+        "[environments.payments]",
+        "[[environments.staging.verify]]\nhttp = \"https://staging.example.com/{{image}}\"\nexpect = \"{{version}}\"\n\n[environments.payments]",
+    );
+    let e = one_error(&verified);
     assert!(
-        e.contains("environments.payments.promote_from: \"staging\" is in repository \"fleet\" and payments in repository \"payments\": promotion across repositories is not supported yet"),
+        e.contains("environments.payments.promote_from: \"staging\" is in repository \"fleet\" and verifies its moves")
+            && e.contains("not supported yet"),
         "{e}"
     );
 }
@@ -1134,4 +1173,84 @@ fn webhooks_may_name_images_a_repositorys_rules_define() {
     // An empty name is still refused.
     let e = one_error(&format!("{with_rules}{}", hook.replace("\"svc\"", "\" \"")));
     assert!(e.contains("an empty name"), "{e}");
+}
+
+#[test]
+fn groups_name_known_images_each_in_one_group() {
+    let images = format!(
+        "{BASE}\n[images.web]\nrepository = \"ghcr.io/example/web\"\n\n[images.db]\nrepository = \"ghcr.io/example/db\"\n"
+    );
+    let config = load(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"web\"]\nsame_version = true\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.groups["shop"],
+        crate::promotion::group::GroupConfig {
+            images: vec!["app".into(), "web".into()],
+            same_version: true,
+        }
+    );
+    assert_eq!(
+        config.group_of("web").map(|(n, _)| n.as_str()),
+        Some("shop")
+    );
+    assert_eq!(config.group_of("db"), None);
+
+    // An image in two groups: refused where it is named the second time.
+    let err = one_error(&format!(
+        "{images}\n[groups.a]\nimages = [\"app\", \"web\"]\n\n[groups.b]\nimages = [\"db\", \"web\"]\n"
+    ));
+    assert!(
+        err.starts_with("/etc/baton/baton.toml:25:17: ")
+            && err.contains("groups.b.images.1: image \"web\" is already in group \"a\" (groups.a.images): an image moves with one group only"),
+        "{err}"
+    );
+    // Unknown names, with the close one.
+    let err = one_error(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"webb\"]\n"
+    ));
+    assert!(
+        err.contains("groups.shop.images.1: group \"shop\" names unknown image \"webb\": did you mean \"web\"?"),
+        "{err}"
+    );
+    // Twice in one group, one image, none, not strings, a stray key, an image's name.
+    let err = one_error(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"app\"]\n"
+    ));
+    assert!(
+        err.contains("\"app\" is listed twice in group \"shop\""),
+        "{err}"
+    );
+    let err = one_error(&format!("{images}\n[groups.shop]\nimages = [\"app\"]\n"));
+    assert!(
+        err.contains("group \"shop\" has 1 image: a group moves two or more"),
+        "{err}"
+    );
+    let err = one_error(&format!("{images}\n[groups.shop]\nsame_version = true\n"));
+    assert!(err.contains("groups.shop.images"), "{err}");
+    let err = one_error(&format!("{images}\n[groups.shop]\nimages = [\"app\", 7]\n"));
+    assert!(
+        err.contains("groups.shop.images.1: expected a string"),
+        "{err}"
+    );
+    let err = one_error(&format!(
+        "{images}\n[groups.shop]\nimages = [\"app\", \"web\"]\nsame_versoin = true\n"
+    ));
+    assert!(err.contains("same_version"), "{err}");
+    let err = one_error(&format!(
+        "{images}\n[groups.web]\nimages = [\"app\", \"db\"]\n"
+    ));
+    assert!(
+        err.contains("group \"web\" has the name of an image"),
+        "{err}"
+    );
+    for bad in ["../x", "a b", "-x", "x.lock", "a=b"] {
+        let err = one_error(&format!(
+            "{images}\n[groups.\"{bad}\"]\nimages = [\"app\", \"db\"]\n"
+        ));
+        assert!(err.contains("must be letters, digits"), "{bad}: {err}");
+    }
+    let err = one_error(&format!("{images}\n[groups]\nshop = 3\n"));
+    assert!(err.contains("groups.shop"), "{err}");
 }

@@ -228,6 +228,9 @@ async fn reconcile(
                 .filter(|e| matches!(e.outcome, pass::Outcome::Failed(_)))
                 .count();
             let took_ms = started.elapsed().as_millis() as u64;
+            if pushed > 0 {
+                wake_promoting_from(name, shared, loaded);
+            }
             if pushed + failed > 0 {
                 tracing::info!(
                     repository = name,
@@ -252,12 +255,11 @@ async fn reconcile(
             tracing::error!(repository = name, trigger, error = %err, "reconciliation failed: the next one tries again");
         }
     }
-    // The board shows the first repository's timeline.
-    let first = loaded.config.repository_names().into_iter().next();
-    if result.is_ok() && first.as_deref() == Some(name) && shared.board.timeline_head() != head {
+    // The board's timeline holds every repository's moves, each read again when its head moved.
+    if result.is_ok() && shared.board.timeline_head(name) != head {
         shared
             .board
-            .set_timeline(head.clone(), super::board::read_timeline(ws));
+            .set_timeline(name, head.clone(), super::board::read_timeline(name, ws));
     }
     shared.record_pass(name, &result, head);
     // A verified environment that just moved, or a move still verifying, is asked again soon.
@@ -269,6 +271,17 @@ async fn reconcile(
                     .any(|v| v.state == "waiting" || v.rolled_back_to.is_some())
         })
     })
+}
+
+/// Wakes the reconcilers of the other repositories with an environment that promotes from
+/// one of repository `name`'s: what they promote has just moved.
+fn wake_promoting_from(name: &str, shared: &Shared, loaded: &Loaded) {
+    for (other, view) in &loaded.views {
+        if other != name && view.sources.values().any(|s| s.repository == name) {
+            tracing::debug!(repository = %other, source_repository = name, "a promotion source moved");
+            shared.reconcile_trigger(other).notify_one();
+        }
+    }
 }
 
 /// The reconcilers, one per repository: started and stopped as reloads add and remove

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::common::text::short_commit as short;
 use crate::{markers, pass};
 
 /// Everything `/api/v1/status` reports.
@@ -509,10 +510,6 @@ fn git_text(
             let _ = writeln!(out, "{indent}  {}", refused.to_string().replace('\n', &pad));
         }
     }
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 #[cfg(test)]

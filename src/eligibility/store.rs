@@ -106,48 +106,55 @@ impl Store {
         self.data.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs `change` on the record of `repository` (made empty when there is none); it says
+    /// whether it changed anything, which marks the store to be written.
+    fn change<T>(&self, repository: &str, change: impl FnOnce(&mut Repository) -> (T, bool)) -> T {
+        let mut data = self.lock();
+        let data = &mut *data;
+        let repo = data
+            .file
+            .repositories
+            .entry(repository.to_string())
+            .or_default();
+        let (out, changed) = change(repo);
+        data.dirty |= changed;
+        out
+    }
+
     /// Records `tags` as listed at `now`: new tags get their first sighting, tags no longer
     /// listed are forgotten (a tag that comes back starts its clock again), and so are
     /// digests no tag has any more.
     pub fn observe(&self, repository: &str, tags: &[String], now: Timestamp) {
-        let mut data = self.lock();
-        let data = &mut *data;
-        let repo = data
-            .file
-            .repositories
-            .entry(repository.to_string())
-            .or_default();
-        let listed: std::collections::HashSet<&str> = tags.iter().map(String::as_str).collect();
-        let before = repo.first_seen.len();
-        repo.first_seen
-            .retain(|tag, _| listed.contains(tag.as_str()));
-        repo.tags.retain(|tag, _| listed.contains(tag.as_str()));
-        let mut changed = repo.first_seen.len() != before;
-        for tag in tags {
-            if !repo.first_seen.contains_key(tag) {
-                repo.first_seen.insert(tag.clone(), now.as_second());
-                changed = true;
+        self.change(repository, |repo| {
+            let listed: std::collections::HashSet<&str> = tags.iter().map(String::as_str).collect();
+            let before = repo.first_seen.len();
+            repo.first_seen
+                .retain(|tag, _| listed.contains(tag.as_str()));
+            repo.tags.retain(|tag, _| listed.contains(tag.as_str()));
+            let mut changed = repo.first_seen.len() != before;
+            for tag in tags {
+                if !repo.first_seen.contains_key(tag) {
+                    repo.first_seen.insert(tag.clone(), now.as_second());
+                    changed = true;
+                }
             }
-        }
-        if changed {
-            let used: std::collections::HashSet<&String> = repo.tags.values().collect();
-            repo.digests.retain(|digest, _| used.contains(digest));
-            data.dirty = true;
-        }
+            if changed {
+                let used: std::collections::HashSet<&String> = repo.tags.values().collect();
+                repo.digests.retain(|digest, _| used.contains(digest));
+            }
+            ((), changed)
+        })
     }
 
     /// When Baton first listed `tag`; `now` (recorded) when it never did.
     pub fn first_seen(&self, repository: &str, tag: &str, now: Timestamp) -> Timestamp {
-        let mut data = self.lock();
-        let data = &mut *data;
-        let repo = data
-            .file
-            .repositories
-            .entry(repository.to_string())
-            .or_default();
-        let seconds = *repo.first_seen.entry(tag.to_string()).or_insert_with(|| {
-            data.dirty = true;
-            now.as_second()
+        let seconds = self.change(repository, |repo| {
+            let mut new = false;
+            let seconds = *repo.first_seen.entry(tag.to_string()).or_insert_with(|| {
+                new = true;
+                now.as_second()
+            });
+            (seconds, new)
         });
         Timestamp::from_second(seconds).unwrap_or(now)
     }
@@ -163,21 +170,17 @@ impl Store {
 
     /// Records that `tag` had `digest`, whose image states `record`.
     pub fn record(&self, repository: &str, tag: &str, digest: &str, record: DigestRecord) {
-        let mut data = self.lock();
-        let repo = data
-            .file
-            .repositories
-            .entry(repository.to_string())
-            .or_default();
-        repo.tags.insert(tag.to_string(), digest.to_string());
-        let entry = repo.digests.entry(digest.to_string()).or_default();
-        // Signature verdicts of the digest stay: they do not depend on the tag.
-        let signatures = std::mem::take(&mut entry.signatures);
-        *entry = record;
-        for (keys, verdict) in signatures {
-            entry.signatures.entry(keys).or_insert(verdict);
-        }
-        data.dirty = true;
+        self.change(repository, |repo| {
+            repo.tags.insert(tag.to_string(), digest.to_string());
+            let entry = repo.digests.entry(digest.to_string()).or_default();
+            // Signature verdicts of the digest stay: they do not depend on the tag.
+            let signatures = std::mem::take(&mut entry.signatures);
+            *entry = record;
+            for (keys, verdict) in signatures {
+                entry.signatures.entry(keys).or_insert(verdict);
+            }
+            ((), true)
+        })
     }
 
     /// `digest`'s signature verdict under the key set `keys`, when one was reached.
@@ -196,18 +199,14 @@ impl Store {
         keys: &str,
         record: SignatureRecord,
     ) {
-        let mut data = self.lock();
-        let repo = data
-            .file
-            .repositories
-            .entry(repository.to_string())
-            .or_default();
-        repo.digests
-            .entry(digest.to_string())
-            .or_default()
-            .signatures
-            .insert(keys.to_string(), record);
-        data.dirty = true;
+        self.change(repository, |repo| {
+            repo.digests
+                .entry(digest.to_string())
+                .or_default()
+                .signatures
+                .insert(keys.to_string(), record);
+            ((), true)
+        })
     }
 
     /// Writes the store when it changed, merged with the file as it is now: the earlier

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Forge, ForgeError, PullRequest};
+use super::{CommitStatus, Forge, ForgeError, PullRequest};
 
 /// The error text a forge put in its reply: `message` (GitHub, Gitea, GitLab), GitHub's
 /// `errors[].message`, GitLab's `error` or a `message` object of field errors.
@@ -110,6 +110,27 @@ pub(super) async fn send_for_pull(
     read: fn(&Forge, &str, &Value) -> Result<PullRequest, ForgeError>,
 ) -> Result<PullRequest, ForgeError> {
     read(forge, action, &forge.send(action, request).await?)
+}
+
+/// POSTs `status` on `commit` to `url`: every forge takes the same body but for the
+/// spelling of the `state` and the key of the check's name (`context`, GitLab's `name`).
+pub(super) async fn post_status(
+    forge: &Forge,
+    url: String,
+    commit: &str,
+    status: &CommitStatus,
+    (state, name_key): (&str, &str),
+) -> Result<(), ForgeError> {
+    let action = format!("set commit status {} on {commit}", status.context);
+    let mut body = serde_json::Map::new();
+    body.insert("state".into(), state.into());
+    body.insert(name_key.into(), status.context.clone().into());
+    body.insert("description".into(), status.short_description().into());
+    if let Some(url) = &status.target_url {
+        body.insert("target_url".into(), url.clone().into());
+    }
+    let request = forge.http.post(url).json(&body);
+    forge.send(&action, request).await.map(|_| ())
 }
 
 #[cfg(test)]

@@ -105,14 +105,29 @@ async fn open(forge: &Forge, new: &NewPullRequest) -> Result<PullRequest, ForgeE
     Ok(pr)
 }
 
-/// Gitea labels pull requests by label id: looks the configured names up first.
+/// Gitea labels pull requests by label id: looks the configured names up first, page by page
+/// (a server answers at most `MAX_RESPONSE_ITEMS`, 50 by default, whatever `limit` asks).
 async fn label(forge: &Forge, number: u64) -> Result<(), ForgeError> {
     let action = "list the repository's labels";
-    let request = forge.http.get(with_query(
-        format!("{}/labels", repo_url(forge)),
-        &[("limit", "200")],
-    ));
-    let known = array(forge, action, forge.send(action, request).await?)?;
+    let mut known = Vec::new();
+    for page in 1..=GITEA_PAGES {
+        let (limit, page) = (GITEA_PAGE_SIZE.to_string(), page.to_string());
+        let request = forge.http.get(with_query(
+            format!("{}/labels", repo_url(forge)),
+            &[("limit", &limit), ("page", &page)],
+        ));
+        let items = array(forge, action, forge.send(action, request).await?)?;
+        let count = items.len();
+        known.extend(items);
+        let all_found = forge.labels.iter().all(|name| {
+            known
+                .iter()
+                .any(|l| l.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        });
+        if count < GITEA_PAGE_SIZE || all_found {
+            break;
+        }
+    }
     let mut ids = Vec::new();
     for name in &forge.labels {
         match known
@@ -152,11 +167,8 @@ async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, F
             "merge_when_checks_succeed": true,
         }));
     forge.send(&action, request).await?;
-    let action = format!("read pull request #{number}");
-    let request = forge
-        .http
-        .get(format!("{}/pulls/{number}", repo_url(forge)));
-    let pr = pull_request(forge, &action, &forge.send(&action, request).await?)?;
+    let reply = github::read_pull(forge, number).await?;
+    let pr = pull_request(forge, &format!("read pull request #{number}"), &reply)?;
     Ok(match pr.state {
         crate::forge::PullState::Merged => MergeOutcome::Merged,
         _ => MergeOutcome::Scheduled,

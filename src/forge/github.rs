@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::api::{array, owner_name, send_for_pull, str_field, with_query};
+use super::api::{array, owner_name, post_status, send_for_pull, str_field, with_query};
 use super::dialect::{Dialect, calls};
 use super::{
     CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest, PullState,
@@ -201,20 +201,15 @@ pub(super) async fn set_status(
     commit: &str,
     status: &CommitStatus,
 ) -> Result<(), ForgeError> {
-    let action = format!("set commit status {} on {commit}", status.context);
-    let mut body = json!({
-        "state": status.state.github(),
-        "context": status.context,
-        "description": status.short_description(),
-    });
-    if let Some(url) = &status.target_url {
-        body["target_url"] = json!(url);
-    }
-    let request = forge
-        .http
-        .post(format!("{}/statuses/{commit}", repo_url(forge)))
-        .json(&body);
-    forge.send(&action, request).await.map(|_| ())
+    let url = format!("{}/statuses/{commit}", repo_url(forge));
+    post_status(
+        forge,
+        url,
+        commit,
+        status,
+        (status.state.github(), "context"),
+    )
+    .await
 }
 
 /// The GraphQL mutation that turns on auto-merge for a pull request whose head is still the
@@ -239,16 +234,22 @@ fn graphql_url(forge: &Forge) -> String {
     }
 }
 
+/// Pull request `number` as the forge has it now (`GET /repos/{owner}/{repo}/pulls/{number}`;
+/// Gitea/Forgejo take the same request).
+pub(super) async fn read_pull(forge: &Forge, number: u64) -> Result<Value, ForgeError> {
+    let action = format!("read pull request #{number}");
+    let request = forge
+        .http
+        .get(format!("{}/pulls/{number}", repo_url(forge)));
+    forge.send(&action, request).await
+}
+
 /// Reads pull request `number` fresh, then merges it through the merge endpoint when GitHub
 /// says it can be merged now (`mergeable_state` clean, unstable or has_hooks), or turns on
 /// auto-merge when it waits for required checks or approvals (blocked, behind). Both name
 /// `head`, so GitHub refuses if the branch moved meanwhile.
 async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, ForgeError> {
-    let action = format!("read pull request #{number}");
-    let request = forge
-        .http
-        .get(format!("{}/pulls/{number}", repo_url(forge)));
-    let pr = forge.send(&action, request).await?;
+    let pr = read_pull(forge, number).await?;
     let sha = pr
         .get("head")
         .map(|h| str_field(h, "sha"))
@@ -360,11 +361,7 @@ pub const DISABLE_AUTO_MERGE_MUTATION: &str = "mutation BatonCancelAutoMerge($pu
 
 /// Turns auto-merge off when the token's own user turned it on (`auto_merge.enabled_by`).
 async fn cancel_merge(forge: &Forge, number: u64, me: &str) -> Result<bool, ForgeError> {
-    let action = format!("read pull request #{number}");
-    let request = forge
-        .http
-        .get(format!("{}/pulls/{number}", repo_url(forge)));
-    let pr = forge.send(&action, request).await?;
+    let pr = read_pull(forge, number).await?;
     let by = pr
         .pointer("/auto_merge/enabled_by/login")
         .and_then(Value::as_str)

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::api::{array, send_for_pull, str_field, with_query};
+use super::api::{array, post_status, send_for_pull, str_field, with_query};
 use super::dialect::{Dialect, calls};
 use super::{
     CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullRequest, PullState,
@@ -179,20 +179,8 @@ async fn update(
 
 /// Sets a commit status (`POST /projects/:id/statuses/:sha`, the check's name as `name`).
 async fn set_status(forge: &Forge, commit: &str, status: &CommitStatus) -> Result<(), ForgeError> {
-    let action = format!("set commit status {} on {commit}", status.context);
-    let mut body = json!({
-        "state": status.state.gitlab(),
-        "name": status.context,
-        "description": status.short_description(),
-    });
-    if let Some(url) = &status.target_url {
-        body["target_url"] = json!(url);
-    }
-    let request = forge
-        .http
-        .post(format!("{}/statuses/{commit}", project_url(forge)))
-        .json(&body);
-    forge.send(&action, request).await.map(|_| ())
+    let url = format!("{}/statuses/{commit}", project_url(forge));
+    post_status(forge, url, commit, status, (status.state.gitlab(), "name")).await
 }
 
 /// Accepts merge request `number` at `head` with `merge_when_pipeline_succeeds`: GitLab merges

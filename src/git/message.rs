@@ -27,6 +27,8 @@ pub const TRAILER_PROMOTED_BY: &str = "Baton-Promoted-By";
 pub const TRAILER_ROLLBACK_OF: &str = "Baton-Rollback-Of";
 /// Trailer of a rollback: the verification check that did not pass.
 pub const TRAILER_FAILED_CHECK: &str = "Baton-Failed-Check";
+/// Trailer of a group move: the `[groups.NAME]` whose images moved together in the commit.
+pub const TRAILER_GROUP: &str = "Baton-Group";
 
 /// One image moving from one version to another in an environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -188,11 +188,7 @@ impl RangeReader {
         paths: &[PathBuf],
         limit: usize,
     ) -> Result<Vec<PathBuf>, String> {
-        let mut args: Vec<String> = ["ls-tree", "-r", "-z", "--name-only", commit, "--"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        args.extend(paths.iter().map(|p| p.display().to_string()));
+        let args = with_paths(&["ls-tree", "-r", "-z", "--name-only", commit, "--"], paths);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         Ok(self
             .git(&refs)?
@@ -212,19 +208,18 @@ impl RangeReader {
         limit: usize,
     ) -> Result<Vec<(String, i64)>, String> {
         let max = limit.to_string();
-        let mut args: Vec<String> = [
-            "log",
-            "--first-parent",
-            "--format=%H %ct",
-            "--max-count",
-            &max,
-            commit,
-            "--",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(paths.iter().map(|p| p.display().to_string()));
+        let args = with_paths(
+            &[
+                "log",
+                "--first-parent",
+                "--format=%H %ct",
+                "--max-count",
+                &max,
+                commit,
+                "--",
+            ],
+            paths,
+        );
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         Ok(self
             .text(&refs)?
@@ -292,4 +287,11 @@ impl RangeReader {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         Ok(self.text(&refs)?.lines().map(str::to_string).collect())
     }
+}
+/// `args` and then `paths`, as one git command line.
+fn with_paths(args: &[&str], paths: &[PathBuf]) -> Vec<String> {
+    args.iter()
+        .map(|s| s.to_string())
+        .chain(paths.iter().map(|p| p.display().to_string()))
+        .collect()
 }

@@ -5,20 +5,18 @@ use crate::forge::{Forge, MergeOutcome, PullRequest};
 use crate::git::CommitRecord;
 
 use super::gates::Manual;
-use super::review::carries;
+use super::review::carries_all;
 use super::{AutoMerge, Context};
 
-/// Asks the forge to merge Baton's pull request `pr` for `image` moving to `to` in
-/// `environment` (or to merge it once its checks pass), after checking on the branch itself
-/// that nobody but Baton changed it.
-#[allow(clippy::too_many_arguments)]
+/// Asks the forge to merge Baton's pull request `pr` for `image` (an image or a group)
+/// moving each `(repository, version)` of `wanted` in `environment` (or to merge it once its
+/// checks pass), after checking on the branch itself that nobody but Baton changed it.
 pub(super) async fn merge_review(
     cx: &Context<'_>,
     forge: &Forge,
     environment: &str,
     image: &str,
-    repository: &str,
-    to: &str,
+    wanted: &[(String, String)],
     manual: Option<&Manual>,
     pr: &PullRequest,
 ) -> AutoMerge {
@@ -27,7 +25,7 @@ pub(super) async fn merge_review(
         Ok(None) => return AutoMerge::Waiting(format!("branch {} is gone", pr.head)),
         Err(err) => return AutoMerge::Waiting(format!("cannot read branch {}: {err}", pr.head)),
     };
-    if let Some(why) = changed_by_person(cx, environment, repository, to, manual, &head).await {
+    if let Some(why) = changed_by_person(cx, environment, wanted, manual, &head).await {
         tracing::warn!(environment = %environment, image = %image, number = pr.number, url = %pr.url, reason = %why, "not merging a pull request a person changed");
         return AutoMerge::Refused(why);
     }
@@ -48,18 +46,19 @@ pub(super) async fn merge_review(
 async fn changed_by_person(
     cx: &Context<'_>,
     environment: &str,
-    repository: &str,
-    to: &str,
+    wanted: &[(String, String)],
     manual: Option<&Manual>,
     head: &CommitRecord,
 ) -> Option<String> {
     if let Some(why) = touched_by_person(cx, head).await {
         return Some(why);
     }
-    (!carries(head, environment, repository, to, manual)).then(|| {
+    (!carries_all(head, environment, wanted, manual)).then(|| {
+        let to: Vec<&str> = wanted.iter().map(|(_, to)| to.as_str()).collect();
         format!(
-            "its head {} is not baton's move to {to}: a person changed it; merge or close it by hand",
-            head.id
+            "its head {} is not baton's move to {}: a person changed it; merge or close it by hand",
+            head.id,
+            to.join(", ")
         )
     })
 }

@@ -263,7 +263,12 @@ pub(super) async fn history_gates(
         // The source must verify now, and its soak counts from its first passed verification.
         let mut verified_since = None;
         let verdict = match (verdict, &env.promote_from) {
-            (Ok(()), Some(source)) if cx.config.environments[source].verify.enabled() => {
+            (Ok(()), Some(source))
+                if cx
+                    .config
+                    .environment_or_source(source)
+                    .is_some_and(|e| e.verify.enabled()) =>
+            {
                 let judged = cx
                     .verified
                     .get(source, &image)
@@ -281,14 +286,21 @@ pub(super) async fn history_gates(
         };
         let verdict = match (verdict, &env.promote_from, env.soak) {
             (Ok(()), Some(source), Some(soak)) => {
+                // A source of another repository is read in its own repository's clone.
+                let source_ws = cx.workspace_of(source);
                 if source_history.is_none() {
-                    let paths = cx.config.environments[source].paths.clone();
-                    source_history = Some(read_history(cx.workspace, paths).await);
+                    source_history = Some(
+                        match (&source_ws, cx.config.environment_or_source(source)) {
+                            (Ok(ws), Some(env)) => read_history(ws, env.paths.clone()).await,
+                            (Err(e), _) => Err(e.clone()),
+                            (_, None) => Err(format!("no environment {source:?}")),
+                        },
+                    );
                 }
-                match source_history.as_ref() {
-                    Some(Ok(records)) => {
+                match (source_history.as_ref(), source_ws.as_ref()) {
+                    (Some(Ok(records)), Ok(&source_ws)) => {
                         let arrival = arrival(
-                            cx.workspace,
+                            source_ws,
                             records.clone(),
                             source,
                             &repository,
@@ -309,8 +321,8 @@ pub(super) async fn history_gates(
                         .map(Some)
                         .map_err(|w| (w.reason, w.until))
                     }
-                    Some(Err(e)) => Err((e.clone(), None)),
-                    None => Err(("history was not read".to_string(), None)),
+                    (Some(Err(e)), _) | (_, Err(e)) => Err((e.clone(), None)),
+                    (None, _) => Err(("history was not read".to_string(), None)),
                 }
             }
             (Ok(()), _, _) => Ok(None),

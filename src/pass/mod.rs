@@ -6,6 +6,7 @@ mod budget;
 mod choose;
 mod events;
 mod gates;
+mod groups;
 mod judge;
 mod marker_cache;
 mod moves;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::common::backoff::Backoff;
+use crate::common::text::short_digest;
 use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
@@ -99,6 +101,9 @@ struct Context<'a> {
     rules_commit: Option<String>,
     /// How the verified environments' current moves stand, judged before any moves.
     verified: verify::Verified,
+    /// Clones of the other repositories that sources (`Config::sources`) are read from, by
+    /// source environment; the error when one cannot be cloned or synced.
+    sources: BTreeMap<String, Result<Workspace, String>>,
 }
 
 impl<'a> Context<'a> {
@@ -126,8 +131,61 @@ impl<'a> Context<'a> {
             listed: BTreeMap::new(),
             rules_commit: None,
             verified: verify::Verified::default(),
+            sources: BTreeMap::new(),
         }
     }
+
+    /// The clone environment `name` is read from: this repository's, or for a source of
+    /// another repository, that repository's (an error when it could not be synced).
+    fn workspace_of(&self, name: &str) -> Result<&Workspace, String> {
+        match self.sources.get(name) {
+            Some(Ok(ws)) => Ok(ws),
+            Some(Err(e)) => Err(e.clone()),
+            None => Ok(self.workspace),
+        }
+    }
+}
+
+/// Clones of the repositories that `config`'s sources of other repositories are in, synced
+/// to their branch now; each under `STATE_DIR/sources/REPOSITORY/SOURCE_REPOSITORY`, owned
+/// by this repository's passes, so that no other reconciler's clone is read while it changes.
+/// The source's branch is what it runs: a push branch for pull requests is not followed.
+async fn open_sources(config: &Config) -> BTreeMap<String, Result<Workspace, String>> {
+    let mut by_repository: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for (name, env) in &config.sources {
+        by_repository
+            .entry(env.repository.as_str())
+            .or_default()
+            .push(name);
+    }
+    let mut out = BTreeMap::new();
+    for (repository, names) in by_repository {
+        let opened = match config.repositories.get(repository) {
+            None => Err(format!("no repository {repository:?} in the configuration")),
+            Some(source) => {
+                let mut remote = source.git.remote.clone();
+                remote.push_branch = None;
+                let dir = config
+                    .daemon
+                    .state_dir
+                    .join("sources")
+                    .join(&config.repository)
+                    .join(repository);
+                match Workspace::open_or_clone(&dir, &remote).await {
+                    Ok(ws) => ws.sync().await.map(|_| ws).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+                .map_err(|e| format!("cannot read repository {repository:?}: {e}"))
+            }
+        };
+        if let Err(e) = &opened {
+            tracing::warn!(repository = %config.repository, source_repository = repository, error = %e, "cannot sync the clone of a promotion source");
+        }
+        for name in names {
+            out.insert(name.clone(), opened.clone());
+        }
+    }
+    out
 }
 
 /// The forge client for review-mode environments, when one is configured and needed.
@@ -319,6 +377,7 @@ async fn run_writing(
     let mut cx = Context {
         listed,
         rules_commit,
+        sources: open_sources(config).await,
         ..Context::new(
             config,
             registries,
@@ -465,11 +524,11 @@ pub fn environment_order(config: &Config) -> Vec<String> {
         if order.iter().any(|n| n == name) || !visiting.insert(name.to_string()) {
             return;
         }
-        if let Some(from) = config
-            .environments
-            .get(name)
-            .and_then(|e| e.promote_from.as_deref())
-        {
+        // A source of another repository is read, not processed here.
+        let Some(env) = config.environments.get(name) else {
+            return;
+        };
+        if let Some(from) = env.promote_from.as_deref() {
             visit(from, config, order, visiting);
         }
         order.push(name.to_string());
@@ -589,6 +648,19 @@ fn keep_newer(
     }
     if newer.is_empty() {
         return true;
+    }
+    // A group moves as a whole: when one member keeps another writer's newer version, the
+    // others keep theirs too (the next pass judges the group again).
+    let images: BTreeSet<String> = newer
+        .iter()
+        .filter_map(|p| cx.config.policies.get(p).map(|p| p.image.clone()))
+        .collect();
+    for image in &images {
+        if let Some((_, group)) = cx.config.group_of(image) {
+            for member in &group.images {
+                newer.extend(cx.config.policies_for_image(member).map(|(n, _)| n.clone()));
+            }
+        }
     }
     prepared.plan = plan_with(
         cx,
@@ -739,11 +811,6 @@ fn verification_views(cx: &Context<'_>, name: &str) -> Vec<report::Verification>
         .collect()
 }
 
-/// `sha256:0123456789ab` from a full digest.
-fn short_digest(digest: &str) -> String {
-    digest.chars().take("sha256:".len() + 12).collect()
-}
-
 /// After a push: the moved images run the versions they moved to.
 fn moved_running(cx: &Context<'_>, report: &mut EnvironmentReport) {
     for m in &report.moves {
@@ -834,6 +901,34 @@ fn commit_text(
             }
         }
     }
+    // A person's `baton promote` moves its one image, not a group.
+    let grouped = match manual {
+        Some(_) => Vec::new(),
+        None => group_moves(cx, moves),
+    };
+    for (group, members) in &grouped {
+        let names: Vec<&str> = members.iter().map(|m| m.policy.as_str()).collect();
+        notes.push(match names.as_slice() {
+            [one] => {
+                format!("group {group}: only {one} had to move; the others hold their versions")
+            }
+            _ => format!(
+                "group {group}: {} move together{}",
+                crate::common::text::listed(&names, "and"),
+                if cx.config.groups[group].same_version {
+                    ", to one version (same_version)"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    let text = match (&cx.template, grouped.as_slice()) {
+        (None, [(group, members)]) if members.len() == moves.len() && moves.len() > 1 => {
+            with_subject(&text, &group_subject(name, group, members))
+        }
+        _ => text,
+    };
     let text = insert_body(&text, &notes);
     let mut text = match &cx.rules_commit {
         Some(commit) => rules::with_rules_trailer(&text, commit),
@@ -851,7 +946,50 @@ fn commit_text(
             one_line(&check)
         ));
     }
+    for (group, _) in &grouped {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{}: {group}\n",
+            crate::git::message::TRAILER_GROUP
+        ));
+    }
     Ok(text)
+}
+
+/// The moves of `moves` whose image is in a `[groups.NAME]`, by group name.
+fn group_moves<'m>(cx: &Context<'_>, moves: &'m [Move]) -> Vec<(String, Vec<&'m Move>)> {
+    let mut out: Vec<(String, Vec<&Move>)> = Vec::new();
+    for m in moves {
+        let Some((group, _)) = cx
+            .config
+            .policies
+            .get(&m.policy)
+            .and_then(|p| cx.config.group_of(&p.image))
+        else {
+            continue;
+        };
+        match out.iter_mut().find(|(g, _)| g == group) {
+            Some((_, list)) => list.push(m),
+            None => out.push((group.clone(), vec![m])),
+        }
+    }
+    out
+}
+
+/// The subject of a commit that moves one group: `ENV: group NAME: a 1 -> 2, b 1 -> 2`.
+fn group_subject(env: &str, group: &str, members: &[&Move]) -> String {
+    let lines: Vec<String> = members.iter().map(|m| m.line()).collect();
+    crate::common::text::one_line(&format!("{env}: group {group}: {}", lines.join(", ")))
+}
+
+/// `text` with its first line replaced by `subject`.
+fn with_subject(text: &str, subject: &str) -> String {
+    match text.split_once('\n') {
+        Some((_, rest)) => format!("{subject}\n{rest}"),
+        None => subject.to_string(),
+    }
 }
 
 /// Puts `lines` as a paragraph after the message's subject.
@@ -886,7 +1024,16 @@ struct Prepared {
 /// Scans `paths` for markers in HEAD's tree, off the async threads: only the trees under
 /// the paths and the files the scan wants are read.
 async fn scan_paths(cx: &Context<'_>, paths: Vec<PathBuf>) -> Result<markers::Scan, String> {
-    let workspace = cx.workspace.clone();
+    scan_paths_in(cx, cx.workspace, paths).await
+}
+
+/// [`scan_paths`] in the clone `workspace` (a source's of another repository).
+async fn scan_paths_in(
+    cx: &Context<'_>,
+    workspace: &Workspace,
+    paths: Vec<PathBuf>,
+) -> Result<markers::Scan, String> {
+    let workspace = workspace.clone();
     let globs = cx.config.markers.include.clone();
     let max_size = cx.config.markers.max_file_size;
     let mut scan = tokio::task::spawn_blocking(move || {
@@ -957,8 +1104,15 @@ async fn prepare_environment(
     let source_scan =
         match (&env.promote_from, manual) {
             (Some(source), None) => {
-                let paths = cx.config.environments[source].paths.clone();
-                Some(scan_paths(cx, paths).await.map_err(|e| {
+                let read = async {
+                    let paths = cx
+                        .config
+                        .environment_or_source(source)
+                        .map(|e| e.paths.clone())
+                        .ok_or_else(|| format!("no environment {source:?}"))?;
+                    scan_paths_in(cx, cx.workspace_of(source)?, paths).await
+                };
+                Some(read.await.map_err(|e| {
                     format!("cannot read {source}, which {name} promotes from: {e}")
                 })?)
             }
@@ -978,6 +1132,18 @@ async fn prepare_environment(
         gates::history_gates(cx, name, env, &changed, source_scan.as_ref(), &mut targets).await;
         if targets.by_policy.len() != before {
             plan = plan_with(cx, &scan, &targets.by_policy, &digests, &|_| true);
+        }
+        // Groups move as a whole, or not at all.
+        if !cx.config.groups.is_empty() {
+            let changed: BTreeSet<String> = plan
+                .edits
+                .iter()
+                .flat_map(|e| &e.changes)
+                .map(|c| c.policy.clone())
+                .collect();
+            if groups::hold_groups(cx, name, &scan, &changed, &mut targets) {
+                plan = plan_with(cx, &scan, &targets.by_policy, &digests, &|_| true);
+            }
         }
     }
     Ok(Prepared {

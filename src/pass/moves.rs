@@ -7,6 +7,7 @@ use crate::git::message::Move;
 use crate::markers::{Part, Plan};
 
 use super::Selection;
+use crate::common::text::short_digest as short;
 
 /// One move per policy whose markers changed, with the versions before and after.
 /// Several markers of one policy at different old versions list them all (`1.2, 1.3`).
@@ -106,11 +107,6 @@ fn version_text(tag: Option<&str>, digest: Option<&str>) -> String {
         (None, Some(digest)) => short(digest),
         (None, None) => String::new(),
     }
-}
-
-/// `sha256:0123456789ab` from a full digest, for messages.
-fn short(digest: &str) -> String {
-    digest.chars().take("sha256:".len() + 12).collect()
 }
 
 /// A unified diff of every edit in the plan, paths relative to the repository root.

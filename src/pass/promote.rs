@@ -223,6 +223,7 @@ pub async fn promote(
         .collect();
     let cx = Context {
         rules_commit: rules.and_then(|r| r.applied),
+        sources: super::open_sources(config).await,
         ..Context::new(
             config,
             registries,
@@ -263,7 +264,12 @@ pub async fn promote(
     let version = match (&request.version, &env.promote_from) {
         (Some(version), _) => version.clone(),
         (None, Some(source)) => {
-            let source_scan = scan_paths(&cx, config.environments[source].paths.clone())
+            let paths = config
+                .environment_or_source(source)
+                .map(|e| e.paths.clone())
+                .unwrap_or_default();
+            let source_ws = cx.workspace_of(source).map_err(PromoteError::Scan)?;
+            let source_scan = super::scan_paths_in(&cx, source_ws, paths)
                 .await
                 .map_err(PromoteError::Scan)?;
             let held = promotion::source_version(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::common::text::short_commit as short;
 use crate::common::time::utc;
 use crate::config::{Config, EnvironmentConfig};
 use crate::git::NOTES_REF;
@@ -89,10 +90,6 @@ pub struct RangeReport {
     pub violations: Vec<Violation>,
     /// What was not checked and why.
     pub notes: Vec<String>,
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 /// Whether `env` has a gate this command checks.
@@ -272,6 +269,12 @@ fn judge_file(
             continue;
         };
         let Some(source_env) = config.environments.get(source) else {
+            let note = format!(
+                "{name} promotes from {source} of another repository: its promote_from, soak and verification are not checked here (one repository at a time)"
+            );
+            if !report.notes.contains(&note) {
+                report.notes.push(note);
+            }
             continue;
         };
         let runs = sources.version(config, reader, &commit.id, source_env, &policy.image)?;

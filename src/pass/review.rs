@@ -36,11 +36,17 @@ pub(super) async fn review_environment(
     else {
         return report;
     };
+    // One review per image, and one per group for the images of a group (a person's
+    // `baton promote` moves its one image, on that image's branch).
     let mut images: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for change in prepared.plan.edits.iter().flat_map(|e| &e.changes) {
         if let Some(policy) = cx.config.policies.get(&change.policy) {
+            let unit = match (manual, cx.config.group_of(&policy.image)) {
+                (None, Some((group, _))) => group.clone(),
+                _ => policy.image.clone(),
+            };
             images
-                .entry(policy.image.clone())
+                .entry(unit)
                 .or_default()
                 .insert(change.policy.clone());
         }
@@ -158,6 +164,68 @@ pub(super) fn carries(
         && moves[0].promoted_by.as_deref() == manual.map(|m| m.by.as_str())
 }
 
+/// Whether the head commit carries the move of every `(repository, version)` in `wanted`.
+pub(super) fn carries_all(
+    head: &CommitRecord,
+    environment: &str,
+    wanted: &[(String, String)],
+    manual: Option<&Manual>,
+) -> bool {
+    !wanted.is_empty()
+        && wanted
+            .iter()
+            .all(|(repository, to)| carries(head, environment, repository, to, manual))
+}
+
+/// One image of a review: its repository, the version it moves to and its policies.
+struct Member {
+    image: String,
+    repository: String,
+    to: String,
+    policies: BTreeSet<String>,
+    soaked: Option<promotion::Soaked>,
+}
+
+/// The images `policies` move, in name order, with their targets.
+fn members(cx: &Context<'_>, prepared: &Prepared, policies: &BTreeSet<String>) -> Vec<Member> {
+    let mut out: Vec<Member> = Vec::new();
+    for policy in policies {
+        let (Some(config), Some(target)) = (
+            cx.config.policies.get(policy),
+            prepared.targets.by_policy.get(policy),
+        ) else {
+            continue;
+        };
+        match out.iter_mut().find(|m| m.image == config.image) {
+            Some(m) => {
+                m.policies.insert(policy.clone());
+            }
+            None => out.push(Member {
+                image: config.image.clone(),
+                repository: cx.config.images[&config.image].repository_text.clone(),
+                to: target.tag.clone(),
+                policies: BTreeSet::from([policy.clone()]),
+                soaked: target.soaked.clone(),
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.image.cmp(&b.image));
+    out
+}
+
+/// A group's versions in words: the one version when all members share it, else each
+/// member's (`api 1.2.0, web 1.3.0`).
+fn group_to_text(members: &[Member]) -> String {
+    match members.first() {
+        Some(first) if members.iter().all(|m| m.to == first.to) => first.to.clone(),
+        _ => members
+            .iter()
+            .map(|m| format!("{} {}", m.image, m.to))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 /// The person and version of a manual promotion (`Baton-Promoted-By`) that the review
 /// branch's head commit makes for this environment and image.
 fn promoted_by_hand(
@@ -208,7 +276,26 @@ async fn review_image(
     let target = policies
         .iter()
         .find_map(|p| prepared.targets.by_policy.get(p));
-    let to = target.map(|t| t.tag.clone()).unwrap_or_default();
+    let members = members(cx, prepared, policies);
+    let group = (manual.is_none() && cx.config.groups.contains_key(image)).then_some(image);
+    let to = match group {
+        Some(_) => group_to_text(&members),
+        None => target.map(|t| t.tag.clone()).unwrap_or_default(),
+    };
+    // What the pull request's marker records: the version, or each member's for a group.
+    let proposal = match group {
+        Some(_) => promotion::review::group_version(
+            &members
+                .iter()
+                .map(|m| (m.image.clone(), m.to.clone()))
+                .collect::<Vec<_>>(),
+        ),
+        None => to.clone(),
+    };
+    let wanted: Vec<(String, String)> = members
+        .iter()
+        .map(|m| (m.repository.clone(), m.to.clone()))
+        .collect();
     let from = moves
         .iter()
         .map(|m| m.from.clone())
@@ -230,7 +317,10 @@ async fn review_image(
         Ok(text) => text,
         Err(why) => return fail(review, why),
     };
-    let repository = cx.config.images[image].repository_text.clone();
+    let repository = members
+        .first()
+        .map(|m| m.repository.clone())
+        .unwrap_or_default();
     let forge: Option<&Forge> = match &cx.forge {
         None => None,
         Some(Ok(forge)) => Some(forge),
@@ -246,7 +336,7 @@ async fn review_image(
     if manual.is_none()
         && let Some(declined) = pulls
             .iter()
-            .find(|p| p.state == PullState::Closed && proposes(p, name, image, &to))
+            .find(|p| p.state == PullState::Closed && proposes(p, name, image, &proposal))
     {
         review.action = ReviewAction::Declined {
             number: declined.number,
@@ -261,7 +351,7 @@ async fn review_image(
     };
     let branch_current = head
         .as_ref()
-        .is_some_and(|h| carries(h, name, &repository, &to, manual));
+        .is_some_and(|h| carries_all(h, name, &wanted, manual));
     // A review still waiting for a decision: its pull request is open, or (without a
     // forge) its head is not on the branch yet.
     let pending = match (&head, forge) {
@@ -315,7 +405,7 @@ async fn review_image(
         }
         _ => {}
     }
-    let open_current = open.is_some_and(|p| proposes(p, name, image, &to));
+    let open_current = open.is_some_and(|p| proposes(p, name, image, &proposal));
     // With auto_merge, a branch a person has changed is theirs to finish: Baton neither
     // pushes over it nor merges it.
     if env.auto_merge
@@ -407,19 +497,48 @@ async fn review_image(
             forge.commit_url(&soaked.arrival.commit),
         ));
     }
-    let repository_text = repository.clone();
-    let text = promotion::review_text(&ReviewDetails {
-        environment: name.to_string(),
-        image: image.to_string(),
-        repository,
-        from,
-        to: to.clone(),
-        policy: policy_text,
-        source: target.and_then(|t| t.source.clone()),
-        soak: soaked.as_ref().map(promotion::Soaked::describe),
-        promoted_by: manual.map(|m| m.by.clone()),
-        links,
-    });
+    let text = match group {
+        Some(group) => promotion::review::group_review_text(
+            name,
+            group,
+            message.lines().next().unwrap_or_default(),
+            &members
+                .iter()
+                .map(|m| promotion::review::GroupMember {
+                    image: m.image.clone(),
+                    repository: m.repository.clone(),
+                    from: moves
+                        .iter()
+                        .filter(|mv| m.policies.contains(&mv.policy))
+                        .map(|mv| mv.from.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    to: m.to.clone(),
+                    policy: m
+                        .policies
+                        .iter()
+                        .next()
+                        .map(|p| format!("{p} ({})", cx.config.policies[p].policy.describe()))
+                        .unwrap_or_default(),
+                    soak: m.soaked.as_ref().map(promotion::Soaked::describe),
+                })
+                .collect::<Vec<_>>(),
+            target.and_then(|t| t.source.as_deref()),
+            &links,
+        ),
+        None => promotion::review_text(&ReviewDetails {
+            environment: name.to_string(),
+            image: image.to_string(),
+            repository,
+            from,
+            to: to.clone(),
+            policy: policy_text,
+            source: target.and_then(|t| t.source.clone()),
+            soak: soaked.as_ref().map(promotion::Soaked::describe),
+            promoted_by: manual.map(|m| m.by.clone()),
+            links,
+        }),
+    };
     let base = cx.config.git.remote.target_branch().to_string();
     let (action, pull) = match open {
         Some(pr) if open_current && branch_current => (
@@ -463,17 +582,7 @@ async fn review_image(
         && let Some(pr) = pull
     {
         review.merge = Some(
-            super::auto_merge::merge_review(
-                cx,
-                forge,
-                name,
-                image,
-                &repository_text,
-                &to,
-                manual,
-                &pr,
-            )
-            .await,
+            super::auto_merge::merge_review(cx, forge, name, image, &wanted, manual, &pr).await,
         );
     }
     (review, Some(message))

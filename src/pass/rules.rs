@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::common::text::short_commit as short;
 use crate::config::{Config, EnvironmentConfig, RulesFiles, RulesSource};
 use crate::git::{HistoryQuery, Snapshot, Workspace};
 use crate::markers;
@@ -114,11 +115,6 @@ impl std::fmt::Display for Refusal {
         }
         Ok(())
     }
-}
-
-/// The first 12 hex digits of a commit id, as rule locations show it.
-pub fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 /// One version of the rules: the commit that introduced it, its author and its files.

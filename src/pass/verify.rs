@@ -118,6 +118,11 @@ pub(super) async fn verify_all(cx: &Context<'_>, names: &[String]) -> Verified {
         moves.extend(current_moves(cx, env, &notes).await);
     }
     let answers = ask(cx, &moves, &sources).await;
+    // The version each move came from, for the members of a group rolled back together.
+    let froms: BTreeMap<(String, String), String> = moves
+        .iter()
+        .filter_map(|m| Some(((m.env.clone(), m.image.clone()), m.from.clone()?)))
+        .collect();
     let mut out = Verified::default();
     let mut entries = Vec::new();
     for m in moves {
@@ -155,10 +160,55 @@ pub(super) async fn verify_all(cx: &Context<'_>, names: &[String]) -> Verified {
             },
         );
     }
+    group_rollbacks(cx, &mut out, &froms);
     if !cx.dry_run {
         write_notes(cx, &entries).await;
     }
     out
+}
+
+/// A group moves back together: a member whose move came in the same commit as a member being
+/// rolled back is rolled back too (to its own `Baton-From`), even though its checks passed.
+fn group_rollbacks(
+    cx: &Context<'_>,
+    out: &mut Verified,
+    froms: &BTreeMap<(String, String), String>,
+) {
+    for (env, images) in out.by_env.iter_mut() {
+        let failed: Vec<(String, String, Rollback)> = images
+            .values()
+            .filter_map(|v| Some((v.image.clone(), v.commit.clone(), v.rollback.clone()?)))
+            .collect();
+        for (image, commit, rollback) in failed {
+            let Some((group, members)) = cx.config.group_of(&image) else {
+                continue;
+            };
+            for member in members.images.iter().filter(|m| **m != image) {
+                let Some(v) = images.get_mut(member) else {
+                    continue;
+                };
+                if v.rollback.is_some() || v.kept.is_some() || v.commit != commit {
+                    continue;
+                }
+                let Some(to) = froms
+                    .get(&(env.clone(), member.clone()))
+                    .filter(|f| !f.is_empty())
+                else {
+                    continue;
+                };
+                tracing::info!(environment = %env, group = %group, image = %member, with = %image, "rolling back with its group");
+                v.rollback = Some(Rollback {
+                    to: to.clone(),
+                    of: v.version.clone(),
+                    check: rollback.check.clone(),
+                    reason: format!(
+                        "moved together with {image} in group {group}, which did not verify: {}",
+                        rollback.reason
+                    ),
+                });
+            }
+        }
+    }
 }
 
 /// Appends note lines and pushes them; a failure is logged (the verdicts stand for this

@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 
+use crate::common::text::short_commit;
 use crate::git::{CommitRecord, ParsedMove, parse_moves};
 
 /// How the commit that brought a version was recognised.
@@ -35,7 +36,7 @@ pub struct Arrival {
 impl Arrival {
     /// The first 12 characters of the commit id.
     pub fn short_commit(&self) -> &str {
-        &self.commit[..self.commit.len().min(12)]
+        short_commit(&self.commit)
     }
 }
 

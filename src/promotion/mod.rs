@@ -19,6 +19,7 @@
 //! - **Holds.** Markers with `"hold"` are left alone by the marker planner and reported.
 
 pub mod config;
+pub mod group;
 pub mod history;
 pub mod review;
 pub mod window;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::common::text::short_commit;
 use crate::common::time::{format_duration, utc};
 use crate::markers::Marker;
 use crate::policy::Policy;
@@ -201,7 +203,7 @@ pub fn check_manual(
     if newer_than_all {
         return Ok(());
     }
-    let short = &manual.commit[..manual.commit.len().min(12)];
+    let short = short_commit(&manual.commit);
     let bar = comparable
         .iter()
         .max_by(|a, b| policy.compare(a, b).unwrap_or(Ordering::Equal))
@@ -235,7 +237,7 @@ pub fn check_rolled_back(
     if policy.compare(candidate, &rb.of) == Some(Ordering::Greater) {
         return Ok(());
     }
-    let short = &rb.commit[..rb.commit.len().min(12)];
+    let short = short_commit(&rb.commit);
     Err(Hold::Blocked(format!(
         "{image} {} was rolled back in {environment} (commit {short}){}: automatic moves resume with a version newer than {}, or a person's baton promote",
         rb.of,

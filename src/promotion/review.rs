@@ -144,6 +144,100 @@ pub fn review_text(details: &ReviewDetails) -> ReviewText {
     ReviewText { title, body }
 }
 
+/// One image of a group's review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The `[images]` name.
+    pub image: String,
+    /// The image repository.
+    pub repository: String,
+    /// The version(s) it moves from.
+    pub from: String,
+    /// The version it moves to.
+    pub to: String,
+    /// `NAME (RULE)` of its policy.
+    pub policy: String,
+    /// Soak evidence, in words, with `promote_from`.
+    pub soak: Option<String>,
+}
+
+/// The review marker's version for a group: `IMAGE=VERSION` of each member, comma-joined
+/// (no spaces, so that the marker reads back).
+pub fn group_version(members: &[(String, String)]) -> String {
+    members
+        .iter()
+        .map(|(image, to)| format!("{image}={to}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The title (`title`, the commit subject) and body of the review that moves the members of
+/// the group `group` in `environment` together, in one pull request.
+pub fn group_review_text(
+    environment: &str,
+    group: &str,
+    title: &str,
+    members: &[GroupMember],
+    source: Option<&str>,
+    links: &[(String, String)],
+) -> ReviewText {
+    let mut body = String::new();
+    let names: Vec<&str> = members.iter().map(|m| m.image.as_str()).collect();
+    let _ = writeln!(
+        body,
+        "Baton proposes moving the group **{group}** ({}) in **{environment}**, together.\n",
+        names.join(", ")
+    );
+    body.push_str("| image | repository | from | to | policy |\n|---|---|---|---|---|\n");
+    for m in members {
+        let _ = writeln!(
+            body,
+            "| {} | {} | {} | {} | {} |",
+            m.image,
+            code(&m.repository),
+            code(&m.from),
+            code(&m.to),
+            code(&m.policy)
+        );
+    }
+    if let Some(source) = source {
+        let _ = writeln!(body, "\nPromoted from {source}.");
+        for m in members {
+            if let Some(soak) = &m.soak {
+                let _ = writeln!(body, "- {} soak: {soak}", m.image);
+            }
+        }
+    }
+    if !links.is_empty() {
+        body.push('\n');
+        for (text, url) in links {
+            let _ = writeln!(body, "- [{text}]({url})");
+        }
+    }
+    let version = group_version(
+        &members
+            .iter()
+            .map(|m| (m.image.clone(), m.to.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let _ = write!(
+        body,
+        "\nMerging this pull request moves every image of {group} in {environment} at once. \
+         Closing it without merging tells Baton not to propose these versions again; a newer \
+         version of any of them opens a new pull request. Baton force-pushes this branch when \
+         the candidates change.\n\n{marker}\n",
+        marker = review_marker(&ReviewKey {
+            environment: environment.to_string(),
+            image: group.to_string(),
+            version,
+        })
+    );
+    ReviewText {
+        title: title.to_string(),
+        body,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +290,44 @@ mod tests {
                 environment: "production".into(),
                 image: "app".into(),
                 version: "1.2.0".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_group_review_lists_every_member_and_round_trips_its_marker() {
+        let member = |image: &str| GroupMember {
+            image: image.into(),
+            repository: format!("registry.example.com/{image}"),
+            from: "1.1.0".into(),
+            to: "1.2.0".into(),
+            policy: format!("{image} (semver 1.x)"),
+            soak: Some("24h required".into()),
+        };
+        let text = group_review_text(
+            "production",
+            "shop",
+            "production: group shop: api 1.1.0 -> 1.2.0, web 1.1.0 -> 1.2.0",
+            &[member("api"), member("web")],
+            Some("staging"),
+            &[],
+        );
+        assert!(text.title.starts_with("production: group shop: "));
+        for needle in [
+            "the group **shop** (api, web) in **production**",
+            "| api | `registry.example.com/api` | `1.1.0` | `1.2.0` | `api (semver 1.x)` |",
+            "| web | `registry.example.com/web` |",
+            "Promoted from staging.",
+            "- web soak: 24h required",
+        ] {
+            assert!(text.body.contains(needle), "{needle} in {}", text.body);
+        }
+        assert_eq!(
+            parse_review_marker(&text.body),
+            Some(ReviewKey {
+                environment: "production".into(),
+                image: "shop".into(),
+                version: "api=1.2.0,web=1.2.0".into(),
             })
         );
     }

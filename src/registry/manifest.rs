@@ -4,7 +4,6 @@
 //! Every body is size-capped, checked against its digest and parsed leniently: fields
 //! Baton does not use are ignored, the ones it uses must have the documented types.
 
-use reqwest::Method;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -205,10 +204,7 @@ impl RegistryClient {
         reference: &str,
     ) -> Result<Manifest, RegistryError> {
         let repo = self.repo_path(repository)?;
-        let mut call = Call {
-            repository: &repo,
-            requests: 0,
-        };
+        let mut call = Call::new(&repo);
         self.fetch_manifest(&mut call, reference).await
     }
 
@@ -227,12 +223,12 @@ impl RegistryClient {
                 ),
             });
         }
-        let url = self.url(
-            call,
-            &format!("v2/{}/manifests/{reference}", call.repository),
-        )?;
         let resp = self
-            .execute(call, Method::GET, &url, Some(MANIFEST_ACCEPT))
+            .get(
+                call,
+                &format!("manifests/{reference}"),
+                Some(MANIFEST_ACCEPT),
+            )
             .await?;
         let status = resp.status();
         let header =
@@ -269,8 +265,7 @@ impl RegistryClient {
         call: &mut Call<'_>,
         digest: &str,
     ) -> Result<ImageConfigInfo, RegistryError> {
-        let url = self.url(call, &format!("v2/{}/blobs/{digest}", call.repository))?;
-        let resp = self.execute(call, Method::GET, &url, None).await?;
+        let resp = self.get(call, &format!("blobs/{digest}"), None).await?;
         let status = resp.status();
         let body = self.read_body(call, resp).await?;
         if !status.is_success() {
@@ -296,10 +291,7 @@ impl RegistryClient {
         platform: &Platform,
     ) -> Result<String, RegistryError> {
         let repo = self.repo_path(repository)?;
-        let mut call = Call {
-            repository: &repo,
-            requests: 0,
-        };
+        let mut call = Call::new(&repo);
         let manifest = self.fetch_manifest(&mut call, tag).await?;
         let present: Vec<String> = match &manifest.kind {
             ManifestKind::Index(entries) => {
@@ -362,10 +354,7 @@ impl RegistryClient {
         platform: Option<&Platform>,
     ) -> Result<CreatedInfo, RegistryError> {
         let repo = self.repo_path(repository)?;
-        let mut call = Call {
-            repository: &repo,
-            requests: 0,
-        };
+        let mut call = Call::new(&repo);
         let manifest = self.fetch_manifest(&mut call, tag).await?;
         let digest = manifest.digest.clone();
         if let Some(created) = manifest.created_annotation {

@@ -83,6 +83,15 @@ struct Call<'a> {
     requests: u32,
 }
 
+impl<'a> Call<'a> {
+    fn new(repository: &'a str) -> Call<'a> {
+        Call {
+            repository,
+            requests: 0,
+        }
+    }
+}
+
 /// A client for one registry host. Cheap to share (`Arc`); it caches tokens,
 /// credentials, the page size the registry accepts and the last
 /// `RateLimit-Remaining`.
@@ -199,10 +208,7 @@ impl RegistryClient {
     /// invalid tags, failing past `max_tags`.
     pub async fn list_tags(&self, repository: &str) -> Result<TagList, RegistryError> {
         let repo = self.repo_path(repository)?;
-        let mut call = Call {
-            repository: &repo,
-            requests: 0,
-        };
+        let mut call = Call::new(&repo);
         let mut page_size = self.page_size.load(Ordering::Relaxed);
         let mut url = self.url(&call, &format!("v2/{repo}/tags/list"))?;
         url.query_pairs_mut()
@@ -348,10 +354,7 @@ impl RegistryClient {
     /// `sha256:` + 64 hex.
     pub async fn digest(&self, repository: &str, tag: &str) -> Result<String, RegistryError> {
         let repo = self.repo_path(repository)?;
-        let mut call = Call {
-            repository: &repo,
-            requests: 0,
-        };
+        let mut call = Call::new(&repo);
         if !is_valid_tag(tag) {
             return Err(RegistryError::Config {
                 registry: self.host.clone(),
@@ -427,6 +430,17 @@ impl RegistryClient {
                 detail: "not a valid repository path: use lower-case letters, digits and . _ - separated by /".into(),
             })
         }
+    }
+
+    /// GETs `path` below `v2/REPOSITORY/`, with the retries, auth and budget of `execute`.
+    async fn get(
+        &self,
+        call: &mut Call<'_>,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let url = self.url(call, &format!("v2/{}/{path}", call.repository))?;
+        self.execute(call, Method::GET, &url, accept).await
     }
 
     fn url(&self, call: &Call<'_>, path: &str) -> Result<Url, RegistryError> {
@@ -519,16 +533,26 @@ impl RegistryClient {
         resp: reqwest::Response,
     ) -> Result<Vec<u8>, RegistryError> {
         let limit = self.settings.max_response_bytes;
-        let too_large = || RegistryError::TooLarge {
-            registry: self.host.clone(),
-            repository: call.repository.to_string(),
-            limit,
-        };
+        self.read_limited(call, resp, limit)
+            .await?
+            .ok_or_else(|| RegistryError::TooLarge {
+                registry: self.host.clone(),
+                repository: call.repository.to_string(),
+                limit,
+            })
+    }
+
+    /// Reads a body of at most `limit` bytes; `None` past it.
+    async fn read_limited(
+        &self,
+        call: &Call<'_>,
+        resp: reqwest::Response,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         read_bounded(resp, limit)
             .await
-            .map_err(|e| self.transport_error(call, &e))?
-            .ok_or_else(too_large)
+            .map_err(|e| self.transport_error(call, &e))
     }
 
     fn note_rate_limit(&self, headers: &HeaderMap) {

@@ -6,9 +6,6 @@
 
 use std::sync::atomic::Ordering;
 
-use reqwest::Method;
-
-use crate::common::http::read_bounded;
 use crate::signature::{
     ARTIFACT_ACCEPT, Descriptor, Layout, MAX_SIGNATURE_BLOB, MAX_SIGNATURE_MANIFEST, PublicKey,
     Verdict, bundle_layers, bundle_manifests, referrers_tag, sig_tag, simple_signing_layers,
@@ -49,10 +46,7 @@ impl RegistryClient {
         keys: &[PublicKey],
     ) -> Result<SignatureCheck, RegistryError> {
         let repo = self.repo_path(repository)?;
-        let mut call = Call {
-            repository: &repo,
-            requests: 0,
-        };
+        let mut call = Call::new(&repo);
         let (Some(sig_tag), Some(referrers_tag)) = (sig_tag(digest), referrers_tag(digest)) else {
             return Err(self.malformed(&call, format!("{digest:?} is not a sha256 digest")));
         };
@@ -238,9 +232,12 @@ impl RegistryClient {
         reference: &str,
     ) -> Result<Fetched, RegistryError> {
         let repo = call.repository.to_string();
-        let url = self.url(call, &format!("v2/{repo}/manifests/{reference}"))?;
         let resp = self
-            .execute(call, Method::GET, &url, Some(ARTIFACT_ACCEPT))
+            .get(
+                call,
+                &format!("manifests/{reference}"),
+                Some(ARTIFACT_ACCEPT),
+            )
             .await?;
         let status = resp.status();
         if status.as_u16() == 404 {
@@ -276,12 +273,10 @@ impl RegistryClient {
             return Ok(None);
         }
         let repo = call.repository.to_string();
-        let url = self.url(call, &format!("v2/{repo}/referrers/{digest}"))?;
         let resp = self
-            .execute(
+            .get(
                 call,
-                Method::GET,
-                &url,
+                &format!("referrers/{digest}"),
                 Some("application/vnd.oci.image.index.v1+json"),
             )
             .await?;
@@ -330,8 +325,7 @@ impl RegistryClient {
             )));
         }
         let repo = call.repository.to_string();
-        let url = self.url(call, &format!("v2/{repo}/blobs/{digest}"))?;
-        let resp = self.execute(call, Method::GET, &url, None).await?;
+        let resp = self.get(call, &format!("blobs/{digest}"), None).await?;
         let status = resp.status();
         if status.as_u16() == 404 {
             return Ok(Err(format!("the blob {digest} is missing")));
@@ -357,19 +351,6 @@ impl RegistryClient {
             )));
         }
         Ok(Ok(body))
-    }
-
-    /// Reads a body of at most `limit` bytes; `None` past it.
-    async fn read_limited(
-        &self,
-        call: &Call<'_>,
-        resp: reqwest::Response,
-        limit: u64,
-    ) -> Result<Option<Vec<u8>>, RegistryError> {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        read_bounded(resp, limit)
-            .await
-            .map_err(|e| self.transport_error(call, &e))
     }
 }
 

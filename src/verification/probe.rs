@@ -58,25 +58,15 @@ async fn once(check: &Check, subject: &Subject<'_>, place: Place<'_>) -> (bool, 
     }
 }
 
-/// A GET with the check's timeout and token, no redirects; the status, headers and body
-/// (`None` when larger than [`MAX_BODY`]), or the failure in words.
-async fn get(
-    check: &Check,
-    request: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
-) -> Result<
-    (
-        reqwest::StatusCode,
-        reqwest::header::HeaderMap,
-        Option<Vec<u8>>,
-    ),
-    String,
-> {
+/// A GET of `url` with the check's timeout and token; the status and body, or the failure
+/// in words: no answer, a redirect (checks follow none) or a body over [`MAX_BODY`].
+async fn get(check: &Check, url: &str) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
     let client = client_builder()
         .timeout(check.timeout)
         .connect_timeout(check.timeout)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let mut request = request(&client);
+    let mut request = client.get(url);
     if let Some(path) = &check.token_file {
         let token = Secret::from_file(path).map_err(|e| e.to_string())?;
         let mut value =
@@ -104,9 +94,17 @@ async fn get(
     };
     let response = request.send().await.map_err(failed)?;
     let status = response.status();
-    let headers = response.headers().clone();
+    if status.is_redirection() {
+        return Err(redirected(status, response.headers()));
+    }
     let body = read_bounded(response, MAX_BODY).await.map_err(failed)?;
-    Ok((status, headers, body))
+    body.map(|body| (status, body)).ok_or_else(|| {
+        format!(
+            "answered {} with a body larger than {} KiB",
+            status.as_u16(),
+            MAX_BODY / 1024
+        )
+    })
 }
 
 /// Says where a redirect pointed, without credentials or query.
@@ -123,22 +121,9 @@ fn redirected(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap)
 }
 
 async fn http(check: &Check, url: &str, expect: Option<&str>) -> (bool, String) {
-    let (status, headers, body) = match get(check, |c| c.get(url)).await {
+    let (status, body) = match get(check, url).await {
         Ok(reply) => reply,
         Err(why) => return (false, why),
-    };
-    if status.is_redirection() {
-        return (false, redirected(status, &headers));
-    }
-    let Some(body) = body else {
-        return (
-            false,
-            format!(
-                "answered {} with a body larger than {} KiB",
-                status.as_u16(),
-                MAX_BODY / 1024
-            ),
-        );
     };
     let text = String::from_utf8_lossy(&body);
     if !status.is_success() {
@@ -170,22 +155,9 @@ async fn prometheus(check: &Check, base: &str, query: &str) -> (bool, String) {
             .append_pair("query", query)
             .finish(),
     );
-    let (status, headers, body) = match get(check, |c| c.get(&url)).await {
+    let (status, body) = match get(check, &url).await {
         Ok(reply) => reply,
         Err(why) => return (false, why),
-    };
-    if status.is_redirection() {
-        return (false, redirected(status, &headers));
-    }
-    let Some(body) = body else {
-        return (
-            false,
-            format!(
-                "answered {} with a body larger than {} KiB",
-                status.as_u16(),
-                MAX_BODY / 1024
-            ),
-        );
     };
     let Ok(json) = serde_json::from_slice::<Value>(&body) else {
         return (
@@ -278,7 +250,7 @@ async fn commit_status(pattern: &str, place: Place<'_>) -> (bool, String) {
         .iter()
         .filter(|c| matcher.is_match(&c.context))
         .collect();
-    let short_commit = &commit[..commit.len().min(12)];
+    let short_commit = crate::common::text::short_commit(commit);
     if matching.is_empty() {
         let seen: Vec<&str> = checks.iter().map(|c| c.context.as_str()).take(5).collect();
         return (

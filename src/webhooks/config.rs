@@ -53,14 +53,7 @@ impl WebhookConfig {
         image_names: Option<&BTreeSet<String>>,
     ) -> Option<WebhookConfig> {
         // The name is a URL path segment (`/hooks/NAME`) and a metrics label.
-        let name_ok = name.len() <= 64
-            && name
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let name_ok = crate::common::text::is_plain_name(name, 64, b"");
         if !name_ok {
             t.error_at(
             t.path(),

@@ -1,25 +1,20 @@
 //! The distribution registry's notification envelope (`docker-registry`, `registry:2`, GitLab's
 //! container registry); verified by token.
 
-use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::payload::{Format, ParseError, Parsed, PushEvent, text_at, valid_tag};
+use super::payload::{Format, ParseError, Parsed, Payload, PushEvent, text_at, valid_tag};
 
 /// The Distribution format.
 pub struct Distribution;
 
 impl Format for Distribution {
-    fn parse(
-        &self,
-        value: &Value,
-        _headers: &HeaderMap,
-        missing: &dyn Fn(&'static str) -> ParseError,
-    ) -> Result<Parsed, ParseError> {
+    fn parse(&self, payload: &Payload<'_>) -> Result<Parsed, ParseError> {
+        let value = payload.value;
         let events = value
             .get("events")
             .and_then(Value::as_array)
-            .ok_or_else(|| missing("events"))?;
+            .ok_or_else(|| payload.missing("events"))?;
         let mut pushes = Vec::new();
         for event in events {
             if text_at(event, &["action"]) != Some("push") {
@@ -31,7 +26,7 @@ impl Format for Distribution {
                 continue;
             };
             let repository = text_at(event, &["target", "repository"])
-                .ok_or_else(|| missing("target.repository"))?;
+                .ok_or_else(|| payload.missing("target.repository"))?;
             pushes.push(PushEvent {
                 host: text_at(event, &["request", "host"]).map(str::to_string),
                 repository: repository.to_string(),

@@ -1,25 +1,20 @@
 //! Docker Hub repository webhooks: `push_data` and `repository.repo_name`; verified by token.
 
-use axum::http::HeaderMap;
-use serde_json::Value;
-
-use super::payload::{Format, ParseError, Parsed, PushEvent, repository_name, text_at, valid_tag};
+use super::payload::{
+    Format, ParseError, Parsed, Payload, PushEvent, repository_name, text_at, valid_tag,
+};
 use crate::reference;
 
 /// The DockerHub format.
 pub struct DockerHub;
 
 impl Format for DockerHub {
-    fn parse(
-        &self,
-        value: &Value,
-        _headers: &HeaderMap,
-        missing: &dyn Fn(&'static str) -> ParseError,
-    ) -> Result<Parsed, ParseError> {
-        let repository =
-            repository_name(value, "repo_name").ok_or_else(|| missing("repository.repo_name"))?;
+    fn parse(&self, payload: &Payload<'_>) -> Result<Parsed, ParseError> {
+        let value = payload.value;
+        let repository = repository_name(value, "repo_name")
+            .ok_or_else(|| payload.missing("repository.repo_name"))?;
         if value.get("push_data").is_none() {
-            return Err(missing("push_data"));
+            return Err(payload.missing("push_data"));
         }
         Ok(Parsed::Pushes(vec![PushEvent {
             host: Some(reference::DOCKER_HUB.to_string()),

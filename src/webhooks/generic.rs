@@ -1,10 +1,9 @@
 //! Baton's own minimal format, `{"repository": "...", "tag": "..."}`; verified by a signature
 //! when one is sent, by token otherwise.
 
-use axum::http::HeaderMap;
-use serde_json::Value;
-
-use super::payload::{Format, ParseError, Parsed, PushEvent, Verification, text_at, valid_tag};
+use super::payload::{
+    Format, ParseError, Parsed, Payload, PushEvent, Verification, text_at, valid_tag,
+};
 use crate::reference::ImageName;
 
 /// The Generic format.
@@ -15,13 +14,9 @@ impl Format for Generic {
         Verification::SignatureOrToken
     }
 
-    fn parse(
-        &self,
-        value: &Value,
-        _headers: &HeaderMap,
-        missing: &dyn Fn(&'static str) -> ParseError,
-    ) -> Result<Parsed, ParseError> {
-        let text = text_at(value, &["repository"]).ok_or_else(|| missing("repository"))?;
+    fn parse(&self, payload: &Payload<'_>) -> Result<Parsed, ParseError> {
+        let value = payload.value;
+        let text = text_at(value, &["repository"]).ok_or_else(|| payload.missing("repository"))?;
         let name = ImageName::parse(text)?;
         Ok(Parsed::Pushes(vec![PushEvent {
             host: Some(name.registry),

@@ -1,11 +1,8 @@
 //! GitHub `package` and `registry_package` events for GHCR, signed with HMAC-SHA256; the JSON
 //! may come form-encoded in a `payload` field.
 
-use axum::http::HeaderMap;
-use serde_json::Value;
-
 use super::payload::{
-    Format, ParseError, Parsed, PushEvent, Verification, host_of, text_at, valid_tag,
+    Format, ParseError, Parsed, Payload, PushEvent, Verification, host_of, text_at, valid_tag,
 };
 use crate::reference::Reference;
 
@@ -21,12 +18,9 @@ impl Format for GitHub {
         true
     }
 
-    fn parse(
-        &self,
-        value: &Value,
-        headers: &HeaderMap,
-        missing: &dyn Fn(&'static str) -> ParseError,
-    ) -> Result<Parsed, ParseError> {
+    fn parse(&self, payload: &Payload<'_>) -> Result<Parsed, ParseError> {
+        let value = payload.value;
+        let headers = payload.headers;
         let event = headers
             .get("x-github-event")
             .and_then(|v| v.to_str().ok())
@@ -41,7 +35,7 @@ impl Format for GitHub {
             None => "package",
         };
         let Some(package) = value.get(key).filter(|p| p.is_object()) else {
-            return Err(missing(if key == "package" {
+            return Err(payload.missing(if key == "package" {
                 "package"
             } else {
                 "registry_package"
@@ -76,8 +70,9 @@ impl Format for GitHub {
             Some(parts) => parts,
             None => {
                 let owner = text_at(package, &["owner", "login"])
-                    .ok_or_else(|| missing("package.owner.login"))?;
-                let name = text_at(package, &["name"]).ok_or_else(|| missing("package.name"))?;
+                    .ok_or_else(|| payload.missing("package.owner.login"))?;
+                let name =
+                    text_at(package, &["name"]).ok_or_else(|| payload.missing("package.name"))?;
                 ("ghcr.io".to_string(), format!("{owner}/{name}"), None)
             }
         };

@@ -1,34 +1,29 @@
 //! Harbor `PUSH_ARTIFACT` events, in the default or the CloudEvents format; verified by token.
 
-use axum::http::HeaderMap;
 use serde_json::Value;
 
 use super::payload::{
-    Format, ParseError, Parsed, PushEvent, host_of, repository_name, text_at, valid_tag,
+    Format, ParseError, Parsed, Payload, PushEvent, host_of, repository_name, text_at, valid_tag,
 };
 
 /// The Harbor format.
 pub struct Harbor;
 
 impl Format for Harbor {
-    fn parse(
-        &self,
-        value: &Value,
-        _headers: &HeaderMap,
-        missing: &dyn Fn(&'static str) -> ParseError,
-    ) -> Result<Parsed, ParseError> {
+    fn parse(&self, payload: &Payload<'_>) -> Result<Parsed, ParseError> {
+        let value = payload.value;
         // Default format: {type, event_data}; CloudEvents format: {specversion, type, data}.
         let cloud = value.get("specversion").is_some();
-        let event_type = text_at(value, &["type"]).ok_or_else(|| missing("type"))?;
+        let event_type = text_at(value, &["type"]).ok_or_else(|| payload.missing("type"))?;
         if !matches!(event_type, "PUSH_ARTIFACT" | "harbor.artifact.pushed") {
             return Ok(Parsed::Ignored(format!("{event_type} event")));
         }
         let data = value
             .get(if cloud { "data" } else { "event_data" })
             .filter(|d| d.is_object())
-            .ok_or_else(|| missing(if cloud { "data" } else { "event_data" }))?;
+            .ok_or_else(|| payload.missing(if cloud { "data" } else { "event_data" }))?;
         let repository = repository_name(data, "repo_full_name")
-            .ok_or_else(|| missing("event_data.repository.repo_full_name"))?;
+            .ok_or_else(|| payload.missing("event_data.repository.repo_full_name"))?;
         let resources = data
             .get("resources")
             .and_then(Value::as_array)

@@ -87,14 +87,27 @@ pub trait Format {
         false
     }
 
-    /// Reads the pushes (or why there are none to act on) from the payload, a JSON object.
-    /// `missing(field)` is the error for a required field that is absent.
-    fn parse(
-        &self,
-        value: &Value,
-        headers: &HeaderMap,
-        missing: &dyn Fn(&'static str) -> ParseError,
-    ) -> Result<Parsed, ParseError>;
+    /// Reads the pushes (or why there are none to act on) from the payload.
+    fn parse(&self, payload: &Payload<'_>) -> Result<Parsed, ParseError>;
+}
+
+/// A payload as a [`Format`] reads it.
+pub struct Payload<'a> {
+    /// The JSON object sent.
+    pub value: &'a Value,
+    /// The request's headers (GitHub's event type travels in one).
+    pub headers: &'a HeaderMap,
+    kind: WebhookKind,
+}
+
+impl Payload<'_> {
+    /// The error for a required `field` that is absent.
+    pub fn missing(&self, field: &'static str) -> ParseError {
+        ParseError::Missing {
+            kind: self.kind,
+            field,
+        }
+    }
 }
 
 /// Reads the push events out of a payload of `kind`. `headers` matter for GitHub, whose
@@ -126,9 +139,10 @@ pub fn parse(kind: WebhookKind, headers: &HeaderMap, body: &[u8]) -> Result<Pars
     if !value.is_object() {
         return Err(ParseError::Json("expected a JSON object".to_string()));
     }
-    format.parse(&value, headers, &|field| ParseError::Missing {
+    format.parse(&Payload {
+        value: &value,
+        headers,
         kind,
-        field,
     })
 }
 

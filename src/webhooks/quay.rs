@@ -1,26 +1,22 @@
 //! Quay "Repository Push" notifications; verified by token.
 
-use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::payload::{Format, ParseError, Parsed, PushEvent, host_of, text_at, valid_tag};
+use super::payload::{Format, ParseError, Parsed, Payload, PushEvent, host_of, text_at, valid_tag};
 
 /// The Quay format.
 pub struct Quay;
 
 impl Format for Quay {
-    fn parse(
-        &self,
-        value: &Value,
-        _headers: &HeaderMap,
-        missing: &dyn Fn(&'static str) -> ParseError,
-    ) -> Result<Parsed, ParseError> {
+    fn parse(&self, payload: &Payload<'_>) -> Result<Parsed, ParseError> {
+        let value = payload.value;
         // Quay sends every notification kind in one shape family; only "Repository Push"
         // carries `updated_tags` (a list, or a tag -> image id map in older versions).
         let Some(tags) = value.get("updated_tags") else {
             return Ok(Parsed::Ignored("not a repository push".to_string()));
         };
-        let repository = text_at(value, &["repository"]).ok_or_else(|| missing("repository"))?;
+        let repository =
+            text_at(value, &["repository"]).ok_or_else(|| payload.missing("repository"))?;
         let host = text_at(value, &["docker_url"]).and_then(host_of);
         let tags: Vec<Option<String>> = match tags {
             Value::Array(items) => items.iter().map(|t| valid_tag(t.as_str())).collect(),

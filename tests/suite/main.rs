@@ -51,6 +51,7 @@ mod promotion {
     mod cli;
     mod flow;
     mod full_cycle;
+    mod groups;
     mod human_control;
     mod verify;
     mod verify_attacks;

@@ -9,6 +9,7 @@ use super::html::Html;
 use super::layout::{self, Query, when};
 use super::state::{Snapshot, redact};
 use super::timeline::commit_url;
+use crate::common::text::short_commit;
 use crate::common::time::format_duration;
 use crate::config::{Config, Mode};
 use crate::daemon::status::{EnvironmentStatus, ImageStatus, Status, WaitingEntry};
@@ -419,7 +420,18 @@ fn gate(
     }
 }
 
-/// The latest moves, all or those of one repository.
+/// Whether repository `name`'s remote is the forge's repository (its URL ends with the
+/// forge's `OWNER/NAME`, with or without `.git`).
+fn is_forge_repository(snap: &Snapshot, forge: &crate::forge::ForgeConfig, name: &str) -> bool {
+    snap.config.repositories.get(name).is_some_and(|r| {
+        let url = r.git.remote.url.trim_end_matches('/');
+        let url = url.strip_suffix(".git").unwrap_or(url);
+        url.strip_suffix(forge.repository.trim_matches('/'))
+            .is_some_and(|rest| rest.ends_with('/') || rest.ends_with(':'))
+    })
+}
+
+/// The latest moves, all or those of one image repository.
 pub fn timeline(h: &mut Html, snap: &Snapshot, repository: Option<&str>) {
     h.raw("<section aria-labelledby=\"moves\">\n<h2 id=\"moves\">Recent moves</h2>\n");
     let entries: Vec<_> = snap
@@ -433,6 +445,7 @@ pub fn timeline(h: &mut Html, snap: &Snapshot, repository: Option<&str>) {
     }
     h.raw("<ol class=\"timeline\">\n");
     let forge = snap.config.forge.as_ref();
+    let several = snap.config.repositories.len() > 1;
     for e in entries {
         let at = Timestamp::from_second(e.time)
             .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
@@ -441,7 +454,13 @@ pub fn timeline(h: &mut Html, snap: &Snapshot, repository: Option<&str>) {
             .text(&e.environment)
             .raw("\"><time>")
             .text(&at)
-            .raw("</time> <strong>")
+            .raw("</time> ");
+        if several {
+            h.raw("<span class=\"repository\">")
+                .text(&e.repository)
+                .raw("</span> ");
+        }
+        h.raw("<strong>")
             .text(&e.environment)
             .raw("</strong> ")
             .text(&e.image)
@@ -454,14 +473,15 @@ pub fn timeline(h: &mut Html, snap: &Snapshot, repository: Option<&str>) {
             .raw("</span> <span class=\"by\">by ")
             .text(&e.by)
             .raw("</span> ");
-        let short = e.commit.get(..12).unwrap_or(&e.commit);
-        let url = commit_url(forge, &e.commit);
+        let short = short_commit(&e.commit);
+        // [forge] names one repository: with several, only its commits get a link.
+        let url = forge
+            .filter(|f| !several || is_forge_repository(snap, f, &e.repository))
+            .and_then(|f| commit_url(Some(f), &e.commit));
         h.raw("<span class=\"commit\">");
         h.link(url.as_deref(), short);
         if let Some(merge) = &e.merge {
-            h.raw(" (merged in ")
-                .text(merge.get(..12).unwrap_or(merge))
-                .raw(")");
+            h.raw(" (merged in ").text(short_commit(merge)).raw(")");
         }
         h.raw("</span></li>\n");
     }

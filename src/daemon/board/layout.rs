@@ -129,7 +129,7 @@ pub fn banner(h: &mut Html, status: &Status, snap: &Snapshot, now: Timestamp) {
                 .git
                 .head
                 .as_deref()
-                .map(|h| h.get(..12).unwrap_or(h))
+                .map(crate::common::text::short_commit)
                 .unwrap_or("-"),
         )
         .raw(" · read-only, reloads every ")

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::access::Access;
-use super::timeline::TimelineEntry;
+use super::timeline::{TimelineEntry, merge_timelines};
 use crate::config::Config;
 use crate::git::TokenSource;
 
@@ -21,8 +21,10 @@ struct Inner {
     config: Option<Arc<Config>>,
     access: Option<Access>,
     secret_paths: Vec<String>,
+    /// Every repository's moves in one list.
     timeline: Arc<Vec<TimelineEntry>>,
-    timeline_head: Option<String>,
+    /// Per repository: the head its moves were read at, and its moves.
+    timelines: BTreeMap<String, (Option<String>, Vec<TimelineEntry>)>,
     rate_limits: BTreeMap<String, u64>,
 }
 
@@ -31,7 +33,7 @@ struct Inner {
 pub struct Snapshot {
     /// The configuration in force.
     pub config: Arc<Config>,
-    /// The latest moves, newest first.
+    /// The latest moves of every repository, newest first.
     pub timeline: Arc<Vec<TimelineEntry>>,
     /// Requests left in the current rate-limit window, per registry host that announced one.
     pub rate_limits: BTreeMap<String, u64>,
@@ -63,6 +65,14 @@ impl BoardState {
         inner.secret_paths = secret_paths(config);
         inner.config = Some(Arc::new(config.clone()));
         inner.access = Some(access);
+        // A removed repository's moves leave the board with it.
+        let before = inner.timelines.len();
+        inner
+            .timelines
+            .retain(|name, _| config.repositories.contains_key(name));
+        if inner.timelines.len() != before {
+            inner.timeline = Arc::new(merge_timelines(inner.timelines.values().map(|(_, t)| t)));
+        }
     }
 
     /// The access rule in force.
@@ -75,16 +85,26 @@ impl BoardState {
         self.lock().rate_limits = limits.into_iter().collect();
     }
 
-    /// The head the timeline was read at.
-    pub fn timeline_head(&self) -> Option<String> {
-        self.lock().timeline_head.clone()
+    /// The head repository `repository`'s moves were read at.
+    pub fn timeline_head(&self, repository: &str) -> Option<String> {
+        self.lock()
+            .timelines
+            .get(repository)
+            .and_then(|(head, _)| head.clone())
     }
 
-    /// Replaces the timeline, read at `head`.
-    pub fn set_timeline(&self, head: Option<String>, timeline: Vec<TimelineEntry>) {
+    /// Replaces repository `repository`'s moves, read at `head`.
+    pub fn set_timeline(
+        &self,
+        repository: &str,
+        head: Option<String>,
+        timeline: Vec<TimelineEntry>,
+    ) {
         let mut inner = self.lock();
-        inner.timeline = Arc::new(timeline);
-        inner.timeline_head = head;
+        inner
+            .timelines
+            .insert(repository.to_string(), (head, timeline));
+        inner.timeline = Arc::new(merge_timelines(inner.timelines.values().map(|(_, t)| t)));
     }
 
     /// What a page is rendered from; `None` before the first configuration.

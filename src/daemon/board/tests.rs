@@ -219,3 +219,87 @@ fn a_thousand_images_make_a_bounded_page() {
     );
     assert_eq!(filtered.matches("<tr data-image=").count(), 11);
 }
+
+/// With several repositories the timeline holds every repository's moves, each named with its
+/// repository; `[forge]` links only the commits of the repository it names.
+#[test]
+fn the_timeline_shows_every_repository() {
+    let text = "[repositories.fleet]\nurl = \"https://github.com/platform/fleet.git\"\n\
+        [repositories.payments]\nurl = \"https://github.com/payments/deploy.git\"\n\
+        [forge]\nkind = \"github\"\nrepository = \"platform/fleet\"\ntoken_file = \"/etc/baton/forge-token\"\n\
+        [environments.staging]\nrepository = \"fleet\"\npaths = [\"s\"]\n\
+        [environments.payments-prod]\nrepository = \"payments\"\npaths = [\"p\"]\n";
+    let config = Config::from_text(
+        std::path::Path::new("/etc/baton/baton.toml"),
+        text,
+        figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
+    )
+    .unwrap();
+    let board = BoardState::default();
+    board.configure(&config);
+    let moved = |repository: &str, environment: &str, time: i64, commit: &str| TimelineEntry {
+        repository: repository.into(),
+        environment: environment.into(),
+        time,
+        image: "registry.example.com/team/app".into(),
+        from: "1.0.0".into(),
+        to: "1.1.0".into(),
+        commit: commit.repeat(40),
+        ..TimelineEntry::default()
+    };
+    board.set_timeline(
+        "fleet",
+        Some("f".into()),
+        vec![moved("fleet", "staging", 1_800_000_000, "a")],
+    );
+    board.set_timeline(
+        "payments",
+        Some("p".into()),
+        vec![moved("payments", "payments-prod", 1_800_000_100, "b")],
+    );
+    assert_eq!(board.timeline_head("payments").as_deref(), Some("p"));
+    let snap = board.snapshot().unwrap();
+    let now = Timestamp::now();
+    let page = render_index(&Status::default(), &snap, now, &Query::parse(None));
+    let moves = &page[page.find("<ol class=\"timeline\">").expect(&page)..];
+    let (payments, fleet) = (
+        moves
+            .find("<span class=\"repository\">payments</span>")
+            .expect(moves),
+        moves
+            .find("<span class=\"repository\">fleet</span>")
+            .expect(moves),
+    );
+    assert!(payments < fleet, "newest first: {moves}");
+    assert!(
+        moves.contains(&format!(
+            "https://github.com/platform/fleet/commit/{}",
+            "a".repeat(40)
+        )),
+        "{moves}"
+    );
+    assert!(
+        !moves.contains("/commit/bbbb"),
+        "payments is not the forge's repository: {moves}"
+    );
+    // A repository removed by a reload leaves the timeline.
+    let text = text
+        .replace(
+            "[environments.payments-prod]\nrepository = \"payments\"\npaths = [\"p\"]\n",
+            "",
+        )
+        .replace(
+            "[repositories.payments]\nurl = \"https://github.com/payments/deploy.git\"\n",
+            "",
+        );
+    let config = Config::from_text(
+        std::path::Path::new("/etc/baton/baton.toml"),
+        &text,
+        figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
+    )
+    .unwrap();
+    board.configure(&config);
+    let snap = board.snapshot().unwrap();
+    assert_eq!(snap.timeline.len(), 1);
+    assert_eq!(snap.timeline[0].repository, "fleet");
+}

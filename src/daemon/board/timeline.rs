@@ -1,5 +1,5 @@
-//! The board's timeline: the latest moves read back from the branch's commit trailers (what
-//! `baton history` prints), with who or what moved each and a commit link when a forge is set.
+//! The board's timeline: the latest moves read back from each repository's branch's commit
+//! trailers (what `baton history` prints), with who or what moved each and a commit link.
 
 use crate::forge::{ForgeConfig, ForgeKind};
 use crate::git::{HistoryQuery, Workspace, parse_moves};
@@ -12,6 +12,8 @@ pub const TIMELINE_MOVES: usize = 50;
 /// One move as the timeline shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimelineEntry {
+    /// The repository whose branch it is on (`default` for `[git]`).
+    pub repository: String,
     /// When it reached the branch (Unix seconds): the merge time for a reviewed move.
     pub time: i64,
     /// `Baton-Environment`.
@@ -32,16 +34,16 @@ pub struct TimelineEntry {
     pub merge: Option<String>,
 }
 
-/// The latest moves on the workspace's branch, newest first; empty when the history cannot
-/// be read (logged).
-pub fn read_timeline(workspace: &Workspace) -> Vec<TimelineEntry> {
+/// The latest moves on the branch of repository `repository`'s workspace, newest first; empty
+/// when the history cannot be read (logged).
+pub fn read_timeline(repository: &str, workspace: &Workspace) -> Vec<TimelineEntry> {
     let records = match workspace.history(&HistoryQuery {
         paths: Vec::new(),
         limit: Some(TIMELINE_COMMITS),
     }) {
         Ok(records) => records,
         Err(err) => {
-            tracing::warn!(error = %err, "cannot read the history for the board's timeline");
+            tracing::warn!(repository, error = %err, "cannot read the history for the board's timeline");
             return Vec::new();
         }
     };
@@ -49,6 +51,7 @@ pub fn read_timeline(workspace: &Workspace) -> Vec<TimelineEntry> {
     for record in &records {
         for m in parse_moves(record) {
             out.push(TimelineEntry {
+                repository: repository.to_string(),
                 time: record.landed.time,
                 environment: m.environment,
                 image: m.image,
@@ -67,6 +70,16 @@ pub fn read_timeline(workspace: &Workspace) -> Vec<TimelineEntry> {
             });
         }
     }
+    out.sort_by_key(|e| std::cmp::Reverse(e.time));
+    out.truncate(TIMELINE_MOVES);
+    out
+}
+
+/// Every repository's latest moves in one list, newest first, at most [`TIMELINE_MOVES`].
+pub fn merge_timelines<'a>(
+    timelines: impl IntoIterator<Item = &'a Vec<TimelineEntry>>,
+) -> Vec<TimelineEntry> {
+    let mut out: Vec<TimelineEntry> = timelines.into_iter().flatten().cloned().collect();
     out.sort_by_key(|e| std::cmp::Reverse(e.time));
     out.truncate(TIMELINE_MOVES);
     out
@@ -112,6 +125,27 @@ mod tests {
             draft: false,
             timeout: std::time::Duration::from_secs(30),
         }
+    }
+
+    fn entry(repository: &str, time: i64) -> TimelineEntry {
+        TimelineEntry {
+            repository: repository.into(),
+            time,
+            ..TimelineEntry::default()
+        }
+    }
+
+    #[test]
+    fn every_repositorys_moves_in_one_list_newest_first_and_bounded() {
+        let fleet: Vec<_> = (0..40).map(|t| entry("fleet", t * 2)).collect();
+        let payments: Vec<_> = (0..40).map(|t| entry("payments", t * 2 + 1)).collect();
+        let merged = merge_timelines([&fleet, &payments]);
+        assert_eq!(merged.len(), TIMELINE_MOVES);
+        assert!(merged.windows(2).all(|w| w[0].time >= w[1].time));
+        assert_eq!(merged[0].repository, "payments");
+        assert_eq!(merged[1].repository, "fleet");
+        assert!(merged.iter().any(|e| e.repository == "fleet"));
+        assert!(merged.iter().any(|e| e.repository == "payments"));
     }
 
     #[test]

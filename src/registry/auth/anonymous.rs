@@ -1,9 +1,7 @@
 //! No credentials: the fallback when a section sets no other method's keys. A Bearer
 //! challenge still gets an anonymous token.
 
-use std::path::Path;
-
-use super::method::{Credentials, Method, Resolving, ready};
+use super::method::{Credentials, Method};
 
 /// Anonymous access.
 pub struct Anonymous;
@@ -11,10 +9,6 @@ pub struct Anonymous;
 impl Method for Anonymous {
     fn exclusive(&self) -> bool {
         false
-    }
-
-    fn resolve<'a>(&'a self, _: &'a Credentials, _: &'a str, _: Option<&'a Path>) -> Resolving<'a> {
-        ready(None)
     }
 
     fn hint(&self, _: &Credentials) -> String {

@@ -1,10 +1,8 @@
 //! A registry bearer token from a file (`token_file`), sent as is on every request without
 //! waiting for a challenge.
 
-use std::path::Path;
-
 use super::AuthMethod;
-use super::method::{Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Value, ready};
+use super::method::{Credentials, Holds, Key, Method, ResolvedCredential, Value};
 use crate::common::secret::Secret;
 
 /// `token_file`.
@@ -24,17 +22,9 @@ impl Method for Bearer {
         true
     }
 
-    fn resolve<'a>(
-        &'a self,
-        credentials: &'a Credentials,
-        _: &'a str,
-        _: Option<&'a Path>,
-    ) -> Resolving<'a> {
-        ready(
-            credentials
-                .secret(TOKEN_FILE)
-                .map(|token| ResolvedCredential::Bearer(token.clone())),
-        )
+    fn credential(&self, credentials: &Credentials) -> Option<ResolvedCredential> {
+        let token = credentials.secret(TOKEN_FILE)?;
+        Some(ResolvedCredential::Bearer(token.clone()))
     }
 
     fn hint(&self, _: &Credentials) -> String {

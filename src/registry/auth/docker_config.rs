@@ -11,7 +11,9 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::AuthMethod;
-use super::method::{Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Value};
+use super::method::{
+    Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Target, Value,
+};
 use crate::common::secret::Secret;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_API};
 
@@ -299,12 +301,8 @@ impl Method for DockerConfig {
         false
     }
 
-    fn resolve<'a>(
-        &'a self,
-        credentials: &'a Credentials,
-        host: &'a str,
-        helper_dir: Option<&'a Path>,
-    ) -> Resolving<'a> {
+    fn resolve<'a>(&'a self, credentials: &'a Credentials, target: Target<'a>) -> Resolving<'a> {
+        let Target { host, helper_dir } = target;
         Box::pin(async move {
             let Some(path) = credentials.path(DOCKER_CONFIG) else {
                 return Ok(None);

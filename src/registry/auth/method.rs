@@ -41,18 +41,32 @@ pub trait Method: Sync {
         false
     }
 
-    /// What goes on a request to `host` (`host:port`, Docker Hub's API host for Docker Hub);
-    /// `None` is anonymous. `helper_dir` holds `docker-credential-*` helpers (else `PATH`).
-    /// An error is the detail of a `RegistryError::Credentials` and never holds a secret.
-    fn resolve<'a>(
-        &'a self,
-        credentials: &'a Credentials,
-        host: &'a str,
-        helper_dir: Option<&'a Path>,
-    ) -> Resolving<'a>;
+    /// What goes on a request, from the configured values alone; `None` is anonymous. By
+    /// default none: a method that looks its credential up implements [`Method::resolve`].
+    fn credential(&self, credentials: &Credentials) -> Option<ResolvedCredential> {
+        let _ = credentials;
+        None
+    }
+
+    /// What goes on a request to `target`; `None` is anonymous. An error is the detail of a
+    /// `RegistryError::Credentials` and never holds a secret. By default
+    /// [`Method::credential`], at once.
+    fn resolve<'a>(&'a self, credentials: &'a Credentials, target: Target<'a>) -> Resolving<'a> {
+        let _ = target;
+        Box::pin(std::future::ready(Ok(self.credential(credentials))))
+    }
 
     /// Where to look when the registry refuses these credentials, for error hints.
     fn hint(&self, credentials: &Credentials) -> String;
+}
+
+/// Where credentials are looked up for.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The registry as credentials name it: `host:port`, Docker Hub's API host for Docker Hub.
+    pub host: &'a str,
+    /// Where `docker-credential-*` helpers are; `None` searches `PATH`.
+    pub helper_dir: Option<&'a Path>,
 }
 
 /// The reply of [`Method::resolve`].
@@ -181,7 +195,8 @@ impl Credentials {
         host: &str,
         helper_dir: Option<&Path>,
     ) -> Result<Option<ResolvedCredential>, String> {
-        self.method.method().resolve(self, host, helper_dir).await
+        let target = Target { host, helper_dir };
+        self.method.method().resolve(self, target).await
     }
 }
 
@@ -204,9 +219,4 @@ pub enum ResolvedCredential {
     },
     /// A registry token sent as `Authorization: Bearer` directly.
     Bearer(Secret),
-}
-
-/// A [`Resolving`] that is ready now.
-pub fn ready<'a>(credential: Option<ResolvedCredential>) -> Resolving<'a> {
-    Box::pin(std::future::ready(Ok(credential)))
 }

@@ -27,7 +27,8 @@ pub use challenge::{Challenge, parse_challenges, pull_scope};
 pub use config::AuthConfig;
 pub use docker_config::{DOCKER_HUB_CONFIG_KEY, is_docker_hub};
 pub use method::{
-    Configured, Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Value, Values,
+    Configured, Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Target, Value,
+    Values,
 };
 
 named_kinds! {

@@ -1,12 +1,9 @@
 //! A username and a password from a file (`username` + `password_file`), sent as Basic auth
 //! or on the Bearer token request.
 
-use std::path::Path;
-
 use super::AuthMethod;
 use super::method::{
-    Configured, Credentials, Holds, Key, Method, ResolvedCredential, Resolving, Value, Values,
-    ready,
+    Configured, Credentials, Holds, Key, Method, ResolvedCredential, Value, Values,
 };
 use crate::common::secret::Secret;
 
@@ -48,20 +45,12 @@ impl Method for Password {
         }
     }
 
-    fn resolve<'a>(
-        &'a self,
-        credentials: &'a Credentials,
-        _: &'a str,
-        _: Option<&'a Path>,
-    ) -> Resolving<'a> {
-        ready(
-            credentials
-                .secret(PASSWORD_FILE)
-                .map(|password| ResolvedCredential::Basic {
-                    username: credentials.text(USERNAME).unwrap_or_default().to_string(),
-                    password: password.clone(),
-                }),
-        )
+    fn credential(&self, credentials: &Credentials) -> Option<ResolvedCredential> {
+        let password = credentials.secret(PASSWORD_FILE)?;
+        Some(ResolvedCredential::Basic {
+            username: credentials.text(USERNAME).unwrap_or_default().to_string(),
+            password: password.clone(),
+        })
     }
 
     fn hint(&self, credentials: &Credentials) -> String {

@@ -129,6 +129,17 @@ async fn two_repositories_share_each_scan_and_a_down_one_holds_up_none() {
         metrics.get(r#"baton_pushes_total{repository="down",result="ok"}"#),
         Some(&0.0)
     );
+    // The board's timeline has both repositories' moves, each named.
+    let (code, board) = daemon.get("/").unwrap();
+    assert_eq!(code, 200, "{board}");
+    for name in ["fleet", "payments"] {
+        assert!(
+            board.contains(&format!(
+                "<span class=\"repository\">{name}</span> <strong>{name}-staging</strong>"
+            )),
+            "{board}"
+        );
+    }
 
     // Status per repository; the down one says why, and readiness names it.
     let status = daemon.status();
@@ -275,4 +286,120 @@ async fn a_rejected_push_is_retried_and_a_reload_adds_and_removes_repositories()
             .join(format!("repositories/{name}/git/repo.git"));
         git(&repo, &["cat-file", "-e", &format!("HEAD:{STAGING}")]);
     }
+}
+
+/// `promote_from` naming an environment of another repository: the candidate is the version
+/// that environment runs in its own repository, and the soak counts from the commit that
+/// brought it there, read from that repository's history; nothing is written to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_from_an_environment_of_another_repository() {
+    let world = world().await;
+    let host = world.host();
+    let (fleet, payments) = (remote(&host), remote(&host));
+    let payments_section = format!(
+        "[repositories.payments]\nurl = \"{}\"\nbranch = \"{BRANCH}\"\nauthor_name = \"baton\"\nauthor_email = \"baton@example.com\"\n\n[environments.payments-prod]\nrepository = \"payments\"\npaths = [\"clusters/staging\"]\npromote_from = \"fleet-staging\"\nsoak = \"1h\"\n",
+        payments.path_url()
+    );
+    let text = config(
+        &world,
+        free_port(),
+        &format!(
+            "{}{payments_section}",
+            repository("fleet", &fleet.path_url(), "")
+        ),
+    );
+    std::fs::write(world.config_path(), &text).unwrap();
+    let check = world.baton(&["check"]).run();
+    assert_eq!(check.code, 0, "{}", check.both());
+    world.registry.push_image("team/app", "1.1.0").await;
+    let once = |repository: &str, envs: &[(&str, &str)]| {
+        let run = world
+            .baton(&["once", "--repository", repository])
+            .envs(envs)
+            .run();
+        assert_eq!(
+            run.code,
+            0,
+            "once --repository {repository}: {}",
+            run.both()
+        );
+        run
+    };
+
+    // The registry has 1.1.0, but fleet-staging still runs 1.0.0: payments-prod stays.
+    let run = once("payments", &[]);
+    assert!(
+        staging(&payments).contains("team/app:1.0.0 "),
+        "{}",
+        run.both()
+    );
+    once("fleet", &[]);
+    wait_moved(&fleet, "1.1.0", "fleet-staging to move to 1.1.0");
+    let moved_at = jiff::Timestamp::now();
+    let fleet_head = git(&fleet.path, &["rev-parse", BRANCH]);
+
+    // 1.1.0 arrived in fleet-staging just now: payments-prod waits for the soak.
+    let run = once("payments", &[]);
+    assert!(
+        run.both().contains("soaking in fleet-staging"),
+        "{}",
+        run.both()
+    );
+    assert!(
+        staging(&payments).contains("team/app:1.0.0 "),
+        "{}",
+        run.both()
+    );
+
+    // Two hours later it has soaked: payments-prod takes fleet-staging's version.
+    let later = (moved_at + jiff::SignedDuration::from_hours(2)).to_string();
+    let run = once("payments", &[("BATON_NOW", &later)]);
+    wait_moved(
+        &payments,
+        "1.1.0",
+        "payments-prod to take 1.1.0 from fleet-staging",
+    );
+    let message = git(&payments.path, &["log", "-1", "--format=%B", BRANCH]);
+    assert!(
+        message.contains("fleet-staging"),
+        "{message}\n{}",
+        run.both()
+    );
+
+    // The source was only read, from a clone of its own under the state directory.
+    assert_eq!(git(&fleet.path, &["rev-parse", BRANCH]), fleet_head);
+    let source = world
+        .state_dir()
+        .join("sources/payments/fleet/git/repo.git");
+    let text = git(&source, &["show", &format!("HEAD:{STAGING}")]);
+    assert!(
+        text.contains("team/app:1.1.0 "),
+        "{}: {text}",
+        source.display()
+    );
+
+    // In the daemon, without a soak and with hour-long git intervals: fleet's push wakes
+    // payments' reconciler, which follows at once instead of an hour later.
+    let port = free_port();
+    let text = config(
+        &world,
+        port,
+        &format!(
+            "{}{}",
+            repository("fleet", &fleet.path_url(), "interval = \"1h\"\n"),
+            payments_section
+                .replace("soak = \"1h\"\n", "")
+                .replace("author_name", "interval = \"1h\"\nauthor_name"),
+        ),
+    );
+    std::fs::write(world.config_path(), &text).unwrap();
+    world.registry.push_image("team/app", "1.2.0").await;
+    let mut daemon = world.daemon(port, &[]);
+    daemon.wait_ready();
+    wait_moved(&fleet, "1.2.0", "fleet-staging to move to 1.2.0");
+    wait_moved(
+        &payments,
+        "1.2.0",
+        "payments-prod to follow fleet-staging to 1.2.0",
+    );
 }

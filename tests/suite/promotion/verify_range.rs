@@ -506,3 +506,65 @@ async fn baton_s_own_verified_promotion_passes_the_gate_by_the_notes_it_pushed()
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["moves"], 1, "{json:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_several_repositories_the_range_is_judged_in_the_one_named() {
+    let w = PromotionWorld::new(GATED, None).await;
+    let host = w.host();
+    let payments = crate::support::git_server::BareRepo::seeded();
+    let config = w.dir.path().join("repositories.toml");
+    // payments-prod owns the same path in its own repository and promotes from fleet's staging.
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\n\n[repositories.fleet]\nurl = \"{}\"\n\n[repositories.payments]\nurl = \"{}\"\n\n[registries.\"{host}\"]\ninsecure = true\n\n[images.app]\nrepository = \"{host}/app\"\n\n[policies.app]\nimage = \"app\"\nsemver = \"1.x\"\n\n[environments.staging]\nrepository = \"fleet\"\npaths = [\"clusters/staging\"]\n\n[environments.production]\nrepository = \"fleet\"\npaths = [\"clusters/production\"]\npromote_from = \"staging\"\n\n[environments.payments-prod]\nrepository = \"payments\"\npaths = [\"clusters/production\"]\npromote_from = \"staging\"\nsoak = \"24h\"\n",
+            w.state_dir().display(),
+            w.remote.path_url(),
+            payments.path_url()
+        ),
+    )
+    .unwrap();
+    let writer = payments.writer();
+    let base = writer.commit_and_push(PRODUCTION, &manifest(&host, "1.0.0", None), "Add app");
+    let edit = writer.commit_and_push(PRODUCTION, &manifest(&host, "1.1.0", None), "app 1.1.0");
+    let range = format!("{base}..{edit}");
+    let run = |repository: Option<&str>| {
+        let mut args = vec!["verify", "--range", &range, "--repo"];
+        let repo = writer.work.display().to_string();
+        args.push(&repo);
+        if let Some(name) = repository {
+            args.extend(["--repository", name]);
+        }
+        Baton::new(args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .config(&config)
+            .run()
+    };
+    let unnamed = run(None);
+    assert_eq!(unnamed.code, 1, "{}", unnamed.both());
+    assert!(
+        unnamed
+            .stderr
+            .contains("several repositories (fleet, payments): name one with --repository NAME"),
+        "{}",
+        unnamed.both()
+    );
+    // In payments, fleet's production does not apply, and the source in fleet is not judged
+    // from payments' history: said, not guessed.
+    let named = run(Some("payments"));
+    assert_eq!(named.code, 0, "{}", named.both());
+    assert!(
+        named
+            .stdout
+            .contains("payments-prod promotes from staging of another repository"),
+        "{}",
+        named.both()
+    );
+    // The same edit judged as fleet's is a violation of production's promote_from.
+    let fleet = run(Some("fleet"));
+    assert_eq!(fleet.code, 1, "{}", fleet.both());
+    assert!(
+        fleet.stdout.contains("gate promote_from"),
+        "{}",
+        fleet.both()
+    );
+}

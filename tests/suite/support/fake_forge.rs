@@ -7,16 +7,19 @@
 //! - GitHub: GitHub's own REST description (@octokit/openapi 23.0.2, cut down in
 //!   tests/fixtures/github). Replies are built from its examples and checked against its
 //!   schemas by tests/suite/forge/github_prism.rs (prism proxy).
-//! - Gitea/Forgejo: the swagger description a Gitea or Forgejo server serves, cut down in
-//!   tests/fixtures/gitea (Forgejo 11.0.3, the Gitea 1.22 API; scripts/gitea-api-subset), and
-//!   checked against it by tests/suite/forge/gitea_prism.rs (prism proxy: every request and
-//!   reply). The same fields as Gitea's own templates/swagger/v1_json.tmpl (go-gitea/gitea):
-//!   list `state` open|closed|all, `sort=recentupdate`, `page`, `limit`; create (`head`,
-//!   `base`, `title`, `body`) answers 201, an existing one 409; edit (PATCH) answers 201;
-//!   PullRequest `number`, `html_url`, `state`, `merged`, `merged_at` (a date-time string:
-//!   left out until merged), `title`, `body`, `head.ref`, `base.ref`, `labels`; labels by
-//!   id; `requested_reviewers` takes `reviewers` and answers 201 with a list, 422 for an
-//!   unknown user.
+//! - Gitea/Forgejo: each project's own swagger template, templates/swagger/v1_json.tmpl, cut
+//!   down in tests/fixtures/gitea (scripts/gitea-api-subset): Gitea's at go-gitea/gitea
+//!   67ce9ca1, Forgejo's at 7d05b5ac (2023-11, after Forgejo 1.21.0). Every request and reply
+//!   is checked against both by tests/suite/forge/gitea_prism.rs (prism proxy). List `state`
+//!   open|closed|all, `sort=recentupdate`, `page`, `limit`; create (`head`, `base`, `title`,
+//!   `body`) answers 201, an existing one 409; edit (PATCH) answers 201; PullRequest `number`,
+//!   `html_url`, `state`, `merged`, `merged_at` (a date-time string: left out until merged),
+//!   `title`, `body`, `head.ref`, `head.sha`, `head.repo.full_name`, `base.ref`, `labels`;
+//!   labels by id, listed page by page (`limit` 30 by default, 50 at most, as a server's
+//!   `DEFAULT_PAGING_NUM`/`MAX_RESPONSE_ITEMS`); `requested_reviewers` takes `reviewers` and
+//!   answers 201 with a list, 422
+//!   for an unknown user. A merge scheduled for when checks succeed answers 201, as Gitea's
+//!   routers/api/v1/repo/pull.go (at 000762f8) does, though the swagger comment omits 201.
 //! - GitLab: GitLab's own OpenAPI file, doc/api/openapi/openapi_v2.yaml (gitlabhq/gitlabhq
 //!   @ 0338625c, API v4, GitLab 18.8), cut down in tests/fixtures/gitlab
 //!   (scripts/gitlab-api-subset) and checked against it by tests/suite/forge/gitlab_prism.rs
@@ -42,7 +45,8 @@
 //!   (errors in a 200 reply, as GitHub's GraphQL API answers them).
 //! - GitLab (openapi_v2.yaml as above; doc/api/commits.md @ 00359ec1 for the statuses'
 //!   nulls): `POST /projects/:id/statuses/:sha` (`state`, `name`, `description`,
-//!   `target_url`; 201, as lib/api/commit_statuses.rb answers though the file says 200);
+//!   `target_url`; 201, as Grape answers lib/api/commit_statuses.rb's POST, though the file
+//!   says 200);
 //!   `PUT .../merge_requests/:iid/merge` with `sha` and `merge_when_pipeline_succeeds`
 //!   (200 with the merge request, 405 when it cannot be merged, 409 when `sha` is not the
 //!   head); replies carry `sha`, `merge_when_pipeline_succeeds`, `detailed_merge_status`.
@@ -369,6 +373,15 @@ impl FakeForge {
             auto_merge: false,
         });
         number
+    }
+
+    /// Puts `count` other labels in the repository ahead of Baton's own (`baton`, `promotion`).
+    pub fn add_labels_before(&self, count: u64) {
+        let mut state = self.state.lock().unwrap();
+        let mut labels: Vec<(u64, String)> =
+            (0..count).map(|i| (100 + i, format!("area/{i}"))).collect();
+        labels.append(&mut state.labels);
+        state.labels = labels;
     }
 
     /// Reads pull request heads from the bare repository at `remote` and makes merges there.
@@ -1514,6 +1527,23 @@ fn gitea_json(state: &ForgeState, p: &FakePull) -> Value {
     v
 }
 
+/// `limit` and `page` as a Gitea server reads them: 30 by default, at most 50
+/// (`DEFAULT_PAGING_NUM`, `MAX_RESPONSE_ITEMS`), pages from 1.
+fn gitea_page(query: &HashMap<String, String>) -> (usize, usize) {
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(30)
+        .min(50);
+    let page = query
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(1);
+    (limit, page)
+}
+
 fn gitea(
     state: &mut ForgeState,
     method: &Method,
@@ -1534,18 +1564,14 @@ fn gitea(
     }
     match (method.as_str(), rest) {
         ("GET", ["pulls"]) => {
-            let limit: usize = query
-                .get("limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(30);
-            let page: usize = query.get("page").and_then(|l| l.parse().ok()).unwrap_or(1);
+            let (limit, page) = gitea_page(query);
             let want_all = query.get("state").map(String::as_str) == Some("all");
             let mut all: Vec<&FakePull> =
                 state.pulls.iter().filter(|p| want_all || p.open).collect();
             all.reverse();
             let list: Vec<Value> = all
                 .into_iter()
-                .skip((page - 1) * limit)
+                .skip((page - 1).saturating_mul(limit))
                 .take(limit)
                 .map(|p| gitea_json(state, p))
                 .collect();
@@ -1699,9 +1725,12 @@ fn gitea(
             )
         }
         ("GET", ["labels"]) => {
+            let (limit, page) = gitea_page(query);
             let list: Vec<Value> = state
                 .labels
                 .iter()
+                .skip((page - 1).saturating_mul(limit))
+                .take(limit)
                 .map(|(id, n)| json!({"id": id, "name": n}))
                 .collect();
             reply(StatusCode::OK, &[], Value::Array(list))
