@@ -68,6 +68,11 @@ pub(super) fn build(
     let groups = groups::read_groups(&top, (!rules_pending).then_some(&image_names), &image_names);
     // `None` when absent, `Some(None)` when present but invalid.
     let forge = top.table("forge").map(ForgeConfig::read);
+    if let (Some(Some(forge)), Some(repositories)) = (&forge, &repositories)
+        && repositories.len() > 1
+    {
+        check_review_repositories(&top, forge, repositories, &environments);
+    }
     let notifications = top
         .named_tables("notifications")
         .into_iter()
@@ -120,4 +125,31 @@ pub(super) fn build(
         });
     }
     Err(errors)
+}
+
+/// `[forge]` names one repository on the forge: with several repositories, a review-mode
+/// environment of another one would push its branch where that forge repository's pull
+/// requests cannot name it.
+fn check_review_repositories(
+    top: &crate::common::settings::Table,
+    forge: &ForgeConfig,
+    repositories: &BTreeMap<String, RepositoryConfig>,
+    environments: &BTreeMap<String, EnvironmentConfig>,
+) {
+    for (name, env) in environments {
+        let Some(repository) = repositories.get(&env.repository) else {
+            continue;
+        };
+        if env.mode == Mode::Review && !forge.serves(&repository.git.remote.url) {
+            top.error_at(
+                &["environments".to_string(), name.clone(), "mode".to_string()],
+                format!(
+                    "review mode opens pull requests on the forge repository {repo:?}, and the url of repository {:?} does not end with {repo:?}: [forge] serves one repository; use mode = \"push\" for {name}, or run repository {:?} in its own instance (baton@.service) with its own [forge]",
+                    env.repository,
+                    env.repository,
+                    repo = forge.repository,
+                ),
+            );
+        }
+    }
 }

@@ -950,6 +950,39 @@ fn hostile_repository_names_and_shared_branches_are_refused() {
 }
 
 #[test]
+fn with_several_repositories_review_mode_is_only_for_the_forge_repository() {
+    let forge =
+        "\n[forge]\nkind = \"github\"\nrepository = \"platform/fleet\"\ntoken_file = \"/t\"\n";
+    let review = |text: &str| {
+        text.replace(
+            "repository = \"payments\"\n",
+            "repository = \"payments\"\nmode = \"review\"\n",
+        )
+    };
+    // payments' remote is not the forge's platform/fleet: its pull requests could not name
+    // the branch Baton pushes there.
+    let e = one_error(&review(&format!("{TWO}{forge}")));
+    assert!(
+        e.contains("environments.payments.mode: review mode opens pull requests on the forge repository \"platform/fleet\", and the url of repository \"payments\" does not end with \"platform/fleet\"")
+            && e.contains("use mode = \"push\" for payments"),
+        "{e}"
+    );
+    assert!(e.starts_with("/etc/baton/baton.toml:"), "{e}");
+    // Its remote on the forge: allowed.
+    let on_forge = TWO.replace(
+        "file:///srv/payments.git",
+        "ssh://git@github.com/platform/fleet.git",
+    );
+    load(&review(&format!("{on_forge}{forge}"))).unwrap();
+    // One repository keeps today's meaning: the forge is the one repository's.
+    let single = format!("{BASE}{forge}").replace(
+        "[environments.staging]",
+        "[environments.staging]\nmode = \"review\"",
+    );
+    load(&single).unwrap();
+}
+
+#[test]
 fn promotion_may_come_from_another_repository() {
     let text = TWO.replace(
         "repository = \"payments\"\n",

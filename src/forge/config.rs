@@ -131,6 +131,19 @@ impl ForgeConfig {
             timeout,
         })
     }
+
+    /// Whether a Git remote URL is this forge repository's (it ends with `OWNER/NAME`, with
+    /// or without `.git`, after a `/` or an scp-style `:`): review branches pushed there are
+    /// the ones its pull requests can name.
+    pub fn serves(&self, remote_url: &str) -> bool {
+        let url = remote_url.trim_end_matches('/');
+        let url = url.strip_suffix(".git").unwrap_or(url);
+        let repository = self.repository.trim_matches('/');
+        !repository.is_empty()
+            && url
+                .strip_suffix(repository)
+                .is_some_and(|rest| rest.ends_with('/') || rest.ends_with(':'))
+    }
 }
 
 /// A forge base URL: http(s), no credentials, plain HTTP only on a loopback address.
@@ -154,5 +167,49 @@ fn check_forge_url(text: &str) -> Result<url::Url, String> {
             "{text:?} uses plain http: the token would cross the network in clear text; use https"
         )),
         other => Err(format!("{text:?} has scheme {other:?}: use https")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forge(repository: &str) -> ForgeConfig {
+        ForgeConfig {
+            kind: ForgeKind::GitHub,
+            base_url: url::Url::parse("https://api.github.com").unwrap(),
+            repository: repository.to_string(),
+            token_file: PathBuf::from("/dev/null"),
+            labels: Vec::new(),
+            reviewers: Vec::new(),
+            draft: false,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    #[test]
+    fn a_remote_is_the_forge_repositorys_when_it_ends_with_its_path() {
+        let f = forge("platform/fleet");
+        for url in [
+            "ssh://git@github.com/platform/fleet.git",
+            "git@github.com:platform/fleet.git",
+            "https://github.com/platform/fleet",
+            "https://github.com/platform/fleet/",
+        ] {
+            assert!(f.serves(url), "{url}");
+        }
+        for url in [
+            "ssh://git@github.com/platform/fleet-old.git",
+            "ssh://git@github.com/other-platform/fleet.git",
+            "https://github.com/payments/deploy.git",
+            "/srv/git/fleet.git",
+        ] {
+            assert!(!f.serves(url), "{url}");
+        }
+        assert!(
+            forge("platform/infra/fleet")
+                .serves("https://gitlab.example.com/platform/infra/fleet.git")
+        );
+        assert!(!forge("").serves("https://github.com/x/"));
     }
 }

@@ -420,15 +420,12 @@ fn gate(
     }
 }
 
-/// Whether repository `name`'s remote is the forge's repository (its URL ends with the
-/// forge's `OWNER/NAME`, with or without `.git`).
+/// Whether repository `name`'s remote is the forge's repository.
 fn is_forge_repository(snap: &Snapshot, forge: &crate::forge::ForgeConfig, name: &str) -> bool {
-    snap.config.repositories.get(name).is_some_and(|r| {
-        let url = r.git.remote.url.trim_end_matches('/');
-        let url = url.strip_suffix(".git").unwrap_or(url);
-        url.strip_suffix(forge.repository.trim_matches('/'))
-            .is_some_and(|rest| rest.ends_with('/') || rest.ends_with(':'))
-    })
+    snap.config
+        .repositories
+        .get(name)
+        .is_some_and(|r| forge.serves(&r.git.remote.url))
 }
 
 /// The latest moves, all or those of one image repository.
