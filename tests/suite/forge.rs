@@ -8,6 +8,7 @@ mod gitea_prism;
 mod github_prism;
 mod gitlab_prism;
 mod merge;
+mod scenario;
 
 use std::time::Duration;
 

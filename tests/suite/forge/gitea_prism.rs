@@ -8,11 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::fake_forge::{FakeForge, FakeKind, MergeGate, client_config};
+use super::scenario::{merge_when_green, open_update_list};
+use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use crate::support::prism::{Prism, violations};
-use baton::forge::{
-    CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullState, StatusState,
-};
+use baton::forge::{CommitStatus, Forge, StatusState};
 
 const TOKEN: &str = "forge-secret-token-456";
 
@@ -32,15 +31,6 @@ fn forgejo() -> PathBuf {
 /// 404, 405, 409, 423.
 const SCHEDULED_MERGE_201: &str = "Unable to match the returned status code with those defined in the document: 200,404,405,409,423";
 
-fn new_pr(to: &str) -> NewPullRequest {
-    NewPullRequest {
-        head: "baton/production/app".into(),
-        base: "main".into(),
-        title: format!("production: app 1.0.0 -> {to}"),
-        body: format!("Moves app to {to}."),
-    }
-}
-
 /// Every Gitea call Baton makes, through prism proxying the fake with `description`.
 async fn every_call_passes(description: &Path) {
     let fake = FakeForge::start(FakeKind::Gitea, "platform/fleet", TOKEN).await;
@@ -58,33 +48,7 @@ async fn every_call_passes(description: &Path) {
     // Baton's labels come after 60 others: past the first page a server answers (50 at most).
     fake.add_labels_before(60);
 
-    assert!(
-        forge
-            .pull_requests("baton/production/app")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let opened = forge.open(&new_pr("1.1.0")).await.unwrap();
-    assert_eq!(opened.number, 1);
-    let pull = &fake.pulls()[0];
-    assert_eq!(pull.labels, vec!["baton", "promotion"]);
-    assert_eq!(pull.reviewers, vec!["alice"]);
-    let updated = forge
-        .update(
-            &opened,
-            "production: app 1.0.0 -> 1.2.0",
-            "Moves app to 1.2.0.",
-        )
-        .await
-        .unwrap();
-    assert_eq!(updated.title, "production: app 1.0.0 -> 1.2.0");
-    let listed = forge.pull_requests("baton/production/app").await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].state, PullState::Open);
-    // A second request for an open branch: Gitea's 409.
-    let err = forge.open(&new_pr("1.3.0")).await.unwrap_err();
-    assert!(matches!(err, ForgeError::Api { .. }), "{err}");
+    let pr = open_update_list(&forge, &fake).await;
 
     // Commit statuses: Baton's own, then the latest per context as verification reads them
     // (`warning` counts as success, `error` as failure).
@@ -121,23 +85,7 @@ async fn every_call_passes(description: &Path) {
     );
 
     // Merging: checks pending, so scheduled (201); cancelled; merged once they pass (200).
-    let pr = listed[0].clone();
-    assert_eq!(
-        forge.merge(&pr, &pr.head_sha).await.unwrap(),
-        MergeOutcome::Scheduled
-    );
-    assert!(forge.cancel_merge(&pr).await.unwrap());
-    assert!(!fake.pulls()[0].auto_merge);
-    fake.set_gate(MergeGate {
-        checks_green: true,
-        approved: true,
-        ..MergeGate::default()
-    });
-    assert_eq!(
-        forge.merge(&pr, &pr.head_sha).await.unwrap(),
-        MergeOutcome::Merged
-    );
-    assert!(fake.pulls()[0].merged);
+    merge_when_green(&forge, &fake, &pr).await;
 
     // user, list, open, labels (two pages), label, alice, nobody (refused), update, list,
     // open (refused), status, statuses, merge (scheduled), read, cancel, merge, read.

@@ -7,12 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::scenario::{failing_status, new_pr};
 use crate::support::fake_forge::{FakeForge, FakeKind, MergeGate, client_config};
 use crate::support::prism::{Prism, violations};
 use baton::forge::ForgeConfig;
-use baton::forge::{
-    CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullState, StatusState,
-};
+use baton::forge::{Forge, ForgeError, MergeOutcome, PullState, StatusState};
 
 const TOKEN: &str = "forge-secret-token-123";
 
@@ -26,15 +25,6 @@ fn config(base_url: &str, repository: &str, dir: &Path) -> ForgeConfig {
     config.reviewers.push("platform/sre".into());
     config.draft = true;
     config
-}
-
-fn new_pr(head: &str, to: &str) -> NewPullRequest {
-    NewPullRequest {
-        head: head.into(),
-        base: "main".into(),
-        title: format!("production: app 1.0.0 -> {to}"),
-        body: format!("Moves app to {to}.\n\nPolicy: semver ^1"),
-    }
 }
 
 #[tokio::test]
@@ -183,15 +173,6 @@ async fn the_github_fake_answers_as_githubs_description_says() {
         .unwrap();
     let log = prism.settled_log(12);
     assert!(log.contains("Violation: request.query.state"), "{log}");
-}
-
-fn failing_status() -> CommitStatus {
-    CommitStatus {
-        state: StatusState::Failure,
-        context: "baton/rules".into(),
-        description: "baton.toml:15:1@0123456789ab: environments.production.mode: production must stay in review mode".into(),
-        target_url: Some("https://baton.example.com/status".into()),
-    }
 }
 
 #[tokio::test]

@@ -7,36 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::fake_forge::{FakeForge, FakeKind, MergeGate, client_config};
+use super::scenario::{failing_status, merge_when_green, open_update_list};
+use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use crate::support::prism::{Prism, violations};
-use baton::forge::{
-    CommitStatus, Forge, ForgeError, MergeOutcome, NewPullRequest, PullState, StatusState,
-};
+use baton::forge::{Forge, StatusState};
 
 const TOKEN: &str = "forge-secret-token-789";
 
 fn description() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gitlab/openapi_v2.baton.json")
-}
-
-fn new_pr(to: &str) -> NewPullRequest {
-    NewPullRequest {
-        head: "baton/production/app".into(),
-        base: "main".into(),
-        title: format!("production: app 1.0.0 -> {to}"),
-        body: format!("Moves app to {to}."),
-    }
-}
-
-fn failing_status() -> CommitStatus {
-    CommitStatus {
-        state: StatusState::Failure,
-        context: "baton/rules".into(),
-        description:
-            "baton.toml:15:1: environments.production.mode: production must stay in review mode"
-                .into(),
-        target_url: Some("https://baton.example.com/status".into()),
-    }
 }
 
 /// The calls GitLab's description does not cover (prism: "Selected route not found"): the
@@ -105,35 +84,8 @@ async fn batons_gitlab_calls_and_the_fake_pass_gitlabs_description() {
     let forge = Forge::from_config(&config).unwrap();
 
     // The own user, list.
-    assert!(
-        forge
-            .pull_requests("baton/production/app")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    // alice, nobody (no such user), open with labels and alice's id.
-    let opened = forge.open(&new_pr("1.1.0")).await.unwrap();
-    assert_eq!(opened.number, 1);
-    let pull = &fake.pulls()[0];
-    assert_eq!(pull.labels, vec!["baton", "promotion"]);
-    assert_eq!(pull.reviewers, vec!["alice"]);
-    let updated = forge
-        .update(
-            &opened,
-            "production: app 1.0.0 -> 1.2.0",
-            "Moves app to 1.2.0.",
-        )
-        .await
-        .unwrap();
-    assert_eq!(updated.title, "production: app 1.0.0 -> 1.2.0");
-    let listed = forge.pull_requests("baton/production/app").await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].state, PullState::Open);
-    assert!(listed[0].same_repository);
-    // A second request for an open branch: GitLab's 409.
-    let err = forge.open(&new_pr("1.3.0")).await.unwrap_err();
-    assert!(matches!(err, ForgeError::Api { .. }), "{err}");
+    let pr = open_update_list(&forge, &fake).await;
+    assert!(pr.same_repository);
 
     // Verification's statuses: set one, read them back.
     let sha = "0123456789abcdef0123456789abcdef01234567";
@@ -156,22 +108,7 @@ async fn batons_gitlab_calls_and_the_fake_pass_gitlabs_description() {
 
     // Merging: pipeline not green yet, so merged when it succeeds; turned off again; merged
     // once the pipeline passed.
-    let pr = listed[0].clone();
-    assert_eq!(
-        forge.merge(&pr, &pr.head_sha).await.unwrap(),
-        MergeOutcome::Scheduled
-    );
-    assert!(forge.cancel_merge(&pr).await.unwrap());
-    fake.set_gate(MergeGate {
-        checks_green: true,
-        approved: true,
-        ..MergeGate::default()
-    });
-    assert_eq!(
-        forge.merge(&pr, &pr.head_sha).await.unwrap(),
-        MergeOutcome::Merged
-    );
-    assert!(fake.pulls()[0].merged);
+    merge_when_green(&forge, &fake, &pr).await;
 
     // user, list, alice, nobody, open, update, list, alice, nobody, open (409), status,
     // statuses, merge, read, cancel, merge.

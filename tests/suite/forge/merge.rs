@@ -4,9 +4,10 @@
 //! fork's pull request and one another user opened are never merged, a head that moved is
 //! not merged, a repository that forbids auto-merge is reported, not worked around.
 
+use super::scenario::new_pr;
 use crate::support::fake_forge::{FakeForge, FakeKind, MergeGate, client_config};
 use crate::support::prism::check_graphql;
-use baton::forge::{CommitStatus, Forge, MergeOutcome, NewPullRequest, PullState, StatusState};
+use baton::forge::{CommitStatus, Forge, MergeOutcome, PullState, StatusState};
 use serde_json::Value;
 
 const TOKEN: &str = "forge-secret-token-123";
@@ -17,15 +18,6 @@ async fn forge_for(kind: FakeKind) -> (FakeForge, Forge, tempfile::TempDir) {
     let config = client_config(kind, &fake.base_url(), "platform/fleet", dir.path(), TOKEN);
     let forge = Forge::from_config(&config).unwrap();
     (fake, forge, dir)
-}
-
-fn new_pr(head: &str) -> NewPullRequest {
-    NewPullRequest {
-        head: head.into(),
-        base: "main".into(),
-        title: "production: app 1.0.0 -> 1.1.0".into(),
-        body: "Moves app.".into(),
-    }
 }
 
 async fn statuses_and_merges(kind: FakeKind) {
@@ -75,7 +67,10 @@ async fn statuses_and_merges(kind: FakeKind) {
     assert_eq!(fake.requests().len(), before);
 
     // Checks pending: the forge is asked to merge once they pass; then it does.
-    let pr = forge.open(&new_pr("baton/production/app")).await.unwrap();
+    let pr = forge
+        .open(&new_pr("baton/production/app", "1.1.0"))
+        .await
+        .unwrap();
     let head = pr.head_sha.clone();
     assert_eq!(head.len(), 40, "{pr:?}");
     let outcome = forge.merge(&pr, &head).await.unwrap();
@@ -93,7 +88,10 @@ async fn statuses_and_merges(kind: FakeKind) {
     );
 
     // Checks green and approved: merged at once.
-    let pr = forge.open(&new_pr("baton/staging/app")).await.unwrap();
+    let pr = forge
+        .open(&new_pr("baton/staging/app", "1.1.0"))
+        .await
+        .unwrap();
     assert_eq!(
         forge.merge(&pr, &pr.head_sha).await.unwrap(),
         MergeOutcome::Merged
@@ -101,7 +99,7 @@ async fn statuses_and_merges(kind: FakeKind) {
     assert!(fake.pulls()[1].merged);
 
     // A head other than baton's: not merged, and the forge is not even asked.
-    let pr = forge.open(&new_pr("baton/qa/app")).await.unwrap();
+    let pr = forge.open(&new_pr("baton/qa/app", "1.1.0")).await.unwrap();
     let writes = fake.writes().len();
     let outcome = forge
         .merge(&pr, "ffffffffffffffffffffffffffffffffffffffff")
@@ -157,7 +155,10 @@ async fn gitea_statuses_and_merges() {
 #[tokio::test]
 async fn githubs_auto_merge_mutation_passes_githubs_graphql_schema() {
     let (fake, forge, _dir) = forge_for(FakeKind::GitHub).await;
-    let pr = forge.open(&new_pr("baton/production/app")).await.unwrap();
+    let pr = forge
+        .open(&new_pr("baton/production/app", "1.1.0"))
+        .await
+        .unwrap();
     assert_eq!(
         forge.merge(&pr, &pr.head_sha).await.unwrap(),
         MergeOutcome::Scheduled
@@ -198,7 +199,10 @@ async fn githubs_auto_merge_mutation_passes_githubs_graphql_schema() {
         auto_merge_disallowed: true,
         ..MergeGate::default()
     });
-    let pr = forge.open(&new_pr("baton/production/app")).await.unwrap();
+    let pr = forge
+        .open(&new_pr("baton/production/app", "1.1.0"))
+        .await
+        .unwrap();
     let outcome = forge.merge(&pr, &pr.head_sha).await.unwrap();
     assert_eq!(
         outcome,
@@ -232,7 +236,10 @@ async fn a_persons_push_to_the_branch_stops_the_merge_and_a_merge_lands_in_the_r
     for kind in [FakeKind::GitHub, FakeKind::GitLab, FakeKind::Gitea] {
         let (fake, forge, _dir) = forge_for(kind).await;
         fake.track_remote(&remote.path);
-        let pr = forge.open(&new_pr("baton/production/app")).await.unwrap();
+        let pr = forge
+            .open(&new_pr("baton/production/app", "1.1.0"))
+            .await
+            .unwrap();
         assert_eq!(pr.head_sha, batons);
         // A person pushes a commit of their own onto baton's branch.
         commit_on_branch("a-persons-change.yaml", "a person's edit");
