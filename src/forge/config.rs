@@ -134,14 +134,15 @@ impl ForgeConfig {
 
     /// Whether a Git remote URL is this forge repository's (it ends with `OWNER/NAME`, with
     /// or without `.git`, after a `/` or an scp-style `:`): review branches pushed there are
-    /// the ones its pull requests can name.
+    /// the ones its pull requests can name. Forges resolve repository paths without regard to
+    /// case, so the comparison ignores it too.
     pub fn serves(&self, remote_url: &str) -> bool {
-        let url = remote_url.trim_end_matches('/');
-        let url = url.strip_suffix(".git").unwrap_or(url);
-        let repository = self.repository.trim_matches('/');
+        let url = remote_url.trim_end_matches('/').to_ascii_lowercase();
+        let url = url.strip_suffix(".git").unwrap_or(&url);
+        let repository = self.repository.trim_matches('/').to_ascii_lowercase();
         !repository.is_empty()
             && url
-                .strip_suffix(repository)
+                .strip_suffix(repository.as_str())
                 .is_some_and(|rest| rest.ends_with('/') || rest.ends_with(':'))
     }
 }
@@ -211,5 +212,8 @@ mod tests {
                 .serves("https://gitlab.example.com/platform/infra/fleet.git")
         );
         assert!(!forge("").serves("https://github.com/x/"));
+        // Forges resolve paths without regard to case.
+        assert!(forge("Platform/Fleet").serves("git@github.com:platform/fleet.git"));
+        assert!(f.serves("https://GitHub.com/PLATFORM/Fleet.GIT"));
     }
 }
