@@ -6,7 +6,8 @@
 //! HTTPS with a token handed over by an askpass helper (never in a URL, argv or log). Everything
 //! local (opening and checking the clone, trees, commits, history) uses gix; resetting the work
 //! tree after a fetch uses `git checkout --force` and `git clean`, which handle every file mode
-//! and attribute the way users expect.
+//! and attribute the way users expect, and `git sparse-checkout` keeps only the environments'
+//! paths in it.
 
 pub mod command;
 mod commit;
@@ -18,6 +19,7 @@ mod push;
 pub mod range;
 mod sign;
 pub mod snapshot;
+mod sparse;
 pub mod trailers;
 mod tree;
 pub mod workspace;
@@ -33,6 +35,7 @@ pub use notes::{NOTES_REF, NoteAuthor};
 pub use push::PushOutcome;
 pub use sign::{Signing, SigningFormat};
 pub use snapshot::Snapshot;
+pub use sparse::Checkout;
 pub use tree::TreeReader;
 pub use workspace::Workspace;
 

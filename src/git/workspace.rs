@@ -1,11 +1,13 @@
 //! The clone in the state directory: cloned on first use, checked and re-cloned when broken,
-//! reset to the remote branch on every sync. Commits are built in `commit.rs`, pushes made in
-//! `push.rs`, past files read in `tree.rs`.
+//! reset to the remote branch on every sync, its work tree limited to the paths passes read
+//! (`sparse.rs`). Commits are built in `commit.rs`, pushes made in `push.rs`, past files read
+//! in `tree.rs`.
 //!
 //! One `Workspace` per state directory and one user at a time: the caller holds a lock on the
 //! state directory (stale git lock files are removed on sync as if left by a crash).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
@@ -13,6 +15,7 @@ use gix::bstr::ByteSlice;
 use super::GitError;
 use super::command::{GitEnvironment, RemoteSettings, is_valid_branch};
 use super::history::{CommitRecord, HistoryQuery, read_history};
+use super::sparse::Checkout;
 
 /// A clone of the remote branch kept under `STATE_DIR/git/checkout`.
 #[derive(Debug, Clone)]
@@ -20,6 +23,9 @@ pub struct Workspace {
     env: GitEnvironment,
     root: PathBuf,
     checkout: PathBuf,
+    /// What the work tree should hold after the next sync (shared by clones of this value);
+    /// `None` keeps what it holds.
+    wanted: Arc<Mutex<Option<Checkout>>>,
 }
 
 /// Whether `url` names a local path rather than a URL or an scp-like `host:path`.
@@ -64,6 +70,7 @@ impl Workspace {
             checkout: root.join("checkout"),
             root,
             env,
+            wanted: Arc::default(),
         };
         remove_dir_if_exists(&ws.root.join("checkout.tmp"))?;
         if ws.checkout.exists() {
@@ -95,6 +102,10 @@ impl Workspace {
     /// The controlled git environment, for callers that need another git command.
     pub fn environment(&self) -> &GitEnvironment {
         &self.env
+    }
+
+    pub(super) fn wanted_checkout(&self) -> &Mutex<Option<Checkout>> {
+        &self.wanted
     }
 
     pub(super) fn open_repo(&self) -> Result<gix::Repository, GitError> {
@@ -308,6 +319,9 @@ impl Workspace {
     }
 
     async fn reset_to(&self, rev: &str) -> Result<(), GitError> {
+        // The sparse-checkout settings first: the checkout below then writes only the files
+        // asked for, and removes those no longer asked for (even ones a crash left edited).
+        self.apply_checkout().await?;
         let branch = &self.settings().branch;
         self.env
             .local("checkout", &self.checkout)

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use saphyr_parser::{Event, Parser};
 
@@ -425,8 +427,12 @@ pub enum ApplyError {
 }
 
 /// Writes every edit of the plan under `root`, each file atomically (temporary file in the
-/// same directory, same permissions, then rename; not fsynced, see `write_edit`). Returns how many files were written.
-/// Stops at the first failure; files written before it hold complete new contents.
+/// same directory, same permissions, then rename; not fsynced, see `write_edit`), several
+/// files at a time. Returns how many files were written.
+///
+/// On a failure the error is the one of the first failing file in the plan's order, as if the
+/// files were written one by one: every file before it has been written, and no file is ever
+/// left half-written (files after it hold either their old or their complete new contents).
 pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
     if plan.edits.is_empty() {
         return Ok(0);
@@ -435,13 +441,61 @@ pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
         path: root.to_path_buf(),
         source,
     })?;
-    let mut written = 0;
-    for edit in &plan.edits {
-        write_edit(root, &real_root, edit)?;
-        written += 1;
-        tracing::debug!(path = %edit.path.display(), changes = edit.changes.len(), "edited file");
+    let edits = &plan.edits;
+    let threads = worker_threads(edits.len());
+    // Workers take the files in order; once a file fails, none after it is started, while
+    // every file before it (already taken) is finished, so the lowest failing index is the
+    // failure a one-by-one write would have stopped at.
+    let next = AtomicUsize::new(0);
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let failures: Mutex<Vec<(usize, ApplyError)>> = Mutex::new(Vec::new());
+    let written = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            if index >= edits.len() || index > first_failure.load(Ordering::Relaxed) {
+                return;
+            }
+            let edit = &edits[index];
+            match write_edit(root, &real_root, edit) {
+                Ok(()) => {
+                    written.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(path = %edit.path.display(), changes = edit.changes.len(), "edited file");
+                }
+                Err(err) => {
+                    first_failure.fetch_min(index, Ordering::Relaxed);
+                    failures
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((index, err));
+                }
+            }
+        }
+    };
+    if threads <= 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(work);
+            }
+        });
     }
-    Ok(written)
+    let failures = failures
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match failures.into_iter().min_by_key(|(index, _)| *index) {
+        Some((_, err)) => Err(err),
+        None => Ok(written.into_inner()),
+    }
+}
+
+/// How many threads write `files` files: one per core (at most 8), none idle.
+fn worker_threads(files: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(files)
 }
 
 fn write_edit(root: &Path, real_root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
@@ -715,5 +769,143 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    /// A plan editing `count` files `dir/d{i}/f.yaml`, each holding one marker.
+    fn plan_files(dir: &Path, count: usize) -> (Plan, String) {
+        let text = "image: app:1.0 # {\"$baton\": \"app\"}\n".to_string();
+        let mut files = Vec::new();
+        for i in 0..count {
+            let path = PathBuf::from(format!("d{i:03}/f.yaml"));
+            std::fs::create_dir_all(dir.join(path.parent().unwrap())).unwrap();
+            std::fs::write(dir.join(&path), &text).unwrap();
+            let (markers, _) = scan_text(&path, &text);
+            files.push(FileScan {
+                path,
+                markers,
+                text: Arc::from(text.as_str()),
+            });
+        }
+        let scan = Scan {
+            files,
+            ..Scan::default()
+        };
+        let r = resolved("1.1", None);
+        let plan = plan(&scan, &|_: &Marker| Some(r.clone()));
+        assert_eq!(plan.edits.len(), count);
+        (plan, text)
+    }
+
+    /// Temporary files left anywhere under `dir`.
+    fn leftovers(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.to_string_lossy().ends_with(".tmp") {
+                    out.push(path);
+                }
+            }
+        }
+        out
+    }
+
+    /// Files are written several at a time, but a failure is reported as a one-by-one write
+    /// would: the first failing file in the plan's order, by path, with every file before it
+    /// written, the failing file untouched, and every other file whole (old or new).
+    #[test]
+    fn parallel_apply_reports_the_first_failing_file_and_writes_nothing_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, old) = plan_files(dir.path(), 64);
+        let new = plan.edits[0].after.clone();
+        // Two files changed on disk since the scan: the 21st and the 50th.
+        let changed = |i: usize| dir.path().join(&plan.edits[i].path);
+        // The same every time, however the threads happen to run.
+        for _ in 0..5 {
+            for edit in &plan.edits {
+                std::fs::write(dir.path().join(&edit.path), &old).unwrap();
+            }
+            std::fs::write(changed(20), "image: app:0.9 # {\"$baton\": \"app\"}\n").unwrap();
+            std::fs::write(changed(49), "edited by hand\n").unwrap();
+            match apply(dir.path(), &plan) {
+                Err(ApplyError::Changed(path)) => assert_eq!(path, plan.edits[20].path),
+                other => panic!("expected the 21st file to be refused: {other:?}"),
+            }
+            for (i, edit) in plan.edits.iter().enumerate() {
+                let now = std::fs::read_to_string(dir.path().join(&edit.path)).unwrap();
+                match i {
+                    20 => assert_eq!(now, "image: app:0.9 # {\"$baton\": \"app\"}\n"),
+                    49 => assert_eq!(now, "edited by hand\n"),
+                    i if i < 20 => assert_eq!(now, new, "file {i}"),
+                    i => assert!(now == old || now == new, "file {i}: {now:?}"),
+                }
+            }
+            assert!(
+                leftovers(dir.path()).is_empty(),
+                "{:?}",
+                leftovers(dir.path())
+            );
+        }
+        // Once the files hold what was scanned, every one is written.
+        std::fs::write(changed(20), &old).unwrap();
+        std::fs::write(changed(49), &old).unwrap();
+        let (again, _) = plan_files(dir.path(), 64);
+        assert_eq!(apply(dir.path(), &again).unwrap(), 64);
+        for edit in &again.edits {
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join(&edit.path)).unwrap(),
+                new
+            );
+        }
+    }
+
+    /// Nothing is written through a symbolic link or outside the repository, and a file keeps
+    /// its permissions.
+    #[test]
+    fn apply_refuses_links_and_paths_outside_and_keeps_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, old) = plan_files(dir.path(), 3);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let first = dir.path().join(&plan.edits[0].path);
+        std::fs::set_permissions(&first, std::fs::Permissions::from_mode(0o640)).unwrap();
+        // The second file's directory becomes a link to a directory outside holding the same
+        // text; the third file becomes a link to a file outside.
+        std::fs::write(outside.path().join("f.yaml"), &old).unwrap();
+        let second = dir.path().join(plan.edits[1].path.parent().unwrap());
+        std::fs::remove_dir_all(&second).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &second).unwrap();
+        let only = |i: usize| Plan {
+            edits: vec![plan.edits[i].clone()],
+            ..Plan::default()
+        };
+        assert_eq!(apply(dir.path(), &only(0)).unwrap(), 1);
+        assert_eq!(mode(&first), 0o640);
+        assert!(matches!(
+            apply(dir.path(), &only(1)),
+            Err(ApplyError::NotRegular(p)) if p == plan.edits[1].path
+        ));
+        let third = dir.path().join(&plan.edits[2].path);
+        std::fs::remove_file(&third).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("f.yaml"), &third).unwrap();
+        assert!(matches!(
+            apply(dir.path(), &only(2)),
+            Err(ApplyError::NotRegular(_))
+        ));
+        let mut escaping = only(0);
+        escaping.edits[0].path = PathBuf::from("../f.yaml");
+        assert!(matches!(
+            apply(dir.path(), &escaping),
+            Err(ApplyError::NotRegular(_))
+        ));
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("f.yaml")).unwrap(),
+            old
+        );
+        assert!(leftovers(outside.path()).is_empty());
     }
 }

@@ -29,7 +29,7 @@ use crate::common::text::short_digest;
 use crate::config::{Config, DigestPinning, EnvironmentConfig, Mode};
 use crate::forge::Forge;
 use crate::git::message::{CommitMessage, MessageTemplate, Move};
-use crate::git::{CommitRequest, GitError, PushOutcome, Signing, Workspace};
+use crate::git::{Checkout, CommitRequest, GitError, PushOutcome, Signing, Workspace};
 use crate::markers::{self, Field, Marker, Part, Plan, Resolved, ScanOptions};
 use crate::promotion;
 use crate::registry::Registries;
@@ -168,8 +168,13 @@ async fn open_sources(config: &Config) -> BTreeMap<String, Result<Workspace, Str
                     .join("sources")
                     .join(&config.repository)
                     .join(repository);
+                let paths = names.iter().filter_map(|n| config.sources.get(*n));
+                let checkout = Checkout::of(paths.map(|e| e.paths.as_slice()));
                 match Workspace::open_or_clone(&dir, &remote).await {
-                    Ok(ws) => ws.sync().await.map(|_| ws).map_err(|e| e.to_string()),
+                    Ok(ws) => {
+                        ws.limit_work_tree(checkout);
+                        ws.sync().await.map(|_| ws).map_err(|e| e.to_string())
+                    }
                     Err(e) => Err(e.to_string()),
                 }
                 .map_err(|e| format!("cannot read repository {repository:?}: {e}"))
@@ -183,6 +188,12 @@ async fn open_sources(config: &Config) -> BTreeMap<String, Result<Workspace, Str
         }
     }
     out
+}
+
+/// The part of the repository a pass over `config` reads from the work tree: every
+/// environment's paths (the rules are read from the commit, not from files).
+pub(crate) fn work_tree_for(config: &Config) -> Checkout {
+    Checkout::of(config.environments.values().map(|e| e.paths.as_slice()))
 }
 
 /// The forge client for review-mode environments, when one is configured and needed.
@@ -370,6 +381,7 @@ async fn run_writing(
 ) -> Result<PassReport, PassError> {
     let template = check_options(config, options)?;
     progress::report(options.progress.as_ref(), Step::Syncing);
+    workspace.limit_work_tree(work_tree_for(config));
     workspace.sync().await.map_err(PassError::Sync)?;
     let mut cx = Context {
         listed,

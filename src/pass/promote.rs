@@ -197,6 +197,7 @@ pub async fn promote(
         ),
         None => None,
     };
+    workspace.limit_work_tree(super::work_tree_for(config));
     workspace.sync().await.map_err(PromoteError::Sync)?;
     let policies: BTreeSet<String> = config
         .policies_for_image(&image)

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use crate::support::git_server::baton_side::{bump, request, settings, staging_move};
 use crate::support::git_server::{APP_PATH, BRANCH, BareRepo, git, git_command, write};
 use baton::git::{
-    CommitRequest, GitError, HistoryQuery, PushOutcome, Signing, SigningFormat, Workspace,
-    parse_moves,
+    Checkout, CommitRequest, GitError, HistoryQuery, PushOutcome, Signing, SigningFormat,
+    Workspace, parse_moves,
 };
 
 #[tokio::test]
@@ -261,6 +261,134 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Files in the work tree, relative to it, `.git` left out.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn checkout_of(paths: &[&[&str]]) -> Checkout {
+    let lists: Vec<Vec<PathBuf>> = paths
+        .iter()
+        .map(|env| env.iter().map(PathBuf::from).collect())
+        .collect();
+    Checkout::of(lists.iter().map(Vec::as_slice))
+}
+
+/// A work tree limited to the environments' paths holds only their files (and those git's
+/// cone mode keeps on the way), is widened and narrowed when the paths change, drops files a
+/// crash left edited outside them, and commits built in it keep every other file as it was.
+#[tokio::test]
+async fn work_tree_limited_to_paths_widens_narrows_and_keeps_the_rest() {
+    let repo = BareRepo::seeded();
+    let writer = repo.writer();
+    for (path, text) in [
+        ("platform/a/x.yaml", "x: 1\n"),
+        ("platform/b/y.yaml", "y: 1\n"),
+        ("clusters/prod/p.yaml", "p: 1\n"),
+        ("odd \"name\"/[z]*/z.yaml", "z: 1\n"),
+    ] {
+        write(&writer.work.join(path), text);
+    }
+    git(&writer.work, &["add", "-A"]);
+    git(&writer.work, &["commit", "--quiet", "-m", "More files"]);
+    git(&writer.work, &["push", "--quiet", "origin", BRANCH]);
+    let seeded = repo.head(BRANCH).unwrap();
+
+    let state = tempfile::tempdir().unwrap();
+    let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
+        .await
+        .unwrap();
+    let dir = ws.work_tree().to_path_buf();
+    // Not asked: a sync keeps what the clone holds (everything).
+    ws.sync().await.unwrap();
+    assert_eq!(files_in(&dir).len(), 7, "{:?}", files_in(&dir));
+
+    ws.limit_work_tree(checkout_of(&[&["clusters/staging"]]));
+    ws.sync().await.unwrap();
+    assert_eq!(
+        files_in(&dir),
+        ["README.md", APP_PATH, "clusters/staging/other.yaml"]
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // A commit touches the edited file only; every file outside the work tree is kept.
+    let new_app = "image: ghcr.io/example/app:1.1.0 # {\"$imagepolicy\": \"flux-system:app\"}\n";
+    let commit = ws
+        .commit_contents(
+            &request(&staging_move("1.0.0", "1.1.0"), &[]),
+            vec![(PathBuf::from(APP_PATH), new_app.as_bytes().to_vec())],
+        )
+        .await
+        .unwrap()
+        .expect("a commit");
+    ws.push(commit, BRANCH, false).await.unwrap();
+    assert_eq!(
+        git(&repo.path, &["diff", "--name-only", &seeded, BRANCH]),
+        APP_PATH
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // Widened to a second environment, names with quotes and glob characters included.
+    ws.limit_work_tree(checkout_of(&[
+        &["clusters/staging"],
+        &["platform/a", "odd \"name\"/[z]*"],
+    ]));
+    ws.sync().await.unwrap();
+    assert_eq!(
+        files_in(&dir),
+        [
+            "README.md",
+            APP_PATH,
+            "clusters/staging/other.yaml",
+            "odd \"name\"/[z]*/z.yaml",
+            "platform/a/x.yaml"
+        ]
+    );
+
+    // Narrowed while a crash had left a file of the dropped path edited: it goes too.
+    write(&dir.join("platform/a/x.yaml"), "x: half-written\n");
+    ws.limit_work_tree(checkout_of(&[&["clusters/staging"]]));
+    ws.sync().await.unwrap();
+    assert_eq!(
+        files_in(&dir),
+        ["README.md", APP_PATH, "clusters/staging/other.yaml"]
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // A later opening of the same clone that asks nothing keeps it as it is.
+    let again = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
+        .await
+        .unwrap();
+    again.sync().await.unwrap();
+    assert_eq!(files_in(&dir).len(), 3);
+
+    // An environment owning the whole repository: every file again, sparse checkout off.
+    again.limit_work_tree(checkout_of(&[&["clusters/staging"], &[]]));
+    again.sync().await.unwrap();
+    assert_eq!(files_in(&dir).len(), 7, "{:?}", files_in(&dir));
+    let sparse = git_command(&dir, &["config", "--bool", "core.sparseCheckout"])
+        .output()
+        .unwrap();
+    assert_ne!(String::from_utf8_lossy(&sparse.stdout).trim(), "true");
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 }
 
 #[tokio::test]

@@ -382,3 +382,62 @@ async fn push_branch_builds_on_itself_and_leaves_the_branch_alone() {
     assert_eq!(chain[0][1], theirs, "restarted from the branch: {chain:?}");
     assert_eq!(fleet.remote.head(BRANCH), Some(theirs));
 }
+
+/// The clone's work tree holds only the configured environments' paths: a pass never sees
+/// (nor commits) the files of an environment no longer configured, and changing the paths
+/// widens or narrows the work tree at the next pass.
+#[tokio::test]
+async fn the_work_tree_follows_the_environments_paths() {
+    let fleet = Fleet::start().await;
+    let url = fleet.remote.file_url();
+    let full = fleet.config(&url).text();
+    let production =
+        "[environments.production]\npaths = [\"clusters/production\"]\nmode = \"push\"\n";
+    let staging = "[environments.staging]\npaths = [\"clusters/staging\"]\nmode = \"push\"\n";
+    assert!(
+        full.contains(production) && full.contains(staging),
+        "{full}"
+    );
+    let config = fleet.config_path();
+    let seeded = fleet.head();
+    let production_seeded = fleet.show(&seeded, PRODUCTION_APP);
+
+    // Staging alone: production's files are not in the work tree, and stay as they were.
+    std::fs::write(&config, full.replace(production, "")).unwrap();
+    let run = fleet.baton(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.both());
+    let checkout = fleet.checkout();
+    assert!(checkout.join(STAGING_APP).is_file());
+    assert!(!checkout.join("clusters/production").exists());
+    let changed = git(
+        &fleet.remote.path,
+        &["diff", "--name-only", &seeded, BRANCH],
+    );
+    assert_eq!(
+        changed.lines().collect::<Vec<_>>(),
+        [STAGING_APP],
+        "{changed}"
+    );
+    assert_eq!(fleet.show(BRANCH, PRODUCTION_APP), production_seeded);
+
+    // Production added (a reload would do the same): its files come back and its marker moves.
+    std::fs::write(&config, &full).unwrap();
+    let run = fleet.baton(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(checkout.join(PRODUCTION_APP).is_file());
+    assert!(
+        fleet.show(BRANCH, PRODUCTION_APP).contains("tag: '3.1.0'"),
+        "{}",
+        fleet.show(BRANCH, PRODUCTION_APP)
+    );
+
+    // Staging removed: its files leave the work tree, and nothing is edited or deleted there.
+    let before = fleet.head();
+    std::fs::write(&config, full.replace(staging, "")).unwrap();
+    let run = fleet.baton(&["once"]);
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(!checkout.join("clusters/staging").exists());
+    assert!(checkout.join(PRODUCTION_APP).is_file());
+    assert_eq!(fleet.head(), before);
+    assert_eq!(git(&checkout, &["status", "--porcelain"]), "");
+}
