@@ -1,6 +1,6 @@
 //! Turning policy choices into verified byte edits, and writing them atomically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -451,13 +451,14 @@ pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
     let failures: Mutex<Vec<(usize, ApplyError)>> = Mutex::new(Vec::new());
     let written = AtomicUsize::new(0);
     let work = || {
+        let mut dirs = HashSet::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             if index >= edits.len() || index > first_failure.load(Ordering::Relaxed) {
                 return;
             }
             let edit = &edits[index];
-            match write_edit(root, &real_root, edit) {
+            match write_edit(&real_root, edit, &mut dirs) {
                 Ok(()) => {
                     written.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(path = %edit.path.display(), changes = edit.changes.len(), "edited file");
@@ -498,7 +499,15 @@ fn worker_threads(files: usize) -> usize {
         .min(files)
 }
 
-fn write_edit(root: &Path, real_root: &Path, edit: &FileEdit) -> Result<(), ApplyError> {
+/// Writes one edit under `real_root` (the repository root with its links resolved).
+/// `dirs` holds the directories, relative to the root, already found to be real directories
+/// (a worker's own, so each is looked at once per `apply`).
+fn write_edit(
+    real_root: &Path,
+    edit: &FileEdit,
+    dirs: &mut HashSet<PathBuf>,
+) -> Result<(), ApplyError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let not_regular = || ApplyError::NotRegular(edit.path.clone());
     if edit.path.is_absolute()
         || edit
@@ -508,43 +517,86 @@ fn write_edit(root: &Path, real_root: &Path, edit: &FileEdit) -> Result<(), Appl
     {
         return Err(not_regular());
     }
-    let path = root.join(&edit.path);
     let io = |source| ApplyError::Io {
         path: edit.path.clone(),
         source,
     };
-    let meta = std::fs::symlink_metadata(&path).map_err(io)?;
+    // Every directory on the way is a real directory inside the repository: a symbolic link
+    // could lead anywhere, so none is followed.
+    let parent = edit.path.parent().unwrap_or(Path::new(""));
+    let mut walked = PathBuf::new();
+    for component in parent.components() {
+        walked.push(component);
+        if dirs.contains(&walked) {
+            continue;
+        }
+        let meta = std::fs::symlink_metadata(real_root.join(&walked)).map_err(io)?;
+        if !meta.file_type().is_dir() {
+            return Err(not_regular());
+        }
+        dirs.insert(walked.clone());
+    }
+    let dir = real_root.join(parent);
+    let path = real_root.join(&edit.path);
+    // The file itself: opened without following a link (and without blocking on a FIFO),
+    // then checked to be a regular file holding exactly the text that was scanned.
+    let mut current = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => return Err(not_regular()),
+        Err(err) => return Err(io(err)),
+    };
+    let meta = current.metadata().map_err(io)?;
     if !meta.file_type().is_file() {
         return Err(not_regular());
     }
-    // The directory must be inside the repository once symbolic links are resolved.
-    let dir = path.parent().unwrap_or(root);
-    let real_dir = dir.canonicalize().map_err(io)?;
-    if !real_dir.starts_with(real_root) {
-        return Err(not_regular());
-    }
-    let current = std::fs::read(&path).map_err(io)?;
-    if current != edit.before.as_bytes() {
+    if meta.len() != edit.before.len() as u64
+        || !holds(&mut current, edit.before.as_bytes()).map_err(io)?
+    {
         return Err(ApplyError::Changed(edit.path.clone()));
     }
+    drop(current);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (temp, mut file) = create_temp(&real_dir, &file_name).map_err(io)?;
+    let (temp, mut file) = create_temp(&dir, &file_name).map_err(io)?;
     let result = (|| {
         file.write_all(edit.after.as_bytes())?;
         file.set_permissions(meta.permissions())?;
         // No fsync: the rename makes the write atomic for readers, and the work tree is a
         // disposable clone that the next pass re-applies; what must last is the commit.
         drop(file);
-        std::fs::rename(&temp, real_dir.join(&file_name))
+        std::fs::rename(&temp, &path)
     })();
     if let Err(err) = result {
         let _ = std::fs::remove_file(&temp);
         return Err(io(err));
     }
     Ok(())
+}
+
+/// Whether `file`, read from where it stands to its end, holds exactly `expected`.
+fn holds(file: &mut std::fs::File, expected: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut at = 0;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(at == expected.len());
+        }
+        let Some(end) = at.checked_add(n).filter(|end| *end <= expected.len()) else {
+            return Ok(false);
+        };
+        if buffer[..n] != expected[at..end] {
+            return Ok(false);
+        }
+        at = end;
+    }
 }
 
 /// Creates a new temporary file next to the target. `create_new` refuses an existing path,
@@ -554,7 +606,7 @@ fn create_temp(dir: &Path, file_name: &str) -> std::io::Result<(PathBuf, std::fs
     for _ in 0..16 {
         let temp = dir.join(format!(
             ".{file_name}.baton-{}-{:016x}.tmp",
-            std::process::id(),
+            process_id(),
             rand::random::<u64>()
         ));
         match std::fs::OpenOptions::new()
@@ -568,6 +620,12 @@ fn create_temp(dir: &Path, file_name: &str) -> std::io::Result<(PathBuf, std::fs
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
+}
+
+/// This process's id, asked of the kernel once.
+fn process_id() -> u32 {
+    static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ID.get_or_init(std::process::id)
 }
 
 #[cfg(test)]
@@ -869,7 +927,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let outside = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (plan, old) = plan_files(dir.path(), 3);
+        let (plan, old) = plan_files(dir.path(), 4);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let first = dir.path().join(&plan.edits[0].path);
         std::fs::set_permissions(&first, std::fs::Permissions::from_mode(0o640)).unwrap();
@@ -894,6 +952,15 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("f.yaml"), &third).unwrap();
         assert!(matches!(
             apply(dir.path(), &only(2)),
+            Err(ApplyError::NotRegular(_))
+        ));
+        // A FIFO where the file was: refused at once, not waited on.
+        let fourth = dir.path().join(&plan.edits[3].path);
+        std::fs::remove_file(&fourth).unwrap();
+        let c_path = std::ffi::CString::new(fourth.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            apply(dir.path(), &only(3)),
             Err(ApplyError::NotRegular(_))
         ));
         let mut escaping = only(0);
