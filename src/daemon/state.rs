@@ -118,9 +118,13 @@ struct CachedTags {
 /// What the mutex guards.
 #[derive(Debug, Default)]
 struct State {
+    /// The status without its images' `policies`, which [`Shared::status`] fills in from
+    /// `policies` and `selections` when asked, rather than every image keeping a copy.
     status: Status,
     tags: BTreeMap<String, CachedTags>,
     selections: BTreeMap<String, Selection>,
+    /// The policies of the configuration in force (shared with it).
+    policies: Arc<BTreeMap<String, crate::config::PolicyConfig>>,
     /// Images whose first scan has not finished; the first reconciliation waits for them.
     first_scans_pending: BTreeSet<String>,
     first_scans_done: bool,
@@ -348,7 +352,12 @@ impl Shared {
 
     /// The status as `/api/v1/status` returns it.
     pub fn status(&self) -> Status {
-        let mut status = self.lock().status.clone();
+        let mut status = {
+            let state = self.lock();
+            let mut status = state.status.clone();
+            fill_policies(&mut status.images, &state.policies, &state.selections);
+            status
+        };
         status.ready = self.readiness().is_ok();
         status.stopping = self.stopping.load(Ordering::SeqCst);
         status.board = self.board.access().name().to_string();
@@ -564,9 +573,7 @@ impl Shared {
             selections.insert(policy_name.clone(), selection);
         }
         state.selections = selections;
-        for (name, entry) in state.status.images.iter_mut() {
-            entry.policies = policy_statuses(config, name, &state.selections);
-        }
+        state.policies = config.policies.clone();
         if state.first_scans_pending.is_empty() && !state.first_scans_done {
             // No images at all, or a reload removed the last ones still waiting.
             state.first_scans_done = true;
@@ -679,7 +686,6 @@ impl Shared {
                     }
                     state.selections.insert(policy_name.clone(), selection);
                 }
-                entry.policies = policy_statuses(config, &scan.image, &state.selections);
             }
             let was_pending = state.first_scans_pending.remove(&scan.image);
             if was_pending && state.first_scans_pending.is_empty() && !state.first_scans_done {
@@ -953,25 +959,27 @@ fn reason(selection: &Selection) -> String {
     selection.reason()
 }
 
-fn policy_statuses(
-    config: &Config,
-    image: &str,
+/// Fills in each image's `policies`: every policy of `policies` for it, with the rule, the
+/// chosen tag and why (empty until its image has been listed).
+fn fill_policies(
+    images: &mut BTreeMap<String, ImageStatus>,
+    policies: &BTreeMap<String, crate::config::PolicyConfig>,
     selections: &BTreeMap<String, Selection>,
-) -> BTreeMap<String, PolicyStatus> {
-    config
-        .policies_for_image(image)
-        .map(|(name, policy)| {
-            let selection = selections.get(name);
-            (
-                name.clone(),
-                PolicyStatus {
-                    rule: policy.policy.describe(),
-                    chosen: selection.and_then(Selection::chosen).map(str::to_string),
-                    reason: selection.map(reason).unwrap_or_default(),
-                },
-            )
-        })
-        .collect()
+) {
+    for (name, policy) in policies.iter() {
+        let Some(image) = images.get_mut(&policy.image) else {
+            continue;
+        };
+        let selection = selections.get(name);
+        image.policies.insert(
+            name.clone(),
+            PolicyStatus {
+                rule: policy.policy.describe(),
+                chosen: selection.and_then(Selection::chosen).map(str::to_string),
+                reason: selection.map(reason).unwrap_or_default(),
+            },
+        );
+    }
 }
 
 #[cfg(test)]
@@ -986,6 +994,34 @@ mod tests {
             figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn status_lists_every_policy_under_its_image_before_any_scan() {
+        let config = Config::from_text(
+            std::path::Path::new("/etc/baton/baton.toml"),
+            "[git]\nurl = \"/srv/fleet.git\"\n[environments.production]\npaths = [\"p\"]\n\
+             [images.app]\nrepository = \"ghcr.io/example/app\"\n\
+             [images.db]\nrepository = \"ghcr.io/example/db\"\n\
+             [policies.app]\nimage = \"app\"\nsemver = \"1.x\"\n\
+             [policies.app-next]\nimage = \"app\"\nsemver = \"2.x\"\n\
+             [policies.db]\nimage = \"db\"\nalphabetical = \"asc\"\n",
+            figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
+        )
+        .unwrap();
+        let shared = Shared::new(&config);
+        let status = shared.status();
+        let names = |image: &str| -> Vec<String> {
+            status.images[image].policies.keys().cloned().collect()
+        };
+        assert_eq!(names("app"), ["app", "app-next"]);
+        assert_eq!(names("db"), ["db"]);
+        let app = &status.images["app"].policies["app"];
+        assert_eq!(app.rule, config.policies["app"].policy.describe());
+        assert_eq!(app.chosen, None);
+        assert_eq!(app.reason, "");
+        // The kept status holds no copy of them: they are filled in when asked.
+        assert!(shared.lock().status.images["app"].policies.is_empty());
     }
 
     #[test]
