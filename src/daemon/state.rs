@@ -40,6 +40,9 @@ pub struct Loaded {
     pub registries: Arc<Registries>,
     /// Registry requests in flight at once (`daemon.concurrency`).
     pub scan_limit: Arc<Semaphore>,
+    /// Scans under way at once (`daemon.concurrency`): a scan task waits here before it
+    /// builds its request, so that the thousands due at start-up wait with nothing built.
+    pub scan_slots: Arc<Semaphore>,
     /// Tag judgements (age) of the state directory, kept across reloads that keep it.
     pub eligibility: Arc<crate::eligibility::Store>,
     /// The file's bytes when it was loaded, to skip reloads that change nothing.
@@ -53,7 +56,7 @@ impl Loaded {
     pub fn new(
         config: Config,
         registries: Arc<Registries>,
-        scan_limit: Arc<Semaphore>,
+        (scan_limit, scan_slots): (Arc<Semaphore>, Arc<Semaphore>),
         eligibility: Arc<crate::eligibility::Store>,
         text: Vec<u8>,
     ) -> Self {
@@ -71,6 +74,7 @@ impl Loaded {
             host: config,
             registries,
             scan_limit,
+            scan_slots,
             eligibility,
             text,
             views,
@@ -84,6 +88,7 @@ impl Loaded {
             host: self.host.clone(),
             registries: self.registries.clone(),
             scan_limit: self.scan_limit.clone(),
+            scan_slots: self.scan_slots.clone(),
             eligibility: self.eligibility.clone(),
             text: self.text.clone(),
             views: self.views.clone(),
