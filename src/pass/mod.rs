@@ -1367,15 +1367,15 @@ async fn commit_and_push(
             format: git.signing_format,
         }),
     };
-    // The commit is built from the planned bytes in memory (each edit already checked to
-    // parse and to differ only at its marked scalars); the workspace then writes the files.
-    let contents: Vec<(PathBuf, Vec<u8>)> = plan
-        .edits
-        .iter()
-        .map(|e| (e.path.clone(), e.after.clone().into_bytes()))
-        .collect();
-    let files = contents.len();
-    let commit = match cx.workspace.commit_contents(&request, contents).await {
+    // The commit is built from the planned edits (each already checked to parse and to differ
+    // only at its marked scalars), one file's new text at a time; the workspace then writes
+    // the files.
+    let files = plan.edits.len();
+    let commit = match cx
+        .workspace
+        .commit_contents(&request, PlannedFiles(plan.edits.clone()))
+        .await
+    {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(None),
         Err(err) => return Err(format!("cannot commit: {err}")),
@@ -1392,6 +1392,22 @@ async fn commit_and_push(
         Err(err) => Err(format!(
             "push failed: {err}; nothing was pushed, the next pass tries again"
         )),
+    }
+}
+
+/// A plan's edited files as new contents for a commit: each file's new text is made when the
+/// commit asks for it and dropped once written, never all of them at once.
+struct PlannedFiles(Vec<markers::FileEdit>);
+
+impl crate::git::NewContents for PlannedFiles {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn path(&self, index: usize) -> &std::path::Path {
+        &self.0[index].path
+    }
+    fn bytes(&self, index: usize) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Owned(self.0[index].after().into_bytes())
     }
 }
 
