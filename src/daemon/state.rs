@@ -127,7 +127,9 @@ struct State {
     /// `policies` and `selections` when asked, rather than every image keeping a copy.
     status: Status,
     tags: BTreeMap<String, CachedTags>,
-    selections: BTreeMap<String, Selection>,
+    /// Every policy's choice, shared with the passes in flight (each takes the map as it is
+    /// when it starts; a scan that lands meanwhile writes to a copy).
+    selections: Arc<BTreeMap<String, Selection>>,
     /// The policies of the configuration in force (shared with it).
     policies: Arc<BTreeMap<String, crate::config::PolicyConfig>>,
     /// Images whose first scan has not finished; the first reconciliation waits for them.
@@ -152,9 +154,9 @@ pub struct Shared {
     pub metrics: Metrics,
     state: Mutex<State>,
     stopping: AtomicBool,
-    /// Per repository: wakes its reconciler (a choice changed or the configuration was
-    /// reloaded).
-    reconcilers: Mutex<BTreeMap<String, Arc<Notify>>>,
+    /// Per repository: what wakes its reconciler (a choice it uses changed or the
+    /// configuration was reloaded) and which images its passes read.
+    reconcilers: Mutex<BTreeMap<String, Reconciler>>,
     /// Per image: wakes its scan task at once (a verified registry webhook).
     scan_triggers: Mutex<BTreeMap<String, Arc<Notify>>>,
     /// Where commits, failures and failing scans are announced.
@@ -167,6 +169,50 @@ pub struct Shared {
     catalogs: Mutex<BTreeMap<String, RulesCatalog>>,
     /// Wakes the main loop when a repository's rules changed the images to scan.
     pub catalog_changed: Notify,
+}
+
+/// One repository's reconciler as the scans see it: what wakes it, and which images' choices
+/// its passes write from.
+#[derive(Debug, Default)]
+struct Reconciler {
+    trigger: Arc<Notify>,
+    reads: Reads,
+}
+
+/// Which images' choices can change what a repository's pass writes, so that a changed choice
+/// wakes only the reconcilers it can move something in (with 50 repositories, the other 49
+/// passes would hold up the one that matters).
+#[derive(Debug, Default)]
+enum Reads {
+    /// Not known: no pass has read the markers since start-up or the last reload, or the last
+    /// one failed. Every change wakes it.
+    #[default]
+    Unknown,
+    /// A pass is running on the choices taken at its start; the images whose choice changed
+    /// since, so that it runs again at once if its markers turn out to use one.
+    Passing(BTreeSet<String>),
+    /// The images the last pass found markers of, with every other member of their groups,
+    /// as sorted hashes ([`image_key`]): a collision only wakes it for nothing.
+    Images(Vec<u64>),
+}
+
+impl Reads {
+    /// True when a change of `image`'s choice may move something in the repository.
+    fn uses(&self, image: &str) -> bool {
+        match self {
+            Reads::Unknown | Reads::Passing(_) => true,
+            Reads::Images(keys) => keys.binary_search(&image_key(image)).is_ok(),
+        }
+    }
+}
+
+/// A compact key for an image name in [`Reads::Images`] (a few bytes per image instead of its
+/// name; equal names always have equal keys).
+fn image_key(image: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    image.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// How long the last successful sync may be ago before `/readyz` fails: three git intervals.
@@ -219,8 +265,12 @@ impl Shared {
 
     /// The handle repository `name`'s reconciler waits on besides its timer.
     pub fn reconcile_trigger(&self, name: &str) -> Arc<Notify> {
-        let mut triggers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
-        triggers.entry(name.to_string()).or_default().clone()
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        reconcilers
+            .entry(name.to_string())
+            .or_default()
+            .trigger
+            .clone()
     }
 
     /// True once every image has been scanned at least once since start-up.
@@ -231,9 +281,69 @@ impl Shared {
     /// Wakes every repository's reconciler (each runs one pass; a wake-up while a pass runs
     /// is kept for after it).
     pub fn wake_reconcilers(&self) {
-        let triggers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
-        for trigger in triggers.values() {
-            trigger.notify_one();
+        let reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        for reconciler in reconcilers.values() {
+            reconciler.trigger.notify_one();
+        }
+    }
+
+    /// Wakes the reconcilers of the repositories whose passes may move something now that
+    /// `image`'s choice changed: those whose last pass found its markers (or a member of its
+    /// group's), and those not known (no pass yet, a failed one, a reload since). One with a
+    /// pass in progress notes it and runs again if that pass finds the image's markers.
+    /// Markers of it committed since a repository's last pass move at that repository's next
+    /// pass (`git.interval`, or any wake-up).
+    fn wake_readers(&self, image: &str) {
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut woken = Vec::new();
+        for (name, reconciler) in reconcilers.iter_mut() {
+            match &mut reconciler.reads {
+                Reads::Passing(changed) => {
+                    changed.insert(image.to_string());
+                }
+                reads if reads.uses(image) => {
+                    reconciler.trigger.notify_one();
+                    woken.push(name.as_str());
+                }
+                _ => {}
+            }
+        }
+        tracing::debug!(image, woken = %woken.join(","), repositories = reconcilers.len(), "a choice changed: waking the repositories that use it");
+    }
+
+    /// Marks the start of a pass of repository `name`, before it takes the choices: changes
+    /// from here on are kept for [`Shared::pass_finished`].
+    pub fn pass_started(&self, name: &str) {
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reconciler) = reconcilers.get_mut(name) {
+            reconciler.reads = Reads::Passing(BTreeSet::new());
+        }
+    }
+
+    /// Records which images repository `name`'s pass found markers of (`None` when it cannot
+    /// tell: the pass or an environment failed), and wakes its reconciler again when a choice
+    /// that changed during the pass concerns them.
+    pub fn pass_finished<'a>(&self, name: &str, images: Option<impl IntoIterator<Item = &'a str>>) {
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(reconciler) = reconcilers.get_mut(name) else {
+            return;
+        };
+        // A reload during the pass left it unknown (and woke it): it stays so.
+        let Reads::Passing(changed) = std::mem::take(&mut reconciler.reads) else {
+            return;
+        };
+        reconciler.reads = match images {
+            Some(images) => {
+                let mut keys: Vec<u64> = images.into_iter().map(image_key).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                Reads::Images(keys)
+            }
+            None => Reads::Unknown,
+        };
+        if let Some(image) = changed.iter().find(|image| reconciler.reads.uses(image)) {
+            tracing::debug!(repository = name, image = %image, "a choice it uses changed during the pass: another pass follows");
+            reconciler.trigger.notify_one();
         }
     }
 
@@ -458,10 +568,14 @@ impl Shared {
     pub fn apply_config(&self, config: &Config) {
         self.board.configure(config);
         let names = config.repository_names();
-        self.reconcilers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|name, _| names.contains(name));
+        {
+            let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+            reconcilers.retain(|name, _| names.contains(name));
+            // Policies, groups and environments may have changed: the next passes tell again.
+            for reconciler in reconcilers.values_mut() {
+                reconciler.reads = Reads::Unknown;
+            }
+        }
         let mut state = self.lock();
         let state = &mut *state;
         for name in state.clocks.keys().filter(|n| !names.contains(*n)) {
@@ -577,7 +691,7 @@ impl Shared {
             }
             selections.insert(policy_name.clone(), selection);
         }
-        state.selections = selections;
+        state.selections = Arc::new(selections);
         state.policies = config.policies.clone();
         if state.first_scans_pending.is_empty() && !state.first_scans_done {
             // No images at all, or a reload removed the last ones still waiting.
@@ -637,7 +751,7 @@ impl Shared {
             }
         }
         let mut changed = false;
-        let wake;
+        let (every, readers);
         {
             let mut state = self.lock();
             let state = &mut *state;
@@ -689,16 +803,16 @@ impl Shared {
                     } else {
                         tracing::debug!(policy = %policy_name, image = %scan.image, chosen = selection.chosen().unwrap_or("none"), "policy choice unchanged");
                     }
-                    state.selections.insert(policy_name.clone(), selection);
+                    Arc::make_mut(&mut state.selections).insert(policy_name.clone(), selection);
                 }
             }
             let was_pending = state.first_scans_pending.remove(&scan.image);
             if was_pending && state.first_scans_pending.is_empty() && !state.first_scans_done {
                 state.first_scans_done = true;
                 tracing::info!(images = config.images.len(), "every image scanned once");
-                wake = true;
+                (every, readers) = (true, false);
             } else {
-                wake = changed && state.first_scans_done;
+                (every, readers) = (false, changed && state.first_scans_done);
             }
         }
         let limits = loaded.registries.rate_limits();
@@ -709,35 +823,18 @@ impl Shared {
                 .get_or_create(&RegistryLabel { registry: host })
                 .set(remaining as i64);
         }
-        if wake {
+        if every {
             self.wake_reconcilers();
+        } else if readers {
+            self.wake_readers(&scan.image);
         }
     }
 
-    /// The choice of every policy of `config`, for a reconciliation. Policies whose image
-    /// has not been listed yet get no decision, so their markers stay as they are.
-    pub fn selections(&self, config: &Config) -> BTreeMap<String, Selection> {
-        let state = self.lock();
-        config
-            .policies
-            .iter()
-            .map(|(name, policy)| {
-                let selection = state.selections.get(name).cloned().unwrap_or_else(|| {
-                    let image = &config.images[&policy.image];
-                    Selection {
-                        policy: name.clone(),
-                        image: policy.image.clone(),
-                        repository: image.repository_text.clone(),
-                        rule: policy.policy.describe(),
-                        decision: None,
-                        error: Some("the image has not been listed yet".to_string()),
-                        held: Vec::new(),
-                        follow: None,
-                    }
-                });
-                (name.clone(), selection)
-            })
-            .collect()
+    /// The choice of every policy, by name, for a reconciliation: shared, not copied (a pass
+    /// looks up its own policies). A policy whose image has not been listed yet has none, so
+    /// its markers stay as they are.
+    pub fn selections(&self) -> Arc<BTreeMap<String, Selection>> {
+        self.lock().selections.clone()
     }
 
     /// Keeps the rules report for the status, and tells people once about each refused
@@ -999,6 +1096,75 @@ mod tests {
             figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
         )
         .unwrap()
+    }
+
+    /// True when `trigger` holds a wake-up (taking it).
+    async fn woken(trigger: &Notify) -> bool {
+        tokio::time::timeout(Duration::from_millis(1), trigger.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_change_wakes_a_repository_only_when_its_markers_use_the_image() {
+        let shared = Shared::new(&config());
+        let name = crate::config::DEFAULT_REPOSITORY;
+        let trigger = shared.reconcile_trigger(name);
+        // Before any pass its markers are unknown: every change wakes it.
+        shared.wake_readers("web");
+        assert!(woken(&trigger).await);
+        shared.pass_started(name);
+        shared.pass_finished(name, Some(["app", "db"]));
+        assert!(!woken(&trigger).await);
+        shared.wake_readers("web");
+        assert!(!woken(&trigger).await, "web has no markers there");
+        shared.wake_readers("db");
+        assert!(woken(&trigger).await);
+        // A failed pass cannot tell: every change wakes it again.
+        shared.pass_started(name);
+        shared.pass_finished(name, None::<[&str; 0]>);
+        shared.wake_readers("web");
+        assert!(woken(&trigger).await);
+        // A reload may change policies and groups: unknown until the next pass.
+        shared.pass_started(name);
+        shared.pass_finished(name, Some(["app"]));
+        shared.apply_config(&config());
+        shared.wake_readers("web");
+        assert!(woken(&trigger).await);
+    }
+
+    #[tokio::test]
+    async fn a_change_during_a_pass_runs_another_when_the_pass_found_the_image() {
+        let shared = Shared::new(&config());
+        let name = crate::config::DEFAULT_REPOSITORY;
+        let trigger = shared.reconcile_trigger(name);
+        shared.pass_started(name);
+        // The pass took its choices before these: kept, not woken for yet.
+        shared.wake_readers("web");
+        shared.wake_readers("app");
+        assert!(!woken(&trigger).await);
+        shared.pass_finished(name, Some(["app"]));
+        assert!(
+            woken(&trigger).await,
+            "app changed during a pass that found it"
+        );
+        shared.pass_started(name);
+        shared.wake_readers("web");
+        shared.pass_finished(name, Some(["app"]));
+        assert!(!woken(&trigger).await, "web has no markers there");
+        // A pass that cannot tell runs again for any change during it.
+        shared.pass_started(name);
+        shared.wake_readers("web");
+        shared.pass_finished(name, None::<[&str; 0]>);
+        assert!(woken(&trigger).await);
+    }
+
+    #[test]
+    fn passes_share_the_choices_instead_of_copying_them() {
+        let shared = Shared::new(&config());
+        let first = shared.selections();
+        let second = shared.selections();
+        assert!(Arc::ptr_eq(&first, &second));
     }
 
     #[test]
