@@ -2,6 +2,7 @@
 //! tree), the commit object (signed when asked), the branch moved, the work tree and index
 //! brought in line.
 
+use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 
 use gix::ObjectId;
@@ -27,43 +28,92 @@ pub struct CommitRequest {
     pub signing: Option<Signing>,
 }
 
+/// New file contents for a commit, handed over one file at a time: a commit of thousands of
+/// edited files then holds one file's bytes at once, not all of them (peak memory).
+pub trait NewContents: Send + 'static {
+    /// How many files.
+    fn count(&self) -> usize;
+    /// File `index`'s path, relative to the work tree (or absolute inside it).
+    fn path(&self, index: usize) -> &Path;
+    /// File `index`'s bytes; asked for once for its blob and once for the work tree, and
+    /// the same bytes both times.
+    fn bytes(&self, index: usize) -> Cow<'_, [u8]>;
+}
+
+/// Paths with their bytes, all in memory.
+impl NewContents for Vec<(PathBuf, Vec<u8>)> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn path(&self, index: usize) -> &Path {
+        &self[index].0
+    }
+    fn bytes(&self, index: usize) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self[index].1)
+    }
+}
+
+/// [`NewContents`] with every path checked and made relative to the work tree.
+struct Checked<C> {
+    paths: Vec<PathBuf>,
+    contents: C,
+}
+
+impl<C: NewContents> Checked<C> {
+    /// No files.
+    fn none() -> Checked<Vec<(PathBuf, Vec<u8>)>> {
+        Checked {
+            paths: Vec::new(),
+            contents: Vec::new(),
+        }
+    }
+
+    fn files(&self) -> impl Iterator<Item = (&Path, Cow<'_, [u8]>)> {
+        self.paths
+            .iter()
+            .enumerate()
+            .map(|(i, rel)| (rel.as_path(), self.contents.bytes(i)))
+    }
+}
+
 impl Workspace {
     /// Commits the current content of `req.paths_changed` on top of HEAD, built in-process:
     /// HEAD's tree with those paths replaced (or removed when gone). Returns `None`, making no
     /// commit, when the result equals HEAD's tree. Updates the branch and the index.
     pub async fn commit(&self, req: &CommitRequest) -> Result<Option<ObjectId>, GitError> {
-        self.commit_inner(req, Vec::new())
+        self.commit_inner(req, Checked::<Vec<(PathBuf, Vec<u8>)>>::none())
             .await
             .map_err(|e| self.no_space(e, "committing"))
     }
 
     /// Commits `contents` (paths relative to the work tree, with their new bytes) on top of
     /// HEAD, plus the work-tree content of `req.paths_changed` as [`Workspace::commit`] does.
-    /// The blobs come straight from memory, so the commit holds exactly these bytes; the files
+    /// The blobs come straight from `contents`, one file at a time, so the commit holds
+    /// exactly these bytes and never all of them at once; the files
     /// are then written to the work tree (plainly: a crash before the next sync is undone by
     /// its reset) and the index is updated for them. Existing entries keep their mode; a path
     /// that is a symbolic link or leaves the work tree is refused. Returns `None`, making no
     /// commit and writing nothing, when the result equals HEAD's tree.
-    pub async fn commit_contents(
+    pub async fn commit_contents<C: NewContents>(
         &self,
         req: &CommitRequest,
-        contents: Vec<(PathBuf, Vec<u8>)>,
+        contents: C,
     ) -> Result<Option<ObjectId>, GitError> {
-        let mut checked = Vec::with_capacity(contents.len());
-        for (p, data) in contents {
-            let rel = relative_path(self.work_tree(), &p)?;
+        let mut paths = Vec::with_capacity(contents.count());
+        for i in 0..contents.count() {
+            let rel = relative_path(self.work_tree(), contents.path(i))?;
             check_plain_file(self.work_tree(), &rel)?;
-            checked.push((rel, data));
+            paths.push(rel);
         }
-        self.commit_inner(req, checked)
+        self.commit_inner(req, Checked { paths, contents })
             .await
             .map_err(|e| self.no_space(e, "committing"))
     }
 
-    async fn commit_inner(
+    async fn commit_inner<C: NewContents>(
         &self,
         req: &CommitRequest,
-        contents: Vec<(PathBuf, Vec<u8>)>,
+        contents: Checked<C>,
     ) -> Result<Option<ObjectId>, GitError> {
         check_identity(&req.author_name, &req.author_email)?;
         let mut rel_paths = Vec::with_capacity(req.paths_changed.len());
@@ -72,7 +122,7 @@ impl Workspace {
         }
         let dir = self.work_tree().to_path_buf();
         let (built, contents) = tokio::task::spawn_blocking(move || {
-            let built = build_tree(&dir, &rel_paths, &contents);
+            let built = build_tree(&dir, &rel_paths, contents.files());
             (built, contents)
         })
         .await
@@ -107,10 +157,10 @@ impl Workspace {
         }
         // The work tree first: should writing fail, the branch has not moved and the caller's
         // next sync puts every file back.
-        let written: Vec<PathBuf> = contents.iter().map(|(p, _)| p.clone()).collect();
-        if !contents.is_empty() {
+        let written: Vec<PathBuf> = contents.paths.clone();
+        if !written.is_empty() {
             let dir = self.work_tree().to_path_buf();
-            tokio::task::spawn_blocking(move || write_work_tree(&dir, &contents))
+            tokio::task::spawn_blocking(move || write_work_tree(&dir, contents.files()))
                 .await
                 .map_err(|e| GitError::repo(self.work_tree(), "writing the work tree", e))??;
         }
@@ -263,7 +313,10 @@ fn check_plain_file(dir: &Path, rel: &Path) -> Result<(), GitError> {
 
 /// Writes `contents` into the work tree at `dir` (paths checked by [`check_plain_file`]).
 /// Existing files keep their permissions.
-fn write_work_tree(dir: &Path, contents: &[(PathBuf, Vec<u8>)]) -> Result<(), GitError> {
+fn write_work_tree<'a>(
+    dir: &Path,
+    contents: impl Iterator<Item = (&'a Path, Cow<'a, [u8]>)>,
+) -> Result<(), GitError> {
     for (rel, data) in contents {
         check_plain_file(dir, rel)?;
         let full = dir.join(rel);
@@ -274,7 +327,7 @@ fn write_work_tree(dir: &Path, contents: &[(PathBuf, Vec<u8>)]) -> Result<(), Gi
                 source,
             })?;
         }
-        std::fs::write(&full, data).map_err(|source| GitError::Io {
+        std::fs::write(&full, &data).map_err(|source| GitError::Io {
             action: "cannot write",
             path: full.clone(),
             source,
@@ -285,10 +338,10 @@ fn write_work_tree(dir: &Path, contents: &[(PathBuf, Vec<u8>)]) -> Result<(), Gi
 
 /// HEAD's tree with `contents` written from memory and `paths` replaced by their work-tree
 /// content. `None` when it equals HEAD's tree; otherwise `(HEAD, new tree)`.
-fn build_tree(
+fn build_tree<'a>(
     dir: &Path,
     paths: &[PathBuf],
-    contents: &[(PathBuf, Vec<u8>)],
+    contents: impl Iterator<Item = (&'a Path, Cow<'a, [u8]>)>,
 ) -> Result<Option<(ObjectId, ObjectId)>, GitError> {
     use gix::object::tree::EntryKind;
     use std::os::unix::fs::PermissionsExt;
@@ -317,15 +370,16 @@ fn build_tree(
             Some(k @ (EntryKind::Blob | EntryKind::BlobExecutable)) => k,
             Some(_) => {
                 return Err(GitError::BadPath {
-                    path: rel.clone(),
+                    path: rel.to_path_buf(),
                     reason: "it is not a regular file in HEAD",
                 });
             }
             None => EntryKind::Blob,
         };
         let blob = repo
-            .write_blob(data)
+            .write_blob(&data)
             .map_err(|e| GitError::repo(dir, "writing a blob", e))?;
+        drop(data);
         editor
             .upsert(&key, kind, blob)
             .map_err(|e| GitError::repo(dir, format!("adding {}", rel.display()), e))?;

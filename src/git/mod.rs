@@ -27,7 +27,7 @@ pub mod workspace;
 use std::path::PathBuf;
 
 pub use command::{CommandOutput, GitCommand, GitEnvironment, RemoteSettings, TokenSource};
-pub use commit::CommitRequest;
+pub use commit::{CommitRequest, NewContents};
 pub use config::{GitConfig, check_branch_name};
 pub use history::{CommitRecord, HistoryQuery, Identity, Landed};
 pub use message::{CommitMessage, MessageTemplate, Move, ParsedMove, parse_moves};

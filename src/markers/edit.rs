@@ -97,8 +97,8 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     if replacements.is_empty() {
         return out;
     }
-    let (after, changes) = match verified_edit(file, &replacements, &changes) {
-        Ok(after) => (after, changes),
+    let (replacements, changes) = match verified_edit(file, &replacements, &changes) {
+        Ok(_) => (replacements, changes),
         Err(Refusal::File(message)) => {
             out.problems.push(Problem {
                 path: file.path.clone(),
@@ -135,7 +135,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
                 return out;
             }
             match verified_edit(file, &kept_replacements, &kept_changes) {
-                Ok(after) => (after, kept_changes),
+                Ok(_) => (kept_replacements, kept_changes),
                 Err(Refusal::Edit(message) | Refusal::File(message)) => {
                     out.problems.push(Problem {
                         path: file.path.clone(),
@@ -150,7 +150,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     out.edit = Some(FileEdit {
         path: file.path.clone(),
         before: file.text.clone(),
-        after,
+        replacements,
         changes,
     });
     out
@@ -565,7 +565,7 @@ fn write_edit(
         .unwrap_or_default();
     let (temp, mut file) = create_temp(&dir, &file_name).map_err(io)?;
     let result = (|| {
-        file.write_all(edit.after.as_bytes())?;
+        file.write_all(edit.after().as_bytes())?;
         file.set_permissions(meta.permissions())?;
         // No fsync: the rename makes the write atomic for readers, and the work tree is a
         // disposable clone that the next pass re-applies; what must last is the commit.
@@ -667,7 +667,7 @@ mod tests {
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.edits.len(), 1);
         assert_eq!(
-            p.edits[0].after,
+            p.edits[0].after(),
             text.replace("app:1.0\" #", "app:1.1\" #")
                 .replace("'1.0'", "'1.1'")
         );

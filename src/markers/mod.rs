@@ -240,17 +240,26 @@ pub struct Change {
     pub to: String,
 }
 
-/// The new text of one file and why it changed.
+/// The edit of one file and why it changed. The new text is not kept: [`FileEdit::after`]
+/// makes it from the text as scanned whenever it is needed, so a plan of thousands of files
+/// does not hold each file twice (peak memory).
 #[derive(Debug, Clone)]
 pub struct FileEdit {
     /// Path relative to the repository root.
     pub path: PathBuf,
     /// The text as scanned; `apply` refuses to write if the file no longer holds it.
     pub before: Arc<str>,
-    /// The text to write.
-    pub after: String,
+    /// The byte ranges of `before` replaced and their new values, checked by the plan.
+    pub(crate) replacements: Vec<(std::ops::Range<usize>, String)>,
     /// The values that change, in line order.
     pub changes: Vec<Change>,
+}
+
+impl FileEdit {
+    /// The text to write: `before` with the planned replacements, the text the plan checked.
+    pub fn after(&self) -> String {
+        edit::edit_text(&self.before, &self.replacements)
+    }
 }
 
 /// Every edit a set of policy choices leads to, without anything written yet.

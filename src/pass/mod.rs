@@ -224,7 +224,7 @@ pub async fn run(
     let now = options.now.unwrap_or_else(Timestamp::now);
     let store = std::sync::Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir));
     let scans = scan_images(config, registries, &store, now, options.progress.as_ref()).await;
-    let selections = select_at(config, &scans, now);
+    let selections = std::sync::Arc::new(select_at(config, &scans, now));
     let listed = scans
         .iter()
         .filter_map(|(name, scan)| {
@@ -316,7 +316,7 @@ pub async fn run_with_selections(
     registries: &Registries,
     workspace: &Workspace,
     options: &PassOptions,
-    selections: BTreeMap<String, Selection>,
+    selections: std::sync::Arc<BTreeMap<String, Selection>>,
 ) -> Result<PassReport, PassError> {
     run_writing(
         config,
@@ -348,7 +348,7 @@ pub async fn run_with_rules(
     registries: &Registries,
     workspace: &Workspace,
     options: &PassOptions,
-    selections: BTreeMap<String, Selection>,
+    selections: std::sync::Arc<BTreeMap<String, Selection>>,
 ) -> Result<PassReport, PassError> {
     if !options.dry_run {
         rules::mark_refused(config, report_rules.as_ref()).await;
@@ -375,7 +375,7 @@ async fn run_writing(
     registries: &Registries,
     workspace: &Workspace,
     options: &PassOptions,
-    selections: BTreeMap<String, Selection>,
+    selections: std::sync::Arc<BTreeMap<String, Selection>>,
     listed: BTreeMap<String, BTreeSet<String>>,
     rules_commit: Option<String>,
 ) -> Result<PassReport, PassError> {
@@ -1379,15 +1379,15 @@ async fn commit_and_push(
             format: git.signing_format,
         }),
     };
-    // The commit is built from the planned bytes in memory (each edit already checked to
-    // parse and to differ only at its marked scalars); the workspace then writes the files.
-    let contents: Vec<(PathBuf, Vec<u8>)> = plan
-        .edits
-        .iter()
-        .map(|e| (e.path.clone(), e.after.clone().into_bytes()))
-        .collect();
-    let files = contents.len();
-    let commit = match cx.workspace.commit_contents(&request, contents).await {
+    // The commit is built from the planned edits (each already checked to parse and to differ
+    // only at its marked scalars), one file's new text at a time; the workspace then writes
+    // the files.
+    let files = plan.edits.len();
+    let commit = match cx
+        .workspace
+        .commit_contents(&request, PlannedFiles(plan.edits.clone()))
+        .await
+    {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(None),
         Err(err) => return Err(format!("cannot commit: {err}")),
@@ -1404,6 +1404,22 @@ async fn commit_and_push(
         Err(err) => Err(format!(
             "push failed: {err}; nothing was pushed, the next pass tries again"
         )),
+    }
+}
+
+/// A plan's edited files as new contents for a commit: each file's new text is made when the
+/// commit asks for it and dropped once written, never all of them at once.
+struct PlannedFiles(Vec<markers::FileEdit>);
+
+impl crate::git::NewContents for PlannedFiles {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn path(&self, index: usize) -> &std::path::Path {
+        &self.0[index].path
+    }
+    fn bytes(&self, index: usize) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Owned(self.0[index].after().into_bytes())
     }
 }
 

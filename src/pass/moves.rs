@@ -114,7 +114,8 @@ pub fn unified_diff(plan: &Plan) -> String {
     let mut out = String::new();
     for edit in &plan.edits {
         let path = edit.path.display().to_string();
-        let diff = similar::TextDiff::from_lines(edit.before.as_ref(), edit.after.as_str());
+        let after = edit.after();
+        let diff = similar::TextDiff::from_lines(edit.before.as_ref(), after.as_str());
         out.push_str(
             &diff
                 .unified_diff()

@@ -81,3 +81,84 @@ async fn commits_memory_contents_writes_work_tree_and_index() {
     }
     assert!(!state.path().join("outside.yaml").exists());
 }
+
+/// Contents handed over one file at a time: each file's bytes are asked for once for its blob
+/// and once for the work tree, and the commit, the work tree and the index all hold them.
+struct Counted {
+    files: Vec<(PathBuf, String)>,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl baton::git::NewContents for Counted {
+    fn count(&self) -> usize {
+        self.files.len()
+    }
+    fn path(&self, index: usize) -> &std::path::Path {
+        &self.files[index].0
+    }
+    fn bytes(&self, index: usize) -> std::borrow::Cow<'_, [u8]> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::borrow::Cow::Owned(self.files[index].1.clone().into_bytes())
+    }
+}
+
+#[tokio::test]
+async fn contents_made_on_demand_are_asked_for_once_per_use() {
+    let repo = BareRepo::seeded();
+    let state = tempfile::tempdir().unwrap();
+    let ws = Workspace::open_or_clone(state.path(), &settings(&repo.file_url()))
+        .await
+        .unwrap();
+    ws.sync().await.unwrap();
+    let req = request(&staging_move("1.0.0", "1.1.0"), &[]);
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let files = vec![
+        (
+            PathBuf::from(APP_PATH),
+            "image: ghcr.io/example/app:1.1.0 # {\"$imagepolicy\": \"flux-system:app\"}\n"
+                .to_string(),
+        ),
+        (PathBuf::from("new/dir/added.yaml"), "a: 1\n".to_string()),
+    ];
+    let commit = ws
+        .commit_contents(
+            &req,
+            Counted {
+                files: files.clone(),
+                asked: asked.clone(),
+            },
+        )
+        .await
+        .unwrap()
+        .expect("a commit");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert_eq!(ws.head().unwrap(), commit);
+    for (path, text) in &files {
+        let path = path.to_str().unwrap();
+        assert_eq!(
+            git(ws.work_tree(), &["show", &format!("HEAD:{path}")]),
+            text.trim_end()
+        );
+        assert_eq!(
+            std::fs::read_to_string(ws.work_tree().join(path)).unwrap(),
+            *text
+        );
+    }
+    assert_eq!(git(ws.work_tree(), &["status", "--porcelain"]), "");
+
+    // A refused path is refused before any content is asked for.
+    asked.store(0, std::sync::atomic::Ordering::SeqCst);
+    let err = ws
+        .commit_contents(
+            &req,
+            Counted {
+                files: vec![(PathBuf::from("../outside.yaml"), "x: 1\n".to_string())],
+                asked: asked.clone(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitError::BadPath { .. }), "{err}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(ws.head().unwrap(), commit);
+}

@@ -219,7 +219,7 @@ fn run_case(case: &Path) -> Result<(), String> {
             if *edit.before != *input_text {
                 return Err("the edit's before text is not the input".to_string());
             }
-            edit.after.clone()
+            edit.after()
         }
         more => return Err(format!("{} edits for one input file", more.len())),
     };
