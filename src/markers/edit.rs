@@ -878,7 +878,7 @@ mod tests {
     fn parallel_apply_reports_the_first_failing_file_and_writes_nothing_partial() {
         let dir = tempfile::tempdir().unwrap();
         let (plan, old) = plan_files(dir.path(), 64);
-        let new = plan.edits[0].after.clone();
+        let new = plan.edits[0].after();
         // Two files changed on disk since the scan: the 21st and the 50th.
         let changed = |i: usize| dir.path().join(&plan.edits[i].path);
         // The same every time, however the threads happen to run.
