@@ -102,7 +102,7 @@ pub(super) fn build(
             daemon,
             git,
             repository,
-            repositories,
+            repositories: std::sync::Arc::new(repositories),
             markers,
             registries,
             images: std::sync::Arc::new(images),
