@@ -19,6 +19,8 @@ pub type Data = figment::Result<Map<Profile, Dict>>;
 /// provider (tables key by key, anything else replaced; a merged table takes the override's
 /// tag). The file's values are parsed here rather than merged into the figment too, which
 /// would keep a second copy of them for as long as the reading lasts (thousands of images).
+// The error is figment's own, as `Provider::data` returns it.
+#[allow(clippy::result_large_err)]
 pub fn merge_over(file: impl Provider, overrides: Data) -> Data {
     let mut data = file.data()?;
     for (profile, dict) in overrides? {
