@@ -182,6 +182,8 @@ async fn reconcile(
     let config = &*config;
     let started = Instant::now();
     tracing::debug!(repository = name, trigger, "reconciling");
+    // Choices that change from here on are kept, in case this pass finds markers of them.
+    shared.pass_started(name);
     // Rules in the repository are read at the commit each pass builds on; the images they
     // define join the daemon's scan set (each image scanned once, however many repositories
     // use it), and until an image's first scan its markers stay as they are.
@@ -189,29 +191,34 @@ async fn reconcile(
         Some(_) => match pass::read_rules(config, ws).await {
             Ok((effective, rules)) => {
                 shared.record_catalog(name, &loaded.host, &effective);
-                let selections = shared.selections(&effective);
-                pass::run_with_rules(
+                let result = pass::run_with_rules(
                     &effective,
                     rules,
                     &loaded.registries,
                     ws,
                     &PassOptions::default(),
-                    selections,
+                    shared.selections(),
                 )
-                .await
+                .await;
+                shared.pass_finished(name, images_read(&effective, &result));
+                result
             }
-            Err(err) => Err(err),
+            Err(err) => {
+                shared.pass_finished(name, None::<[&str; 0]>);
+                Err(err)
+            }
         },
         None => {
-            let selections = shared.selections(config);
-            pass::run_with_selections(
+            let result = pass::run_with_selections(
                 config,
                 &loaded.registries,
                 ws,
                 &PassOptions::default(),
-                selections,
+                shared.selections(),
             )
-            .await
+            .await;
+            shared.pass_finished(name, images_read(config, &result));
+            result
         }
     };
     let head = ws.head().ok().map(|id| id.to_string());
@@ -271,6 +278,30 @@ async fn reconcile(
                     .any(|v| v.state == "waiting" || v.rolled_back_to.is_some())
         })
     })
+}
+
+/// The images whose choices the pass `result` (over `config`) writes from: those its
+/// environments' markers name, with every other member of their groups (a group moves as a
+/// whole). `None` when it cannot tell: the pass failed, or an environment failed (perhaps
+/// before reading its markers).
+fn images_read<'a>(
+    config: &'a Config,
+    result: &'a Result<pass::PassReport, pass::PassError>,
+) -> Option<std::collections::BTreeSet<&'a str>> {
+    let report = result.as_ref().ok()?;
+    let mut images = std::collections::BTreeSet::new();
+    for env in &report.environments {
+        if matches!(env.outcome, pass::Outcome::Failed(_)) {
+            return None;
+        }
+        images.extend(env.running.keys().map(String::as_str));
+    }
+    for group in config.groups.values() {
+        if group.images.iter().any(|i| images.contains(i.as_str())) {
+            images.extend(group.images.iter().map(String::as_str));
+        }
+    }
+    Some(images)
 }
 
 /// Wakes the reconcilers of the other repositories with an environment that promotes from
@@ -390,5 +421,63 @@ impl Reconcilers {
             }
         }
         finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pass::{EnvironmentReport, Outcome, PassReport, Running};
+
+    fn config() -> Config {
+        let images: String = ["app", "db", "web", "cache"]
+            .iter()
+            .map(|n| format!("[images.{n}]\nrepository = \"registry.example.com/team/{n}\"\n[policies.{n}]\nimage = \"{n}\"\nsemver = \"1.x\"\n"))
+            .collect();
+        Config::from_text(
+            std::path::Path::new("/etc/baton/baton.toml"),
+            &format!("[git]\nurl = \"/srv/fleet.git\"\n[environments.staging]\npaths = [\"s\"]\n[environments.production]\npaths = [\"p\"]\n{images}[groups.data]\nimages = [\"db\", \"cache\"]\n"),
+            figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
+        )
+        .unwrap()
+    }
+
+    fn environment(name: &str, images: &[&str], outcome: Outcome) -> EnvironmentReport {
+        let mut report = EnvironmentReport::new(name);
+        report.running = images
+            .iter()
+            .map(|i| (i.to_string(), Running::default()))
+            .collect();
+        report.outcome = outcome;
+        report
+    }
+
+    #[test]
+    fn a_pass_reads_its_markers_images_and_their_groups() {
+        let config = config();
+        let result = Ok(PassReport {
+            environments: vec![
+                environment("staging", &["app"], Outcome::Unchanged),
+                environment("production", &["db"], Outcome::Waiting("soak".into())),
+            ],
+            ..PassReport::default()
+        });
+        let read: Vec<&str> = images_read(&config, &result).unwrap().into_iter().collect();
+        assert_eq!(read, ["app", "cache", "db"]);
+    }
+
+    #[test]
+    fn a_failed_environment_or_pass_cannot_tell_what_it_reads() {
+        let config = config();
+        let result = Ok(PassReport {
+            environments: vec![
+                environment("staging", &["app"], Outcome::Unchanged),
+                environment("production", &[], Outcome::Failed("cannot scan".into())),
+            ],
+            ..PassReport::default()
+        });
+        assert_eq!(images_read(&config, &result), None);
+        let failed = Err(pass::PassError::UnknownEnvironment("x".into()));
+        assert_eq!(images_read(&config, &failed), None);
     }
 }

@@ -40,6 +40,9 @@ pub struct Loaded {
     pub registries: Arc<Registries>,
     /// Registry requests in flight at once (`daemon.concurrency`).
     pub scan_limit: Arc<Semaphore>,
+    /// Scans under way at once (`daemon.concurrency`): a scan task waits here before it
+    /// builds its request, so that the thousands due at start-up wait with nothing built.
+    pub scan_slots: Arc<Semaphore>,
     /// Tag judgements (age) of the state directory, kept across reloads that keep it.
     pub eligibility: Arc<crate::eligibility::Store>,
     /// The file's bytes when it was loaded, to skip reloads that change nothing.
@@ -53,7 +56,7 @@ impl Loaded {
     pub fn new(
         config: Config,
         registries: Arc<Registries>,
-        scan_limit: Arc<Semaphore>,
+        (scan_limit, scan_slots): (Arc<Semaphore>, Arc<Semaphore>),
         eligibility: Arc<crate::eligibility::Store>,
         text: Vec<u8>,
     ) -> Self {
@@ -71,6 +74,7 @@ impl Loaded {
             host: config,
             registries,
             scan_limit,
+            scan_slots,
             eligibility,
             text,
             views,
@@ -84,6 +88,7 @@ impl Loaded {
             host: self.host.clone(),
             registries: self.registries.clone(),
             scan_limit: self.scan_limit.clone(),
+            scan_slots: self.scan_slots.clone(),
             eligibility: self.eligibility.clone(),
             text: self.text.clone(),
             views: self.views.clone(),
@@ -118,9 +123,15 @@ struct CachedTags {
 /// What the mutex guards.
 #[derive(Debug, Default)]
 struct State {
+    /// The status without its images' `policies`, which [`Shared::status`] fills in from
+    /// `policies` and `selections` when asked, rather than every image keeping a copy.
     status: Status,
     tags: BTreeMap<String, CachedTags>,
-    selections: BTreeMap<String, Selection>,
+    /// Every policy's choice, shared with the passes in flight (each takes the map as it is
+    /// when it starts; a scan that lands meanwhile writes to a copy).
+    selections: Arc<BTreeMap<String, Selection>>,
+    /// The policies of the configuration in force (shared with it).
+    policies: Arc<BTreeMap<String, crate::config::PolicyConfig>>,
     /// Images whose first scan has not finished; the first reconciliation waits for them.
     first_scans_pending: BTreeSet<String>,
     first_scans_done: bool,
@@ -143,9 +154,9 @@ pub struct Shared {
     pub metrics: Metrics,
     state: Mutex<State>,
     stopping: AtomicBool,
-    /// Per repository: wakes its reconciler (a choice changed or the configuration was
-    /// reloaded).
-    reconcilers: Mutex<BTreeMap<String, Arc<Notify>>>,
+    /// Per repository: what wakes its reconciler (a choice it uses changed or the
+    /// configuration was reloaded) and which images its passes read.
+    reconcilers: Mutex<BTreeMap<String, Reconciler>>,
     /// Per image: wakes its scan task at once (a verified registry webhook).
     scan_triggers: Mutex<BTreeMap<String, Arc<Notify>>>,
     /// Where commits, failures and failing scans are announced.
@@ -158,6 +169,50 @@ pub struct Shared {
     catalogs: Mutex<BTreeMap<String, RulesCatalog>>,
     /// Wakes the main loop when a repository's rules changed the images to scan.
     pub catalog_changed: Notify,
+}
+
+/// One repository's reconciler as the scans see it: what wakes it, and which images' choices
+/// its passes write from.
+#[derive(Debug, Default)]
+struct Reconciler {
+    trigger: Arc<Notify>,
+    reads: Reads,
+}
+
+/// Which images' choices can change what a repository's pass writes, so that a changed choice
+/// wakes only the reconcilers it can move something in (with 50 repositories, the other 49
+/// passes would hold up the one that matters).
+#[derive(Debug, Default)]
+enum Reads {
+    /// Not known: no pass has read the markers since start-up or the last reload, or the last
+    /// one failed. Every change wakes it.
+    #[default]
+    Unknown,
+    /// A pass is running on the choices taken at its start; the images whose choice changed
+    /// since, so that it runs again at once if its markers turn out to use one.
+    Passing(BTreeSet<String>),
+    /// The images the last pass found markers of, with every other member of their groups,
+    /// as sorted hashes ([`image_key`]): a collision only wakes it for nothing.
+    Images(Vec<u64>),
+}
+
+impl Reads {
+    /// True when a change of `image`'s choice may move something in the repository.
+    fn uses(&self, image: &str) -> bool {
+        match self {
+            Reads::Unknown | Reads::Passing(_) => true,
+            Reads::Images(keys) => keys.binary_search(&image_key(image)).is_ok(),
+        }
+    }
+}
+
+/// A compact key for an image name in [`Reads::Images`] (a few bytes per image instead of its
+/// name; equal names always have equal keys).
+fn image_key(image: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    image.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// How long the last successful sync may be ago before `/readyz` fails: three git intervals.
@@ -210,8 +265,12 @@ impl Shared {
 
     /// The handle repository `name`'s reconciler waits on besides its timer.
     pub fn reconcile_trigger(&self, name: &str) -> Arc<Notify> {
-        let mut triggers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
-        triggers.entry(name.to_string()).or_default().clone()
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        reconcilers
+            .entry(name.to_string())
+            .or_default()
+            .trigger
+            .clone()
     }
 
     /// True once every image has been scanned at least once since start-up.
@@ -222,9 +281,69 @@ impl Shared {
     /// Wakes every repository's reconciler (each runs one pass; a wake-up while a pass runs
     /// is kept for after it).
     pub fn wake_reconcilers(&self) {
-        let triggers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
-        for trigger in triggers.values() {
-            trigger.notify_one();
+        let reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        for reconciler in reconcilers.values() {
+            reconciler.trigger.notify_one();
+        }
+    }
+
+    /// Wakes the reconcilers of the repositories whose passes may move something now that
+    /// `image`'s choice changed: those whose last pass found its markers (or a member of its
+    /// group's), and those not known (no pass yet, a failed one, a reload since). One with a
+    /// pass in progress notes it and runs again if that pass finds the image's markers.
+    /// Markers of it committed since a repository's last pass move at that repository's next
+    /// pass (`git.interval`, or any wake-up).
+    fn wake_readers(&self, image: &str) {
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut woken = Vec::new();
+        for (name, reconciler) in reconcilers.iter_mut() {
+            match &mut reconciler.reads {
+                Reads::Passing(changed) => {
+                    changed.insert(image.to_string());
+                }
+                reads if reads.uses(image) => {
+                    reconciler.trigger.notify_one();
+                    woken.push(name.as_str());
+                }
+                _ => {}
+            }
+        }
+        tracing::debug!(image, woken = %woken.join(","), repositories = reconcilers.len(), "a choice changed: waking the repositories that use it");
+    }
+
+    /// Marks the start of a pass of repository `name`, before it takes the choices: changes
+    /// from here on are kept for [`Shared::pass_finished`].
+    pub fn pass_started(&self, name: &str) {
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reconciler) = reconcilers.get_mut(name) {
+            reconciler.reads = Reads::Passing(BTreeSet::new());
+        }
+    }
+
+    /// Records which images repository `name`'s pass found markers of (`None` when it cannot
+    /// tell: the pass or an environment failed), and wakes its reconciler again when a choice
+    /// that changed during the pass concerns them.
+    pub fn pass_finished<'a>(&self, name: &str, images: Option<impl IntoIterator<Item = &'a str>>) {
+        let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(reconciler) = reconcilers.get_mut(name) else {
+            return;
+        };
+        // A reload during the pass left it unknown (and woke it): it stays so.
+        let Reads::Passing(changed) = std::mem::take(&mut reconciler.reads) else {
+            return;
+        };
+        reconciler.reads = match images {
+            Some(images) => {
+                let mut keys: Vec<u64> = images.into_iter().map(image_key).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                Reads::Images(keys)
+            }
+            None => Reads::Unknown,
+        };
+        if let Some(image) = changed.iter().find(|image| reconciler.reads.uses(image)) {
+            tracing::debug!(repository = name, image = %image, "a choice it uses changed during the pass: another pass follows");
+            reconciler.trigger.notify_one();
         }
     }
 
@@ -348,7 +467,12 @@ impl Shared {
 
     /// The status as `/api/v1/status` returns it.
     pub fn status(&self) -> Status {
-        let mut status = self.lock().status.clone();
+        let mut status = {
+            let state = self.lock();
+            let mut status = state.status.clone();
+            fill_policies(&mut status.images, &state.policies, &state.selections);
+            status
+        };
         status.ready = self.readiness().is_ok();
         status.stopping = self.stopping.load(Ordering::SeqCst);
         status.board = self.board.access().name().to_string();
@@ -444,10 +568,14 @@ impl Shared {
     pub fn apply_config(&self, config: &Config) {
         self.board.configure(config);
         let names = config.repository_names();
-        self.reconcilers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|name, _| names.contains(name));
+        {
+            let mut reconcilers = self.reconcilers.lock().unwrap_or_else(|e| e.into_inner());
+            reconcilers.retain(|name, _| names.contains(name));
+            // Policies, groups and environments may have changed: the next passes tell again.
+            for reconciler in reconcilers.values_mut() {
+                reconciler.reads = Reads::Unknown;
+            }
+        }
         let mut state = self.lock();
         let state = &mut *state;
         for name in state.clocks.keys().filter(|n| !names.contains(*n)) {
@@ -563,10 +691,8 @@ impl Shared {
             }
             selections.insert(policy_name.clone(), selection);
         }
-        state.selections = selections;
-        for (name, entry) in state.status.images.iter_mut() {
-            entry.policies = policy_statuses(config, name, &state.selections);
-        }
+        state.selections = Arc::new(selections);
+        state.policies = config.policies.clone();
         if state.first_scans_pending.is_empty() && !state.first_scans_done {
             // No images at all, or a reload removed the last ones still waiting.
             state.first_scans_done = true;
@@ -625,7 +751,7 @@ impl Shared {
             }
         }
         let mut changed = false;
-        let wake;
+        let (every, readers);
         {
             let mut state = self.lock();
             let state = &mut *state;
@@ -677,17 +803,16 @@ impl Shared {
                     } else {
                         tracing::debug!(policy = %policy_name, image = %scan.image, chosen = selection.chosen().unwrap_or("none"), "policy choice unchanged");
                     }
-                    state.selections.insert(policy_name.clone(), selection);
+                    Arc::make_mut(&mut state.selections).insert(policy_name.clone(), selection);
                 }
-                entry.policies = policy_statuses(config, &scan.image, &state.selections);
             }
             let was_pending = state.first_scans_pending.remove(&scan.image);
             if was_pending && state.first_scans_pending.is_empty() && !state.first_scans_done {
                 state.first_scans_done = true;
                 tracing::info!(images = config.images.len(), "every image scanned once");
-                wake = true;
+                (every, readers) = (true, false);
             } else {
-                wake = changed && state.first_scans_done;
+                (every, readers) = (false, changed && state.first_scans_done);
             }
         }
         let limits = loaded.registries.rate_limits();
@@ -698,35 +823,18 @@ impl Shared {
                 .get_or_create(&RegistryLabel { registry: host })
                 .set(remaining as i64);
         }
-        if wake {
+        if every {
             self.wake_reconcilers();
+        } else if readers {
+            self.wake_readers(&scan.image);
         }
     }
 
-    /// The choice of every policy of `config`, for a reconciliation. Policies whose image
-    /// has not been listed yet get no decision, so their markers stay as they are.
-    pub fn selections(&self, config: &Config) -> BTreeMap<String, Selection> {
-        let state = self.lock();
-        config
-            .policies
-            .iter()
-            .map(|(name, policy)| {
-                let selection = state.selections.get(name).cloned().unwrap_or_else(|| {
-                    let image = &config.images[&policy.image];
-                    Selection {
-                        policy: name.clone(),
-                        image: policy.image.clone(),
-                        repository: image.repository_text.clone(),
-                        rule: policy.policy.describe(),
-                        decision: None,
-                        error: Some("the image has not been listed yet".to_string()),
-                        held: Vec::new(),
-                        follow: None,
-                    }
-                });
-                (name.clone(), selection)
-            })
-            .collect()
+    /// The choice of every policy, by name, for a reconciliation: shared, not copied (a pass
+    /// looks up its own policies). A policy whose image has not been listed yet has none, so
+    /// its markers stay as they are.
+    pub fn selections(&self) -> Arc<BTreeMap<String, Selection>> {
+        self.lock().selections.clone()
     }
 
     /// Keeps the rules report for the status, and tells people once about each refused
@@ -953,25 +1061,27 @@ fn reason(selection: &Selection) -> String {
     selection.reason()
 }
 
-fn policy_statuses(
-    config: &Config,
-    image: &str,
+/// Fills in each image's `policies`: every policy of `policies` for it, with the rule, the
+/// chosen tag and why (empty until its image has been listed).
+fn fill_policies(
+    images: &mut BTreeMap<String, ImageStatus>,
+    policies: &BTreeMap<String, crate::config::PolicyConfig>,
     selections: &BTreeMap<String, Selection>,
-) -> BTreeMap<String, PolicyStatus> {
-    config
-        .policies_for_image(image)
-        .map(|(name, policy)| {
-            let selection = selections.get(name);
-            (
-                name.clone(),
-                PolicyStatus {
-                    rule: policy.policy.describe(),
-                    chosen: selection.and_then(Selection::chosen).map(str::to_string),
-                    reason: selection.map(reason).unwrap_or_default(),
-                },
-            )
-        })
-        .collect()
+) {
+    for (name, policy) in policies.iter() {
+        let Some(image) = images.get_mut(&policy.image) else {
+            continue;
+        };
+        let selection = selections.get(name);
+        image.policies.insert(
+            name.clone(),
+            PolicyStatus {
+                rule: policy.policy.describe(),
+                chosen: selection.and_then(Selection::chosen).map(str::to_string),
+                reason: selection.map(reason).unwrap_or_default(),
+            },
+        );
+    }
 }
 
 #[cfg(test)]
@@ -986,6 +1096,103 @@ mod tests {
             figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
         )
         .unwrap()
+    }
+
+    /// True when `trigger` holds a wake-up (taking it).
+    async fn woken(trigger: &Notify) -> bool {
+        tokio::time::timeout(Duration::from_millis(1), trigger.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_change_wakes_a_repository_only_when_its_markers_use_the_image() {
+        let shared = Shared::new(&config());
+        let name = crate::config::DEFAULT_REPOSITORY;
+        let trigger = shared.reconcile_trigger(name);
+        // Before any pass its markers are unknown: every change wakes it.
+        shared.wake_readers("web");
+        assert!(woken(&trigger).await);
+        shared.pass_started(name);
+        shared.pass_finished(name, Some(["app", "db"]));
+        assert!(!woken(&trigger).await);
+        shared.wake_readers("web");
+        assert!(!woken(&trigger).await, "web has no markers there");
+        shared.wake_readers("db");
+        assert!(woken(&trigger).await);
+        // A failed pass cannot tell: every change wakes it again.
+        shared.pass_started(name);
+        shared.pass_finished(name, None::<[&str; 0]>);
+        shared.wake_readers("web");
+        assert!(woken(&trigger).await);
+        // A reload may change policies and groups: unknown until the next pass.
+        shared.pass_started(name);
+        shared.pass_finished(name, Some(["app"]));
+        shared.apply_config(&config());
+        shared.wake_readers("web");
+        assert!(woken(&trigger).await);
+    }
+
+    #[tokio::test]
+    async fn a_change_during_a_pass_runs_another_when_the_pass_found_the_image() {
+        let shared = Shared::new(&config());
+        let name = crate::config::DEFAULT_REPOSITORY;
+        let trigger = shared.reconcile_trigger(name);
+        shared.pass_started(name);
+        // The pass took its choices before these: kept, not woken for yet.
+        shared.wake_readers("web");
+        shared.wake_readers("app");
+        assert!(!woken(&trigger).await);
+        shared.pass_finished(name, Some(["app"]));
+        assert!(
+            woken(&trigger).await,
+            "app changed during a pass that found it"
+        );
+        shared.pass_started(name);
+        shared.wake_readers("web");
+        shared.pass_finished(name, Some(["app"]));
+        assert!(!woken(&trigger).await, "web has no markers there");
+        // A pass that cannot tell runs again for any change during it.
+        shared.pass_started(name);
+        shared.wake_readers("web");
+        shared.pass_finished(name, None::<[&str; 0]>);
+        assert!(woken(&trigger).await);
+    }
+
+    #[test]
+    fn passes_share_the_choices_instead_of_copying_them() {
+        let shared = Shared::new(&config());
+        let first = shared.selections();
+        let second = shared.selections();
+        assert!(Arc::ptr_eq(&first, &second));
+    }
+
+    #[test]
+    fn status_lists_every_policy_under_its_image_before_any_scan() {
+        let config = Config::from_text(
+            std::path::Path::new("/etc/baton/baton.toml"),
+            "[git]\nurl = \"/srv/fleet.git\"\n[environments.production]\npaths = [\"p\"]\n\
+             [images.app]\nrepository = \"ghcr.io/example/app\"\n\
+             [images.db]\nrepository = \"ghcr.io/example/db\"\n\
+             [policies.app]\nimage = \"app\"\nsemver = \"1.x\"\n\
+             [policies.app-next]\nimage = \"app\"\nsemver = \"2.x\"\n\
+             [policies.db]\nimage = \"db\"\nalphabetical = \"asc\"\n",
+            figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
+        )
+        .unwrap();
+        let shared = Shared::new(&config);
+        let status = shared.status();
+        let names = |image: &str| -> Vec<String> {
+            status.images[image].policies.keys().cloned().collect()
+        };
+        assert_eq!(names("app"), ["app", "app-next"]);
+        assert_eq!(names("db"), ["db"]);
+        let app = &status.images["app"].policies["app"];
+        assert_eq!(app.rule, config.policies["app"].policy.describe());
+        assert_eq!(app.chosen, None);
+        assert_eq!(app.reason, "");
+        // The kept status holds no copy of them: they are filled in when asked.
+        assert!(shared.lock().status.images["app"].policies.is_empty());
     }
 
     #[test]

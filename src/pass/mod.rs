@@ -213,7 +213,7 @@ pub async fn run(
     let now = options.now.unwrap_or_else(Timestamp::now);
     let store = std::sync::Arc::new(crate::eligibility::Store::open(&config.daemon.state_dir));
     let scans = scan_images(config, registries, &store, now, options.progress.as_ref()).await;
-    let selections = select_at(config, &scans, now);
+    let selections = std::sync::Arc::new(select_at(config, &scans, now));
     let listed = scans
         .iter()
         .filter_map(|(name, scan)| {
@@ -305,7 +305,7 @@ pub async fn run_with_selections(
     registries: &Registries,
     workspace: &Workspace,
     options: &PassOptions,
-    selections: BTreeMap<String, Selection>,
+    selections: std::sync::Arc<BTreeMap<String, Selection>>,
 ) -> Result<PassReport, PassError> {
     run_writing(
         config,
@@ -337,7 +337,7 @@ pub async fn run_with_rules(
     registries: &Registries,
     workspace: &Workspace,
     options: &PassOptions,
-    selections: BTreeMap<String, Selection>,
+    selections: std::sync::Arc<BTreeMap<String, Selection>>,
 ) -> Result<PassReport, PassError> {
     if !options.dry_run {
         rules::mark_refused(config, report_rules.as_ref()).await;
@@ -364,7 +364,7 @@ async fn run_writing(
     registries: &Registries,
     workspace: &Workspace,
     options: &PassOptions,
-    selections: BTreeMap<String, Selection>,
+    selections: std::sync::Arc<BTreeMap<String, Selection>>,
     listed: BTreeMap<String, BTreeSet<String>>,
     rules_commit: Option<String>,
 ) -> Result<PassReport, PassError> {

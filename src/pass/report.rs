@@ -361,8 +361,8 @@ impl std::fmt::Display for ReviewAction {
 pub struct PassReport {
     /// Per `[images]` name.
     pub scans: BTreeMap<String, ImageScan>,
-    /// Per `[policies]` name.
-    pub selections: BTreeMap<String, Selection>,
+    /// Per `[policies]` name (in the daemon, every policy's: shared by its passes).
+    pub selections: std::sync::Arc<BTreeMap<String, Selection>>,
     /// In the order they were processed.
     pub environments: Vec<EnvironmentReport>,
     /// Digests that could not be resolved, as `(image, tag, why)`; markers that pin digests

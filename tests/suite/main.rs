@@ -23,6 +23,7 @@ mod daemon {
     mod repositories;
     mod run;
     mod stop;
+    mod wake;
 }
 mod flux_conformance;
 mod forge;
