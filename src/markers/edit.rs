@@ -1,7 +1,7 @@
 //! Turning policy choices into verified byte edits, and writing them atomically.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use saphyr_parser::{Event, Parser};
 
-use super::{Change, FileEdit, FileScan, Invalid, Marker, Plan, Problem, Resolved, Scan};
+use super::{Change, FileEdit, FileScan, Invalid, Marker, Plan, Problem, Resolved, Scan, Text};
 
 /// Works out every edit for the given choices. `resolve` returns what a marker's policy
 /// chose, or `None` when the policy is unknown. Files run in parallel; each edited file is
@@ -97,7 +97,18 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     if replacements.is_empty() {
         return out;
     }
-    let (replacements, changes) = match verified_edit(file, &replacements, &changes) {
+    let text = match file.text.get() {
+        Ok(text) => text,
+        Err(err) => {
+            out.problems.push(Problem {
+                path: file.path.clone(),
+                line: 0,
+                message: format!("{err}: the file is left unchanged"),
+            });
+            return out;
+        }
+    };
+    let (replacements, changes) = match verified_edit(file, &text, &replacements, &changes) {
         Ok(_) => (replacements, changes),
         Err(Refusal::File(message)) => {
             out.problems.push(Problem {
@@ -119,6 +130,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
             for (replacement, change) in replacements.iter().zip(&changes) {
                 match verified_edit(
                     file,
+                    &text,
                     std::slice::from_ref(replacement),
                     std::slice::from_ref(change),
                 ) {
@@ -134,7 +146,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
             if kept_replacements.is_empty() {
                 return out;
             }
-            match verified_edit(file, &kept_replacements, &kept_changes) {
+            match verified_edit(file, &text, &kept_replacements, &kept_changes) {
                 Ok(_) => (kept_replacements, kept_changes),
                 Err(Refusal::Edit(message) | Refusal::File(message)) => {
                     out.problems.push(Problem {
@@ -179,18 +191,19 @@ enum Refusal {
 /// Applies `replacements` to the file's text and checks the result with the YAML parser.
 fn verified_edit(
     file: &FileScan,
+    text: &str,
     replacements: &[(Range<usize>, String)],
     changes: &[Change],
 ) -> Result<String, Refusal> {
-    let after = edit_text(&file.text, replacements);
-    if quick_verify(&file.text, &after, replacements, changes) {
+    let after = edit_text(text, replacements);
+    if quick_verify(text, &after, replacements, changes) {
         return Ok(after);
     }
     let expected: BTreeMap<usize, (&str, &str)> = changes
         .iter()
         .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
         .collect();
-    verify(&file.path, &file.text, &after, &expected)?;
+    verify(&file.path, text, &after, &expected)?;
     Ok(after)
 }
 
@@ -540,7 +553,7 @@ fn write_edit(
     let path = real_root.join(&edit.path);
     // The file itself: opened without following a link (and without blocking on a FIFO),
     // then checked to be a regular file holding exactly the text that was scanned.
-    let mut current = match std::fs::OpenOptions::new()
+    let current = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(&path)
@@ -553,19 +566,29 @@ fn write_edit(
     if !meta.file_type().is_file() {
         return Err(not_regular());
     }
-    if meta.len() != edit.before.len() as u64
-        || !holds(&mut current, edit.before.as_bytes()).map_err(io)?
-    {
+    let scanned_len = match &edit.before {
+        Text::Held(text) => text.len() as u64,
+        Text::File { len, .. } => *len,
+    };
+    if meta.len() != scanned_len {
         return Err(ApplyError::Changed(edit.path.clone()));
     }
-    drop(current);
+    let mut bytes = Vec::with_capacity(usize::try_from(scanned_len).unwrap_or(0));
+    current
+        .take(scanned_len.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let after = match std::str::from_utf8(&bytes) {
+        Ok(text) if edit.before.holds(&bytes) => edit_text(text, &edit.replacements),
+        _ => return Err(ApplyError::Changed(edit.path.clone())),
+    };
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (temp, mut file) = create_temp(&dir, &file_name).map_err(io)?;
     let result = (|| {
-        file.write_all(edit.after().as_bytes())?;
+        file.write_all(after.as_bytes())?;
         file.set_permissions(meta.permissions())?;
         // No fsync: the rename makes the write atomic for readers, and the work tree is a
         // disposable clone that the next pass re-applies; what must last is the commit.
@@ -577,26 +600,6 @@ fn write_edit(
         return Err(io(err));
     }
     Ok(())
-}
-
-/// Whether `file`, read from where it stands to its end, holds exactly `expected`.
-fn holds(file: &mut std::fs::File, expected: &[u8]) -> std::io::Result<bool> {
-    use std::io::Read;
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut at = 0;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(at == expected.len());
-        }
-        let Some(end) = at.checked_add(n).filter(|end| *end <= expected.len()) else {
-            return Ok(false);
-        };
-        if buffer[..n] != expected[at..end] {
-            return Ok(false);
-        }
-        at = end;
-    }
 }
 
 /// Creates a new temporary file next to the target. `create_new` refuses an existing path,
@@ -642,7 +645,7 @@ mod tests {
             files: vec![FileScan {
                 path: PathBuf::from("f.yaml"),
                 markers,
-                text: Arc::from(text),
+                text: crate::markers::Text::Held(Arc::from(text)),
             }],
             problems,
             ..Scan::default()
@@ -667,7 +670,7 @@ mod tests {
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.edits.len(), 1);
         assert_eq!(
-            p.edits[0].after(),
+            p.edits[0].after().unwrap(),
             text.replace("app:1.0\" #", "app:1.1\" #")
                 .replace("'1.0'", "'1.1'")
         );
@@ -841,7 +844,7 @@ mod tests {
             files.push(FileScan {
                 path,
                 markers,
-                text: Arc::from(text.as_str()),
+                text: Text::Held(Arc::from(text.as_str())),
             });
         }
         let scan = Scan {
@@ -878,7 +881,7 @@ mod tests {
     fn parallel_apply_reports_the_first_failing_file_and_writes_nothing_partial() {
         let dir = tempfile::tempdir().unwrap();
         let (plan, old) = plan_files(dir.path(), 64);
-        let new = plan.edits[0].after();
+        let new = plan.edits[0].after().unwrap();
         // Two files changed on disk since the scan: the 21st and the 50th.
         let changed = |i: usize| dir.path().join(&plan.edits[i].path);
         // The same every time, however the threads happen to run.
