@@ -22,7 +22,7 @@ pub struct ImageConfig {
     /// How often its tags are listed.
     pub interval: Duration,
     /// Tags matching any of these are never candidates.
-    pub exclude: Vec<regex::Regex>,
+    pub exclude: crate::policy::Exclusions,
     /// Deadline for one scan of this image.
     pub timeout: Duration,
     /// The cosign keys a tag's digest must be signed with (`[images.NAME.signature]`).

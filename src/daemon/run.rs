@@ -95,11 +95,17 @@ pub fn load(
         }
         _ => Arc::new(Registries::from_config(&config.registries)?),
     };
-    let scan_limit = match previous {
-        Some(p) if p.config.daemon.concurrency == config.daemon.concurrency => p.scan_limit.clone(),
-        _ => Arc::new(tokio::sync::Semaphore::new(
-            config.daemon.concurrency.max(1),
-        )),
+    let scan_limits = match previous {
+        Some(p) if p.config.daemon.concurrency == config.daemon.concurrency => {
+            (p.scan_limit.clone(), p.scan_slots.clone())
+        }
+        _ => {
+            let permits = config.daemon.concurrency.max(1);
+            (
+                Arc::new(tokio::sync::Semaphore::new(permits)),
+                Arc::new(tokio::sync::Semaphore::new(permits)),
+            )
+        }
     };
     let eligibility = match previous {
         Some(p) if p.config.daemon.state_dir == config.daemon.state_dir => p.eligibility.clone(),
@@ -108,7 +114,7 @@ pub fn load(
     Ok(Loaded::new(
         config,
         registries,
-        scan_limit,
+        scan_limits,
         eligibility,
         text,
     ))

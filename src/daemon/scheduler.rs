@@ -9,7 +9,11 @@
 //! bounded by `daemon.concurrency` and by each registry's request budget.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -166,12 +170,22 @@ const MAX_RESTART_DELAY: Duration = Duration::from_secs(300);
 /// A task that ran this long before panicking starts its backoff afresh.
 const HEALTHY_RUN: Duration = Duration::from_secs(600);
 
-/// Aborts the task it holds when dropped, so that aborting a supervisor stops its child.
-struct AbortOnDrop(JoinHandle<()>);
+/// The future it wraps, with a panic while polling it returned as its payload instead of
+/// unwinding: the supervisor runs its image's task inline, one task per image, not two.
+struct CatchPanic<F>(Pin<Box<F>>);
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.get_mut().0.as_mut();
+        // The panicked future is dropped without being polled again, so no broken state of
+        // it is ever observed.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
     }
 }
 
@@ -185,16 +199,14 @@ async fn supervise<F, Fut>(
     first_delay: Duration,
 ) where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = ()>,
 {
     let mut delay = first_delay;
     loop {
         let started = Instant::now();
-        let mut task = AbortOnDrop(tokio::spawn(make()));
-        let panic = match (&mut task.0).await {
+        let panic = match CatchPanic(Box::pin(make())).await {
             Ok(()) => return,
-            Err(err) if err.is_panic() => panic_text(err.into_panic()),
-            Err(_) => return,
+            Err(payload) => panic_text(payload),
         };
         if started.elapsed() >= HEALTHY_RUN {
             delay = first_delay;
@@ -306,6 +318,12 @@ async fn image_task(
             _ = stop.wait_for(|stopping| *stopping) => return,
         }
         last_fire = Instant::now();
+        // A slot first, with nothing built yet: only the scans under way hold their request
+        // state, not every one that is due (all of them at start-up).
+        let slot = tokio::select! {
+            slot = loaded.scan_slots.clone().acquire_owned() => slot,
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        };
         let Some(image) = loaded.config.images.get(&name) else {
             return;
         };
@@ -327,6 +345,7 @@ async fn image_task(
             scan = scan => scan,
             _ = stop.wait_for(|stopping| *stopping) => return,
         };
+        drop(slot);
         let unlisted = shared.unlisted_pushed_tags(&name, scan.tags.as_ref());
         // Record against the configuration in force now, which a reload may have replaced
         // while the scan ran.

@@ -40,6 +40,9 @@ pub struct Loaded {
     pub registries: Arc<Registries>,
     /// Registry requests in flight at once (`daemon.concurrency`).
     pub scan_limit: Arc<Semaphore>,
+    /// Scans under way at once (`daemon.concurrency`): a scan task waits here before it
+    /// builds its request, so that the thousands due at start-up wait with nothing built.
+    pub scan_slots: Arc<Semaphore>,
     /// Tag judgements (age) of the state directory, kept across reloads that keep it.
     pub eligibility: Arc<crate::eligibility::Store>,
     /// The file's bytes when it was loaded, to skip reloads that change nothing.
@@ -53,7 +56,7 @@ impl Loaded {
     pub fn new(
         config: Config,
         registries: Arc<Registries>,
-        scan_limit: Arc<Semaphore>,
+        (scan_limit, scan_slots): (Arc<Semaphore>, Arc<Semaphore>),
         eligibility: Arc<crate::eligibility::Store>,
         text: Vec<u8>,
     ) -> Self {
@@ -71,6 +74,7 @@ impl Loaded {
             host: config,
             registries,
             scan_limit,
+            scan_slots,
             eligibility,
             text,
             views,
@@ -84,6 +88,7 @@ impl Loaded {
             host: self.host.clone(),
             registries: self.registries.clone(),
             scan_limit: self.scan_limit.clone(),
+            scan_slots: self.scan_slots.clone(),
             eligibility: self.eligibility.clone(),
             text: self.text.clone(),
             views: self.views.clone(),
@@ -118,11 +123,15 @@ struct CachedTags {
 /// What the mutex guards.
 #[derive(Debug, Default)]
 struct State {
+    /// The status without its images' `policies`, which [`Shared::status`] fills in from
+    /// `policies` and `selections` when asked, rather than every image keeping a copy.
     status: Status,
     tags: BTreeMap<String, CachedTags>,
     /// Every policy's choice, shared with the passes in flight (each takes the map as it is
     /// when it starts; a scan that lands meanwhile writes to a copy).
     selections: Arc<BTreeMap<String, Selection>>,
+    /// The policies of the configuration in force (shared with it).
+    policies: Arc<BTreeMap<String, crate::config::PolicyConfig>>,
     /// Images whose first scan has not finished; the first reconciliation waits for them.
     first_scans_pending: BTreeSet<String>,
     first_scans_done: bool,
@@ -499,7 +508,12 @@ impl Shared {
 
     /// The status as `/api/v1/status` returns it.
     pub fn status(&self) -> Status {
-        let mut status = self.lock().status.clone();
+        let mut status = {
+            let state = self.lock();
+            let mut status = state.status.clone();
+            fill_policies(&mut status.images, &state.policies, &state.selections);
+            status
+        };
         status.ready = self.readiness().is_ok();
         status.stopping = self.stopping.load(Ordering::SeqCst);
         status.board = self.board.access().name().to_string();
@@ -719,9 +733,7 @@ impl Shared {
             selections.insert(policy_name.clone(), selection);
         }
         state.selections = Arc::new(selections);
-        for (name, entry) in state.status.images.iter_mut() {
-            entry.policies = policy_statuses(config, name, &state.selections);
-        }
+        state.policies = config.policies.clone();
         if state.first_scans_pending.is_empty() && !state.first_scans_done {
             // No images at all, or a reload removed the last ones still waiting.
             state.first_scans_done = true;
@@ -834,7 +846,6 @@ impl Shared {
                     }
                     Arc::make_mut(&mut state.selections).insert(policy_name.clone(), selection);
                 }
-                entry.policies = policy_statuses(config, &scan.image, &state.selections);
             }
             let was_pending = state.first_scans_pending.remove(&scan.image);
             if was_pending && state.first_scans_pending.is_empty() && !state.first_scans_done {
@@ -1091,25 +1102,27 @@ fn reason(selection: &Selection) -> String {
     selection.reason()
 }
 
-fn policy_statuses(
-    config: &Config,
-    image: &str,
+/// Fills in each image's `policies`: every policy of `policies` for it, with the rule, the
+/// chosen tag and why (empty until its image has been listed).
+fn fill_policies(
+    images: &mut BTreeMap<String, ImageStatus>,
+    policies: &BTreeMap<String, crate::config::PolicyConfig>,
     selections: &BTreeMap<String, Selection>,
-) -> BTreeMap<String, PolicyStatus> {
-    config
-        .policies_for_image(image)
-        .map(|(name, policy)| {
-            let selection = selections.get(name);
-            (
-                name.clone(),
-                PolicyStatus {
-                    rule: policy.policy.describe(),
-                    chosen: selection.and_then(Selection::chosen).map(str::to_string),
-                    reason: selection.map(reason).unwrap_or_default(),
-                },
-            )
-        })
-        .collect()
+) {
+    for (name, policy) in policies.iter() {
+        let Some(image) = images.get_mut(&policy.image) else {
+            continue;
+        };
+        let selection = selections.get(name);
+        image.policies.insert(
+            name.clone(),
+            PolicyStatus {
+                rule: policy.policy.describe(),
+                chosen: selection.and_then(Selection::chosen).map(str::to_string),
+                reason: selection.map(reason).unwrap_or_default(),
+            },
+        );
+    }
 }
 
 #[cfg(test)]
@@ -1230,6 +1243,34 @@ mod tests {
         let first = shared.selections();
         let second = shared.selections();
         assert!(Arc::ptr_eq(&first, &second));
+    }
+
+    #[test]
+    fn status_lists_every_policy_under_its_image_before_any_scan() {
+        let config = Config::from_text(
+            std::path::Path::new("/etc/baton/baton.toml"),
+            "[git]\nurl = \"/srv/fleet.git\"\n[environments.production]\npaths = [\"p\"]\n\
+             [images.app]\nrepository = \"ghcr.io/example/app\"\n\
+             [images.db]\nrepository = \"ghcr.io/example/db\"\n\
+             [policies.app]\nimage = \"app\"\nsemver = \"1.x\"\n\
+             [policies.app-next]\nimage = \"app\"\nsemver = \"2.x\"\n\
+             [policies.db]\nimage = \"db\"\nalphabetical = \"asc\"\n",
+            figment::providers::Env::prefixed("BATON_TEST_UNUSED_"),
+        )
+        .unwrap();
+        let shared = Shared::new(&config);
+        let status = shared.status();
+        let names = |image: &str| -> Vec<String> {
+            status.images[image].policies.keys().cloned().collect()
+        };
+        assert_eq!(names("app"), ["app", "app-next"]);
+        assert_eq!(names("db"), ["db"]);
+        let app = &status.images["app"].policies["app"];
+        assert_eq!(app.rule, config.policies["app"].policy.describe());
+        assert_eq!(app.chosen, None);
+        assert_eq!(app.reason, "");
+        // The kept status holds no copy of them: they are filled in when asked.
+        assert!(shared.lock().status.images["app"].policies.is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::common::settings::{KeyPath, Table};
 
-use super::{GoRegex, Order, Rule, SemverRange, TagFilter, default_exclude};
+use super::{Exclusions, GoRegex, Order, Rule, SemverRange, TagFilter, default_exclude};
 
 /// The names of the rules a policy sets, of `semver`, `alphabetical` and `numerical` (a
 /// policy must set exactly one; Baton's TOML and Flux's ImagePolicy both check it).
@@ -115,14 +115,14 @@ pub fn read_filter(t: &Table) -> Option<Option<TagFilter>> {
 
 /// Reads an image's `exclude` patterns (Go regular expressions), or the default exclusions
 /// when it sets none.
-pub fn read_exclude(t: &Table) -> Vec<regex::Regex> {
+pub fn read_exclude(t: &Table) -> Exclusions {
     match t.string_list("exclude") {
         Some(items) => compile_regexes(t, items),
         None => default_exclude(),
     }
 }
 
-fn compile_regexes(t: &Table, items: Vec<(String, KeyPath)>) -> Vec<regex::Regex> {
+fn compile_regexes(t: &Table, items: Vec<(String, KeyPath)>) -> Exclusions {
     items
         .into_iter()
         .filter_map(|(pattern, path)| match GoRegex::new(&pattern) {

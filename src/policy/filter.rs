@@ -7,7 +7,7 @@
 //! a `$` that starts no reference stays text, and a group that does not exist or did not
 //! take part expands to nothing. `baton check` warns about the last case.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::{CaptureLocations, Regex};
 
@@ -16,19 +16,24 @@ use super::go_regex::{GoRegex, GoRegexError};
 /// Flux's default exclusion pattern: cosign signature tags such as `sha256-….sig`.
 pub const DEFAULT_EXCLUDE: &str = r"^.*\.sig$";
 
-static DEFAULT_EXCLUDE_RE: LazyLock<Regex> = LazyLock::new(|| {
+/// An exclusion list, shared: every policy of an image, and every image without its own
+/// list, holds the same compiled patterns (a cloned `Regex` carries its own match caches).
+pub type Exclusions = Arc<[Regex]>;
+
+static DEFAULT_EXCLUSIONS: LazyLock<Exclusions> = LazyLock::new(|| {
     // A compile-time constant pattern; the unit tests compile it too.
     #[allow(clippy::expect_used)]
-    Regex::new(DEFAULT_EXCLUDE).expect("DEFAULT_EXCLUDE is a valid regex")
+    let re = Regex::new(DEFAULT_EXCLUDE).expect("DEFAULT_EXCLUDE is a valid regex");
+    Arc::from([re])
 });
 
 /// The exclusion list used when the operator gives none: `["^.*\.sig$"]`, as in Flux.
-pub fn default_exclude() -> Vec<Regex> {
-    vec![DEFAULT_EXCLUDE_RE.clone()]
+pub fn default_exclude() -> Exclusions {
+    DEFAULT_EXCLUSIONS.clone()
 }
 
 /// Compiles an operator-given exclusion list (Go syntax); it replaces the default entirely.
-pub fn compile_exclusions<S: AsRef<str>>(patterns: &[S]) -> Result<Vec<Regex>, FilterError> {
+pub fn compile_exclusions<S: AsRef<str>>(patterns: &[S]) -> Result<Exclusions, FilterError> {
     patterns
         .iter()
         .map(|p| {
@@ -405,6 +410,8 @@ mod tests {
     fn exclusions() {
         let d = default_exclude();
         assert_eq!(d.len(), 1);
+        // One list for every policy that gives none, not a copy each.
+        assert!(Arc::ptr_eq(&d, &default_exclude()));
         assert!(d[0].is_match("sha256-0123abcd.sig"));
         assert!(!d[0].is_match("1.2.3"));
         assert!(!d[0].is_match("sig"));

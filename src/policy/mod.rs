@@ -43,7 +43,8 @@ use regex::{CaptureLocations, Regex};
 use crate::reference::is_valid_tag;
 
 pub use filter::{
-    DEFAULT_EXCLUDE, FilterError, TagFilter, compile_exclusions, default_exclude, same_patterns,
+    DEFAULT_EXCLUDE, Exclusions, FilterError, TagFilter, compile_exclusions, default_exclude,
+    same_patterns,
 };
 pub use go_regex::{GoRegex, GoRegexError};
 pub use number::parse_go_float;
@@ -220,7 +221,7 @@ pub struct Policy {
     /// Optional `filterTags` pattern and extract template.
     pub filter: Option<TagFilter>,
     /// Tags matching any of these are skipped; [`default_exclude`] unless configured.
-    pub exclude: Vec<Regex>,
+    pub exclude: Exclusions,
 }
 
 /// Policies are equal when they are written the same (patterns compared as text).

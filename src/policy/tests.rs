@@ -310,7 +310,7 @@ fn exclusions_default_and_replaced() {
     assert_eq!(replaced.skip_reason("zeta-1"), Some(SkipReason::Excluded));
 
     let mut none = alpha(Order::Asc);
-    none.exclude = Vec::new();
+    none.exclude = Vec::new().into();
     assert!(none.accepts(sig));
     assert_eq!(none.choose(&tags).eligible, 3);
 }
