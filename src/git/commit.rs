@@ -36,8 +36,8 @@ pub trait NewContents: Send + 'static {
     /// File `index`'s path, relative to the work tree (or absolute inside it).
     fn path(&self, index: usize) -> &Path;
     /// File `index`'s bytes; asked for once for its blob and once for the work tree, and
-    /// the same bytes both times.
-    fn bytes(&self, index: usize) -> Cow<'_, [u8]>;
+    /// the same bytes both times, or why they cannot be had (the commit is then not made).
+    fn bytes(&self, index: usize) -> Result<Cow<'_, [u8]>, String>;
 }
 
 /// Paths with their bytes, all in memory.
@@ -48,8 +48,8 @@ impl NewContents for Vec<(PathBuf, Vec<u8>)> {
     fn path(&self, index: usize) -> &Path {
         &self[index].0
     }
-    fn bytes(&self, index: usize) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self[index].1)
+    fn bytes(&self, index: usize) -> Result<Cow<'_, [u8]>, String> {
+        Ok(Cow::Borrowed(&self[index].1))
     }
 }
 
@@ -68,11 +68,16 @@ impl<C: NewContents> Checked<C> {
         }
     }
 
-    fn files(&self) -> impl Iterator<Item = (&Path, Cow<'_, [u8]>)> {
-        self.paths
-            .iter()
-            .enumerate()
-            .map(|(i, rel)| (rel.as_path(), self.contents.bytes(i)))
+    /// Each path with its bytes, or the error naming the file whose bytes cannot be had.
+    fn files(&self) -> impl Iterator<Item = Result<(&Path, Cow<'_, [u8]>), GitError>> {
+        self.paths.iter().enumerate().map(|(i, rel)| {
+            let data = self.contents.bytes(i).map_err(|why| GitError::Io {
+                action: "cannot take the new content of",
+                path: rel.clone(),
+                source: std::io::Error::other(why),
+            })?;
+            Ok((rel.as_path(), data))
+        })
     }
 }
 
@@ -315,9 +320,10 @@ fn check_plain_file(dir: &Path, rel: &Path) -> Result<(), GitError> {
 /// Existing files keep their permissions.
 fn write_work_tree<'a>(
     dir: &Path,
-    contents: impl Iterator<Item = (&'a Path, Cow<'a, [u8]>)>,
+    contents: impl Iterator<Item = Result<(&'a Path, Cow<'a, [u8]>), GitError>>,
 ) -> Result<(), GitError> {
-    for (rel, data) in contents {
+    for file in contents {
+        let (rel, data) = file?;
         check_plain_file(dir, rel)?;
         let full = dir.join(rel);
         if let Some(parent) = full.parent() {
@@ -341,7 +347,7 @@ fn write_work_tree<'a>(
 fn build_tree<'a>(
     dir: &Path,
     paths: &[PathBuf],
-    contents: impl Iterator<Item = (&'a Path, Cow<'a, [u8]>)>,
+    contents: impl Iterator<Item = Result<(&'a Path, Cow<'a, [u8]>), GitError>>,
 ) -> Result<Option<(ObjectId, ObjectId)>, GitError> {
     use gix::object::tree::EntryKind;
     use std::os::unix::fs::PermissionsExt;
@@ -361,7 +367,8 @@ fn build_tree<'a>(
     let head_tree_object = head
         .tree()
         .map_err(|e| GitError::repo(dir, "reading the HEAD tree", e))?;
-    for (rel, data) in contents {
+    for file in contents {
+        let (rel, data) = file?;
         let key = tree_key(rel)?;
         let existing = head_tree_object
             .lookup_entry_by_path(rel)

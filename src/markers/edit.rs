@@ -95,7 +95,18 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
     if replacements.is_empty() {
         return out;
     }
-    let (replacements, changes) = match verified_edit(file, &replacements, &changes) {
+    let text = match file.text.get() {
+        Ok(text) => text,
+        Err(err) => {
+            out.problems.push(Problem {
+                path: file.path.clone(),
+                line: 0,
+                message: format!("{err}: the file is left unchanged"),
+            });
+            return out;
+        }
+    };
+    let (replacements, changes) = match verified_edit(file, &text, &replacements, &changes) {
         Ok(_) => (replacements, changes),
         Err(Refusal::File(message)) => {
             out.problems.push(Problem {
@@ -117,6 +128,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
             for (replacement, change) in replacements.iter().zip(&changes) {
                 match verified_edit(
                     file,
+                    &text,
                     std::slice::from_ref(replacement),
                     std::slice::from_ref(change),
                 ) {
@@ -132,7 +144,7 @@ fn plan_file(file: &FileScan, resolve: &(dyn Fn(&Marker) -> Option<Resolved> + S
             if kept_replacements.is_empty() {
                 return out;
             }
-            match verified_edit(file, &kept_replacements, &kept_changes) {
+            match verified_edit(file, &text, &kept_replacements, &kept_changes) {
                 Ok(_) => (kept_replacements, kept_changes),
                 Err(Refusal::Edit(message) | Refusal::File(message)) => {
                     out.problems.push(Problem {
@@ -177,18 +189,19 @@ enum Refusal {
 /// Applies `replacements` to the file's text and checks the result with the YAML parser.
 fn verified_edit(
     file: &FileScan,
+    text: &str,
     replacements: &[(Range<usize>, String)],
     changes: &[Change],
 ) -> Result<String, Refusal> {
-    let after = edit_text(&file.text, replacements);
-    if quick_verify(&file.text, &after, replacements, changes) {
+    let after = edit_text(text, replacements);
+    if quick_verify(text, &after, replacements, changes) {
         return Ok(after);
     }
     let expected: BTreeMap<usize, (&str, &str)> = changes
         .iter()
         .map(|c| (c.line, (c.from.as_str(), c.to.as_str())))
         .collect();
-    verify(&file.path, &file.text, &after, &expected)?;
+    verify(&file.path, text, &after, &expected)?;
     Ok(after)
 }
 
@@ -470,16 +483,17 @@ fn write_edit(root: &Path, real_root: &Path, edit: &FileEdit) -> Result<(), Appl
         return Err(not_regular());
     }
     let current = std::fs::read(&path).map_err(io)?;
-    if current != edit.before.as_bytes() {
-        return Err(ApplyError::Changed(edit.path.clone()));
-    }
+    let after = match std::str::from_utf8(&current) {
+        Ok(text) if edit.before.holds(&current) => edit_text(text, &edit.replacements),
+        _ => return Err(ApplyError::Changed(edit.path.clone())),
+    };
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (temp, mut file) = create_temp(&real_dir, &file_name).map_err(io)?;
     let result = (|| {
-        file.write_all(edit.after().as_bytes())?;
+        file.write_all(after.as_bytes())?;
         file.set_permissions(meta.permissions())?;
         // No fsync: the rename makes the write atomic for readers, and the work tree is a
         // disposable clone that the next pass re-applies; what must last is the commit.
@@ -530,7 +544,7 @@ mod tests {
             files: vec![FileScan {
                 path: PathBuf::from("f.yaml"),
                 markers,
-                text: Arc::from(text),
+                text: crate::markers::Text::Held(Arc::from(text)),
             }],
             problems,
             ..Scan::default()
@@ -555,7 +569,7 @@ mod tests {
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.edits.len(), 1);
         assert_eq!(
-            p.edits[0].after(),
+            p.edits[0].after().unwrap(),
             text.replace("app:1.0\" #", "app:1.1\" #")
                 .replace("'1.0'", "'1.1'")
         );

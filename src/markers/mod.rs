@@ -6,6 +6,7 @@ mod edit;
 mod form;
 mod parse;
 mod scan;
+mod text;
 
 mod digest;
 mod full;
@@ -23,6 +24,7 @@ pub use edit::{ApplyError, apply, edit_text, plan};
 pub use form::{Form, Invalid, Part, Parts};
 pub(crate) use scan::scan_text;
 pub use scan::{ScanError, scan};
+pub use text::{Text, TextError};
 
 /// Reads the markers in one file's text, as `scan` does for each file it reads, without
 /// touching the disk. `path` is the name used in markers and problems.
@@ -34,7 +36,7 @@ pub fn scan_str(path: &std::path::Path, text: &str) -> Scan {
         vec![FileScan {
             path: path.to_path_buf(),
             markers,
-            text: Arc::from(text),
+            text: Text::Held(Arc::from(text)),
         }]
     };
     Scan {
@@ -125,6 +127,10 @@ pub struct ScanOptions {
     pub max_file_size: u64,
     /// Walker threads; 0 picks one per core.
     pub threads: usize,
+    /// Keep the text of every file holding markers in memory ([`Text::Held`]); when false,
+    /// only its length and SHA-256 ([`Text::File`]) and the file is read again when the plan
+    /// or the commit needs it: a little more CPU, and no text of the whole scan held at once.
+    pub keep_texts: bool,
 }
 
 impl Default for ScanOptions {
@@ -133,6 +139,7 @@ impl Default for ScanOptions {
             extra_globs: Vec::new(),
             max_file_size: 4 * 1024 * 1024,
             threads: 0,
+            keep_texts: true,
         }
     }
 }
@@ -208,8 +215,8 @@ pub struct FileScan {
     pub path: PathBuf,
     /// The markers, in line order.
     pub markers: Vec<Marker>,
-    /// The file's text as read.
-    pub text: Arc<str>,
+    /// The file's text as read, held or left in the file.
+    pub text: Text,
 }
 
 /// What a scan found.
@@ -242,13 +249,13 @@ pub struct Change {
 
 /// The edit of one file and why it changed. The new text is not kept: [`FileEdit::after`]
 /// makes it from the text as scanned whenever it is needed, so a plan of thousands of files
-/// does not hold each file twice (peak memory).
+/// does not hold each file's new text (peak memory).
 #[derive(Debug, Clone)]
 pub struct FileEdit {
     /// Path relative to the repository root.
     pub path: PathBuf,
-    /// The text as scanned; `apply` refuses to write if the file no longer holds it.
-    pub before: Arc<str>,
+    /// The text as scanned; `apply` and `after` refuse a file that no longer holds it.
+    pub before: Text,
     /// The byte ranges of `before` replaced and their new values, checked by the plan.
     pub(crate) replacements: Vec<(std::ops::Range<usize>, String)>,
     /// The values that change, in line order.
@@ -257,8 +264,15 @@ pub struct FileEdit {
 
 impl FileEdit {
     /// The text to write: `before` with the planned replacements, the text the plan checked.
-    pub fn after(&self) -> String {
-        edit::edit_text(&self.before, &self.replacements)
+    pub fn after(&self) -> Result<String, TextError> {
+        Ok(self.texts()?.1)
+    }
+
+    /// The text as scanned and the text to write, `before` read once.
+    pub fn texts(&self) -> Result<(std::borrow::Cow<'_, str>, String), TextError> {
+        let before = self.before.get()?;
+        let after = edit::edit_text(&before, &self.replacements);
+        Ok((before, after))
     }
 }
 

@@ -9,7 +9,7 @@ use ignore::{WalkBuilder, WalkState};
 use memchr::memmem;
 
 use super::parse::{comment_start, locate_value, parse_marker};
-use super::{FileScan, Marker, Problem, Scan, ScanOptions, Skipped};
+use super::{FileScan, Marker, Problem, Scan, ScanOptions, Skipped, Text};
 
 /// Why a scan could not start.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +153,7 @@ pub fn scan(root: &Path, paths: &[PathBuf], options: &ScanOptions) -> Result<Sca
             if !file_type.is_file() {
                 return WalkState::Continue;
             }
-            let outcome = read_file(entry.path(), relative, options.max_file_size);
+            let outcome = read_file(entry.path(), relative, options);
             let mut state = lock(state);
             match outcome {
                 FileOutcome::Skipped(apply) => apply(&mut state.skipped),
@@ -218,7 +218,8 @@ enum FileOutcome {
     Problem(Problem),
 }
 
-fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
+fn read_file(path: &Path, relative: &Path, options: &ScanOptions) -> FileOutcome {
+    let max_size = options.max_file_size;
     let mut file = match open_no_follow(path) {
         Ok(file) => file,
         // The entry was swapped for a symbolic link after the walk saw it.
@@ -251,8 +252,12 @@ fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
         Ok(text) => text,
         Err(_) => return FileOutcome::Skipped(|s| s.not_utf8 += 1),
     };
-    let text: Arc<str> = Arc::from(text);
     let (markers, problems) = scan_text(relative, &text);
+    let text = if options.keep_texts {
+        Text::Held(Arc::from(text))
+    } else {
+        Text::file(path.to_path_buf(), text.as_bytes())
+    };
     FileOutcome::Read(Some((
         FileScan {
             path: relative.to_path_buf(),
@@ -264,7 +269,7 @@ fn read_file(path: &Path, relative: &Path, max_size: u64) -> FileOutcome {
 }
 
 /// Opens a file for reading without following a symbolic link in its last component.
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+pub(super) fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .read(true)

@@ -1030,9 +1030,12 @@ async fn scan_paths_in(
     paths: Vec<PathBuf>,
 ) -> Result<markers::Scan, String> {
     let root = workspace.work_tree().to_path_buf();
+    // The texts stay in their files, read again (and checked unchanged) for the plan, the
+    // diff and the commit: a pass never holds every marked file at once (peak memory).
     let options = ScanOptions {
         extra_globs: cx.config.markers.include.clone(),
         max_file_size: cx.config.markers.max_file_size,
+        keep_texts: false,
         ..ScanOptions::default()
     };
     let mut scan = tokio::task::spawn_blocking(move || markers::scan(&root, &paths, &options))
@@ -1406,8 +1409,9 @@ impl crate::git::NewContents for PlannedFiles {
     fn path(&self, index: usize) -> &std::path::Path {
         &self.0[index].path
     }
-    fn bytes(&self, index: usize) -> std::borrow::Cow<'_, [u8]> {
-        std::borrow::Cow::Owned(self.0[index].after().into_bytes())
+    fn bytes(&self, index: usize) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+        let after = self.0[index].after().map_err(|e| e.to_string())?;
+        Ok(std::borrow::Cow::Owned(after.into_bytes()))
     }
 }
 

@@ -114,8 +114,14 @@ pub fn unified_diff(plan: &Plan) -> String {
     let mut out = String::new();
     for edit in &plan.edits {
         let path = edit.path.display().to_string();
-        let after = edit.after();
-        let diff = similar::TextDiff::from_lines(edit.before.as_ref(), after.as_str());
+        let (before, after) = match edit.texts() {
+            Ok(texts) => texts,
+            Err(err) => {
+                out.push_str(&format!("{path}: {err}\n"));
+                continue;
+            }
+        };
+        let diff = similar::TextDiff::from_lines(before.as_ref(), after.as_str());
         out.push_str(
             &diff
                 .unified_diff()

@@ -85,7 +85,7 @@ async fn commits_memory_contents_writes_work_tree_and_index() {
 /// Contents handed over one file at a time: each file's bytes are asked for once for its blob
 /// and once for the work tree, and the commit, the work tree and the index all hold them.
 struct Counted {
-    files: Vec<(PathBuf, String)>,
+    files: Vec<(PathBuf, Option<String>)>,
     asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -96,9 +96,12 @@ impl baton::git::NewContents for Counted {
     fn path(&self, index: usize) -> &std::path::Path {
         &self.files[index].0
     }
-    fn bytes(&self, index: usize) -> std::borrow::Cow<'_, [u8]> {
+    fn bytes(&self, index: usize) -> Result<std::borrow::Cow<'_, [u8]>, String> {
         self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        std::borrow::Cow::Owned(self.files[index].1.clone().into_bytes())
+        match &self.files[index].1 {
+            Some(text) => Ok(std::borrow::Cow::Owned(text.clone().into_bytes())),
+            None => Err("the file changed since it was scanned".to_string()),
+        }
     }
 }
 
@@ -115,10 +118,15 @@ async fn contents_made_on_demand_are_asked_for_once_per_use() {
     let files = vec![
         (
             PathBuf::from(APP_PATH),
-            "image: ghcr.io/example/app:1.1.0 # {\"$imagepolicy\": \"flux-system:app\"}\n"
-                .to_string(),
+            Some(
+                "image: ghcr.io/example/app:1.1.0 # {\"$imagepolicy\": \"flux-system:app\"}\n"
+                    .to_string(),
+            ),
         ),
-        (PathBuf::from("new/dir/added.yaml"), "a: 1\n".to_string()),
+        (
+            PathBuf::from("new/dir/added.yaml"),
+            Some("a: 1\n".to_string()),
+        ),
     ];
     let commit = ws
         .commit_contents(
@@ -135,6 +143,7 @@ async fn contents_made_on_demand_are_asked_for_once_per_use() {
     assert_eq!(ws.head().unwrap(), commit);
     for (path, text) in &files {
         let path = path.to_str().unwrap();
+        let text = text.as_ref().unwrap();
         assert_eq!(
             git(ws.work_tree(), &["show", &format!("HEAD:{path}")]),
             text.trim_end()
@@ -146,13 +155,35 @@ async fn contents_made_on_demand_are_asked_for_once_per_use() {
     }
     assert_eq!(git(ws.work_tree(), &["status", "--porcelain"]), "");
 
+    // Contents that cannot be had: no commit, and the work tree left as it was.
+    let err = ws
+        .commit_contents(
+            &req,
+            Counted {
+                files: vec![
+                    (PathBuf::from(APP_PATH), Some("a: 2\n".to_string())),
+                    (PathBuf::from("new/dir/added.yaml"), None),
+                ],
+                asked: asked.clone(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("new/dir/added.yaml"), "{err}");
+    assert!(
+        err.to_string().contains("changed since it was scanned"),
+        "{err}"
+    );
+    assert_eq!(ws.head().unwrap(), commit);
+    assert_eq!(git(ws.work_tree(), &["status", "--porcelain"]), "");
+
     // A refused path is refused before any content is asked for.
     asked.store(0, std::sync::atomic::Ordering::SeqCst);
     let err = ws
         .commit_contents(
             &req,
             Counted {
-                files: vec![(PathBuf::from("../outside.yaml"), "x: 1\n".to_string())],
+                files: vec![(PathBuf::from("../outside.yaml"), Some("x: 1\n".to_string()))],
                 asked: asked.clone(),
             },
         )

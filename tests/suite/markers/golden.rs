@@ -216,10 +216,10 @@ fn run_case(case: &Path) -> Result<(), String> {
             if edit.path != Path::new(&input_name) {
                 return Err(format!("edit names {:?}", edit.path));
             }
-            if *edit.before != *input_text {
+            if edit.before.get().unwrap() != *input_text {
                 return Err("the edit's before text is not the input".to_string());
             }
-            edit.after()
+            edit.after().unwrap()
         }
         more => return Err(format!("{} edits for one input file", more.len())),
     };

@@ -512,7 +512,7 @@ proptest! {
         prop_assert_eq!(changed, wanted_changes);
 
         let spans: Vec<(Range<usize>, String)> = expected.values().cloned().collect();
-        let after = edit.after();
+        let after = edit.after().unwrap();
         let confined = differs_only_inside(&before, &after, &spans);
         prop_assert!(confined.is_ok(), "{:?}\n--- before\n{}\n--- after\n{}", confined, before, after);
 
@@ -548,9 +548,9 @@ proptest! {
                 spans.push((span.unwrap().clone(), change.to.clone()));
             }
             spans.sort_by_key(|(r, _)| r.start);
-            let confined = differs_only_inside(&before, &edit.after(), &spans);
+            let confined = differs_only_inside(&before, &edit.after().unwrap(), &spans);
             prop_assert!(confined.is_ok(), "{:?}\n{}", confined, before);
-            prop_assert!(events(&edit.after()).is_ok());
+            prop_assert!(events(&edit.after().unwrap()).is_ok());
         }
     }
 }

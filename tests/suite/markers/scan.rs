@@ -311,6 +311,60 @@ fn apply_refuses_a_file_changed_since_the_scan() {
     );
 }
 
+/// Texts left in their files (as a pass scans): the plan, the new text and apply read each
+/// file again, and every one of them refuses a file that no longer holds the bytes scanned.
+#[test]
+fn texts_left_in_their_files_are_read_again_and_checked() {
+    let repo = tempfile::tempdir().unwrap();
+    let root = repo.path();
+    write(root, "a.yaml", MARKED);
+    write(root, "b.yaml", MARKED);
+    let options = ScanOptions {
+        keep_texts: false,
+        ..ScanOptions::default()
+    };
+    let s = scan(root, &[], &options);
+    assert!(
+        s.files
+            .iter()
+            .all(|f| matches!(f.text, markers::Text::File { .. })),
+        "{:?}",
+        s.files
+    );
+    let plan = markers::plan(&s, &resolve);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(plan.edits.len(), 2);
+    let edited = MARKED.replace("1.0.0", "1.1.0");
+    assert_eq!(plan.edits[0].after().unwrap(), edited);
+
+    // b.yaml changes after the plan: its new text is refused, apply writes a.yaml and stops
+    // at b.yaml, and a new plan over the same scan leaves b.yaml out with a problem.
+    let someone_else = MARKED.replace("1.0.0", "1.0.9");
+    write(root, "b.yaml", &someone_else);
+    assert!(matches!(
+        plan.edits[1].after(),
+        Err(markers::TextError::Changed)
+    ));
+    let err = markers::apply(root, &plan).unwrap_err();
+    assert!(matches!(err, ApplyError::Changed(_)), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("a.yaml")).unwrap(),
+        edited
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("b.yaml")).unwrap(),
+        someone_else
+    );
+    write(root, "a.yaml", MARKED);
+    let again = markers::plan(&s, &resolve);
+    assert_eq!(again.edits.len(), 1);
+    assert_eq!(again.problems.len(), 1, "{:?}", again.problems);
+    assert_eq!(
+        again.problems[0].to_string(),
+        "b.yaml: the file changed since it was scanned: the file is left unchanged"
+    );
+}
+
 #[test]
 fn apply_refuses_a_file_replaced_by_a_symbolic_link() {
     let repo = tempfile::tempdir().unwrap();
