@@ -182,7 +182,7 @@ pub fn summary(config: &Config) -> String {
     .replace("registrys", "registries")
     .replace("policys", "policies");
     if config.has_named_repositories() {
-        for (name, repository) in &config.repositories {
+        for (name, repository) in config.repositories.iter() {
             let environments: Vec<&str> = config
                 .environments
                 .iter()

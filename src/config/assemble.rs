@@ -4,21 +4,23 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use figment::{Figment, Profile, Provider};
+use figment::{Figment, Profile};
 
 use super::*;
 use crate::common::settings::{ConfigError, Location, Reader, SpanIndex};
 use crate::markers::MarkersConfig;
 
-/// Reads the whole configuration; returns every problem found.
+/// Reads the whole configuration from `data`, the merged values (`figment` tells where each
+/// tagged one came from); returns every problem found.
 pub(super) fn build(
     file: &Path,
     base_dir: &Path,
     figment: &Figment,
+    data: crate::common::settings::Data,
     index: &SpanIndex,
     second: Option<(&str, &SpanIndex)>,
 ) -> Result<Config, Vec<ConfigError>> {
-    let data = match figment.data() {
+    let data = match data {
         Ok(data) => data,
         Err(err) => {
             return Err(vec![ConfigError {
@@ -102,7 +104,7 @@ pub(super) fn build(
             daemon,
             git,
             repository,
-            repositories,
+            repositories: std::sync::Arc::new(repositories),
             markers,
             registries,
             images: std::sync::Arc::new(images),

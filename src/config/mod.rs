@@ -66,8 +66,8 @@ pub struct Config {
     /// The name of the repository `git` and `rules` belong to.
     pub repository: String,
     /// Every repository, by name: `[repositories.NAME]`, or `[git]` alone as the one named
-    /// [`DEFAULT_REPOSITORY`].
-    pub repositories: BTreeMap<String, RepositoryConfig>,
+    /// [`DEFAULT_REPOSITORY`]. Shared by the views of each one ([`Config::for_repository`]).
+    pub repositories: std::sync::Arc<BTreeMap<String, RepositoryConfig>>,
     /// Which files are searched for markers.
     pub markers: MarkersConfig,
     /// Per-registry access settings, keyed by registry host as written in image names.
@@ -125,14 +125,18 @@ impl Config {
         // Only `BATON_SECTION__KEY` variables are overrides; `BATON_CONFIG` and
         // the like are not configuration keys.
         let env = env.filter(|key| key.as_str().contains("__")).split("__");
-        let figment = Figment::new().merge(Toml::string(text)).merge(env);
+        // The figment holds the overrides only (their tags tell them apart); the file's values
+        // are read once, into `data`.
+        let figment = Figment::new().merge(env);
+        let data = settings::merge_over(Toml::string(text), figment::Provider::data(&figment));
         let base_dir = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let mut config = assemble::build(path, &base_dir, &figment, &index, None).map_err(fail)?;
+        let mut config =
+            assemble::build(path, &base_dir, &figment, data, &index, None).map_err(fail)?;
         let host_text: std::sync::Arc<str> = std::sync::Arc::from(text);
-        for repository in config.repositories.values_mut() {
+        for repository in std::sync::Arc::make_mut(&mut config.repositories).values_mut() {
             if let Some(rules) = &mut repository.rules {
                 rules.host_text = host_text.clone();
             }

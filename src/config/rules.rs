@@ -488,6 +488,7 @@ impl Config {
             &self.source,
             &base_dir,
             &figment,
+            figment::Provider::data(&figment),
             &host_index,
             Some((RULES_SOURCE, &index)),
         );
