@@ -19,8 +19,9 @@ use crate::config::Config;
 use crate::git::{RemoteSettings, Workspace};
 use crate::pass::{self, PassOptions};
 
-/// Changes arriving within this long of the first are handled by one pass.
-const DEBOUNCE: Duration = Duration::from_millis(200);
+/// Changes arriving within this long of the first are handled by one pass (the webhooks of
+/// images pushed together arrive within milliseconds); it adds to every webhook's latency.
+const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// While a move is still being verified, the next pass comes at least this soon, so its
 /// checks are asked again (and a failed one rolled back) without waiting for `git.interval`.

@@ -135,14 +135,14 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<bool> {
     let lock = StateLock::acquire(&config.daemon.state_dir)?;
     let shared = Arc::new(Shared::new(&config));
     shared.metrics.succeeded("config_load");
-    let (scan_tx, mut scan_rx) = mpsc::channel::<String>(64);
+    let (scan_tx, mut scan_rx) = mpsc::channel::<super::webhooks::ScanRequest>(64);
     let hooks =
         WebhookState::with_counters(&config, scan_tx, shared.metrics.webhook_requests.clone())
             .map_err(LoadError::from)?;
     let forward = shared.clone();
     tokio::spawn(async move {
-        while let Some(image) = scan_rx.recv().await {
-            forward.request_scan(&image);
+        while let Some(request) = scan_rx.recv().await {
+            forward.request_scan(&request.image, &request.tags);
         }
     });
     shared.replace_notifier(Some(start_notifier(&config)));

@@ -30,6 +30,14 @@ const FIRST_SCAN_SPREAD: Duration = Duration::from_secs(1);
 /// The shortest time between two scans of one image that webhooks asked for.
 pub const MIN_TRIGGER_GAP: Duration = Duration::from_secs(2);
 
+/// How soon a scan that a webhook asked for lists again when the pushed tag is not listed
+/// yet; doubled for each of the [`RELISTS`] tries.
+const RELIST_DELAY: Duration = Duration::from_millis(250);
+
+/// How many times a pushed tag not listed yet is listed again (after 0.25, 0.5, 1 and 2 s)
+/// before the image waits for its interval.
+const RELISTS: u32 = 4;
+
 /// The largest jitter added to an interval.
 const MAX_JITTER: Duration = Duration::from_secs(1);
 
@@ -271,6 +279,8 @@ async fn image_task(
     let trigger = shared.scan_trigger(&name);
     let mut last_fire = Instant::now();
     let mut next = last_fire + random_below(FIRST_SCAN_SPREAD);
+    // Lists so far of a tag a webhook announced and the registry did not list yet.
+    let mut relists = 0u32;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
@@ -336,12 +346,25 @@ async fn image_task(
             _ = stop.wait_for(|stopping| *stopping) => return,
         };
         drop(slot);
+        let unlisted = shared.unlisted_pushed_tags(&name, scan.tags.as_ref());
         // Record against the configuration in force now, which a reload may have replaced
         // while the scan ran.
         let current = loaded_rx.borrow().clone();
         shared.record_scan(&current, &image.repository_text, scan, last_fire.elapsed());
         let interval = paced(&loaded, &name, key.interval);
         next = (last_fire + interval + jitter(interval)).max(Instant::now() + interval / 4);
+        if unlisted.is_empty() {
+            relists = 0;
+        } else if relists < RELISTS {
+            let delay = RELIST_DELAY * 2u32.pow(relists);
+            relists += 1;
+            tracing::debug!(image = %name, tags = %unlisted.join(","), retry_in_ms = delay.as_millis() as u64, "a pushed tag is not listed yet: listing again");
+            next = next.min(Instant::now() + delay);
+        } else {
+            relists = 0;
+            shared.forget_pushed_tags(&name);
+            tracing::info!(image = %name, tags = %unlisted.join(","), "a pushed tag is still not listed: the next scan at the interval looks again");
+        }
     }
 }
 

@@ -159,6 +159,8 @@ pub struct Shared {
     reconcilers: Mutex<BTreeMap<String, Reconciler>>,
     /// Per image: wakes its scan task at once (a verified registry webhook).
     scan_triggers: Mutex<BTreeMap<String, Arc<Notify>>>,
+    /// Per image: tags a webhook announced that its scans have not listed yet.
+    awaited_tags: Mutex<BTreeMap<String, Vec<String>>>,
     /// Where commits, failures and failing scans are announced.
     notifier: Mutex<Option<Notifier>>,
     /// Scan failures in a row, per image, for `scan_failing` notifications.
@@ -215,6 +217,9 @@ fn image_key(image: &str) -> u64 {
     hasher.finish()
 }
 
+/// The most tags awaited per image after webhooks (see [`Shared::request_scan`]).
+const MAX_AWAITED_TAGS: usize = 16;
+
 /// How long the last successful sync may be ago before `/readyz` fails: three git intervals.
 pub fn sync_deadline(config: &Config) -> Duration {
     config.git.interval * 3
@@ -244,6 +249,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             reconcilers: Mutex::new(BTreeMap::new()),
             scan_triggers: Mutex::new(BTreeMap::new()),
+            awaited_tags: Mutex::new(BTreeMap::new()),
             notifier: Mutex::new(None),
             scan_failures: Mutex::new(ScanFailures::new()),
             board: BoardState::default(),
@@ -426,11 +432,46 @@ impl Shared {
         triggers.entry(image.to_string()).or_default().clone()
     }
 
-    /// Asks for an immediate scan of `image`; requests that arrive during a scan are
-    /// merged into one more scan.
-    pub fn request_scan(&self, image: &str) {
-        tracing::info!(image, "scan requested by a webhook");
+    /// Asks for an immediate scan of `image`, whose push of `tags` a webhook announced;
+    /// requests that arrive during a scan are merged into one more scan.
+    pub fn request_scan(&self, image: &str, tags: &[String]) {
+        tracing::info!(image, tags = %tags.join(","), "scan requested by a webhook");
+        if !tags.is_empty() {
+            let mut awaited = self.awaited_tags.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = awaited.entry(image.to_string()).or_default();
+            for tag in tags {
+                // A few per image: a payload naming thousands of tags cannot grow this.
+                if !entry.contains(tag) && entry.len() < MAX_AWAITED_TAGS {
+                    entry.push(tag.clone());
+                }
+            }
+        }
         self.scan_trigger(image).notify_one();
+    }
+
+    /// The tags a webhook announced for `image` that its scan (listing `listed`, `None` when
+    /// it failed) did not list: a registry may announce a push a moment before it lists the
+    /// tag (Distribution notifies before it links the tag), and the scan task lists again.
+    /// Tags listed are no longer awaited.
+    pub fn unlisted_pushed_tags(&self, image: &str, listed: Option<&Vec<String>>) -> Vec<String> {
+        let mut awaited = self.awaited_tags.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tags) = awaited.get_mut(image) else {
+            return Vec::new();
+        };
+        if let Some(listed) = listed {
+            tags.retain(|tag| !listed.contains(tag));
+        }
+        let unlisted = tags.clone();
+        if unlisted.is_empty() {
+            awaited.remove(image);
+        }
+        unlisted
+    }
+
+    /// Stops waiting for `image`'s announced tags (its scans keep their interval).
+    pub fn forget_pushed_tags(&self, image: &str) {
+        let mut awaited = self.awaited_tags.lock().unwrap_or_else(|e| e.into_inner());
+        awaited.remove(image);
     }
 
     /// Puts a notifier in force and returns the one it replaces.
@@ -1157,6 +1198,43 @@ mod tests {
         shared.wake_readers("web");
         shared.pass_finished(name, None::<[&str; 0]>);
         assert!(woken(&trigger).await);
+    }
+
+    #[test]
+    fn announced_tags_are_awaited_until_a_scan_lists_them() {
+        let shared = Shared::new(&config());
+        let tags = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert!(
+            shared.unlisted_pushed_tags("app", None).is_empty(),
+            "no webhook yet"
+        );
+        shared.request_scan("app", &tags(&["1.1.0", "1.2.0"]));
+        // A failed scan lists nothing; one that lists 1.1.0 leaves 1.2.0 awaited.
+        assert_eq!(
+            shared.unlisted_pushed_tags("app", None),
+            tags(&["1.1.0", "1.2.0"])
+        );
+        let listed = tags(&["1.0.0", "1.1.0"]);
+        assert_eq!(
+            shared.unlisted_pushed_tags("app", Some(&listed)),
+            tags(&["1.2.0"])
+        );
+        let listed = tags(&["1.0.0", "1.1.0", "1.2.0"]);
+        assert!(shared.unlisted_pushed_tags("app", Some(&listed)).is_empty());
+        assert!(
+            shared.unlisted_pushed_tags("app", None).is_empty(),
+            "nothing left"
+        );
+        // Given up on: the interval looks again. A payload naming many tags keeps a few.
+        shared.request_scan("web", &tags(&["2.0.0"]));
+        shared.forget_pushed_tags("web");
+        assert!(shared.unlisted_pushed_tags("web", None).is_empty());
+        let many: Vec<String> = (0..1000).map(|i| format!("1.{i}.0")).collect();
+        shared.request_scan("db", &many);
+        assert_eq!(
+            shared.unlisted_pushed_tags("db", None).len(),
+            MAX_AWAITED_TAGS
+        );
     }
 
     #[test]

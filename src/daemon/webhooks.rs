@@ -3,8 +3,9 @@
 //! scan of the configured images it names.
 //!
 //! Nothing in a request is acted on before it is verified. The daemon mounts
-//! [`router`] on its listener and receives `[images]` names on the channel given to
-//! [`WebhookState::new`]; what a scan does with them is up to the daemon.
+//! [`router`] on its listener and receives [`ScanRequest`]s (`[images]` names and the pushed
+//! tags) on the channel given to [`WebhookState::new`]; what a scan does with them is up to
+//! the daemon.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -61,6 +62,17 @@ pub struct WebhookLabels {
     /// `triggered`, `no_match`, `ignored`, `replayed`, `unauthorized`, `malformed`, `too_large`,
     /// `timeout`, `busy`, `unknown_hook` or `method_not_allowed`.
     pub outcome: String,
+}
+
+/// A verified push's request for a scan: the `[images]` name and the tags the push named
+/// for it (none when the payload names no tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanRequest {
+    /// The `[images]` name.
+    pub image: String,
+    /// The pushed tags: a registry may announce a push before it lists the tag, and the
+    /// daemon lists again until it does.
+    pub tags: Vec<String>,
 }
 
 /// Why the webhook configuration could not be put in force.
@@ -145,12 +157,32 @@ impl Hook {
             .map(|(name, _)| name.clone())
             .collect()
     }
+
+    /// The tags `events` name for the `[images]` name `name`, for its scan request.
+    fn pushed_tags(
+        &self,
+        events: &[PushEvent],
+        name: &str,
+        images: &[(String, ImageName)],
+    ) -> Vec<String> {
+        let Some((_, image)) = images.iter().find(|(n, _)| n == name) else {
+            return Vec::new();
+        };
+        let mut tags: Vec<String> = events
+            .iter()
+            .filter(|event| matches(event, self.registry.as_deref(), image))
+            .filter_map(|event| event.tag.clone())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        tags
+    }
 }
 
 struct Inner {
     hooks: RwLock<Arc<Hooks>>,
     requests: Family<WebhookLabels, Counter>,
-    triggers: mpsc::Sender<String>,
+    triggers: mpsc::Sender<ScanRequest>,
     deliveries: Mutex<Deliveries>,
 }
 
@@ -196,7 +228,7 @@ pub struct WebhookState {
 impl WebhookState {
     /// Reads every hook's secret file and prepares the hooks of `config`. Each `[images]`
     /// name a verified push matches is sent on `triggers`; the daemon scans it.
-    pub fn new(config: &Config, triggers: mpsc::Sender<String>) -> Result<Self, WebhookError> {
+    pub fn new(config: &Config, triggers: mpsc::Sender<ScanRequest>) -> Result<Self, WebhookError> {
         Self::with_counters(config, triggers, Family::default())
     }
 
@@ -204,7 +236,7 @@ impl WebhookState {
     /// already own and export (as `webhook_requests`, with labels [`WebhookLabels`]).
     pub fn with_counters(
         config: &Config,
-        triggers: mpsc::Sender<String>,
+        triggers: mpsc::Sender<ScanRequest>,
         requests: Family<WebhookLabels, Counter>,
     ) -> Result<Self, WebhookError> {
         Ok(WebhookState {
@@ -504,7 +536,11 @@ async fn handle(
     }
     let mut refused = None;
     for image in &targets {
-        if let Err(err) = state.inner.triggers.try_send(image.clone()) {
+        let request = ScanRequest {
+            image: image.clone(),
+            tags: hook.pushed_tags(&events, image, &hooks.images),
+        };
+        if let Err(err) = state.inner.triggers.try_send(request) {
             refused = Some(match err {
                 mpsc::error::TrySendError::Full(_) => "the scan queue is full: retry later",
                 mpsc::error::TrySendError::Closed(_) => "the daemon is shutting down",

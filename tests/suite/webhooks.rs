@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton::config::Config;
-use baton::daemon::webhooks::{self, MAX_BODY_BYTES, WebhookState};
+use baton::daemon::webhooks::{self, MAX_BODY_BYTES, ScanRequest, WebhookState};
 use figment::providers::Env;
 use ring::hmac;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,7 +22,7 @@ const LOCAL_TOKEN: &str = "local-registry-token";
 struct Listener {
     url: String,
     state: WebhookState,
-    scans: mpsc::Receiver<String>,
+    scans: mpsc::Receiver<ScanRequest>,
     dir: tempfile::TempDir,
     http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
@@ -159,11 +159,11 @@ impl Listener {
         .body(body)
     }
 
-    /// The scan requests received so far, without waiting.
+    /// The images of the scan requests received so far, without waiting.
     fn drain(&mut self) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(image) = self.scans.try_recv() {
-            out.push(image);
+        while let Ok(request) = self.scans.try_recv() {
+            out.push(request.image);
         }
         out
     }
@@ -596,11 +596,18 @@ async fn the_local_registry_notifies_and_the_pushed_image_is_scanned() {
         .unwrap();
 
     registry.push_image("shop/web", "1.0.0").await;
-    let image = tokio::time::timeout(Duration::from_secs(60), hooks.scans.recv())
+    let request = tokio::time::timeout(Duration::from_secs(60), hooks.scans.recv())
         .await
         .expect("no scan requested within 60s")
         .unwrap();
-    assert_eq!(image, "web");
+    // The pushed tag travels with the request: the daemon lists again until it is listed.
+    assert_eq!(
+        request,
+        ScanRequest {
+            image: "web".into(),
+            tags: vec!["1.0.0".into()]
+        }
+    );
     // The two blob pushes were verified but ignored: only the tagged manifest push
     // asks for a scan. (The registry does not promise to deliver them in order.)
     let state = hooks.state.clone();

@@ -207,3 +207,52 @@ async fn a_signed_webhook_scans_at_once_and_a_bad_signature_triggers_nothing() {
         "{metrics}"
     );
 }
+
+/// A registry may announce a push a moment before it lists the tag (Distribution notifies
+/// from the manifest upload, before it links the tag): the webhook's scan lists again until
+/// the announced tag is there, instead of leaving the move to the image's interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_announces_a_tag_before_the_registry_lists_it_still_moves_it() {
+    baton::common::http::install_crypto_provider();
+    let fleet = DaemonFleet::start().await;
+    let secret_file = fleet.dir.path().join("hook-secret");
+    std::fs::write(&secret_file, "s3cret-hook-token\n").unwrap();
+    fleet
+        .config()
+        .text_value("images.app", "interval", "30m")
+        .text_value("webhooks.ci", "kind", "generic")
+        .text_value(
+            "webhooks.ci",
+            "secret_file",
+            &secret_file.display().to_string(),
+        )
+        .write();
+    let mut daemon = fleet.run(&[]);
+    daemon.wait_ready();
+    daemon.wait_event("reconciled: nothing to move", |_| true);
+    let before = fleet.remote.head("main").unwrap();
+
+    // Announced first, listed a moment later.
+    let body = format!(
+        "{{\"repository\": \"{}/team/app\", \"tag\": \"1.1.0\"}}",
+        fleet.registry.host()
+    );
+    let accepted = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/hooks/ci", daemon.port))
+        .bearer_auth("s3cret-hook-token")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status().as_u16(), 202);
+    daemon.wait_event("a pushed tag is not listed yet: listing again", |e| {
+        e["image"] == "app" && e["tags"] == "1.1.0"
+    });
+    fleet.push_tag("1.1.0").await;
+    wait_until(
+        Duration::from_secs(30),
+        "baton's commit once the announced tag is listed",
+        || fleet.remote.head("main").filter(|h| *h != before),
+    );
+    assert!(fleet.staging_on_remote().contains(":1.1.0 #"));
+}
