@@ -38,6 +38,12 @@ pub trait NewContents: Send + 'static {
     /// File `index`'s bytes; asked for once for its blob and once for the work tree, and
     /// the same bytes both times, or why they cannot be had (the commit is then not made).
     fn bytes(&self, index: usize) -> Result<Cow<'_, [u8]>, String>;
+    /// Writes every file into the work tree at `dir` itself, for contents that know a
+    /// better way than one file at a time from [`NewContents::bytes`]; `None` (the default)
+    /// leaves that to the workspace. An error names the file and stops the commit.
+    fn write_into(&self, _dir: &Path) -> Option<Result<(), String>> {
+        None
+    }
 }
 
 /// Paths with their bytes, all in memory.
@@ -165,9 +171,16 @@ impl Workspace {
         let written: Vec<PathBuf> = contents.paths.clone();
         if !written.is_empty() {
             let dir = self.work_tree().to_path_buf();
-            tokio::task::spawn_blocking(move || write_work_tree(&dir, contents.files()))
-                .await
-                .map_err(|e| GitError::repo(self.work_tree(), "writing the work tree", e))??;
+            tokio::task::spawn_blocking(move || match contents.contents.write_into(&dir) {
+                Some(written) => written.map_err(|why| GitError::Io {
+                    action: "cannot write the work tree at",
+                    path: dir.clone(),
+                    source: std::io::Error::other(why),
+                }),
+                None => write_work_tree(&dir, contents.files()),
+            })
+            .await
+            .map_err(|e| GitError::repo(self.work_tree(), "writing the work tree", e))??;
         }
         let (id, name) = write_commit(self.work_tree(), &commit, parent, req)?;
         // Bring the index in line with the new HEAD (the work tree already has the content).

@@ -1,7 +1,7 @@
 //! Turning policy choices into verified byte edits, and writing them atomically.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -428,6 +428,9 @@ pub enum ApplyError {
     /// The path is not a regular file inside the repository.
     #[error("{0} is not a regular file inside the repository: nothing was written to it")]
     NotRegular(PathBuf),
+    /// The file has other hard links, which an edit in place would change too.
+    #[error("{0} has other hard links: nothing was written to it")]
+    HardLinked(PathBuf),
     /// Reading, writing or renaming failed.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -439,22 +442,33 @@ pub enum ApplyError {
     },
 }
 
-/// Writes every edit of the plan under `root`, each file atomically (temporary file in the
-/// same directory, same permissions, then rename; not fsynced, see `write_edit`), several
-/// files at a time. Returns how many files were written.
-///
-/// On a failure the error is the one of the first failing file in the plan's order, as if the
-/// files were written one by one: every file before it has been written, and no file is ever
-/// left half-written (files after it hold either their old or their complete new contents).
+/// Writes every edit of the plan under `root`: see [`apply_edits`].
 pub fn apply(root: &Path, plan: &Plan) -> Result<usize, ApplyError> {
-    if plan.edits.is_empty() {
+    apply_edits(root, &plan.edits)
+}
+
+/// Writes `edits` into the files under `root` (Baton's own clone), several files at a time.
+/// Returns how many files were written.
+///
+/// Each file is checked first (a regular file inside `root`, reached without following a
+/// link, with no other hard link, holding exactly the bytes scanned) and then rewritten in
+/// place through the descriptor that was checked: no temporary file, no new inode, no
+/// rename. A reader of the clone could see a file half-written, and a crash could leave one
+/// so; the clone is private and the next sync puts back every file that differs from the
+/// branch. Not fsynced: what must last is the commit.
+///
+/// On a failure the error is the one of the first failing file in `edits`' order, as if the
+/// files were written one by one: every file before it has been written, it is left as it
+/// was when a check refused it, and a file after it is either untouched or completely written
+/// (a worker may have taken it before the failure).
+pub fn apply_edits(root: &Path, edits: &[FileEdit]) -> Result<usize, ApplyError> {
+    if edits.is_empty() {
         return Ok(0);
     }
     let real_root = root.canonicalize().map_err(|source| ApplyError::Io {
         path: root.to_path_buf(),
         source,
     })?;
-    let edits = &plan.edits;
     let threads = worker_threads(edits.len());
     // Workers take the files in order; once a file fails, none after it is started, while
     // every file before it (already taken) is finished, so the lowest failing index is the
@@ -549,12 +563,13 @@ fn write_edit(
         }
         dirs.insert(walked.clone());
     }
-    let dir = real_root.join(parent);
     let path = real_root.join(&edit.path);
     // The file itself: opened without following a link (and without blocking on a FIFO),
-    // then checked to be a regular file holding exactly the text that was scanned.
+    // then checked to be a regular file with no other link holding exactly the text that
+    // was scanned.
     let current = match std::fs::OpenOptions::new()
         .read(true)
+        .write(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(&path)
     {
@@ -566,6 +581,9 @@ fn write_edit(
     if !meta.file_type().is_file() {
         return Err(not_regular());
     }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(ApplyError::HardLinked(edit.path.clone()));
+    }
     let scanned_len = match &edit.before {
         Text::Held(text) => text.len() as u64,
         Text::File { len, .. } => *len,
@@ -574,7 +592,7 @@ fn write_edit(
         return Err(ApplyError::Changed(edit.path.clone()));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(scanned_len).unwrap_or(0));
-    current
+    (&current)
         .take(scanned_len.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
@@ -582,53 +600,16 @@ fn write_edit(
         Ok(text) if edit.before.holds(&bytes) => edit_text(text, &edit.replacements),
         _ => return Err(ApplyError::Changed(edit.path.clone())),
     };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (temp, mut file) = create_temp(&dir, &file_name).map_err(io)?;
-    let result = (|| {
-        file.write_all(after.as_bytes())?;
-        file.set_permissions(meta.permissions())?;
-        // No fsync: the rename makes the write atomic for readers, and the work tree is a
-        // disposable clone that the next pass re-applies; what must last is the commit.
-        drop(file);
-        std::fs::rename(&temp, &path)
-    })();
-    if let Err(err) = result {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io(err));
+    // In place, through the descriptor just checked. A new file renamed over the old one
+    // would make a new inode per file: on ext4 that also starts the new file's write-out at
+    // the rename, and without a journal each new inode is found by skipping every recently
+    // deleted one (see docs/performance.md).
+    std::os::unix::fs::FileExt::write_all_at(&current, after.as_bytes(), 0).map_err(io)?;
+    let new_len = after.len() as u64;
+    if new_len < scanned_len {
+        current.set_len(new_len).map_err(io)?;
     }
     Ok(())
-}
-
-/// Creates a new temporary file next to the target. `create_new` refuses an existing path,
-/// symbolic links included, so nothing planted in the repository is written through.
-fn create_temp(dir: &Path, file_name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let mut last = None;
-    for _ in 0..16 {
-        let temp = dir.join(format!(
-            ".{file_name}.baton-{}-{:016x}.tmp",
-            process_id(),
-            rand::random::<u64>()
-        ));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-        {
-            Ok(file) => return Ok((temp, file)),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last = Some(err),
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
-}
-
-/// This process's id, asked of the kernel once.
-fn process_id() -> u32 {
-    static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *ID.get_or_init(std::process::id)
 }
 
 #[cfg(test)]
@@ -813,22 +794,32 @@ mod tests {
     }
 
     #[test]
-    fn applies_atomically_and_refuses_changed_files() {
+    fn applies_in_place_and_refuses_changed_files() {
+        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.yaml");
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        // A longer value, then a shorter one (the file is cut to its new length).
         let text = "image: app:1.0 # {\"$baton\": \"app\"}\n";
         std::fs::write(&path, text).unwrap();
+        let before = inode(&path);
         let p = plan_text(text, resolved("1.1", None));
         assert_eq!(apply(dir.path(), &p).unwrap(), 1);
+        let longer = "image: ghcr.io/acme/app:1.1 # {\"$baton\": \"app\"}\n";
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), longer);
+        assert!(matches!(apply(dir.path(), &p), Err(ApplyError::Changed(_))));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), longer);
+        let shorter = plan_text(longer, resolved("2", None));
+        assert_eq!(apply(dir.path(), &shorter).unwrap(), 1);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            "image: ghcr.io/acme/app:1.1 # {\"$baton\": \"app\"}\n"
+            "image: ghcr.io/acme/app:2 # {\"$baton\": \"app\"}\n"
         );
-        assert!(matches!(apply(dir.path(), &p), Err(ApplyError::Changed(_))));
+        assert_eq!(inode(&path), before, "written in place");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             1,
-            "no temporary file left"
+            "no other file made"
         );
     }
 
@@ -857,16 +848,16 @@ mod tests {
         (plan, text)
     }
 
-    /// Temporary files left anywhere under `dir`.
-    fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    /// Every file under `dir`.
+    fn files_under(dir: &Path) -> Vec<PathBuf> {
         let mut out = Vec::new();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
             for entry in std::fs::read_dir(&d).unwrap() {
                 let path = entry.unwrap().path();
-                if path.is_dir() {
+                if path.is_dir() && !path.is_symlink() {
                     stack.push(path);
-                } else if path.to_string_lossy().ends_with(".tmp") {
+                } else {
                     out.push(path);
                 }
             }
@@ -904,11 +895,7 @@ mod tests {
                     i => assert!(now == old || now == new, "file {i}: {now:?}"),
                 }
             }
-            assert!(
-                leftovers(dir.path()).is_empty(),
-                "{:?}",
-                leftovers(dir.path())
-            );
+            assert_eq!(files_under(dir.path()).len(), 64, "no other file made");
         }
         // Once the files hold what was scanned, every one is written.
         std::fs::write(changed(20), &old).unwrap();
@@ -923,14 +910,14 @@ mod tests {
         }
     }
 
-    /// Nothing is written through a symbolic link or outside the repository, and a file keeps
-    /// its permissions.
+    /// Nothing is written through a symbolic link, a hard link or outside the repository, and
+    /// a file keeps its permissions.
     #[test]
     fn apply_refuses_links_and_paths_outside_and_keeps_permissions() {
         use std::os::unix::fs::PermissionsExt;
         let outside = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (plan, old) = plan_files(dir.path(), 4);
+        let (plan, old) = plan_files(dir.path(), 5);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let first = dir.path().join(&plan.edits[0].path);
         std::fs::set_permissions(&first, std::fs::Permissions::from_mode(0o640)).unwrap();
@@ -966,6 +953,13 @@ mod tests {
             apply(dir.path(), &only(3)),
             Err(ApplyError::NotRegular(_))
         ));
+        // A file with a second name outside: an edit in place would change that one too.
+        let fifth = dir.path().join(&plan.edits[4].path);
+        std::fs::hard_link(&fifth, outside.path().join("linked.yaml")).unwrap();
+        assert!(matches!(
+            apply(dir.path(), &only(4)),
+            Err(ApplyError::HardLinked(p)) if p == plan.edits[4].path
+        ));
         let mut escaping = only(0);
         escaping.edits[0].path = PathBuf::from("../f.yaml");
         assert!(matches!(
@@ -976,6 +970,10 @@ mod tests {
             std::fs::read_to_string(outside.path().join("f.yaml")).unwrap(),
             old
         );
-        assert!(leftovers(outside.path()).is_empty());
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("linked.yaml")).unwrap(),
+            old
+        );
+        assert_eq!(files_under(outside.path()).len(), 2, "no other file made");
     }
 }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use config::MarkersConfig;
-pub use edit::{ApplyError, apply, edit_text, plan};
+pub use edit::{ApplyError, apply, apply_edits, edit_text, plan};
 pub use form::{Form, Invalid, Part, Parts};
 pub(crate) use scan::scan_text;
 pub use scan::{ScanError, scan};

@@ -1425,6 +1425,15 @@ impl crate::git::NewContents for PlannedFiles {
         let after = self.0[index].after().map_err(|e| e.to_string())?;
         Ok(std::borrow::Cow::Owned(after.into_bytes()))
     }
+    /// The work tree is written as `markers` writes edits: several files at a time, each
+    /// checked to still hold the bytes scanned and rewritten in place.
+    fn write_into(&self, dir: &std::path::Path) -> Option<Result<(), String>> {
+        Some(
+            markers::apply_edits(dir, &self.0)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        )
+    }
 }
 
 fn log_environment(report: &EnvironmentReport) {

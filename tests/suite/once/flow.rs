@@ -419,6 +419,12 @@ async fn the_work_tree_follows_the_environments_paths() {
         "{changed}"
     );
     assert_eq!(fleet.show(BRANCH, PRODUCTION_APP), production_seeded);
+    // The work tree and the index are left in step with the commit pushed.
+    assert_eq!(
+        std::fs::read_to_string(checkout.join(STAGING_APP)).unwrap(),
+        fleet.show(BRANCH, STAGING_APP)
+    );
+    assert_eq!(git(&checkout, &["status", "--porcelain"]), "");
 
     // Production added (a reload would do the same): its files come back and its marker moves.
     std::fs::write(&config, &full).unwrap();
