@@ -159,7 +159,11 @@ pub async fn open(config: Config, access: Access) -> anyhow::Result<Session> {
     );
     let workspace = terminal::during(
         &preparing,
-        Workspace::open_or_clone(&clone_dir, &config.git.remote),
+        Workspace::open_or_clone_limited(
+            &clone_dir,
+            &config.git.remote,
+            crate::pass::work_tree_for(&config),
+        ),
     )
     .await
     .with_context(|| {

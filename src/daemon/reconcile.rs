@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::state::{Loaded, Shared};
 use super::systemd;
 use crate::config::Config;
-use crate::git::{RemoteSettings, Workspace};
+use crate::git::{Checkout, RemoteSettings, Workspace};
 use crate::pass::{self, PassOptions};
 
 /// Changes arriving within this long of the first are handled by one pass (the webhooks of
@@ -78,8 +78,13 @@ pub async fn run(
             return;
         };
         if workspace.as_ref().map(|(k, _)| k) != Some(&key) {
+            // A first clone writes only the files the passes read (they widen it as needed).
+            let checkout = loaded
+                .views
+                .get(name)
+                .map_or(Checkout::Full, |view| pass::work_tree_for(view));
             let opened = tokio::select! {
-                opened = Workspace::open_or_clone(&key.state_dir, &key.remote) => opened,
+                opened = Workspace::open_or_clone_limited(&key.state_dir, &key.remote, checkout) => opened,
                 _ = stop.wait_for(|s| *s) => return,
             };
             match opened {

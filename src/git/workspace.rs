@@ -49,6 +49,25 @@ impl Workspace {
         state_dir: &Path,
         settings: &RemoteSettings,
     ) -> Result<Workspace, GitError> {
+        Self::open(state_dir, settings, None).await
+    }
+
+    /// [`Workspace::open_or_clone`] with the work tree limited to `checkout` from the start
+    /// (see [`Workspace::limit_work_tree`]): a new clone then writes only those files, never
+    /// the whole repository.
+    pub async fn open_or_clone_limited(
+        state_dir: &Path,
+        settings: &RemoteSettings,
+        checkout: Checkout,
+    ) -> Result<Workspace, GitError> {
+        Self::open(state_dir, settings, Some(checkout)).await
+    }
+
+    async fn open(
+        state_dir: &Path,
+        settings: &RemoteSettings,
+        checkout: Option<Checkout>,
+    ) -> Result<Workspace, GitError> {
         let mut settings = settings.clone();
         if is_plain_path(&settings.url) {
             settings.url = std::path::absolute(&settings.url)
@@ -70,7 +89,7 @@ impl Workspace {
             checkout: root.join("checkout"),
             root,
             env,
-            wanted: Arc::default(),
+            wanted: Arc::new(Mutex::new(checkout)),
         };
         remove_dir_if_exists(&ws.root.join("checkout.tmp"))?;
         if ws.checkout.exists() {
@@ -148,6 +167,7 @@ impl Workspace {
         cmd.current_dir(&self.root).args([
             "clone",
             "--quiet",
+            "--no-checkout",
             "--no-tags",
             "--single-branch",
             "-c",
@@ -184,6 +204,12 @@ impl Workspace {
                     source,
                 })?;
         }
+        // Checked out only now, so that a work tree limited to some paths never holds the
+        // rest, not even once.
+        let tracking = self.tracking_ref();
+        self.reset_to(&tracking)
+            .await
+            .map_err(|e| self.no_space(e, "checking out the new clone"))?;
         if let Err(reason) = self.check_health().await {
             return Err(GitError::repo(
                 &self.checkout,

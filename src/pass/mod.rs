@@ -170,11 +170,8 @@ async fn open_sources(config: &Config) -> BTreeMap<String, Result<Workspace, Str
                     .join(repository);
                 let paths = names.iter().filter_map(|n| config.sources.get(*n));
                 let checkout = Checkout::of(paths.map(|e| e.paths.as_slice()));
-                match Workspace::open_or_clone(&dir, &remote).await {
-                    Ok(ws) => {
-                        ws.limit_work_tree(checkout);
-                        ws.sync().await.map(|_| ws).map_err(|e| e.to_string())
-                    }
+                match Workspace::open_or_clone_limited(&dir, &remote, checkout).await {
+                    Ok(ws) => ws.sync().await.map(|_| ws).map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 }
                 .map_err(|e| format!("cannot read repository {repository:?}: {e}"))

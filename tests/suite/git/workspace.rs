@@ -391,6 +391,51 @@ async fn work_tree_limited_to_paths_widens_narrows_and_keeps_the_rest() {
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 }
 
+/// A new clone limited to some paths writes only their files, even before its first sync:
+/// the rest of the repository never lands in the work tree. A clone with no limit still
+/// holds every file.
+#[tokio::test]
+async fn a_new_clone_limited_to_paths_writes_only_their_files() {
+    let repo = BareRepo::seeded();
+    let writer = repo.writer();
+    write(&writer.work.join("platform/a/x.yaml"), "x: 1\n");
+    git(&writer.work, &["add", "-A"]);
+    git(&writer.work, &["commit", "--quiet", "-m", "More files"]);
+    git(&writer.work, &["push", "--quiet", "origin", BRANCH]);
+
+    let state = tempfile::tempdir().unwrap();
+    let s = settings(&repo.file_url());
+    let staging = || checkout_of(&[&["clusters/staging"]]);
+    let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
+        .await
+        .unwrap();
+    let dir = ws.work_tree().to_path_buf();
+    let limited = ["README.md", APP_PATH, "clusters/staging/other.yaml"];
+    assert_eq!(files_in(&dir), limited);
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    assert_eq!(ws.head().unwrap().to_string(), repo.head(BRANCH).unwrap());
+    ws.sync().await.unwrap();
+    assert_eq!(files_in(&dir), limited);
+
+    // Opened again with the same paths: nothing to change.
+    let again = Workspace::open_or_clone_limited(state.path(), &s, staging())
+        .await
+        .unwrap();
+    again.sync().await.unwrap();
+    assert_eq!(files_in(&dir), limited);
+    assert!(!state.path().join("git/checkout.broken").exists());
+
+    let full = tempfile::tempdir().unwrap();
+    let ws = Workspace::open_or_clone(full.path(), &s).await.unwrap();
+    assert_eq!(
+        files_in(ws.work_tree()).len(),
+        4,
+        "{:?}",
+        files_in(ws.work_tree())
+    );
+    assert_eq!(git(ws.work_tree(), &["status", "--porcelain"]), "");
+}
+
 #[tokio::test]
 async fn changed_remote_url_is_recloned() {
     let repo = BareRepo::seeded();
