@@ -1,4 +1,4 @@
-//! Turning policy choices into verified byte edits, and writing them atomically.
+//! Turning policy choices into verified byte edits, and writing them into the clone in place.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
