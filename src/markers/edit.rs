@@ -429,7 +429,9 @@ pub enum ApplyError {
     #[error("{0} is not a regular file inside the repository: nothing was written to it")]
     NotRegular(PathBuf),
     /// The file has other hard links, which an edit in place would change too.
-    #[error("{0} has other hard links: nothing was written to it")]
+    #[error(
+        "{0} has other hard links, which an edit in place would change too: nothing was written to it (remove the other links)"
+    )]
     HardLinked(PathBuf),
     /// Reading, writing or renaming failed.
     #[error("cannot write {path}: {source}")]

@@ -1,7 +1,8 @@
 //! `baton run` reloads: by a change of the file (rename-replace and a config-map style
 //! symlink swap) and by SIGHUP, with valid and invalid configurations.
 
-use crate::support::daemon::{Daemon, DaemonFleet, PATIENCE, wait_until};
+use crate::support::daemon::{Daemon, DaemonFleet, PATIENCE, STAGING, wait_until};
+use crate::support::git_server::git;
 use std::os::unix::fs::symlink;
 
 fn reload_count(daemon: &Daemon, result: &str) -> f64 {
@@ -208,6 +209,53 @@ async fn a_config_map_symlink_swap_is_a_reload() {
         (daemon.status()["images"]["web"]["tag_count"] == 1).then_some(())
     });
 
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0), "{}", daemon.log());
+}
+
+/// The daemon's work tree holds only its environments' paths, and a reload that adds an
+/// environment widens it at the next pass, whose markers then move. (That the first clone
+/// never holds more is `git::workspace::a_new_clone_limited_to_paths_writes_only_their_files`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_adds_an_environment_widens_the_work_tree() {
+    const PRODUCTION: &str = "clusters/production/app.yaml";
+    let fleet = DaemonFleet::start().await;
+    let marked = |tag: &str| {
+        format!(
+            "image: {}/team/app:{tag} # {{\"$imagepolicy\": \"flux-system:app\"}}\n",
+            fleet.registry.host()
+        )
+    };
+    fleet.remote.writer().commit_and_push(
+        PRODUCTION,
+        &marked("1.0.0"),
+        "Point production at the local registry",
+    );
+    fleet.write_config(&fleet.config_text(""));
+    let mut daemon = fleet.run(&[]);
+    daemon.wait_ready();
+    daemon.wait_event("reconciled: nothing to move", |_| true);
+    let checkout = fleet.checkout();
+    assert!(checkout.join(STAGING).is_file());
+    assert!(
+        !checkout.join("clusters/production").exists(),
+        "production's files are in the work tree"
+    );
+
+    fleet.replace_config(&fleet.config_text(
+        "\n[environments.production]\npaths = [\"clusters/production\"]\nmode = \"push\"\n",
+    ));
+    daemon.wait_event("configuration reloaded", |_| true);
+    fleet.push_tag("1.1.0").await;
+    wait_until(PATIENCE, "both environments moved", || {
+        let production = git(&fleet.remote.path, &["show", &format!("main:{PRODUCTION}")]);
+        (production.contains("team/app:1.1.0") && fleet.staging_on_remote().contains(":1.1.0"))
+            .then_some(())
+    });
+    wait_until(PATIENCE, "production's files in the work tree", || {
+        checkout.join(PRODUCTION).is_file().then_some(())
+    });
+    assert_eq!(git(&checkout, &["status", "--porcelain"]), "");
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit().code(), Some(0), "{}", daemon.log());
 }
