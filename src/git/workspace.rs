@@ -144,7 +144,12 @@ impl Workspace {
         let dir = self.checkout.clone();
         let url = self.settings().url.clone();
         let shown = self.settings().display_url();
-        tokio::task::spawn_blocking(move || health(&dir, &url, &shown))
+        let checkout = self
+            .wanted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        tokio::task::spawn_blocking(move || health(&dir, &url, &shown, checkout.as_ref()))
             .await
             .map_err(|e| format!("the health check did not finish: {e}"))?
     }
@@ -525,8 +530,15 @@ impl Workspace {
     }
 }
 
-/// Checks that a clone is usable; the error says why not.
-fn health(dir: &Path, url: &str, shown_url: &str) -> Result<(), String> {
+/// Checks that a clone is usable; the error says why not. The trees read are those the work
+/// tree holds (`checkout`; every tree when it is not limited), so the check costs in
+/// proportion to the environments' paths, as a pass does.
+fn health(
+    dir: &Path,
+    url: &str,
+    shown_url: &str,
+    checkout: Option<&Checkout>,
+) -> Result<(), String> {
     let repo = gix::open_opts(dir, gix::open::Options::isolated())
         .map_err(|e| format!("gix cannot open it: {e}"))?;
     if repo.workdir().is_none() {
@@ -552,7 +564,41 @@ fn health(dir: &Path, url: &str, shown_url: &str) -> Result<(), String> {
     let tree = commit
         .tree()
         .map_err(|e| format!("the tree of HEAD is unreadable: {e}"))?;
-    check_trees(&repo, &tree).map_err(|e| format!("a tree of HEAD is unreadable: {e}"))?;
+    match checkout {
+        Some(Checkout::Paths(paths)) => check_trees_at(&repo, &tree, paths),
+        _ => check_trees(&repo, &tree),
+    }
+    .map_err(|e| format!("a tree of HEAD is unreadable: {e}"))?;
+    Ok(())
+}
+
+/// Reads the trees on the way to each of `paths` and every tree below them; a path HEAD does
+/// not hold, or that names a file, ends the walk there.
+fn check_trees_at(
+    repo: &gix::Repository,
+    root: &gix::Tree<'_>,
+    paths: &std::collections::BTreeSet<PathBuf>,
+) -> Result<(), gix::Error> {
+    for entry in root.iter() {
+        entry?;
+    }
+    'paths: for path in paths {
+        let mut tree = root.clone();
+        for component in path.components() {
+            let name = component.as_os_str().as_encoded_bytes();
+            let mut next = None;
+            for entry in tree.iter() {
+                let entry = entry?;
+                if entry.filename() == name {
+                    next = entry.mode().is_tree().then(|| entry.object_id());
+                    break;
+                }
+            }
+            let Some(id) = next else { continue 'paths };
+            tree = repo.find_tree(id)?;
+        }
+        check_trees(repo, &tree)?;
+    }
     Ok(())
 }
 

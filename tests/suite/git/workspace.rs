@@ -436,6 +436,78 @@ async fn a_new_clone_limited_to_paths_writes_only_their_files() {
     assert_eq!(git(ws.work_tree(), &["status", "--porcelain"]), "");
 }
 
+/// Makes every object of the clone at `dir` a loose object (out of its packs), so that one
+/// can be removed.
+fn unpack_objects(dir: &std::path::Path) {
+    let pack_dir = dir.join(".git/objects/pack");
+    let aside = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&pack_dir).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::rename(&path, aside.path().join(path.file_name().unwrap())).unwrap();
+    }
+    for entry in std::fs::read_dir(aside.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "pack") {
+            let pack = std::fs::File::open(&path).unwrap();
+            let status = git_command(dir, &["unpack-objects", "-q"])
+                .stdin(pack)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+}
+
+/// Removes the loose object of `rev` (e.g. `HEAD:platform/a`) from the clone at `dir`.
+fn remove_object(dir: &std::path::Path, rev: &str) {
+    let id = git(dir, &["rev-parse", rev]);
+    let id = id.trim();
+    std::fs::remove_file(dir.join(".git/objects").join(&id[..2]).join(&id[2..])).unwrap();
+}
+
+/// The health check at opening reads the trees the work tree holds: a tree missing outside
+/// the environments' paths is not read (nor needed to sync, commit and push), one missing
+/// inside them has the clone cloned again.
+#[tokio::test]
+async fn a_limited_clone_checks_only_the_trees_of_its_paths() {
+    let repo = BareRepo::seeded();
+    let writer = repo.writer();
+    write(&writer.work.join("platform/a/x.yaml"), "x: 1\n");
+    git(&writer.work, &["add", "-A"]);
+    git(&writer.work, &["commit", "--quiet", "-m", "More files"]);
+    git(&writer.work, &["push", "--quiet", "origin", BRANCH]);
+
+    let state = tempfile::tempdir().unwrap();
+    let s = settings(&repo.file_url());
+    let staging = || checkout_of(&[&["clusters/staging"]]);
+    let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
+        .await
+        .unwrap();
+    let dir = ws.work_tree().to_path_buf();
+    drop(ws);
+    unpack_objects(&dir);
+    remove_object(&dir, "HEAD:platform/a");
+    let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
+        .await
+        .unwrap();
+    assert!(!state.path().join("git/checkout.broken").exists());
+    ws.sync().await.unwrap();
+    let commit = bump(&ws, "1.0.0", "1.0.1").await.unwrap();
+    assert_eq!(
+        ws.push(commit, BRANCH, false).await.unwrap(),
+        PushOutcome::Pushed
+    );
+    assert_eq!(repo.head(BRANCH), Some(commit.to_string()));
+    drop(ws);
+
+    remove_object(&dir, "HEAD:clusters/staging");
+    let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
+        .await
+        .unwrap();
+    assert!(state.path().join("git/checkout.broken").exists());
+    assert_eq!(ws.head().unwrap().to_string(), commit.to_string());
+}
+
 #[tokio::test]
 async fn changed_remote_url_is_recloned() {
     let repo = BareRepo::seeded();
