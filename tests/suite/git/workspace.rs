@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use crate::support::git_server::baton_side::{bump, request, settings, staging_move};
 use crate::support::git_server::{APP_PATH, BRANCH, BareRepo, git, git_command, write};
 use baton::git::{
-    Checkout, CommitRequest, GitError, HistoryQuery, PushOutcome, Signing, SigningFormat,
-    Workspace, parse_moves,
+    Checkout, CommitRequest, GitError, HistoryQuery, PushOutcome, RemoteSettings, Signing,
+    SigningFormat, Workspace, parse_moves,
 };
 
 #[tokio::test]
@@ -391,20 +391,25 @@ async fn work_tree_limited_to_paths_widens_narrows_and_keeps_the_rest() {
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 }
 
-/// A new clone limited to some paths writes only their files, even before its first sync:
-/// the rest of the repository never lands in the work tree. A clone with no limit still
-/// holds every file.
-#[tokio::test]
-async fn a_new_clone_limited_to_paths_writes_only_their_files() {
+/// The seeded remote with a file outside `clusters/staging` (`platform/a/x.yaml`), an empty
+/// state directory and the settings to clone it.
+fn with_platform_file() -> (BareRepo, tempfile::TempDir, RemoteSettings) {
     let repo = BareRepo::seeded();
     let writer = repo.writer();
     write(&writer.work.join("platform/a/x.yaml"), "x: 1\n");
     git(&writer.work, &["add", "-A"]);
     git(&writer.work, &["commit", "--quiet", "-m", "More files"]);
     git(&writer.work, &["push", "--quiet", "origin", BRANCH]);
-
-    let state = tempfile::tempdir().unwrap();
     let s = settings(&repo.file_url());
+    (repo, tempfile::tempdir().unwrap(), s)
+}
+
+/// A new clone limited to some paths writes only their files, even before its first sync:
+/// the rest of the repository never lands in the work tree. A clone with no limit still
+/// holds every file.
+#[tokio::test]
+async fn a_new_clone_limited_to_paths_writes_only_their_files() {
+    let (repo, state, s) = with_platform_file();
     let staging = || checkout_of(&[&["clusters/staging"]]);
     let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
         .await
@@ -470,15 +475,7 @@ fn remove_object(dir: &std::path::Path, rev: &str) {
 /// inside them has the clone cloned again.
 #[tokio::test]
 async fn a_limited_clone_checks_only_the_trees_of_its_paths() {
-    let repo = BareRepo::seeded();
-    let writer = repo.writer();
-    write(&writer.work.join("platform/a/x.yaml"), "x: 1\n");
-    git(&writer.work, &["add", "-A"]);
-    git(&writer.work, &["commit", "--quiet", "-m", "More files"]);
-    git(&writer.work, &["push", "--quiet", "origin", BRANCH]);
-
-    let state = tempfile::tempdir().unwrap();
-    let s = settings(&repo.file_url());
+    let (repo, state, s) = with_platform_file();
     let staging = || checkout_of(&[&["clusters/staging"]]);
     let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
         .await
