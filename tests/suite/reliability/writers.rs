@@ -161,3 +161,64 @@ async fn an_instance_with_an_older_tag_list_never_moves_an_image_back() {
     assert_eq!(tos, ["1.2.0"], "{}", a.both());
     many.assert_sound(false);
 }
+
+/// As above, for a group: another instance moves one member to a newer version while this
+/// one's push waits. On re-applying, the member keeps the newer version and the other
+/// members keep theirs too (a group moves as a whole; the next pass judges it again), so no
+/// commit moves a part of the group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_moved_further_by_another_instance_holds_the_whole_group() {
+    let many = Many::start(2, &["staging"]).await;
+    let url = many.remote.file_url();
+    let group = "\n[groups.pair]\nimages = [\"img00\", \"img01\"]\n";
+    many.write_config("a", &url, "", group);
+    // Instance b knows no newer version of img01: it moves img00 alone.
+    let b_config = many.write_config("b", &url, "", group);
+    let text = std::fs::read_to_string(&b_config).unwrap();
+    let img01 = "[policies.img01]\nimage = \"img01\"\nsemver = \"1.x\"\n";
+    assert!(text.contains(img01), "{text}");
+    std::fs::write(
+        &b_config,
+        text.replace(img01, &img01.replace("1.x", "1.0.x")),
+    )
+    .unwrap();
+    many.push("img00", "1.1.0").await;
+    many.push("img01", "1.1.0").await;
+    let dir = many.dir.path();
+    let (started, release, lock) = (dir.join("started"), dir.join("release"), dir.join("lock"));
+    many.remote.set_pre_receive(&format!(
+        "if mkdir '{l}' 2>/dev/null; then touch '{s}'; while [ ! -e '{r}' ]; do sleep 0.05; done; fi\nexit 0",
+        l = lock.display(),
+        s = started.display(),
+        r = release.display()
+    ));
+    let mut a = many.command("a", &["once"]).spawn().unwrap();
+    assert!(
+        crate::support::fleet::wait_for_file(&started, &mut a),
+        "a never pushed"
+    );
+    many.push("img00", "1.2.0").await;
+    let b = many.once("b");
+    assert_eq!(b.code, 0, "{}", b.both());
+    std::fs::write(&release, "").unwrap();
+    let a = finish(a);
+    assert_eq!(a.code, 0, "{}", a.both());
+    assert!(
+        a.stderr
+            .contains("another writer pushed a newer version: keeping it"),
+        "{}",
+        a.both()
+    );
+    many.remote.clear_pre_receive();
+    let moves: Vec<(String, String)> = many.moves().into_iter().map(|m| (m.image, m.to)).collect();
+    assert_eq!(moves.len(), 1, "{moves:?}\n{}", a.both());
+    assert!(
+        moves[0].0.ends_with("img00") && moves[0].1 == "1.2.0",
+        "{moves:?}"
+    );
+    // The next pass judges the group again: img01 joins img00's version line.
+    let again = many.once("a");
+    assert_eq!(again.code, 0, "{}", again.both());
+    let moves = many.assert_sound(false);
+    assert_eq!(moves.len(), 2, "{moves:?}");
+}
