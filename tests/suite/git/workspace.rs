@@ -321,12 +321,9 @@ async fn work_tree_limited_to_paths_widens_narrows_and_keeps_the_rest() {
     ws.sync().await.unwrap();
     assert_eq!(files_in(&dir).len(), 7, "{:?}", files_in(&dir));
 
-    ws.limit_work_tree(checkout_of(&[&["clusters/staging"]]));
+    ws.limit_work_tree(staging());
     ws.sync().await.unwrap();
-    assert_eq!(
-        files_in(&dir),
-        ["README.md", APP_PATH, "clusters/staging/other.yaml"]
-    );
+    assert_eq!(files_in(&dir), STAGING_FILES);
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 
     // A commit touches the edited file only; every file outside the work tree is kept.
@@ -365,12 +362,9 @@ async fn work_tree_limited_to_paths_widens_narrows_and_keeps_the_rest() {
 
     // Narrowed while a crash had left a file of the dropped path edited: it goes too.
     write(&dir.join("platform/a/x.yaml"), "x: half-written\n");
-    ws.limit_work_tree(checkout_of(&[&["clusters/staging"]]));
+    ws.limit_work_tree(staging());
     ws.sync().await.unwrap();
-    assert_eq!(
-        files_in(&dir),
-        ["README.md", APP_PATH, "clusters/staging/other.yaml"]
-    );
+    assert_eq!(files_in(&dir), STAGING_FILES);
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 
     // A later opening of the same clone that asks nothing keeps it as it is.
@@ -391,9 +385,18 @@ async fn work_tree_limited_to_paths_widens_narrows_and_keeps_the_rest() {
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 }
 
-/// The seeded remote with a file outside `clusters/staging` (`platform/a/x.yaml`), an empty
-/// state directory and the settings to clone it.
-fn with_platform_file() -> (BareRepo, tempfile::TempDir, RemoteSettings) {
+/// The work tree of `clusters/staging` only.
+fn staging() -> Checkout {
+    checkout_of(&[&["clusters/staging"]])
+}
+
+/// The files of a work tree limited to [`staging`]: the root's and the path's.
+const STAGING_FILES: [&str; 3] = ["README.md", APP_PATH, "clusters/staging/other.yaml"];
+
+/// The seeded remote with a file outside `clusters/staging` (`platform/a/x.yaml`), a state
+/// directory, the settings to clone it, and its clone limited to [`staging`].
+async fn limited_clone_with_platform_file()
+-> (BareRepo, tempfile::TempDir, RemoteSettings, Workspace) {
     let repo = BareRepo::seeded();
     let writer = repo.writer();
     write(&writer.work.join("platform/a/x.yaml"), "x: 1\n");
@@ -401,7 +404,11 @@ fn with_platform_file() -> (BareRepo, tempfile::TempDir, RemoteSettings) {
     git(&writer.work, &["commit", "--quiet", "-m", "More files"]);
     git(&writer.work, &["push", "--quiet", "origin", BRANCH]);
     let s = settings(&repo.file_url());
-    (repo, tempfile::tempdir().unwrap(), s)
+    let state = tempfile::tempdir().unwrap();
+    let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
+        .await
+        .unwrap();
+    (repo, state, s, ws)
 }
 
 /// A new clone limited to some paths writes only their files, even before its first sync:
@@ -409,13 +416,9 @@ fn with_platform_file() -> (BareRepo, tempfile::TempDir, RemoteSettings) {
 /// holds every file.
 #[tokio::test]
 async fn a_new_clone_limited_to_paths_writes_only_their_files() {
-    let (repo, state, s) = with_platform_file();
-    let staging = || checkout_of(&[&["clusters/staging"]]);
-    let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
-        .await
-        .unwrap();
+    let (repo, state, s, ws) = limited_clone_with_platform_file().await;
     let dir = ws.work_tree().to_path_buf();
-    let limited = ["README.md", APP_PATH, "clusters/staging/other.yaml"];
+    let limited = STAGING_FILES;
     assert_eq!(files_in(&dir), limited);
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
     assert_eq!(ws.head().unwrap().to_string(), repo.head(BRANCH).unwrap());
@@ -475,11 +478,7 @@ fn remove_object(dir: &std::path::Path, rev: &str) {
 /// inside them has the clone cloned again.
 #[tokio::test]
 async fn a_limited_clone_checks_only_the_trees_of_its_paths() {
-    let (repo, state, s) = with_platform_file();
-    let staging = || checkout_of(&[&["clusters/staging"]]);
-    let ws = Workspace::open_or_clone_limited(state.path(), &s, staging())
-        .await
-        .unwrap();
+    let (repo, state, s, ws) = limited_clone_with_platform_file().await;
     let dir = ws.work_tree().to_path_buf();
     drop(ws);
     unpack_objects(&dir);

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use crate::support::baton::Run;
 use crate::support::fleet::finish;
 use crate::support::git_server::git;
 use crate::support::reliability::{Many, env_number, seed};
@@ -129,33 +130,10 @@ async fn an_instance_with_an_older_tag_list_never_moves_an_image_back() {
     many.write_config("b", &url, "", "");
     many.push("img00", "1.1.0").await;
     // The first push to arrive waits for a release file; later ones pass.
-    let dir = many.dir.path();
-    let (started, release, lock) = (dir.join("started"), dir.join("release"), dir.join("lock"));
-    many.remote.set_pre_receive(&format!(
-        "if mkdir '{l}' 2>/dev/null; then touch '{s}'; while [ ! -e '{r}' ]; do sleep 0.05; done; fi\nexit 0",
-        l = lock.display(),
-        s = started.display(),
-        r = release.display()
-    ));
-    let mut a = many.command("a", &["once"]).spawn().unwrap();
-    assert!(
-        crate::support::fleet::wait_for_file(&started, &mut a),
-        "a never pushed"
-    );
-    many.push("img00", "1.2.0").await;
-    let b = many.once("b");
-    assert_eq!(b.code, 0, "{}", b.both());
-    assert!(many.moves().iter().any(|m| m.to == "1.2.0"));
-    std::fs::write(&release, "").unwrap();
-    let a = finish(a);
-    assert_eq!(a.code, 0, "{}", a.both());
-    assert!(
-        a.stderr
-            .contains("another writer pushed a newer version: keeping it"),
-        "{}",
-        a.both()
-    );
-    many.remote.clear_pre_receive();
+    let a = race_with_a_newer_version(&many, || {
+        assert!(many.moves().iter().any(|m| m.to == "1.2.0"));
+    })
+    .await;
     let moves = many.moves();
     let tos: Vec<&str> = moves.iter().map(|m| m.to.as_str()).collect();
     assert_eq!(tos, ["1.2.0"], "{}", a.both());
@@ -184,6 +162,24 @@ async fn a_group_member_moved_further_by_another_instance_holds_the_whole_group(
     .unwrap();
     many.push("img00", "1.1.0").await;
     many.push("img01", "1.1.0").await;
+    let a = race_with_a_newer_version(&many, || {}).await;
+    let moves: Vec<(String, String)> = many.moves().into_iter().map(|m| (m.image, m.to)).collect();
+    assert_eq!(moves.len(), 1, "{moves:?}\n{}", a.both());
+    assert!(
+        moves[0].0.ends_with("img00") && moves[0].1 == "1.2.0",
+        "{moves:?}"
+    );
+    // The next pass judges the group again: img01 joins img00's version line.
+    let again = many.once("a");
+    assert_eq!(again.code, 0, "{}", again.both());
+    let moves = many.assert_sound(false);
+    assert_eq!(moves.len(), 2, "{moves:?}");
+}
+
+/// Instance a's `baton once` pushes while the remote's hook holds that first push; meanwhile
+/// img00 1.2.0 is published and instance b moves to it (then `after_b` runs). Released, a's
+/// push is rejected and re-applied: it must keep b's newer version. Returns a's run.
+async fn race_with_a_newer_version(many: &Many, after_b: impl FnOnce()) -> Run {
     let dir = many.dir.path();
     let (started, release, lock) = (dir.join("started"), dir.join("release"), dir.join("lock"));
     many.remote.set_pre_receive(&format!(
@@ -200,8 +196,10 @@ async fn a_group_member_moved_further_by_another_instance_holds_the_whole_group(
     many.push("img00", "1.2.0").await;
     let b = many.once("b");
     assert_eq!(b.code, 0, "{}", b.both());
+    after_b();
     std::fs::write(&release, "").unwrap();
     let a = finish(a);
+    many.remote.clear_pre_receive();
     assert_eq!(a.code, 0, "{}", a.both());
     assert!(
         a.stderr
@@ -209,16 +207,5 @@ async fn a_group_member_moved_further_by_another_instance_holds_the_whole_group(
         "{}",
         a.both()
     );
-    many.remote.clear_pre_receive();
-    let moves: Vec<(String, String)> = many.moves().into_iter().map(|m| (m.image, m.to)).collect();
-    assert_eq!(moves.len(), 1, "{moves:?}\n{}", a.both());
-    assert!(
-        moves[0].0.ends_with("img00") && moves[0].1 == "1.2.0",
-        "{moves:?}"
-    );
-    // The next pass judges the group again: img01 joins img00's version line.
-    let again = many.once("a");
-    assert_eq!(again.code, 0, "{}", again.both());
-    let moves = many.assert_sound(false);
-    assert_eq!(moves.len(), 2, "{moves:?}");
+    a
 }
