@@ -228,6 +228,15 @@ async fn reconcile(
         }
     };
     let head = ws.head().ok().map(|id| id.to_string());
+    // The board's timeline holds every repository's moves, each read again when its head moved.
+    if result.is_ok() && shared.board.timeline_head(name) != head {
+        shared
+            .board
+            .set_timeline(name, head.clone(), super::board::read_timeline(name, ws));
+    }
+    shared.record_pass(name, &result, head);
+    // Logged once recorded, so whoever reads the log and then the status or metrics sees
+    // this pass in both.
     match &result {
         Ok(report) => {
             let pushed = report
@@ -268,13 +277,6 @@ async fn reconcile(
             tracing::error!(repository = name, trigger, error = %err, "reconciliation failed: the next one tries again");
         }
     }
-    // The board's timeline holds every repository's moves, each read again when its head moved.
-    if result.is_ok() && shared.board.timeline_head(name) != head {
-        shared
-            .board
-            .set_timeline(name, head.clone(), super::board::read_timeline(name, ws));
-    }
-    shared.record_pass(name, &result, head);
     // A verified environment that just moved, or a move still verifying, is asked again soon.
     result.is_ok_and(|report| {
         report.environments.iter().any(|e| {
