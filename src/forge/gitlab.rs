@@ -183,9 +183,10 @@ async fn set_status(forge: &Forge, commit: &str, status: &CommitStatus) -> Resul
     post_status(forge, url, commit, status, (status.state.gitlab(), "name")).await
 }
 
-/// Accepts merge request `number` at `head` with `merge_when_pipeline_succeeds`: GitLab merges
-/// it now when its pipeline passed and approvals are met, else once they are; a moved head is
-/// refused (409).
+/// Accepts merge request `number` at `head` with auto-merge: GitLab merges it now when its
+/// pipeline passed and approvals are met, else once they are; a moved head is refused (409).
+/// Both names of the flag are sent: GitLab 17.11 and later read `auto_merge` or the deprecated
+/// `merge_when_pipeline_succeeds`, older ones only the latter (and drop the unknown one).
 async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, ForgeError> {
     let action = format!("merge merge request !{number}");
     let request = forge
@@ -194,7 +195,11 @@ async fn merge(forge: &Forge, number: u64, head: &str) -> Result<MergeOutcome, F
             "{}/merge_requests/{number}/merge",
             project_url(forge)
         ))
-        .json(&json!({ "sha": head, "merge_when_pipeline_succeeds": true }));
+        .json(&json!({
+            "sha": head,
+            "auto_merge": true,
+            "merge_when_pipeline_succeeds": true,
+        }));
     let reply = forge.send(&action, request).await?;
     Ok(match str_field(&reply, "state").as_str() {
         "merged" => MergeOutcome::Merged,

@@ -5,7 +5,7 @@
 //! not merged, a repository that forbids auto-merge is reported, not worked around.
 
 use super::scenario::new_pr;
-use crate::support::fake_forge::{FakeForge, FakeKind, MergeGate, client_config};
+use crate::support::fake_forge::{FakeForge, FakeKind, GitLabAutoMerge, MergeGate, client_config};
 use crate::support::prism::check_graphql;
 use baton::forge::{CommitStatus, Forge, MergeOutcome, PullState, StatusState};
 use serde_json::Value;
@@ -145,6 +145,31 @@ async fn github_statuses_and_merges() {
 #[tokio::test]
 async fn gitlab_statuses_and_merges() {
     statuses_and_merges(FakeKind::GitLab).await;
+}
+
+/// GitLab renamed its "merge when the pipeline succeeds" flag to `auto_merge` in 17.11 and
+/// reads either since; older GitLab reads only the old name, and a later one may drop it.
+/// Baton's merge is scheduled on all three.
+#[tokio::test]
+async fn gitlab_schedules_a_merge_whichever_name_of_the_flag_it_reads() {
+    for reads in [
+        GitLabAutoMerge::Either,
+        GitLabAutoMerge::OnlyDeprecated,
+        GitLabAutoMerge::OnlyAutoMerge,
+    ] {
+        let (fake, forge, _dir) = forge_for(FakeKind::GitLab).await;
+        fake.set_gate(MergeGate {
+            gitlab_reads: reads,
+            ..MergeGate::default()
+        });
+        let pr = forge
+            .open(&new_pr("baton/production/app", "1.1.0"))
+            .await
+            .unwrap();
+        let outcome = forge.merge(&pr, &pr.head_sha).await.unwrap();
+        assert_eq!(outcome, MergeOutcome::Scheduled, "{reads:?}");
+        assert!(fake.pulls()[0].auto_merge, "{reads:?}");
+    }
 }
 
 #[tokio::test]

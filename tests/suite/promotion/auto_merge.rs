@@ -14,11 +14,7 @@ use baton::pass::{AutoMerge, Outcome, ReviewAction};
 const AUTO: &str =
     "mode = \"review\"\npromote_from = \"staging\"\nsoak = \"24h\"\nauto_merge = true\n";
 
-const GREEN: MergeGate = MergeGate {
-    checks_green: true,
-    approved: true,
-    auto_merge_disallowed: false,
-};
+const GREEN: MergeGate = MergeGate::GREEN;
 
 async fn merges_itself_once_checks_pass(kind: FakeKind) {
     let mut w = PromotionWorld::new(AUTO, Some(kind)).await;

@@ -73,11 +73,7 @@ retries = 0
     let report = w.pass_at(later(t0, 85)).await;
     let production = env(&report, "production");
     assert_eq!(production.reviews.len(), 1, "{production:#?}");
-    forge.set_gate(MergeGate {
-        checks_green: true,
-        approved: true,
-        auto_merge_disallowed: false,
-    });
+    forge.set_gate(MergeGate::GREEN);
     assert!(forge.pulls()[0].merged, "{:?}", forge.pulls());
     assert_eq!(
         w.file("main", PRODUCTION),

@@ -300,11 +300,7 @@ async fn a_group_pull_request_merges_itself_with_every_member() {
     ));
     let forge = w.forge.take().unwrap();
     forge.track_remote(&w.remote.path);
-    forge.set_gate(crate::support::fake_forge::MergeGate {
-        checks_green: true,
-        approved: true,
-        auto_merge_disallowed: false,
-    });
+    forge.set_gate(crate::support::fake_forge::MergeGate::GREEN);
     w.push_tag("1.1.0").await;
     w.registry.push_image("web", "1.1.0").await;
     // Staging moves both; production proposes both in one pull request, merged at once.

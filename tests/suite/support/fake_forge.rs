@@ -47,7 +47,8 @@
 //!   nulls): `POST /projects/:id/statuses/:sha` (`state`, `name`, `description`,
 //!   `target_url`; 201, as Grape answers lib/api/commit_statuses.rb's POST, though the file
 //!   says 200);
-//!   `PUT .../merge_requests/:iid/merge` with `sha` and `merge_when_pipeline_succeeds`
+//!   `PUT .../merge_requests/:iid/merge` with `sha` and `auto_merge` or the deprecated
+//!   `merge_when_pipeline_succeeds` (which of the two it reads: [`GitLabAutoMerge`])
 //!   (200 with the merge request, 405 when it cannot be merged, 409 when `sha` is not the
 //!   head); replies carry `sha`, `merge_when_pipeline_succeeds`, `detailed_merge_status`.
 //! - Gitea/Forgejo (swagger `MergePullRequestOption`, `CreateStatusOption`): `POST
@@ -208,6 +209,32 @@ pub struct MergeGate {
     pub approved: bool,
     /// The repository allows auto-merge (GitHub's setting).
     pub auto_merge_disallowed: bool,
+    /// Which names of its auto-merge flag GitLab's merge call reads.
+    pub gitlab_reads: GitLabAutoMerge,
+}
+
+impl MergeGate {
+    /// Checks passed and approvals met: a merge goes through at once.
+    pub const GREEN: MergeGate = MergeGate {
+        checks_green: true,
+        approved: true,
+        auto_merge_disallowed: false,
+        gitlab_reads: GitLabAutoMerge::Either,
+    };
+}
+
+/// The names GitLab's `PUT .../merge_requests/:iid/merge` reads for "merge once the checks
+/// pass" (Grape drops a parameter an endpoint does not declare).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GitLabAutoMerge {
+    /// GitLab 17.11 and later: `merge_when_pipeline_succeeds || auto_merge` (its
+    /// `lib/api/merge_requests.rb`).
+    #[default]
+    Either,
+    /// Before 17.11: only `merge_when_pipeline_succeeds`.
+    OnlyDeprecated,
+    /// Once the deprecated name is gone: only `auto_merge`.
+    OnlyAutoMerge,
 }
 
 /// The login of the user the fake's token belongs to (what `GET /user` answers).
@@ -1416,6 +1443,14 @@ fn gitlab(
                     json!({"message": "405 Method Not Allowed"}),
                 );
             }
+            let flag = |name: &str| body.get(name).and_then(Value::as_bool) == Some(true);
+            let auto_merge = match state.gate.gitlab_reads {
+                GitLabAutoMerge::Either => {
+                    flag("merge_when_pipeline_succeeds") || flag("auto_merge")
+                }
+                GitLabAutoMerge::OnlyDeprecated => flag("merge_when_pipeline_succeeds"),
+                GitLabAutoMerge::OnlyAutoMerge => flag("auto_merge"),
+            };
             if mergeable(state, &p) {
                 if let Err(why) = merge_pull(state, p.number) {
                     return reply(
@@ -1424,11 +1459,7 @@ fn gitlab(
                         json!({"message": format!("Branch cannot be merged: {why}")}),
                     );
                 }
-            } else if body
-                .get("merge_when_pipeline_succeeds")
-                .and_then(Value::as_bool)
-                == Some(true)
-            {
+            } else if auto_merge {
                 if let Some(p) = pull_mut(state, n) {
                     p.auto_merge = true;
                 }
