@@ -52,13 +52,14 @@ pub trait Dialect: Sync {
     /// Opens a pull request with the configured labels, reviewers and draft state.
     fn open<'a>(&'a self, forge: &'a Forge, new: &'a NewPullRequest) -> Reply<'a, PullRequest>;
 
-    /// Replaces the title and body of pull request `number`.
+    /// Replaces the title and body of pull request `number`, and closes it when `close`.
     fn update<'a>(
         &'a self,
         forge: &'a Forge,
         number: u64,
         title: &'a str,
         body: &'a str,
+        close: bool,
     ) -> Reply<'a, PullRequest>;
 
     /// Sets a commit status on `commit`.
@@ -115,8 +116,9 @@ macro_rules! calls {
             number: u64,
             title: &'a str,
             body: &'a str,
+            close: bool,
         ) -> $crate::forge::Reply<'a, $crate::forge::PullRequest> {
-            Box::pin($update(forge, number, title, body))
+            Box::pin($update(forge, number, title, body, close))
         }
 
         fn set_status<'a>(

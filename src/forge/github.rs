@@ -185,12 +185,22 @@ pub(super) async fn update(
     number: u64,
     title: &str,
     body: &str,
+    close: bool,
 ) -> Result<PullRequest, ForgeError> {
-    let action = format!("update pull request #{number}");
+    let (action, fields) = match close {
+        false => (
+            format!("update pull request #{number}"),
+            json!({ "title": title, "body": body }),
+        ),
+        true => (
+            format!("close pull request #{number}"),
+            json!({ "title": title, "body": body, "state": "closed" }),
+        ),
+    };
     let request = forge
         .http
         .patch(format!("{}/pulls/{number}", repo_url(forge)))
-        .json(&json!({ "title": title, "body": body }));
+        .json(&fields);
     send_for_pull(forge, &action, request, pull_request).await
 }
 

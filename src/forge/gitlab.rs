@@ -168,12 +168,22 @@ async fn update(
     number: u64,
     title: &str,
     body: &str,
+    close: bool,
 ) -> Result<PullRequest, ForgeError> {
-    let action = format!("update merge request !{number}");
+    let (action, fields) = match close {
+        false => (
+            format!("update merge request !{number}"),
+            json!({ "title": title, "description": body }),
+        ),
+        true => (
+            format!("close merge request !{number}"),
+            json!({ "title": title, "description": body, "state_event": "close" }),
+        ),
+    };
     let request = forge
         .http
         .put(format!("{}/merge_requests/{number}", project_url(forge)))
-        .json(&json!({ "title": title, "description": body }));
+        .json(&fields);
     send_for_pull(forge, &action, request, merge_request).await
 }
 

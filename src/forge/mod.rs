@@ -331,9 +331,40 @@ impl Forge {
             Some(prefix) if pr.title.starts_with(prefix) => format!("{prefix}{title}"),
             _ => title.to_string(),
         };
-        let updated = dialect.update(self, pr.number, &title, body).await?;
+        let updated = dialect.update(self, pr.number, &title, body, false).await?;
         tracing::info!(forge = %self.kind, number = updated.number, url = %updated.url, "updated pull request");
         Ok(updated)
+    }
+
+    /// Closes Baton's own open pull request `pr` without merging, with `body` saying why. One
+    /// from a fork, or one the token's own user did not open, is refused.
+    pub async fn close(&self, pr: &PullRequest, body: &str) -> Result<PullRequest, ForgeError> {
+        self.refuse_unless_own(pr, "closes").await?;
+        let closed = self
+            .kind
+            .dialect()
+            .update(self, pr.number, &pr.title, body, true)
+            .await?;
+        tracing::info!(forge = %self.kind, number = closed.number, url = %closed.url, "closed pull request");
+        Ok(closed)
+    }
+
+    /// An error unless `pr` was opened by the token's own user from this repository.
+    async fn refuse_unless_own(&self, pr: &PullRequest, verb: &str) -> Result<(), ForgeError> {
+        let me = self.own_user().await?;
+        if pr.same_repository && pr.author.eq_ignore_ascii_case(me) {
+            return Ok(());
+        }
+        Err(ForgeError::Settings(format!(
+            "pull request #{} is not baton's own (opened by {} from {}): baton {verb} only pull requests it opened from this repository",
+            pr.number,
+            pr.author,
+            if pr.same_repository {
+                "this repository"
+            } else {
+                "a fork"
+            }
+        )))
     }
 
     /// Sets a commit status on `commit` (a full commit id) in this repository.
@@ -353,19 +384,7 @@ impl Forge {
     /// A pull request from a fork, or one the token's own user did not open, is refused
     /// whatever the caller believes; so is one whose head the forge reports elsewhere.
     pub async fn merge(&self, pr: &PullRequest, head: &str) -> Result<MergeOutcome, ForgeError> {
-        let me = self.own_user().await?;
-        if !pr.same_repository || !pr.author.eq_ignore_ascii_case(me) {
-            return Err(ForgeError::Settings(format!(
-                "pull request #{} is not baton's own (opened by {} from {}): baton merges only pull requests it opened from this repository",
-                pr.number,
-                pr.author,
-                if pr.same_repository {
-                    "this repository"
-                } else {
-                    "a fork"
-                }
-            )));
-        }
+        self.refuse_unless_own(pr, "merges").await?;
         if !pr.head_sha.eq_ignore_ascii_case(head) {
             return Ok(MergeOutcome::Waiting(format!(
                 "the forge reports head {} for pull request #{}, baton's branch is at {}",

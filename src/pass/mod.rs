@@ -16,6 +16,7 @@ mod report;
 mod review;
 pub mod rules;
 mod scan;
+mod superseded;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -31,9 +31,12 @@ pub(super) async fn review_environment(
     window: Option<promotion::Wait>,
     mut report: EnvironmentReport,
 ) -> EnvironmentReport {
-    let Some(prepared) =
-        prepare_or_finish(cx, name, env, manual, window.as_ref(), &mut report).await
-    else {
+    let prepared = prepare_or_finish(cx, name, env, manual, window.as_ref(), &mut report).await;
+    // Also while the group waits: that is when a member's old review would move it alone.
+    if manual.is_none() && !matches!(report.outcome, Outcome::Failed(_)) {
+        super::superseded::close_member_reviews(cx, name, env, &mut report).await;
+    }
+    let Some(prepared) = prepared else {
         return report;
     };
     // One review per image, and one per group for the images of a group (a person's

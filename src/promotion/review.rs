@@ -57,6 +57,27 @@ pub fn parse_review_marker(body: &str) -> Option<ReviewKey> {
     })
 }
 
+/// The body of a review Baton closes because `image` now moves with `group`: why, where the
+/// group is proposed, then the old body without its marker (so the closing is not read later
+/// as a person declining that version).
+pub fn superseded_body(old: &str, image: &str, group: &str, group_branch: &str) -> String {
+    let kept = match old.rfind(MARKER_START) {
+        Some(start) => {
+            let end = old[start..]
+                .find(MARKER_END)
+                .map_or(old.len(), |e| start + e + MARKER_END.len());
+            format!("{}{}", &old[..start], &old[end..])
+        }
+        None => old.to_string(),
+    };
+    format!(
+        "**Closed by Baton:** {image} is now in group **{group}**, whose images move together, \
+         so merging this would move {image} alone. Baton proposes it with the group on branch \
+         `{group_branch}`.\n\n---\n\n{}",
+        kept.trim_end()
+    )
+}
+
 /// Everything a review states.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewDetails {
@@ -330,6 +351,24 @@ mod tests {
                 version: "api=1.2.0,web=1.2.0".into(),
             })
         );
+    }
+
+    #[test]
+    fn a_superseded_body_keeps_the_text_and_drops_the_marker() {
+        let key = ReviewKey {
+            environment: "production".into(),
+            image: "app".into(),
+            version: "1.1.0".into(),
+        };
+        let old = format!("Moves app to 1.1.0.\n\n{}\n", review_marker(&key));
+        let body = superseded_body(&old, "app", "shop", "baton/production/shop");
+        assert!(body.starts_with("**Closed by Baton:** app is now in group **shop**"));
+        assert!(body.contains("`baton/production/shop`"), "{body}");
+        assert!(body.ends_with("Moves app to 1.1.0."), "{body}");
+        assert_eq!(parse_review_marker(&body), None);
+        // A body with no marker (a person replaced it) is kept whole.
+        let body = superseded_body("a person's words", "app", "shop", "b");
+        assert!(body.ends_with("a person's words"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::scenario::{merge_when_green, open_update_list};
+use super::scenario::{close_superseded, merge_when_green, open_update_list};
 use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use crate::support::prism::{Prism, violations};
 use baton::forge::{CommitStatus, Forge, StatusState};
@@ -86,10 +86,12 @@ async fn every_call_passes(description: &Path) {
 
     // Merging: checks pending, so scheduled (201); cancelled; merged once they pass (200).
     merge_when_green(&forge, &fake, &pr).await;
+    close_superseded(&forge, &fake).await;
 
     // user, list, open, labels (two pages), label, alice, nobody (refused), update, list,
-    // open (refused), status, statuses, merge (scheduled), read, cancel, merge, read.
-    let calls = 18;
+    // open (refused), status, statuses, merge (scheduled), read, cancel, merge, read; open,
+    // labels (two pages), label, alice, nobody (refused), close, list.
+    let calls = 26;
     let log = prism.settled_log(calls);
     assert_eq!(log.matches("Request received").count(), calls, "{log}");
     assert_eq!(fake.requests().len(), calls);

@@ -62,14 +62,22 @@ async fn every_github_call_passes_githubs_own_description() {
         .await
         .unwrap();
     assert_eq!(updated.base, "master");
+    let closed = forge
+        .close(
+            &opened,
+            "**Closed by Baton:** app is now in group **shop**.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.number, 1347);
 
-    // the own user, list, open, label, one user reviewer, one team reviewer, update.
-    let log = prism.settled_log(7);
-    assert_eq!(log.matches("Request received").count(), 7, "{log}");
+    // the own user, list, open, label, one user reviewer, one team reviewer, update, close.
+    let log = prism.settled_log(8);
+    assert_eq!(log.matches("Request received").count(), 8, "{log}");
     assert_eq!(
         log.matches("The request passed the validation rules")
             .count(),
-        7,
+        8,
         "{log}"
     );
     let bad = violations(&log, false);

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::scenario::{failing_status, merge_when_green, open_update_list};
+use super::scenario::{close_superseded, failing_status, merge_when_green, open_update_list};
 use crate::support::fake_forge::{FakeForge, FakeKind, client_config};
 use crate::support::prism::{Prism, violations};
 use baton::forge::{Forge, StatusState};
@@ -109,10 +109,11 @@ async fn batons_gitlab_calls_and_the_fake_pass_gitlabs_description() {
     // Merging: pipeline not green yet, so merged when it succeeds; turned off again; merged
     // once the pipeline passed.
     merge_when_green(&forge, &fake, &pr).await;
+    close_superseded(&forge, &fake).await;
 
     // user, list, alice, nobody, open, update, list, alice, nobody, open (409), status,
-    // statuses, merge, read, cancel, merge.
-    let calls = 16;
+    // statuses, merge, read, cancel, merge; alice, nobody, open, close, list.
+    let calls = 21;
     let log = prism.settled_log(calls);
     assert_eq!(log.matches("Request received").count(), calls, "{log}");
     assert_eq!(fake.requests().len(), calls);
@@ -131,7 +132,7 @@ async fn batons_gitlab_calls_and_the_fake_pass_gitlabs_description() {
             "{p}: {log}"
         );
     }
-    assert_eq!(log.matches("Selected route not found").count(), 5, "{log}");
+    assert_eq!(log.matches("Selected route not found").count(), 7, "{log}");
     for (text, sent) in GITLAB_CONTRADICTIONS {
         assert!(log.contains(text), "no longer seen: {text} ({sent})\n{log}");
     }

@@ -1,5 +1,6 @@
 //! The requests every forge's description test drives, written once: a pull request opened,
-//! updated, listed and opened again (refused); a merge scheduled, cancelled, then done.
+//! updated, listed and opened again (refused); a merge scheduled, cancelled, then done; one
+//! closed as superseded.
 
 use crate::support::fake_forge::{FakeForge, MergeGate};
 use baton::forge::{
@@ -72,4 +73,29 @@ pub async fn merge_when_green(forge: &Forge, fake: &FakeForge, pr: &PullRequest)
         MergeOutcome::Merged
     );
     assert!(fake.pulls()[0].merged);
+}
+
+/// Opens a pull request on another branch and closes it as superseded (the reason as its
+/// body); listed again, it is closed. Closing one from a fork, or one another user opened, is
+/// refused without a request.
+pub async fn close_superseded(forge: &Forge, fake: &FakeForge) {
+    let head = "baton/production/web";
+    let opened = forge.open(&new_pr(head, "1.1.0")).await.unwrap();
+    let body = "**Closed by Baton:** web is now in group **shop**.";
+    let closed = forge.close(&opened, body).await.unwrap();
+    assert_eq!(closed.state, PullState::Closed, "{closed:?}");
+    let listed = forge.pull_requests(head).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, PullState::Closed);
+    assert_eq!(listed[0].body, body);
+    let requests = fake.requests().len();
+    let mut foreign = opened.clone();
+    foreign.author = "mallory".into();
+    let mut fork = opened.clone();
+    fork.same_repository = false;
+    for pr in [foreign, fork] {
+        let err = forge.close(&pr, "x").await.unwrap_err();
+        assert!(err.to_string().contains("not baton's own"), "{err}");
+    }
+    assert_eq!(fake.requests().len(), requests);
 }

@@ -468,3 +468,113 @@ async fn hostile_groups_are_refused_with_file_and_line() {
         run.both()
     );
 }
+
+/// An image's own review left open when it joins a group is closed (merged, it would move the
+/// image alone), even while the group waits; the closing is not read as a person declining
+/// the version, a person's own promotion is left open, and a pull request Baton did not open
+/// is never touched. On GitLab, whose close is a different field than GitHub's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
+    let mut w = with_web("", Some(FakeKind::GitLab), None).await;
+    let host = w.host();
+    let fake = w.forge.take().unwrap();
+    let section = fake.config_section(&w.dir.path().join("forge-token"));
+    let review = "mode = \"review\"\npromote_from = \"staging\"\n";
+    let grouped = format!("{review}{}\n{section}", shop(&host, true));
+    let alone = format!(
+        "{}\n{section}",
+        grouped.split("\n[groups.shop]").next().unwrap()
+    );
+    w.write_config(&alone);
+    let branch = "baton/production/app";
+
+    // Before the group: app 1.1.0 moves staging and is proposed for production alone.
+    w.push_tag("1.1.0").await;
+    let report = w.pass_at(hours_from_now(0)).await;
+    let reviews = &env(&report, "production").reviews;
+    assert!(
+        matches!(reviews[..], [ref r] if r.branch == branch && matches!(r.action, ReviewAction::Opened { number: 1, .. })),
+        "{reviews:#?}"
+    );
+    let mallory = fake.add_foreign("mallory", "mallory/fleet", branch, "mine", true);
+
+    // The group (same_version; web has no 1.1.0) holds app: its own review is closed. `plan`
+    // says so and closes nothing.
+    w.write_config(&grouped);
+    let plan = Baton::new(["plan", "--env", "production"])
+        .config(&w.config_path)
+        .command()
+        .output()
+        .unwrap();
+    let plan_out = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan_out.contains("would close pull request #1 on baton/production/app: it moves app alone, and app is now in group shop"),
+        "{plan:?}"
+    );
+    assert!(fake.pulls()[0].open);
+    let report = w.pass_at(hours_from_now(0)).await;
+    let production = env(&report, "production");
+    assert!(
+        production.notes.iter().any(|n| n
+            == "closed pull request #1 on baton/production/app: it moved app alone, and app is now in group shop"),
+        "{production:#?}"
+    );
+    assert!(production.reviews.is_empty(), "{production:#?}");
+    let pulls = fake.pulls();
+    assert!(!pulls[0].open && !pulls[0].merged, "{pulls:#?}");
+    assert!(
+        pulls[0]
+            .body
+            .starts_with("**Closed by Baton:** app is now in group **shop**"),
+        "{}",
+        pulls[0].body
+    );
+    assert!(
+        !pulls[0].body.contains("<!-- baton-review"),
+        "{}",
+        pulls[0].body
+    );
+    assert!(pulls[1].open && pulls[1].body == "mine", "{:#?}", pulls[1]);
+    // Nothing more the next time.
+    let updates = pulls[0].updates;
+    let report = w.pass_at(hours_from_now(0)).await;
+    assert!(env(&report, "production").notes.is_empty(), "{report:#?}");
+    assert_eq!(fake.pulls()[0].updates, updates);
+
+    // Out of the group again, app 1.1.0 is proposed anew: Baton's closing was no decline.
+    w.write_config(&alone);
+    let report = w.pass_at(hours_from_now(0)).await;
+    let reviews = &env(&report, "production").reviews;
+    assert!(
+        matches!(reviews[..], [ref r] if matches!(r.action, ReviewAction::Opened { .. })),
+        "{reviews:#?}"
+    );
+    let reopened = fake.pulls().len() as u64;
+    assert_ne!(reopened, mallory);
+
+    // A person's own promotion of app alone stays open when the group comes back.
+    w.registry.push_image("app", "1.2.0").await;
+    let out = Baton::new([
+        "promote",
+        "app",
+        "--to",
+        "production",
+        "--version",
+        "1.2.0",
+        "--by",
+        "alice",
+    ])
+    .config(&w.config_path)
+    .command()
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(w.head_message(branch).contains("alice"));
+    w.write_config(&grouped);
+    let report = w.pass_at(hours_from_now(0)).await;
+    assert!(env(&report, "production").notes.is_empty(), "{report:#?}");
+    let pulls = fake.pulls();
+    let own = pulls.iter().find(|p| p.number == reopened).unwrap();
+    assert!(own.open, "{pulls:#?}");
+    assert!(pulls.iter().find(|p| p.number == mallory).unwrap().open);
+}

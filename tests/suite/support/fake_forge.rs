@@ -12,7 +12,7 @@
 //!   67ce9ca1, Forgejo's at 7d05b5ac (2023-11, after Forgejo 1.21.0). Every request and reply
 //!   is checked against both by tests/suite/forge/gitea_prism.rs (prism proxy). List `state`
 //!   open|closed|all, `sort=recentupdate`, `page`, `limit`; create (`head`, `base`, `title`,
-//!   `body`) answers 201, an existing one 409; edit (PATCH) answers 201; PullRequest `number`,
+//!   `body`) answers 201, an existing one 409; edit (PATCH, `state` closes) answers 201; PullRequest `number`,
 //!   `html_url`, `state`, `merged`, `merged_at` (a date-time string: left out until merged),
 //!   `title`, `body`, `head.ref`, `head.sha`, `head.repo.full_name`, `base.ref`, `labels`;
 //!   labels by id, listed page by page (`limit` 30 by default, 50 at most, as a server's
@@ -25,7 +25,7 @@
 //!   (scripts/gitlab-api-subset) and checked against it by tests/suite/forge/gitlab_prism.rs
 //!   (prism proxy): list (`source_branch`, `state=all`, `per_page`), create (`source_branch`,
 //!   `target_branch`, `title`, `description`, `labels` as an array of names, `reviewer_ids`;
-//!   201, 409 for a second open one), read and update (PUT) `merge_requests/:iid`, merge,
+//!   201, 409 for a second open one), read and update (PUT, `state_event` closes) `merge_requests/:iid`, merge,
 //!   cancel, commit statuses. Where that file contradicts GitLab's REST documentation of the
 //!   same commit (doc/api/merge_requests.md), the fake follows the documentation and the test
 //!   lists the contradiction: `draft`, `merge_when_pipeline_succeeds` booleans, `labels` and
@@ -65,6 +65,9 @@
 //! - Cancelling: GitHub `disablePullRequestAutoMerge` (GraphQL), with `auto_merge.enabled_by`
 //!   read first; GitLab `POST .../merge_requests/:iid/cancel_merge_when_pipeline_succeeds`
 //!   (201; 406 when nothing is set), with `merge_user` read first (`GET .../merge_requests/:iid`).
+//! - Closing (a group member's own review, superseded by the group's): GitHub and Gitea
+//!   `PATCH .../pulls/{n}` with `state: closed`, GitLab `PUT .../merge_requests/:iid` with
+//!   `state_event: close` (each description's update body); a merged one stays merged.
 //!
 //! With [`FakeForge::track_remote`], heads are read from the bare remote, so a person's push
 //! to the branch moves the head as on a real forge, and merges are made in the remote.
@@ -636,6 +639,15 @@ impl FakePull {
         }
         if let Some(b) = request.get(body_key).and_then(Value::as_str) {
             self.body = b.to_string();
+        }
+        // GitHub and Gitea: `state`; GitLab: `state_event`. A merged one stays merged.
+        match (
+            request.get("state").and_then(Value::as_str),
+            request.get("state_event").and_then(Value::as_str),
+        ) {
+            (Some("closed"), _) | (_, Some("close")) if !self.merged => self.open = false,
+            (Some("open"), _) | (_, Some("reopen")) if !self.merged => self.open = true,
+            _ => {}
         }
         self.updates += 1;
     }
