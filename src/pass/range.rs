@@ -1,7 +1,8 @@
 //! `baton verify --range`: the gates of each environment (promote_from, the source's
-//! verification as its Git notes record it, soak, windows, freezes) applied to the commits of
-//! a range, as if each move in them had been Baton's. A move that does not satisfy them is a
-//! violation unless its commit carries `Baton-Promoted-By` (a person's recorded decision).
+//! verification as its Git notes record it, soak, windows, freezes, groups with one version)
+//! applied to the commits of a range, as if each move in them had been Baton's. A move that
+//! does not satisfy them is a violation unless its commit carries `Baton-Promoted-By` (a
+//! person's recorded decision).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub struct Violation {
     pub from: String,
     /// The value after.
     pub to: String,
-    /// `promote_from`, `verification`, `soak`, `window` or `freeze`.
+    /// `promote_from`, `verification`, `soak`, `window`, `freeze` or `group`.
     pub gate: String,
     /// What is wrong, in words.
     pub reason: String,
@@ -92,9 +93,13 @@ pub struct RangeReport {
     pub notes: Vec<String>,
 }
 
-/// Whether `env` has a gate this command checks.
-fn gated(env: &EnvironmentConfig) -> bool {
-    env.promote_from.is_some() || !env.windows.is_empty() || !env.freeze.is_empty()
+/// Whether `env` has a gate this command checks (a group with `same_version` is one in
+/// every environment).
+fn gated(config: &Config, env: &EnvironmentConfig) -> bool {
+    env.promote_from.is_some()
+        || !env.windows.is_empty()
+        || !env.freeze.is_empty()
+        || config.groups.values().any(|g| g.same_version)
 }
 
 fn owns(env: &EnvironmentConfig, path: &Path) -> bool {
@@ -139,11 +144,11 @@ pub fn judge(config: &Config, reader: &RangeReader, ids: &[String]) -> Result<Ra
     let environments: Vec<(&String, &EnvironmentConfig)> = config
         .environments
         .iter()
-        .filter(|(_, e)| gated(e))
+        .filter(|(_, e)| gated(config, e))
         .collect();
     if environments.is_empty() {
         report.notes.push(
-            "no environment has promote_from, soak, window or freeze: nothing to check".into(),
+            "no environment has promote_from, soak, window or freeze, and no group has same_version: nothing to check".into(),
         );
         return Ok(report);
     }
@@ -265,6 +270,18 @@ fn judge_file(
                 format!("committed at {}, outside every window of {name}", utc(at)),
             ));
         }
+        if let Some(reason) = group_gate(
+            config,
+            reader,
+            commit,
+            env,
+            &policy.image,
+            &to,
+            sources,
+            report,
+        )? {
+            report.violations.push(violation("group", reason));
+        }
         let Some(source) = &env.promote_from else {
             continue;
         };
@@ -332,6 +349,55 @@ fn judge_file(
     Ok(())
 }
 
+/// Why moving `image` to `to` in `env` by `commit` breaks its group, if it does: with
+/// `same_version`, every other member with markers in the environment must hold `to` after
+/// the commit (a member with none there is not part of the group there). Without
+/// `same_version`, whether a member that stayed was at its own candidate needs the registry,
+/// so the group is named in a note instead.
+#[allow(clippy::too_many_arguments)]
+fn group_gate(
+    config: &Config,
+    reader: &RangeReader,
+    commit: &RangeCommit,
+    env: &EnvironmentConfig,
+    image: &str,
+    to: &str,
+    sources: &mut SourceCache,
+    report: &mut RangeReport,
+) -> Result<Option<String>, String> {
+    let Some((group, members)) = config.group_of(image) else {
+        return Ok(None);
+    };
+    if !members.same_version {
+        let note = format!(
+            "group {group} has no same_version: whether its members moved together is not checked (a member that stayed may have been at its own candidate, which only the registry tells)"
+        );
+        if !report.notes.contains(&note) {
+            report.notes.push(note);
+        }
+        return Ok(None);
+    }
+    let mut apart = Vec::new();
+    for member in members.images.iter().filter(|m| *m != image) {
+        match sources.standing(config, reader, &commit.id, env, member)? {
+            SourceVersion::Absent => {}
+            SourceVersion::One(v) if v == to => {}
+            SourceVersion::One(v) => apart.push(format!("{member} holds {v}")),
+            SourceVersion::Several(vs) => {
+                apart.push(format!("{member} holds several ({})", vs.join(", ")))
+            }
+        }
+    }
+    if apart.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "group {group} ({}) moves only to one version for all (same_version), and after this commit {}: move every member to {to} in one commit, or record the decision with baton promote (Baton-Promoted-By)",
+        members.images.join(", "),
+        apart.join(", ")
+    )))
+}
+
 /// Where a version's current run in a source environment began.
 struct Arrival {
     /// The oldest first-parent commit of the run (`None` when the history does not show it).
@@ -340,10 +406,10 @@ struct Arrival {
     time: i64,
 }
 
-/// What a source environment runs at a commit, remembered per (commit, image).
+/// What an environment runs at a commit, remembered per (commit, image).
 #[derive(Default)]
 struct SourceCache {
-    versions: BTreeMap<(String, String, String), Option<String>>,
+    versions: BTreeMap<(String, String, String), SourceVersion>,
 }
 
 impl SourceCache {
@@ -356,6 +422,21 @@ impl SourceCache {
         env: &EnvironmentConfig,
         image: &str,
     ) -> Result<Option<String>, String> {
+        Ok(match self.standing(config, reader, commit, env, image)? {
+            SourceVersion::One(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// What `env`'s markers of `image` hold at `commit`.
+    fn standing(
+        &mut self,
+        config: &Config,
+        reader: &RangeReader,
+        commit: &str,
+        env: &EnvironmentConfig,
+        image: &str,
+    ) -> Result<SourceVersion, String> {
         let key = (
             commit.to_string(),
             image.to_string(),
@@ -379,12 +460,9 @@ impl SourceCache {
                     }),
             );
         }
-        let version = match promotion::source_version(&found) {
-            SourceVersion::One(v) => Some(v),
-            _ => None,
-        };
-        self.versions.insert(key, version.clone());
-        Ok(version)
+        let standing = promotion::source_version(&found);
+        self.versions.insert(key, standing.clone());
+        Ok(standing)
     }
 
     /// When `version` arrived in `env` on the first-parent history of `commit`: the oldest

@@ -568,3 +568,94 @@ async fn with_several_repositories_the_range_is_judged_in_the_one_named() {
         fleet.both()
     );
 }
+
+/// With `[groups.shop] same_version = true`, a hand edit that moves one member alone is a
+/// `group` violation in any environment, gated or not; moving every member there in one
+/// commit passes, as does a member with no marker in the environment or a person's recorded
+/// decision. Without `same_version`, the group is only named in a note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_edit_that_splits_a_same_version_group_is_named() {
+    let w = PromotionWorld::new("", None).await;
+    let host = w.host();
+    let web_staging = "clusters/staging/web.yaml";
+    let web = |tag: &str| format!("image: {host}/web:{tag} # {{\"$baton\": \"web\"}}\n");
+    let group = |same_version: bool| {
+        format!(
+            "\n[images.web]\nrepository = \"{host}/web\"\n\n[policies.web]\nimage = \"web\"\nsemver = \"1.x\"\n\n[groups.shop]\nimages = [\"app\", \"web\"]\nsame_version = {same_version}\n"
+        )
+    };
+    w.write_config(&group(true));
+    let work = w.writer.work.clone();
+    git(&work, &["pull", "--quiet", "origin", "main"]);
+    let base = commit(&work, web_staging, &web("1.0.0"), "web in staging");
+
+    // app alone in staging, where web is at 1.0.0: the group is split.
+    let alone = commit(&work, STAGING, &manifest(&host, "1.1.0", None), "app first");
+    let run = verify(&w, &work, &format!("{base}..{alone}"), false);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stdout.contains(&format!(
+            "{STAGING}:1: app {host}/app:1.0.0 -> {host}/app:1.1.0 in staging by commit {}",
+            &alone[..12]
+        )) && run.stdout.contains(
+            "gate group: group shop (app, web) moves only to one version for all (same_version), and after this commit web holds 1.0.0: move every member to 1.1.0 in one commit"
+        ),
+        "{}",
+        run.both()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&verify(&w, &work, &format!("{base}..{alone}"), true).stdout).unwrap();
+    assert_eq!(json["violations"][0]["gate"], "group", "{json}");
+    assert_eq!(json["violations"].as_array().unwrap().len(), 1, "{json}");
+
+    // Both in one commit: no violation. In production web has no marker: app moves alone.
+    git(&work, &["reset", "--quiet", "--hard", &base]);
+    std::fs::write(work.join(web_staging), web("1.1.0")).unwrap();
+    commit(
+        &work,
+        STAGING,
+        &manifest(&host, "1.1.0", None),
+        "app and web",
+    );
+    let production = commit(
+        &work,
+        PRODUCTION,
+        &manifest(&host, "1.1.0", None),
+        "app in production",
+    );
+    let run = verify(&w, &work, &format!("{base}..{production}"), false);
+    assert_eq!(run.code, 0, "{}", run.both());
+
+    // A person's recorded decision is listed, not judged.
+    git(&work, &["reset", "--quiet", "--hard", &base]);
+    let decided = commit(
+        &work,
+        STAGING,
+        &manifest(&host, "1.1.0", None),
+        "app first\n\nBaton-Promoted-By: alice",
+    );
+    let run = verify(&w, &work, &format!("{base}..{decided}"), false);
+    assert_eq!(run.code, 0, "{}", run.both());
+
+    // Without same_version the split is not judged, and a note says so (here nothing else
+    // is gated either; with a freeze in staging, long past, the group gets its own note).
+    w.write_config(&group(false));
+    let run = verify(&w, &work, &format!("{base}..{alone}"), false);
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(
+        run.stdout
+            .contains("no group has same_version: nothing to check"),
+        "{}",
+        run.both()
+    );
+    w.write_config_with(&["freeze = [\"2001-01-01\"]"], &group(false));
+    let run = verify(&w, &work, &format!("{base}..{alone}"), false);
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(
+        run.stdout.contains(
+            "group shop has no same_version: whether its members moved together is not checked"
+        ),
+        "{}",
+        run.both()
+    );
+}
