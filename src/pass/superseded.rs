@@ -9,8 +9,10 @@ use crate::config::EnvironmentConfig;
 
 /// Closes Baton's own open pull requests in review-mode environment `name` that propose one
 /// member of a group alone, for every group with a member whose markers are in the
-/// environment. A branch whose head is a person's `baton promote` is left alone; so is any
-/// pull request Baton did not open. What happens (or would, with `plan`) goes to the notes.
+/// environment. Left open, with a note: a branch whose head is a person's `baton promote`, a
+/// branch a person pushed to, one whose head moved since it was read. Never touched: a pull
+/// request Baton did not open, or whose body is not Baton's for this image. What happens (or
+/// would, with `plan`) goes to the notes.
 pub(super) async fn close_member_reviews(
     cx: &Context<'_>,
     name: &str,
@@ -30,10 +32,17 @@ pub(super) async fn close_member_reviews(
             if branch == group_branch {
                 continue;
             }
+            // Only what Baton wrote for this image here: a pull request whose body a person
+            // replaced, or one a person reopened after Baton closed it (its body then has no
+            // marker), is theirs.
             let open: Vec<_> = match forge.pull_requests(&branch).await {
                 Ok(pulls) => pulls
                     .into_iter()
-                    .filter(|p| p.state == PullState::Open)
+                    .filter(|p| {
+                        p.state == PullState::Open
+                            && promotion::parse_review_marker(&p.body)
+                                .is_some_and(|k| k.environment == name && k.image == *image)
+                    })
                     .collect(),
                 Err(err) => {
                     tracing::warn!(environment = %name, image = %image, group = %group, branch = %branch, error = %err, "cannot read the pull requests of a group member's own branch");
@@ -52,12 +61,8 @@ pub(super) async fn close_member_reviews(
                 .get(image)
                 .map(|i| i.repository_text.as_str())
                 .unwrap_or_default();
-            let by_hand = match cx.workspace.fetch_branch_head(&branch).await {
-                Ok(head) => head.and_then(|h| {
-                    history::moves_for(&h, name, repository)
-                        .first()
-                        .and_then(|m| m.promoted_by.clone())
-                }),
+            let head = match cx.workspace.fetch_branch_head(&branch).await {
+                Ok(head) => head,
                 Err(err) => {
                     report.notes.push(format!(
                         "cannot read {branch} to see whose its pull request is: {err}; left open"
@@ -65,9 +70,34 @@ pub(super) async fn close_member_reviews(
                     continue;
                 }
             };
+            // A person's promotion, or a branch a person pushed to, is theirs to finish.
+            let persons = match &head {
+                None => Some(format!("its branch {branch} is gone")),
+                Some(h) => match history::moves_for(h, name, repository)
+                    .first()
+                    .and_then(|m| m.promoted_by.clone())
+                {
+                    Some(by) => Some(format!("{by} promoted {image} by hand on it")),
+                    None => super::auto_merge::touched_by_person(cx, h).await,
+                },
+            };
             for pr in open {
-                if let Some(by) = &by_hand {
-                    tracing::info!(environment = %name, image = %image, group = %group, number = pr.number, by = %by, "a person's promotion of a group member alone: left open");
+                if let Some(why) = &persons {
+                    tracing::info!(environment = %name, image = %image, group = %group, number = pr.number, reason = %why, "a pull request moving a group member alone is a person's: left open");
+                    report.notes.push(format!(
+                        "left open pull request #{} on {branch}, which would move {image} alone ({image} is in group {group}): {why}",
+                        pr.number
+                    ));
+                    continue;
+                }
+                // The pull request the forge shows must be the head just judged.
+                if let Some(h) = &head
+                    && !pr.head_sha.eq_ignore_ascii_case(&h.id.to_string())
+                {
+                    report.notes.push(format!(
+                        "left open pull request #{} on {branch}, which would move {image} alone ({image} is in group {group}): the forge shows head {}, the branch is at {}; the next pass looks again",
+                        pr.number, pr.head_sha, h.id
+                    ));
                     continue;
                 }
                 if cx.dry_run {

@@ -72,8 +72,8 @@ pub fn superseded_body(old: &str, image: &str, group: &str, group_branch: &str) 
     };
     format!(
         "**Closed by Baton:** {image} is now in group **{group}**, whose images move together, \
-         so merging this would move {image} alone. Baton proposes it with the group on branch \
-         `{group_branch}`.\n\n---\n\n{}",
+         so merging this would move {image} alone. Baton proposes it with the group, on branch \
+         `{group_branch}`, once every member may move.\n\n---\n\n{}",
         kept.trim_end()
     )
 }

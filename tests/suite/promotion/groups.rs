@@ -478,6 +478,7 @@ async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
     let mut w = with_web("", Some(FakeKind::GitLab), None).await;
     let host = w.host();
     let fake = w.forge.take().unwrap();
+    fake.track_remote(&w.remote.path);
     let section = fake.config_section(&w.dir.path().join("forge-token"));
     let review = "mode = \"review\"\npromote_from = \"staging\"\n";
     let grouped = format!("{review}{}\n{section}", shop(&host, true));
@@ -540,6 +541,13 @@ async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
     let report = w.pass_at(hours_from_now(0)).await;
     assert!(env(&report, "production").notes.is_empty(), "{report:#?}");
     assert_eq!(fake.pulls()[0].updates, updates);
+    // A person who reopens it on purpose keeps it open (its body is no longer Baton's).
+    fake.reopen(1);
+    let report = w.pass_at(hours_from_now(0)).await;
+    assert!(env(&report, "production").notes.is_empty(), "{report:#?}");
+    assert!(fake.pulls()[0].open);
+    assert_eq!(fake.pulls()[0].updates, updates);
+    fake.close(1);
 
     // Out of the group again, app 1.1.0 is proposed anew: Baton's closing was no decline.
     w.write_config(&alone);
@@ -572,7 +580,36 @@ async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
     assert!(w.head_message(branch).contains("alice"));
     w.write_config(&grouped);
     let report = w.pass_at(hours_from_now(0)).await;
-    assert!(env(&report, "production").notes.is_empty(), "{report:#?}");
+    let left_open = format!(
+        "left open pull request #{reopened} on baton/production/app, which would move app alone (app is in group shop): "
+    );
+    let notes = &env(&report, "production").notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with(&left_open) && n.ends_with("alice promoted app by hand on it")),
+        "{notes:#?}"
+    );
+    // So is a branch a person pushed to.
+    let work = &w.writer.work;
+    git(work, &["fetch", "--quiet", "origin", branch]);
+    git(work, &["checkout", "--quiet", "-B", "edit", "FETCH_HEAD"]);
+    std::fs::write(work.join("clusters/production/notes.txt"), "checked\n").unwrap();
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "--quiet", "-m", "Checked by hand"]);
+    git(
+        work,
+        &["push", "--quiet", "origin", &format!("HEAD:{branch}")],
+    );
+    git(work, &["checkout", "--quiet", "main"]);
+    let report = w.pass_at(hours_from_now(0)).await;
+    let notes = &env(&report, "production").notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with(&left_open) && n.contains("a person changed it")),
+        "{notes:#?}"
+    );
     let pulls = fake.pulls();
     let own = pulls.iter().find(|p| p.number == reopened).unwrap();
     assert!(own.open, "{pulls:#?}");

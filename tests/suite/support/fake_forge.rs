@@ -236,7 +236,9 @@ pub enum GitLabAutoMerge {
     Either,
     /// Before 17.11: only `merge_when_pipeline_succeeds`.
     OnlyDeprecated,
-    /// Once the deprecated name is gone: only `auto_merge`.
+    /// Only `auto_merge` in the request (what Baton relies on should GitLab drop the old
+    /// name; replies still carry `merge_when_pipeline_succeeds`, as GitLab 18.8's
+    /// description has them).
     OnlyAutoMerge,
 }
 
@@ -370,6 +372,13 @@ impl FakeForge {
         let mut state = self.state.lock().unwrap();
         let pr = state.pulls.iter_mut().find(|p| p.number == number).unwrap();
         pr.open = false;
+    }
+
+    /// A person reopens pull request `number`.
+    pub fn reopen(&self, number: u64) {
+        let mut state = self.state.lock().unwrap();
+        let pr = state.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pr.open = true;
     }
 
     /// Adds a pull request that Baton did not open: by `author`, from a branch named `head` in
