@@ -183,6 +183,11 @@ pub fn judge(config: &Config, reader: &RangeReader, ids: &[String]) -> Result<Ra
             }
         }
     }
+    for paths in &sources.truncated {
+        report.notes.push(format!(
+            "only the first {MAX_SOURCE_FILES} files under {paths} were read to learn what that environment runs: markers past them count as absent"
+        ));
+    }
     Ok(report)
 }
 
@@ -410,6 +415,8 @@ struct Arrival {
 #[derive(Default)]
 struct SourceCache {
     versions: BTreeMap<(String, String, String), SourceVersion>,
+    /// The paths of environments where only the first MAX_SOURCE_FILES files were read.
+    truncated: std::collections::BTreeSet<String>,
 }
 
 impl SourceCache {
@@ -446,7 +453,12 @@ impl SourceCache {
             return Ok(v.clone());
         }
         let mut found = Vec::new();
-        for file in reader.files_under(commit, &env.paths, MAX_SOURCE_FILES)? {
+        let files = reader.files_under(commit, &env.paths, MAX_SOURCE_FILES)?;
+        if files.len() >= MAX_SOURCE_FILES {
+            let shown: Vec<String> = env.paths.iter().map(|p| p.display().to_string()).collect();
+            self.truncated.insert(shown.join(", "));
+        }
+        for file in files {
             let text = reader.file(commit, &file)?;
             found.extend(
                 markers_of(config, &file, text.as_deref())

@@ -659,3 +659,39 @@ async fn a_hand_edit_that_splits_a_same_version_group_is_named() {
         run.both()
     );
 }
+
+/// A source environment with more files than verify reads says so in a note instead of
+/// judging from part of it in silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_past_the_file_cap_is_named_in_a_note() {
+    let w = PromotionWorld::new("promote_from = \"staging\"\n", None).await;
+    let host = w.host();
+    let work = w.writer.work.clone();
+    git(&work, &["pull", "--quiet", "origin", "main"]);
+    let filler = work.join("clusters/staging/zz");
+    std::fs::create_dir_all(&filler).unwrap();
+    for n in 0..5000 {
+        std::fs::write(filler.join(format!("f{n:04}.yaml")), "replicas: 1\n").unwrap();
+    }
+    let base = commit(
+        &work,
+        STAGING,
+        &manifest(&host, "1.1.0", None),
+        "staging and filler",
+    );
+    let moved = commit(
+        &work,
+        PRODUCTION,
+        &manifest(&host, "1.1.0", None),
+        "production",
+    );
+    let run = verify(&w, &work, &format!("{base}..{moved}"), false);
+    assert_eq!(run.code, 0, "{}", run.both());
+    assert!(
+        run.stdout.contains(
+            "only the first 5000 files under clusters/staging were read to learn what that environment runs"
+        ),
+        "{}",
+        run.both()
+    );
+}
