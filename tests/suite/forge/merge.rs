@@ -7,7 +7,7 @@
 use super::scenario::new_pr;
 use crate::support::fake_forge::{FakeForge, FakeKind, GitLabAutoMerge, MergeGate, client_config};
 use crate::support::prism::check_graphql;
-use baton::forge::{CommitStatus, Forge, MergeOutcome, PullState, StatusState};
+use baton::forge::{CommitStatus, Forge, MergeOutcome, PullRequest, PullState, StatusState};
 use serde_json::Value;
 
 const TOKEN: &str = "forge-secret-token-123";
@@ -18,6 +18,20 @@ async fn forge_for(kind: FakeKind) -> (FakeForge, Forge, tempfile::TempDir) {
     let config = client_config(kind, &fake.base_url(), "platform/fleet", dir.path(), TOKEN);
     let forge = Forge::from_config(&config).unwrap();
     (fake, forge, dir)
+}
+
+/// A forge of `kind` answering merges as `gate` says, with Baton's pull request for app open.
+async fn with_open_pr(
+    kind: FakeKind,
+    gate: MergeGate,
+) -> (FakeForge, Forge, tempfile::TempDir, PullRequest) {
+    let (fake, forge, dir) = forge_for(kind).await;
+    fake.set_gate(gate);
+    let pr = forge
+        .open(&new_pr("baton/production/app", "1.1.0"))
+        .await
+        .unwrap();
+    (fake, forge, dir, pr)
 }
 
 async fn statuses_and_merges(kind: FakeKind) {
@@ -157,15 +171,11 @@ async fn gitlab_schedules_a_merge_whichever_name_of_the_flag_it_reads() {
         GitLabAutoMerge::OnlyDeprecated,
         GitLabAutoMerge::OnlyAutoMerge,
     ] {
-        let (fake, forge, _dir) = forge_for(FakeKind::GitLab).await;
-        fake.set_gate(MergeGate {
+        let gate = MergeGate {
             gitlab_reads: reads,
             ..MergeGate::default()
-        });
-        let pr = forge
-            .open(&new_pr("baton/production/app", "1.1.0"))
-            .await
-            .unwrap();
+        };
+        let (fake, forge, _dir, pr) = with_open_pr(FakeKind::GitLab, gate).await;
         let outcome = forge.merge(&pr, &pr.head_sha).await.unwrap();
         assert_eq!(outcome, MergeOutcome::Scheduled, "{reads:?}");
         assert!(fake.pulls()[0].auto_merge, "{reads:?}");
@@ -179,11 +189,7 @@ async fn gitea_statuses_and_merges() {
 
 #[tokio::test]
 async fn githubs_auto_merge_mutation_passes_githubs_graphql_schema() {
-    let (fake, forge, _dir) = forge_for(FakeKind::GitHub).await;
-    let pr = forge
-        .open(&new_pr("baton/production/app", "1.1.0"))
-        .await
-        .unwrap();
+    let (fake, forge, _dir, pr) = with_open_pr(FakeKind::GitHub, MergeGate::default()).await;
     assert_eq!(
         forge.merge(&pr, &pr.head_sha).await.unwrap(),
         MergeOutcome::Scheduled
@@ -219,15 +225,11 @@ async fn githubs_auto_merge_mutation_passes_githubs_graphql_schema() {
     }
 
     // A repository that does not allow auto-merge: reported with GitHub's words, not merged.
-    let (fake, forge, _dir) = forge_for(FakeKind::GitHub).await;
-    fake.set_gate(MergeGate {
+    let gate = MergeGate {
         auto_merge_disallowed: true,
         ..MergeGate::default()
-    });
-    let pr = forge
-        .open(&new_pr("baton/production/app", "1.1.0"))
-        .await
-        .unwrap();
+    };
+    let (fake, forge, _dir, pr) = with_open_pr(FakeKind::GitHub, gate).await;
     let outcome = forge.merge(&pr, &pr.head_sha).await.unwrap();
     assert_eq!(
         outcome,
