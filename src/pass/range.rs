@@ -453,8 +453,9 @@ impl SourceCache {
             return Ok(v.clone());
         }
         let mut found = Vec::new();
-        let files = reader.files_under(commit, &env.paths, MAX_SOURCE_FILES)?;
-        if files.len() >= MAX_SOURCE_FILES {
+        let mut files = reader.files_under(commit, &env.paths, MAX_SOURCE_FILES + 1)?;
+        if files.len() > MAX_SOURCE_FILES {
+            files.truncate(MAX_SOURCE_FILES);
             let shown: Vec<String> = env.paths.iter().map(|p| p.display().to_string()).collect();
             self.truncated.insert(shown.join(", "));
         }

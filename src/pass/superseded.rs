@@ -90,7 +90,27 @@ pub(super) async fn close_member_reviews(
                     ));
                     continue;
                 }
-                // The pull request the forge shows must be the head just judged.
+                // The pull request the forge shows, read again after the branch (a push
+                // between the two reads shows here), must have the head just judged.
+                let pr = match cx.dry_run {
+                    true => pr,
+                    false => match forge.pull_requests(&branch).await {
+                        Ok(pulls) => match pulls
+                            .into_iter()
+                            .find(|p| p.number == pr.number && p.state == PullState::Open)
+                        {
+                            Some(pr) => pr,
+                            None => continue,
+                        },
+                        Err(err) => {
+                            report.notes.push(format!(
+                                "cannot read pull request #{} on {branch} again before closing it: {err}; left open",
+                                pr.number
+                            ));
+                            continue;
+                        }
+                    },
+                };
                 if let Some(h) = &head
                     && !pr.head_sha.eq_ignore_ascii_case(&h.id.to_string())
                 {

@@ -61,15 +61,14 @@ pub fn parse_review_marker(body: &str) -> Option<ReviewKey> {
 /// group is proposed, then the old body without its marker (so the closing is not read later
 /// as a person declining that version).
 pub fn superseded_body(old: &str, image: &str, group: &str, group_branch: &str) -> String {
-    let kept = match old.rfind(MARKER_START) {
-        Some(start) => {
-            let end = old[start..]
-                .find(MARKER_END)
-                .map_or(old.len(), |e| start + e + MARKER_END.len());
-            format!("{}{}", &old[..start], &old[end..])
-        }
-        None => old.to_string(),
-    };
+    // Every marker goes: one left behind would still be read as Baton's.
+    let mut kept = old.to_string();
+    while let Some(start) = kept.rfind(MARKER_START) {
+        let end = kept[start..]
+            .find(MARKER_END)
+            .map_or(kept.len(), |e| start + e + MARKER_END.len());
+        kept.replace_range(start..end, "");
+    }
     format!(
         "**Closed by Baton:** {image} is now in group **{group}**, whose images move together, \
          so merging this would move {image} alone. Baton proposes it with the group, on branch \
@@ -360,7 +359,11 @@ mod tests {
             image: "app".into(),
             version: "1.1.0".into(),
         };
-        let old = format!("Moves app to 1.1.0.\n\n{}\n", review_marker(&key));
+        let old = format!(
+            "{}\nMoves app to 1.1.0.\n\n{}\n",
+            review_marker(&key),
+            review_marker(&key)
+        );
         let body = superseded_body(&old, "app", "shop", "baton/production/shop");
         assert!(body.starts_with("**Closed by Baton:** app is now in group **shop**"));
         assert!(body.contains("`baton/production/shop`"), "{body}");

@@ -499,8 +499,10 @@ async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
     );
     let mallory = fake.add_foreign("mallory", "mallory/fleet", branch, "mine", true);
 
-    // The group (same_version; web has no 1.1.0) holds app: its own review is closed. `plan`
-    // says so and closes nothing.
+    // The group (same_version; web has no 1.1.0) holds app: its own review is closed, though
+    // main moved on since it was opened. `plan` says so and closes nothing.
+    w.writer
+        .commit_and_push("docs/README.md", "unrelated\n", "Unrelated change");
     w.write_config(&grouped);
     let plan = Baton::new(["plan", "--env", "production"])
         .config(&w.config_path)
