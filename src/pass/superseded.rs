@@ -1,7 +1,7 @@
 //! A group member's own review, left open from before it joined the group, is closed: merged,
 //! it would move that image alone and break the group's promise to move its images together.
 
-use crate::forge::PullState;
+use crate::forge::{PullRequest, PullState};
 use crate::promotion::{self, history};
 
 use super::{Context, EnvironmentReport};
@@ -35,15 +35,13 @@ pub(super) async fn close_member_reviews(
             // Only what Baton wrote for this image here: a pull request whose body a person
             // replaced, or one a person reopened after Baton closed it (its body then has no
             // marker), is theirs.
+            let ours = |p: &PullRequest| {
+                p.state == PullState::Open
+                    && promotion::parse_review_marker(&p.body)
+                        .is_some_and(|k| k.environment == name && k.image == *image)
+            };
             let open: Vec<_> = match forge.pull_requests(&branch).await {
-                Ok(pulls) => pulls
-                    .into_iter()
-                    .filter(|p| {
-                        p.state == PullState::Open
-                            && promotion::parse_review_marker(&p.body)
-                                .is_some_and(|k| k.environment == name && k.image == *image)
-                    })
-                    .collect(),
+                Ok(pulls) => pulls.into_iter().filter(|p| ours(p)).collect(),
                 Err(err) => {
                     tracing::warn!(environment = %name, image = %image, group = %group, branch = %branch, error = %err, "cannot read the pull requests of a group member's own branch");
                     report.notes.push(format!(
@@ -95,13 +93,12 @@ pub(super) async fn close_member_reviews(
                 let pr = match cx.dry_run {
                     true => pr,
                     false => match forge.pull_requests(&branch).await {
-                        Ok(pulls) => match pulls
-                            .into_iter()
-                            .find(|p| p.number == pr.number && p.state == PullState::Open)
-                        {
-                            Some(pr) => pr,
-                            None => continue,
-                        },
+                        Ok(pulls) => {
+                            match pulls.into_iter().find(|p| p.number == pr.number && ours(p)) {
+                                Some(pr) => pr,
+                                None => continue,
+                            }
+                        }
                         Err(err) => {
                             report.notes.push(format!(
                                 "cannot read pull request #{} on {branch} again before closing it: {err}; left open",
