@@ -617,3 +617,53 @@ async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
     assert!(own.open, "{pulls:#?}");
     assert!(pulls.iter().find(|p| p.number == mallory).unwrap().open);
 }
+
+/// The close's last guards: a pull request whose head on the forge is not the branch head
+/// Baton fetched (a push Baton has not seen yet) is left open for the next pass, and so is one
+/// whose branch is gone. On GitHub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_s_review_whose_head_moved_or_branch_went_stays_open() {
+    let mut w = with_web("", Some(FakeKind::GitHub), None).await;
+    let host = w.host();
+    // Not tracking the remote: the fake reports a head of its own, never the branch's.
+    let fake = w.forge.take().unwrap();
+    let section = fake.config_section(&w.dir.path().join("forge-token"));
+    let grouped = format!(
+        "mode = \"review\"\npromote_from = \"staging\"\n{}\n{section}",
+        shop(&host, true)
+    );
+    let alone = format!(
+        "{}\n{section}",
+        grouped.split("\n[groups.shop]").next().unwrap()
+    );
+    w.write_config(&alone);
+    w.push_tag("1.1.0").await;
+    w.pass_at(hours_from_now(0)).await;
+    assert!(fake.pulls()[0].open, "{:#?}", fake.pulls());
+    let branch = "baton/production/app";
+    let head = w.remote.head(branch).unwrap();
+
+    w.write_config(&grouped);
+    let report = w.pass_at(hours_from_now(0)).await;
+    let notes = &env(&report, "production").notes;
+    let left_open = "left open pull request #1 on baton/production/app, which would move app alone (app is in group shop): ";
+    assert!(
+        notes.iter().any(|n| n.starts_with(left_open)
+            && n.contains(&format!(
+                "the branch is at {head}; the next pass looks again"
+            ))),
+        "{notes:#?}"
+    );
+    assert!(fake.pulls()[0].open);
+
+    git(&w.remote.path, &["branch", "--quiet", "-D", branch]);
+    let report = w.pass_at(hours_from_now(0)).await;
+    let notes = &env(&report, "production").notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == &format!("{left_open}its branch baton/production/app is gone")),
+        "{notes:#?}"
+    );
+    assert!(fake.pulls()[0].open);
+}
