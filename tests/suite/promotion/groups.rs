@@ -5,7 +5,7 @@
 //! groups are refused at load with file:line.
 
 use crate::support::baton::Baton;
-use crate::support::fake_forge::FakeKind;
+use crate::support::fake_forge::{FakeForge, FakeKind};
 use crate::support::git_server::git;
 use crate::support::prism::{Prism, violations};
 use crate::support::promotion::{PromotionWorld, env, hours_from_now};
@@ -469,6 +469,19 @@ async fn hostile_groups_are_refused_with_file_and_line() {
     );
 }
 
+/// Production's keys in review mode from staging, with `fake` as the forge: without the
+/// group `shop`, then with it (same_version).
+fn review_configs(w: &PromotionWorld, fake: &FakeForge) -> (String, String) {
+    let section = fake.config_section(&w.dir.path().join("forge-token"));
+    let review = "mode = \"review\"\npromote_from = \"staging\"\n";
+    let with_group = shop(&w.host(), true);
+    let without = with_group.split("\n[groups.shop]").next().unwrap();
+    (
+        format!("{review}{without}\n{section}"),
+        format!("{review}{with_group}\n{section}"),
+    )
+}
+
 /// An image's own review left open when it joins a group is closed (merged, it would move the
 /// image alone), even while the group waits; the closing is not read as a person declining
 /// the version, a person's own promotion is left open, and a pull request Baton did not open
@@ -476,16 +489,9 @@ async fn hostile_groups_are_refused_with_file_and_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
     let mut w = with_web("", Some(FakeKind::GitLab), None).await;
-    let host = w.host();
     let fake = w.forge.take().unwrap();
     fake.track_remote(&w.remote.path);
-    let section = fake.config_section(&w.dir.path().join("forge-token"));
-    let review = "mode = \"review\"\npromote_from = \"staging\"\n";
-    let grouped = format!("{review}{}\n{section}", shop(&host, true));
-    let alone = format!(
-        "{}\n{section}",
-        grouped.split("\n[groups.shop]").next().unwrap()
-    );
+    let (alone, grouped) = review_configs(&w, &fake);
     w.write_config(&alone);
     let branch = "baton/production/app";
 
@@ -624,18 +630,9 @@ async fn a_member_s_own_review_is_closed_when_it_joins_a_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_s_review_whose_head_moved_or_branch_went_stays_open() {
     let mut w = with_web("", Some(FakeKind::GitHub), None).await;
-    let host = w.host();
     // Not tracking the remote: the fake reports a head of its own, never the branch's.
     let fake = w.forge.take().unwrap();
-    let section = fake.config_section(&w.dir.path().join("forge-token"));
-    let grouped = format!(
-        "mode = \"review\"\npromote_from = \"staging\"\n{}\n{section}",
-        shop(&host, true)
-    );
-    let alone = format!(
-        "{}\n{section}",
-        grouped.split("\n[groups.shop]").next().unwrap()
-    );
+    let (alone, grouped) = review_configs(&w, &fake);
     w.write_config(&alone);
     w.push_tag("1.1.0").await;
     w.pass_at(hours_from_now(0)).await;
